@@ -16,7 +16,8 @@ Config config(const std::string& name) {
 
 // The published inventories of the real checkpoints (model.safetensors.index.json of
 // deepseek-ai/DeepSeek-V4-Flash: 69,187 tensors, 159,609,485,896 bytes, 290,942,289,362 logical
-// parameters of which 14,118,225,362 active; DeepSeek-V4-Pro: 145,116 tensors) pin the layout.
+// parameters of which 14,118,225,362 active; DeepSeek-V4-Pro: 145,116 tensors, 864,704,792,696 bytes,
+// 1,598,837,347,742 parameters, 50,648,438,174 active) pin the layout.
 TEST(Layout, FlashInventoryMatchesTheReleasedCheckpoint) {
   const ParameterCount p = count_parameters(config("deepseek-v4-flash.json"));
   EXPECT_EQ(p.tensors, 69187);
@@ -36,6 +37,11 @@ TEST(Layout, FlashInventoryMatchesTheReleasedCheckpoint) {
 TEST(Layout, ProInventoryMatchesTheReleasedCheckpoint) {
   const ParameterCount p = count_parameters(config("deepseek-v4-pro.json"));
   EXPECT_EQ(p.tensors, 145116);
+  uint64_t bytes = 0;
+  for (const auto& [dtype, n] : p.bytes) bytes += n;
+  EXPECT_EQ(bytes, 864704792696u);  // the index's metadata.total_size
+  EXPECT_EQ(p.total, 1598837347742);
+  EXPECT_EQ(p.active, 50648438174);
 }
 
 TEST(Layout, NamesAreUnique) {
