@@ -113,7 +113,7 @@ bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.
 
 // transformers module paths (after self_attn/mlp became attn/ffn) -> official, most specific first.
 // A rule ending in '.' rewrites a prefix; one without rewrites the whole remainder.
-constexpr std::array<std::pair<std::string_view, std::string_view>, 26> kLayerRules{{
+constexpr std::array<std::pair<std::string_view, std::string_view>, 27> kLayerRules{{
     {"input_layernorm.", "attn_norm."},
     {"post_attention_layernorm.", "ffn_norm."},
     {"attn_hc.fn", "hc_attn_fn"},
@@ -139,6 +139,7 @@ constexpr std::array<std::pair<std::string_view, std::string_view>, 26> kLayerRu
     {"attn.o_a_proj.", "attn.wo_a."},
     {"attn.o_b_proj.", "attn.wo_b."},
     {"attn.sinks", "attn.attn_sink"},
+    {"attn.norm.", "attn.kv_norm."},  // transformers' save_pretrained writes the kv norm as attn.norm
     {"ffn.gate.e_score_correction_bias", "ffn.gate.bias"},
 }};
 

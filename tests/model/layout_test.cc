@@ -92,6 +92,8 @@ TEST(Layout, TransformersNamesMapToOfficialNames) {
       {"model.layers.5.mlp.experts.17.down_proj.weight", "layers.5.ffn.experts.17.w2.weight"},
       {"model.layers.5.mlp.experts.gate_up_proj", "layers.5.ffn.experts.gate_up_proj"},
       {"model.layers.5.attn.wq_a.weight", "layers.5.attn.wq_a.weight"},
+      {"model.layers.5.attn.norm.weight", "layers.5.attn.kv_norm.weight"},
+      {"model.layers.5.attn.compressor.norm.weight", "layers.5.attn.compressor.norm.weight"},
       {"layers.5.ffn.experts.3.w2.scale", "layers.5.ffn.experts.3.w2.scale"},
       {"mtp.0.hc_head_fn", "mtp.0.hc_head_fn"},
       {"mtp.0.attn.kv_norm.weight", "mtp.0.attn.kv_norm.weight"},
