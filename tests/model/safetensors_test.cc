@@ -56,6 +56,7 @@ TEST(Safetensors, WrittenFileReadsBackThroughMmap) {
     EXPECT_EQ(e->dtype, t.dtype);
     EXPECT_EQ(e->shape, t.shape);
     ASSERT_EQ(e->nbytes(), t.bytes.size());
+    if (t.bytes.empty()) continue;
     EXPECT_EQ(std::memcmp(f.data(*e), t.bytes.data(), t.bytes.size()), 0) << t.name;
   }
   EXPECT_EQ(f.find("zzz"), nullptr);
