@@ -5,20 +5,13 @@
 #include <set>
 
 #include "core/error.h"
+#include "model/problems.h"
 #include "core/log.h"
 #include "model/checkpoint.h"
 
 namespace baleen {
 namespace {
 
-constexpr size_t kMaxListed = 100;
-
-std::string listing(const std::vector<std::string>& items) {
-  std::string out;
-  for (size_t i = 0; i < items.size() && i < kMaxListed; ++i) out += "\n  " + items[i];
-  if (items.size() > kMaxListed) out += fmt::format("\n  ... and {} more", items.size() - kMaxListed);
-  return out;
-}
 
 std::string shape_text(const std::vector<int64_t>& shape) { return fmt::format("[{}]", fmt::join(shape, ", ")); }
 
@@ -153,7 +146,7 @@ void Checkpoint::validate() {
     check_one.run(x, x.mtp ? mtp_problems : problems, accounted);
   }
   check(problems.empty(), "{}: checkpoint does not match its config ({} problem(s)):{}", dir_.string(),
-        problems.size(), listing(problems));
+        problems.size(), problem_listing(problems));
   std::vector<std::string> unexpected, unexpected_mtp;
   for (const auto& [name, info] : tensors_) {
     if (accounted.count(name) > 0) continue;
@@ -163,7 +156,7 @@ void Checkpoint::validate() {
   summary_.unexpected = unexpected;
   if (!unexpected.empty()) {
     log::warn("{}: {} tensor(s) that the config does not imply are ignored:{}", dir_.string(), unexpected.size(),
-              listing(unexpected));
+              problem_listing(unexpected));
   }
   summary_.mtp_available = any_mtp && mtp_problems.empty();
   if (config_.dspark) {

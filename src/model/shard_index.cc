@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "model/problems.h"
 #include "model/safetensors.h"
 
 namespace baleen {
@@ -15,15 +16,6 @@ namespace {
 
 using nlohmann::json;
 
-// At most this many lines of a long problem list go into one message.
-constexpr size_t kMaxListed = 40;
-
-std::string listing(const std::vector<std::string>& problems) {
-  std::string out;
-  for (size_t i = 0; i < problems.size() && i < kMaxListed; ++i) out += "\n  " + problems[i];
-  if (problems.size() > kMaxListed) out += fmt::format("\n  ... and {} more", problems.size() - kMaxListed);
-  return out;
-}
 
 json read_json(const std::filesystem::path& file) {
   std::ifstream in(file, std::ios::binary);
@@ -78,7 +70,7 @@ ShardIndex from_index_file(const std::filesystem::path& dir, const std::filesyst
     index.files.push_back(path);
   }
   check(missing.empty(), "{}: {} shard file(s) named by the index are missing:{}", origin, missing.size(),
-        listing(missing));
+        problem_listing(missing));
   return index;
 }
 
@@ -130,7 +122,7 @@ void check_shard_contents(const ShardIndex& index, const std::vector<const Safet
                                    *index.total_size, total));
   }
   check(problems.empty(), "{}: the index does not match the shards ({} problem(s)):{}", index.source.string(),
-        problems.size(), listing(problems));
+        problems.size(), problem_listing(problems));
 }
 
 }  // namespace baleen
