@@ -9,7 +9,8 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {
-    const baleen::SafetensorsHeader header = baleen::parse_safetensors(std::span<const uint8_t>(data, size), "fuzz");
+    const baleen::SafetensorsHeader header =
+        baleen::parse_safetensors(std::span<const uint8_t>(data, size), "fuzz");
     // A header that passes must describe bytes inside the input: touch the first and last of each tensor.
     volatile uint8_t sink = 0;
     for (const auto& e : header.entries) {

@@ -2,10 +2,9 @@
 // counts and bytes by dtype, the checkpoint's validation result, and the session state's size at 128K and
 // 1M tokens in fp32 and paper storage. --json prints the same as one JSON object.
 #include <cstdio>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 #include "app/command.h"
 #include "core/error.h"
@@ -28,9 +27,12 @@ struct Options {
 
 const char* spelling_name(ConfigSpelling s) {
   switch (s) {
-    case ConfigSpelling::kOfficial: return "official config.json";
-    case ConfigSpelling::kReference: return "reference inference/config.json";
-    case ConfigSpelling::kTransformers: return "transformers";
+    case ConfigSpelling::kOfficial:
+      return "official config.json";
+    case ConfigSpelling::kReference:
+      return "reference inference/config.json";
+    case ConfigSpelling::kTransformers:
+      return "transformers";
   }
   return "?";
 }
@@ -47,13 +49,23 @@ json schedule(const std::vector<LayerSpec>& layers) {
 }
 
 json sizes(const Config& c) {
-  return {{"vocab_size", c.vocab_size}, {"hidden_size", c.hidden_size}, {"num_layers", c.num_layers},
-          {"num_heads", c.num_heads}, {"head_dim", c.head_dim}, {"rope_head_dim", c.rope_head_dim},
-          {"q_lora_rank", c.q_lora_rank}, {"o_groups", c.o_groups}, {"o_lora_rank", c.o_lora_rank},
-          {"sliding_window", c.sliding_window}, {"index_n_heads", c.index_n_heads},
-          {"index_head_dim", c.index_head_dim}, {"index_topk", c.index_topk},
-          {"n_routed_experts", c.n_routed_experts}, {"n_activated_experts", c.n_activated_experts},
-          {"moe_inter_dim", c.moe_inter_dim}, {"hc_mult", c.hc_mult},
+  return {{"vocab_size", c.vocab_size},
+          {"hidden_size", c.hidden_size},
+          {"num_layers", c.num_layers},
+          {"num_heads", c.num_heads},
+          {"head_dim", c.head_dim},
+          {"rope_head_dim", c.rope_head_dim},
+          {"q_lora_rank", c.q_lora_rank},
+          {"o_groups", c.o_groups},
+          {"o_lora_rank", c.o_lora_rank},
+          {"sliding_window", c.sliding_window},
+          {"index_n_heads", c.index_n_heads},
+          {"index_head_dim", c.index_head_dim},
+          {"index_topk", c.index_topk},
+          {"n_routed_experts", c.n_routed_experts},
+          {"n_activated_experts", c.n_activated_experts},
+          {"moe_inter_dim", c.moe_inter_dim},
+          {"hc_mult", c.hc_mult},
           {"num_nextn_predict_layers", c.num_nextn_predict_layers}};
 }
 
@@ -61,13 +73,14 @@ json parameters(const ParameterCount& p) {
   json bytes = json::object(), tensors = json::object();
   for (const auto& [dtype, n] : p.bytes) bytes[std::string(dtype_name(dtype))] = n;
   for (const auto& [dtype, n] : p.tensor_count) tensors[std::string(dtype_name(dtype))] = n;
-  return {{"total", p.total}, {"active", p.active}, {"mtp", p.mtp}, {"tensors", p.tensors},
-          {"bytes_by_dtype", bytes}, {"tensors_by_dtype", tensors}};
+  return {{"total", p.total},     {"active", p.active},      {"mtp", p.mtp},
+          {"tensors", p.tensors}, {"bytes_by_dtype", bytes}, {"tensors_by_dtype", tensors}};
 }
 
 json kv_bytes(const Config& c) {
   json out = json::object();
-  for (auto [name, storage] : {std::pair{"paper", StateStorage::kPaper}, std::pair{"fp32", StateStorage::kFp32}}) {
+  for (auto [name, storage] :
+       {std::pair{"paper", StateStorage::kPaper}, std::pair{"fp32", StateStorage::kFp32}}) {
     for (int64_t t : kStateTokens) out[name][std::to_string(t)] = session_bytes(c, t, storage);
   }
   return out;
@@ -77,9 +90,10 @@ json kv_bytes(const Config& c) {
 json report(const Options& o) {
   const std::string path = o.model.empty() ? o.config_only : o.model;
   const Config config = load_config(path);
-  json r = {{"source", config.source}, {"spelling", spelling_name(config.spelling)},
-            {"model_type", config.model_type}, {"sizes", sizes(config)}, {"layers", schedule(config.layers)},
-            {"mtp_layers", schedule(config.mtp_layers)}, {"kv_bytes", kv_bytes(config)}};
+  json r = {{"source", config.source},           {"spelling", spelling_name(config.spelling)},
+            {"model_type", config.model_type},   {"sizes", sizes(config)},
+            {"layers", schedule(config.layers)}, {"mtp_layers", schedule(config.mtp_layers)},
+            {"kv_bytes", kv_bytes(config)}};
   if (o.model.empty()) {
     r["parameters"] = parameters(count_parameters(config));
     r["parameters"]["from"] = "config (official dtypes)";
@@ -100,8 +114,12 @@ json report(const Options& o) {
   r["parameters"]["from"] = "checkpoint";
   json files = json::array();
   for (const auto& f : s.files) files.push_back(f.filename().string());
-  r["validation"] = {{"checked", true}, {"ok", true}, {"files", files}, {"unexpected", s.unexpected},
-                     {"mtp_available", s.mtp_available}, {"mtp_note", s.mtp_note},
+  r["validation"] = {{"checked", true},
+                     {"ok", true},
+                     {"files", files},
+                     {"unexpected", s.unexpected},
+                     {"mtp_available", s.mtp_available},
+                     {"mtp_note", s.mtp_note},
                      {"message", fmt::format("{} tensors in {} file(s) match the config", ck->names().size(),
                                              s.files.size())}};
   return r;
@@ -133,8 +151,10 @@ void print_text(const json& r) {
   std::printf("schedule    layer  attention  ratio  moe\n");
   for (const char* group : {"layers", "mtp_layers"}) {
     for (const auto& l : r[group]) {
-      std::printf("            %-5s  %-9s  %5lld  %s\n", fmt::format("{}{}", group[0] == 'm' ? "mtp." : "", l["layer"].get<int>()).c_str(),
-                  l["attention"].get<std::string>().c_str(), static_cast<long long>(l["compress_ratio"].get<int64_t>()),
+      std::printf("            %-5s  %-9s  %5lld  %s\n",
+                  fmt::format("{}{}", group[0] == 'm' ? "mtp." : "", l["layer"].get<int>()).c_str(),
+                  l["attention"].get<std::string>().c_str(),
+                  static_cast<long long>(l["compress_ratio"].get<int64_t>()),
                   l["moe"].get<std::string>().c_str());
     }
   }
@@ -147,7 +167,10 @@ void print_text(const json& r) {
                 static_cast<long long>(p["tensors_by_dtype"][dtype].get<int64_t>()));
   }
   const json& v = r["validation"];
-  std::printf("validation  %s: %s\n", !v["checked"].get<bool>() ? "skipped" : v["ok"].get<bool>() ? "OK" : "FAILED",
+  std::printf("validation  %s: %s\n",
+              !v["checked"].get<bool>() ? "skipped"
+              : v["ok"].get<bool>()     ? "OK"
+                                        : "FAILED",
               v["message"].get<std::string>().c_str());
   if (v.contains("unexpected") && !v["unexpected"].empty()) {
     std::printf("            %zu unexpected tensor(s) ignored, first: %s\n", v["unexpected"].size(),
@@ -159,13 +182,15 @@ void print_text(const json& r) {
   std::printf("session     tokens     paper storage     fp32 storage\n");
   for (int64_t t : kStateTokens) {
     const std::string key = std::to_string(t);
-    std::printf("            %-9s  %14s  %15s\n", key.c_str(), gib(r["kv_bytes"]["paper"][key].get<double>()).c_str(),
+    std::printf("            %-9s  %14s  %15s\n", key.c_str(),
+                gib(r["kv_bytes"]["paper"][key].get<double>()).c_str(),
                 gib(r["kv_bytes"]["fp32"][key].get<double>()).c_str());
   }
 }
 
 void run(const Options& o) {
-  if (o.model.empty() == o.config_only.empty()) throw CLI::ValidationError("give exactly one of --model DIR or --config-only FILE|DIR");
+  if (o.model.empty() == o.config_only.empty())
+    throw CLI::ValidationError("give exactly one of --model DIR or --config-only FILE|DIR");
   const json r = report(o);
   if (o.json) {
     std::printf("%s\n", r.dump(2).c_str());
@@ -174,16 +199,20 @@ void run(const Options& o) {
   }
   std::fflush(stdout);
   const json& v = r["validation"];
-  check(v["ok"].get<bool>(), "{}: checkpoint validation failed:\n{}", o.model, v["message"].get<std::string>());
+  check(v["ok"].get<bool>(), "{}: checkpoint validation failed:\n{}", o.model,
+        v["message"].get<std::string>());
 }
 
 }  // namespace
 
 void add_inspect_command(CLI::App& app) {
   auto options = std::make_shared<Options>();
-  auto* cmd = app.add_subcommand("inspect", "Show a model's layer schedule, parameters, validation and session size");
-  cmd->add_option("--model", options->model, "Checkpoint directory (config.json + .safetensors) to open and validate");
-  cmd->add_option("--config-only", options->config_only, "config.json (or its directory): report from the config alone");
+  auto* cmd =
+      app.add_subcommand("inspect", "Show a model's layer schedule, parameters, validation and session size");
+  cmd->add_option("--model", options->model,
+                  "Checkpoint directory (config.json + .safetensors) to open and validate");
+  cmd->add_option("--config-only", options->config_only,
+                  "config.json (or its directory): report from the config alone");
   cmd->add_flag("--json", options->json, "Print one JSON object instead of text");
   cmd->callback([options] { run(*options); });
 }

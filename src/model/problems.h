@@ -2,10 +2,10 @@
 // problem, the first 100 of them, then how many more there are. Pure function.
 #pragma once
 
+#include <fmt/format.h>
+
 #include <string>
 #include <vector>
-
-#include <fmt/format.h>
 
 namespace baleen {
 

@@ -2,10 +2,9 @@
 
 #include <algorithm>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
-
-#include <nlohmann/json.hpp>
 
 #include "core/error.h"
 #include "model/problems.h"
@@ -15,7 +14,6 @@ namespace baleen {
 namespace {
 
 using nlohmann::json;
-
 
 json read_json(const std::filesystem::path& file) {
   std::ifstream in(file, std::ios::binary);
@@ -51,8 +49,8 @@ ShardIndex from_index_file(const std::filesystem::path& dir, const std::filesyst
   for (const auto& [tensor, shard] : map->items()) {
     check(shard.is_string(), "{}: weight_map['{}'] must be a file name", origin, tensor);
     const std::string name = shard.get<std::string>();
-    check(safe_shard_name(name), "{}: weight_map['{}'] = '{}' is not a file inside the checkpoint directory", origin,
-          tensor, name);
+    check(safe_shard_name(name), "{}: weight_map['{}'] = '{}' is not a file inside the checkpoint directory",
+          origin, tensor, name);
     index.weight_map[tensor] = name;
     shards.insert(name);
   }
@@ -86,7 +84,8 @@ ShardIndex read_shard_index(const std::filesystem::path& dir) {
     return index;
   }
   for (const auto& entry : std::filesystem::directory_iterator(dir)) {
-    if (entry.is_regular_file() && entry.path().extension() == ".safetensors") index.files.push_back(entry.path());
+    if (entry.is_regular_file() && entry.path().extension() == ".safetensors")
+      index.files.push_back(entry.path());
   }
   std::sort(index.files.begin(), index.files.end());
   check(!index.files.empty(), "{}: no model.safetensors.index.json and no .safetensors files", dir.string());

@@ -1,13 +1,12 @@
 #include "model/checkpoint.h"
 
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
 #include <functional>
 #include <string>
-
-#include <gtest/gtest.h>
 
 #include "core/error.h"
 #include "model/safetensors.h"
@@ -123,8 +122,8 @@ TEST(Checkpoint, TransformersLayoutWithFusedExpertsMapsOntoOfficialNames) {
   std::map<std::string, SafetensorsTensor> fused;
   const std::map<std::string, std::string> renames = {
       {"embed.weight", "model.embed_tokens.weight"}, {"head.weight", "lm_head.weight"},
-      {"norm.weight", "model.norm.weight"}, {"hc_head_fn", "model.hc_head.hc_fn"},
-      {"hc_head_base", "model.hc_head.hc_base"}, {"hc_head_scale", "model.hc_head.hc_scale"}};
+      {"norm.weight", "model.norm.weight"},          {"hc_head_fn", "model.hc_head.hc_fn"},
+      {"hc_head_base", "model.hc_head.hc_base"},     {"hc_head_scale", "model.hc_head.hc_scale"}};
   for (auto& t : w.tensors) {
     if (t.name.rfind("mtp.", 0) == 0) continue;  // transformers does not save the MTP block
     const auto experts = t.name.find(".ffn.experts.");
@@ -133,8 +132,10 @@ TEST(Checkpoint, TransformersLayoutWithFusedExpertsMapsOntoOfficialNames) {
       const bool down = t.name.find(".w2.") != std::string::npos;
       auto& f = fused[layer + (down ? ".down" : ".gate_up")];
       if (f.name.empty()) {
-        f = {"model." + layer + (down ? ".mlp.experts.down_proj" : ".mlp.experts.gate_up_proj"), t.dtype,
-             {c.n_routed_experts, down ? c.hidden_size : 2 * c.moe_inter_dim, down ? c.moe_inter_dim : c.hidden_size},
+        f = {"model." + layer + (down ? ".mlp.experts.down_proj" : ".mlp.experts.gate_up_proj"),
+             t.dtype,
+             {c.n_routed_experts, down ? c.hidden_size : 2 * c.moe_inter_dim,
+              down ? c.moe_inter_dim : c.hidden_size},
              {}};
       }
       f.bytes.insert(f.bytes.end(), t.bytes.begin(), t.bytes.end());  // w1, w2, w3 order per expert
@@ -193,11 +194,14 @@ TEST(Checkpoint, ShardIndexProblemsAreErrors) {
   const std::vector<Case> cases = {
       {"missing shard", [](json& j) { j["weight_map"]["embed.weight"] = "model-00009-of-00009.safetensors"; },
        "model-00009-of-00009.safetensors"},
-      {"tensor not in index", [](json& j) { j["weight_map"].erase("norm.weight"); }, "'norm.weight' is not in the index"},
-      {"indexed tensor absent", [](json& j) { j["weight_map"]["ghost.weight"] = "model-00001-of-00002.safetensors"; },
+      {"tensor not in index", [](json& j) { j["weight_map"].erase("norm.weight"); },
+       "'norm.weight' is not in the index"},
+      {"indexed tensor absent",
+       [](json& j) { j["weight_map"]["ghost.weight"] = "model-00001-of-00002.safetensors"; },
        "'ghost.weight' is not in this shard"},
       {"total_size lies", [](json& j) { j["metadata"]["total_size"] = 5; }, "total_size = 5"},
-      {"escaping path", [](json& j) { j["weight_map"]["norm.weight"] = "../x.safetensors"; }, "not a file inside"},
+      {"escaping path", [](json& j) { j["weight_map"]["norm.weight"] = "../x.safetensors"; },
+       "not a file inside"},
   };
   for (const auto& c : cases) {
     const auto dir = fresh_dir("shard_problem");
@@ -208,7 +212,8 @@ TEST(Checkpoint, ShardIndexProblemsAreErrors) {
 }
 
 // Writes the tiny model after `edit` changes the tensor list.
-std::string open_edited(const std::string& name, const std::function<void(std::vector<SafetensorsTensor>&)>& edit) {
+std::string open_edited(const std::string& name,
+                        const std::function<void(std::vector<SafetensorsTensor>&)>& edit) {
   const auto dir = fresh_dir(name);
   const json config = testing::tiny_config(true);
   testing::write_config(dir, config);
@@ -233,8 +238,9 @@ TEST(Checkpoint, AllMissingTensorsAreListedInOneError) {
     remove_tensor(ts, "layers.3.ffn.experts.2.w3.weight");
     remove_tensor(ts, "layers.1.attn.wq_a.scale");
   });
-  for (const char* name : {"'layers.2.attn.compressor.ape'", "'layers.0.ffn.gate.tid2eid'",
-                           "'layers.3.ffn.experts.2.w3.weight'", "missing scale 'layers.1.attn.wq_a.scale'"}) {
+  for (const char* name :
+       {"'layers.2.attn.compressor.ape'", "'layers.0.ffn.gate.tid2eid'", "'layers.3.ffn.experts.2.w3.weight'",
+        "missing scale 'layers.1.attn.wq_a.scale'"}) {
     EXPECT_NE(error.find(name), std::string::npos) << name << " not in: " << error;
   }
   EXPECT_NE(error.find("4 problem(s)"), std::string::npos) << error;
@@ -247,10 +253,11 @@ TEST(Checkpoint, WrongShapeAndWrongDtypeAreNamed) {
     auto& norm = tensor_named(ts, "norm.weight");  // BF16 -> I16-sized U8 pairs
     norm.dtype = DType::kU8;
     norm.shape = {320};
-    auto& scale = tensor_named(ts, "layers.2.attn.wo_b.scale");  // wrong block grid
+    auto& scale = tensor_named(ts, "layers.2.attn.wo_b.scale");   // wrong block grid
     scale.shape = {1, static_cast<int64_t>(scale.bytes.size())};  // [2, 1] expected
   });
-  EXPECT_NE(error.find("'layers.1.attn.attn_sink' has shape [1, 2]; expected [2]"), std::string::npos) << error;
+  EXPECT_NE(error.find("'layers.1.attn.attn_sink' has shape [1, 2]; expected [2]"), std::string::npos)
+      << error;
   EXPECT_NE(error.find("'norm.weight' has dtype U8"), std::string::npos) << error;
   EXPECT_NE(error.find("scale 'layers.2.attn.wo_b.scale'"), std::string::npos) << error;
 }

@@ -1,11 +1,11 @@
 #include "model/config.h"
 
+#include <gtest/gtest.h>
+
 #include <filesystem>
 #include <fstream>
-#include <string>
-
-#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "core/error.h"
 
@@ -34,12 +34,31 @@ std::string parse_error(const json& j) {
 }
 
 std::vector<double> sizes_of(const Config& c) {
-  return {double(c.vocab_size), double(c.hidden_size), double(c.num_layers), double(c.num_heads), double(c.head_dim),
-          double(c.rope_head_dim), double(c.q_lora_rank), double(c.o_groups), double(c.o_lora_rank),
-          double(c.sliding_window), double(c.index_n_heads), double(c.index_head_dim), double(c.index_topk),
-          double(c.n_routed_experts), double(c.n_activated_experts), double(c.moe_inter_dim),
-          c.routed_scaling_factor, c.swiglu_limit, double(c.hc_mult), double(c.hc_sinkhorn_iters), c.hc_eps,
-          c.rms_norm_eps, c.rope_theta, c.compress_rope_theta, double(c.num_nextn_predict_layers)};
+  return {double(c.vocab_size),
+          double(c.hidden_size),
+          double(c.num_layers),
+          double(c.num_heads),
+          double(c.head_dim),
+          double(c.rope_head_dim),
+          double(c.q_lora_rank),
+          double(c.o_groups),
+          double(c.o_lora_rank),
+          double(c.sliding_window),
+          double(c.index_n_heads),
+          double(c.index_head_dim),
+          double(c.index_topk),
+          double(c.n_routed_experts),
+          double(c.n_activated_experts),
+          double(c.moe_inter_dim),
+          c.routed_scaling_factor,
+          c.swiglu_limit,
+          double(c.hc_mult),
+          double(c.hc_sinkhorn_iters),
+          c.hc_eps,
+          c.rms_norm_eps,
+          c.rope_theta,
+          c.compress_rope_theta,
+          double(c.num_nextn_predict_layers)};
 }
 
 void expect_flash(const Config& c) {
@@ -133,8 +152,8 @@ TEST(Config, ParsesProSchedule) {
 }
 
 TEST(Config, MissingFieldNamesFieldAndFile) {
-  for (const char* field : {"hidden_size", "num_hidden_layers", "q_lora_rank", "compress_ratios", "index_topk",
-                            "num_hash_layers", "routed_scaling_factor"}) {
+  for (const char* field : {"hidden_size", "num_hidden_layers", "q_lora_rank", "compress_ratios",
+                            "index_topk", "num_hash_layers", "routed_scaling_factor"}) {
     json j = read("deepseek-v4-flash.json");
     j.erase(field);
     const std::string error = parse_error(j);

@@ -1,9 +1,9 @@
 #include "model/layout.h"
 
+#include <gtest/gtest.h>
+
 #include <set>
 #include <string>
-
-#include <gtest/gtest.h>
 
 #include "model/parameters.h"
 
@@ -74,11 +74,13 @@ TEST(Layout, TransformersNamesMapToOfficialNames) {
       {"model.layers.3.self_attn.compressor.gate_proj.weight", "layers.3.attn.compressor.wgate.weight"},
       {"model.layers.3.self_attn.compressor.position_bias", "layers.3.attn.compressor.ape"},
       {"model.layers.3.self_attn.compressor.kv_norm.weight", "layers.3.attn.compressor.norm.weight"},
-      {"model.layers.2.self_attn.compressor.indexer.kv_proj.weight", "layers.2.attn.indexer.compressor.wkv.weight"},
+      {"model.layers.2.self_attn.compressor.indexer.kv_proj.weight",
+       "layers.2.attn.indexer.compressor.wkv.weight"},
       {"model.layers.2.self_attn.compressor.indexer.gate_proj.weight",
        "layers.2.attn.indexer.compressor.wgate.weight"},
       {"model.layers.2.self_attn.compressor.indexer.position_bias", "layers.2.attn.indexer.compressor.ape"},
-      {"model.layers.2.self_attn.compressor.indexer.kv_norm.weight", "layers.2.attn.indexer.compressor.norm.weight"},
+      {"model.layers.2.self_attn.compressor.indexer.kv_norm.weight",
+       "layers.2.attn.indexer.compressor.norm.weight"},
       {"model.layers.2.self_attn.compressor.indexer.q_b_proj.weight", "layers.2.attn.indexer.wq_b.weight"},
       {"model.layers.2.self_attn.compressor.indexer.scorer.weights_proj.weight",
        "layers.2.attn.indexer.weights_proj.weight"},
