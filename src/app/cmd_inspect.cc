@@ -8,6 +8,7 @@
 
 #include "app/command.h"
 #include "core/error.h"
+#include "core/progress.h"
 #include "model/checkpoint.h"
 #include "model/parameters.h"
 #include "model/state_layout.h"
@@ -23,6 +24,7 @@ struct Options {
   std::string model;
   std::string config_only;
   bool json = false;
+  bool scan = false;
 };
 
 const char* spelling_name(ConfigSpelling s) {
@@ -86,6 +88,21 @@ json kv_bytes(const Config& c) {
   return out;
 }
 
+// Reads every stored byte looking for NaN / infinity (the one check that has to touch all weights).
+json scan(const Checkpoint& ck, const std::string& dir) {
+  uint64_t total = 0;
+  for (const auto& name : ck.names()) total += ck.info(name).nbytes;
+  Progress progress(fmt::format("scanning {}", dir), total);
+  json bad = json::object();
+  for (const auto& name : ck.names()) {
+    const TensorInfo& t = ck.info(name);
+    if (const uint64_t n = count_non_finite(t)) bad[name] = n;
+    progress.advance(t.nbytes);
+  }
+  progress.finish();
+  return {{"bytes", total}, {"non_finite", bad}};
+}
+
 // Everything inspect reports, as one JSON document (the text form is printed from it).
 json report(const Options& o) {
   const std::string path = o.model.empty() ? o.config_only : o.model;
@@ -122,6 +139,16 @@ json report(const Options& o) {
                      {"mtp_note", s.mtp_note},
                      {"message", fmt::format("{} tensors in {} file(s) match the config", ck->names().size(),
                                              s.files.size())}};
+  if (o.scan) {
+    r["validation"]["scan"] = scan(*ck, o.model);
+    const json& bad = r["validation"]["scan"]["non_finite"];
+    if (!bad.empty()) {
+      r["validation"]["ok"] = false;
+      r["validation"]["message"] =
+          fmt::format("{} tensor(s) hold NaN or infinite values, first: {} ({} values)", bad.size(),
+                      bad.begin().key(), bad.begin().value().dump());
+    }
+  }
   return r;
 }
 
@@ -172,6 +199,10 @@ void print_text(const json& r) {
               : v["ok"].get<bool>()     ? "OK"
                                         : "FAILED",
               v["message"].get<std::string>().c_str());
+  if (v.contains("scan")) {
+    std::printf("            scanned %s: %zu tensor(s) with NaN / infinite values\n",
+                gib(v["scan"]["bytes"].get<double>()).c_str(), v["scan"]["non_finite"].size());
+  }
   if (v.contains("unexpected") && !v["unexpected"].empty()) {
     std::printf("            %zu unexpected tensor(s) ignored, first: %s\n", v["unexpected"].size(),
                 v["unexpected"][0].get<std::string>().c_str());
@@ -214,6 +245,7 @@ void add_inspect_command(CLI::App& app) {
   cmd->add_option("--config-only", options->config_only,
                   "config.json (or its directory): report from the config alone");
   cmd->add_flag("--json", options->json, "Print one JSON object instead of text");
+  cmd->add_flag("--scan", options->scan, "Also read every stored byte and report NaN / infinite values");
   cmd->callback([options] { run(*options); });
 }
 

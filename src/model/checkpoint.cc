@@ -85,6 +85,37 @@ std::pair<int64_t, int64_t> scale_block(const std::vector<int64_t>& weight, cons
   return block;
 }
 
+uint64_t count_non_finite(const TensorInfo& t) {
+  uint64_t bad = 0;
+  switch (t.dtype) {
+    case DType::kF32:
+      for (size_t i = 0; i < t.nbytes / 4; ++i) {
+        uint32_t v;
+        std::memcpy(&v, t.data + 4 * i, 4);
+        bad += (v & 0x7F800000u) == 0x7F800000u;
+      }
+      return bad;
+    case DType::kBF16:
+    case DType::kF16: {
+      const uint16_t exponent = t.dtype == DType::kBF16 ? 0x7F80 : 0x7C00;
+      for (size_t i = 0; i < t.nbytes / 2; ++i) {
+        uint16_t v;
+        std::memcpy(&v, t.data + 2 * i, 2);
+        bad += (v & exponent) == exponent;
+      }
+      return bad;
+    }
+    case DType::kF8E4M3:
+      for (size_t i = 0; i < t.nbytes; ++i) bad += (t.data[i] & 0x7F) == 0x7F;
+      return bad;
+    case DType::kUE8M0:
+      for (size_t i = 0; i < t.nbytes; ++i) bad += t.data[i] == 0xFF;
+      return bad;
+    default:
+      return 0;
+  }
+}
+
 void dequantize_fp8(const uint8_t* values, const TensorInfo& scale, int64_t rows, int64_t cols,
                     int64_t block_rows, int64_t block_cols, float* out) {
   const int64_t scale_cols = ceil_div(cols, block_cols);

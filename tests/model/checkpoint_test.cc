@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <limits>
+#include <random>
 #include <string>
 
 #include "core/error.h"
@@ -101,6 +103,27 @@ TEST(Checkpoint, Fp4PacksElementTwoIInTheLowNibble) {
   EXPECT_EQ(out[2], 0.0f);
   EXPECT_EQ(out[30], -12.0f);
   EXPECT_EQ(out[31], 12.0f);
+}
+
+TEST(Checkpoint, CountsNonFiniteValuesOfEveryFloatFormat) {
+  std::mt19937 rng(17);
+  std::normal_distribution<float> normal(0.0f, 3.0f);
+  std::vector<float> f32(257);
+  for (auto& v : f32) v = normal(rng);
+  f32[3] = std::numeric_limits<float>::quiet_NaN();
+  f32[200] = -std::numeric_limits<float>::infinity();
+  std::vector<uint16_t> bf16;
+  for (float v : f32) bf16.push_back(f32_to_bf16(v));
+  std::vector<uint8_t> fp8;
+  for (float v : f32) fp8.push_back(f32_to_fp8_e4m3(v));  // NaN stays NaN; -inf saturates to -448
+  const auto info = [](DType t, const void* p, size_t n) {
+    return TensorInfo{"t", t, {}, static_cast<const uint8_t*>(p), n};
+  };
+  EXPECT_EQ(count_non_finite(info(DType::kF32, f32.data(), 4 * f32.size())), 2u);
+  EXPECT_EQ(count_non_finite(info(DType::kBF16, bf16.data(), 2 * bf16.size())), 2u);
+  EXPECT_EQ(count_non_finite(info(DType::kF8E4M3, fp8.data(), fp8.size())), 1u);
+  const uint8_t scales[] = {127, 255, 3};
+  EXPECT_EQ(count_non_finite(info(DType::kUE8M0, scales, 3)), 1u);
 }
 
 TEST(Checkpoint, OpensUnquantizedCheckpoint) {
