@@ -148,6 +148,7 @@ def main():
     ap.add_argument("--eval-tasks", help="PILOT ONLY: run eval tasks with transformers right after training")
     ap.add_argument("--eval-limit", type=int, default=48)
     ap.add_argument("--eval-seconds", type=float, default=150)
+    ap.add_argument("--eval-variants", default="bf16,fp8", help="which exported variants the pilot eval scores")
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     t0 = time.time()
@@ -237,7 +238,7 @@ def main():
         model = model.to(device)
         row = {"export": meta, "missing": missing, "unexpected": unexpected,
                "held_out_loss": round(held_out_loss(model, seqs, masks, held, device), 4)}
-        if args.eval_tasks and hf_tok is not None:
+        if args.eval_tasks and hf_tok is not None and name in args.eval_variants.split(","):
             row["pilot_eval"] = pilot_eval_run(model, hf_tok, args)
         log["variants"][name] = row
         print(json.dumps({"variant": name, "held_out_loss": row["held_out_loss"],
