@@ -1,8 +1,8 @@
 #include "engine/compressor.h"
 
 #include <algorithm>
+#include <cstring>
 #include <limits>
-#include <vector>
 
 namespace baleen {
 namespace {
@@ -60,15 +60,13 @@ void update_tail(const TokenRows& kv, const TokenRows& gate, int64_t total, int6
       copy_slice(gate.row((windows - 1) * m + j), 0, dim, st.overlap_gate.data() + j * dim);
     }
   }
-  // Rows move down within (tail ++ chunk); sources lie at or after their destinations.
+  // Rows move down within (tail ++ chunk): row j takes row windows·m + j, never a row still to be read.
   const int64_t keep = total - windows * m;
-  std::vector<float> rows(static_cast<size_t>(2 * keep * w));
+  const size_t row_bytes = static_cast<size_t>(w) * sizeof(float);
   for (int64_t j = 0; j < keep; ++j) {
-    copy_slice(kv.row(windows * m + j), 0, w, rows.data() + j * w);
-    copy_slice(gate.row(windows * m + j), 0, w, rows.data() + (keep + j) * w);
+    std::memmove(st.tail_kv.data() + j * w, kv.row(windows * m + j), row_bytes);
+    std::memmove(st.tail_gate.data() + j * w, gate.row(windows * m + j), row_bytes);
   }
-  std::copy(rows.begin(), rows.begin() + keep * w, st.tail_kv.begin());
-  std::copy(rows.begin() + keep * w, rows.end(), st.tail_gate.begin());
   st.tail_rows = keep;
 }
 
