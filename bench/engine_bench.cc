@@ -2,7 +2,6 @@
 // read bandwidth, and the decode floor it implies: (bytes of active weights + KV read per token) / bandwidth.
 // Run: build/release/bench/bench_engine  (results in docs/BENCHMARKS.md)
 #include <benchmark/benchmark.h>
-
 #include <immintrin.h>
 
 #include <chrono>
@@ -47,7 +46,8 @@ Config mid_config() {
   c.compress_rope_theta = 160000;
   c.yarn = {true, 16.0, 65536, 32.0, 1.0};
   const int64_t ratios[] = {0, 4, 128, 4, 128, 4, 128, 0};
-  for (int i = 0; i < 8; ++i) c.layers.push_back({ratios[i], i < 2 ? MoeRouting::kHash : MoeRouting::kLearned});
+  for (int i = 0; i < 8; ++i)
+    c.layers.push_back({ratios[i], i < 2 ? MoeRouting::kHash : MoeRouting::kLearned});
   c.num_layers = 8;
   return c;
 }
@@ -71,18 +71,23 @@ std::vector<int32_t> prompt(int64_t n, int64_t vocab) {
   return ids;
 }
 
-int64_t tensor_bytes(const Tensor& t) { return 4 * t.size(); }
+int64_t tensor_bytes(const Tensor& t) {
+  return 4 * t.size();
+}
 
 // Bytes of weights one decode token reads: everything but the embedding table and the unused experts.
 int64_t active_weight_bytes(const Config& c, const ModelWeights& w) {
-  int64_t total = 4 * c.hidden_size + tensor_bytes(w.head) + tensor_bytes(w.norm) + tensor_bytes(w.hc_head.fn);
+  int64_t total =
+      4 * c.hidden_size + tensor_bytes(w.head) + tensor_bytes(w.norm) + tensor_bytes(w.hc_head.fn);
   auto compressor = [](const CompressorWeights& cw) { return tensor_bytes(cw.wkv) + tensor_bytes(cw.wgate); };
   for (const LayerWeights& l : w.layers) {
     const AttentionWeights& a = l.attn;
     total += tensor_bytes(l.hc_attn.fn) + tensor_bytes(l.hc_ffn.fn);
     for (const Tensor* t : {&a.wq_a, &a.wq_b, &a.wkv, &a.wo_a, &a.wo_b}) total += tensor_bytes(*t);
     if (a.compressor) total += compressor(*a.compressor);
-    if (a.indexer) total += tensor_bytes(a.indexer->wq_b) + tensor_bytes(a.indexer->weights_proj) + compressor(a.indexer->compressor);
+    if (a.indexer)
+      total += tensor_bytes(a.indexer->wq_b) + tensor_bytes(a.indexer->weights_proj) +
+               compressor(a.indexer->compressor);
     const ExpertTensors& e = l.ffn.experts.front();
     const int64_t expert = tensor_bytes(e.w1) + tensor_bytes(e.w2) + tensor_bytes(e.w3);
     total += tensor_bytes(l.ffn.gate) + c.n_activated_experts * expert + tensor_bytes(l.ffn.shared.w1) +
@@ -134,7 +139,8 @@ void BM_Prefill(benchmark::State& state) {
     SessionState session = f.model.new_session(StateStorage::kFp32);
     benchmark::DoNotOptimize(f.model.prefill(ids, session, 256));
   }
-  state.counters["tokens/s"] = benchmark::Counter(double(tokens), benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["tokens/s"] =
+      benchmark::Counter(double(tokens), benchmark::Counter::kIsIterationInvariantRate);
 }
 BENCHMARK(BM_Prefill)->Arg(512)->Arg(2048)->Unit(benchmark::kMillisecond)->UseRealTime();
 
@@ -149,7 +155,8 @@ void BM_Decode(benchmark::State& state) {
     state.PauseTiming();
     SessionState session = base.clone();
     state.ResumeTiming();
-    benchmark::DoNotOptimize(f.model.forward(std::span(ids).subspan(static_cast<size_t>(context), 1), session));
+    benchmark::DoNotOptimize(
+        f.model.forward(std::span(ids).subspan(static_cast<size_t>(context), 1), session));
   }
   const double bytes = double(active_weight_bytes(f.config, f.weights) + base.bytes());
   const double floor_tps = read_bandwidth() / bytes;
@@ -158,7 +165,12 @@ void BM_Decode(benchmark::State& state) {
   state.counters["MB_read/token"] = bytes / 1e6;
   state.counters["state_MB"] = double(base.bytes()) / 1e6;
 }
-BENCHMARK(BM_Decode)->Args({512, 0})->Args({4096, 0})->Args({4096, 1})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_Decode)
+    ->Args({512, 0})
+    ->Args({4096, 0})
+    ->Args({4096, 1})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 }  // namespace
 }  // namespace baleen

@@ -30,8 +30,9 @@ class Progress {
     const double rate = done / std::max(secs, 1e-9), eta = (total_ - done) / std::max(rate, 1e-9);
     if (tty_) {
       const int width = 30, filled = static_cast<int>(width * done / std::max<int64_t>(total_, 1));
-      std::fprintf(stderr, "\rprefill [%s%s] %ld/%ld tokens  %.1f tok/s  ETA %.0fs", std::string(filled, '#').c_str(),
-                   std::string(width - filled, '.').c_str(), static_cast<long>(done), static_cast<long>(total_), rate, eta);
+      std::fprintf(stderr, "\rprefill [%s%s] %ld/%ld tokens  %.1f tok/s  ETA %.0fs",
+                   std::string(filled, '#').c_str(), std::string(width - filled, '.').c_str(),
+                   static_cast<long>(done), static_cast<long>(total_), rate, eta);
       if (done == total_) std::fprintf(stderr, "\n");
     } else if (secs - last_log_ >= 5.0 || done == total_) {
       last_log_ = secs;

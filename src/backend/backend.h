@@ -100,7 +100,8 @@ class Backend {
   virtual void hc_post(MatrixView<const float> y, MatrixView<const float> post, MatrixView<const float> comb,
                        MatrixView<const float> streams, MatrixView<float> out) = 0;
   // Final head collapse: y = Σ_j pre_j·X_j with pre = sigmoid(fn·f·scale + base) + eps.
-  virtual void hc_head(MatrixView<const float> streams, const HyperConnectionParams& p, MatrixView<float> y) = 0;
+  virtual void hc_head(MatrixView<const float> streams, const HyperConnectionParams& p,
+                       MatrixView<float> y) = 0;
 
   // Compressor pooling: kv and gate hold `slots` consecutive rows per entry; per channel,
   // entry = Σ_j softmax_j(gate_j)·kv_j (gate −inf: slot unused).
@@ -109,12 +110,13 @@ class Backend {
   // Lightning indexer: score(t, s) = Σ_h w[t,h]·ReLU(q[t,h]·key_s)·scale over entries s < (p_t+1) div ratio;
   // picks[t] = indices of the highest min(k, N) (−1 where fewer are visible). scores is scratch [T, N].
   virtual void indexer_top_k(MatrixView<const float> q, MatrixView<const float> head_weights,
-                             MatrixView<const float> keys, const int64_t* positions, int64_t ratio, float scale,
-                             MatrixView<float> scores, MatrixView<int32_t> picks) = 0;
+                             MatrixView<const float> keys, const int64_t* positions, int64_t ratio,
+                             float scale, MatrixView<float> scores, MatrixView<int32_t> picks) = 0;
   // Windowed / compressed / sparse attention with a per-head sink logit in the softmax denominator.
   // q and out are [T, heads·d].
   virtual void attention(MatrixView<const float> q, int64_t heads, const AttentionKeys& keys,
-                         const int64_t* positions, const float* sinks, float scale, MatrixView<float> out) = 0;
+                         const int64_t* positions, const float* sinks, float scale,
+                         MatrixView<float> out) = 0;
 
   // Router: scores = sqrt(softplus(logits)); chosen = tid2eid[token] (hash, [vocab, K]) or the K largest
   // scores + bias; weights = chosen scores / their sum · scaling.

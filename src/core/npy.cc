@@ -37,16 +37,19 @@ Header parse(const std::filesystem::path& path) {
   size_t header_len = 0;
   for (size_t i = 0; i < len_size; ++i) header_len |= size_t{static_cast<uint8_t>(bytes[8 + i])} << (8 * i);
   const size_t start = 8 + len_size;
-  check(bytes.size() >= start + header_len, "{}: header length {} runs past the end of the file", name, header_len);
+  check(bytes.size() >= start + header_len, "{}: header length {} runs past the end of the file", name,
+        header_len);
   const std::string dict = bytes.substr(start, header_len);
   Header h;
   std::smatch m;
-  check(std::regex_search(dict, m, std::regex(R"('descr'\s*:\s*'([^']*)')")), "{}: header has no descr", name);
+  check(std::regex_search(dict, m, std::regex(R"('descr'\s*:\s*'([^']*)')")), "{}: header has no descr",
+        name);
   h.descr = m[1];
   check(std::regex_search(dict, m, std::regex(R"('fortran_order'\s*:\s*(True|False))")),
         "{}: header has no fortran_order", name);
   h.fortran = m[1] == "True";
-  check(std::regex_search(dict, m, std::regex(R"('shape'\s*:\s*\(([^)]*)\))")), "{}: header has no shape", name);
+  check(std::regex_search(dict, m, std::regex(R"('shape'\s*:\s*\(([^)]*)\))")), "{}: header has no shape",
+        name);
   const std::string dims = m[1];
   const std::regex number(R"(\d+)");
   for (std::sregex_iterator it(dims.begin(), dims.end(), number), end; it != end; ++it) {
@@ -106,7 +109,8 @@ void write_npy_int32(const std::filesystem::path& path, std::span<const int32_t>
 }
 
 void write_npy_float32(const std::filesystem::path& path, const Tensor& matrix) {
-  check(matrix.rank() == 2, "{}: only 2-D float32 arrays are written, got rank {}", path.string(), matrix.rank());
+  check(matrix.rank() == 2, "{}: only 2-D float32 arrays are written, got rank {}", path.string(),
+        matrix.rank());
   write(path, "<f4", fmt::format("({}, {})", matrix.dim(0), matrix.dim(1)), matrix.data(),
         static_cast<size_t>(matrix.size()) * 4);
 }

@@ -22,8 +22,8 @@ MatrixView<const int32_t> indexer_top_k(const AttentionContext& ctx, const Index
                                         const int64_t* positions, CompressorState& st) {
   const Config& c = ctx.config;
   const int64_t tokens = h.rows, heads = c.index_n_heads, di = c.index_head_dim;
-  compressor_append({ctx.backend, ctx.ws, ctx.compress_rope, float(c.rms_norm_eps), ctx.paper}, w.compressor, h,
-                    positions[0], st);
+  compressor_append({ctx.backend, ctx.ws, ctx.compress_rope, float(c.rms_norm_eps), ctx.paper}, w.compressor,
+                    h, positions[0], st);
   MatrixView<float> q = ctx.ws.matrix(Buf::kIndexQ, tokens, heads * di);
   ctx.backend.matmul(q_res, weight_view(w.wq_b), q);
   ctx.backend.rope(q, di, positions, ctx.compress_rope, false);
@@ -39,13 +39,15 @@ MatrixView<const int32_t> indexer_top_k(const AttentionContext& ctx, const Index
   MatrixView<float> keys = decode_entries(ctx.ws, Buf::kIndexKeys, st.entries);
   MatrixView<float> scores = ctx.ws.matrix(Buf::kIndexScores, tokens, std::max<int64_t>(keys.rows, 1));
   MatrixView<int32_t> picks = ctx.ws.indices(IntBuf::kPicks, tokens, c.index_topk);
-  ctx.backend.indexer_top_k(q, weights, keys, positions, st.ratio, 1.0f / std::sqrt(float(di)), scores, picks);
+  ctx.backend.indexer_top_k(q, weights, keys, positions, st.ratio, 1.0f / std::sqrt(float(di)), scores,
+                            picks);
   return picks;
 }
 
 // The window keys of this chunk: the up to W−1 stored rows before it, then the chunk's own kv.
-MatrixView<const float> window_keys(const AttentionContext& ctx, const LayerState& st, MatrixView<const float> kv,
-                                    int64_t first_position, int64_t* window_start) {
+MatrixView<const float> window_keys(const AttentionContext& ctx, const LayerState& st,
+                                    MatrixView<const float> kv, int64_t first_position,
+                                    int64_t* window_start) {
   const int64_t before = std::min(ctx.config.sliding_window - 1, first_position), d = kv.cols;
   MatrixView<float> window = ctx.ws.matrix(Buf::kWindow, before + kv.rows, d);
   st.window.decode(first_position - before, before, window.data);
@@ -57,7 +59,8 @@ MatrixView<const float> window_keys(const AttentionContext& ctx, const LayerStat
 }  // namespace
 
 void attention_forward(const AttentionContext& ctx, const LayerSpec& spec, const AttentionWeights& w,
-                       MatrixView<const float> h, const int64_t* positions, LayerState& st, MatrixView<float> out) {
+                       MatrixView<const float> h, const int64_t* positions, LayerState& st,
+                       MatrixView<float> out) {
   const Config& c = ctx.config;
   Backend& be = ctx.backend;
   const int64_t tokens = h.rows, heads = c.num_heads, d = c.head_dim;
@@ -83,10 +86,12 @@ void attention_forward(const AttentionContext& ctx, const LayerSpec& spec, const
   keys.window_size = c.sliding_window;
   const AttentionKind kind = attention_kind(spec);
   if (kind != AttentionKind::kSliding) {
-    compressor_append({be, ctx.ws, ctx.compress_rope, eps, false}, *w.compressor, h, positions[0], st.compressor);
+    compressor_append({be, ctx.ws, ctx.compress_rope, eps, false}, *w.compressor, h, positions[0],
+                      st.compressor);
     keys.compressed = decode_entries(ctx.ws, Buf::kCompressed, st.compressor.entries);
     keys.ratio = spec.compress_ratio;
-    if (kind == AttentionKind::kCsa) keys.picks = indexer_top_k(ctx, *w.indexer, h, q_res, positions, st.indexer);
+    if (kind == AttentionKind::kCsa)
+      keys.picks = indexer_top_k(ctx, *w.indexer, h, q_res, positions, st.indexer);
   }
   MatrixView<float> o = ctx.ws.matrix(Buf::kAttnOut, tokens, heads * d);
   be.attention(q, heads, keys, positions, w.sinks.data(), 1.0f / std::sqrt(float(d)), o);

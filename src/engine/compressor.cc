@@ -18,7 +18,9 @@ struct TokenRows {
   const float* row(int64_t j) const { return j < tail_rows ? tail + j * width : chunk.row(j - tail_rows); }
 };
 
-void copy_slice(const float* src, int64_t offset, int64_t n, float* dst) { std::copy(src + offset, src + offset + n, dst); }
+void copy_slice(const float* src, int64_t offset, int64_t n, float* dst) {
+  std::copy(src + offset, src + offset + n, dst);
+}
 
 // Lays out the pooling slots of `windows` windows: for CSA 2m slots (the previous window's a-halves, then
 // this window's b-halves), for HCA the m tokens.

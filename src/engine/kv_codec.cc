@@ -12,7 +12,9 @@ namespace {
 
 constexpr int64_t kMaxRowBytes = 8192;
 
-int64_t blocks(int64_t n, int64_t block) { return (n + block - 1) / block; }
+int64_t blocks(int64_t n, int64_t block) {
+  return (n + block - 1) / block;
+}
 
 // The exponent e of the smallest power of two 2^e ≥ v (v > 0), exactly.
 int pow2_ceil_exponent(float v) {
@@ -34,15 +36,22 @@ uint8_t quantize_block(const float* x, int64_t n, float max_code, float amax_flo
 
 }  // namespace
 
-KvCodec::KvCodec(KvFormat format, int64_t dim, int64_t rope_dim) : format_(format), dim_(dim), rope_dim_(rope_dim) {
+KvCodec::KvCodec(KvFormat format, int64_t dim, int64_t rope_dim)
+    : format_(format), dim_(dim), rope_dim_(rope_dim) {
   const int64_t nope = dim - rope_dim;
   switch (format) {
-    case KvFormat::kF32: row_bytes_ = 4 * dim; break;
-    case KvFormat::kFp8Rope: row_bytes_ = nope + blocks(nope, kFp8ScaleBlock) + 2 * rope_dim; break;
-    case KvFormat::kFp4: row_bytes_ = (dim + 1) / 2 + blocks(dim, kFp4ScaleBlock); break;
+    case KvFormat::kF32:
+      row_bytes_ = 4 * dim;
+      break;
+    case KvFormat::kFp8Rope:
+      row_bytes_ = nope + blocks(nope, kFp8ScaleBlock) + 2 * rope_dim;
+      break;
+    case KvFormat::kFp4:
+      row_bytes_ = (dim + 1) / 2 + blocks(dim, kFp4ScaleBlock);
+      break;
   }
-  check(format == KvFormat::kF32 || row_bytes_ <= kMaxRowBytes, "KV row of {} values is too wide for paper storage",
-        dim);
+  check(format == KvFormat::kF32 || row_bytes_ <= kMaxRowBytes,
+        "KV row of {} values is too wide for paper storage", dim);
 }
 
 void KvCodec::encode(const float* row, uint8_t* out) const {
@@ -82,7 +91,8 @@ void KvCodec::decode(const uint8_t* in, float* row) const {
   } else if (format_ == KvFormat::kFp8Rope) {
     const int64_t nope = dim_ - rope_dim_, nb = blocks(nope, kFp8ScaleBlock);
     const uint8_t* scales = in + nope;
-    for (int64_t i = 0; i < nope; ++i) row[i] = fp8_e4m3_to_f32(in[i]) * ue8m0_to_f32(scales[i / kFp8ScaleBlock]);
+    for (int64_t i = 0; i < nope; ++i)
+      row[i] = fp8_e4m3_to_f32(in[i]) * ue8m0_to_f32(scales[i / kFp8ScaleBlock]);
     const uint8_t* rope = scales + nb;
     for (int64_t i = 0; i < rope_dim_; ++i) {
       uint16_t bits;

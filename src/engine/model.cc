@@ -14,7 +14,8 @@ void expect_shape(const Tensor& t, std::vector<int64_t> shape, const std::string
         fmt::join(t.shape(), ", "));
 }
 
-void check_attention(const Config& c, const LayerSpec& spec, const AttentionWeights& a, const std::string& p) {
+void check_attention(const Config& c, const LayerSpec& spec, const AttentionWeights& a,
+                     const std::string& p) {
   const int64_t hd = c.num_heads * c.head_dim, D = c.hidden_size;
   expect_shape(a.wq_a, {c.q_lora_rank, D}, p + "wq_a");
   expect_shape(a.wq_b, {hd, c.q_lora_rank}, p + "wq_b");
@@ -23,9 +24,12 @@ void check_attention(const Config& c, const LayerSpec& spec, const AttentionWeig
   expect_shape(a.wo_b, {D, c.o_groups * c.o_lora_rank}, p + "wo_b");
   expect_shape(a.sinks, {c.num_heads}, p + "attn_sink");
   const AttentionKind kind = attention_kind(spec);
-  check(a.compressor.has_value() == (kind != AttentionKind::kSliding), "{}compressor: present on exactly the "
-        "CSA/HCA layers (compress_ratio {})", p, spec.compress_ratio);
-  check(a.indexer.has_value() == (kind == AttentionKind::kCsa), "{}indexer: present on exactly the CSA layers", p);
+  check(a.compressor.has_value() == (kind != AttentionKind::kSliding),
+        "{}compressor: present on exactly the "
+        "CSA/HCA layers (compress_ratio {})",
+        p, spec.compress_ratio);
+  check(a.indexer.has_value() == (kind == AttentionKind::kCsa),
+        "{}indexer: present on exactly the CSA layers", p);
   if (a.compressor) {
     const int64_t w = (kind == AttentionKind::kCsa ? 2 : 1) * c.head_dim;
     expect_shape(a.compressor->wkv, {w, D}, p + "compressor.wkv");
@@ -39,7 +43,8 @@ void check_attention(const Config& c, const LayerSpec& spec, const AttentionWeig
 }
 
 void check_weights(const Config& c, const ModelWeights& w) {
-  check(c.layers.size() == w.layers.size(), "weights have {} layers, config {}", w.layers.size(), c.layers.size());
+  check(c.layers.size() == w.layers.size(), "weights have {} layers, config {}", w.layers.size(),
+        c.layers.size());
   check(c.hc_mult <= 8, "hc_mult {} exceeds the supported 8 streams", c.hc_mult);
   check(c.rope_head_dim % 2 == 0 && c.rope_head_dim <= c.head_dim && c.rope_head_dim <= 512,
         "rope_head_dim {} must be even, at most head_dim {} and 512", c.rope_head_dim, c.head_dim);
@@ -50,28 +55,38 @@ void check_weights(const Config& c, const ModelWeights& w) {
     const std::string p = fmt::format("layers.{}.", i);
     check_attention(c, c.layers[i], l.attn, p + "attn.");
     expect_shape(l.ffn.gate, {c.n_routed_experts, c.hidden_size}, p + "ffn.gate.weight");
-    check(static_cast<int64_t>(l.ffn.experts.size()) == c.n_routed_experts, "{}ffn.experts: expected {}, got {}",
-          p, c.n_routed_experts, l.ffn.experts.size());
+    check(static_cast<int64_t>(l.ffn.experts.size()) == c.n_routed_experts,
+          "{}ffn.experts: expected {}, got {}", p, c.n_routed_experts, l.ffn.experts.size());
     const bool hash = c.layers[i].routing == MoeRouting::kHash;
     check(!hash || static_cast<int64_t>(l.ffn.tid2eid.size()) == c.vocab_size * c.n_activated_experts,
           "{}ffn.gate.tid2eid: expected [{}, {}]", p, c.vocab_size, c.n_activated_experts);
-    for (int32_t e : l.ffn.tid2eid) check(e >= 0 && e < c.n_routed_experts, "{}ffn.gate.tid2eid: expert {} out of range", p, e);
+    for (int32_t e : l.ffn.tid2eid)
+      check(e >= 0 && e < c.n_routed_experts, "{}ffn.gate.tid2eid: expert {} out of range", p, e);
   }
 }
 
 }  // namespace
 
 Model::Model(const Config& config, const ModelWeights& weights, Backend& backend)
-    : config_(config), weights_(weights), backend_(backend),
-      main_freq_(main_inv_freq(config)), compress_freq_(compress_inv_freq(config)) {
+    : config_(config),
+      weights_(weights),
+      backend_(backend),
+      main_freq_(main_inv_freq(config)),
+      compress_freq_(compress_inv_freq(config)) {
   check_weights(config_, weights_);
   check(backend_.supports(DType::kF32), "backend {} cannot multiply fp32 weights", backend_.name());
   for (const LayerWeights& l : weights_.layers) moe_views_.push_back(moe_views(l.ffn));
 }
 
 HyperConnectionParams Model::hc_params(const HyperConnectionWeights& w) const {
-  return {w.fn.data(), w.base.data(), w.scale.data(), config_.hc_mult, config_.hidden_size,
-          config_.hc_sinkhorn_iters, static_cast<float>(config_.hc_eps), static_cast<float>(config_.rms_norm_eps)};
+  return {w.fn.data(),
+          w.base.data(),
+          w.scale.data(),
+          config_.hc_mult,
+          config_.hidden_size,
+          config_.hc_sinkhorn_iters,
+          static_cast<float>(config_.hc_eps),
+          static_cast<float>(config_.rms_norm_eps)};
 }
 
 // spec "Residual streams (mHC)": each sublayer reads the streams' collapse and writes back through post/comb.
@@ -84,7 +99,8 @@ void Model::layer_forward(size_t i, std::span<const int32_t> tokens, SessionStat
   MatrixView<float> post = ws_.matrix(Buf::kPost, T, n), comb = ws_.matrix(Buf::kComb, T, n * n);
   MatrixView<float> y = ws_.matrix(Buf::kSublayerOut, T, D);
   auto site = [&](const HyperConnectionWeights& hc, const Tensor& norm, auto&& sublayer) {
-    MatrixView<float> streams = ws_.matrix(Buf::kStreams, T, n * D), next = ws_.matrix(Buf::kStreamsNext, T, n * D);
+    MatrixView<float> streams = ws_.matrix(Buf::kStreams, T, n * D),
+                      next = ws_.matrix(Buf::kStreamsNext, T, n * D);
     backend_.hc_pre(streams, hc_params(hc), x, post, comb);
     backend_.rms_norm(x, norm.data(), eps, h);
     sublayer();
@@ -92,9 +108,10 @@ void Model::layer_forward(size_t i, std::span<const int32_t> tokens, SessionStat
     std::copy(next.data, next.data + T * n * D, streams.data);
   };
   const bool compressed = attention_kind(c.layers[i]) != AttentionKind::kSliding;
-  const RopeFrequencies main{main_freq_.data(), c.rope_head_dim}, comp{compress_freq_.data(), c.rope_head_dim};
-  const AttentionContext actx{c, backend_, ws_, compressed ? comp : main, comp,
-                              state.storage() == StateStorage::kPaper};
+  const RopeFrequencies main{main_freq_.data(), c.rope_head_dim},
+      comp{compress_freq_.data(), c.rope_head_dim};
+  const AttentionContext actx{
+      c, backend_, ws_, compressed ? comp : main, comp, state.storage() == StateStorage::kPaper};
   site(lw.hc_attn, lw.attn_norm,
        [&] { attention_forward(actx, c.layers[i], lw.attn, h, positions_.data(), state.layer(i), y); });
   site(lw.hc_ffn, lw.ffn_norm, [&] { moe_forward(c, backend_, ws_, lw.ffn, moe_views_[i], h, tokens, y); });
@@ -103,8 +120,8 @@ void Model::layer_forward(size_t i, std::span<const int32_t> tokens, SessionStat
 Tensor Model::forward(std::span<const int32_t> tokens, SessionState& state) {
   const Config& c = config_;
   const int64_t T = static_cast<int64_t>(tokens.size()), n = c.hc_mult, D = c.hidden_size;
-  check(state.layer_count() == c.layers.size(), "session state has {} layers, the model {}", state.layer_count(),
-        c.layers.size());
+  check(state.layer_count() == c.layers.size(), "session state has {} layers, the model {}",
+        state.layer_count(), c.layers.size());
   Tensor logits({T, c.vocab_size});
   if (T == 0) return logits;
   MatrixView<float> streams = ws_.matrix(Buf::kStreams, T, n * D);

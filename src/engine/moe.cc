@@ -5,7 +5,9 @@
 namespace baleen {
 namespace {
 
-ExpertWeights expert_view(const ExpertTensors& e) { return {weight_view(e.w1), weight_view(e.w2), weight_view(e.w3)}; }
+ExpertWeights expert_view(const ExpertTensors& e) {
+  return {weight_view(e.w1), weight_view(e.w2), weight_view(e.w3)};
+}
 
 }  // namespace
 
@@ -23,8 +25,9 @@ void moe_forward(const Config& c, Backend& backend, Workspace& ws, const MoeWeig
   backend.matmul(h, weight_view(w.gate), logits);
   MatrixView<int32_t> experts = ws.indices(IntBuf::kRoutes, T, K);
   MatrixView<float> weights = ws.matrix(Buf::kRouteWeights, T, K);
-  backend.moe_route(logits, w.bias.empty() ? nullptr : w.bias.data(), w.tid2eid.empty() ? nullptr : w.tid2eid.data(),
-                    tokens.data(), static_cast<float>(c.routed_scaling_factor), experts, weights);
+  backend.moe_route(logits, w.bias.empty() ? nullptr : w.bias.data(),
+                    w.tid2eid.empty() ? nullptr : w.tid2eid.data(), tokens.data(),
+                    static_cast<float>(c.routed_scaling_factor), experts, weights);
   for (int64_t t = 0; t < T; ++t) std::fill(out.row(t), out.row(t) + out.cols, 0.0f);
   const float limit = static_cast<float>(c.swiglu_limit);
   backend.moe_experts(h, {experts, weights}, views.experts, limit, out);

@@ -17,7 +17,8 @@ struct MoeViews {
 };
 MoeViews moe_views(const MoeWeights& w);
 
-void moe_forward(const Config& config, Backend& backend, Workspace& ws, const MoeWeights& w, const MoeViews& views,
-                 MatrixView<const float> h, std::span<const int32_t> tokens, MatrixView<float> out);
+void moe_forward(const Config& config, Backend& backend, Workspace& ws, const MoeWeights& w,
+                 const MoeViews& views, MatrixView<const float> h, std::span<const int32_t> tokens,
+                 MatrixView<float> out);
 
 }  // namespace baleen

@@ -67,7 +67,8 @@ SessionState::SessionState(const Config& config, StateStorage storage) : storage
     const AttentionKind kind = attention_kind(spec);
     if (kind != AttentionKind::kSliding) {
       const bool csa = kind == AttentionKind::kCsa;
-      l.compressor = make_compressor(spec.compress_ratio, config.head_dim, config.rope_head_dim, csa, entry_format);
+      l.compressor =
+          make_compressor(spec.compress_ratio, config.head_dim, config.rope_head_dim, csa, entry_format);
       if (csa) {
         l.indexer = make_compressor(spec.compress_ratio, config.index_head_dim, config.rope_head_dim, true,
                                     paper ? KvFormat::kFp4 : KvFormat::kF32);

@@ -37,10 +37,11 @@ class KvRows {
 
 struct CompressorState {
   int64_t ratio = 0;
-  int64_t width = 0;  // projected width per token: dim, or 2·dim with the CSA overlap
+  int64_t width = 0;                      // projected width per token: dim, or 2·dim with the CSA overlap
   std::vector<float> tail_kv, tail_gate;  // tail_rows × width (gate includes ape)
   int64_t tail_rows = 0;
-  std::vector<float> overlap_kv, overlap_gate;  // ratio × dim: a-halves of the last closed window; empty before
+  std::vector<float> overlap_kv,
+      overlap_gate;  // ratio × dim: a-halves of the last closed window; empty before
   KvRows entries;
 
   int64_t bytes() const;

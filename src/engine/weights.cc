@@ -34,10 +34,16 @@ CompressorWeights random_compressor(Filler& f, const Config& c, int64_t width, i
 
 AttentionWeights random_attention(Filler& f, const Config& c, const LayerSpec& layer) {
   const int64_t hd = c.num_heads * c.head_dim, D = c.hidden_size;
-  AttentionWeights a{f.linear(c.q_lora_rank, D), f.gain(c.q_lora_rank), f.linear(hd, c.q_lora_rank),
-                     f.linear(c.head_dim, D), f.gain(c.head_dim),
-                     f.linear(c.o_groups * c.o_lora_rank, hd / c.o_groups), f.linear(D, c.o_groups * c.o_lora_rank),
-                     f.normal({c.num_heads}, 1.0f), std::nullopt, std::nullopt};
+  AttentionWeights a{f.linear(c.q_lora_rank, D),
+                     f.gain(c.q_lora_rank),
+                     f.linear(hd, c.q_lora_rank),
+                     f.linear(c.head_dim, D),
+                     f.gain(c.head_dim),
+                     f.linear(c.o_groups * c.o_lora_rank, hd / c.o_groups),
+                     f.linear(D, c.o_groups * c.o_lora_rank),
+                     f.normal({c.num_heads}, 1.0f),
+                     std::nullopt,
+                     std::nullopt};
   const AttentionKind kind = attention_kind(layer);
   if (kind == AttentionKind::kSliding) return a;
   const bool csa = kind == AttentionKind::kCsa;
@@ -76,7 +82,8 @@ MoeWeights random_moe(Filler& f, const Config& c, const LayerSpec& layer) {
 HyperConnectionWeights random_hc(Filler& f, const Config& c, int64_t outputs, int64_t scales) {
   const int64_t len = c.hc_mult * c.hidden_size;
   Tensor scale = f.normal({scales}, 0.25f, 1.0f);
-  return {f.normal({outputs, len}, 1.0f / std::sqrt(float(len))), f.normal({outputs}, 0.5f), std::move(scale)};
+  return {f.normal({outputs, len}, 1.0f / std::sqrt(float(len))), f.normal({outputs}, 0.5f),
+          std::move(scale)};
 }
 
 }  // namespace

@@ -35,7 +35,8 @@ class Reader {
     return ids;
   }
   void finish() const {
-    if (!missing_.empty()) fail("checkpoint lacks {} tensor(s): {}", missing_.size(), fmt::join(missing_, ", "));
+    if (!missing_.empty())
+      fail("checkpoint lacks {} tensor(s): {}", missing_.size(), fmt::join(missing_, ", "));
   }
 
  private:
@@ -48,10 +49,16 @@ CompressorWeights read_compressor(Reader& r, const std::string& p) {
 }
 
 AttentionWeights read_attention(Reader& r, const LayerSpec& spec, const std::string& p) {
-  AttentionWeights a{r.get(p + "wq_a.weight"), r.get(p + "q_norm.weight"),
-                     r.get(p + "wq_b.weight"), r.get(p + "wkv.weight"),
-                     r.get_any({p + "kv_norm.weight", p + "norm.weight"}), r.get(p + "wo_a.weight"),
-                     r.get(p + "wo_b.weight"), r.get(p + "attn_sink"), std::nullopt, std::nullopt};
+  AttentionWeights a{r.get(p + "wq_a.weight"),
+                     r.get(p + "q_norm.weight"),
+                     r.get(p + "wq_b.weight"),
+                     r.get(p + "wkv.weight"),
+                     r.get_any({p + "kv_norm.weight", p + "norm.weight"}),
+                     r.get(p + "wo_a.weight"),
+                     r.get(p + "wo_b.weight"),
+                     r.get(p + "attn_sink"),
+                     std::nullopt,
+                     std::nullopt};
   const AttentionKind kind = attention_kind(spec);
   if (kind != AttentionKind::kSliding) a.compressor = read_compressor(r, p + "compressor.");
   if (kind == AttentionKind::kCsa) {
@@ -73,7 +80,8 @@ MoeWeights read_moe(Reader& r, const Config& c, const LayerSpec& spec, const std
   } else {
     m.bias = r.get(p + "gate.bias");
   }
-  for (int64_t e = 0; e < c.n_routed_experts; ++e) m.experts.push_back(read_expert(r, fmt::format("{}experts.{}.", p, e)));
+  for (int64_t e = 0; e < c.n_routed_experts; ++e)
+    m.experts.push_back(read_expert(r, fmt::format("{}experts.{}.", p, e)));
   m.shared = read_expert(r, p + "shared_experts.");
   return m;
 }

@@ -11,11 +11,32 @@
 namespace baleen {
 
 enum class Buf {
-  kStreams, kStreamsNext, kX, kPost, kComb, kH, kSublayerOut,  // model
-  kQr, kQ, kKv, kWindow, kCompressed, kAttnOut, kGrouped,      // attention
-  kProjKv, kProjGate, kSlotKv, kSlotGate, kEntries,             // compressor
-  kIndexQ, kIndexWeights, kIndexKeys, kIndexScores,             // indexer
-  kRouterLogits, kRouteWeights, kSharedWeights,                 // moe
+  kStreams,
+  kStreamsNext,
+  kX,
+  kPost,
+  kComb,
+  kH,
+  kSublayerOut,  // model
+  kQr,
+  kQ,
+  kKv,
+  kWindow,
+  kCompressed,
+  kAttnOut,
+  kGrouped,  // attention
+  kProjKv,
+  kProjGate,
+  kSlotKv,
+  kSlotGate,
+  kEntries,  // compressor
+  kIndexQ,
+  kIndexWeights,
+  kIndexKeys,
+  kIndexScores,  // indexer
+  kRouterLogits,
+  kRouteWeights,
+  kSharedWeights,  // moe
   kCount
 };
 enum class IntBuf { kPicks, kRoutes, kSharedRoutes, kCount };

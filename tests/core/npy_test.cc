@@ -11,7 +11,9 @@
 namespace baleen {
 namespace {
 
-std::filesystem::path temp(const char* name) { return std::filesystem::temp_directory_path() / name; }
+std::filesystem::path temp(const char* name) {
+  return std::filesystem::temp_directory_path() / name;
+}
 
 TEST(Npy, Int32AndFloat32RoundTrip) {
   std::mt19937 rng(31);
@@ -51,7 +53,8 @@ TEST(Npy, ClearErrorsForWrongDtypeRankAndTruncation) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("expected dtype <f4"), std::string::npos) << e.what();
   }
-  std::filesystem::resize_file(temp("baleen_ids2.npy"), std::filesystem::file_size(temp("baleen_ids2.npy")) - 2);
+  std::filesystem::resize_file(temp("baleen_ids2.npy"),
+                               std::filesystem::file_size(temp("baleen_ids2.npy")) - 2);
   EXPECT_THROW(read_npy_int32(temp("baleen_ids2.npy")), Error);
   std::ofstream(temp("baleen_bad.npy")) << "not numpy";
   EXPECT_THROW(read_npy_int32(temp("baleen_bad.npy")), Error);

@@ -30,7 +30,9 @@ std::vector<double> e4m3_table() {
   return t;
 }
 
-double pow2_at_or_above(double v) { return std::exp2(std::ceil(std::log2(v))); }
+double pow2_at_or_above(double v) {
+  return std::exp2(std::ceil(std::log2(v)));
+}
 
 TEST(KvCodec, Fp8RopeRowQuantizesNopeBlocksAndKeepsRopeInBf16) {
   const int64_t dim = 160, rope = 32;  // nope 128 = two blocks of 64

@@ -112,7 +112,8 @@ TEST(ModelWindow, SlidingLayerForgetsTokensOutsideTheWindow) {
 
 TEST_F(ModelTest, StateBytesGrowWithCompressedEntriesAndPaperIsSmaller) {
   Model model(config, weights, *backend);
-  SessionState exact = model.new_session(StateStorage::kFp32), paper = model.new_session(StateStorage::kPaper);
+  SessionState exact = model.new_session(StateStorage::kFp32),
+               paper = model.new_session(StateStorage::kPaper);
   model.forward(ids, exact);
   model.forward(ids, paper);
   EXPECT_EQ(exact.layer(1).compressor.entries.count(), 50 / 4);
@@ -122,7 +123,8 @@ TEST_F(ModelTest, StateBytesGrowWithCompressedEntriesAndPaperIsSmaller) {
   // Paper rows (spec "Norms and precision"): d−r FP8 bytes + one ue8m0 per 64 of them + r BF16 values;
   // indexer keys: di/2 FP4 bytes + one ue8m0 per 32.
   const int64_t nope = config.head_dim - config.rope_head_dim;
-  EXPECT_EQ(paper.layer(0).window.bytes(), config.sliding_window * (nope + (nope + 63) / 64 + 2 * config.rope_head_dim));
+  EXPECT_EQ(paper.layer(0).window.bytes(),
+            config.sliding_window * (nope + (nope + 63) / 64 + 2 * config.rope_head_dim));
   EXPECT_EQ(paper.layer(1).indexer.entries.bytes(),
             (50 / 4) * (config.index_head_dim / 2 + (config.index_head_dim + 31) / 32));
   EXPECT_LT(paper.bytes(), exact.bytes());

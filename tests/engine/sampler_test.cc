@@ -34,7 +34,8 @@ TEST(Sampler, FrequenciesFollowTheTemperedSoftmax) {
   const auto f = frequencies({temperature, 0, 1.0f, 0.0f, 1}, 200000);
   double z = 0;
   for (float l : kLogits) z += std::exp(l / temperature);
-  for (size_t i = 0; i < kLogits.size(); ++i) EXPECT_NEAR(f[i], std::exp(kLogits[i] / temperature) / z, 0.005);
+  for (size_t i = 0; i < kLogits.size(); ++i)
+    EXPECT_NEAR(f[i], std::exp(kLogits[i] / temperature) / z, 0.005);
 }
 
 TEST(Sampler, TopKKeepsOnlyTheKBest) {

@@ -37,7 +37,8 @@ inline Config small_config() {
   c.rope_theta = 10000;
   c.compress_rope_theta = 160000;
   c.yarn = {true, 4.0, 64, 32.0, 1.0};
-  c.layers = {{0, MoeRouting::kHash}, {4, MoeRouting::kLearned}, {8, MoeRouting::kLearned}, {4, MoeRouting::kHash}};
+  c.layers = {
+      {0, MoeRouting::kHash}, {4, MoeRouting::kLearned}, {8, MoeRouting::kLearned}, {4, MoeRouting::kHash}};
   c.num_layers = static_cast<int64_t>(c.layers.size());
   return c;
 }

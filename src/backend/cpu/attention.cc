@@ -30,9 +30,9 @@ constexpr int64_t kMaxHeads = 1024;
 
 }  // namespace
 
-void attention_rows(MatrixView<const float> q, int64_t heads, const AttentionKeys& keys, const int64_t* positions,
-                    const float* sinks, float scale, MatrixView<float> out, int64_t t_begin, int64_t t_end,
-                    int64_t h_begin, int64_t h_end) {
+void attention_rows(MatrixView<const float> q, int64_t heads, const AttentionKeys& keys,
+                    const int64_t* positions, const float* sinks, float scale, MatrixView<float> out,
+                    int64_t t_begin, int64_t t_end, int64_t h_begin, int64_t h_end) {
   const int64_t d = q.cols / heads;
   float run_max[kMaxHeads], run_sum[kMaxHeads];
   for (int64_t t = t_begin; t < t_end; ++t) {

@@ -7,9 +7,9 @@
 
 namespace baleen::cpu {
 
-void attention_rows(MatrixView<const float> q, int64_t heads, const AttentionKeys& keys, const int64_t* positions,
-                    const float* sinks, float scale, MatrixView<float> out, int64_t t_begin, int64_t t_end,
-                    int64_t h_begin, int64_t h_end);
+void attention_rows(MatrixView<const float> q, int64_t heads, const AttentionKeys& keys,
+                    const int64_t* positions, const float* sinks, float scale, MatrixView<float> out,
+                    int64_t t_begin, int64_t t_end, int64_t h_begin, int64_t h_end);
 void attention_reference(MatrixView<const float> q, int64_t heads, const AttentionKeys& keys,
                          const int64_t* positions, const float* sinks, float scale, MatrixView<float> out);
 

@@ -56,14 +56,14 @@ class CpuBackend final : public Backend {
   }
 
   void rms_norm(MatrixView<const float> x, const float* weight, float eps, MatrixView<float> y) override {
-    pool_.parallel_for(x.rows, 16, [&](int64_t b, int64_t e) { cpu::rms_norm_rows(x, weight, eps, y, b, e); });
+    pool_.parallel_for(x.rows, 16,
+                       [&](int64_t b, int64_t e) { cpu::rms_norm_rows(x, weight, eps, y, b, e); });
   }
 
   void rope(MatrixView<float> x, int64_t head_dim, const int64_t* positions, const RopeFrequencies& f,
             bool inverse) override {
-    pool_.parallel_for(x.rows, 8, [&](int64_t b, int64_t e) {
-      cpu::rope_rows(x, head_dim, positions, f, inverse, b, e);
-    });
+    pool_.parallel_for(
+        x.rows, 8, [&](int64_t b, int64_t e) { cpu::rope_rows(x, head_dim, positions, f, inverse, b, e); });
   }
 
   void hadamard(MatrixView<float> x) override {
@@ -72,20 +72,20 @@ class CpuBackend final : public Backend {
 
   void hc_pre(MatrixView<const float> streams, const HyperConnectionParams& p, MatrixView<float> x,
               MatrixView<float> post, MatrixView<float> comb) override {
-    pool_.parallel_for(streams.rows, 1, [&](int64_t b, int64_t e) {
-      cpu::hc_pre_rows(streams, p, x, post, comb, b, e);
-    });
+    pool_.parallel_for(streams.rows, 1,
+                       [&](int64_t b, int64_t e) { cpu::hc_pre_rows(streams, p, x, post, comb, b, e); });
   }
 
   void hc_post(MatrixView<const float> y, MatrixView<const float> post, MatrixView<const float> comb,
                MatrixView<const float> streams, MatrixView<float> out) override {
-    pool_.parallel_for(y.rows, 1, [&](int64_t b, int64_t e) {
-      cpu::hc_post_rows(y, post, comb, streams, out, b, e);
-    });
+    pool_.parallel_for(y.rows, 1,
+                       [&](int64_t b, int64_t e) { cpu::hc_post_rows(y, post, comb, streams, out, b, e); });
   }
 
-  void hc_head(MatrixView<const float> streams, const HyperConnectionParams& p, MatrixView<float> y) override {
-    pool_.parallel_for(streams.rows, 1, [&](int64_t b, int64_t e) { cpu::hc_head_rows(streams, p, y, b, e); });
+  void hc_head(MatrixView<const float> streams, const HyperConnectionParams& p,
+               MatrixView<float> y) override {
+    pool_.parallel_for(streams.rows, 1,
+                       [&](int64_t b, int64_t e) { cpu::hc_head_rows(streams, p, y, b, e); });
   }
 
   void compressor_pool(MatrixView<const float> kv, MatrixView<const float> gate, int64_t slots,
@@ -95,9 +95,9 @@ class CpuBackend final : public Backend {
     });
   }
 
-  void indexer_top_k(MatrixView<const float> q, MatrixView<const float> head_weights, MatrixView<const float> keys,
-                     const int64_t* positions, int64_t ratio, float scale, MatrixView<float> scores,
-                     MatrixView<int32_t> picks) override {
+  void indexer_top_k(MatrixView<const float> q, MatrixView<const float> head_weights,
+                     MatrixView<const float> keys, const int64_t* positions, int64_t ratio, float scale,
+                     MatrixView<float> scores, MatrixView<int32_t> picks) override {
     const int64_t parts = std::min<int64_t>(pool_.size(), q.rows), n = std::max<int64_t>(keys.rows, 1);
     int32_t* order = scratch(order_, parts * n);
     pool_.parallel_for(parts, 1, [&](int64_t b, int64_t e) {
@@ -109,8 +109,8 @@ class CpuBackend final : public Backend {
     });
   }
 
-  void attention(MatrixView<const float> q, int64_t heads, const AttentionKeys& keys, const int64_t* positions,
-                 const float* sinks, float scale, MatrixView<float> out) override {
+  void attention(MatrixView<const float> q, int64_t heads, const AttentionKeys& keys,
+                 const int64_t* positions, const float* sinks, float scale, MatrixView<float> out) override {
     if (q.rows >= static_cast<int64_t>(pool_.size())) {
       pool_.parallel_for(q.rows, 1, [&](int64_t b, int64_t e) {
         cpu::attention_rows(q, heads, keys, positions, sinks, scale, out, b, e, 0, heads);
@@ -122,8 +122,9 @@ class CpuBackend final : public Backend {
     }
   }
 
-  void moe_route(MatrixView<const float> logits, const float* bias, const int32_t* tid2eid, const int32_t* tokens,
-                 float scaling, MatrixView<int32_t> experts, MatrixView<float> weights) override {
+  void moe_route(MatrixView<const float> logits, const float* bias, const int32_t* tid2eid,
+                 const int32_t* tokens, float scaling, MatrixView<int32_t> experts,
+                 MatrixView<float> weights) override {
     cpu::moe_route_rows(logits, bias, tid2eid, tokens, scaling, experts, weights, 0, logits.rows);
   }
 
@@ -172,6 +173,8 @@ void CpuBackend::moe_experts(MatrixView<const float> x, const MoeRoutes& routes,
 
 }  // namespace
 
-std::unique_ptr<Backend> make_cpu_backend(unsigned threads) { return std::make_unique<CpuBackend>(threads); }
+std::unique_ptr<Backend> make_cpu_backend(unsigned threads) {
+  return std::make_unique<CpuBackend>(threads);
+}
 
 }  // namespace baleen

@@ -84,8 +84,8 @@ void hc_pre_rows(MatrixView<const float> streams, const HyperConnectionParams& p
 void hc_pre_reference(MatrixView<const float> streams, const HyperConnectionParams& p, MatrixView<float> x,
                       MatrixView<float> post, MatrixView<float> comb) {
   const int64_t n = p.streams, len = n * p.hidden, mixes = (2 + n) * n;
-  std::vector<double> mix(static_cast<size_t>(mixes)), pre(static_cast<size_t>(n)), po(static_cast<size_t>(n)),
-      c(static_cast<size_t>(n * n));
+  std::vector<double> mix(static_cast<size_t>(mixes)), pre(static_cast<size_t>(n)),
+      po(static_cast<size_t>(n)), c(static_cast<size_t>(n * n));
   for (int64_t t = 0; t < streams.rows; ++t) {
     double ss = 0;
     for (int64_t i = 0; i < len; ++i) ss += double(streams(t, i)) * streams(t, i);

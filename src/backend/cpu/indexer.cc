@@ -46,8 +46,8 @@ void indexer_top_k_rows(MatrixView<const float> q, MatrixView<const float> head_
 }
 
 void indexer_top_k_reference(MatrixView<const float> q, MatrixView<const float> head_weights,
-                             MatrixView<const float> keys, const int64_t* positions, int64_t ratio, float scale,
-                             MatrixView<float> scores, MatrixView<int32_t> picks) {
+                             MatrixView<const float> keys, const int64_t* positions, int64_t ratio,
+                             float scale, MatrixView<float> scores, MatrixView<int32_t> picks) {
   const int64_t heads = head_weights.cols, di = keys.cols;
   std::vector<double> sc(static_cast<size_t>(keys.rows));
   std::vector<int32_t> order(static_cast<size_t>(keys.rows));

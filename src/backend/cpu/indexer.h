@@ -14,7 +14,7 @@ void indexer_top_k_rows(MatrixView<const float> q, MatrixView<const float> head_
                         MatrixView<float> scores, MatrixView<int32_t> picks, std::span<int32_t> order,
                         int64_t begin, int64_t end);
 void indexer_top_k_reference(MatrixView<const float> q, MatrixView<const float> head_weights,
-                             MatrixView<const float> keys, const int64_t* positions, int64_t ratio, float scale,
-                             MatrixView<float> scores, MatrixView<int32_t> picks);
+                             MatrixView<const float> keys, const int64_t* positions, int64_t ratio,
+                             float scale, MatrixView<float> scores, MatrixView<int32_t> picks);
 
 }  // namespace baleen::cpu

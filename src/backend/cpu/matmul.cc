@@ -46,8 +46,8 @@ void tile_1x4(const float* x0, const float* const w[4], int64_t n, float out0[4]
 
 }  // namespace
 
-void matmul_columns(MatrixView<const float> x, MatrixView<const float> w, MatrixView<float> y, int64_t o_begin,
-                    int64_t o_end) {
+void matmul_columns(MatrixView<const float> x, MatrixView<const float> w, MatrixView<float> y,
+                    int64_t o_begin, int64_t o_end) {
   const int64_t n = x.cols, tokens = x.rows;
   int64_t o = o_begin;
   for (; o + 4 <= o_end; o += 4) {

@@ -7,8 +7,8 @@
 namespace baleen::cpu {
 
 // Computes output columns [o_begin, o_end) of y.
-void matmul_columns(MatrixView<const float> x, MatrixView<const float> w, MatrixView<float> y, int64_t o_begin,
-                    int64_t o_end);
+void matmul_columns(MatrixView<const float> x, MatrixView<const float> w, MatrixView<float> y,
+                    int64_t o_begin, int64_t o_end);
 void matmul_reference(MatrixView<const float> x, MatrixView<const float> w, MatrixView<float> y);
 
 }  // namespace baleen::cpu

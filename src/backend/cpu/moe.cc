@@ -39,14 +39,15 @@ void route_token(const float* logits, int64_t n_experts, const float* bias, cons
   }
   R sum = 0;
   for (int64_t i = 0; i < k; ++i) sum += scores[experts[i]];
-  for (int64_t i = 0; i < k; ++i) weights[i] = static_cast<float>(scores[experts[i]] / (sum + R(1e-20)) * scaling);
+  for (int64_t i = 0; i < k; ++i)
+    weights[i] = static_cast<float>(scores[experts[i]] / (sum + R(1e-20)) * scaling);
 }
 
 }  // namespace
 
 void moe_route_rows(MatrixView<const float> logits, const float* bias, const int32_t* tid2eid,
-                    const int32_t* tokens, float scaling, MatrixView<int32_t> experts, MatrixView<float> weights,
-                    int64_t begin, int64_t end) {
+                    const int32_t* tokens, float scaling, MatrixView<int32_t> experts,
+                    MatrixView<float> weights, int64_t begin, int64_t end) {
   constexpr int64_t kMaxExperts = 1024;
   float scores[kMaxExperts];
   int32_t order[kMaxExperts];

@@ -10,8 +10,8 @@
 namespace baleen::cpu {
 
 void moe_route_rows(MatrixView<const float> logits, const float* bias, const int32_t* tid2eid,
-                    const int32_t* tokens, float scaling, MatrixView<int32_t> experts, MatrixView<float> weights,
-                    int64_t begin, int64_t end);
+                    const int32_t* tokens, float scaling, MatrixView<int32_t> experts,
+                    MatrixView<float> weights, int64_t begin, int64_t end);
 void moe_route_reference(MatrixView<const float> logits, const float* bias, const int32_t* tid2eid,
                          const int32_t* tokens, float scaling, MatrixView<int32_t> experts,
                          MatrixView<float> weights);

@@ -26,7 +26,8 @@ void rms_norm_reference(MatrixView<const float> x, const float* weight, float ep
     double ss = 0;
     for (int64_t i = 0; i < x.cols; ++i) ss += double(x(t, i)) * x(t, i);
     const double inv = 1.0 / std::sqrt(ss / double(x.cols) + eps);
-    for (int64_t i = 0; i < x.cols; ++i) y(t, i) = static_cast<float>(x(t, i) * inv * (weight ? weight[i] : 1.0));
+    for (int64_t i = 0; i < x.cols; ++i)
+      y(t, i) = static_cast<float>(x(t, i) * inv * (weight ? weight[i] : 1.0));
   }
 }
 

@@ -1,7 +1,8 @@
+#include "backend/cpu/attention.h"
+
 #include <gtest/gtest.h>
 
 #include "backend/backend.h"
-#include "backend/cpu/attention.h"
 #include "random_inputs.h"
 
 namespace baleen {
@@ -15,8 +16,12 @@ struct Case {
 
 // Queries at positions 20…20+T−1 over a window that starts at 12, plus `entries` compressed rows.
 Case random_case(int64_t t, int64_t heads, int64_t d, int64_t entries, std::mt19937& rng) {
-  Case c{test::random_tensor({t, heads * d}, rng), test::random_tensor({8 + t, d}, rng),
-         test::random_tensor({entries, d}, rng), test::random_tensor({heads}, rng), {}, {}};
+  Case c{test::random_tensor({t, heads * d}, rng),
+         test::random_tensor({8 + t, d}, rng),
+         test::random_tensor({entries, d}, rng),
+         test::random_tensor({heads}, rng),
+         {},
+         {}};
   for (int64_t i = 0; i < t; ++i) c.positions.push_back(20 + i);
   return c;
 }
@@ -27,7 +32,8 @@ void expect_matches_truth(const Case& c, int64_t heads, const AttentionKeys& key
   Tensor fast({t, width}), truth({t, width});
   const float scale = 1.0f / std::sqrt(float(width / heads));
   backend->attention(c.q.matrix(), heads, keys, c.positions.data(), c.sinks.data(), scale, fast.matrix());
-  cpu::attention_reference(c.q.matrix(), heads, keys, c.positions.data(), c.sinks.data(), scale, truth.matrix());
+  cpu::attention_reference(c.q.matrix(), heads, keys, c.positions.data(), c.sinks.data(), scale,
+                           truth.matrix());
   EXPECT_LT(test::relative_l2(fast, truth), 1e-5) << "T=" << t;
 }
 

@@ -1,9 +1,10 @@
+#include "backend/cpu/compressor_pool.h"
+
 #include <gtest/gtest.h>
 
 #include <limits>
 
 #include "backend/backend.h"
-#include "backend/cpu/compressor_pool.h"
 #include "random_inputs.h"
 
 namespace baleen {
@@ -13,7 +14,8 @@ TEST(CpuCompressorPool, MatchesTruthWithUnusedSlots) {
   auto backend = make_cpu_backend(2);
   std::mt19937 rng(12);
   const int64_t entries = 5, slots = 8, d = 24;
-  Tensor kv = test::random_tensor({entries * slots, d}, rng), gate = test::random_tensor({entries * slots, d}, rng);
+  Tensor kv = test::random_tensor({entries * slots, d}, rng),
+         gate = test::random_tensor({entries * slots, d}, rng);
   for (int64_t j = 0; j < slots / 2; ++j) {  // entry 0's first half unused, as CSA's first window
     for (int64_t c = 0; c < d; ++c) gate.matrix()(j, c) = -std::numeric_limits<float>::infinity();
   }

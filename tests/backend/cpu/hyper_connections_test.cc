@@ -1,7 +1,8 @@
+#include "backend/cpu/hyper_connections.h"
+
 #include <gtest/gtest.h>
 
 #include "backend/backend.h"
-#include "backend/cpu/hyper_connections.h"
 #include "random_inputs.h"
 
 namespace baleen {

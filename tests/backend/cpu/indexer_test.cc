@@ -1,9 +1,10 @@
+#include "backend/cpu/indexer.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
 
 #include "backend/backend.h"
-#include "backend/cpu/indexer.h"
 #include "random_inputs.h"
 
 namespace baleen {
@@ -20,8 +21,8 @@ TEST(CpuIndexer, TopKMatchesTruthAndRespectsVisibility) {
   std::vector<int32_t> picks(t * k), picks0(t * k);
   backend->indexer_top_k(q.matrix(), w.matrix(), keys.matrix(), pos.data(), ratio, 0.2f, scores.matrix(),
                          {picks.data(), t, k});
-  cpu::indexer_top_k_reference(q.matrix(), w.matrix(), keys.matrix(), pos.data(), ratio, 0.2f, scores0.matrix(),
-                               {picks0.data(), t, k});
+  cpu::indexer_top_k_reference(q.matrix(), w.matrix(), keys.matrix(), pos.data(), ratio, 0.2f,
+                               scores0.matrix(), {picks0.data(), t, k});
   for (int64_t i = 0; i < t; ++i) {
     const int64_t visible = std::min<int64_t>(entries, (pos[i] + 1) / ratio);
     std::vector<int32_t> a(picks.begin() + i * k, picks.begin() + (i + 1) * k);

@@ -1,7 +1,8 @@
+#include "backend/cpu/matmul.h"
+
 #include <gtest/gtest.h>
 
 #include "backend/backend.h"
-#include "backend/cpu/matmul.h"
 #include "random_inputs.h"
 
 namespace baleen {
@@ -23,7 +24,8 @@ TEST(CpuMatmul, GroupedMatmulIsBlockDiagonal) {
   auto backend = make_cpu_backend(2);
   std::mt19937 rng(2);
   const int64_t t = 3, groups = 4, in_g = 24, out_g = 10;
-  Tensor x = test::random_tensor({t, groups * in_g}, rng), w = test::random_tensor({groups * out_g, in_g}, rng);
+  Tensor x = test::random_tensor({t, groups * in_g}, rng),
+         w = test::random_tensor({groups * out_g, in_g}, rng);
   Tensor fast({t, groups * out_g}), truth({t, groups * out_g});
   backend->grouped_matmul(x.matrix(), weight_view(w), groups, fast.matrix());
   for (int64_t g = 0; g < groups; ++g) {

@@ -1,9 +1,10 @@
+#include "backend/cpu/moe.h"
+
 #include <gtest/gtest.h>
 
 #include <set>
 
 #include "backend/backend.h"
-#include "backend/cpu/moe.h"
 #include "random_inputs.h"
 
 namespace baleen {
@@ -17,7 +18,8 @@ TEST(CpuMoe, LearnedRoutingPicksLargestBiasedScores) {
   std::vector<int32_t> ids(t * k), ids0(t * k);
   Tensor w({t, k}), w0({t, k});
   backend->moe_route(logits.matrix(), bias.data(), nullptr, nullptr, 1.5f, {ids.data(), t, k}, w.matrix());
-  cpu::moe_route_reference(logits.matrix(), bias.data(), nullptr, nullptr, 1.5f, {ids0.data(), t, k}, w0.matrix());
+  cpu::moe_route_reference(logits.matrix(), bias.data(), nullptr, nullptr, 1.5f, {ids0.data(), t, k},
+                           w0.matrix());
   EXPECT_EQ(ids, ids0);
   EXPECT_LT(test::relative_l2(w, w0), 1e-6);
   double sum = 0;
@@ -35,7 +37,8 @@ TEST(CpuMoe, HashRoutingUsesTheTokensTableRow) {
   Tensor logits = test::random_tensor({2, e}, rng);
   std::vector<int32_t> ids(2 * k);
   Tensor w({2, k});
-  backend->moe_route(logits.matrix(), nullptr, table.data(), tokens.data(), 1.0f, {ids.data(), 2, k}, w.matrix());
+  backend->moe_route(logits.matrix(), nullptr, table.data(), tokens.data(), 1.0f, {ids.data(), 2, k},
+                     w.matrix());
   EXPECT_EQ(ids, (std::vector<int32_t>{7, 2, 2, 5}));
 }
 
@@ -50,7 +53,8 @@ TEST(CpuMoe, ExpertsMatchTruthWithClamp) {
     store.push_back(test::random_tensor({f, d}, rng));
     store.push_back(test::random_tensor({d, f}, rng, 0.3f));
     store.push_back(test::random_tensor({f, d}, rng));
-    experts.push_back({weight_view(store[3 * i]), weight_view(store[3 * i + 1]), weight_view(store[3 * i + 2])});
+    experts.push_back(
+        {weight_view(store[3 * i]), weight_view(store[3 * i + 1]), weight_view(store[3 * i + 2])});
   }
   Tensor x = test::random_tensor({t, d}, rng), w = test::random_tensor({t, k}, rng);
   std::vector<int32_t> ids = {0, 3, 1, 3, 2, 0, 3, 1, 1, 2};

@@ -27,6 +27,8 @@ inline double relative_l2(const float* a, const float* b, int64_t n) {
   return std::sqrt(num / std::max(den, 1e-300));
 }
 
-inline double relative_l2(const Tensor& a, const Tensor& b) { return relative_l2(a.data(), b.data(), b.size()); }
+inline double relative_l2(const Tensor& a, const Tensor& b) {
+  return relative_l2(a.data(), b.data(), b.size());
+}
 
 }  // namespace baleen::test
