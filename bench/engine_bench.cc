@@ -131,6 +131,21 @@ void BM_ReadBandwidth(benchmark::State& state) {
 }
 BENCHMARK(BM_ReadBandwidth)->Iterations(1)->Unit(benchmark::kMillisecond);
 
+// The compute roof the prefill is held against: the backend's own fp32 matmul at a prefill-like shape.
+void BM_Matmul(benchmark::State& state) {
+  auto backend = make_cpu_backend();
+  const int64_t t = 256, in = 1024, out = 1024;
+  Tensor x({t, in}), w({out, in}), y({t, out});
+  std::mt19937 rng(3);
+  std::normal_distribution<float> dist;
+  for (float& v : x.values()) v = dist(rng);
+  for (float& v : w.values()) v = dist(rng);
+  for (auto _ : state) backend->matmul(x.matrix(), weight_view(w), y.matrix());
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2.0 * t * in * out / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_Matmul)->Unit(benchmark::kMillisecond)->UseRealTime();
+
 void BM_Prefill(benchmark::State& state) {
   Fixture& f = fixture();
   const int64_t tokens = state.range(0);
