@@ -156,6 +156,8 @@ void BM_Prefill(benchmark::State& state) {
   }
   state.counters["tokens/s"] =
       benchmark::Counter(double(tokens), benchmark::Counter::kIsIterationInvariantRate);
+  // Matmul FLOPs per token (2 per active weight), the bulk of prefill's work.
+  state.counters["GFLOP/token"] = 2.0 * double(active_weight_bytes(f.config, f.weights)) / 4 / 1e9;
 }
 BENCHMARK(BM_Prefill)->Arg(512)->Arg(2048)->Unit(benchmark::kMillisecond)->UseRealTime();
 

@@ -45,12 +45,19 @@ void check_attention(const Config& c, const LayerSpec& spec, const AttentionWeig
 void check_weights(const Config& c, const ModelWeights& w) {
   check(c.layers.size() == w.layers.size(), "weights have {} layers, config {}", w.layers.size(),
         c.layers.size());
-  check(c.hc_mult <= 8, "hc_mult {} exceeds the supported 8 streams", c.hc_mult);
+  // The CPU kernels keep per-token scratch on the stack, sized by these limits.
+  check(c.hc_mult >= 1 && c.hc_mult <= 8, "hc_mult {} outside the supported 1..8 streams", c.hc_mult);
+  check(c.num_heads <= 1024, "num_heads {} exceeds the supported 1024", c.num_heads);
+  check(c.n_routed_experts <= 1024, "n_routed_experts {} exceeds the supported 1024", c.n_routed_experts);
+  check(c.o_groups > 0 && (c.num_heads * c.head_dim) % c.o_groups == 0, "o_groups {} must divide H·d = {}",
+        c.o_groups, c.num_heads * c.head_dim);
   check(c.rope_head_dim % 2 == 0 && c.rope_head_dim <= c.head_dim && c.rope_head_dim <= 512,
         "rope_head_dim {} must be even, at most head_dim {} and 512", c.rope_head_dim, c.head_dim);
   expect_shape(w.embed, {c.vocab_size, c.hidden_size}, "embed.weight");
   expect_shape(w.head, {c.vocab_size, c.hidden_size}, "head.weight");
   for (size_t i = 0; i < w.layers.size(); ++i) {
+    check(attention_kind(c.layers[i]) != AttentionKind::kCsa || c.rope_head_dim <= c.index_head_dim,
+          "layer {}: rope_head_dim {} exceeds index_head_dim {}", i, c.rope_head_dim, c.index_head_dim);
     const LayerWeights& l = w.layers[i];
     const std::string p = fmt::format("layers.{}.", i);
     check_attention(c, c.layers[i], l.attn, p + "attn.");
