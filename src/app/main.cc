@@ -10,6 +10,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   baleen::app::add_version_command(app);
   baleen::app::add_inspect_command(app);
+  baleen::app::add_logits_command(app);
+  baleen::app::add_generate_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
