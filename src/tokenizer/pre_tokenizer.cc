@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "core/error.h"
+#include "tokenizer/onig_pattern.h"
 
 namespace baleen::tokenizer {
 
@@ -77,7 +78,7 @@ void PreTokenizer::add_split(const std::string& pattern, const std::string& wher
 
 PreTokenizer PreTokenizer::from_patterns(const std::vector<std::string>& patterns) {
   PreTokenizer pre;
-  for (const std::string& pattern : patterns) pre.add_split(pattern, "pre-tokenizer pattern");
+  for (const std::string& pattern : patterns) pre.add_split(onig_pattern_to_pcre2(pattern), "pre-tokenizer pattern");
   return pre;
 }
 
@@ -106,7 +107,7 @@ PreTokenizer PreTokenizer::from_json(const JsonField& field) {
     check(!step.at("invert").boolean(), "{}: not implemented: Split with invert true", where);
     const JsonField pattern = step.at("pattern");
     if (pattern.find("Regex") != nullptr) {
-      pre.add_split(pattern.at("Regex").string(), where);
+      pre.add_split(onig_pattern_to_pcre2(pattern.at("Regex").string()), where);
     } else {
       // A literal string: escape every ASCII punctuation character for PCRE2.
       std::string quoted;
