@@ -19,6 +19,7 @@ struct TokenizeOptions {
   std::string output;
   bool decode = false;
   bool deepseek_v4 = false;
+  std::string added_tokens;
 };
 
 // One output line for one input line; `where` names the line for errors.
@@ -54,8 +55,9 @@ nlohmann::json convert_line(const tokenizer::Tokenizer& tok, const TokenizeOptio
 }
 
 void run_tokenize(const TokenizeOptions& options) {
-  const tokenizer::Tokenizer tok = options.deepseek_v4 ? tokenizer::load_deepseek_v4(options.tokenizer)
-                                                       : tokenizer::Tokenizer::load(options.tokenizer);
+  tokenizer::Tokenizer tok = options.deepseek_v4 ? tokenizer::load_deepseek_v4(options.tokenizer)
+                                                 : tokenizer::Tokenizer::load(options.tokenizer);
+  if (!options.added_tokens.empty()) tok.add_tokens(tokenizer::read_added_tokens(options.added_tokens));
   std::ifstream in(options.input, std::ios::binary);
   check(in.good(), "cannot open input file {}", options.input);
   std::ofstream out(options.output, std::ios::binary);
@@ -79,6 +81,7 @@ void add_tokenize_command(CLI::App& app) {
   cmd->add_option("--output", options->output, "output JSON lines")->required();
   cmd->add_flag("--decode", options->decode, "decode {\"ids\"} lines to {\"text\"}");
   cmd->add_flag("--deepseek-v4", options->deepseek_v4, "add DeepSeek-V4's special tokens to the file's");
+  cmd->add_option("--added-tokens", options->added_tokens, "JSON file whose \"added_tokens\" are added to the file's");
   cmd->callback([options] { run_tokenize(*options); });
 }
 

@@ -1,6 +1,6 @@
-// DeepSeek-V4's added tokens that the V3 tokenizer.json (the one baleen installs) lacks: the thinking
-// markers, the DSML marker, the latest-reminder role and the task tokens, with V4's ids. Loading them on
-// top of the V3 file gives V4's tokenizer for these strings; a V4 file that has them already agrees.
+// DeepSeek-V4's added tokens that the V3 tokenizer.json (the one baleen installs) lacks (ids
+// 128815-128846: <think>, </think>, the DSML marker ｜DSML｜, <｜latest_reminder｜>, task tokens, ...).
+// Loading them on top of the V3 file gives V4's tokenizer; a V4 file that has them already agrees.
 #pragma once
 
 #include <filesystem>

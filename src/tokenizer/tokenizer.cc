@@ -149,6 +149,15 @@ uint32_t Tokenizer::token_id(std::string_view content) const {
   return *id;
 }
 
+std::vector<AddedToken> read_added_tokens(const std::filesystem::path& path) {
+  const std::string file = path.string();
+  const nlohmann::json json = read_json(file);
+  const JsonField added = JsonField{json, file, ""}.at("added_tokens");
+  std::vector<AddedToken> tokens;
+  for (size_t i = 0; i < added.array().size(); ++i) tokens.push_back(parse_added_token(added.at(i)));
+  return tokens;
+}
+
 std::filesystem::path default_tokenizer_path() {
   if (const char* explicit_path = std::getenv("BALEEN_TOKENIZER"); explicit_path && *explicit_path) return explicit_path;
   std::filesystem::path cache;

@@ -66,6 +66,10 @@ class Tokenizer {
   std::vector<Kind> kinds_;         // index = id
 };
 
+// The "added_tokens" array of a JSON file: a tokenizer.json or an overlay holding only that field (as
+// tests/fixtures/tokenizer/v4_added_tokens.json). Error naming the file and the field.
+std::vector<AddedToken> read_added_tokens(const std::filesystem::path& file);
+
 // Where the tokenizer file is looked for: $BALEEN_TOKENIZER, else
 // ${BALEEN_CACHE:-$HOME/.cache/baleen}/tokenizer-deepseek_v3/tokenizer.json (installed by scripts/setup.sh).
 std::filesystem::path default_tokenizer_path();
