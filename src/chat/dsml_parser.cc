@@ -132,8 +132,8 @@ bool DsmlBlockParser::step_between(std::vector<BlockItem>& out) {
   const std::string_view gap = std::string_view(buf_).substr(pos_, hit.pos - pos_);
   if (!all_space(gap)) {
     out.push_back(error_item("unexpected text between tool calls", std::string(gap)));
+    consumed_ = hit.pos;
   }
-  consumed_ = hit.pos;
   if (hit.which == 1) {
     consumed_ = hit.pos + tags_.block_close.size();
     ended_ = true;
