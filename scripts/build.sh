@@ -5,7 +5,7 @@ cd "$(dirname "$0")/.."
 flavour="${1:-release}"
 case "$flavour" in
   release) args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo) ;;
-  asan) args=(-DCMAKE_BUILD_TYPE=Debug -DBALEEN_SANITIZE=ON -DBALEEN_BENCH=OFF) ;;
+  asan) args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DBALEEN_SANITIZE=ON -DBALEEN_BENCH=OFF) ;;
   fuzz) args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DBALEEN_FUZZ=ON -DBALEEN_TESTS=OFF -DBALEEN_BENCH=OFF
               -DCMAKE_CXX_COMPILER=clang++) ;;
   *) echo "usage: scripts/build.sh [release|asan|fuzz]" >&2; exit 2 ;;
