@@ -211,6 +211,19 @@ void OutputParser::emit_items(std::vector<BlockItem>& items, std::vector<ParseEv
   }
 }
 
+std::vector<ParseEvent> coalesce(const std::vector<ParseEvent>& events) {
+  std::vector<ParseEvent> out;
+  for (const ParseEvent& e : events) {
+    const bool text = e.kind == ParseEvent::Kind::kReasoning || e.kind == ParseEvent::Kind::kContent;
+    if (text && !out.empty() && out.back().kind == e.kind) {
+      out.back().text += e.text;
+    } else {
+      out.push_back(e);
+    }
+  }
+  return out;
+}
+
 void collect(const std::vector<ParseEvent>& events, ParsedOutput& into) {
   for (const ParseEvent& e : events) {
     switch (e.kind) {

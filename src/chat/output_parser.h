@@ -27,6 +27,8 @@ struct ParseEvent {
   std::string text;  // reasoning / content delta
   ToolCall call;
   ParseError error;
+
+  bool operator==(const ParseEvent&) const = default;
 };
 
 struct ParsedOutput {
@@ -67,6 +69,8 @@ class OutputParser {
 // The id of the index-th tool call of an output: "call_" + 16 hex digits, unique per (seed, index).
 std::string tool_call_id(uint64_t seed, size_t index);
 
+// The events with adjacent text deltas of one kind joined: the form every chunking of an output agrees on.
+std::vector<ParseEvent> coalesce(const std::vector<ParseEvent>& events);
 // Folds events into a result (adjacent text deltas joined).
 void collect(const std::vector<ParseEvent>& events, ParsedOutput& into);
 // Parses a whole output at once.

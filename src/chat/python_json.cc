@@ -36,7 +36,12 @@ void append_python_string(std::string& out, const std::string& s) {
   out += '"';
 }
 
-void append_value(std::string& out, const Json& value) {
+// Python's json.dumps gives up (RecursionError) near its recursion limit of 1000; so do we, before the
+// stack would.
+constexpr int kMaxDepth = 1000;
+
+void append_value(std::string& out, const Json& value, int depth) {
+  check(depth <= kMaxDepth, "python_json_dumps: JSON nested deeper than {} levels", kMaxDepth);
   switch (value.type()) {
     case Json::value_t::null: out += "null"; return;
     case Json::value_t::boolean: out += value.get<bool>() ? "true" : "false"; return;
@@ -50,7 +55,7 @@ void append_value(std::string& out, const Json& value) {
       for (const auto& item : value) {
         if (!first) out += ", ";
         first = false;
-        append_value(out, item);
+        append_value(out, item, depth + 1);
       }
       out += ']';
       return;
@@ -63,7 +68,7 @@ void append_value(std::string& out, const Json& value) {
         first = false;
         append_python_string(out, key);
         out += ": ";
-        append_value(out, item);
+        append_value(out, item, depth + 1);
       }
       out += '}';
       return;
@@ -118,7 +123,7 @@ std::string python_float_repr(double value) {
 
 std::string python_json_dumps(const Json& value) {
   std::string out;
-  append_value(out, value);
+  append_value(out, value, 0);
   return out;
 }
 

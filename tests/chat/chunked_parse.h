@@ -12,30 +12,6 @@
 
 namespace baleen::chat::testing {
 
-// Events with adjacent text deltas of one kind merged: what every chunking must agree on.
-inline std::vector<ParseEvent> normalize(const std::vector<ParseEvent>& events) {
-  std::vector<ParseEvent> out;
-  for (const ParseEvent& e : events) {
-    const bool text = e.kind == ParseEvent::Kind::kReasoning || e.kind == ParseEvent::Kind::kContent;
-    if (text && !out.empty() && out.back().kind == e.kind) {
-      out.back().text += e.text;
-    } else {
-      out.push_back(e);
-    }
-  }
-  return out;
-}
-
-inline bool same_events(const std::vector<ParseEvent>& a, const std::vector<ParseEvent>& b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (a[i].kind != b[i].kind || a[i].text != b[i].text || !(a[i].call == b[i].call) ||
-        !(a[i].error == b[i].error))
-      return false;
-  }
-  return true;
-}
-
 // Feeds `text` cut at `cuts` (sorted offsets) and returns every event.
 inline std::vector<ParseEvent> run_chunked(std::string_view text, const ParserOptions& options,
                                            const std::vector<size_t>& cuts) {
@@ -71,10 +47,9 @@ inline std::vector<std::vector<size_t>> chunkings(size_t n, uint64_t seed = 7) {
 
 // Parses under every chunking, fails the test if any differs from the whole-text parse, returns the result.
 inline ParsedOutput parse_every_way(std::string_view text, const ParserOptions& options) {
-  const std::vector<ParseEvent> whole = normalize(run_chunked(text, options, {}));
+  const std::vector<ParseEvent> whole = coalesce(run_chunked(text, options, {}));
   for (const auto& cuts : chunkings(text.size())) {
-    const std::vector<ParseEvent> got = normalize(run_chunked(text, options, cuts));
-    if (!same_events(got, whole)) {
+    if (coalesce(run_chunked(text, options, cuts)) != whole) {
       ADD_FAILURE() << "chunking with " << cuts.size() << " cuts gave different events for: " << text;
       break;
     }
