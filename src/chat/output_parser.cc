@@ -13,14 +13,16 @@ namespace {
 struct Marker {
   enum class Kind { kThinkEnd, kBlockV4, kBlockV41, kEos };
   Kind kind;
-  std::string_view text;
+  std::string text;
+  std::string with_newlines;  // "\n\n" + text for block openers (held back together), else empty
 };
 
 const std::array<Marker, 4>& markers() {
-  static const std::string v4 = dsml_tags_v4().block_open, v41 = dsml_tags_v41().block_open;
-  static const std::array<Marker, 4> all{Marker{Marker::Kind::kThinkEnd, text::kThinkEnd},
-                                         Marker{Marker::Kind::kBlockV4, v4},
-                                         Marker{Marker::Kind::kBlockV41, v41}, Marker{Marker::Kind::kEos, text::kEos}};
+  static const std::array<Marker, 4> all{
+      Marker{Marker::Kind::kThinkEnd, std::string(text::kThinkEnd), ""},
+      Marker{Marker::Kind::kBlockV4, dsml_tags_v4().block_open, "\n\n" + dsml_tags_v4().block_open},
+      Marker{Marker::Kind::kBlockV41, dsml_tags_v41().block_open, "\n\n" + dsml_tags_v41().block_open},
+      Marker{Marker::Kind::kEos, std::string(text::kEos), ""}};
   return all;
 }
 
@@ -38,8 +40,7 @@ size_t held_back(std::string_view s, bool in_reasoning) {
   for (const Marker& m : markers()) {
     if (m.kind == Marker::Kind::kThinkEnd && !in_reasoning) continue;
     hold = std::max(hold, partial_suffix(s, m.text));
-    if (m.kind == Marker::Kind::kBlockV4 || m.kind == Marker::Kind::kBlockV41)
-      hold = std::max(hold, partial_suffix(s, "\n\n" + std::string(m.text)));
+    if (!m.with_newlines.empty()) hold = std::max(hold, partial_suffix(s, m.with_newlines));
   }
   return hold;
 }
@@ -178,6 +179,7 @@ bool OutputParser::advance_block(bool at_end, std::vector<ParseEvent>& out) {
   emit_items(items, out);
   if (!block_->ended()) return false;
   state_ = block_->ended_by_eos() ? State::kDone : State::kAfterBlock;
+  scanned_ = 0;
   buf_ = block_->take_rest();
   block_.reset();
   return true;
@@ -186,7 +188,10 @@ bool OutputParser::advance_block(bool at_end, std::vector<ParseEvent>& out) {
 // After a closed block only the end of sentence is expected; other text is not interpreted again and is
 // returned as an error so nothing is lost.
 bool OutputParser::advance_after_block(bool at_end, std::vector<ParseEvent>& out) {
-  const size_t eos = buf_.find(text::kEos);
+  // Resume the search where a marker could still start, so long trailing text stays linear.
+  const size_t from = scanned_ >= text::kEos.size() ? scanned_ - text::kEos.size() + 1 : 0;
+  const size_t eos = buf_.find(text::kEos, from);
+  scanned_ = buf_.size();
   if (eos == std::string::npos && !at_end) return false;
   const std::string trailing = buf_.substr(0, eos);
   if (!all_space(trailing))

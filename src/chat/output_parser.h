@@ -64,6 +64,7 @@ class OutputParser {
   std::string buf_;  // unconsumed text
   std::unique_ptr<DsmlBlockParser> block_;
   size_t calls_ = 0;
+  size_t scanned_ = 0;  // bytes of buf_ already searched for the end of sentence (after a block)
 };
 
 // The id of the index-th tool call of an output: "call_" + 16 hex digits, unique per (seed, index).
