@@ -11,7 +11,8 @@ namespace {
 using baleen::chat::ParseEvent;
 
 // mode 0: one chunk; 1: byte by byte; otherwise the seed of chunk lengths 1..16.
-std::vector<ParseEvent> run(std::string_view text, const baleen::chat::ParserOptions& options, uint64_t mode) {
+std::vector<ParseEvent> run(std::string_view text, const baleen::chat::ParserOptions& options,
+                            uint64_t mode) {
   baleen::chat::OutputParser parser(options);
   std::vector<ParseEvent> events;
   size_t pos = 0;

@@ -29,7 +29,10 @@ chat::Json parse_line(const std::string& line, uint64_t seed) {
     calls.push_back({{"id", c.id}, {"name", c.name}, {"arguments", c.arguments}});
   chat::Json errors = chat::Json::array();
   for (const chat::ParseError& e : parsed.errors) errors.push_back({{"message", e.message}, {"raw", e.raw}});
-  return {{"reasoning", parsed.reasoning}, {"content", parsed.content}, {"tool_calls", calls}, {"errors", errors}};
+  return {{"reasoning", parsed.reasoning},
+          {"content", parsed.content},
+          {"tool_calls", calls},
+          {"errors", errors}};
 }
 
 void run_parse(const std::string& input, const std::string& output) {
@@ -54,7 +57,8 @@ void run_parse(const std::string& input, const std::string& output) {
 }  // namespace
 
 void add_parse_command(CLI::App& app) {
-  auto* cmd = app.add_subcommand("parse", "Parse DeepSeek-V4 model output (JSONL) into reasoning, content, tool calls");
+  auto* cmd = app.add_subcommand(
+      "parse", "Parse DeepSeek-V4 model output (JSONL) into reasoning, content, tool calls");
   auto input = std::make_shared<std::string>();
   auto output = std::make_shared<std::string>();
   cmd->add_option("--input", *input, "JSONL of {text, tools, starts_in_reasoning}")->required();

@@ -35,7 +35,8 @@ void add_render_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("render", "Render chat requests (JSONL) into DeepSeek-V4 prompts");
   auto input = std::make_shared<std::string>();
   auto output = std::make_shared<std::string>();
-  cmd->add_option("--input", *input, "JSONL of {messages, tools, thinking, reasoning_effort, dialect}")->required();
+  cmd->add_option("--input", *input, "JSONL of {messages, tools, thinking, reasoning_effort, dialect}")
+      ->required();
   cmd->add_option("--output", *output, "JSONL of {prompt}")->required();
   cmd->callback([input, output] { run_render(*input, *output); });
 }

@@ -34,13 +34,15 @@ Json from_text(std::string_view text, const std::string& type) {
   if (type == "string") return Json(std::string(text));
   if (type == "boolean") {
     std::string lower(t);
-    std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+    std::transform(lower.begin(), lower.end(), lower.begin(),
+                   [](unsigned char c) { return std::tolower(c); });
     if (lower == "true") return true;
     if (lower == "false") return false;
   }
   if (type == "integer" || type == "number") {
     int64_t i = 0;
-    if (auto r = std::from_chars(t.data(), t.data() + t.size(), i); r.ec == std::errc() && r.ptr == t.data() + t.size())
+    if (auto r = std::from_chars(t.data(), t.data() + t.size(), i);
+        r.ec == std::errc() && r.ptr == t.data() + t.size())
       return i;
     double d = 0;
     if (auto r = std::from_chars(t.data(), t.data() + t.size(), d);
@@ -60,7 +62,8 @@ Json from_text(std::string_view text, const std::string& type) {
 Json typed_value(const RawParameter& p, const std::vector<std::string>& types, ParseError* error) {
   Json parsed = Json::parse(p.value, nullptr, false);
   if (!parsed.is_discarded()) {
-    if (types.empty() || std::any_of(types.begin(), types.end(), [&](const auto& t) { return matches_type(parsed, t); }))
+    if (types.empty() ||
+        std::any_of(types.begin(), types.end(), [&](const auto& t) { return matches_type(parsed, t); }))
       return parsed;
     if (parsed.is_number_float() && std::count(types.begin(), types.end(), "integer")) {
       const double d = parsed.get<double>();
@@ -75,8 +78,9 @@ Json typed_value(const RawParameter& p, const std::vector<std::string>& types, P
   if (!p.has_string_attr && types.empty()) return Json(p.value);
   for (const auto& type : types)
     if (Json v = from_text(p.value, type); !v.is_discarded()) return v;
-  *error = ParseError{fmt::format("parameter \"{}\": string=\"false\" value is not valid JSON; kept as text", p.name),
-                      p.value};
+  *error = ParseError{
+      fmt::format("parameter \"{}\": string=\"false\" value is not valid JSON; kept as text", p.name),
+      p.value};
   return Json(p.value);
 }
 

@@ -27,12 +27,12 @@ struct ToolCall {
 
 struct Message {
   Role role = Role::kUser;
-  std::string content;            // text, or the text blocks joined by "\n\n"
-  std::string reasoning_content;  // assistant only
+  std::string content;               // text, or the text blocks joined by "\n\n"
+  std::string reasoning_content;     // assistant only
   std::vector<ToolCall> tool_calls;  // assistant only
-  std::string tool_call_id;       // tool only
-  Json tools;                     // null or array of function objects {name, description, parameters}
-  Json response_format;           // null or the schema object
+  std::string tool_call_id;          // tool only
+  Json tools;                        // null or array of function objects {name, description, parameters}
+  Json response_format;              // null or the schema object
 };
 
 struct Conversation {

@@ -29,9 +29,12 @@ Dialect parse_dialect(std::string_view name) {
 
 std::string_view dialect_name(Dialect dialect) {
   switch (dialect) {
-    case Dialect::kV4: return "v4";
-    case Dialect::kV4_0731: return "v4-0731";
-    case Dialect::kV41: return "v4.1";
+    case Dialect::kV4:
+      return "v4";
+    case Dialect::kV4_0731:
+      return "v4-0731";
+    case Dialect::kV41:
+      return "v4.1";
   }
   return "?";
 }

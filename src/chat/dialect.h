@@ -16,12 +16,12 @@ std::string_view dialect_name(Dialect dialect);
 
 // The tags of one DSML spelling, e.g. "<｜DSML｜tool_calls>" / "<｜DSML｜ calls>".
 struct DsmlTags {
-  std::string block_open;     // <｜DSML｜tool_calls>
-  std::string block_close;    // </｜DSML｜tool_calls>
-  std::string invoke_open;    // <｜DSML｜invoke   (attributes and '>' follow)
-  std::string invoke_close;   // </｜DSML｜invoke>
-  std::string param_open;     // <｜DSML｜parameter
-  std::string param_close;    // </｜DSML｜parameter>
+  std::string block_open;    // <｜DSML｜tool_calls>
+  std::string block_close;   // </｜DSML｜tool_calls>
+  std::string invoke_open;   // <｜DSML｜invoke   (attributes and '>' follow)
+  std::string invoke_close;  // </｜DSML｜invoke>
+  std::string param_open;    // <｜DSML｜parameter
+  std::string param_close;   // </｜DSML｜parameter>
 };
 
 const DsmlTags& dsml_tags(Dialect dialect);

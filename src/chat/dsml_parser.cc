@@ -8,9 +8,13 @@
 namespace baleen::chat {
 namespace {
 
-bool is_space(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
+bool is_space(char c) {
+  return c == ' ' || c == '\n' || c == '\r' || c == '\t';
+}
 
-bool all_space(std::string_view s) { return std::all_of(s.begin(), s.end(), is_space); }
+bool all_space(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), is_space);
+}
 
 std::string_view trim_left(std::string_view s) {
   while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
@@ -75,7 +79,9 @@ void DsmlBlockParser::feed(std::string_view text, std::vector<BlockItem>& out) {
   }
 }
 
-std::string DsmlBlockParser::take_rest() { return std::exchange(rest_, {}); }
+std::string DsmlBlockParser::take_rest() {
+  return std::exchange(rest_, {});
+}
 
 void DsmlBlockParser::finish(std::vector<BlockItem>& out) {
   if (ended_) return;
@@ -99,7 +105,8 @@ DsmlBlockParser::Hit DsmlBlockParser::find_first(std::initializer_list<std::stri
     ++i;
   }
   // Nothing complete yet: a later search need not rescan what cannot start a marker.
-  if (best.pos == std::string::npos && buf_.size() >= longest) resume_ = std::max(resume_, buf_.size() - longest + 1);
+  if (best.pos == std::string::npos && buf_.size() >= longest)
+    resume_ = std::max(resume_, buf_.size() - longest + 1);
   return best;
 }
 
@@ -111,11 +118,15 @@ void DsmlBlockParser::move_to(State state, size_t pos) {
 
 bool DsmlBlockParser::step(std::vector<BlockItem>& out) {
   switch (state_) {
-    case State::kBetween: return step_between(out);
-    case State::kInvokeBody: return step_invoke_body(out);
+    case State::kBetween:
+      return step_between(out);
+    case State::kInvokeBody:
+      return step_invoke_body(out);
     case State::kInvokeHeader:
-    case State::kParamHeader: return step_header();
-    case State::kParamValue: return step_param_value();
+    case State::kParamHeader:
+      return step_header();
+    case State::kParamValue:
+      return step_param_value();
   }
   return false;
 }
@@ -194,7 +205,9 @@ bool DsmlBlockParser::step_invoke_body(std::vector<BlockItem>& out) {
   if (!all_space(std::string_view(buf_).substr(pos_, hit.pos - pos_)) && malformed_.empty())
     malformed_ = "unexpected text inside an invoke";
   switch (hit.which) {
-    case 0: move_to(State::kParamHeader, hit.pos + tags_.param_open.size()); return true;
+    case 0:
+      move_to(State::kParamHeader, hit.pos + tags_.param_open.size());
+      return true;
     case 1: {
       const size_t end = hit.pos + tags_.invoke_close.size();
       std::string raw = buf_.substr(invoke_start_, end - invoke_start_);

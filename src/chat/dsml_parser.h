@@ -15,9 +15,9 @@ namespace baleen::chat {
 // One complete item of a block: an invoke, or an error.
 struct BlockItem {
   bool is_error = false;
-  std::string name;                 // invoke
-  std::vector<RawParameter> params; // invoke
-  ParseError error;                 // error
+  std::string name;                  // invoke
+  std::vector<RawParameter> params;  // invoke
+  ParseError error;                  // error
 };
 
 class DsmlBlockParser {

@@ -59,7 +59,8 @@ void sort_tool_results_by_call_order(std::vector<Turn>& turns) {
       const auto it = order.find(b.tool_call_id);
       return it == order.end() ? size_t{0} : it->second;
     };
-    std::stable_sort(results.begin(), results.end(), [&](const Block& a, const Block& b) { return key(a) < key(b); });
+    std::stable_sort(results.begin(), results.end(),
+                     [&](const Block& a, const Block& b) { return key(a) < key(b); });
     size_t next = 0;
     for (Block& b : turn.blocks)
       if (b.tool_result) b = results[next++];
@@ -111,13 +112,16 @@ std::string effort_text(const RenderOptions& o) {
     case Dialect::kV41: {
       int budget = e.budget;
       if (budget == 0) {
-        static const std::map<std::string, int> kLevels{{"low", 25}, {"high", 50}, {"xhigh", 75}, {"max", 100}};
+        static const std::map<std::string, int> kLevels{
+            {"low", 25}, {"high", 50}, {"xhigh", 75}, {"max", 100}};
         const auto it = kLevels.find(e.level.empty() ? "high" : e.level);  // DEFAULT_REASONING_EFFORT
-        check(it != kLevels.end(), "reasoning_effort: v4.1 accepts 1..100, \"low\", \"high\", \"xhigh\" or \"max\", got \"{}\"",
+        check(it != kLevels.end(),
+              "reasoning_effort: v4.1 accepts 1..100, \"low\", \"high\", \"xhigh\" or \"max\", got \"{}\"",
               e.level);
         budget = it->second;
       }
-      check(budget >= 1 && budget <= 100, "reasoning_effort: v4.1 budget must be in [1, 100], got {}", budget);
+      check(budget >= 1 && budget <= 100, "reasoning_effort: v4.1 budget must be in [1, 100], got {}",
+            budget);
       if (!o.thinking) return "";
       return fmt::format("{}{}{}", text::kEffortBudgetPrefix, budget, text::kEffortBudgetSuffix);
     }
@@ -198,9 +202,14 @@ std::string render_turn(const RenderState& s, size_t index, const std::string& e
     case Role::kDeveloper:
       out += std::string(text::kUser) + t.source->content + render_attachments(*t.source, dialect);
       break;
-    case Role::kUser: out += render_user(t); break;
-    case Role::kAssistant: out += render_assistant(s, index); break;
-    case Role::kTool: fail("render_prompt: tool messages must be merged into user turns");
+    case Role::kUser:
+      out += render_user(t);
+      break;
+    case Role::kAssistant:
+      out += render_assistant(s, index);
+      break;
+    case Role::kTool:
+      fail("render_prompt: tool messages must be merged into user turns");
   }
   const bool has_next = index + 1 < s.turns.size();
   if (has_next && s.turns[index + 1].role != Role::kAssistant) return out;
@@ -216,7 +225,8 @@ std::string render_turn(const RenderState& s, size_t index, const std::string& e
 std::string render_parameter(const DsmlTags& tags, const std::string& key, const Json& value) {
   const bool is_string = value.is_string();
   return fmt::format("{} name=\"{}\" string=\"{}\">{}{}", tags.param_open, key, is_string ? "true" : "false",
-                     is_string ? value.get_ref<const std::string&>() : python_json_dumps(value), tags.param_close);
+                     is_string ? value.get_ref<const std::string&>() : python_json_dumps(value),
+                     tags.param_close);
 }
 
 }  // namespace
@@ -231,7 +241,8 @@ std::string render_tool_calls(const std::vector<ToolCall>& calls, Dialect dialec
     if (arguments.is_string()) {
       // encode_arguments_to_dsml: the v4 encoders fall back to one parameter named "arguments" for text
       // that is not JSON; v4.1 rejects it.
-      check(dialect != Dialect::kV41, "tool call \"{}\": v4.1 needs arguments that are a JSON object", call.name);
+      check(dialect != Dialect::kV41, "tool call \"{}\": v4.1 needs arguments that are a JSON object",
+            call.name);
       arguments = Json::object({{"arguments", call.arguments}});
     }
     check(arguments.is_object(), "tool call \"{}\": arguments must be a JSON object", call.name);
@@ -263,7 +274,8 @@ std::string render_prompt(const Conversation& conversation, const RenderOptions&
   return prompt;
 }
 
-void attach_request_tools(Conversation& conversation, const Json& tool_functions, const Json& response_format) {
+void attach_request_tools(Conversation& conversation, const Json& tool_functions,
+                          const Json& response_format) {
   const bool has_tools = tool_functions.is_array() && !tool_functions.empty();
   const bool has_format = response_format.is_object() && !response_format.empty();
   if (!has_tools && !has_format) return;

@@ -34,6 +34,7 @@ std::string render_tool_calls(const std::vector<ToolCall>& calls, Dialect dialec
 
 // Attaches request-level tools (and response_format) the way vLLM's DeepSeek-V4 tokenizer does: onto the
 // first message when it is system or developer, else onto a new empty system message put first.
-void attach_request_tools(Conversation& conversation, const Json& tool_functions, const Json& response_format);
+void attach_request_tools(Conversation& conversation, const Json& tool_functions,
+                          const Json& response_format);
 
 }  // namespace baleen::chat

@@ -1,9 +1,9 @@
 #include "chat/output_parser.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <array>
-
-#include <fmt/format.h>
 
 #include "chat/prompt_texts.h"
 
@@ -57,7 +57,8 @@ size_t utf8_boundary(std::string_view s, size_t end) {
 }
 
 bool all_space(std::string_view s) {
-  return std::all_of(s.begin(), s.end(), [](char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; });
+  return std::all_of(s.begin(), s.end(),
+                     [](char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; });
 }
 
 const Json& find_function(const Json& tools, const std::string& name) {
@@ -88,7 +89,8 @@ std::string tool_call_id(uint64_t seed, size_t index) {
 }
 
 OutputParser::OutputParser(ParserOptions options)
-    : options_(std::move(options)), state_(options_.starts_in_reasoning ? State::kReasoning : State::kContent) {
+    : options_(std::move(options)),
+      state_(options_.starts_in_reasoning ? State::kReasoning : State::kContent) {
   if (!options_.tools.is_null()) options_.tools = tool_functions_from_json(options_.tools, "tools");
 }
 
@@ -112,12 +114,17 @@ void OutputParser::advance(bool at_end, std::vector<ParseEvent>& out) {
     bool progressed = false;
     switch (state_) {
       case State::kReasoning:
-      case State::kContent: progressed = advance_text(at_end, out); break;
-      case State::kBlock: progressed = advance_block(at_end, out); break;
-      case State::kAfterBlock: progressed = advance_after_block(at_end, out); break;
+      case State::kContent:
+        progressed = advance_text(at_end, out);
+        break;
+      case State::kBlock:
+        progressed = advance_block(at_end, out);
+        break;
+      case State::kAfterBlock:
+        progressed = advance_after_block(at_end, out);
+        break;
       case State::kDone:
-        if (at_end && !all_space(buf_))
-          out.push_back(error_event("text after the end of sentence", buf_));
+        if (at_end && !all_space(buf_)) out.push_back(error_event("text after the end of sentence", buf_));
         if (at_end) buf_.clear();
         return;
     }
@@ -160,8 +167,12 @@ bool OutputParser::advance_text(bool at_end, std::vector<ParseEvent>& out) {
   emit_text(before, out);
   const std::string rest = buf_.substr(best + hit->text.size());
   switch (hit->kind) {
-    case Marker::Kind::kThinkEnd: state_ = State::kContent; break;
-    case Marker::Kind::kEos: state_ = State::kDone; break;
+    case Marker::Kind::kThinkEnd:
+      state_ = State::kContent;
+      break;
+    case Marker::Kind::kEos:
+      state_ = State::kDone;
+      break;
     default:
       state_ = State::kBlock;
       block_ = std::make_unique<DsmlBlockParser>(
@@ -232,10 +243,18 @@ std::vector<ParseEvent> coalesce(const std::vector<ParseEvent>& events) {
 void collect(const std::vector<ParseEvent>& events, ParsedOutput& into) {
   for (const ParseEvent& e : events) {
     switch (e.kind) {
-      case ParseEvent::Kind::kReasoning: into.reasoning += e.text; break;
-      case ParseEvent::Kind::kContent: into.content += e.text; break;
-      case ParseEvent::Kind::kToolCall: into.tool_calls.push_back(e.call); break;
-      case ParseEvent::Kind::kError: into.errors.push_back(e.error); break;
+      case ParseEvent::Kind::kReasoning:
+        into.reasoning += e.text;
+        break;
+      case ParseEvent::Kind::kContent:
+        into.content += e.text;
+        break;
+      case ParseEvent::Kind::kToolCall:
+        into.tool_calls.push_back(e.call);
+        break;
+      case ParseEvent::Kind::kError:
+        into.errors.push_back(e.error);
+        break;
     }
   }
 }

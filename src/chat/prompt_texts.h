@@ -7,8 +7,9 @@
 // Sources (read line by line; the texts are the Python string constants after `.format`):
 //  v4      : DeepSeek-V4 April encoder `encoding/encoding_dsv4.py` (REASONING_EFFORT_MAX, TOOLS_TEMPLATE,
 //            response_format_template), as shipped with DeepSeek-V4-Flash/Pro and ported unchanged by vLLM:
-//            vllm-project/vllm vllm/tokenizers/deepseek_v4_encoding.py @ 591f7b5eab1ab5be7e9a893926ebaa486974fea6
-//            and supermy/ds4rs encoding/encoding_dsv4.py @ 2ecc534c2423f589fd2c3f04b76b46dc41f6f162.
+//            vllm-project/vllm vllm/tokenizers/deepseek_v4_encoding.py @
+//            591f7b5eab1ab5be7e9a893926ebaa486974fea6 and supermy/ds4rs encoding/encoding_dsv4.py @
+//            2ecc534c2423f589fd2c3f04b76b46dc41f6f162.
 //  v4-0731 : the July encoder (REASONING_EFFORT_PROMPTS {"low": "", "high": ..., "max": ...}, default "low"):
 //            sfxnz/DeepSeek-V4-Flash-Vision-Exp-vLLM-2x-DGX-Spark encoding/encoding_dsv4.py
 //            @ e901c06d1fd33eb9f7ce5c4d4710f32dc8d42224 (the same dictionary is quoted by the 0731 vLLM
@@ -33,7 +34,8 @@ inline constexpr std::string_view kToolResultClose = "</tool_result>";
 // v4 "max" and v4-0731 "high" (the April REASONING_EFFORT_MAX).
 inline constexpr std::string_view kEffortAbsoluteMaximum =
     "Reasoning Effort: Absolute maximum with no shortcuts permitted.\n"
-    "You MUST be very thorough in your thinking and comprehensively decompose the problem to resolve the root "
+    "You MUST be very thorough in your thinking and comprehensively decompose the problem to resolve the "
+    "root "
     "cause, rigorously stress-testing your logic against all potential paths, edge cases, and adversarial "
     "scenarios.\n"
     "Explicitly write out your entire deliberation process, documenting every intermediate step, considered "

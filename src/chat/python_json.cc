@@ -16,13 +16,27 @@ void append_python_string(std::string& out, const std::string& s) {
   out += '"';
   for (const char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           out += "\\u00";
@@ -43,12 +57,24 @@ constexpr int kMaxDepth = 1000;
 void append_value(std::string& out, const Json& value, int depth) {
   check(depth <= kMaxDepth, "python_json_dumps: JSON nested deeper than {} levels", kMaxDepth);
   switch (value.type()) {
-    case Json::value_t::null: out += "null"; return;
-    case Json::value_t::boolean: out += value.get<bool>() ? "true" : "false"; return;
-    case Json::value_t::number_integer: out += std::to_string(value.get<int64_t>()); return;
-    case Json::value_t::number_unsigned: out += std::to_string(value.get<uint64_t>()); return;
-    case Json::value_t::number_float: out += python_float_repr(value.get<double>()); return;
-    case Json::value_t::string: append_python_string(out, value.get_ref<const std::string&>()); return;
+    case Json::value_t::null:
+      out += "null";
+      return;
+    case Json::value_t::boolean:
+      out += value.get<bool>() ? "true" : "false";
+      return;
+    case Json::value_t::number_integer:
+      out += std::to_string(value.get<int64_t>());
+      return;
+    case Json::value_t::number_unsigned:
+      out += std::to_string(value.get<uint64_t>());
+      return;
+    case Json::value_t::number_float:
+      out += python_float_repr(value.get<double>());
+      return;
+    case Json::value_t::string:
+      append_python_string(out, value.get_ref<const std::string&>());
+      return;
     case Json::value_t::array: {
       out += '[';
       bool first = true;
@@ -73,7 +99,8 @@ void append_value(std::string& out, const Json& value, int depth) {
       out += '}';
       return;
     }
-    default: fail("python_json_dumps: a {} value has no JSON text", value.type_name());
+    default:
+      fail("python_json_dumps: a {} value has no JSON text", value.type_name());
   }
 }
 

@@ -4,9 +4,8 @@
 // non-string tool arguments this way, so the prompt depends on every byte of it.
 #pragma once
 
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 namespace baleen::chat {
 

@@ -25,15 +25,16 @@ TEST(ArgumentSchema, StringTrueIsKeptVerbatimWhateverTheSchemaSays) {
 
 TEST(ArgumentSchema, StringFalseJsonMatchingTheSchemaIsUsedAsIs) {
   const TypedArguments t = type_arguments(
-      {raw("i", "12"), raw("x", "-2.5e3"), raw("b", "false"), raw("o", R"({"k": [1]})"), raw("a", "[]")}, kFunction);
+      {raw("i", "12"), raw("x", "-2.5e3"), raw("b", "false"), raw("o", R"({"k": [1]})"), raw("a", "[]")},
+      kFunction);
   EXPECT_EQ(t.arguments, Json::parse(R"({"i": 12, "x": -2500.0, "b": false, "o": {"k": [1]}, "a": []})"));
   EXPECT_TRUE(t.errors.empty());
 }
 
 TEST(ArgumentSchema, CoercesToTheSchemaType) {
-  const TypedArguments t = type_arguments(
-      {raw("i", "\"12\""), raw("x", "\"0.25\""), raw("b", "FALSE"), raw("s", "42"), raw("i2", "3"), raw("u", "abc")},
-      kFunction);
+  const TypedArguments t = type_arguments({raw("i", "\"12\""), raw("x", "\"0.25\""), raw("b", "FALSE"),
+                                           raw("s", "42"), raw("i2", "3"), raw("u", "abc")},
+                                          kFunction);
   EXPECT_EQ(t.arguments["i"], 12);
   EXPECT_EQ(t.arguments["x"], 0.25);
   EXPECT_EQ(t.arguments["b"], false);

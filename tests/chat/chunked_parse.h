@@ -2,11 +2,11 @@
 // and checks that all give the same events; tests then assert on the one result.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <random>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "chat/output_parser.h"
 

@@ -51,28 +51,35 @@ TEST(Conversation, RejectsWrongTypes) {
   EXPECT_NE(error_of(R"({"role": "user"})").find("messages: expected an array"), std::string::npos);
   EXPECT_NE(error_of(R"([{"role": "user", "content": 5}])").find("messages[0].content"), std::string::npos);
   EXPECT_NE(error_of(R"([{"role": 3}])").find("messages[0].role: expected a string"), std::string::npos);
-  EXPECT_NE(error_of(R"([{"role": "user", "content": [{"type": "image_url"}]}])").find("messages[0].content[0].type"),
+  EXPECT_NE(error_of(R"([{"role": "user", "content": [{"type": "image_url"}]}])")
+                .find("messages[0].content[0].type"),
             std::string::npos);
-  EXPECT_NE(error_of(R"([{"role": "assistant", "tool_calls": [{"function": {"name": 1, "arguments": "{}"}}]}])")
-                .find("messages[0].tool_calls[0].function.name"),
-            std::string::npos);
-  EXPECT_NE(error_of(R"([{"role": "assistant", "tool_calls": [{"function": {"name": "f", "arguments": "[1]"}}]}])")
-                .find("expected a JSON object"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of(R"([{"role": "assistant", "tool_calls": [{"function": {"name": 1, "arguments": "{}"}}]}])")
+          .find("messages[0].tool_calls[0].function.name"),
+      std::string::npos);
+  EXPECT_NE(
+      error_of(R"([{"role": "assistant", "tool_calls": [{"function": {"name": "f", "arguments": "[1]"}}]}])")
+          .find("expected a JSON object"),
+      std::string::npos);
   EXPECT_NE(error_of(R"([{"role": "user", "content": "x", "tools": []}])").find("messages[0].tools"),
             std::string::npos);
   EXPECT_NE(error_of(R"([{"content": "x"}])").find("messages[0].role: missing"), std::string::npos);
 }
 
 TEST(Conversation, RejectsToolResultWithoutItsCall) {
-  EXPECT_NE(error_of(R"([{"role": "user", "content": "x"}, {"role": "tool", "tool_call_id": "c9", "content": "r"}])")
-                .find("messages[1].tool_call_id: \"c9\" answers no tool call"),
+  EXPECT_NE(
+      error_of(
+          R"([{"role": "user", "content": "x"}, {"role": "tool", "tool_call_id": "c9", "content": "r"}])")
+          .find("messages[1].tool_call_id: \"c9\" answers no tool call"),
+      std::string::npos);
+  EXPECT_NE(error_of(R"([{"role": "tool", "content": "r"}])").find("messages[0].tool_call_id"),
             std::string::npos);
-  EXPECT_NE(error_of(R"([{"role": "tool", "content": "r"}])").find("messages[0].tool_call_id"), std::string::npos);
 }
 
 TEST(Conversation, RejectsDeveloperWithoutContent) {
-  EXPECT_NE(error_of(R"([{"role": "developer", "content": ""}])").find("messages[0].content"), std::string::npos);
+  EXPECT_NE(error_of(R"([{"role": "developer", "content": ""}])").find("messages[0].content"),
+            std::string::npos);
 }
 
 TEST(Conversation, InvalidUtf8IsAnErrorNotACrash) {
@@ -81,7 +88,8 @@ TEST(Conversation, InvalidUtf8IsAnErrorNotACrash) {
 
 TEST(Conversation, ToolsAcceptOpenAiWrappersAndBareFunctions) {
   const Json f = tool_functions_from_json(
-      Json::parse(R"([{"type": "function", "function": {"name": "a"}}, {"name": "b", "parameters": {}}])"), "tools");
+      Json::parse(R"([{"type": "function", "function": {"name": "a"}}, {"name": "b", "parameters": {}}])"),
+      "tools");
   EXPECT_EQ(f[0]["name"], "a");
   EXPECT_EQ(f[1]["name"], "b");
   EXPECT_THROW(tool_functions_from_json(Json::parse(R"([{"type": "function"}])"), "tools"), Error);

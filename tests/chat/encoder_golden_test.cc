@@ -1,9 +1,9 @@
 // Golden prompts written by hand from DeepSeek's encoders (sources in tests/fixtures/chat/golden/README.md).
+#include <gtest/gtest.h>
+
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-
-#include <gtest/gtest.h>
 
 #include "chat/render_request.h"
 

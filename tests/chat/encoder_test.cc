@@ -17,7 +17,9 @@ const std::string S = "<｜System｜>";
 const std::string T = "<think>";
 const std::string TE = "</think>";
 
-Conversation conv(const char* messages) { return conversation_from_json(Json::parse(messages)); }
+Conversation conv(const char* messages) {
+  return conversation_from_json(Json::parse(messages));
+}
 
 RenderOptions opts(bool thinking, Dialect dialect = Dialect::kV4) {
   RenderOptions o;
@@ -29,10 +31,13 @@ RenderOptions opts(bool thinking, Dialect dialect = Dialect::kV4) {
 const char* kTwoUserTurns = R"([{"role": "user", "content": "a"},
   {"role": "assistant", "reasoning_content": "r1", "content": "b"}, {"role": "user", "content": "c"}])";
 
-TEST(Encoder, EmptyConversationIsJustBos) { EXPECT_EQ(render_prompt(Conversation{}, opts(true)), B); }
+TEST(Encoder, EmptyConversationIsJustBos) {
+  EXPECT_EQ(render_prompt(Conversation{}, opts(true)), B);
+}
 
 TEST(Encoder, ChatModeEndsUserTurnWithAssistantAndThinkEnd) {
-  EXPECT_EQ(render_prompt(conv(R"([{"role": "user", "content": "hi"}])"), opts(false)), B + U + "hi" + A + TE);
+  EXPECT_EQ(render_prompt(conv(R"([{"role": "user", "content": "hi"}])"), opts(false)),
+            B + U + "hi" + A + TE);
 }
 
 TEST(Encoder, ThinkingModeOpensThinkAfterLastUserTurn) {
@@ -47,11 +52,13 @@ TEST(Encoder, SystemContentIsBareAndDeveloperUsesUserToken) {
 }
 
 TEST(Encoder, DeveloperLastGetsTheGenerationSuffix) {
-  EXPECT_EQ(render_prompt(conv(R"([{"role": "developer", "content": "d"}])"), opts(true)), B + U + "d" + A + T);
+  EXPECT_EQ(render_prompt(conv(R"([{"role": "developer", "content": "d"}])"), opts(true)),
+            B + U + "d" + A + T);
 }
 
 TEST(Encoder, ChatModeMultiTurnDropsNothingButWritesNoReasoning) {
-  EXPECT_EQ(render_prompt(conv(kTwoUserTurns), opts(false)), B + U + "a" + A + TE + "b" + E + U + "c" + A + TE);
+  EXPECT_EQ(render_prompt(conv(kTwoUserTurns), opts(false)),
+            B + U + "a" + A + TE + "b" + E + U + "c" + A + TE);
 }
 
 TEST(Encoder, ThinkingWithoutToolsDropsEarlierReasoning) {
@@ -112,16 +119,19 @@ const char* kToolRound = R"([{"role": "user", "content": "q"},
   {"role": "user", "content": "next"}])";
 
 TEST(Encoder, ToolResultsFoldIntoOneUserTurnInCallOrder) {
-  const std::string calls = "\n\n<｜DSML｜tool_calls>\n<｜DSML｜invoke name=\"f\">\n"
-                            "<｜DSML｜parameter name=\"x\" string=\"false\">1</｜DSML｜parameter>\n</｜DSML｜invoke>\n"
-                            "<｜DSML｜invoke name=\"g\">\n\n</｜DSML｜invoke>\n</｜DSML｜tool_calls>";
+  const std::string calls =
+      "\n\n<｜DSML｜tool_calls>\n<｜DSML｜invoke name=\"f\">\n"
+      "<｜DSML｜parameter name=\"x\" string=\"false\">1</｜DSML｜parameter>\n</｜DSML｜invoke>\n"
+      "<｜DSML｜invoke name=\"g\">\n\n</｜DSML｜invoke>\n</｜DSML｜tool_calls>";
   EXPECT_EQ(render_prompt(conv(kToolRound), opts(false)),
-            B + U + "q" + A + TE + calls + E + U + "<tool_result>r1a\n\nr1b</tool_result>\n\n<tool_result>r2</tool_result>" +
-                "\n\nnext" + A + TE);
+            B + U + "q" + A + TE + calls + E + U +
+                "<tool_result>r1a\n\nr1b</tool_result>\n\n<tool_result>r2</tool_result>" + "\n\nnext" + A +
+                TE);
 }
 
 TEST(Encoder, ConsecutiveUserMessagesJoinOneTurn) {
-  EXPECT_EQ(render_prompt(conv(R"([{"role": "user", "content": "a"}, {"role": "user", "content": "b"}])"), opts(false)),
+  EXPECT_EQ(render_prompt(conv(R"([{"role": "user", "content": "a"}, {"role": "user", "content": "b"}])"),
+                          opts(false)),
             B + U + "a\n\nb" + A + TE);
 }
 
@@ -143,7 +153,8 @@ TEST(Encoder, V41UsesSpacedDsmlTags) {
   ToolCall call{"id", "f", Json::parse(R"({"a": "x"})")};
   EXPECT_EQ(render_tool_calls({call}, Dialect::kV41),
             "\n\n<｜DSML｜ calls>\n<｜DSML｜ invoke name=\"f\">\n"
-            "<｜DSML｜ parameter name=\"a\" string=\"true\">x</｜DSML｜ parameter>\n</｜DSML｜ invoke>\n</｜DSML｜ calls>");
+            "<｜DSML｜ parameter name=\"a\" string=\"true\">x</｜DSML｜ parameter>\n</｜DSML｜ "
+            "invoke>\n</｜DSML｜ calls>");
 }
 
 TEST(Encoder, ArgumentsThatAreNotJsonBecomeOneArgumentsParameterInV4Only) {
@@ -160,10 +171,11 @@ TEST(Encoder, ToolsAttachToLeadingSystemMessage) {
   attach_request_tools(c, Json::parse(R"([{"name": "f"}])"), Json());
   const std::string p = render_prompt(c, opts(false));
   EXPECT_EQ(p.substr(0, B.size() + 3 + 2 + 8), B + "sys\n\n## Tools");
-  EXPECT_NE(p.find("### Available Tool Schemas\n\n{\"name\": \"f\"}\n\nYou MUST strictly follow the above defined "
-                   "tool name and parameter schemas to invoke tool calls.\n" +
-                   U + "u" + A + TE),
-            std::string::npos);
+  EXPECT_NE(
+      p.find("### Available Tool Schemas\n\n{\"name\": \"f\"}\n\nYou MUST strictly follow the above defined "
+             "tool name and parameter schemas to invoke tool calls.\n" +
+             U + "u" + A + TE),
+      std::string::npos);
 }
 
 TEST(Encoder, ToolsWithoutSystemMessageGetAnEmptyOnePutFirst) {
@@ -186,22 +198,30 @@ TEST(Encoder, ResponseFormatBlockFollowsTheTools) {
   Conversation c = conv(R"([{"role": "system", "content": "s"}, {"role": "user", "content": "u"}])");
   attach_request_tools(c, Json(), Json::parse(R"({"type": "json_schema", "schema": {"a": 1}})"));
   EXPECT_EQ(render_prompt(c, opts(false)),
-            B + "s\n\n## Response Format:\n\nYou MUST strictly adhere to the following schema to reply:\n"
+            B +
+                "s\n\n## Response Format:\n\nYou MUST strictly adhere to the following schema to reply:\n"
                 "{\"type\": \"json_schema\", \"schema\": {\"a\": 1}}" +
                 U + "u" + A + TE);
 }
 
 const std::string kAbsolute =
-    "Reasoning Effort: Absolute maximum with no shortcuts permitted.\nYou MUST be very thorough in your thinking and "
-    "comprehensively decompose the problem to resolve the root cause, rigorously stress-testing your logic against "
-    "all potential paths, edge cases, and adversarial scenarios.\nExplicitly write out your entire deliberation "
+    "Reasoning Effort: Absolute maximum with no shortcuts permitted.\nYou MUST be very thorough in your "
+    "thinking and "
+    "comprehensively decompose the problem to resolve the root cause, rigorously stress-testing your logic "
+    "against "
+    "all potential paths, edge cases, and adversarial scenarios.\nExplicitly write out your entire "
+    "deliberation "
     "process, documenting every intermediate step, considered alternative, and rejected hypothesis to ensure "
     "absolutely no assumption is left unchecked.\n\n";
 const std::string kBeyond =
-    "Reasoning Effort: Beyond maximum — exhaustive, relentless, and uncompromising.\nYou MUST reason with the "
-    "utmost depth and rigor, leaving absolutely nothing to chance: exhaustively decompose the problem into its most "
-    "fundamental components, trace every causal chain to its root, and resolve the underlying cause rather than any "
-    "surface symptom.\nDo not stop reasoning until you have independently verified the solution from multiple "
+    "Reasoning Effort: Beyond maximum — exhaustive, relentless, and uncompromising.\nYou MUST reason with "
+    "the "
+    "utmost depth and rigor, leaving absolutely nothing to chance: exhaustively decompose the problem into "
+    "its most "
+    "fundamental components, trace every causal chain to its root, and resolve the underlying cause rather "
+    "than any "
+    "surface symptom.\nDo not stop reasoning until you have independently verified the solution from "
+    "multiple "
     "angles and are certain that no assumption remains unchecked and no error remains undiscovered.\n\n";
 
 std::string with_effort(Dialect dialect, bool thinking, std::string level, int budget = 0) {
@@ -243,12 +263,15 @@ TEST(Encoder, V41EffortIsANumericBudgetBehindTheSystemToken) {
 TEST(Encoder, EffortTextPrecedesTheFirstSystemMessage) {
   RenderOptions o = opts(true, Dialect::kV4);
   o.effort.level = "max";
-  EXPECT_EQ(render_prompt(conv(R"([{"role": "system", "content": "s"}, {"role": "user", "content": "u"}])"), o),
-            B + kAbsolute + "s" + U + "u" + A + T);
+  EXPECT_EQ(
+      render_prompt(conv(R"([{"role": "system", "content": "s"}, {"role": "user", "content": "u"}])"), o),
+      B + kAbsolute + "s" + U + "u" + A + T);
   o.dialect = Dialect::kV41;
-  EXPECT_EQ(render_prompt(conv(R"([{"role": "system", "content": "s"}, {"role": "user", "content": "u"}])"), o),
-            B + S + "Reasoning Effort: 100 (range 1-100, the higher the value, the more thorough the reasoning)\n\n" +
-                "s" + U + "u" + A + T);
+  EXPECT_EQ(
+      render_prompt(conv(R"([{"role": "system", "content": "s"}, {"role": "user", "content": "u"}])"), o),
+      B + S +
+          "Reasoning Effort: 100 (range 1-100, the higher the value, the more thorough the reasoning)\n\n" +
+          "s" + U + "u" + A + T);
 }
 
 TEST(Encoder, V41SystemAfterTheFirstMessageActsAsAUserTurn) {

@@ -2,9 +2,9 @@
 // (chunked_parse.h). The FailureClassN tests are the nine failure classes serving stacks have shipped.
 #include "chat/output_parser.h"
 
-#include <set>
-
 #include <gtest/gtest.h>
+
+#include <set>
 
 #include "chunked_parse.h"
 
@@ -16,8 +16,8 @@ using testing::parse_every_way;
 const std::string EOS = "<｜end▁of▁sentence｜>";
 
 std::string param(const std::string& name, bool is_string, const std::string& value) {
-  return "<｜DSML｜parameter name=\"" + name + "\" string=\"" + (is_string ? "true" : "false") + "\">" + value +
-         "</｜DSML｜parameter>";
+  return "<｜DSML｜parameter name=\"" + name + "\" string=\"" + (is_string ? "true" : "false") + "\">" +
+         value + "</｜DSML｜parameter>";
 }
 std::string invoke(const std::string& name, const std::vector<std::string>& params) {
   std::string out = "<｜DSML｜invoke name=\"" + name + "\">\n";
@@ -66,7 +66,8 @@ TEST(OutputParser, EmptyOutputGivesNothing) {
 }
 
 TEST(OutputParser, ContentThenToolCallBlock) {
-  const std::string text = "r</think>Running it." + block({invoke("bash", {param("command", true, "ls")})}) + EOS;
+  const std::string text =
+      "r</think>Running it." + block({invoke("bash", {param("command", true, "ls")})}) + EOS;
   const ParsedOutput r = parse_every_way(text, thinking_options(kTools));
   EXPECT_EQ(r.content, "Running it.");
   ASSERT_EQ(r.tool_calls.size(), 1u);
@@ -76,9 +77,11 @@ TEST(OutputParser, ContentThenToolCallBlock) {
 }
 
 TEST(OutputParser, V41SpacedDialectParses) {
-  const std::string text = "r</think>\n\n<｜DSML｜ calls>\n<｜DSML｜ invoke name=\"plain\">\n"
-                           "<｜DSML｜ parameter name=\"n\" string=\"false\">3</｜DSML｜ parameter>\n"
-                           "</｜DSML｜ invoke>\n</｜DSML｜ calls>" + EOS;
+  const std::string text =
+      "r</think>\n\n<｜DSML｜ calls>\n<｜DSML｜ invoke name=\"plain\">\n"
+      "<｜DSML｜ parameter name=\"n\" string=\"false\">3</｜DSML｜ parameter>\n"
+      "</｜DSML｜ invoke>\n</｜DSML｜ calls>" +
+      EOS;
   const ParsedOutput r = parse_every_way(text, thinking_options(kTools));
   EXPECT_EQ(r.content, "");
   ASSERT_EQ(r.tool_calls.size(), 1u);
@@ -86,12 +89,13 @@ TEST(OutputParser, V41SpacedDialectParses) {
 }
 
 TEST(OutputParser, FailureClass1_MarkersSplitAcrossChunksAreChunkInvariant) {
-  // parse_every_way cuts inside "</think>", "<｜DSML｜tool_calls>", "<｜DSML｜invoke", every closing tag and the
-  // multi-byte "｜", one byte at a time and in multi-token chunks (speculative decoding).
-  const std::string text = "a<b</thin k</think>c\n\n\n" +
-                           block({invoke("bash", {param("command", true, "x</｜DSML｜param"),
-                                                  param("timeout", false, "5")}),
-                                  invoke("plain", {param("path", true, "/p")})}) + EOS;
+  // parse_every_way cuts inside "</think>", "<｜DSML｜tool_calls>", "<｜DSML｜invoke", every closing tag and
+  // the multi-byte "｜", one byte at a time and in multi-token chunks (speculative decoding).
+  const std::string text =
+      "a<b</thin k</think>c\n\n\n" +
+      block({invoke("bash", {param("command", true, "x</｜DSML｜param"), param("timeout", false, "5")}),
+             invoke("plain", {param("path", true, "/p")})}) +
+      EOS;
   const ParsedOutput r = parse_every_way(text, thinking_options(kTools));
   EXPECT_EQ(r.reasoning, "a<b</thin k");
   EXPECT_EQ(r.content, "c\n\n\n");  // one exact "\n\n" of the five newlines belongs to the block
@@ -102,7 +106,8 @@ TEST(OutputParser, FailureClass1_MarkersSplitAcrossChunksAreChunkInvariant) {
 }
 
 TEST(OutputParser, FailureClass2_DsmlBlockInsideReasoningEndsReasoningAndIsACall) {
-  const std::string text = "I will list files." + block({invoke("bash", {param("command", true, "ls")})}) + EOS;
+  const std::string text =
+      "I will list files." + block({invoke("bash", {param("command", true, "ls")})}) + EOS;
   const ParsedOutput r = parse_every_way(text, thinking_options(kTools));
   EXPECT_EQ(r.reasoning, "I will list files.");
   EXPECT_EQ(r.content, "");
@@ -112,7 +117,8 @@ TEST(OutputParser, FailureClass2_DsmlBlockInsideReasoningEndsReasoningAndIsACall
 
 TEST(OutputParser, FailureClass3_UnclosedDsmlAtEndReturnsRawTextWithAnError) {
   const std::string cut = "<｜DSML｜tool_calls>\n<｜DSML｜invoke name=\"bash\">\n" +
-                          param("command", true, "ls") + "\n<｜DSML｜parameter name=\"timeout\" string=\"false\">1";
+                          param("command", true, "ls") +
+                          "\n<｜DSML｜parameter name=\"timeout\" string=\"false\">1";
   const ParsedOutput r = parse_every_way("r</think>ok\n\n" + cut, thinking_options(kTools));
   EXPECT_EQ(r.content, "ok");
   EXPECT_TRUE(r.tool_calls.empty());  // no half call
@@ -126,7 +132,8 @@ TEST(OutputParser, FailureClass3_UnclosedDsmlAtEndReturnsRawTextWithAnError) {
 }
 
 TEST(OutputParser, FailureClass3_MalformedInvokeIsReportedWithItsRawText) {
-  const std::string bad = "<｜DSML｜invoke nme=\"bash\">\n" + param("command", true, "ls") + "\n</｜DSML｜invoke>";
+  const std::string bad =
+      "<｜DSML｜invoke nme=\"bash\">\n" + param("command", true, "ls") + "\n</｜DSML｜invoke>";
   const ParsedOutput r =
       parse_every_way("\n\n<｜DSML｜tool_calls>\n" + bad + "\n</｜DSML｜tool_calls>" + EOS, ParserOptions{});
   EXPECT_TRUE(r.tool_calls.empty());
@@ -135,10 +142,12 @@ TEST(OutputParser, FailureClass3_MalformedInvokeIsReportedWithItsRawText) {
 }
 
 TEST(OutputParser, FailureClass4_AnErrorInOneCallKeepsTheCallsBeforeAndAfter) {
-  const std::string bad = "<｜DSML｜invoke name=\"bash\">\n<｜DSML｜parameter name=\"command\" string=\"maybe\">x"
-                          "</｜DSML｜parameter>\n</｜DSML｜invoke>";
+  const std::string bad =
+      "<｜DSML｜invoke name=\"bash\">\n<｜DSML｜parameter name=\"command\" string=\"maybe\">x"
+      "</｜DSML｜parameter>\n</｜DSML｜invoke>";
   const std::string text = block({invoke("plain", {param("path", true, "/a")}), bad,
-                                  invoke("plain", {param("path", true, "/b")})}) + EOS;
+                                  invoke("plain", {param("path", true, "/b")})}) +
+                           EOS;
   const ParsedOutput r = parse_every_way(text, ParserOptions{});
   ASSERT_EQ(r.tool_calls.size(), 2u);
   EXPECT_EQ(r.tool_calls[0].arguments["path"], "/a");
@@ -168,12 +177,14 @@ TEST(OutputParser, FailureClass5_TrimsExactSuffixesNeverCharacterSets) {
   ASSERT_EQ(r.tool_calls.size(), 1u);
   EXPECT_EQ(r.tool_calls[0].arguments["command"], "find /tmp -name think");
   // Only one exact "\n\n" before the block belongs to it; other newlines stay content.
-  const ParsedOutput n = parse_every_way("a\n\n\n\n" + block({invoke("plain", {})}).substr(2) + EOS, ParserOptions{});
+  const ParsedOutput n =
+      parse_every_way("a\n\n\n\n" + block({invoke("plain", {})}).substr(2) + EOS, ParserOptions{});
   EXPECT_EQ(n.content, "a\n\n");
 }
 
 TEST(OutputParser, FailureClass6_HeldBackPartialTextIsFlushedAtTheEnd) {
-  for (const std::string tail : {"2 <", "2 <｜DS", "x\n\n", "x\n\n<｜DSML｜tool_ca", "<｜end▁of", "\xe6\x9d"}) {
+  for (const std::string tail :
+       {"2 <", "2 <｜DS", "x\n\n", "x\n\n<｜DSML｜tool_ca", "<｜end▁of", "\xe6\x9d"}) {
     const ParsedOutput c = parse_every_way(tail, ParserOptions{});
     EXPECT_EQ(c.content, tail);
     const ParsedOutput r = parse_every_way(tail, thinking_options());
@@ -185,9 +196,11 @@ TEST(OutputParser, FailureClass6_HeldBackPartialTextIsFlushedAtTheEnd) {
 TEST(OutputParser, FailureClass7_StringTrueIsByteExactAndStringFalseIsTyped) {
   const std::string code = "  def f(x):\n\treturn \"a\\n\" + 'b'  \n\n";
   const std::string text =
-      block({invoke("bash", {param("command", true, code), param("timeout", false, "30"), param("ratio", false, "0.5"),
-                             param("verbose", false, "true"), param("env", false, R"({"A": "1", "B": [1, 2]})"),
-                             param("args", false, R"(["-l", 3])")})}) + EOS;
+      block({invoke(
+          "bash", {param("command", true, code), param("timeout", false, "30"), param("ratio", false, "0.5"),
+                   param("verbose", false, "true"), param("env", false, R"({"A": "1", "B": [1, 2]})"),
+                   param("args", false, R"(["-l", 3])")})}) +
+      EOS;
   const ParsedOutput r = parse_every_way(text, thinking_options(kTools));
   ASSERT_EQ(r.tool_calls.size(), 1u);
   const Json& a = r.tool_calls[0].arguments;
@@ -202,8 +215,9 @@ TEST(OutputParser, FailureClass7_StringTrueIsByteExactAndStringFalseIsTyped) {
 }
 
 TEST(OutputParser, FailureClass7_SchemaCoercesLooseStringFalseValues) {
-  const std::string text = block({invoke("bash", {param("command", false, "ls -la"), param("timeout", false, "\"7\""),
-                                                  param("verbose", false, "True"), param("ratio", false, "abc")})});
+  const std::string text =
+      block({invoke("bash", {param("command", false, "ls -la"), param("timeout", false, "\"7\""),
+                             param("verbose", false, "True"), param("ratio", false, "abc")})});
   const ParsedOutput r = parse_every_way(text, thinking_options(kTools));
   ASSERT_EQ(r.tool_calls.size(), 1u);
   const Json& a = r.tool_calls[0].arguments;
@@ -216,22 +230,24 @@ TEST(OutputParser, FailureClass7_SchemaCoercesLooseStringFalseValues) {
 }
 
 TEST(OutputParser, FailureClass8_ArgumentsParameterIsOrdinaryWhenTheSchemaHasIt) {
-  const ParsedOutput r =
-      parse_every_way(block({invoke("wrap", {param("arguments", true, R"({"a": 1})")})}), thinking_options(kTools));
+  const ParsedOutput r = parse_every_way(block({invoke("wrap", {param("arguments", true, R"({"a": 1})")})}),
+                                         thinking_options(kTools));
   ASSERT_EQ(r.tool_calls.size(), 1u);
   EXPECT_EQ(r.tool_calls[0].arguments, Json::parse(R"({"arguments": "{\"a\": 1}"})"));
 }
 
 TEST(OutputParser, FailureClass8_LoneArgumentsOrInputObjectIsUnwrappedWhenTheSchemaLacksIt) {
   for (const char* name : {"arguments", "input"}) {
-    const ParsedOutput r = parse_every_way(block({invoke("plain", {param(name, false, R"({"path": "/x", "n": 2})")})}),
-                                           thinking_options(kTools));
+    const ParsedOutput r =
+        parse_every_way(block({invoke("plain", {param(name, false, R"({"path": "/x", "n": 2})")})}),
+                        thinking_options(kTools));
     ASSERT_EQ(r.tool_calls.size(), 1u);
     EXPECT_EQ(r.tool_calls[0].arguments, Json::parse(R"({"path": "/x", "n": 2})")) << name;
   }
   // Not alone, or not an object: an ordinary parameter.
   const ParsedOutput two = parse_every_way(
-      block({invoke("plain", {param("input", false, R"({"a": 1})"), param("n", false, "1")})}), thinking_options(kTools));
+      block({invoke("plain", {param("input", false, R"({"a": 1})"), param("n", false, "1")})}),
+      thinking_options(kTools));
   EXPECT_EQ(two.tool_calls[0].arguments, Json::parse(R"({"input": {"a": 1}, "n": 1})"));
   const ParsedOutput text =
       parse_every_way(block({invoke("plain", {param("input", true, "hello")})}), thinking_options(kTools));
@@ -274,8 +290,8 @@ TEST(OutputParser, TextAfterEndOfSentenceIsReportedNotParsed) {
 
 TEST(OutputParser, InvokeLeftOpenWhenTheBlockClosesIsAnError) {
   const std::string open = "<｜DSML｜invoke name=\"plain\">\n" + param("n", false, "1") + "\n";
-  const ParsedOutput r =
-      parse_every_way("\n\n<｜DSML｜tool_calls>\n" + open + "</｜DSML｜tool_calls>" + EOS, thinking_options(kTools));
+  const ParsedOutput r = parse_every_way("\n\n<｜DSML｜tool_calls>\n" + open + "</｜DSML｜tool_calls>" + EOS,
+                                         thinking_options(kTools));
   EXPECT_TRUE(r.tool_calls.empty());
   ASSERT_EQ(r.errors.size(), 1u);
   EXPECT_EQ(r.errors[0].raw, open);
@@ -300,8 +316,9 @@ TEST(OutputParser, TextDeltasNeverSplitAUtf8Character) {
 }
 
 TEST(OutputParser, MissingStringAttributeIsTypedByTheSchema) {
-  const std::string text = block({"<｜DSML｜invoke name=\"plain\">\n<｜DSML｜parameter name=\"n\">4</｜DSML｜parameter>\n"
-                                  "<｜DSML｜parameter name=\"path\">5</｜DSML｜parameter>\n</｜DSML｜invoke>"});
+  const std::string text =
+      block({"<｜DSML｜invoke name=\"plain\">\n<｜DSML｜parameter name=\"n\">4</｜DSML｜parameter>\n"
+             "<｜DSML｜parameter name=\"path\">5</｜DSML｜parameter>\n</｜DSML｜invoke>"});
   const ParsedOutput r = parse_every_way(text, thinking_options(kTools));
   ASSERT_EQ(r.tool_calls.size(), 1u);
   EXPECT_EQ(r.tool_calls[0].arguments, Json::parse(R"({"n": 4, "path": "5"})"));

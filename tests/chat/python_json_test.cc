@@ -1,8 +1,8 @@
 #include "chat/python_json.h"
 
-#include <fstream>
-
 #include <gtest/gtest.h>
+
+#include <fstream>
 
 #include "core/error.h"
 
@@ -42,7 +42,8 @@ TEST(PythonJson, FloatReprFollowsPythonLayout) {
 }
 
 TEST(PythonJson, EscapesOnlyWhatPythonEscapes) {
-  EXPECT_EQ(python_json_dumps(Json("a\"b\\c\n\x01\x7f東京\u2028")), "\"a\\\"b\\\\c\\n\\u0001\x7f東京\u2028\"");
+  EXPECT_EQ(python_json_dumps(Json("a\"b\\c\n\x01\x7f東京\u2028")),
+            "\"a\\\"b\\\\c\\n\\u0001\x7f東京\u2028\"");
 }
 
 TEST(PythonJson, ParseJsonTextNamesTheFieldOnBadInput) {

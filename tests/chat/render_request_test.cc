@@ -25,8 +25,10 @@ TEST(RenderRequest, RendersAMinimalRequest) {
 TEST(RenderRequest, ReadsThinkingEffortAndDialect) {
   const std::string p = render_request_text(
       R"({"messages": [{"role": "user", "content": "hi"}], "thinking": true, "reasoning_effort": 80, "dialect": "v4.1"})");
-  EXPECT_EQ(p, "<｜begin▁of▁sentence｜><｜System｜>Reasoning Effort: 80 (range 1-100, the higher the value, the more "
-               "thorough the reasoning)\n\n<｜User｜>hi<｜Assistant｜><think>");
+  EXPECT_EQ(
+      p,
+      "<｜begin▁of▁sentence｜><｜System｜>Reasoning Effort: 80 (range 1-100, the higher the value, the more "
+      "thorough the reasoning)\n\n<｜User｜>hi<｜Assistant｜><think>");
 }
 
 TEST(RenderRequest, BadFieldsNameTheField) {
@@ -35,7 +37,8 @@ TEST(RenderRequest, BadFieldsNameTheField) {
   EXPECT_NE(error_of(R"({"messages": [], "thinking": "yes"})").find("thinking: expected true or false"),
             std::string::npos);
   EXPECT_NE(error_of(R"({"messages": [], "dialect": "v5"})").find("dialect: expected"), std::string::npos);
-  EXPECT_NE(error_of(R"({"messages": [], "reasoning_effort": "extreme", "thinking": true})").find("reasoning_effort"),
+  EXPECT_NE(error_of(R"({"messages": [], "reasoning_effort": "extreme", "thinking": true})")
+                .find("reasoning_effort"),
             std::string::npos);
   EXPECT_NE(error_of(R"({"messages": [], "reasoning_effort": 50})").find("only in v4.1"), std::string::npos);
   EXPECT_NE(error_of(R"({"messages": [], "reasoning_effort": 0, "dialect": "v4.1"})").find("[1, 100]"),

@@ -1,10 +1,10 @@
 // Property: for random conversations (fixed seed), the assistant turn the encoder renders parses back —
 // under every chunking — into the same reasoning, content and tool calls.
+#include <gtest/gtest.h>
+
 #include <cmath>
 #include <cstring>
 #include <random>
-
-#include <gtest/gtest.h>
 
 #include "chat/encoder.h"
 #include "chat/prompt_texts.h"
@@ -22,9 +22,9 @@ class Generator {
   // Text that is hard to parse (markup-like pieces, quotes, newlines, multi-byte UTF-8) but holds no
   // complete marker, which the format cannot carry inside text.
   std::string text(size_t max_pieces) {
-    static const char* kPieces[] = {"a",  "Z",   " ",    "\n", "\n\n", "\t", "<",    ">",      "/",  "\"", "'",
-                                    "{",  "}",   "东京", "😀", "｜",   "▁",  "think", "DSML", "<｜", "</", "\\",
-                                    "$",  "0.5", "true", "<b>", "end", "</thinking>"};
+    static const char* kPieces[] = {
+        "a", "Z",  " ", "\n",    "\n\n", "\t",  "<",  ">",  "/", "\"",  "'",    "{",   "}",   "东京",
+        "😀", "｜", "▁", "think", "DSML", "<｜", "</", "\\", "$", "0.5", "true", "<b>", "end", "</thinking>"};
     for (;;) {
       std::string s;
       const size_t n = below(max_pieces + 1);
@@ -38,8 +38,10 @@ class Generator {
   // A random JSON value and its schema type.
   std::pair<Json, std::string> value(int depth) {
     switch (below(depth > 1 ? 6 : 8)) {
-      case 0: return {text(6), "string"};
-      case 1: return {static_cast<int64_t>(rng_()) >> below(64), "integer"};
+      case 0:
+        return {text(6), "string"};
+      case 1:
+        return {static_cast<int64_t>(rng_()) >> below(64), "integer"};
       case 2: {
         double d;
         do {
@@ -48,9 +50,12 @@ class Generator {
         } while (!std::isfinite(d));
         return {below(2) ? d : static_cast<double>(below(1000)) / 8.0, "number"};
       }
-      case 3: return {below(2) == 1, "boolean"};
-      case 4: return {nullptr, "null"};
-      case 5: return {text(3), "string"};
+      case 3:
+        return {below(2) == 1, "boolean"};
+      case 4:
+        return {nullptr, "null"};
+      case 5:
+        return {text(3), "string"};
       case 6: {
         Json a = Json::array();
         for (size_t i = below(4); i > 0; --i) a.push_back(value(depth + 1).first);
