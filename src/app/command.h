@@ -17,5 +17,7 @@ void add_inspect_command(CLI::App& app);
 void add_logits_command(CLI::App& app);
 void add_generate_command(CLI::App& app);
 void add_tokenize_command(CLI::App& app);
+void add_render_command(CLI::App& app);
+void add_parse_command(CLI::App& app);
 
 }  // namespace baleen::app
