@@ -37,9 +37,13 @@ image="$cache/busybox-${hash:0:16}"
 if [ ! -f "$image/image.json" ]; then
   printf '{\n  "format": "baleen-image-1",\n  "hash": "sha256:%s",\n  "layers": ["layers/base"]\n}\n' \
     "$hash" >"$work/image.json"
-  rm -rf "$image"
-  mv "$work" "$image"
-  trap - EXIT
-  chmod 0755 "$image"
+  chmod 0755 "$work"
+  # rename(2) is atomic and refuses a non-empty target, so concurrent builders agree on one copy.
+  if mv -T "$work" "$image" 2>/dev/null; then
+    trap - EXIT
+  elif [ ! -f "$image/image.json" ]; then
+    echo "build_image.sh: cannot install $image" >&2
+    exit 1
+  fi
 fi
 echo "$image"

@@ -131,7 +131,15 @@ InitPlan make_plan(const Image& image, const SandboxSpec& spec, const std::strin
   }
   plan.new_net = !spec.limits.network;
   plan.die_with_parent = !spec.persist;
-  plan.seccomp = sandbox_seccomp_program();
+  // Both are fixed for the life of the host process; computing them once saves ~0.2 ms a sandbox.
+  static const std::vector<sock_filter> seccomp = sandbox_seccomp_program();
+  static const int cap_last = [] {
+    int value = 63;
+    std::ifstream("/proc/sys/kernel/cap_last_cap") >> value;
+    return value;
+  }();
+  plan.seccomp = seccomp;
+  plan.cap_last = cap_last;
   plan.message.resize(proto::kMaxMessageBytes);
   plan.argv.resize(proto::kMaxStrings + 1);
   plan.envp.resize(proto::kMaxStrings + 1);

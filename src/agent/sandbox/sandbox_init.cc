@@ -173,7 +173,7 @@ void exec_in_path(const Command& command) {
     rlimit as{static_cast<rlim_t>(command.header->rlimit_as), static_cast<rlim_t>(command.header->rlimit_as)};
     ::setrlimit(RLIMIT_AS, &as);
   }
-  for (int cap = 0; cap <= 63; ++cap) ::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0);
+  for (int cap = 0; cap <= plan.cap_last; ++cap) ::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0);
   ::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
   __user_cap_header_struct cap_header{_LINUX_CAPABILITY_VERSION_3, 0};
   __user_cap_data_struct cap_data[2] = {};
