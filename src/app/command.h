@@ -13,5 +13,6 @@ inline constexpr int kExitError = 1;  // bad input, missing file, failed check
 inline constexpr int kExitUsage = 2;  // bad command line
 
 void add_version_command(CLI::App& app);
+void add_sandbox_command(CLI::App& app);
 
 }  // namespace baleen::app

@@ -15,7 +15,8 @@ namespace {
 
 void make_pipe(Fd* read_end, Fd* write_end) {
   int fds[2];
-  check(::pipe2(fds, O_CLOEXEC) == 0, "cannot create a pipe: {}", std::strerror(errno));
+  bool ok = ::pipe2(fds, O_CLOEXEC) == 0;
+  check(ok, "cannot create a pipe: {}", std::strerror(errno));
   *read_end = Fd(fds[0]);
   *write_end = Fd(fds[1]);
 }

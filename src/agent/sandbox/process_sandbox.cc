@@ -46,9 +46,10 @@ Fd listen_socket(const std::string& state_dir) {
   sockaddr_un address = socket_address(state_dir);
   Fd fd(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
   check(static_cast<bool>(fd), "cannot create the control socket: {}", std::strerror(errno));
-  check(::bind(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0,
-        "cannot bind the control socket {}: {}", address.sun_path, std::strerror(errno));
-  check(::listen(fd.get(), 64) == 0, "cannot listen on {}: {}", address.sun_path, std::strerror(errno));
+  bool ok = ::bind(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
+  check(ok, "cannot bind the control socket {}: {}", address.sun_path, std::strerror(errno));
+  ok = ::listen(fd.get(), 64) == 0;
+  check(ok, "cannot listen on {}: {}", address.sun_path, std::strerror(errno));
   return fd;
 }
 
@@ -149,7 +150,8 @@ InitPlan make_plan(const Image& image, const SandboxSpec& spec, const std::strin
 // Clones init into new namespaces, places it in the cgroups and waits until it is ready.
 pid_t start_init(InitPlan& plan, const SandboxCgroup& cgroup) {
   int ready[2], go[2];
-  check(::pipe2(ready, O_CLOEXEC) == 0 && ::pipe2(go, O_CLOEXEC) == 0, "cannot create pipes: {}",
+  bool ok = ::pipe2(ready, O_CLOEXEC) == 0 && ::pipe2(go, O_CLOEXEC) == 0;
+  check(ok, "cannot create pipes: {}",
         std::strerror(errno));
   Fd ready_read(ready[0]), ready_write(ready[1]), go_read(go[0]), go_write(go[1]);
   plan.ready_fd = ready_write.get();
@@ -266,8 +268,8 @@ Fd ProcessSandbox::connect() const {
   sockaddr_un address = socket_address(state_dir_);
   Fd fd(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
   check(static_cast<bool>(fd), "cannot create a socket: {}", std::strerror(errno));
-  check(::connect(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0,
-        "sandbox {} does not answer at {}: {}", id_, address.sun_path, std::strerror(errno));
+  bool ok = ::connect(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
+  check(ok, "sandbox {} does not answer at {}: {}", id_, address.sun_path, std::strerror(errno));
   return fd;
 }
 
@@ -345,7 +347,8 @@ void ProcessSandbox::write_file(const std::string& path, std::string_view data, 
   if (slash != std::string::npos) make_dirs_confined(root.get(), relative.substr(0, slash), Confinement::kInRoot);
   Fd fd = open_confined(root.get(), relative, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, mode, Confinement::kInRoot);
   write_whole(fd.get(), data, path);
-  check(::fchmod(fd.get(), static_cast<mode_t>(mode)) == 0, "cannot chmod '{}': {}", path, std::strerror(errno));
+  bool ok = ::fchmod(fd.get(), static_cast<mode_t>(mode)) == 0;
+  check(ok, "cannot chmod '{}': {}", path, std::strerror(errno));
 }
 
 std::string ProcessSandbox::read_file(const std::string& path, int64_t max_bytes) {

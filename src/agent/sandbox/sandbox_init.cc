@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -357,6 +358,27 @@ void serve(InitPlan& plan, int connection, int signal_fd, int upper_fd) {
   }
 }
 
+// Points stdio at /dev/null and closes every other descriptor inherited from the creator (its
+// terminal, its pipes) but `keep`, so a persistent sandbox holds nothing of the process that made it.
+bool isolate_descriptors(int a, int b, int c) {
+  int null_fd = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (null_fd < 0) return false;
+  for (int fd = 0; fd < 3; ++fd) {
+    if (null_fd != fd && ::dup2(null_fd, fd) < 0) return false;
+  }
+  int keep[3] = {a, b, c};
+  std::sort(keep, keep + 3);
+  unsigned first = 3;
+  for (int fd : keep) {
+    if (fd >= static_cast<int>(first)) {
+      if (fd > static_cast<int>(first)) ::syscall(SYS_close_range, first, static_cast<unsigned>(fd - 1), 0U);
+      first = static_cast<unsigned>(fd) + 1;
+    }
+  }
+  ::syscall(SYS_close_range, first, ~0U, 0U);
+  return true;
+}
+
 }  // namespace
 
 const char* init_step_name(int step) {
@@ -371,6 +393,7 @@ const char* init_step_name(int step) {
 void run_sandbox_init(InitPlan& plan) {
   int ready = plan.ready_fd;
   if (plan.die_with_parent) ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  if (!isolate_descriptors(plan.listen_fd, plan.ready_fd, plan.go_fd)) report_and_exit(ready, kFds);
   char go = 0;
   if (::read(plan.go_fd, &go, 1) != 1) report_and_exit(ready, kWaitGo);
   ::close(plan.go_fd);

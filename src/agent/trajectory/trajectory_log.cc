@@ -64,7 +64,8 @@ size_t next_valid_record(std::string_view data, size_t offset) {
 
 std::string read_file_bytes(int fd, const std::string& path) {
   struct stat st{};
-  check(::fstat(fd, &st) == 0, "cannot stat trajectory log '{}': {}", path, std::strerror(errno));
+  bool ok = ::fstat(fd, &st) == 0;
+  check(ok, "cannot stat trajectory log '{}': {}", path, std::strerror(errno));
   std::string data(static_cast<size_t>(st.st_size), '\0');
   size_t done = 0;
   while (done < data.size()) {
@@ -143,14 +144,16 @@ TrajectoryLog TrajectoryLog::open(const std::string& path) {
   if (contents.torn_bytes > 0) {
     log::warn("trajectory log '{}': dropping a torn tail of {} bytes at byte {}", path, contents.torn_bytes,
               contents.valid_bytes);
-    check(::ftruncate(fd.get(), contents.valid_bytes) == 0, "cannot truncate trajectory log '{}': {}", path,
+    bool ok = ::ftruncate(fd.get(), contents.valid_bytes) == 0;
+    check(ok, "cannot truncate trajectory log '{}': {}", path,
           std::strerror(errno));
   }
   if (contents.valid_bytes == 0) {
     write_all_at_end(fd.get(), file_header(), path);
     contents.valid_bytes = static_cast<int64_t>(kFileHeaderBytes);
   }
-  check(::fdatasync(fd.get()) == 0, "cannot sync trajectory log '{}': {}", path, std::strerror(errno));
+  bool synced = ::fdatasync(fd.get()) == 0;
+  check(synced, "cannot sync trajectory log '{}': {}", path, std::strerror(errno));
   if (data.empty()) sync_directory_of(path);
   return TrajectoryLog(path, std::move(fd), std::move(contents));
 }
@@ -166,7 +169,8 @@ void TrajectoryLog::append(std::string_view payload) {
   record.append(payload);
   try {
     write_all_at_end(fd_.get(), record, path_);
-    check(::fdatasync(fd_.get()) == 0, "cannot sync trajectory log '{}': {}", path_, std::strerror(errno));
+    bool synced = ::fdatasync(fd_.get()) == 0;
+    check(synced, "cannot sync trajectory log '{}': {}", path_, std::strerror(errno));
   } catch (const Error&) {
     // A half-written record followed by later ones would read as corruption: cut it off now.
     (void)::ftruncate(fd_.get(), contents_.valid_bytes);
