@@ -96,8 +96,10 @@ SandboxCgroup SandboxCgroup::create(const std::string& id, const Limits& limits)
   }
   // v1: one hierarchy per controller.
   for (const char* controller : {"memory", "pids", "cpu"}) {
+    std::string_view name = controller;
+    bool wanted = name == "memory" ? limits.memory_bytes > 0 : name == "pids" ? limits.pids > 0 : limits.cpus > 0;
     std::string mount = std::string(kMount) + "/" + controller;
-    if (!fs::exists(mount + "/cgroup.procs")) continue;
+    if (!wanted || !fs::exists(mount + "/cgroup.procs")) continue;
     std::string dir = mount + own_cgroup(controller) + "/baleen/" + id;
     if (!make_dir(dir)) {
       log::debug("cgroup v1 {}: cannot create {}", controller, dir);

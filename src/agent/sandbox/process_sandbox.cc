@@ -141,9 +141,6 @@ InitPlan make_plan(const Image& image, const SandboxSpec& spec, const std::strin
   }();
   plan.seccomp = seccomp;
   plan.cap_last = cap_last;
-  plan.message.resize(proto::kMaxMessageBytes);
-  plan.argv.resize(proto::kMaxStrings + 1);
-  plan.envp.resize(proto::kMaxStrings + 1);
   return plan;
 }
 

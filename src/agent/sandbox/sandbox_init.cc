@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -111,6 +112,24 @@ int build_root(const InitPlan& plan) {
   return upper_fd;
 }
 
+// Request buffers, mapped by init itself so an idle sandbox holds only the pages it has touched.
+struct Buffers {
+  char* message = nullptr;  // init_protocol::kMaxMessageBytes
+  char** argv = nullptr;    // kMaxStrings + 1
+  char** envp = nullptr;    // kMaxStrings + 1
+};
+
+bool map_buffers(Buffers* buffers) {
+  size_t pointers = (proto::kMaxStrings + 1) * sizeof(char*);
+  size_t size = proto::kMaxMessageBytes + 2 * pointers;
+  void* memory = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (memory == MAP_FAILED) return false;
+  buffers->message = static_cast<char*>(memory);
+  buffers->argv = reinterpret_cast<char**>(buffers->message + proto::kMaxMessageBytes);
+  buffers->envp = reinterpret_cast<char**>(buffers->message + proto::kMaxMessageBytes + pointers);
+  return true;
+}
+
 struct Command {
   int stdio[3];
   int error_pipe;
@@ -208,8 +227,8 @@ void drain(int signal_fd) {
   }
 }
 
-// Parses an exec request's blob into plan.argv / plan.envp; false when malformed.
-bool parse_exec(InitPlan& plan, const proto::Header& header, char* blob, Command* command) {
+// Parses an exec request's blob into buffers.argv / buffers.envp; false when malformed.
+bool parse_exec(Buffers& buffers, const proto::Header& header, char* blob, Command* command) {
   if (header.argc == 0 || header.argc > proto::kMaxStrings || header.envc > proto::kMaxStrings) return false;
   char* cursor = blob;
   char* end = blob + header.blob_bytes;
@@ -221,16 +240,16 @@ bool parse_exec(InitPlan& plan, const proto::Header& header, char* blob, Command
     return string;
   };
   for (uint32_t i = 0; i < header.argc; ++i) {
-    if ((plan.argv[i] = next()) == nullptr) return false;
+    if ((buffers.argv[i] = next()) == nullptr) return false;
   }
-  plan.argv[header.argc] = nullptr;
+  buffers.argv[header.argc] = nullptr;
   for (uint32_t i = 0; i < header.envc; ++i) {
-    if ((plan.envp[i] = next()) == nullptr) return false;
+    if ((buffers.envp[i] = next()) == nullptr) return false;
   }
-  plan.envp[header.envc] = nullptr;
+  buffers.envp[header.envc] = nullptr;
   command->cwd = next();
-  command->argv = plan.argv.data();
-  command->envp = plan.envp.data();
+  command->argv = buffers.argv;
+  command->envp = buffers.envp;
   command->header = &header;
   return command->cwd != nullptr;
 }
@@ -307,9 +326,9 @@ void send_reply(int connection, const void* data, size_t size, int fd_to_pass) {
 }
 
 // Serves the requests of one connection until the client closes it.
-void serve(InitPlan& plan, int connection, int signal_fd, int upper_fd) {
+void serve(InitPlan& plan, Buffers& buffers, int connection, int signal_fd, int upper_fd) {
   for (;;) {
-    iovec io{plan.message.data(), plan.message.size()};
+    iovec io{buffers.message, proto::kMaxMessageBytes};
     alignas(cmsghdr) char control[CMSG_SPACE(3 * sizeof(int))] = {};
     msghdr message{};
     message.msg_iov = &io;
@@ -326,13 +345,13 @@ void serve(InitPlan& plan, int connection, int signal_fd, int upper_fd) {
       fd_count = static_cast<int>((cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int));
       std::memcpy(fds, CMSG_DATA(cmsg), sizeof(int) * static_cast<size_t>(fd_count < 3 ? fd_count : 3));
     }
-    const auto* header = reinterpret_cast<const proto::Header*>(plan.message.data());
+    const auto* header = reinterpret_cast<const proto::Header*>(buffers.message);
     proto::Reply ok{0};
     if (header->op == proto::kExec) {
       proto::ExecReply reply{};
       Command command{};
       bool valid = fd_count == 3 && header->blob_bytes == got - static_cast<ssize_t>(sizeof(proto::Header)) &&
-                   parse_exec(plan, *header, plan.message.data() + sizeof(proto::Header), &command);
+                   parse_exec(buffers, *header, buffers.message + sizeof(proto::Header), &command);
       if (valid) {
         std::memcpy(command.stdio, fds, sizeof(fds));
         execute(plan, command, connection, signal_fd, &reply);
@@ -405,7 +424,8 @@ void run_sandbox_init(InitPlan& plan) {
   sigaddset(&child, SIGCHLD);
   if (::sigprocmask(SIG_BLOCK, &child, nullptr) != 0) report_and_exit(ready, kSignals);
   int signal_fd = ::signalfd(-1, &child, SFD_NONBLOCK | SFD_CLOEXEC);
-  if (signal_fd < 0) report_and_exit(ready, kFds);
+  Buffers buffers;
+  if (signal_fd < 0 || !map_buffers(&buffers)) report_and_exit(ready, kFds);
   InitStatus status{kReady, 0};
   (void)!::write(ready, &status, sizeof(status));
   ::close(ready);
@@ -421,7 +441,7 @@ void run_sandbox_init(InitPlan& plan) {
     if (fds[0].revents) {
       int connection = ::accept4(plan.listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
       if (connection < 0) continue;
-      serve(plan, connection, signal_fd, upper_fd);
+      serve(plan, buffers, connection, signal_fd, upper_fd);
       ::close(connection);
     }
   }

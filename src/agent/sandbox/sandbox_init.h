@@ -29,9 +29,6 @@ struct InitPlan {
   bool die_with_parent = true;
   std::vector<sock_filter> seccomp;
   int cap_last = 63;            // /proc/sys/kernel/cap_last_cap: capabilities to drop are 0..cap_last
-  // Buffers init uses instead of the heap; sized by the creator.
-  std::vector<char> message;            // init_protocol::kMaxMessageBytes
-  std::vector<char*> argv, envp;        // kMaxStrings + 1 each
 };
 
 // What init reports on ready_fd: step 0 when ready, else the step that failed and its errno.
