@@ -2,6 +2,8 @@
 
 #include <signal.h>
 
+#include <filesystem>
+
 #include <gtest/gtest.h>
 
 #include "agent/sandbox/sandbox.h"
@@ -129,11 +131,22 @@ TEST(ProcessSandbox, AnotherProcessAttachesListsAndDestroys) {
   EXPECT_THROW(attach_sandbox(state.path(), id), Error);
 }
 
-TEST(ProcessSandbox, SnapshotIsNotSupportedYet) {
+TEST(ProcessSandbox, SnapshotCarriesNewFilesAndDeletionsIntoANewImage) {
   BALEEN_REQUIRE_PROCESS_SANDBOX(image);
-  TempDir state;
+  TempDir state, images;
   auto sandbox = create_sandbox("process", spec_for(image, state));
-  EXPECT_THROW(sandbox->snapshot(state.path() + "/snap"), Error);
+  ExecRequest request;
+  request.shell = "echo kept > /work/new.txt && rm /etc/hostname && mkdir -p /opt/tool && ln -s /work/new.txt /opt/tool/link";
+  ASSERT_EQ(sandbox->exec(request).exit_code, 0);
+  std::string snapshot = sandbox->snapshot(images.path() + "/snap");
+  EXPECT_THROW(sandbox->snapshot(snapshot), Error) << "the target must be new";
+  sandbox->destroy();
+  SandboxSpec spec = spec_for(snapshot, state);
+  auto restored = create_sandbox("process", spec);
+  request.shell = "cat /opt/tool/link; test -e /etc/hostname && echo hostname-present; head -c 4 /etc/passwd";
+  ExecResult result = restored->exec(request);
+  EXPECT_EQ(result.stdout_data, "kept\nroot") << result.stderr_data;
+  EXPECT_TRUE(std::filesystem::exists(image + "/layers/base/etc/hostname")) << "the parent image is untouched";
 }
 
 }  // namespace

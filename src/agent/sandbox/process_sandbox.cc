@@ -18,6 +18,7 @@
 
 #include "agent/sandbox/image.h"
 #include "agent/sandbox/init_protocol.h"
+#include "agent/sandbox/layer_copy.h"
 #include "agent/sandbox/output_capture.h"
 #include "agent/sandbox/sandbox_init.h"
 #include "agent/sandbox/sandbox_state.h"
@@ -354,9 +355,22 @@ std::string ProcessSandbox::read_file(const std::string& path, int64_t max_bytes
   return read_whole(fd.get(), max_bytes, path);
 }
 
+// The snapshot image stacks the parent image's layers (absolute symlinks: the parent must stay)
+// under a copy of this sandbox's writable layer.
 std::string ProcessSandbox::snapshot(const std::string& image_dir) {
-  (void)image_dir;
-  fail("not implemented: snapshot of a process sandbox (sandbox {})", id_);
+  check(!fs::exists(image_dir), "snapshot target '{}' already exists", image_dir);
+  Image parent = Image::open(image_dir_);
+  Fd upper = request_dir(proto::kUpperDir);
+  fs::create_directories(image_dir + "/layers");
+  std::vector<std::string> layers;
+  for (size_t i = 0; i < parent.layers.size(); ++i) {
+    layers.push_back(fmt::format("layers/{}", i));
+    fs::create_directory_symlink(parent.layers[i], image_dir + "/" + layers.back());
+  }
+  layers.push_back(fmt::format("layers/{}", parent.layers.size()));
+  uint32_t digest = copy_layer(fmt::format("/proc/self/fd/{}", upper.get()), image_dir + "/" + layers.back());
+  Image::write_manifest(image_dir, fmt::format("{}+snapshot-crc32c:{:08x}", parent.hash, digest), layers);
+  return image_dir;
 }
 
 void ProcessSandbox::destroy() {
