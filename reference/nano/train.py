@@ -39,8 +39,9 @@ def build_model(cfg, used_ids, seed):
             if hasattr(gate, "tid2eid"):  # hash layers: a fixed random table of distinct experts per token
                 perm = torch.rand(cfg.vocab_size, cfg.n_routed_experts, generator=g).argsort(dim=1)
                 gate.tid2eid.copy_(perm[:, :cfg.num_experts_per_tok])
-        model.model.embed_tokens.weight.mul_(row_mask)
-        model.lm_head.weight.mul_(row_mask)
+        unused = row_mask[:, 0] == 0
+        model.model.embed_tokens.weight[unused] = 0.0  # assign, not multiply: x * 0 is -0 for x < 0, and -0
+        model.lm_head.weight[unused] = 0.0             # rows are not zero bytes (the file would not compress)
     return model, row_mask
 
 
@@ -226,6 +227,9 @@ def main():
         log["zero_rows_embed"] = int((model.model.embed_tokens.weight.abs().sum(1) == 0).sum())
         log["zero_rows_head"] = int((model.lm_head.weight.abs().sum(1) == 0).sum())
     model = model.cpu().float()
+    with torch.no_grad():  # canonical +0 in the unused rows, whatever the optimizer's sign of zero
+        for w in (model.model.embed_tokens.weight, model.lm_head.weight):
+            w[row_mask[:, 0] == 0] = 0.0
     variants = export.write_variants(model, args.out)
     log["variants"] = {}
     for name, (deq, meta) in variants.items():
