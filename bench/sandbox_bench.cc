@@ -80,6 +80,13 @@ int64_t pss_kb(pid_t pid) {
   return 0;
 }
 
+bool process_substrate_available(benchmark::State& state) {
+  std::string reason;
+  if (baleen::agent::ProcessSandbox::available(&reason)) return true;
+  state.SkipWithError(reason.c_str());
+  return false;
+}
+
 // CPU time of this process and its reaped children (each sandbox's init, which reaped its commands).
 double cpu_ms() {
   rusage self{}, children{};
@@ -92,11 +99,7 @@ double cpu_ms() {
 // state.range(0) == 0 runs without a CPU cgroup, which lets the benchmark run under SCHED_FIFO
 // (`chrt -f 10`) to measure latency without the host's other load: v1 CPU cgroups refuse RT tasks.
 void ProcessCreateExecDestroy(benchmark::State& state) {
-  std::string reason;
-  if (!baleen::agent::ProcessSandbox::available(&reason)) {
-    state.SkipWithError(reason.c_str());
-    return;
-  }
+  if (!process_substrate_available(state)) return;
   std::string root = state_root();
   SandboxSpec spec = bench_spec(root);
   if (state.range(0) == 0) spec.limits.cpus = 0;
@@ -121,11 +124,7 @@ void ProcessCreateExecDestroy(benchmark::State& state) {
 BENCHMARK(ProcessCreateExecDestroy)->ArgName("cpu_cgroup")->Arg(1)->Arg(0)->Iterations(300)->Unit(benchmark::kMillisecond);
 
 void LiveIdleSandboxes(benchmark::State& state) {
-  std::string reason;
-  if (!baleen::agent::ProcessSandbox::available(&reason)) {
-    state.SkipWithError(reason.c_str());
-    return;
-  }
+  if (!process_substrate_available(state)) return;
   std::string root = state_root();
   SandboxSpec spec = bench_spec(root);
   auto count = static_cast<size_t>(state.range(0));

@@ -35,15 +35,17 @@ void put_bytes(const std::string& path, const std::string& bytes) {
   std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
 }
 
+void write_log(const std::string& path, const std::vector<std::string>& payloads) {
+  TrajectoryLog log = TrajectoryLog::open(path);
+  for (const auto& p : payloads) log.append(p);
+}
+
 TEST(TrajectoryLog, AppendedRecordsReadBackAfterReopen) {
   TempDir dir;
   std::string path = dir.path() + "/log";
   std::mt19937_64 rng(1);
   auto payloads = random_payloads(rng, 20);
-  {
-    TrajectoryLog log = TrajectoryLog::open(path);
-    for (const auto& p : payloads) log.append(p);
-  }
+  write_log(path, payloads);
   TrajectoryLog log = TrajectoryLog::open(path);
   EXPECT_EQ(log.payloads(), payloads);
   EXPECT_EQ(log.torn_bytes_dropped(), 0);
@@ -55,10 +57,7 @@ TEST(TrajectoryLog, TornTailAtEveryCutIsTruncatedAndAppendingResumes) {
   std::string path = dir.path() + "/log";
   std::mt19937_64 rng(2);
   auto payloads = random_payloads(rng, 4);
-  {
-    TrajectoryLog log = TrajectoryLog::open(path);
-    for (const auto& p : payloads) log.append(p);
-  }
+  write_log(path, payloads);
   std::string full = bytes_of(path);
   size_t last_start = full.size() - 16 - payloads.back().size();
   for (size_t cut = last_start + 1; cut < full.size(); ++cut) {
@@ -87,10 +86,7 @@ TEST(TrajectoryLog, CorruptRecordBeforeTheTailIsAnError) {
   std::string path = dir.path() + "/log";
   std::mt19937_64 rng(3);
   auto payloads = random_payloads(rng, 5);
-  {
-    TrajectoryLog log = TrajectoryLog::open(path);
-    for (const auto& p : payloads) log.append(p);
-  }
+  write_log(path, payloads);
   std::string full = bytes_of(path);
   size_t second = 16 + 16 + payloads[0].size();
   for (size_t offset : {second + 4, second + 9, second + 16 + payloads[1].size() / 2}) {
