@@ -12,6 +12,7 @@
 #include <fstream>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "agent/sandbox/image.h"
 #include "agent/sandbox/process_sandbox.h"
@@ -126,6 +127,15 @@ TEST_F(ProcessEscape, ForkBombStopsAtThePidsLimit) {
   auto sandbox = make(int64_t{256} << 20, 32);
   ExecResult bomb = sh(*sandbox, "bomb() { bomb | bomb & }; bomb; sleep 2; ps | wc -l", 6'000);
   EXPECT_LE(std::stoi(bomb.stdout_data.empty() ? "0" : bomb.stdout_data), 40) << bomb.stdout_data;
+  // The limit was reached (forks refused), as the pids cgroup counts.
+  auto state = nlohmann::json::parse(slurp(state_.path() + "/" + sandbox->id() + "/sandbox.json"));
+  for (const std::string dir : state.at("cgroups")) {
+    if (dir.find("/pids/") == std::string::npos) continue;
+    std::string events = slurp(dir + "/pids.events");
+    ASSERT_TRUE(events.starts_with("max ")) << events;
+    EXPECT_GT(std::stoll(events.substr(4)), 0) << "the fork bomb never hit the pids limit";
+    EXPECT_LE(std::stoll(slurp(dir + "/pids.current")), 32);
+  }
   // The host still forks, and the sandbox's timeout and destroy clean up every bomb process.
   pid_t child = ::fork();
   if (child == 0) ::_exit(0);
