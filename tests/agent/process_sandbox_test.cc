@@ -110,6 +110,25 @@ TEST(ProcessSandbox, ArgvEnvCwdAndExecFailures) {
   EXPECT_EQ(sandbox->read_file("/made.txt"), "written\n");
 }
 
+TEST(ProcessSandbox, NetworkOptInSharesTheHostsInterfaces) {
+  BALEEN_REQUIRE_PROCESS_SANDBOX(image);
+  TempDir state;
+  SandboxSpec spec = spec_for(image, state);
+  ExecRequest request;
+  request.shell = "ip -o link | cut -d: -f2 | tr -d ' \\n'";
+  std::string isolated = create_sandbox("process", spec)->exec(request).stdout_data;
+  spec.limits.network = true;
+  std::string shared = create_sandbox("process", spec)->exec(request).stdout_data;
+  EXPECT_EQ(isolated, "lo");
+  std::FILE* host = ::popen("ip -o link 2>/dev/null || busybox ip -o link", "r");
+  char line[512];
+  int host_interfaces = 0;
+  while (host != nullptr && std::fgets(line, sizeof(line), host) != nullptr) ++host_interfaces;
+  if (host != nullptr) ::pclose(host);
+  if (host_interfaces <= 1) GTEST_SKIP() << "the host has only loopback";
+  EXPECT_NE(shared, "lo") << "network = true should share the host's interfaces";
+}
+
 TEST(ProcessSandbox, AnotherProcessAttachesListsAndDestroys) {
   BALEEN_REQUIRE_PROCESS_SANDBOX(image);
   TempDir state;
