@@ -19,5 +19,6 @@ void add_generate_command(CLI::App& app);
 void add_tokenize_command(CLI::App& app);
 void add_render_command(CLI::App& app);
 void add_parse_command(CLI::App& app);
+void add_sandbox_command(CLI::App& app);
 
 }  // namespace baleen::app

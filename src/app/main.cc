@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   baleen::app::add_tokenize_command(app);
   baleen::app::add_render_command(app);
   baleen::app::add_parse_command(app);
+  baleen::app::add_sandbox_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
