@@ -1,6 +1,6 @@
 // CPU prefill and decode throughput of the engine on a mid-size random V4 model, the machine's streaming
 // read bandwidth, and the decode floor it implies: (bytes of active weights + KV read per token) / bandwidth.
-// Run: build/release/bench/bench_engine  (results in docs/BENCHMARKS.md)
+// Run: build/release/bench/engine_bench  (results in docs/BENCHMARKS.md)
 #include <benchmark/benchmark.h>
 #include <immintrin.h>
 
