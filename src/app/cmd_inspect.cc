@@ -158,7 +158,7 @@ std::string human(double v, const char* const* units, double step) {
     v /= step;
     ++i;
   }
-  return fmt::format("{:.2f} {}", v, units[i]);
+  return units[i][0] == '\0' ? fmt::format("{:.2f}", v) : fmt::format("{:.2f} {}", v, units[i]);
 }
 std::string gib(double bytes) {
   static const char* const kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", nullptr};

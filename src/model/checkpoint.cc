@@ -61,6 +61,21 @@ float element(const uint8_t* data, DType type, size_t i) {
   return 0.0f;
 }
 
+// element() over a whole tensor, with the dtype dispatch hoisted out of the loop for the common formats.
+void convert(const uint8_t* data, DType type, size_t n, float* out) {
+  if (type == DType::kF32) {
+    std::memcpy(out, data, 4 * n);
+  } else if (type == DType::kBF16) {
+    for (size_t i = 0; i < n; ++i) {
+      uint16_t v;
+      std::memcpy(&v, data + 2 * i, 2);
+      out[i] = bf16_to_f32(v);
+    }
+  } else {
+    for (size_t i = 0; i < n; ++i) out[i] = element(data, type, i);
+  }
+}
+
 std::string shape_text(const std::vector<int64_t>& shape) {
   return fmt::format("[{}]", fmt::join(shape, ", "));
 }
@@ -232,7 +247,7 @@ Tensor Checkpoint::load_f32(std::string_view name) const {
   const std::string scale = scale_name(name);
   const bool quantized = t.dtype == DType::kF4E2M1x2 || (t.dtype == DType::kF8E4M3 && has(scale));
   if (!quantized) {
-    for (size_t i = 0; i < out.values().size(); ++i) out.data()[i] = element(t.data, t.dtype, i);
+    convert(t.data, t.dtype, out.values().size(), out.data());
     return out;
   }
   check(t.shape.size() == 2 && has(scale), "{}: quantized tensor '{}' has no scale '{}'", dir_.string(), name,

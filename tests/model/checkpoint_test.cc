@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <functional>
 #include <limits>
 #include <random>
@@ -319,10 +320,12 @@ TEST(Checkpoint, UnknownTensorNameIsAnErrorNamingIt) {
   }
 }
 
+// Every committed checkpoint: the reference fixtures and the bundled models.
 TEST(Checkpoint, OpensEveryCommittedFixture) {
-  const std::filesystem::path root = std::filesystem::path(BALEEN_SOURCE_DIR) / "tests" / "fixtures";
   int opened = 0;
-  if (std::filesystem::is_directory(root)) {
+  for (const char* folder : {"tests/fixtures", "models"}) {
+    const std::filesystem::path root = std::filesystem::path(BALEEN_SOURCE_DIR) / folder;
+    if (!std::filesystem::is_directory(root)) continue;
     for (const auto& entry : std::filesystem::recursive_directory_iterator(root)) {
       if (entry.path().filename() != "config.json") continue;
       const auto dir = entry.path().parent_path();
@@ -334,13 +337,15 @@ TEST(Checkpoint, OpensEveryCommittedFixture) {
       SCOPED_TRACE(dir.string());
       const Checkpoint ck = Checkpoint::open(dir);
       for (const auto& name : ck.names()) {
+        EXPECT_EQ(count_non_finite(ck.info(name)), 0u) << name;
         const Tensor t = ck.load_f32(name);
         for (float v : t.values()) ASSERT_TRUE(std::isfinite(v)) << name;
       }
       ++opened;
     }
   }
-  if (opened == 0) GTEST_SKIP() << "no fixture checkpoints under " << root;
+  if (opened == 0) GTEST_SKIP() << "no committed checkpoints";
+  std::printf("opened and dequantized %d committed checkpoints\n", opened);
 }
 
 }  // namespace
