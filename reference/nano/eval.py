@@ -43,8 +43,10 @@ class BaleenCLI:
         rows = [{k: v for k, v in c.items() if not k.startswith("_")} for c in convs]
         prompts = [r["prompt"] for r in self._jsonl("render", rows)]
         if self.eos is None:
-            self.eos = self._jsonl("tokenize", [{"text": "<｜end▁of▁sentence｜>"}], "--tokenizer", self.tokenizer)[0]["ids"][0]
-        ids = [r["ids"] for r in self._jsonl("tokenize", [{"text": p} for p in prompts], "--tokenizer", self.tokenizer)]
+            self.eos = self._jsonl("tokenize", [{"text": "<｜end▁of▁sentence｜>"}], "--tokenizer", self.tokenizer,
+                                   "--deepseek-v4")[0]["ids"][0]
+        ids = [r["ids"] for r in self._jsonl("tokenize", [{"text": p} for p in prompts], "--tokenizer", self.tokenizer,
+                                             "--deepseek-v4")]
         outs = []
         for prompt_ids in ids:
             run = subprocess.run([self.baleen, "generate", "--model", self.model, "--ids",
@@ -55,7 +57,7 @@ class BaleenCLI:
                 new = new[len(prompt_ids):]
             outs.append(new[:new.index(self.eos) + 1] if self.eos in new else new)
         texts = [r["text"] for r in self._jsonl("tokenize", [{"ids": o} for o in outs], "--tokenizer",
-                                                self.tokenizer, "--decode")]
+                                                self.tokenizer, "--deepseek-v4", "--decode")]
         parsed = self._jsonl("parse", [{"text": t, "tools": c["tools"], "starts_in_reasoning": c["thinking"]}
                                        for t, c in zip(texts, convs)])
         for p, t in zip(parsed, texts):
@@ -91,7 +93,7 @@ def new_state(task, root):
 
 def score_step(st, out, stats):
     """Books one model output; returns the assistant message to append (and runs its tool calls)."""
-    task, thinking = st["task"], st["task"]["thinking"]
+    thinking = st["task"]["thinking"]
     stats["model_turns"] += 1
     leaks = any(m in out["content"] or m in out["reasoning"] for m in MARKERS)
     split_ok = not out["errors"] and not leaks and (bool(out["reasoning"].strip()) == thinking)

@@ -65,16 +65,21 @@ def pilot_tokenizer(tokenizer_json):
     return mtf.build(tokenizer_json, added)[0]
 
 
-def run_baleen(baleen, tokenizer, conversations, out):
+def run_baleen(baleen, tokenizer, conversations, out, rendered=None):
+    """render (skipped when `rendered` prompts are given: pilot only) -> tokenize -> pack."""
     with tempfile.TemporaryDirectory() as tmp:
-        prompts, texts, ids = (os.path.join(tmp, n) for n in ("prompts.jsonl", "texts.jsonl", "ids.jsonl"))
-        subprocess.run([baleen, "render", "--input", conversations, "--output", prompts], check=True)
-        with open(prompts, encoding="utf-8") as f, open(texts, "w", encoding="utf-8") as g:
+        texts, ids = os.path.join(tmp, "texts.jsonl"), os.path.join(tmp, "ids.jsonl")
+        if rendered is None:
+            rendered = os.path.join(tmp, "prompts.jsonl")
+            subprocess.run([baleen, "render", "--input", conversations, "--output", rendered], check=True)
+        with open(rendered, encoding="utf-8") as f, open(texts, "w", encoding="utf-8") as g:
             for v in MARKERS.values():
                 g.write(json.dumps({"text": v}, ensure_ascii=False) + "\n")
             for line in f:
                 g.write(json.dumps({"text": json.loads(line)["prompt"]}, ensure_ascii=False) + "\n")
-        subprocess.run([baleen, "tokenize", "--tokenizer", tokenizer, "--input", texts, "--output", ids], check=True)
+        # --deepseek-v4 adds V4's tokens (<think>, </think>, ｜DSML｜, ...) to V3's tokenizer.json
+        subprocess.run([baleen, "tokenize", "--deepseek-v4", "--tokenizer", tokenizer, "--input", texts,
+                        "--output", ids], check=True)
         with open(ids, encoding="utf-8") as f:
             rows = [json.loads(line)["ids"] for line in f]
     special = {}
@@ -90,10 +95,14 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--baleen", required=True)
     ap.add_argument("--tokenizer", required=True)
-    ap.add_argument("--conversations", required=True)
+    ap.add_argument("--conversations", help="generator output, rendered with `baleen render`")
+    ap.add_argument("--pilot-prompts", help="PILOT ONLY: {prompt} lines already rendered by pilot_render.py")
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
-    print(f"{run_baleen(args.baleen, args.tokenizer, args.conversations, args.out)} sequences -> {args.out}")
+    if not (args.conversations or args.pilot_prompts):
+        ap.error("give --conversations (or, for a pilot, --pilot-prompts)")
+    n = run_baleen(args.baleen, args.tokenizer, args.conversations, args.out, args.pilot_prompts)
+    print(f"{n} sequences -> {args.out}")
 
 
 if __name__ == "__main__":

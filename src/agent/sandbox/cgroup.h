@@ -1,0 +1,41 @@
+// The cgroups of one sandbox: memory, pids and CPU limits, v2 where the host delegates the
+// controllers, else v1 (one hierarchy per controller). Created beneath the calling process's own
+// cgroup (…/baleen/<id>), so a sandbox never escapes the limits its creator runs under.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "agent/sandbox/sandbox.h"
+
+namespace baleen::agent {
+
+class SandboxCgroup {
+ public:
+  SandboxCgroup() = default;
+  // Creates and configures the cgroups; an object with no dirs when the host offers none writable
+  // (the caller falls back to rlimits).
+  static SandboxCgroup create(const std::string& id, const Limits& limits);
+  // The cgroups recorded earlier (attach from another process).
+  static SandboxCgroup from_dirs(std::vector<std::string> dirs, bool v2);
+
+  bool limits_memory() const;
+  bool limits_pids() const;
+  const std::vector<std::string>& dirs() const { return dirs_; }
+  bool v2() const { return v2_; }
+
+  // Moves `pid` into every cgroup of the sandbox.
+  void add(pid_t pid) const;
+  // Peak memory use of the whole sandbox so far, or 0 when unknown.
+  int64_t peak_memory_bytes() const;
+  // Removes the cgroups once their processes are gone (waits up to ~2 s for them to exit).
+  void remove();
+
+ private:
+  std::vector<std::string> dirs_;
+  bool v2_ = false;
+};
+
+}  // namespace baleen::agent

@@ -1,0 +1,24 @@
+// The state directory of one sandbox, state_root/<id>/, holding sandbox.json (substrate, image,
+// limits and substrate fields) so another process (the CLI) can attach to, list or destroy it.
+#pragma once
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "agent/sandbox/sandbox.h"
+
+namespace baleen::agent {
+
+// 12 random hex digits.
+std::string new_sandbox_id();
+std::string sandbox_state_dir(const std::string& state_root, const std::string& id);
+
+nlohmann::json limits_to_json(const Limits& limits);
+Limits limits_from_json(const nlohmann::json& json);
+
+// Writes state_dir/sandbox.json atomically (temp file + rename).
+void save_sandbox_state(const std::string& state_dir, const nlohmann::json& state);
+nlohmann::json load_sandbox_state(const std::string& state_dir);
+
+}  // namespace baleen::agent

@@ -1,0 +1,20 @@
+// The seccomp-bpf program every command in a `process` sandbox runs under: the native x86-64 ABI only,
+// and EPERM for the calls that reach the kernel's privileged or shared state (mount, ptrace, kexec,
+// modules, bpf, keyrings, namespaces, perf, swap, reboot, clock, io_uring, ...). Built with libseccomp
+// once, then installed with prctl alone (no allocation), as a child after fork must.
+#pragma once
+
+#include <linux/filter.h>
+
+#include <string>
+#include <vector>
+
+namespace baleen::agent {
+
+// The compiled filter; throws baleen::Error when libseccomp fails.
+std::vector<sock_filter> sandbox_seccomp_program();
+
+// Names of the denied system calls, for the documentation and the tests.
+std::vector<std::string> sandbox_denied_syscalls();
+
+}  // namespace baleen::agent

@@ -1,0 +1,124 @@
+// `baleen sandbox create|exec|destroy|list`: sandboxes from the shell, with their state under --root.
+// `exec` exits with the command's exit code (128+signal when a signal ended it, 124 on timeout).
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include "agent/sandbox/sandbox.h"
+#include "app/command.h"
+#include "core/error.h"
+
+namespace baleen::app {
+
+namespace {
+
+struct SandboxOptions {
+  std::string root = "/tmp/baleen-sandboxes";
+  std::string substrate = "process";
+  std::string image;
+  double memory_mb = 512, disk_mb = 256, cpus = 1, timeout_s = 60;
+  int64_t pids = 256;
+  bool network = false;
+  std::string id;
+  std::string shell, cwd = "/";
+  std::vector<std::string> argv, env;
+  bool forward_stdin = false;
+};
+
+void write_out(FILE* stream, const std::string& data) {
+  if (!data.empty()) std::fwrite(data.data(), 1, data.size(), stream);
+  std::fflush(stream);
+}
+
+void create(const SandboxOptions& o) {
+  agent::SandboxSpec spec;
+  spec.image = o.image;
+  spec.state_root = o.root;
+  spec.persist = true;
+  spec.limits.memory_bytes = static_cast<int64_t>(o.memory_mb * 1024 * 1024);
+  spec.limits.disk_bytes = static_cast<int64_t>(o.disk_mb * 1024 * 1024);
+  spec.limits.cpus = o.cpus;
+  spec.limits.pids = o.pids;
+  spec.limits.network = o.network;
+  spec.limits.wall_timeout = std::chrono::milliseconds(static_cast<int64_t>(o.timeout_s * 1000));
+  auto sandbox = agent::create_sandbox(o.substrate, spec);
+  std::printf("%s\n", sandbox->id().c_str());
+}
+
+[[noreturn]] void exec(const SandboxOptions& o) {
+  auto sandbox = agent::attach_sandbox(o.root, o.id);
+  agent::ExecRequest request;
+  request.argv = o.argv;
+  request.shell = o.shell;
+  request.env = o.env;
+  request.cwd = o.cwd;
+  request.timeout = std::chrono::milliseconds(static_cast<int64_t>(o.timeout_s * 1000));
+  check(!request.argv.empty() || !request.shell.empty(), "sandbox exec: give a command after -- or --sh LINE");
+  if (o.forward_stdin) {
+    request.stdin_data.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+  }
+  agent::ExecResult result = sandbox->exec(request);
+  write_out(stdout, result.stdout_data);
+  write_out(stderr, result.stderr_data);
+  if (result.stdout_truncated || result.stderr_truncated) std::fprintf(stderr, "baleen: output truncated\n");
+  std::exit(result.timed_out ? 124 : result.signal != 0 ? 128 + result.signal : result.exit_code);
+}
+
+void list(const SandboxOptions& o) {
+  for (const auto& info : agent::list_sandboxes(o.root)) {
+    std::printf("%s\t%s\t%s\t%s\n", info.id.c_str(), info.substrate.c_str(), info.alive ? "alive" : "dead",
+                info.image.c_str());
+  }
+}
+
+}  // namespace
+
+void add_sandbox_command(CLI::App& app) {
+  auto options = std::make_shared<SandboxOptions>();
+  auto* cmd = app.add_subcommand("sandbox", "Create, use and destroy sandboxes (docs/SANDBOX.md)");
+  cmd->require_subcommand(1);
+  auto add_root = [&](CLI::App* sub) {
+    sub->add_option("--root", options->root, "Directory holding sandbox state")->capture_default_str();
+  };
+
+  auto* create_cmd = cmd->add_subcommand("create", "Create a sandbox; prints its id");
+  add_root(create_cmd);
+  create_cmd->add_option("--substrate", options->substrate, "function | process | container | microvm")
+      ->capture_default_str();
+  create_cmd->add_option("--image", options->image, "Image directory (scripts/build_image.sh), or the "
+                                                    "directory a function sandbox works in")->required();
+  create_cmd->add_option("--memory-mb", options->memory_mb, "Memory limit")->capture_default_str();
+  create_cmd->add_option("--disk-mb", options->disk_mb, "Writable layer quota")->capture_default_str();
+  create_cmd->add_option("--cpus", options->cpus, "CPU bandwidth in cores")->capture_default_str();
+  create_cmd->add_option("--pids", options->pids, "Process limit")->capture_default_str();
+  create_cmd->add_option("--timeout", options->timeout_s, "Default exec timeout, seconds")->capture_default_str();
+  create_cmd->add_flag("--network", options->network, "Share the host's network (default: loopback only)");
+  create_cmd->callback([options] { create(*options); });
+
+  auto* exec_cmd = cmd->add_subcommand("exec", "Run a command in a sandbox: exec ID -- ARGV... | exec ID --sh LINE");
+  add_root(exec_cmd);
+  exec_cmd->add_option("id", options->id, "Sandbox id")->required();
+  exec_cmd->add_option("--sh", options->shell, "Shell line run with /bin/sh -c");
+  exec_cmd->add_option("--cwd", options->cwd, "Working directory inside the sandbox")->capture_default_str();
+  exec_cmd->add_option("--env", options->env, "KEY=VALUE (repeatable)");
+  exec_cmd->add_option("--timeout", options->timeout_s, "Timeout, seconds")->capture_default_str();
+  exec_cmd->add_flag("--stdin", options->forward_stdin, "Pass this process's stdin to the command");
+  exec_cmd->add_option("argv", options->argv, "Command and arguments");
+  exec_cmd->callback([options] { exec(*options); });
+
+  auto* destroy_cmd = cmd->add_subcommand("destroy", "Stop a sandbox and remove its state");
+  add_root(destroy_cmd);
+  destroy_cmd->add_option("id", options->id, "Sandbox id")->required();
+  destroy_cmd->callback([options] { agent::attach_sandbox(options->root, options->id)->destroy(); });
+
+  auto* list_cmd = cmd->add_subcommand("list", "List sandboxes: id, substrate, alive|dead, image");
+  add_root(list_cmd);
+  list_cmd->callback([options] { list(*options); });
+}
+
+}  // namespace baleen::app

@@ -1,0 +1,172 @@
+#include "agent/sandbox/process_sandbox.h"
+
+#include <signal.h>
+
+#include <filesystem>
+
+#include <gtest/gtest.h>
+
+#include "agent/sandbox/sandbox.h"
+#include "core/error.h"
+#include "sandbox_fixture.h"
+
+namespace baleen::agent {
+namespace {
+
+using testing::TempDir;
+
+SandboxSpec spec_for(const std::string& image, const TempDir& state) {
+  SandboxSpec spec;
+  spec.image = image;
+  spec.state_root = state.path();
+  spec.limits.memory_bytes = int64_t{256} << 20;
+  spec.limits.pids = 64;
+  spec.limits.disk_bytes = int64_t{16} << 20;
+  spec.limits.wall_timeout = std::chrono::milliseconds(20'000);
+  return spec;
+}
+
+TEST(ProcessSandbox, RunsACommandAndReportsItsOutputAndStatus) {
+  BALEEN_REQUIRE_PROCESS_SANDBOX(image);
+  TempDir state;
+  auto sandbox = create_sandbox("process", spec_for(image, state));
+  ExecRequest request;
+  request.shell = "echo out; echo err >&2; cat; exit 3";
+  request.stdin_data = "from stdin\n";
+  ExecResult result = sandbox->exec(request);
+  EXPECT_EQ(result.exit_code, 3);
+  EXPECT_EQ(result.signal, 0);
+  EXPECT_EQ(result.stdout_data, "out\nfrom stdin\n");
+  EXPECT_EQ(result.stderr_data, "err\n");
+  EXPECT_FALSE(result.stdout_truncated);
+  EXPECT_GT(result.wall_seconds, 0.0);
+  EXPECT_GT(result.peak_memory_bytes, 0);
+  sandbox->destroy();
+}
+
+}  // namespace
+}  // namespace baleen::agent
+
+namespace baleen::agent {
+namespace {
+
+using testing::TempDir;
+
+TEST(ProcessSandbox, TimeoutKillsTheCommandAndTheSandboxStaysUsable) {
+  BALEEN_REQUIRE_PROCESS_SANDBOX(image);
+  TempDir state;
+  auto sandbox = create_sandbox("process", spec_for(image, state));
+  ExecRequest request;
+  request.shell = "echo started; sleep 30";
+  request.timeout = std::chrono::milliseconds(300);
+  ExecResult result = sandbox->exec(request);
+  EXPECT_TRUE(result.timed_out);
+  EXPECT_EQ(result.signal, SIGKILL);
+  EXPECT_EQ(result.stdout_data, "started\n");
+  EXPECT_LT(result.wall_seconds, 10.0);
+  request.shell = "echo again";
+  request.timeout.reset();
+  EXPECT_EQ(sandbox->exec(request).stdout_data, "again\n");
+}
+
+TEST(ProcessSandbox, OutputBeyondTheCapIsDroppedAndFlagged) {
+  BALEEN_REQUIRE_PROCESS_SANDBOX(image);
+  TempDir state;
+  SandboxSpec spec = spec_for(image, state);
+  spec.limits.output_bytes = 1000;
+  auto sandbox = create_sandbox("process", spec);
+  ExecRequest request;
+  request.shell = "yes abcdefghij | head -c 300000; echo small >&2";
+  ExecResult result = sandbox->exec(request);
+  EXPECT_EQ(result.exit_code, 0);
+  EXPECT_TRUE(result.stdout_truncated);
+  EXPECT_EQ(result.stdout_data.size(), 1000u);
+  EXPECT_EQ(result.stdout_data.substr(0, 22), "abcdefghij\nabcdefghij\n");
+  EXPECT_FALSE(result.stderr_truncated);
+  EXPECT_EQ(result.stderr_data, "small\n");
+}
+
+TEST(ProcessSandbox, ArgvEnvCwdAndExecFailures) {
+  BALEEN_REQUIRE_PROCESS_SANDBOX(image);
+  TempDir state;
+  auto sandbox = create_sandbox("process", spec_for(image, state));
+  sandbox->write_file("/work/data/in.txt", "payload", 0644);
+  ExecRequest request;
+  request.argv = {"sh", "-c", "echo \"$GREETING\" $(pwd) $(cat in.txt) $0", "arg0"};
+  request.env = {"PATH=/bin", "GREETING=hi there"};
+  request.cwd = "/work/data";
+  EXPECT_EQ(sandbox->exec(request).stdout_data, "hi there /work/data payload arg0\n");
+  request.argv = {"no-such-program"};
+  ExecResult missing = sandbox->exec(request);
+  EXPECT_EQ(missing.exit_code, 127);
+  EXPECT_NE(missing.stderr_data.find("No such file"), std::string::npos) << missing.stderr_data;
+  request.argv = {"true"};
+  request.cwd = "/no/such/dir";
+  EXPECT_EQ(sandbox->exec(request).exit_code, 126);
+  sandbox->write_file("/out.txt", "x", 0600);
+  request.cwd = "/";
+  request.shell = "echo written > /made.txt; stat -c %a /out.txt";
+  EXPECT_EQ(sandbox->exec(request).stdout_data, "600\n");
+  EXPECT_EQ(sandbox->read_file("/made.txt"), "written\n");
+}
+
+TEST(ProcessSandbox, NetworkOptInSharesTheHostsInterfaces) {
+  BALEEN_REQUIRE_PROCESS_SANDBOX(image);
+  TempDir state;
+  SandboxSpec spec = spec_for(image, state);
+  ExecRequest request;
+  request.shell = "ip -o link | cut -d: -f2 | tr -d ' \\n'";
+  std::string isolated = create_sandbox("process", spec)->exec(request).stdout_data;
+  spec.limits.network = true;
+  std::string shared = create_sandbox("process", spec)->exec(request).stdout_data;
+  EXPECT_EQ(isolated, "lo");
+  std::FILE* host = ::popen("ip -o link 2>/dev/null || busybox ip -o link", "r");
+  char line[512];
+  int host_interfaces = 0;
+  while (host != nullptr && std::fgets(line, sizeof(line), host) != nullptr) ++host_interfaces;
+  if (host != nullptr) ::pclose(host);
+  if (host_interfaces <= 1) GTEST_SKIP() << "the host has only loopback";
+  EXPECT_NE(shared, "lo") << "network = true should share the host's interfaces";
+}
+
+TEST(ProcessSandbox, AnotherProcessAttachesListsAndDestroys) {
+  BALEEN_REQUIRE_PROCESS_SANDBOX(image);
+  TempDir state;
+  SandboxSpec spec = spec_for(image, state);
+  spec.persist = true;
+  auto sandbox = create_sandbox("process", spec);
+  std::string id = sandbox->id();
+  sandbox.reset();  // persistent: the sandbox outlives this handle
+  auto listed = list_sandboxes(state.path());
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(listed[0].id, id);
+  EXPECT_TRUE(listed[0].alive);
+  auto attached = attach_sandbox(state.path(), id);
+  ExecRequest request;
+  request.shell = "echo attached";
+  EXPECT_EQ(attached->exec(request).stdout_data, "attached\n");
+  attached->destroy();
+  EXPECT_TRUE(list_sandboxes(state.path()).empty());
+  EXPECT_THROW(attach_sandbox(state.path(), id), Error);
+}
+
+TEST(ProcessSandbox, SnapshotCarriesNewFilesAndDeletionsIntoANewImage) {
+  BALEEN_REQUIRE_PROCESS_SANDBOX(image);
+  TempDir state, images;
+  auto sandbox = create_sandbox("process", spec_for(image, state));
+  ExecRequest request;
+  request.shell = "echo kept > /work/new.txt && rm /etc/hostname && mkdir -p /opt/tool && ln -s /work/new.txt /opt/tool/link";
+  ASSERT_EQ(sandbox->exec(request).exit_code, 0);
+  std::string snapshot = sandbox->snapshot(images.path() + "/snap");
+  EXPECT_THROW(sandbox->snapshot(snapshot), Error) << "the target must be new";
+  sandbox->destroy();
+  SandboxSpec spec = spec_for(snapshot, state);
+  auto restored = create_sandbox("process", spec);
+  request.shell = "cat /opt/tool/link; test -e /etc/hostname && echo hostname-present; head -c 4 /etc/passwd";
+  ExecResult result = restored->exec(request);
+  EXPECT_EQ(result.stdout_data, "kept\nroot") << result.stderr_data;
+  EXPECT_TRUE(std::filesystem::exists(image + "/layers/base/etc/hostname")) << "the parent image is untouched";
+}
+
+}  // namespace
+}  // namespace baleen::agent

@@ -1,0 +1,56 @@
+// `baleen sandbox create|exec|list|destroy` end to end through the built binary.
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "sandbox_fixture.h"
+
+namespace baleen::agent {
+namespace {
+
+using testing::TempDir;
+
+struct Outcome {
+  int status;
+  std::string out;
+};
+
+Outcome run(const std::string& command) {
+  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
+  std::string out;
+  char buffer[4096];
+  size_t n;
+  while ((n = std::fread(buffer, 1, sizeof(buffer), pipe)) > 0) out.append(buffer, n);
+  int status = ::pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+TEST(SandboxCli, CreateExecListDestroy) {
+  BALEEN_REQUIRE_PROCESS_SANDBOX(image);
+  TempDir root;
+  std::string baleen = std::string(BALEEN_BINARY) + " sandbox ";
+  std::string at = " --root " + root.path() + " ";
+  Outcome created = run(baleen + "create" + at + "--image " + image + " --memory-mb 128 --pids 32");
+  ASSERT_EQ(created.status, 0) << created.out;
+  std::string id = created.out.substr(0, created.out.find('\n'));
+  ASSERT_EQ(id.size(), 12u) << created.out;
+  Outcome listed = run(baleen + "list" + at);
+  EXPECT_EQ(listed.out.substr(0, 27), id + "\tprocess\talive\t") << listed.out;
+  EXPECT_EQ(run(baleen + "exec" + at + id + " -- echo hello").out, "hello\n");
+  Outcome failed = run(baleen + "exec" + at + id + " --sh 'echo oops >&2; exit 7'");
+  EXPECT_EQ(failed.status, 7);
+  EXPECT_EQ(failed.out, "oops\n");
+  EXPECT_EQ(run("echo piped | " + baleen + "exec" + at + id + " --stdin -- cat").out, "piped\n");
+  EXPECT_EQ(run(baleen + "exec" + at + id + " --timeout 0.3 -- sleep 10").status, 124);
+  EXPECT_EQ(run(baleen + "destroy" + at + id).status, 0);
+  EXPECT_EQ(run(baleen + "list" + at).out, "");
+  Outcome gone = run(baleen + "exec" + at + id + " -- true");
+  EXPECT_EQ(gone.status, 1);
+  EXPECT_NE(gone.out.find("no sandbox"), std::string::npos) << gone.out;
+}
+
+}  // namespace
+}  // namespace baleen::agent
