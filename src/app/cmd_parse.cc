@@ -1,10 +1,10 @@
 // `baleen parse --input IN.jsonl --output OUT.jsonl`: each line {"text", "tools", "starts_in_reasoning"}
 // becomes {"reasoning", "content", "tool_calls": [{"id", "name", "arguments"}], "errors": [{"message",
 // "raw"}]}; a bad line fails with its line number.
-#include <fstream>
 #include <memory>
 
 #include "app/command.h"
+#include "app/jsonl.h"
 #include "chat/output_parser.h"
 #include "core/error.h"
 
@@ -36,22 +36,9 @@ chat::Json parse_line(const std::string& line, uint64_t seed) {
 }
 
 void run_parse(const std::string& input, const std::string& output) {
-  std::ifstream in(input, std::ios::binary);
-  check(in.good(), "{}: cannot open for reading", input);
-  std::ofstream out(output, std::ios::binary);
-  check(out.good(), "{}: cannot open for writing", output);
-  std::string line;
-  for (size_t number = 1; std::getline(in, line); ++number) {
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    chat::Json result;
-    try {
-      result = parse_line(line, number);
-    } catch (const Error& e) {
-      fail("{}:{}: {}", input, number, e.what());
-    }
-    out << result.dump(-1, ' ', false, chat::Json::error_handler_t::replace) << '\n';
-  }
-  check(out.good(), "{}: write failed", output);
+  // The line number seeds the tool-call ids: stable across runs, distinct across lines.
+  transform_jsonl(input, output,
+                  [](const std::string& line, size_t number) { return parse_line(line, number); });
 }
 
 }  // namespace
