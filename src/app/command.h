@@ -13,7 +13,7 @@ inline constexpr int kExitError = 1;  // bad input, missing file, failed check
 inline constexpr int kExitUsage = 2;  // bad command line
 
 void add_version_command(CLI::App& app);
-void add_logits_command(CLI::App& app);    // needs the model layer's checkpoint reader
-void add_generate_command(CLI::App& app);  // needs the model layer's checkpoint reader
+void add_logits_command(CLI::App& app);
+void add_generate_command(CLI::App& app);
 
 }  // namespace baleen::app

@@ -9,10 +9,8 @@ int main(int argc, char** argv) {
   CLI::App app{"baleen: DeepSeek-V4 inference engine and agent runtime"};
   app.require_subcommand(1);
   baleen::app::add_version_command(app);
-#ifdef BALEEN_ENGINE_COMMANDS
   baleen::app::add_logits_command(app);
   baleen::app::add_generate_command(app);
-#endif
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

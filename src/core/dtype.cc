@@ -19,7 +19,7 @@ constexpr std::array<NamedType, 10> kTypes{{
     {DType::kF16, "F16", 16},
     {DType::kBF16, "BF16", 16},
     {DType::kF8E4M3, "F8_E4M3", 8},
-    {DType::kF4E2M1x2, "F4_E2M1x2", 8},
+    {DType::kF4E2M1x2, "F4", 8},  // safetensors "F4": shape counts elements, 2 per byte
     {DType::kUE8M0, "F8_E8M0", 8},
     {DType::kI8, "I8", 8},
     {DType::kU8, "U8", 8},

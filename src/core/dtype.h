@@ -23,7 +23,9 @@ enum class DType : uint8_t {
   kI64,
 };
 
-// The safetensors spelling ("F32", "BF16", "F8_E4M3", ...) of a dtype and back.
+// The safetensors spelling ("F32", "BF16", "F8_E4M3", "F8_E8M0", "F4", ...) of a dtype and back.
+// DeepSeek's own checkpoints store FP4 experts as I8 [out, in/2] (packed) with F8_E8M0 scales; the
+// checkpoint layer reinterprets those by role (model/checkpoint.h).
 std::string_view dtype_name(DType type);
 std::optional<DType> dtype_from_name(std::string_view name);
 

@@ -23,6 +23,9 @@ struct LayerSpec {
   AttentionKind attention() const;
 };
 
+// "sliding", "csa", "hca" — the words inspect and error messages use.
+const char* attention_name(AttentionKind kind);
+
 // YaRN frequency scaling, applied on compressed layers only, without the mscale factor.
 struct YarnScaling {
   bool enabled = false;
@@ -41,7 +44,12 @@ struct Quantization {
   int64_t fp4_block = 32;         // inputs per FP4 scale
 };
 
+// Which of the three config.json spellings a Config was read from.
+enum class ConfigSpelling { kOfficial, kReference, kTransformers };
+
 struct Config {
+  std::string source;                // the file it was read from (error messages, inspect)
+  ConfigSpelling spelling = ConfigSpelling::kOfficial;
   std::string model_type;  // "deepseek_v4"
   int64_t vocab_size = 0;
   int64_t hidden_size = 0;          // D
@@ -60,6 +68,7 @@ struct Config {
   int64_t n_activated_experts = 0;  // K
   int64_t n_shared_experts = 0;
   int64_t moe_inter_dim = 0;        // F
+  std::string scoring_func = "sqrtsoftplus";  // sqrtsoftplus | sigmoid | softmax
   double routed_scaling_factor = 1.0;
   double swiglu_limit = 0.0;        // 0 disables the clamp
   int64_t hc_mult = 0;              // n streams
@@ -69,9 +78,14 @@ struct Config {
   double rope_theta = 0.0;           // sliding-only layers
   double compress_rope_theta = 0.0;  // CSA / HCA layers, their compressors and indexer
   YarnScaling yarn;
+  int64_t max_position_embeddings = 0;  // 0 when the config does not say
   int64_t num_nextn_predict_layers = 0;
   Quantization quant;
   std::vector<LayerSpec> layers;     // num_layers entries
+  // One entry per MTP block (num_nextn_predict_layers): the trailing compress_ratios entries when
+  // the config lists them, else sliding-only; learned routing.
+  std::vector<LayerSpec> mtp_layers;
+  bool dspark = false;               // a DSpark draft module replaces the V4 MTP block (mtp.* skipped)
 
   // The distinct compression ratios > 0 in the schedule, and their least common multiple
   // (1 when there are none): the granularity at which a session state can be resumed.

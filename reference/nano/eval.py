@@ -1,0 +1,206 @@
+"""Scores baleen-nano on held-out agent tasks, executing every tool call for real in a scratch workspace.
+
+  python3 reference/nano/eval.py --baleen build/release/src/app/baleen --model models/baleen-nano/fp8 \
+      --tokenizer TOKENIZER.json --tasks .cache/nano/eval_tasks.jsonl --report .cache/nano/eval_fp8.json
+
+Each model step goes through baleen's CLIs on the CPU: `render` -> `tokenize` -> `generate` (greedy) ->
+`tokenize --decode` -> `parse`. Reports: tool-call parse rate, schema match rate, final-answer accuracy (per turn
+and per task, and by task kind), and the reasoning / content / tool-call split correctness per model turn.
+train.py also calls `run_tasks` with a transformers backend (pilot only) right after training.
+"""
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from collections import Counter, defaultdict
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tools import execute, materialize, schema_errors  # noqa: E402
+
+MARKERS = ("<｜DSML｜", "<think>", "</think>", "<｜end▁of▁sentence｜>", "<｜User｜>", "<｜Assistant｜>")
+
+
+class BaleenCLI:
+    """One model step for many conversations at once through the documented `baleen` subcommands."""
+
+    def __init__(self, baleen, model, tokenizer, max_new):
+        self.baleen, self.model, self.tokenizer, self.max_new = baleen, model, tokenizer, max_new
+        self.eos = None
+
+    def _jsonl(self, sub, rows, *extra):
+        with tempfile.TemporaryDirectory() as tmp:
+            src, dst = os.path.join(tmp, "in.jsonl"), os.path.join(tmp, "out.jsonl")
+            with open(src, "w", encoding="utf-8") as f:
+                f.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+            subprocess.run([self.baleen, sub, *extra, "--input", src, "--output", dst], check=True)
+            with open(dst, encoding="utf-8") as f:
+                return [json.loads(line) for line in f]
+
+    def complete(self, convs):
+        rows = [{k: v for k, v in c.items() if not k.startswith("_")} for c in convs]
+        prompts = [r["prompt"] for r in self._jsonl("render", rows)]
+        if self.eos is None:
+            self.eos = self._jsonl("tokenize", [{"text": "<｜end▁of▁sentence｜>"}], "--tokenizer", self.tokenizer,
+                                   "--deepseek-v4")[0]["ids"][0]
+        ids = [r["ids"] for r in self._jsonl("tokenize", [{"text": p} for p in prompts], "--tokenizer", self.tokenizer,
+                                             "--deepseek-v4")]
+        outs = []
+        for prompt_ids in ids:
+            run = subprocess.run([self.baleen, "generate", "--model", self.model, "--ids",
+                                  ",".join(map(str, prompt_ids)), "-n", str(self.max_new)],
+                                 check=True, capture_output=True, text=True)
+            new = [int(x) for x in re.findall(r"-?\d+", run.stdout.strip().split("\n")[-1])]
+            if new[:len(prompt_ids)] == prompt_ids:
+                new = new[len(prompt_ids):]
+            outs.append(new[:new.index(self.eos) + 1] if self.eos in new else new)
+        texts = [r["text"] for r in self._jsonl("tokenize", [{"ids": o} for o in outs], "--tokenizer",
+                                                self.tokenizer, "--deepseek-v4", "--decode")]
+        parsed = self._jsonl("parse", [{"text": t, "tools": c["tools"], "starts_in_reasoning": c["thinking"]}
+                                       for t, c in zip(texts, convs)])
+        for p, t in zip(parsed, texts):
+            p["raw"] = t
+            p["invokes"] = t.count("<｜DSML｜invoke")
+        return parsed
+
+
+class Oracle:
+    """Replays each task's reference conversation: it must score 100%, which checks that the generator's
+    tool results, the real tool execution here and the scoring agree (`--oracle`)."""
+
+    def __init__(self, tasks):
+        self.ref = {t["id"]: t["messages"] for t in tasks}
+
+    def complete(self, convs):
+        outs = []
+        for c in convs:
+            msg = self.ref[c["_task"]][len(c["messages"])]
+            calls = [{"name": tc["function"]["name"], "arguments": json.loads(tc["function"]["arguments"])}
+                     for tc in msg.get("tool_calls", [])]
+            outs.append({"reasoning": msg.get("reasoning_content", ""), "content": msg["content"],
+                         "tool_calls": calls, "errors": [], "invokes": len(calls)})
+        return outs
+
+
+def new_state(task, root):
+    materialize(root, task["files"])
+    msgs = [] if task["system"] is None else [{"role": "system", "content": task["system"]}]
+    msgs.append({"role": "user", "content": task["turns"][0]["user"]})
+    return {"task": task, "root": root, "messages": msgs, "turn": 0, "steps": 0, "turn_ok": [], "done": False}
+
+
+def score_step(st, out, stats):
+    """Books one model output; returns the assistant message to append (and runs its tool calls)."""
+    task, thinking = st["task"], st["task"]["thinking"]
+    stats["model_turns"] += 1
+    leaks = any(m in out["content"] or m in out["reasoning"] for m in MARKERS)
+    split_ok = not out["errors"] and not leaks and (bool(out["reasoning"].strip()) == thinking)
+    stats["split_ok"] += split_ok
+    stats["calls_attempted"] += max(out.get("invokes", 0), len(out["tool_calls"]))
+    stats["calls_parsed"] += len(out["tool_calls"]) if not out["errors"] else 0
+    msg = {"role": "assistant", "content": out["content"]}
+    if thinking:
+        msg["reasoning_content"] = out["reasoning"]
+    results = []
+    if out["tool_calls"]:
+        msg["tool_calls"] = []
+        for k, call in enumerate(out["tool_calls"]):
+            cid = f"call_{st['turn']}_{st['steps']}_{k}"
+            ok = not schema_errors(call["name"], call["arguments"])
+            stats["calls_schema_ok"] += ok
+            msg["tool_calls"].append({"id": cid, "type": "function", "function": {
+                "name": call["name"], "arguments": json.dumps(call["arguments"], ensure_ascii=False)}})
+            results.append({"role": "tool", "tool_call_id": cid,
+                            "content": execute(st["root"], call["name"], call["arguments"])})
+    return msg, results
+
+
+def answer_ok(st, content):
+    turn = st["task"]["turns"][st["turn"]]
+    ok = all(part in content for part in (turn["answer"] or "").split("|"))
+    if turn.get("expect_file"):
+        path, want = turn["expect_file"]
+        try:
+            with open(os.path.join(st["root"], path), encoding="utf-8") as f:
+                ok = ok and f.read() == want
+        except OSError:
+            ok = False
+    return ok
+
+
+def advance(st, out, stats, max_steps):
+    msg, results = score_step(st, out, stats)
+    st["messages"].append(msg)
+    st["steps"] += 1
+    if results and st["steps"] < max_steps:
+        st["messages"] += results
+        return
+    ok = not results and answer_ok(st, out["content"])
+    st["turn_ok"].append(ok)
+    stats["kind_total"][st["task"]["turns"][st["turn"]]["kind"]] += 1
+    stats["kind_ok"][st["task"]["turns"][st["turn"]]["kind"]] += ok
+    if not ok and len(stats["failures"]) < 20:
+        stats["failures"].append({"id": st["task"]["id"], "turn": st["turn"], "output": out})
+    st["turn"], st["steps"] = st["turn"] + 1, 0
+    if st["turn"] == len(st["task"]["turns"]):
+        st["done"] = True
+    else:
+        st["messages"].append({"role": "user", "content": st["task"]["turns"][st["turn"]]["user"]})
+
+
+def run_tasks(backend, tasks, max_steps=6, deadline=None):
+    import time
+    stats = defaultdict(int)
+    stats.update(kind_total=Counter(), kind_ok=Counter(), failures=[])
+    with tempfile.TemporaryDirectory(prefix="nano-eval-") as scratch:
+        states = [new_state(t, os.path.join(scratch, t["id"])) for t in tasks]
+        while any(not s["done"] for s in states) and (deadline is None or time.time() < deadline):
+            active = [s for s in states if not s["done"]]
+            convs = [{"messages": s["messages"], "tools": s["task"]["tools"], "thinking": s["task"]["thinking"],
+                      "reasoning_effort": None, "dialect": "v4", "_task": s["task"]["id"]} for s in active]
+            for s, out in zip(active, backend.complete(convs)):
+                advance(s, out, stats, max_steps)
+        finished = [s for s in states if s["done"]]
+    turns = sum(len(s["turn_ok"]) for s in finished)
+    rate = lambda a, b: round(a / b, 4) if b else None  # noqa: E731
+    return {"tasks": len(tasks), "tasks_finished": len(finished),
+            "task_success": rate(sum(all(s["turn_ok"]) for s in finished), len(finished)),
+            "turn_answer_accuracy": rate(sum(sum(s["turn_ok"]) for s in finished), turns),
+            "tool_call_parse_rate": rate(stats["calls_parsed"], stats["calls_attempted"]),
+            "tool_call_schema_rate": rate(stats["calls_schema_ok"], stats["calls_attempted"]),
+            "split_correct_rate": rate(stats["split_ok"], stats["model_turns"]),
+            "model_turns": stats["model_turns"], "calls_attempted": stats["calls_attempted"],
+            "by_kind": {k: f"{stats['kind_ok'][k]}/{n}" for k, n in sorted(stats["kind_total"].items())},
+            "failures": stats["failures"]}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--baleen")
+    ap.add_argument("--model")
+    ap.add_argument("--tokenizer")
+    ap.add_argument("--oracle", action="store_true", help="replay the reference answers (self-check: 100%%)")
+    ap.add_argument("--tasks", required=True)
+    ap.add_argument("--report", required=True)
+    ap.add_argument("--limit", type=int)
+    ap.add_argument("--max-new", type=int, default=400)
+    args = ap.parse_args()
+    with open(args.tasks, encoding="utf-8") as f:
+        tasks = [json.loads(line) for line in f][:args.limit]
+    if args.oracle:
+        backend = Oracle(tasks)
+    elif not (args.baleen and args.model and args.tokenizer):
+        ap.error("--baleen, --model and --tokenizer are required (or --oracle)")
+    else:
+        backend = BaleenCLI(args.baleen, args.model, args.tokenizer, args.max_new)
+    report = run_tasks(backend, tasks)
+    report["model"] = args.model
+    with open(args.report, "w", encoding="utf-8") as f:
+        json.dump(report, f, indent=1, ensure_ascii=False)
+    print(json.dumps({k: v for k, v in report.items() if k != "failures"}, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,107 @@
+"""Seeded generator of synthetic agent conversations for baleen-nano.
+
+  python3 reference/nano/gen_data.py --split train --count 20000 --out .cache/nano/train.jsonl
+  python3 reference/nano/gen_data.py --split eval  --count 200   --out .cache/nano/eval_tasks.jsonl
+
+train: one line per conversation in the shape `baleen render` reads ({"messages", "tools", "thinking",
+"reasoning_effort", "dialect"}). eval: one task per line ({"id", "kinds", "files", "system", "tools", "thinking",
+"turns": [{"user", "answer", "expect_file", "calls"}], "messages"}) for eval.py. Every tool result is produced by
+running the call for real (tools.execute) in a scratch copy of the task's workspace, so results are
+self-consistent and an eval that re-runs the calls sees the same text. Same seed, same bytes.
+"""
+import argparse
+import json
+import os
+import random
+import shutil
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tasks import TOOL_TASKS, plain_chat  # noqa: E402
+from tools import TOOLS, execute, materialize  # noqa: E402
+from workspace import make_workspace  # noqa: E402
+
+SEEDS = {"train": 20260601, "eval": 1000003}
+TOOL_SYSTEMS = ["You are baleen-nano, a helpful assistant. You can use tools to work in a small workspace.",
+                "You are a helpful assistant with access to a workspace. Use the tools when they help.",
+                "You are an agent working in a sandboxed directory. Answer briefly and use tools to find facts.",
+                ""]
+PLAIN_SYSTEMS = [None, None, "You are a helpful assistant.", "You are baleen-nano, a concise assistant."]
+
+
+def run_turn(rng, builder, facts, root, thinking, turn_no):
+    """Plays one user turn; returns (messages for it, eval record of it)."""
+    user, steps = builder(rng, facts)
+    messages, record = [{"role": "user", "content": user}], {"user": user, "calls": [], "kind": builder.__name__}
+    results = None
+    while True:
+        step = steps.send(results) if results is not None else next(steps)
+        msg = {"role": "assistant", "content": step.content}
+        if thinking:
+            msg["reasoning_content"] = step.reasoning
+        if not step.calls:
+            messages.append(msg)
+            record.update(answer=step.answer, expect_file=list(step.expect_file) if step.expect_file else None)
+            return messages, record
+        ids = [f"call_{turn_no}_{len(record['calls'])}_{k}" for k in range(len(step.calls))]
+        msg["tool_calls"] = [{"id": i, "type": "function", "function": {"name": n, "arguments": json.dumps(a)}}
+                             for i, (n, a) in zip(ids, step.calls)]
+        messages.append(msg)
+        record["calls"].append([n for n, _ in step.calls])
+        results = [execute(root, n, a) for n, a in step.calls]
+        messages += [{"role": "tool", "tool_call_id": i, "content": r} for i, r in zip(ids, results)]
+
+
+def pick_tools(rng, used):
+    if rng.random() < 0.8:
+        return TOOLS
+    keep = set(used) | {t["function"]["name"] for t in rng.sample(TOOLS, rng.randint(1, 3))}
+    return [t for t in TOOLS if t["function"]["name"] in keep]
+
+
+def conversation(rng, index, scratch):
+    thinking = rng.random() < 0.6
+    with_tools = rng.random() < 0.8
+    files, facts = make_workspace(rng)
+    root = os.path.join(scratch, str(index))
+    materialize(root, files)
+    builders, weights = list(TOOL_TASKS), list(TOOL_TASKS.values())
+    n_turns = rng.choices([1, 2, 3], [0.8, 0.15, 0.05] if with_tools else [0.7, 0.2, 0.1])[0]
+    system = rng.choice(TOOL_SYSTEMS if with_tools else PLAIN_SYSTEMS)
+    messages = [] if system is None else [{"role": "system", "content": system}]
+    turns = []
+    for t in range(n_turns):
+        builder = rng.choices(builders, weights)[0] if with_tools else plain_chat
+        msgs, record = run_turn(rng, builder, facts, root, thinking, t)
+        messages += msgs
+        turns.append(record)
+    shutil.rmtree(root)
+    used = [n for r in turns for step in r["calls"] for n in step]
+    tools = pick_tools(rng, used) if with_tools else []
+    return {"messages": messages, "tools": tools, "thinking": thinking, "reasoning_effort": None,
+            "dialect": "v4"}, {"files": files, "system": system, "turns": turns}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--split", choices=list(SEEDS), required=True)
+    ap.add_argument("--count", type=int, required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--seed", type=int, help="override the split's seed")
+    args = ap.parse_args()
+    rng = random.Random(args.seed if args.seed is not None else SEEDS[args.split])
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="nano-gen-") as scratch, open(args.out, "w", encoding="utf-8") as out:
+        for i in range(args.count):
+            conv, task = conversation(rng, i, scratch)
+            if args.split == "eval":
+                conv = dict(id=f"eval-{i:04d}", kinds=[t["kind"] for t in task["turns"]], **task,
+                            tools=conv["tools"], thinking=conv["thinking"], messages=conv["messages"])
+            out.write(json.dumps(conv, ensure_ascii=False) + "\n")
+            if (i + 1) % 2000 == 0:
+                print(f"{i + 1} conversations", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,253 @@
+"""Trains baleen-nano: a small DeepseekV4ForCausalLM (transformers 5.17) with every V4 mechanism on.
+
+  python3 reference/nano/train.py --data .cache/nano/train.npz --minutes 6 --out $OUT/run
+  (pilot only) python3 reference/nano/train.py --prompts prompts.jsonl.gz --hf-tokenizer tokenizer.json ...
+
+Data: token ids of rendered conversations (prepare.py packs them; the final model must use ids made by
+`baleen render` + `baleen tokenize`). Loss only on assistant tokens: everything after `<｜Assistant｜>` + `<think>`
+or `</think>` up to and including the next EOS. Embedding and head rows of token ids that never occur in the data
+start at zero and get no gradient, so they stay zero and the checkpoint compresses. Learned-MoE layers balance
+their load the V4 way (no aux loss: the router bias moves against each expert's load after every step).
+MTP is not trained: transformers' DeepseekV4 has no MTP module, so the checkpoint has num_nextn_predict_layers 0.
+"""
+import argparse
+import json
+import math
+import os
+import random
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import export  # noqa: E402
+import prepare  # noqa: E402
+
+def build_model(cfg, used_ids, seed):
+    from transformers import DeepseekV4ForCausalLM
+    torch.manual_seed(seed)
+    model = DeepseekV4ForCausalLM(cfg)
+    g = torch.Generator().manual_seed(seed)
+    row_mask = torch.zeros(cfg.vocab_size, 1)
+    row_mask[torch.as_tensor(sorted(used_ids))] = 1.0
+    with torch.no_grad():
+        for layer in model.model.layers:
+            gate = layer.mlp.gate
+            if hasattr(gate, "tid2eid"):  # hash layers: a fixed random table of distinct experts per token
+                perm = torch.rand(cfg.vocab_size, cfg.n_routed_experts, generator=g).argsort(dim=1)
+                gate.tid2eid.copy_(perm[:, :cfg.num_experts_per_tok])
+        unused = row_mask[:, 0] == 0
+        model.model.embed_tokens.weight[unused] = 0.0  # assign, not multiply: x * 0 is -0 for x < 0, and -0
+        model.lm_head.weight[unused] = 0.0             # rows are not zero bytes (the file would not compress)
+    return model, row_mask
+
+
+def keep_rows_zero(model, row_mask):
+    for w in (model.model.embed_tokens.weight, model.lm_head.weight):
+        m = row_mask.to(w.device)
+        w.register_hook(lambda grad, m=m: grad * m.to(grad.dtype))
+
+
+def batches(lengths, tokens_per_batch, max_len, rng):
+    order = sorted((i for i, n in enumerate(lengths) if n <= max_len), key=lambda i: lengths[i])
+    out, cur = [], []
+    for i in order:
+        if cur and (len(cur) + 1) * lengths[i] > tokens_per_batch:
+            out.append(cur)
+            cur = []
+        cur.append(i)
+    if cur:
+        out.append(cur)
+    rng.shuffle(out)
+    return out
+
+
+def collate(seqs, masks, idx, device):
+    n = max(len(seqs[i]) for i in idx)
+    ids = np.full((len(idx), n), 1, dtype=np.int64)  # pad with EOS after the end: causal, so never attended
+    lab = np.zeros((len(idx), n), dtype=bool)
+    for r, i in enumerate(idx):
+        ids[r, :len(seqs[i])] = seqs[i]
+        lab[r, :len(seqs[i])] = masks[i]
+    return torch.from_numpy(ids).to(device), torch.from_numpy(lab).to(device)
+
+
+def assistant_loss(model, ids, lab):
+    hidden = model.model(input_ids=ids, use_cache=False).last_hidden_state
+    sel = lab[:, 1:]  # the label at t+1 is predicted from position t
+    logits = model.lm_head(hidden[:, :-1][sel]).float()
+    return F.cross_entropy(logits, ids[:, 1:][sel]), int(sel.sum())
+
+
+def count_experts(counts):
+    def hook(module, inputs, output):  # must return None: a returned value would replace the router's output
+        counts[module].add_(torch.bincount(output[2].flatten(), minlength=module.num_experts))
+    return hook
+
+
+def router_counters(model):
+    counts = {}
+    for layer in model.model.layers:
+        gate = layer.mlp.gate
+        if hasattr(gate, "e_score_correction_bias"):
+            counts[gate] = torch.zeros(gate.num_experts, device=gate.weight.device)
+            gate.register_forward_hook(count_experts(counts))
+    return counts
+
+
+def rebalance(counts, speed):
+    with torch.no_grad():
+        for gate, c in counts.items():
+            gate.e_score_correction_bias.add_(speed * torch.sign(c.mean() - c))
+            c.zero_()
+
+
+def lr_at(frac, peak, warm=0.03):
+    return peak * frac / warm if frac < warm else peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * (frac - warm) / (1 - warm))))
+
+
+@torch.no_grad()
+def held_out_loss(model, seqs, masks, idx, device):
+    tot, n = 0.0, 0
+    for i in idx:
+        ids, lab = collate(seqs, masks, [i], device)
+        with torch.autocast("cuda", dtype=torch.bfloat16):
+            loss, k = assistant_loss(model, ids, lab)
+        tot, n = tot + float(loss) * k, n + k
+    return tot / max(n, 1)
+
+
+def pilot_eval_run(model, tok, args):
+    import eval as nano_eval
+    import pilot_eval
+    try:
+        t = time.time()
+        tasks = pilot_eval.load_tasks(args.eval_tasks, args.eval_limit)
+        report = nano_eval.run_tasks(pilot_eval.PilotTorch(model, tok), tasks, deadline=t + args.eval_seconds)
+        report["eval_s"] = round(time.time() - t, 1)
+        return report
+    except Exception as e:  # the checkpoint matters more than the pilot's numbers
+        import traceback
+        return {"error": traceback.format_exc()[-3000:]}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data", help="npz from prepare.py (ids made by baleen)")
+    ap.add_argument("--prompts", help="PILOT ONLY: jsonl(.gz) of {prompt} tokenized here with --hf-tokenizer")
+    ap.add_argument("--hf-tokenizer")
+    ap.add_argument("--minutes", type=float, default=5.0)
+    ap.add_argument("--tokens-per-batch", type=int, default=32768)
+    ap.add_argument("--max-len", type=int, default=2048)
+    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--eval-tasks", help="PILOT ONLY: run eval tasks with transformers right after training")
+    ap.add_argument("--eval-limit", type=int, default=48)
+    ap.add_argument("--eval-seconds", type=float, default=150)
+    args = ap.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    t0 = time.time()
+    hf_tok = prepare.pilot_tokenizer(args.hf_tokenizer) if args.hf_tokenizer else None
+    if args.data:
+        seqs, special = prepare.load(args.data)
+    else:
+        seqs, special = prepare.tokenize_with_hf(args.prompts, hf_tok)
+    masks = [prepare.assistant_mask(s, special) for s in seqs]
+    used = set(np.unique(np.concatenate(seqs)).tolist())
+    log = {"sequences": len(seqs), "tokens": int(sum(map(len, seqs))), "loss_tokens": int(sum(m.sum() for m in masks)),
+           "used_token_ids": len(used), "prep_s": round(time.time() - t0, 1), "special": special, "curve": []}
+    print(json.dumps({k: v for k, v in log.items() if k != "curve"}), flush=True)
+
+    device = "cuda"
+    cfg = export.nano_config()
+    torch.backends.cuda.matmul.allow_tf32 = True  # make_fixtures turns it off for exact fixtures
+    model, row_mask = build_model(cfg, used, args.seed)
+    model = model.to(device)
+    keep_rows_zero(model, row_mask)
+    n_all = sum(p.numel() for p in model.parameters())
+    n_emb = model.model.embed_tokens.weight.numel() + model.lm_head.weight.numel()
+    log.update(params_total=n_all, params_non_embedding=n_all - n_emb, config=cfg.to_dict())
+    print(f"params: total {n_all / 1e6:.1f}M, non-embedding {(n_all - n_emb) / 1e6:.1f}M", flush=True)
+    counts = router_counters(model)
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2 and "hc" not in n]
+    rest = [p for n, p in model.named_parameters() if not (p.dim() >= 2 and "hc" not in n)]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": rest, "weight_decay": 0.0}],
+                            lr=args.lr, betas=(0.9, 0.95), eps=1e-8)
+    rng = random.Random(args.seed)
+    held = rng.sample(range(len(seqs)), min(64, len(seqs) // 50))
+    train_idx = set(range(len(seqs))) - set(held)
+    lengths = [len(s) if i in train_idx else 10 ** 9 for i, s in enumerate(seqs)]
+    budget, start, step, seen, epoch = args.minutes * 60, time.time(), 0, 0, 0
+    model.train()
+    while time.time() - start < budget:
+        for idx in batches(lengths, args.tokens_per_batch, args.max_len, rng):
+            frac = (time.time() - start) / budget
+            if frac >= 1:
+                break
+            for g in opt.param_groups:
+                g["lr"] = lr_at(frac, args.lr)
+            ids, lab = collate(seqs, masks, idx, device)
+            opt.zero_grad(set_to_none=True)
+            try:
+                with torch.autocast("cuda", dtype=torch.bfloat16):
+                    loss, _ = assistant_loss(model, ids, lab)
+                loss.backward()
+            except torch.cuda.OutOfMemoryError:
+                loss = None
+            if loss is None:  # re-batch smaller; the outer loop starts a new pass over the data
+                opt.zero_grad(set_to_none=True)
+                torch.cuda.empty_cache()
+                args.tokens_per_batch //= 2
+                print(f"OOM at {ids.shape}: tokens per batch now {args.tokens_per_batch}", flush=True)
+                log.setdefault("oom", []).append(list(ids.shape))
+                break
+            gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            rebalance(counts, 1e-3)
+            step, seen = step + 1, seen + ids.numel()
+            if step % 25 == 0 or step == 1:
+                el = time.time() - start
+                row = {"step": step, "epoch": epoch, "loss": round(float(loss), 4), "gnorm": round(float(gnorm), 3),
+                       "lr": round(lr_at(frac, args.lr), 6), "tok_per_s": round(seen / el), "elapsed_s": round(el, 1)}
+                log["curve"].append(row)
+                print(json.dumps(row), flush=True)
+        epoch += 1
+    model.eval()
+    log.update(steps=step, epochs_started=epoch, train_s=round(time.time() - start, 1), tokens_seen=seen,
+               held_out_loss=round(held_out_loss(model, seqs, masks, held, device), 4),
+               device=torch.cuda.get_device_name(0), torch=torch.__version__)
+    import transformers
+    log["transformers"] = transformers.__version__
+    print(json.dumps({k: log[k] for k in ("steps", "train_s", "tokens_seen", "held_out_loss")}), flush=True)
+    with torch.no_grad():  # the balance bias and the zero rows are part of the model; check they held
+        log["zero_rows_embed"] = int((model.model.embed_tokens.weight.abs().sum(1) == 0).sum())
+        log["zero_rows_head"] = int((model.lm_head.weight.abs().sum(1) == 0).sum())
+    model = model.cpu().float()
+    with torch.no_grad():  # canonical +0 in the unused rows, whatever the optimizer's sign of zero
+        for w in (model.model.embed_tokens.weight, model.lm_head.weight):
+            w[row_mask[:, 0] == 0] = 0.0
+    variants = export.write_variants(model, args.out)
+    log["variants"] = {}
+    for name, (deq, meta) in variants.items():
+        missing, unexpected = model.load_state_dict(deq, strict=False)
+        model = model.to(device)
+        row = {"export": meta, "missing": missing, "unexpected": unexpected,
+               "held_out_loss": round(held_out_loss(model, seqs, masks, held, device), 4)}
+        if args.eval_tasks and hf_tok is not None:
+            row["pilot_eval"] = pilot_eval_run(model, hf_tok, args)
+        log["variants"][name] = row
+        print(json.dumps({"variant": name, "held_out_loss": row["held_out_loss"],
+                          **{k: v for k, v in row.get("pilot_eval", {}).items() if k != "failures"}}), flush=True)
+        model = model.cpu()
+    log["total_s"] = round(time.time() - t0, 1)
+    with open(os.path.join(args.out, "train_log.json"), "w") as f:
+        json.dump(log, f, indent=1, default=str)
+    print(f"done in {log['total_s']} s; zero rows embed {log['zero_rows_embed']} head {log['zero_rows_head']}")
+
+
+if __name__ == "__main__":
+    main()

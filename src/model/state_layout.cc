@@ -1,0 +1,56 @@
+#include "model/state_layout.h"
+
+#include <algorithm>
+
+#include "core/error.h"
+
+namespace baleen {
+namespace {
+
+constexpr int64_t kFp8ScaleGroup = 64;  // non-RoPE dims per ue8m0 scale (reference act_quant(..., 64, ...))
+constexpr int64_t kFp4ScaleGroup = 32;  // indexer dims per ue8m0 scale (reference fp4_block_size)
+constexpr int64_t kF32 = 4;
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+}  // namespace
+
+int64_t kv_entry_bytes(const Config& c, StateStorage storage) {
+  if (storage == StateStorage::kFp32) return kF32 * c.head_dim;
+  const int64_t nope = c.head_dim - c.rope_head_dim;
+  return nope + ceil_div(nope, kFp8ScaleGroup) + 2 * c.rope_head_dim;
+}
+
+int64_t indexer_entry_bytes(const Config& c, StateStorage storage) {
+  if (storage == StateStorage::kFp32) return kF32 * c.index_head_dim;
+  return ceil_div(c.index_head_dim, 2) + ceil_div(c.index_head_dim, kFp4ScaleGroup);
+}
+
+LayerStateBytes layer_state_bytes(const Config& c, const LayerSpec& layer, int64_t tokens, StateStorage storage) {
+  check(tokens >= 0, "session state: token count {} is negative", tokens);
+  LayerStateBytes b;
+  const int64_t e = kv_entry_bytes(c, storage);
+  b.window = std::min(tokens, c.sliding_window) * e;
+  const AttentionKind kind = layer.attention();
+  if (kind == AttentionKind::kSliding) return b;
+  const int64_t m = layer.compress_ratio, entries = tokens / m, open = tokens % m;
+  const bool closed = tokens >= m;
+  b.compressed = entries * e;
+  if (kind == AttentionKind::kHca) {
+    b.tail = open * 2 * c.head_dim * kF32;
+    return b;
+  }
+  const int64_t d = c.head_dim, di = c.index_head_dim;
+  b.indexer = entries * indexer_entry_bytes(c, storage);
+  b.tail = open * 4 * d * kF32 + (closed ? m * 2 * d * kF32 : 0)  // main compressor: open window + overlap
+           + open * 4 * di * kF32 + (closed ? m * 2 * di * kF32 : 0);  // indexer compressor
+  return b;
+}
+
+int64_t session_bytes(const Config& c, int64_t tokens, StateStorage storage) {
+  int64_t total = 0;
+  for (const auto& layer : c.layers) total += layer_state_bytes(c, layer, tokens, storage).total();
+  return total;
+}
+
+}  // namespace baleen
