@@ -1,8 +1,5 @@
 // `baleen logits`: token ids (.npy int32 1-D) in, logits (.npy float32 [T, vocab]) out, computed in one of
 // the engine's modes (full sequence, token by token, or chunks of N) over fp32 or paper session storage.
-#include <unistd.h>
-
-#include <chrono>
 #include <cstdio>
 #include <string>
 
@@ -11,6 +8,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/npy.h"
+#include "core/progress.h"
 #include "engine/model.h"
 #include "model/checkpoint.h"
 
@@ -19,33 +17,6 @@ namespace {
 
 struct Options {
   std::string model, ids, out, mode = "full", state = "fp32";
-};
-
-// Prefill progress: a bar with rate and ETA on a terminal, a log line every few seconds otherwise.
-class Progress {
- public:
-  explicit Progress(int64_t total) : total_(total), tty_(isatty(STDERR_FILENO) == 1) {}
-  void operator()(int64_t done, int64_t) {
-    const double secs = std::chrono::duration<double>(Clock::now() - start_).count();
-    const double rate = done / std::max(secs, 1e-9), eta = (total_ - done) / std::max(rate, 1e-9);
-    if (tty_) {
-      const int width = 30, filled = static_cast<int>(width * done / std::max<int64_t>(total_, 1));
-      std::fprintf(stderr, "\rprefill [%s%s] %ld/%ld tokens  %.1f tok/s  ETA %.0fs",
-                   std::string(filled, '#').c_str(), std::string(width - filled, '.').c_str(),
-                   static_cast<long>(done), static_cast<long>(total_), rate, eta);
-      if (done == total_) std::fprintf(stderr, "\n");
-    } else if (secs - last_log_ >= 5.0 || done == total_) {
-      last_log_ = secs;
-      log::info("prefill {}/{} tokens, {:.1f} tok/s, ETA {:.0f}s", done, total_, rate, eta);
-    }
-  }
-
- private:
-  using Clock = std::chrono::steady_clock;
-  int64_t total_;
-  bool tty_;
-  Clock::time_point start_ = Clock::now();
-  double last_log_ = 0;
 };
 
 int64_t chunk_for_mode(const std::string& mode, int64_t tokens) {
@@ -77,8 +48,13 @@ void run(const Options& o) {
   auto backend = make_cpu_backend();
   Model model(checkpoint.config(), weights, *backend);
   SessionState state = model.new_session(storage);
-  Progress progress(static_cast<int64_t>(ids.size()));
-  const Tensor logits = model.prefill(ids, state, chunk, [&](int64_t d, int64_t t) { progress(d, t); });
+  Progress progress("prefill", ids.size(), "tokens");
+  int64_t reported = 0;
+  const Tensor logits = model.prefill(ids, state, chunk, [&](int64_t done, int64_t) {
+    progress.advance(static_cast<uint64_t>(done - reported));
+    reported = done;
+  });
+  progress.finish();
   write_npy_float32(o.out, logits);
   log::info("wrote {} [{}, {}]; session state {} bytes", o.out, logits.dim(0), logits.dim(1), state.bytes());
 }

@@ -2,7 +2,6 @@
 
 #include <cstring>
 #include <fstream>
-#include <regex>
 #include <sstream>
 #include <string>
 
@@ -26,6 +25,28 @@ std::string read_file(const std::filesystem::path& path) {
   return s.str();
 }
 
+// The raw text of key's value in the header's Python dict literal ('key': value, ...); values here
+// never contain a comma outside parentheses.
+std::string dict_value(const std::string& dict, const std::string& key, const std::string& name) {
+  const size_t at = dict.find("'" + key + "'");
+  check(at != std::string::npos, "{}: header has no '{}'", name, key);
+  size_t pos = dict.find(':', at);
+  check(pos != std::string::npos, "{}: malformed header near '{}'", name, key);
+  ++pos;
+  while (pos < dict.size() && dict[pos] == ' ') ++pos;
+  size_t end = pos;
+  int depth = 0;
+  for (; end < dict.size(); ++end) {
+    const char ch = dict[end];
+    if (ch == '(') ++depth;
+    if (ch == ')') --depth;
+    if ((ch == ',' && depth == 0) || ch == '}') break;
+  }
+  std::string value = dict.substr(pos, end - pos);
+  while (!value.empty() && value.back() == ' ') value.pop_back();
+  return value;
+}
+
 Header parse(const std::filesystem::path& path) {
   const std::string bytes = read_file(path);
   const std::string name = path.string();
@@ -41,19 +62,25 @@ Header parse(const std::filesystem::path& path) {
         header_len);
   const std::string dict = bytes.substr(start, header_len);
   Header h;
-  std::smatch m;
-  check(std::regex_search(dict, m, std::regex(R"('descr'\s*:\s*'([^']*)')")), "{}: header has no descr",
+  h.descr = dict_value(dict, "descr", name);
+  check(h.descr.size() >= 2 && h.descr.front() == '\'' && h.descr.back() == '\'', "{}: descr is not a string",
         name);
-  h.descr = m[1];
-  check(std::regex_search(dict, m, std::regex(R"('fortran_order'\s*:\s*(True|False))")),
-        "{}: header has no fortran_order", name);
-  h.fortran = m[1] == "True";
-  check(std::regex_search(dict, m, std::regex(R"('shape'\s*:\s*\(([^)]*)\))")), "{}: header has no shape",
-        name);
-  const std::string dims = m[1];
-  const std::regex number(R"(\d+)");
-  for (std::sregex_iterator it(dims.begin(), dims.end(), number), end; it != end; ++it) {
-    h.shape.push_back(std::stoll(it->str()));
+  h.descr = h.descr.substr(1, h.descr.size() - 2);
+  const std::string fortran = dict_value(dict, "fortran_order", name);
+  check(fortran == "True" || fortran == "False", "{}: fortran_order is '{}'", name, fortran);
+  h.fortran = fortran == "True";
+  const std::string shape = dict_value(dict, "shape", name);
+  check(shape.size() >= 2 && shape.front() == '(' && shape.back() == ')', "{}: shape is not a tuple", name);
+  std::string number;
+  for (char ch : shape.substr(1) + ",") {
+    if (ch >= '0' && ch <= '9') {
+      number.push_back(ch);
+    } else if (ch == ',' || ch == ')') {
+      if (!number.empty()) h.shape.push_back(std::stoll(number));
+      number.clear();
+    } else {
+      check(ch == ' ', "{}: unexpected '{}' in shape {}", name, ch, shape);
+    }
   }
   h.data = bytes.substr(start + header_len);
   return h;

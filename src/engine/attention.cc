@@ -84,7 +84,7 @@ void attention_forward(const AttentionContext& ctx, const LayerSpec& spec, const
   AttentionKeys keys;
   keys.window = window_keys(ctx, st, kv, positions[0], &keys.window_start);
   keys.window_size = c.sliding_window;
-  const AttentionKind kind = attention_kind(spec);
+  const AttentionKind kind = spec.attention();
   if (kind != AttentionKind::kSliding) {
     compressor_append({be, ctx.ws, ctx.compress_rope, eps, false}, *w.compressor, h, positions[0],
                       st.compressor);

@@ -23,7 +23,7 @@ void check_attention(const Config& c, const LayerSpec& spec, const AttentionWeig
   expect_shape(a.wo_a, {c.o_groups * c.o_lora_rank, hd / c.o_groups}, p + "wo_a");
   expect_shape(a.wo_b, {D, c.o_groups * c.o_lora_rank}, p + "wo_b");
   expect_shape(a.sinks, {c.num_heads}, p + "attn_sink");
-  const AttentionKind kind = attention_kind(spec);
+  const AttentionKind kind = spec.attention();
   check(a.compressor.has_value() == (kind != AttentionKind::kSliding),
         "{}compressor: present on exactly the "
         "CSA/HCA layers (compress_ratio {})",
@@ -56,7 +56,7 @@ void check_weights(const Config& c, const ModelWeights& w) {
   expect_shape(w.embed, {c.vocab_size, c.hidden_size}, "embed.weight");
   expect_shape(w.head, {c.vocab_size, c.hidden_size}, "head.weight");
   for (size_t i = 0; i < w.layers.size(); ++i) {
-    check(attention_kind(c.layers[i]) != AttentionKind::kCsa || c.rope_head_dim <= c.index_head_dim,
+    check(c.layers[i].attention() != AttentionKind::kCsa || c.rope_head_dim <= c.index_head_dim,
           "layer {}: rope_head_dim {} exceeds index_head_dim {}", i, c.rope_head_dim, c.index_head_dim);
     const LayerWeights& l = w.layers[i];
     const std::string p = fmt::format("layers.{}.", i);
@@ -114,7 +114,7 @@ void Model::layer_forward(size_t i, std::span<const int32_t> tokens, SessionStat
     backend_.hc_post(y, post, comb, streams, next);
     std::copy(next.data, next.data + T * n * D, streams.data);
   };
-  const bool compressed = attention_kind(c.layers[i]) != AttentionKind::kSliding;
+  const bool compressed = c.layers[i].attention() != AttentionKind::kSliding;
   const RopeFrequencies main{main_freq_.data(), c.rope_head_dim},
       comp{compress_freq_.data(), c.rope_head_dim};
   const AttentionContext actx{

@@ -64,7 +64,7 @@ SessionState::SessionState(const Config& config, StateStorage storage) : storage
   for (const LayerSpec& spec : config.layers) {
     LayerState l;
     l.window = KvRows(KvCodec(entry_format, config.head_dim, config.rope_head_dim), config.sliding_window);
-    const AttentionKind kind = attention_kind(spec);
+    const AttentionKind kind = spec.attention();
     if (kind != AttentionKind::kSliding) {
       const bool csa = kind == AttentionKind::kCsa;
       l.compressor =

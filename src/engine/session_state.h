@@ -10,10 +10,9 @@
 
 #include "engine/kv_codec.h"
 #include "model/config.h"
+#include "model/state_layout.h"
 
 namespace baleen {
-
-enum class StateStorage { kFp32, kPaper };
 
 // Rows of one width in one KvCodec format: append-only, or a ring of fixed capacity.
 class KvRows {

@@ -44,7 +44,7 @@ AttentionWeights random_attention(Filler& f, const Config& c, const LayerSpec& l
                      f.normal({c.num_heads}, 1.0f),
                      std::nullopt,
                      std::nullopt};
-  const AttentionKind kind = attention_kind(layer);
+  const AttentionKind kind = layer.attention();
   if (kind == AttentionKind::kSliding) return a;
   const bool csa = kind == AttentionKind::kCsa;
   a.compressor = random_compressor(f, c, c.head_dim, layer.compress_ratio, csa);
@@ -87,11 +87,6 @@ HyperConnectionWeights random_hc(Filler& f, const Config& c, int64_t outputs, in
 }
 
 }  // namespace
-
-AttentionKind attention_kind(const LayerSpec& layer) {
-  if (layer.compress_ratio == 0) return AttentionKind::kSliding;
-  return layer.compress_ratio == 4 ? AttentionKind::kCsa : AttentionKind::kHca;
-}
 
 ModelWeights random_weights(const Config& c, uint64_t seed) {
   Filler f(seed);

@@ -59,9 +59,6 @@ struct ModelWeights {
   Tensor norm, head;  // [D], [vocab, D]
 };
 
-// The attention type of a layer as the reference code decides it: ratio 0 sliding, 4 CSA, other HCA.
-AttentionKind attention_kind(const LayerSpec& layer);
-
 ModelWeights random_weights(const Config& config, uint64_t seed);
 ModelWeights load_weights(const Checkpoint& checkpoint);
 

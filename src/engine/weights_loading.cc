@@ -59,7 +59,7 @@ AttentionWeights read_attention(Reader& r, const LayerSpec& spec, const std::str
                      r.get(p + "attn_sink"),
                      std::nullopt,
                      std::nullopt};
-  const AttentionKind kind = attention_kind(spec);
+  const AttentionKind kind = spec.attention();
   if (kind != AttentionKind::kSliding) a.compressor = read_compressor(r, p + "compressor.");
   if (kind == AttentionKind::kCsa) {
     a.indexer = IndexerWeights{r.get(p + "indexer.wq_b.weight"), r.get(p + "indexer.weights_proj.weight"),

@@ -6,6 +6,7 @@
 
 #include "../backend/cpu/random_inputs.h"
 #include "core/error.h"
+#include "model/state_layout.h"
 #include "small_model.h"
 
 namespace baleen {
@@ -128,6 +129,20 @@ TEST_F(ModelTest, StateBytesGrowWithCompressedEntriesAndPaperIsSmaller) {
   EXPECT_EQ(paper.layer(1).indexer.entries.bytes(),
             (50 / 4) * (config.index_head_dim / 2 + (config.index_head_dim + 31) / 32));
   EXPECT_LT(paper.bytes(), exact.bytes());
+}
+
+TEST_F(ModelTest, StateBytesMatchTheLayoutFormula) {
+  Model model(config, weights, *backend);
+  for (StateStorage storage : {StateStorage::kFp32, StateStorage::kPaper}) {
+    SessionState state = model.new_session(storage);
+    int64_t done = 0;
+    for (int64_t step : {0, 3, 1, 5, 41}) {  // lengths 0, 3, 4, 9, 50: before, at and after closed windows
+      model.forward(std::span(ids).subspan(static_cast<size_t>(done), static_cast<size_t>(step)), state);
+      done += step;
+      EXPECT_EQ(state.bytes(), session_bytes(config, done, storage))
+          << (storage == StateStorage::kPaper ? "paper" : "fp32") << " after " << done << " tokens";
+    }
+  }
 }
 
 TEST_F(ModelTest, RejectsTokenOutsideVocabulary) {
