@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "tokenizer/byte_level.h"
 #include "tokenizer/utf8.h"
 
 namespace baleen::tokenizer {
@@ -79,7 +80,9 @@ Tokenizer Tokenizer::load(const std::filesystem::path& path) {
 void Tokenizer::define_added(const AddedToken& token) {
   if (token.id >= kinds_.size()) kinds_.resize(token.id + 1, Kind::kNone), bytes_.resize(token.id + 1);
   added_.add(token);
-  bytes_[token.id] = token.content;
+  // HF's ByteLevel decoder reads every token through the byte alphabet when it can (so an added
+  // "Ċ" would decode to "\n"); contents outside it, like "<｜User｜>", stay as written.
+  bytes_[token.id] = byte_level_to_bytes(token.content).value_or(token.content);
   kinds_[token.id] = token.special ? Kind::kSpecial : Kind::kAdded;
 }
 

@@ -38,7 +38,8 @@ class Tokenizer {
   // Error for an id the tokenizer does not define.
   std::string decode(std::span<const uint32_t> ids, DecodeOptions options = {}) const;
 
-  // The raw bytes a token stands for (for an added token, its content). Error for an unknown id.
+  // The raw bytes a token decodes to (an added token: its content, read through the byte-level
+  // alphabet where every character is in it, as HF's decoder does). Error for an unknown id.
   std::string_view token_bytes(uint32_t id) const;
   bool is_defined(uint32_t id) const { return id < kinds_.size() && kinds_[id] != Kind::kNone; }
   bool is_special(uint32_t id) const { return id < kinds_.size() && kinds_[id] == Kind::kSpecial; }
