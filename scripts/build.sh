@@ -11,4 +11,8 @@ case "$flavour" in
   *) echo "usage: scripts/build.sh [release|asan|fuzz]" >&2; exit 2 ;;
 esac
 cmake -S . -B "build/$flavour" -G Ninja "${args[@]}" >/dev/null
-ninja -C "build/$flavour"
+if [ "$flavour" = fuzz ]; then
+  ninja -C "build/$flavour" fuzzers
+else
+  ninja -C "build/$flavour"
+fi

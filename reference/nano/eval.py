@@ -93,7 +93,7 @@ def new_state(task, root):
 
 def score_step(st, out, stats):
     """Books one model output; returns the assistant message to append (and runs its tool calls)."""
-    task, thinking = st["task"], st["task"]["thinking"]
+    thinking = st["task"]["thinking"]
     stats["model_turns"] += 1
     leaks = any(m in out["content"] or m in out["reasoning"] for m in MARKERS)
     split_ok = not out["errors"] and not leaks and (bool(out["reasoning"].strip()) == thinking)

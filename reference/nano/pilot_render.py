@@ -2,7 +2,9 @@
 
 Never use it for the final model: training must see the bytes baleen's own encoder produces. It exists so the
 pilot run could check the model, the loss mask and the export before the C++ encoder landed. It reads the
-same JSONL lines as `baleen render` and writes {"prompt": ...} lines.
+same JSONL lines as `baleen render` and writes {"prompt": ...} lines. Checked: on the 24,000 training
+conversations its output is byte-identical to `baleen render` (chat branch 4d8e399); it stays only as the
+renderer of the GPU-side pilot eval (pilot_eval.py), where the C++ binary is not available.
 """
 import json
 import sys

@@ -7,7 +7,7 @@ generator: it yields `Step`s; after a step with calls, the driver sends back the
 import json
 from dataclasses import dataclass, field
 
-from tools import calculate, number_text
+from tools import number_text
 from workspace import NAMES, WORDS
 
 
@@ -234,7 +234,7 @@ def write_list(rng, facts):
     user = f"Save a markdown list titled \"{title}\" with the items {', '.join(items)} to {path}."
 
     def steps():
-        res = yield Step(f"I'll write {path} with a heading and {len(items)} bullet points.", "",
+        yield Step(f"I'll write {path} with a heading and {len(items)} bullet points.", "",
                          [("write_file", {"path": path, "content": content})])
         yield Step("The file was written.", f"Saved {path} with {len(items)} items.", answer=path,
                    expect_file=(path, content))

@@ -120,74 +120,18 @@ def held_out_loss(model, seqs, masks, idx, device):
     return tot / max(n, 1)
 
 
-def pilot_eval_run(model, tok, args):
-    import eval as nano_eval
-    import pilot_eval
-    try:
-        t = time.time()
-        tasks = pilot_eval.load_tasks(args.eval_tasks, args.eval_limit)
-        report = nano_eval.run_tasks(pilot_eval.PilotTorch(model, tok), tasks, deadline=t + args.eval_seconds)
-        report["eval_s"] = round(time.time() - t, 1)
-        return report
-    except Exception as e:  # the checkpoint matters more than the pilot's numbers
-        import traceback
-        return {"error": traceback.format_exc()[-3000:]}
-
-
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--data", help="npz from prepare.py (ids made by baleen)")
-    ap.add_argument("--prompts", help="PILOT ONLY: jsonl(.gz) of {prompt} tokenized here with --hf-tokenizer")
-    ap.add_argument("--hf-tokenizer")
-    ap.add_argument("--minutes", type=float, default=5.0)
-    ap.add_argument("--tokens-per-batch", type=int, default=32768)
-    ap.add_argument("--max-len", type=int, default=2048)
-    ap.add_argument("--lr", type=float, default=2e-3)
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--out", required=True)
-    ap.add_argument("--eval-tasks", help="PILOT ONLY: run eval tasks with transformers right after training")
-    ap.add_argument("--eval-limit", type=int, default=48)
-    ap.add_argument("--eval-seconds", type=float, default=150)
-    args = ap.parse_args()
-    os.makedirs(args.out, exist_ok=True)
-    t0 = time.time()
-    hf_tok = prepare.pilot_tokenizer(args.hf_tokenizer) if args.hf_tokenizer else None
-    if args.data:
-        seqs, special = prepare.load(args.data)
-    else:
-        seqs, special = prepare.tokenize_with_hf(args.prompts, hf_tok)
-    masks = [prepare.assistant_mask(s, special) for s in seqs]
-    used = set(np.unique(np.concatenate(seqs)).tolist())
-    log = {"sequences": len(seqs), "tokens": int(sum(map(len, seqs))), "loss_tokens": int(sum(m.sum() for m in masks)),
-           "used_token_ids": len(used), "prep_s": round(time.time() - t0, 1), "special": special, "curve": []}
-    print(json.dumps({k: v for k, v in log.items() if k != "curve"}), flush=True)
-
-    device = "cuda"
-    cfg = export.nano_config()
-    torch.backends.cuda.matmul.allow_tf32 = True  # make_fixtures turns it off for exact fixtures
-    model, row_mask = build_model(cfg, used, args.seed)
-    model = model.to(device)
-    keep_rows_zero(model, row_mask)
-    n_all = sum(p.numel() for p in model.parameters())
-    n_emb = model.model.embed_tokens.weight.numel() + model.lm_head.weight.numel()
-    log.update(params_total=n_all, params_non_embedding=n_all - n_emb, config=cfg.to_dict())
-    print(f"params: total {n_all / 1e6:.1f}M, non-embedding {(n_all - n_emb) / 1e6:.1f}M", flush=True)
-    counts = router_counters(model)
-    decay = [p for n, p in model.named_parameters() if p.dim() >= 2 and "hc" not in n]
-    rest = [p for n, p in model.named_parameters() if not (p.dim() >= 2 and "hc" not in n)]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": rest, "weight_decay": 0.0}],
-                            lr=args.lr, betas=(0.9, 0.95), eps=1e-8)
-    rng = random.Random(args.seed)
-    held = rng.sample(range(len(seqs)), min(64, len(seqs) // 50))
-    train_idx = set(range(len(seqs))) - set(held)
-    lengths = [len(s) if i in train_idx else 10 ** 9 for i, s in enumerate(seqs)]
-    budget, start, step, seen, epoch = args.minutes * 60, time.time(), 0, 0, 0
+def train_loop(model, opt, counts, seqs, masks, lengths, args, log, rng, resumed):
+    """Trains for args.minutes; the lr follows one cosine over --schedule-minutes across resumed calls."""
+    device = next(model.parameters()).device
+    budget, schedule = args.minutes * 60, (args.schedule_minutes or args.minutes) * 60
+    offset, step = (resumed["elapsed_s"], resumed["step"]) if resumed else (0.0, 0)
+    start, seen, epoch = time.time(), 0, 0
     model.train()
     while time.time() - start < budget:
         for idx in batches(lengths, args.tokens_per_batch, args.max_len, rng):
-            frac = (time.time() - start) / budget
-            if frac >= 1:
+            if time.time() - start >= budget:
                 break
+            frac = min((offset + time.time() - start) / schedule, 1.0)
             for g in opt.param_groups:
                 g["lr"] = lr_at(frac, args.lr)
             ids, lab = collate(seqs, masks, idx, device)
@@ -209,40 +153,140 @@ def main():
             opt.step()
             rebalance(counts, 1e-3)
             step, seen = step + 1, seen + ids.numel()
-            if step % 25 == 0 or step == 1:
+            if step % 25 == 0 or len(log["curve"]) == 0:
                 el = time.time() - start
                 row = {"step": step, "epoch": epoch, "loss": round(float(loss), 4), "gnorm": round(float(gnorm), 3),
                        "lr": round(lr_at(frac, args.lr), 6), "tok_per_s": round(seen / el), "elapsed_s": round(el, 1)}
                 log["curve"].append(row)
                 print(json.dumps(row), flush=True)
         epoch += 1
-    model.eval()
-    log.update(steps=step, epochs_started=epoch, train_s=round(time.time() - start, 1), tokens_seen=seen,
-               held_out_loss=round(held_out_loss(model, seqs, masks, held, device), 4),
-               device=torch.cuda.get_device_name(0), torch=torch.__version__)
-    import transformers
-    log["transformers"] = transformers.__version__
-    print(json.dumps({k: log[k] for k in ("steps", "train_s", "tokens_seen", "held_out_loss")}), flush=True)
-    with torch.no_grad():  # the balance bias and the zero rows are part of the model; check they held
-        log["zero_rows_embed"] = int((model.model.embed_tokens.weight.abs().sum(1) == 0).sum())
-        log["zero_rows_head"] = int((model.lm_head.weight.abs().sum(1) == 0).sum())
+    return step, seen, epoch, time.time() - start
+
+
+def pilot_eval_run(model, tok, args):
+    import eval as nano_eval
+    import pilot_eval
+    try:
+        t = time.time()
+        tasks = pilot_eval.load_tasks(args.eval_tasks, args.eval_limit)
+        report = nano_eval.run_tasks(pilot_eval.PilotTorch(model, tok), tasks, deadline=t + args.eval_seconds)
+        report["eval_s"] = round(time.time() - t, 1)
+        return report
+    except Exception:  # noqa: BLE001 -- the checkpoint matters more than the pilot's numbers
+        import traceback
+        return {"error": traceback.format_exc()[-3000:]}
+
+
+def parse_args():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data", help="npz from prepare.py (ids made by baleen)")
+    ap.add_argument("--prompts", help="PILOT ONLY: jsonl(.gz) of {prompt} tokenized here with --hf-tokenizer")
+    ap.add_argument("--hf-tokenizer")
+    ap.add_argument("--minutes", type=float, default=5.0, help="training time of this call")
+    ap.add_argument("--schedule-minutes", type=float, help="length of the whole lr schedule (default: --minutes)")
+    ap.add_argument("--resume", help="state saved by --save-state in an earlier call")
+    ap.add_argument("--save-state", help="write model + optimizer state here after training")
+    ap.add_argument("--tokens-per-batch", type=int, default=32768)
+    ap.add_argument("--max-len", type=int, default=2048)
+    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--eval-tasks", help="PILOT ONLY: run eval tasks with transformers right after training")
+    ap.add_argument("--eval-limit", type=int, default=48)
+    ap.add_argument("--eval-seconds", type=float, default=150)
+    ap.add_argument("--eval-variants", default="bf16,fp8", help="which exported variants the pilot eval scores")
+    return ap.parse_args()
+
+
+def load_data(args, hf_tok, t0):
+    if args.data:
+        seqs, special = prepare.load(args.data)
+    else:
+        seqs, special = prepare.tokenize_with_hf(args.prompts, hf_tok)
+    masks = [prepare.assistant_mask(s, special) for s in seqs]
+    used = set(np.unique(np.concatenate(seqs)).tolist())
+    log = {"sequences": len(seqs), "tokens": int(sum(map(len, seqs))), "loss_tokens": int(sum(m.sum() for m in masks)),
+           "used_token_ids": len(used), "prep_s": round(time.time() - t0, 1), "special": special, "curve": []}
+    print(json.dumps({k: v for k, v in log.items() if k != "curve"}), flush=True)
+    return seqs, masks, used, log
+
+
+def make_optimizer(model, lr):
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2 and "hc" not in n]
+    rest = [p for n, p in model.named_parameters() if not (p.dim() >= 2 and "hc" not in n)]
+    return torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": rest, "weight_decay": 0.0}],
+                             lr=lr, betas=(0.9, 0.95), eps=1e-8)
+
+
+def save_state(path, model, opt, rng, step, elapsed_s):
+    try:  # never lose the run's checkpoint export over this
+        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "rng": rng.getstate(), "step": step,
+                    "elapsed_s": elapsed_s}, path)
+    except (OSError, RuntimeError) as e:
+        print(f"could not save training state to {path}: {e}", flush=True)
+
+
+def export_and_score(model, row_mask, seqs, masks, held, hf_tok, args, log):
+    """Writes both variants and scores each (held-out loss, optional pilot eval) from its stored values."""
+    device = next(model.parameters()).device
     model = model.cpu().float()
     with torch.no_grad():  # canonical +0 in the unused rows, whatever the optimizer's sign of zero
         for w in (model.model.embed_tokens.weight, model.lm_head.weight):
             w[row_mask[:, 0] == 0] = 0.0
-    variants = export.write_variants(model, args.out)
     log["variants"] = {}
-    for name, (deq, meta) in variants.items():
+    for name, (deq, meta) in export.write_variants(model, args.out).items():
         missing, unexpected = model.load_state_dict(deq, strict=False)
         model = model.to(device)
         row = {"export": meta, "missing": missing, "unexpected": unexpected,
                "held_out_loss": round(held_out_loss(model, seqs, masks, held, device), 4)}
-        if args.eval_tasks and hf_tok is not None:
+        if args.eval_tasks and hf_tok is not None and name in args.eval_variants.split(","):
             row["pilot_eval"] = pilot_eval_run(model, hf_tok, args)
         log["variants"][name] = row
         print(json.dumps({"variant": name, "held_out_loss": row["held_out_loss"],
                           **{k: v for k, v in row.get("pilot_eval", {}).items() if k != "failures"}}), flush=True)
         model = model.cpu()
+
+
+def main():
+    args = parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    t0 = time.time()
+    hf_tok = prepare.pilot_tokenizer(args.hf_tokenizer) if args.hf_tokenizer else None
+    seqs, masks, used, log = load_data(args, hf_tok, t0)
+    device = "cuda"
+    cfg = export.nano_config()
+    torch.backends.cuda.matmul.allow_tf32 = True  # make_fixtures turns it off for exact fixtures
+    model, row_mask = build_model(cfg, used, args.seed)
+    model = model.to(device)
+    keep_rows_zero(model, row_mask)
+    n_all = sum(p.numel() for p in model.parameters())
+    n_emb = model.model.embed_tokens.weight.numel() + model.lm_head.weight.numel()
+    log.update(params_total=n_all, params_non_embedding=n_all - n_emb, config=cfg.to_dict())
+    print(f"params: total {n_all / 1e6:.1f}M, non-embedding {(n_all - n_emb) / 1e6:.1f}M", flush=True)
+    counts = router_counters(model)
+    opt = make_optimizer(model, args.lr)
+    rng = random.Random(args.seed)
+    held = rng.sample(range(len(seqs)), min(64, len(seqs) // 50))
+    train_idx = set(range(len(seqs))) - set(held)
+    lengths = [len(s) if i in train_idx else 10 ** 9 for i, s in enumerate(seqs)]
+    resumed = torch.load(args.resume, map_location=device, weights_only=False) if args.resume else None
+    if resumed:  # the router bias (a buffer) is in the model state; the used-token mask follows from the data
+        model.load_state_dict(resumed["model"])
+        opt.load_state_dict(resumed["opt"])
+        rng.setstate(resumed["rng"])
+    step, seen, epoch, train_s = train_loop(model, opt, counts, seqs, masks, lengths, args, log, rng, resumed)
+    if args.save_state:  # for a next call on the same warm machine (ignored paths are kept between calls)
+        save_state(args.save_state, model, opt, rng, step, (resumed or {}).get("elapsed_s", 0.0) + train_s)
+    model.eval()
+    import transformers
+    log.update(steps=step, epochs_started=epoch, train_s=round(train_s, 1), tokens_seen=seen,
+               held_out_loss=round(held_out_loss(model, seqs, masks, held, device), 4),
+               device=torch.cuda.get_device_name(0), torch=torch.__version__, transformers=transformers.__version__)
+    print(json.dumps({k: log[k] for k in ("steps", "train_s", "tokens_seen", "held_out_loss")}), flush=True)
+    with torch.no_grad():  # the zero rows are part of the model; check they held
+        log["zero_rows_embed"] = int((model.model.embed_tokens.weight.abs().sum(1) == 0).sum())
+        log["zero_rows_head"] = int((model.lm_head.weight.abs().sum(1) == 0).sum())
+    export_and_score(model, row_mask, seqs, masks, held, hf_tok, args, log)
     log["total_s"] = round(time.time() - t0, 1)
     with open(os.path.join(args.out, "train_log.json"), "w") as f:
         json.dump(log, f, indent=1, default=str)

@@ -13,6 +13,12 @@ inline constexpr int kExitError = 1;  // bad input, missing file, failed check
 inline constexpr int kExitUsage = 2;  // bad command line
 
 void add_version_command(CLI::App& app);
+void add_inspect_command(CLI::App& app);
+void add_logits_command(CLI::App& app);
+void add_generate_command(CLI::App& app);
+void add_tokenize_command(CLI::App& app);
+void add_render_command(CLI::App& app);
+void add_parse_command(CLI::App& app);
 void add_sandbox_command(CLI::App& app);
 
 }  // namespace baleen::app

@@ -9,6 +9,12 @@ int main(int argc, char** argv) {
   CLI::App app{"baleen: DeepSeek-V4 inference engine and agent runtime"};
   app.require_subcommand(1);
   baleen::app::add_version_command(app);
+  baleen::app::add_inspect_command(app);
+  baleen::app::add_logits_command(app);
+  baleen::app::add_generate_command(app);
+  baleen::app::add_tokenize_command(app);
+  baleen::app::add_render_command(app);
+  baleen::app::add_parse_command(app);
   baleen::app::add_sandbox_command(app);
   try {
     app.parse(argc, argv);

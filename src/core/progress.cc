@@ -1,10 +1,9 @@
 #include "core/progress.h"
 
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <cstdio>
-
-#include <fmt/format.h>
 
 #include "core/log.h"
 
@@ -27,10 +26,16 @@ std::string amount(double v, const std::string& unit) {
 }  // namespace
 
 Progress::Progress(std::string label, uint64_t total, std::string unit)
-    : label_(std::move(label)), unit_(std::move(unit)), total_(total), tty_(::isatty(STDERR_FILENO) == 1),
-      start_(Clock::now()), last_(start_) {}
+    : label_(std::move(label)),
+      unit_(std::move(unit)),
+      total_(total),
+      tty_(::isatty(STDERR_FILENO) == 1),
+      start_(Clock::now()),
+      last_(start_) {}
 
-Progress::~Progress() { finish(); }
+Progress::~Progress() {
+  finish();
+}
 
 void Progress::advance(uint64_t amount_done) {
   done_ += amount_done;
@@ -55,10 +60,9 @@ void Progress::report(bool final) {
   const double rate = seconds > 0 ? static_cast<double>(done_) / seconds : 0.0;
   const double left = total_ > done_ && rate > 0 ? static_cast<double>(total_ - done_) / rate : 0.0;
   const double fraction = total_ > 0 ? static_cast<double>(done_) / static_cast<double>(total_) : 1.0;
-  const std::string text = fmt::format("{}: {} / {} ({:.0f}%), {}/s, ETA {:.0f} s", label_,
-                                       amount(static_cast<double>(done_), unit_),
-                                       amount(static_cast<double>(total_), unit_), 100.0 * fraction,
-                                       amount(rate, unit_), left);
+  const std::string text = fmt::format(
+      "{}: {} / {} ({:.0f}%), {}/s, ETA {:.0f} s", label_, amount(static_cast<double>(done_), unit_),
+      amount(static_cast<double>(total_), unit_), 100.0 * fraction, amount(rate, unit_), left);
   if (!tty_) {
     log::info("{}", text);
     return;
@@ -66,7 +70,8 @@ void Progress::report(bool final) {
   constexpr int kWidth = 30;
   const int filled = static_cast<int>(fraction * kWidth + 0.5);
   std::fprintf(stderr, "\r[%s%s] %s\x1b[K%s", std::string(static_cast<size_t>(filled), '#').c_str(),
-               std::string(static_cast<size_t>(kWidth - filled), '.').c_str(), text.c_str(), final ? "\n" : "");
+               std::string(static_cast<size_t>(kWidth - filled), '.').c_str(), text.c_str(),
+               final ? "\n" : "");
   std::fflush(stderr);
 }
 

@@ -16,9 +16,13 @@ bool ends_with(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
 }
 
-bool is_float(DType t) { return t == DType::kF32 || t == DType::kBF16 || t == DType::kF16; }
+bool is_float(DType t) {
+  return t == DType::kF32 || t == DType::kBF16 || t == DType::kF16;
+}
 
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+int64_t ceil_div(int64_t a, int64_t b) {
+  return (a + b - 1) / b;
+}
 
 float element(const uint8_t* data, DType type, size_t i) {
   switch (type) {
@@ -33,10 +37,14 @@ float element(const uint8_t* data, DType type, size_t i) {
       std::memcpy(&v, data + 2 * i, 2);
       return type == DType::kBF16 ? bf16_to_f32(v) : f16_to_f32(v);
     }
-    case DType::kF8E4M3: return fp8_e4m3_to_f32(data[i]);
-    case DType::kUE8M0: return ue8m0_to_f32(data[i]);
-    case DType::kI8: return static_cast<float>(static_cast<int8_t>(data[i]));
-    case DType::kU8: return static_cast<float>(data[i]);
+    case DType::kF8E4M3:
+      return fp8_e4m3_to_f32(data[i]);
+    case DType::kUE8M0:
+      return ue8m0_to_f32(data[i]);
+    case DType::kI8:
+      return static_cast<float>(static_cast<int8_t>(data[i]));
+    case DType::kU8:
+      return static_cast<float>(data[i]);
     case DType::kI32: {
       int32_t v;
       std::memcpy(&v, data + 4 * i, 4);
@@ -47,12 +55,30 @@ float element(const uint8_t* data, DType type, size_t i) {
       std::memcpy(&v, data + 8 * i, 8);
       return static_cast<float>(v);
     }
-    case DType::kF4E2M1x2: return fp4_e2m1_to_f32(i % 2 == 0 ? data[i / 2] & 0xF : data[i / 2] >> 4);
+    case DType::kF4E2M1x2:
+      return fp4_e2m1_to_f32(i % 2 == 0 ? data[i / 2] & 0xF : data[i / 2] >> 4);
   }
   return 0.0f;
 }
 
-std::string shape_text(const std::vector<int64_t>& shape) { return fmt::format("[{}]", fmt::join(shape, ", ")); }
+// element() over a whole tensor, with the dtype dispatch hoisted out of the loop for the common formats.
+void convert(const uint8_t* data, DType type, size_t n, float* out) {
+  if (type == DType::kF32) {
+    std::memcpy(out, data, 4 * n);
+  } else if (type == DType::kBF16) {
+    for (size_t i = 0; i < n; ++i) {
+      uint16_t v;
+      std::memcpy(&v, data + 2 * i, 2);
+      out[i] = bf16_to_f32(v);
+    }
+  } else {
+    for (size_t i = 0; i < n; ++i) out[i] = element(data, type, i);
+  }
+}
+
+std::string shape_text(const std::vector<int64_t>& shape) {
+  return fmt::format("[{}]", fmt::join(shape, ", "));
+}
 
 }  // namespace
 
@@ -68,14 +94,45 @@ std::pair<int64_t, int64_t> scale_block(const std::vector<int64_t>& weight, cons
     block = {ceil_div(weight[0], scale[0]), ceil_div(weight[1], scale[1])};
   }
   check(ceil_div(weight[0], block.first) == scale[0] && ceil_div(weight[1], block.second) == scale[1],
-        "{}: scale shape {} does not match weight {} in {}×{} blocks (expected [{}, {}])", what, shape_text(scale),
-        shape_text(weight), block.first, block.second, ceil_div(weight[0], block.first),
+        "{}: scale shape {} does not match weight {} in {}×{} blocks (expected [{}, {}])", what,
+        shape_text(scale), shape_text(weight), block.first, block.second, ceil_div(weight[0], block.first),
         ceil_div(weight[1], block.second));
   return block;
 }
 
-void dequantize_fp8(const uint8_t* values, const TensorInfo& scale, int64_t rows, int64_t cols, int64_t block_rows,
-                    int64_t block_cols, float* out) {
+uint64_t count_non_finite(const TensorInfo& t) {
+  uint64_t bad = 0;
+  switch (t.dtype) {
+    case DType::kF32:
+      for (size_t i = 0; i < t.nbytes / 4; ++i) {
+        uint32_t v;
+        std::memcpy(&v, t.data + 4 * i, 4);
+        bad += (v & 0x7F800000u) == 0x7F800000u;
+      }
+      return bad;
+    case DType::kBF16:
+    case DType::kF16: {
+      const uint16_t exponent = t.dtype == DType::kBF16 ? 0x7F80 : 0x7C00;
+      for (size_t i = 0; i < t.nbytes / 2; ++i) {
+        uint16_t v;
+        std::memcpy(&v, t.data + 2 * i, 2);
+        bad += (v & exponent) == exponent;
+      }
+      return bad;
+    }
+    case DType::kF8E4M3:
+      for (size_t i = 0; i < t.nbytes; ++i) bad += (t.data[i] & 0x7F) == 0x7F;
+      return bad;
+    case DType::kUE8M0:
+      for (size_t i = 0; i < t.nbytes; ++i) bad += t.data[i] == 0xFF;
+      return bad;
+    default:
+      return 0;
+  }
+}
+
+void dequantize_fp8(const uint8_t* values, const TensorInfo& scale, int64_t rows, int64_t cols,
+                    int64_t block_rows, int64_t block_cols, float* out) {
   const int64_t scale_cols = ceil_div(cols, block_cols);
   for (int64_t r = 0; r < rows; ++r) {
     const size_t scale_row = static_cast<size_t>((r / block_rows) * scale_cols);
@@ -86,15 +143,16 @@ void dequantize_fp8(const uint8_t* values, const TensorInfo& scale, int64_t rows
   }
 }
 
-void dequantize_fp4(const uint8_t* packed, const TensorInfo& scale, int64_t rows, int64_t cols, int64_t block_cols,
-                    float* out) {
+void dequantize_fp4(const uint8_t* packed, const TensorInfo& scale, int64_t rows, int64_t cols,
+                    int64_t block_cols, float* out) {
   const int64_t scale_cols = ceil_div(cols, block_cols);
   for (int64_t r = 0; r < rows; ++r) {
     const uint8_t* row = packed + r * (cols / 2);
     for (int64_t c = 0; c < cols; ++c) {
       const uint8_t byte = row[c / 2];
       const float v = fp4_e2m1_to_f32(c % 2 == 0 ? byte & 0xF : byte >> 4);  // element 2i in the low nibble
-      out[r * cols + c] = v * element(scale.data, scale.dtype, static_cast<size_t>(r * scale_cols + c / block_cols));
+      out[r * cols + c] =
+          v * element(scale.data, scale.dtype, static_cast<size_t>(r * scale_cols + c / block_cols));
     }
   }
 }
@@ -132,7 +190,8 @@ void Checkpoint::index(const SafetensorsFile& file) {
   auto add = [&](TensorInfo t, const std::string& stored) {
     const std::string where = fmt::format("{}: {}", fname, stored);
     auto [it, inserted] = stored_names_.emplace(t.name, where);
-    check(inserted, "{}: tensor '{}' is stored twice: as {} and as {}", dir_.string(), t.name, it->second, where);
+    check(inserted, "{}: tensor '{}' is stored twice: as {} and as {}", dir_.string(), t.name, it->second,
+          where);
     tensors_.emplace(t.name, std::move(t));
   };
   for (const auto& e : file.entries()) {
@@ -143,8 +202,10 @@ void Checkpoint::index(const SafetensorsFile& file) {
       continue;
     }
     check(e.shape.size() == 3 && is_float(e.dtype) && (!gate_up || e.shape[1] % 2 == 0),
-          "{}: fused expert tensor '{}' {} {}: expected a floating [E, 2F, D] / [E, D, F] tensor (quantized fused "
-          "experts are not implemented)", fname, e.name, dtype_name(e.dtype), shape_text(e.shape));
+          "{}: fused expert tensor '{}' {} {}: expected a floating [E, 2F, D] / [E, D, F] tensor (quantized "
+          "fused "
+          "experts are not implemented)",
+          fname, e.name, dtype_name(e.dtype), shape_text(e.shape));
     const std::string prefix = name.substr(0, name.rfind('.') + 1);  // "layers.N.ffn.experts."
     const size_t elem = static_cast<size_t>(dtype_bits(e.dtype) / 8);
     const int64_t rows = gate_up ? e.shape[1] / 2 : e.shape[1], cols = e.shape[2];
@@ -162,7 +223,9 @@ void Checkpoint::index(const SafetensorsFile& file) {
   }
 }
 
-bool Checkpoint::has(std::string_view name) const { return tensors_.count(std::string(name)) > 0; }
+bool Checkpoint::has(std::string_view name) const {
+  return tensors_.count(std::string(name)) > 0;
+}
 
 const TensorInfo& Checkpoint::info(std::string_view name) const {
   auto it = tensors_.find(std::string(name));
@@ -184,12 +247,14 @@ Tensor Checkpoint::load_f32(std::string_view name) const {
   const std::string scale = scale_name(name);
   const bool quantized = t.dtype == DType::kF4E2M1x2 || (t.dtype == DType::kF8E4M3 && has(scale));
   if (!quantized) {
-    for (size_t i = 0; i < out.values().size(); ++i) out.data()[i] = element(t.data, t.dtype, i);
+    convert(t.data, t.dtype, out.values().size(), out.data());
     return out;
   }
-  check(t.shape.size() == 2 && has(scale), "{}: quantized tensor '{}' has no scale '{}'", dir_.string(), name, scale);
+  check(t.shape.size() == 2 && has(scale), "{}: quantized tensor '{}' has no scale '{}'", dir_.string(), name,
+        scale);
   auto block = blocks_.find(t.name);
-  check(block != blocks_.end(), "{}: tensor '{}' was not validated as a quantized weight", dir_.string(), name);
+  check(block != blocks_.end(), "{}: tensor '{}' was not validated as a quantized weight", dir_.string(),
+        name);
   const TensorInfo& s = info(scale);
   if (t.dtype == DType::kF8E4M3) {
     dequantize_fp8(t.data, s, t.shape[0], t.shape[1], block->second.first, block->second.second, out.data());

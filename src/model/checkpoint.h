@@ -44,7 +44,8 @@ class SafetensorsFile;
 
 class Checkpoint {
  public:
-  static Checkpoint open(const std::filesystem::path& dir);  // config + all headers + validation; throws Error
+  static Checkpoint open(
+      const std::filesystem::path& dir);  // config + all headers + validation; throws Error
 
   Checkpoint(Checkpoint&&) noexcept;
   Checkpoint& operator=(Checkpoint&&) noexcept;
@@ -69,7 +70,7 @@ class Checkpoint {
   CheckpointSummary summary_;
   std::vector<std::unique_ptr<SafetensorsFile>> files_;
   std::unordered_map<std::string, TensorInfo> tensors_;
-  std::unordered_map<std::string, std::string> stored_names_;  // canonical -> "file: stored name"
+  std::unordered_map<std::string, std::string> stored_names_;            // canonical -> "file: stored name"
   std::unordered_map<std::string, std::pair<int64_t, int64_t>> blocks_;  // quantized weight -> scale block
 };
 
@@ -79,10 +80,14 @@ class Checkpoint {
 std::pair<int64_t, int64_t> scale_block(const std::vector<int64_t>& weight, const std::vector<int64_t>& scale,
                                         std::pair<int64_t, int64_t> preferred, const std::string& what);
 
+// Number of NaN / infinite values a tensor stores (F32, BF16, F16, F8_E4M3 NaN codes, F8_E8M0 0xFF); integer
+// and FP4 tensors have none. Reads every byte of the tensor.
+uint64_t count_non_finite(const TensorInfo& tensor);
+
 // Dequantization of one weight into `out` (rows × cols floats, row-major); exposed for the tests.
-void dequantize_fp8(const uint8_t* values, const TensorInfo& scale, int64_t rows, int64_t cols, int64_t block_rows,
+void dequantize_fp8(const uint8_t* values, const TensorInfo& scale, int64_t rows, int64_t cols,
+                    int64_t block_rows, int64_t block_cols, float* out);
+void dequantize_fp4(const uint8_t* packed, const TensorInfo& scale, int64_t rows, int64_t cols,
                     int64_t block_cols, float* out);
-void dequantize_fp4(const uint8_t* packed, const TensorInfo& scale, int64_t rows, int64_t cols, int64_t block_cols,
-                    float* out);
 
 }  // namespace baleen

@@ -7,23 +7,21 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "model/checkpoint.h"
+#include "model/problems.h"
 
 namespace baleen {
 namespace {
 
-constexpr size_t kMaxListed = 100;
-
-std::string listing(const std::vector<std::string>& items) {
-  std::string out;
-  for (size_t i = 0; i < items.size() && i < kMaxListed; ++i) out += "\n  " + items[i];
-  if (items.size() > kMaxListed) out += fmt::format("\n  ... and {} more", items.size() - kMaxListed);
-  return out;
+std::string shape_text(const std::vector<int64_t>& shape) {
+  return fmt::format("[{}]", fmt::join(shape, ", "));
 }
 
-std::string shape_text(const std::vector<int64_t>& shape) { return fmt::format("[{}]", fmt::join(shape, ", ")); }
-
-bool is_float(DType t) { return t == DType::kF32 || t == DType::kBF16 || t == DType::kF16; }
-bool is_scale_dtype(DType t) { return t == DType::kF32 || t == DType::kUE8M0 || t == DType::kBF16; }
+bool is_float(DType t) {
+  return t == DType::kF32 || t == DType::kBF16 || t == DType::kF16;
+}
+bool is_scale_dtype(DType t) {
+  return t == DType::kF32 || t == DType::kUE8M0 || t == DType::kBF16;
+}
 
 // Checks one expected tensor; appends problems; returns the names it accounts for (the tensor and its scale).
 class TensorCheck {
@@ -53,11 +51,14 @@ class TensorCheck {
 
  private:
   void expect(bool ok, const TensorInfo& t, const char* allowed, std::vector<std::string>& problems) {
-    if (!ok) problems.push_back(fmt::format("tensor '{}' has dtype {}; expected {}", t.name, dtype_name(t.dtype), allowed));
+    if (!ok)
+      problems.push_back(
+          fmt::format("tensor '{}' has dtype {}; expected {}", t.name, dtype_name(t.dtype), allowed));
   }
   bool shape(const ExpectedTensor& x, const TensorInfo& t, std::vector<std::string>& problems) {
     if (t.shape == x.shape) return true;
-    problems.push_back(fmt::format("tensor '{}' has shape {}; expected {}", t.name, shape_text(t.shape), shape_text(x.shape)));
+    problems.push_back(fmt::format("tensor '{}' has shape {}; expected {}", t.name, shape_text(t.shape),
+                                   shape_text(x.shape)));
     return false;
   }
   // Hash-routing table: every expert id must exist, or the engine would index out of bounds.
@@ -73,8 +74,9 @@ class TensorCheck {
         v = w;
       }
       if (v < 0 || v >= c_.n_routed_experts) {
-        problems.push_back(fmt::format("tensor '{}' holds expert id {} at element {}; expected ids in [0, {})", t.name,
-                                       v, i, c_.n_routed_experts));
+        problems.push_back(
+            fmt::format("tensor '{}' holds expert id {} at element {}; expected ids in [0, {})", t.name, v, i,
+                        c_.n_routed_experts));
         return;
       }
     }
@@ -84,8 +86,8 @@ class TensorCheck {
                  std::set<std::string>& accounted) {
     const bool expert = x.role == TensorRole::kExpert;
     // DeepSeek stores FP4 experts as I8/U8 [out, in/2]; present them as packed e2m1 [out, in].
-    if (expert && (t.dtype == DType::kI8 || t.dtype == DType::kU8) && x.shape.size() == 2 && x.shape[1] % 2 == 0 &&
-        t.shape == std::vector<int64_t>{x.shape[0], x.shape[1] / 2}) {
+    if (expert && (t.dtype == DType::kI8 || t.dtype == DType::kU8) && x.shape.size() == 2 &&
+        x.shape[1] % 2 == 0 && t.shape == std::vector<int64_t>{x.shape[0], x.shape[1] / 2}) {
       t.dtype = DType::kF4E2M1x2;
       t.shape = x.shape;
     }
@@ -95,8 +97,10 @@ class TensorCheck {
     }
     const bool fp4 = expert && t.dtype == DType::kF4E2M1x2;
     if (t.dtype != DType::kF8E4M3 && !fp4) {
-      expect(false, t, expert ? "F32, BF16, F16, F8_E4M3 (+ scale) or FP4 as I8/U8/F4 (+ scale)"
-                              : "F32, BF16, F16 or F8_E4M3 (+ scale)", problems);
+      expect(false, t,
+             expert ? "F32, BF16, F16, F8_E4M3 (+ scale) or FP4 as I8/U8/F4 (+ scale)"
+                    : "F32, BF16, F16 or F8_E4M3 (+ scale)",
+             problems);
       return;
     }
     if (!shape(x, t, problems)) return;
@@ -107,7 +111,8 @@ class TensorCheck {
     const std::string sname = scale_name(x.name);
     auto s = tensors_.find(sname);
     if (s == tensors_.end()) {
-      problems.push_back(fmt::format("missing scale '{}' for {} weight '{}'", sname, dtype_name(t.dtype), t.name));
+      problems.push_back(
+          fmt::format("missing scale '{}' for {} weight '{}'", sname, dtype_name(t.dtype), t.name));
       return;
     }
     accounted.insert(sname);
@@ -117,8 +122,8 @@ class TensorCheck {
     }
     // The block comes from the config (weight_block_size; FP4's 32 inputs); when the config states no
     // quantization, the reference's defaults are tried first and then the smallest blocks the shapes allow.
-    const std::pair<int64_t, int64_t> preferred =
-        fp4 ? std::pair<int64_t, int64_t>{1, c_.quant.fp4_block} : std::pair{c_.quant.block_out, c_.quant.block_in};
+    const std::pair<int64_t, int64_t> preferred = fp4 ? std::pair<int64_t, int64_t>{1, c_.quant.fp4_block}
+                                                      : std::pair{c_.quant.block_out, c_.quant.block_in};
     const bool stated = fp4 ? c_.quant.fp4_experts : c_.quant.fp8_linears;
     const std::string what = fmt::format("scale '{}'", sname);
     try {
@@ -129,7 +134,8 @@ class TensorCheck {
         if (stated) throw;
         block = scale_block(t.shape, s->second.shape, {0, 0}, what);
       }
-      if (fp4 && block.first != 1) fail("{}: FP4 scales must be per row, got {} rows per scale", what, block.first);
+      if (fp4 && block.first != 1)
+        fail("{}: FP4 scales must be per row, got {} rows per scale", what, block.first);
       blocks_[x.name] = block;
     } catch (const Error& e) {
       problems.push_back(e.what());
@@ -153,7 +159,7 @@ void Checkpoint::validate() {
     check_one.run(x, x.mtp ? mtp_problems : problems, accounted);
   }
   check(problems.empty(), "{}: checkpoint does not match its config ({} problem(s)):{}", dir_.string(),
-        problems.size(), listing(problems));
+        problems.size(), problem_listing(problems));
   std::vector<std::string> unexpected, unexpected_mtp;
   for (const auto& [name, info] : tensors_) {
     if (accounted.count(name) > 0) continue;
@@ -162,8 +168,8 @@ void Checkpoint::validate() {
   std::sort(unexpected.begin(), unexpected.end());
   summary_.unexpected = unexpected;
   if (!unexpected.empty()) {
-    log::warn("{}: {} tensor(s) that the config does not imply are ignored:{}", dir_.string(), unexpected.size(),
-              listing(unexpected));
+    log::warn("{}: {} tensor(s) that the config does not imply are ignored:{}", dir_.string(),
+              unexpected.size(), problem_listing(unexpected));
   }
   summary_.mtp_available = any_mtp && mtp_problems.empty();
   if (config_.dspark) {

@@ -3,11 +3,10 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <numeric>
 #include <sstream>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 #include "core/error.h"
 #include "core/log.h"
@@ -35,9 +34,12 @@ AttentionKind LayerSpec::attention() const {
 
 const char* attention_name(AttentionKind kind) {
   switch (kind) {
-    case AttentionKind::kSliding: return "sliding";
-    case AttentionKind::kCsa: return "csa";
-    case AttentionKind::kHca: return "hca";
+    case AttentionKind::kSliding:
+      return "sliding";
+    case AttentionKind::kCsa:
+      return "csa";
+    case AttentionKind::kHca:
+      return "hca";
   }
   return "?";
 }
@@ -81,7 +83,8 @@ class Fields {
         value = &*it;
         first = key;
       } else if (*value != *it) {
-        fail("{}: inconsistent fields '{}' = {} and '{}' = {}", origin_, first, value->dump(), key, it->dump());
+        fail("{}: inconsistent fields '{}' = {} and '{}' = {}", origin_, first, value->dump(), key,
+             it->dump());
       }
     }
     if (found != nullptr) *found = first;
@@ -90,8 +93,10 @@ class Fields {
 
   [[noreturn]] void missing(std::initializer_list<const char*> keys) const {
     std::string also;
-    for (auto it = keys.begin() + 1; it < keys.end(); ++it) also += fmt::format("{}'{}'", also.empty() ? "" : ", ", *it);
-    fail("{}: missing field '{}'{}", origin_, *keys.begin(), also.empty() ? "" : " (also spelled " + also + ")");
+    for (auto it = keys.begin() + 1; it < keys.end(); ++it)
+      also += fmt::format("{}'{}'", also.empty() ? "" : ", ", *it);
+    fail("{}: missing field '{}'{}", origin_, *keys.begin(),
+         also.empty() ? "" : " (also spelled " + also + ")");
   }
 
   int64_t integer(std::initializer_list<const char*> keys) const {
@@ -148,35 +153,41 @@ void reject_unsupported(const Fields& f) {
   const json& root = f.root();
   if (auto it = root.find("model_type"); it != root.end()) {
     check(it->is_string() && *it == "deepseek_v4",
-          "{}: unsupported architecture: model_type {} (baleen supports deepseek_v4)", f.origin(), it->dump());
+          "{}: unsupported architecture: model_type {} (baleen supports deepseek_v4)", f.origin(),
+          it->dump());
   }
   if (auto it = root.find("architectures"); it != root.end() && !it->is_null()) {
     bool known = false;
     if (it->is_array()) {
-      for (const auto& a : *it) known = known || (a.is_string() && a.get<std::string>().rfind("DeepseekV4", 0) == 0);
+      for (const auto& a : *it)
+        known = known || (a.is_string() && a.get<std::string>().rfind("DeepseekV4", 0) == 0);
     }
     check(known, "{}: unsupported architecture: architectures {} (baleen supports DeepseekV4ForCausalLM)",
           f.origin(), it->dump());
   }
-  static constexpr std::string_view kV41Keys[] = {"kv_source_layer_ids", "index_source_layer_ids",
-                                                  "candidate_source_layer_id", "candidate_topk_blocks",
-                                                  "candidate_block_size", "text_config", "vision_config"};
+  static constexpr std::string_view kV41Keys[] = {
+      "kv_source_layer_ids",   "index_source_layer_ids", "candidate_source_layer_id",
+      "candidate_topk_blocks", "candidate_block_size",   "text_config",
+      "vision_config"};
   for (const auto& [key, value] : root.items()) {
     const bool v41 = key.rfind("engram_", 0) == 0 ||
                      std::find(std::begin(kV41Keys), std::end(kV41Keys), key) != std::end(kV41Keys);
-    check(!v41, "{}: unsupported architecture: key '{}' belongs to a later DeepSeek release (V4.1 cross-layer KV "
-          "sharing / Engram / multimodal), which baleen does not implement", f.origin(), key);
+    check(!v41,
+          "{}: unsupported architecture: key '{}' belongs to a later DeepSeek release (V4.1 cross-layer KV "
+          "sharing / Engram / multimodal), which baleen does not implement",
+          f.origin(), key);
   }
-  check(f.integer_or({"num_key_value_heads"}, 1) == 1, "{}: unsupported architecture: num_key_value_heads must be 1",
-        f.origin());
+  check(f.integer_or({"num_key_value_heads"}, 1) == 1,
+        "{}: unsupported architecture: num_key_value_heads must be 1", f.origin());
   check(f.integer_or({"first_k_dense_replace"}, 0) == 0,
         "{}: unsupported architecture: first_k_dense_replace must be 0 (V4 has no dense layers)", f.origin());
-  check(f.integer_or({"n_shared_experts"}, 1) == 1, "{}: unsupported architecture: n_shared_experts must be 1",
-        f.origin());
-  check(f.string_or({"hidden_act"}, "silu") == "silu", "{}: unsupported architecture: hidden_act must be silu",
-        f.origin());
+  check(f.integer_or({"n_shared_experts"}, 1) == 1,
+        "{}: unsupported architecture: n_shared_experts must be 1", f.origin());
+  check(f.string_or({"hidden_act"}, "silu") == "silu",
+        "{}: unsupported architecture: hidden_act must be silu", f.origin());
   if (auto it = root.find("tie_word_embeddings"); it != root.end() && it->is_boolean()) {
-    check(!it->get<bool>(), "{}: unsupported: tie_word_embeddings = true (V4 has a separate head)", f.origin());
+    check(!it->get<bool>(), "{}: unsupported: tie_word_embeddings = true (V4 has a separate head)",
+          f.origin());
   }
 }
 
@@ -231,14 +242,15 @@ void read_rope_head_dim(const Fields& f, Config& c) {
   }
   const json* factor = f.find({"partial_rotary_factor"});
   if (factor == nullptr) {
-    if (const json* main = rope_section(f, "main"); main != nullptr && main->contains("partial_rotary_factor")) {
+    if (const json* main = rope_section(f, "main");
+        main != nullptr && main->contains("partial_rotary_factor")) {
       factor = &main->at("partial_rotary_factor");
     }
   }
   if (factor == nullptr) f.missing({"qk_rope_head_dim", "rope_head_dim", "partial_rotary_factor"});
   const double dims = f.to_number(*factor, "partial_rotary_factor") * static_cast<double>(c.head_dim);
-  check(std::fabs(dims - std::round(dims)) < 1e-6, "{}: partial_rotary_factor × head_dim = {} is not an integer",
-        f.origin(), dims);
+  check(std::fabs(dims - std::round(dims)) < 1e-6,
+        "{}: partial_rotary_factor × head_dim = {} is not an integer", f.origin(), dims);
   c.rope_head_dim = static_cast<int64_t>(std::round(dims));
 }
 
@@ -256,22 +268,32 @@ std::vector<int64_t> read_ratios(const Fields& f) {
   int64_t csa = 4, hca = 128;
   if (const json* rates = f.find({"compress_rates"})) {
     check(rates->is_object(), "{}: field 'compress_rates' must be an object", f.origin());
-    csa = f.to_integer(rates->value("compressed_sparse_attention", json(4)), "compress_rates.compressed_sparse_attention");
-    hca = f.to_integer(rates->value("heavily_compressed_attention", json(128)), "compress_rates.heavily_compressed_attention");
+    csa = f.to_integer(rates->value("compressed_sparse_attention", json(4)),
+                       "compress_rates.compressed_sparse_attention");
+    hca = f.to_integer(rates->value("heavily_compressed_attention", json(128)),
+                       "compress_rates.heavily_compressed_attention");
   }
   csa = f.integer_or({"compress_rate_csa"}, csa);
   hca = f.integer_or({"compress_rate_hca"}, hca);
   // The reference keys the CSA overlap and the indexer on ratio == 4; other rates would be misread.
-  check(csa == 4, "{}: compress_rates.compressed_sparse_attention = {} is not supported (must be 4)", f.origin(), csa);
-  check(hca > 0 && hca != 4, "{}: compress_rates.heavily_compressed_attention = {} is not supported (must be > 0, != 4)",
+  check(csa == 4, "{}: compress_rates.compressed_sparse_attention = {} is not supported (must be 4)",
+        f.origin(), csa);
+  check(hca > 0 && hca != 4,
+        "{}: compress_rates.heavily_compressed_attention = {} is not supported (must be > 0, != 4)",
         f.origin(), hca);
   for (const auto& t : *types) {
     const std::string name = t.is_string() ? t.get<std::string>() : t.dump();
-    if (name == "sliding_attention") ratios.push_back(0);
-    else if (name == "compressed_sparse_attention") ratios.push_back(csa);
-    else if (name == "heavily_compressed_attention") ratios.push_back(hca);
-    else fail("{}: layer_types entry '{}' is not sliding_attention / compressed_sparse_attention / "
-              "heavily_compressed_attention", f.origin(), name);
+    if (name == "sliding_attention")
+      ratios.push_back(0);
+    else if (name == "compressed_sparse_attention")
+      ratios.push_back(csa);
+    else if (name == "heavily_compressed_attention")
+      ratios.push_back(hca);
+    else
+      fail(
+          "{}: layer_types entry '{}' is not sliding_attention / compressed_sparse_attention / "
+          "heavily_compressed_attention",
+          f.origin(), name);
   }
   return ratios;
 }
@@ -288,16 +310,18 @@ void read_schedule(const Fields& f, Config& c) {
   }
   std::vector<MoeRouting> routing(n, MoeRouting::kLearned);
   if (const json* types = f.find({"mlp_layer_types"})) {
-    check(types->is_array() && types->size() >= n, "{}: field 'mlp_layer_types' must list {} layers", f.origin(), n);
+    check(types->is_array() && types->size() >= n, "{}: field 'mlp_layer_types' must list {} layers",
+          f.origin(), n);
     for (size_t i = 0; i < n; ++i) {
       const json& t = (*types)[i];
-      check(t == "hash_moe" || t == "moe", "{}: mlp_layer_types[{}] = {} is not hash_moe / moe", f.origin(), i, t.dump());
+      check(t == "hash_moe" || t == "moe", "{}: mlp_layer_types[{}] = {} is not hash_moe / moe", f.origin(),
+            i, t.dump());
       routing[i] = t == "hash_moe" ? MoeRouting::kHash : MoeRouting::kLearned;
     }
   } else {
     const int64_t hash = f.integer({"num_hash_layers", "n_hash_layers"});
-    check(hash >= 0 && hash <= c.num_layers, "{}: num_hash_layers = {} must be within [0, {}]", f.origin(), hash,
-          c.num_layers);
+    check(hash >= 0 && hash <= c.num_layers, "{}: num_hash_layers = {} must be within [0, {}]", f.origin(),
+          hash, c.num_layers);
     for (int64_t i = 0; i < hash; ++i) routing[static_cast<size_t>(i)] = MoeRouting::kHash;
   }
   c.layers.clear();
@@ -345,13 +369,20 @@ void read_rope(const Fields& f, Config& c, bool compressed) {
   read_rope_head_dim(f, c);
   const json* main = rope_section(f, "main");
   const json* compress = rope_section(f, "compress");
-  if (const json* v = f.find({"rope_theta"})) c.rope_theta = f.to_number(*v, "rope_theta");
-  else if (main != nullptr && main->contains("rope_theta")) c.rope_theta = f.to_number(main->at("rope_theta"), "rope_parameters.main.rope_theta");
-  else f.missing({"rope_theta"});
-  if (const json* v = f.find({"compress_rope_theta"})) c.compress_rope_theta = f.to_number(*v, "compress_rope_theta");
-  else if (compress != nullptr && compress->contains("rope_theta")) c.compress_rope_theta = f.to_number(compress->at("rope_theta"), "rope_parameters.compress.rope_theta");
-  else if (compressed) f.missing({"compress_rope_theta"});
-  else c.compress_rope_theta = c.rope_theta;
+  if (const json* v = f.find({"rope_theta"}))
+    c.rope_theta = f.to_number(*v, "rope_theta");
+  else if (main != nullptr && main->contains("rope_theta"))
+    c.rope_theta = f.to_number(main->at("rope_theta"), "rope_parameters.main.rope_theta");
+  else
+    f.missing({"rope_theta"});
+  if (const json* v = f.find({"compress_rope_theta"}))
+    c.compress_rope_theta = f.to_number(*v, "compress_rope_theta");
+  else if (compress != nullptr && compress->contains("rope_theta"))
+    c.compress_rope_theta = f.to_number(compress->at("rope_theta"), "rope_parameters.compress.rope_theta");
+  else if (compressed)
+    f.missing({"compress_rope_theta"});
+  else
+    c.compress_rope_theta = c.rope_theta;
   read_yarn(f, c);
 }
 
@@ -363,16 +394,19 @@ void read_quantization(const Fields& f, Config& c) {
     check(qc->is_object(), "{}: field 'quantization_config' must be an object", f.origin());
     const Fields s(*qc, f.origin() + " quantization_config");
     const std::string method = s.string_or({"quant_method"}, "fp8");
-    check(method == "fp8", "{}: unsupported quantization_config.quant_method '{}' (V4 uses fp8)", f.origin(), method);
+    check(method == "fp8", "{}: unsupported quantization_config.quant_method '{}' (V4 uses fp8)", f.origin(),
+          method);
     const std::string format = s.string_or({"fmt"}, "e4m3");
-    check(format == "e4m3", "{}: unsupported quantization_config.fmt '{}' (V4 uses e4m3)", f.origin(), format);
+    check(format == "e4m3", "{}: unsupported quantization_config.fmt '{}' (V4 uses e4m3)", f.origin(),
+          format);
     q.fp8_linears = true;
     if (const json* block = s.find({"weight_block_size"})) {
-      check(block->is_array() && block->size() == 2, "{}: quantization_config.weight_block_size must be [out, in]",
-            f.origin());
+      check(block->is_array() && block->size() == 2,
+            "{}: quantization_config.weight_block_size must be [out, in]", f.origin());
       q.block_out = s.to_integer((*block)[0], "weight_block_size[0]");
       q.block_in = s.to_integer((*block)[1], "weight_block_size[1]");
-      check(q.block_out > 0 && q.block_in > 0, "{}: quantization_config.weight_block_size must be positive", f.origin());
+      check(q.block_out > 0 && q.block_in > 0, "{}: quantization_config.weight_block_size must be positive",
+            f.origin());
     }
     q.ue8m0_scales = s.string_or({"scale_fmt"}, "") == "ue8m0";
     if (expert.empty()) expert = s.string_or({"expert_dtype"}, "");
@@ -387,7 +421,9 @@ void read_quantization(const Fields& f, Config& c) {
 }
 
 void check_consistency(const Config& c, const std::string& origin) {
-  auto positive = [&](int64_t v, const char* name) { check(v > 0, "{}: field '{}' must be positive, got {}", origin, name, v); };
+  auto positive = [&](int64_t v, const char* name) {
+    check(v > 0, "{}: field '{}' must be positive, got {}", origin, name, v);
+  };
   positive(c.vocab_size, "vocab_size");
   positive(c.hidden_size, "hidden_size");
   positive(c.num_layers, "num_hidden_layers");
@@ -404,11 +440,13 @@ void check_consistency(const Config& c, const std::string& origin) {
   positive(c.hc_sinkhorn_iters, "hc_sinkhorn_iters");
   check(c.num_nextn_predict_layers >= 0, "{}: num_nextn_predict_layers must be >= 0", origin);
   check(c.rope_head_dim > 0 && c.rope_head_dim % 2 == 0 && c.rope_head_dim <= c.head_dim,
-        "{}: qk_rope_head_dim = {} must be even and within (0, head_dim = {}]", origin, c.rope_head_dim, c.head_dim);
-  check((c.num_heads * c.head_dim) % c.o_groups == 0, "{}: o_groups = {} must divide num_attention_heads × head_dim",
-        origin, c.o_groups);
-  check(c.n_activated_experts <= c.n_routed_experts, "{}: num_experts_per_tok = {} exceeds n_routed_experts = {}",
-        origin, c.n_activated_experts, c.n_routed_experts);
+        "{}: qk_rope_head_dim = {} must be even and within (0, head_dim = {}]", origin, c.rope_head_dim,
+        c.head_dim);
+  check((c.num_heads * c.head_dim) % c.o_groups == 0,
+        "{}: o_groups = {} must divide num_attention_heads × head_dim", origin, c.o_groups);
+  check(c.n_activated_experts <= c.n_routed_experts,
+        "{}: num_experts_per_tok = {} exceeds n_routed_experts = {}", origin, c.n_activated_experts,
+        c.n_routed_experts);
   check(c.scoring_func == "sqrtsoftplus" || c.scoring_func == "sigmoid" || c.scoring_func == "softmax",
         "{}: unsupported scoring_func '{}'", origin, c.scoring_func);
   check(c.rms_norm_eps > 0 && c.hc_eps >= 0 && c.swiglu_limit >= 0,
@@ -450,13 +488,15 @@ Config parse_config(const json& root, const std::string& origin) {
   c.model_type = "deepseek_v4";
   read_sizes(f, c);
   read_schedule(f, c);
-  const bool compressed = std::any_of(c.layers.begin(), c.layers.end(),
-                                      [](const LayerSpec& l) { return l.compress_ratio > 0; });
+  const bool compressed =
+      std::any_of(c.layers.begin(), c.layers.end(), [](const LayerSpec& l) { return l.compress_ratio > 0; });
   read_rope(f, c, compressed);
   read_indexer(f, c);
   read_quantization(f, c);
   check_consistency(c, origin);
-  if (c.dspark) log::info("{}: DSpark draft module (dspark_* keys): mtp.* is not the V4 MTP block and is skipped", origin);
+  if (c.dspark)
+    log::info("{}: DSpark draft module (dspark_* keys): mtp.* is not the V4 MTP block and is skipped",
+              origin);
   return c;
 }
 

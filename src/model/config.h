@@ -6,10 +6,9 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json_fwd.hpp>
 
 namespace baleen {
 
@@ -36,23 +35,23 @@ struct YarnScaling {
 };
 
 struct Quantization {
-  bool fp8_linears = false;       // quantization_config.quant_method == fp8
-  int64_t block_out = 128;        // weight_block_size[0]
-  int64_t block_in = 128;         // weight_block_size[1]
-  bool ue8m0_scales = false;      // scale_fmt == ue8m0
-  bool fp4_experts = false;       // expert_dtype == fp4
-  int64_t fp4_block = 32;         // inputs per FP4 scale
+  bool fp8_linears = false;   // quantization_config.quant_method == fp8
+  int64_t block_out = 128;    // weight_block_size[0]
+  int64_t block_in = 128;     // weight_block_size[1]
+  bool ue8m0_scales = false;  // scale_fmt == ue8m0
+  bool fp4_experts = false;   // expert_dtype == fp4
+  int64_t fp4_block = 32;     // inputs per FP4 scale
 };
 
 // Which of the three config.json spellings a Config was read from.
 enum class ConfigSpelling { kOfficial, kReference, kTransformers };
 
 struct Config {
-  std::string source;                // the file it was read from (error messages, inspect)
+  std::string source;  // the file it was read from (error messages, inspect)
   ConfigSpelling spelling = ConfigSpelling::kOfficial;
   std::string model_type;  // "deepseek_v4"
   int64_t vocab_size = 0;
-  int64_t hidden_size = 0;          // D
+  int64_t hidden_size = 0;  // D
   int64_t num_layers = 0;
   int64_t num_heads = 0;            // H
   int64_t head_dim = 0;             // d (K = V, one KV head)
@@ -67,11 +66,11 @@ struct Config {
   int64_t n_routed_experts = 0;     // E
   int64_t n_activated_experts = 0;  // K
   int64_t n_shared_experts = 0;
-  int64_t moe_inter_dim = 0;        // F
+  int64_t moe_inter_dim = 0;                  // F
   std::string scoring_func = "sqrtsoftplus";  // sqrtsoftplus | sigmoid | softmax
   double routed_scaling_factor = 1.0;
-  double swiglu_limit = 0.0;        // 0 disables the clamp
-  int64_t hc_mult = 0;              // n streams
+  double swiglu_limit = 0.0;  // 0 disables the clamp
+  int64_t hc_mult = 0;        // n streams
   int64_t hc_sinkhorn_iters = 0;
   double hc_eps = 0.0;
   double rms_norm_eps = 0.0;
@@ -81,11 +80,11 @@ struct Config {
   int64_t max_position_embeddings = 0;  // 0 when the config does not say
   int64_t num_nextn_predict_layers = 0;
   Quantization quant;
-  std::vector<LayerSpec> layers;     // num_layers entries
+  std::vector<LayerSpec> layers;  // num_layers entries
   // One entry per MTP block (num_nextn_predict_layers): the trailing compress_ratios entries when
   // the config lists them, else sliding-only; learned routing.
   std::vector<LayerSpec> mtp_layers;
-  bool dspark = false;               // a DSpark draft module replaces the V4 MTP block (mtp.* skipped)
+  bool dspark = false;  // a DSpark draft module replaces the V4 MTP block (mtp.* skipped)
 
   // The distinct compression ratios > 0 in the schedule, and their least common multiple
   // (1 when there are none): the granularity at which a session state can be resumed.

@@ -1,14 +1,16 @@
 #include "model/layout.h"
 
+#include <fmt/format.h>
+
 #include <array>
 #include <utility>
-
-#include <fmt/format.h>
 
 namespace baleen {
 namespace {
 
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+int64_t ceil_div(int64_t a, int64_t b) {
+  return (a + b - 1) / b;
+}
 
 // Appends tensors to a list under one name prefix.
 class Builder {
@@ -18,12 +20,15 @@ class Builder {
   void add(const std::string& name, std::vector<int64_t> shape, TensorRole role, DType official) {
     out_.push_back({name, std::move(shape), role, official, mtp_});
   }
-  void norm(const std::string& name, int64_t dim) { add(name + ".weight", {dim}, TensorRole::kFloat, DType::kBF16); }
+  void norm(const std::string& name, int64_t dim) {
+    add(name + ".weight", {dim}, TensorRole::kFloat, DType::kBF16);
+  }
   void f32(const std::string& name, std::vector<int64_t> shape) {
     add(name, std::move(shape), TensorRole::kFloat, DType::kF32);
   }
   void linear(const std::string& name, int64_t out, int64_t in) {
-    add(name + ".weight", {out, in}, TensorRole::kLinear, c_.quant.fp8_linears ? DType::kF8E4M3 : DType::kBF16);
+    add(name + ".weight", {out, in}, TensorRole::kLinear,
+        c_.quant.fp8_linears ? DType::kF8E4M3 : DType::kBF16);
   }
   void bf16(const std::string& name, int64_t out, int64_t in) {
     add(name + ".weight", {out, in}, TensorRole::kFloat, DType::kBF16);
@@ -109,11 +114,13 @@ class Builder {
   bool mtp_;
 };
 
-bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
+bool starts_with(std::string_view s, std::string_view p) {
+  return s.substr(0, p.size()) == p;
+}
 
 // transformers module paths (after self_attn/mlp became attn/ffn) -> official, most specific first.
 // A rule ending in '.' rewrites a prefix; one without rewrites the whole remainder.
-constexpr std::array<std::pair<std::string_view, std::string_view>, 26> kLayerRules{{
+constexpr std::array<std::pair<std::string_view, std::string_view>, 27> kLayerRules{{
     {"input_layernorm.", "attn_norm."},
     {"post_attention_layernorm.", "ffn_norm."},
     {"attn_hc.fn", "hc_attn_fn"},
@@ -139,11 +146,12 @@ constexpr std::array<std::pair<std::string_view, std::string_view>, 26> kLayerRu
     {"attn.o_a_proj.", "attn.wo_a."},
     {"attn.o_b_proj.", "attn.wo_b."},
     {"attn.sinks", "attn.attn_sink"},
+    {"attn.norm.", "attn.kv_norm."},  // transformers' save_pretrained writes the kv norm as attn.norm
     {"ffn.gate.e_score_correction_bias", "ffn.gate.bias"},
 }};
 
-constexpr std::array<std::pair<std::string_view, std::string_view>, 3> kProjections{{
-    {"gate_proj.", "w1."}, {"up_proj.", "w3."}, {"down_proj.", "w2."}}};
+constexpr std::array<std::pair<std::string_view, std::string_view>, 3> kProjections{
+    {{"gate_proj.", "w1."}, {"up_proj.", "w3."}, {"down_proj.", "w2."}}};
 
 std::string rewrite(std::string rest) {
   if (starts_with(rest, "self_attn.")) rest = "attn." + rest.substr(10);
@@ -196,7 +204,8 @@ std::vector<ExpectedTensor> expected_tensors(const Config& c) {
 
 std::string scale_name(std::string_view weight_name) {
   constexpr std::string_view kWeight = ".weight";
-  if (weight_name.size() > kWeight.size() && weight_name.substr(weight_name.size() - kWeight.size()) == kWeight) {
+  if (weight_name.size() > kWeight.size() &&
+      weight_name.substr(weight_name.size() - kWeight.size()) == kWeight) {
     weight_name.remove_suffix(kWeight.size());
   }
   return std::string(weight_name) + ".scale";
@@ -222,9 +231,12 @@ std::string canonical_name(std::string_view stored) {
   if (n.size() > kInv.size() && n.substr(n.size() - kInv.size()) == kInv) {
     n = n.substr(0, n.size() - kInv.size()) + ".scale";
   }
-  constexpr std::array<std::pair<std::string_view, std::string_view>, 5> kTop{{
-      {"embed_tokens.", "embed."}, {"lm_head.", "head."}, {"hc_head.hc_fn", "hc_head_fn"},
-      {"hc_head.hc_base", "hc_head_base"}, {"hc_head.hc_scale", "hc_head_scale"}}};
+  constexpr std::array<std::pair<std::string_view, std::string_view>, 5> kTop{
+      {{"embed_tokens.", "embed."},
+       {"lm_head.", "head."},
+       {"hc_head.hc_fn", "hc_head_fn"},
+       {"hc_head.hc_base", "hc_head_base"},
+       {"hc_head.hc_scale", "hc_head_scale"}}};
   for (const auto& [from, to] : kTop) {
     const bool prefix = from.back() == '.';
     if (prefix ? starts_with(n, from) : n == from) return std::string(to) + n.substr(from.size());

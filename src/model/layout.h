@@ -11,8 +11,8 @@
 //   layers.N.attn.wq_a.weight [Rq, D]   .q_norm.weight [Rq]   .wq_b.weight [H·d, Rq]
 //   layers.N.attn.wkv.weight [d, D]     .kv_norm.weight [d]   .attn_sink [H]
 //   layers.N.attn.wo_a.weight [g·dg, H·d/g]   .wo_b.weight [D, g·dg]
-//   layers.N.attn.compressor.{wkv,wgate}.weight [c·d, D]  .ape [m, c·d]  .norm.weight [d]   (c = 2 for CSA, 1 HCA)
-//   layers.N.attn.indexer.wq_b.weight [Hi·di, Rq]   .weights_proj.weight [Hi, D]              (CSA only)
+//   layers.N.attn.compressor.{wkv,wgate}.weight [c·d, D]  .ape [m, c·d]  .norm.weight [d]   (c = 2 for CSA, 1
+//   HCA) layers.N.attn.indexer.wq_b.weight [Hi·di, Rq]   .weights_proj.weight [Hi, D]              (CSA only)
 //   layers.N.attn.indexer.compressor.{wkv,wgate}.weight [2·di, D]  .ape [m, 2·di]  .norm.weight [di]
 //   layers.N.ffn.gate.weight [E, D]   .gate.bias [E] (learned) | .gate.tid2eid [V, K] (hash)
 //   layers.N.ffn.experts.E.{w1,w3}.weight [F, D]  .w2.weight [D, F]

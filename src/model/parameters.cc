@@ -7,7 +7,9 @@
 namespace baleen {
 namespace {
 
-bool is_routed_expert(const ExpectedTensor& t) { return t.role == TensorRole::kExpert; }
+bool is_routed_expert(const ExpectedTensor& t) {
+  return t.role == TensorRole::kExpert;
+}
 
 void add_stored(ParameterCount& p, DType dtype, const std::vector<int64_t>& shape, const std::string& name) {
   p.bytes[dtype] += dtype_bytes(dtype, shape, name);

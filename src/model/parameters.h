@@ -16,10 +16,10 @@ namespace baleen {
 class Checkpoint;
 
 struct ParameterCount {
-  int64_t total = 0;    // main model + MTP blocks
-  int64_t active = 0;   // per token, main model + MTP blocks
-  int64_t mtp = 0;      // the MTP blocks' share of total
-  int64_t tensors = 0;  // stored tensors, scales and tables included
+  int64_t total = 0;                      // main model + MTP blocks
+  int64_t active = 0;                     // per token, main model + MTP blocks
+  int64_t mtp = 0;                        // the MTP blocks' share of total
+  int64_t tensors = 0;                    // stored tensors, scales and tables included
   std::map<DType, uint64_t> bytes;        // stored bytes by stored dtype (FP4 listed as F4)
   std::map<DType, int64_t> tensor_count;  // stored tensors by stored dtype
 };

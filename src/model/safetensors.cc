@@ -9,9 +9,8 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
-#include <set>
-
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "core/error.h"
 
@@ -37,7 +36,8 @@ json parse_header_json(std::string_view text, const std::string& origin) {
     if (depth > 4) fail("{}: malformed safetensors header: nesting deeper than a header allows", origin);
     if (event == json::parse_event_t::key && depth == 1) {
       const std::string key = parsed.get<std::string>();
-      if (!names.insert(key).second) fail("{}: malformed safetensors header: duplicate tensor '{}'", origin, key);
+      if (!names.insert(key).second)
+        fail("{}: malformed safetensors header: duplicate tensor '{}'", origin, key);
     }
     return true;
   };
@@ -67,7 +67,8 @@ SafetensorsEntry parse_entry(const std::string& name, const json& v, const std::
   check(shape != v.end() && shape->is_array(), "{}: tensor '{}': missing shape", origin, name);
   for (const auto& d : *shape) {
     const uint64_t dim = json_u64(d, origin, name, "shape");
-    check(dim <= (uint64_t{1} << 48), "{}: tensor '{}': dimension {} is implausibly large", origin, name, dim);
+    check(dim <= (uint64_t{1} << 48), "{}: tensor '{}': dimension {} is implausibly large", origin, name,
+          dim);
     e.shape.push_back(static_cast<int64_t>(dim));
   }
   auto offsets = v.find("data_offsets");
@@ -75,17 +76,19 @@ SafetensorsEntry parse_entry(const std::string& name, const json& v, const std::
         "{}: tensor '{}': data_offsets must be [begin, end]", origin, name);
   e.begin = json_u64((*offsets)[0], origin, name, "data_offsets");
   e.end = json_u64((*offsets)[1], origin, name, "data_offsets");
-  check(e.begin <= e.end, "{}: tensor '{}': data_offsets [{}, {}] run backwards", origin, name, e.begin, e.end);
+  check(e.begin <= e.end, "{}: tensor '{}': data_offsets [{}, {}] run backwards", origin, name, e.begin,
+        e.end);
   const uint64_t want = dtype_bytes(e.dtype, e.shape, fmt::format("{}: tensor '{}'", origin, name));
-  check(e.nbytes() == want, "{}: tensor '{}': {} bytes in data_offsets but dtype {} × shape needs {}", origin, name,
-        e.nbytes(), dtype_name(e.dtype), want);
+  check(e.nbytes() == want, "{}: tensor '{}': {} bytes in data_offsets but dtype {} × shape needs {}", origin,
+        name, e.nbytes(), dtype_name(e.dtype), want);
   return e;
 }
 
 void check_layout(std::vector<SafetensorsEntry>& entries, uint64_t data_size, const std::string& origin) {
   for (const auto& e : entries) {
-    check(e.end <= data_size, "{}: tensor '{}': data_offsets [{}, {}] run past the end of the data area ({} bytes)",
-          origin, e.name, e.begin, e.end, data_size);
+    check(e.end <= data_size,
+          "{}: tensor '{}': data_offsets [{}, {}] run past the end of the data area ({} bytes)", origin,
+          e.name, e.begin, e.end, data_size);
   }
   std::vector<const SafetensorsEntry*> by_offset;
   for (const auto& e : entries) by_offset.push_back(&e);
@@ -123,9 +126,10 @@ uint64_t dtype_bytes(DType dtype, const std::vector<int64_t>& shape, const std::
 SafetensorsHeader parse_safetensors(std::span<const uint8_t> file, const std::string& origin) {
   check(file.size() >= 8, "{}: truncated safetensors file ({} bytes, need at least 8)", origin, file.size());
   const uint64_t length = read_u64_le(file.data());
-  check(length <= file.size() - 8, "{}: header length {} runs past the end of the file ({} bytes)", origin, length,
-        file.size());
-  check(length <= kMaxHeaderBytes, "{}: header length {} exceeds the {} byte limit", origin, length, kMaxHeaderBytes);
+  check(length <= file.size() - 8, "{}: header length {} runs past the end of the file ({} bytes)", origin,
+        length, file.size());
+  check(length <= kMaxHeaderBytes, "{}: header length {} exceeds the {} byte limit", origin, length,
+        kMaxHeaderBytes);
   const std::string_view text(reinterpret_cast<const char*>(file.data() + 8), length);
   const json header = parse_header_json(text, origin);
   check(header.is_object(), "{}: safetensors header must be a JSON object", origin);
@@ -207,8 +211,10 @@ std::vector<uint8_t> serialize_safetensors(const std::vector<SafetensorsTensor>&
   uint64_t offset = 0;
   for (const auto& t : tensors) {
     const uint64_t want = dtype_bytes(t.dtype, t.shape, "tensor '" + t.name + "'");
-    check(t.bytes.size() == want, "tensor '{}': {} bytes given, dtype × shape needs {}", t.name, t.bytes.size(), want);
-    header[t.name] = {{"dtype", dtype_name(t.dtype)}, {"shape", t.shape}, {"data_offsets", {offset, offset + want}}};
+    check(t.bytes.size() == want, "tensor '{}': {} bytes given, dtype × shape needs {}", t.name,
+          t.bytes.size(), want);
+    header[t.name] = {
+        {"dtype", dtype_name(t.dtype)}, {"shape", t.shape}, {"data_offsets", {offset, offset + want}}};
     offset += want;
   }
   std::string text = header.dump();

@@ -52,7 +52,9 @@ class SafetensorsFile {
   // nullptr when absent.
   const SafetensorsEntry* find(const std::string& name) const;
   // The entry's bytes inside the mapping; valid as long as this object lives.
-  const uint8_t* data(const SafetensorsEntry& entry) const { return base_ + header_.data_offset + entry.begin; }
+  const uint8_t* data(const SafetensorsEntry& entry) const {
+    return base_ + header_.data_offset + entry.begin;
+  }
 
  private:
   SafetensorsFile() = default;

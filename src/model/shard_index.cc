@@ -2,28 +2,18 @@
 
 #include <algorithm>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 
-#include <nlohmann/json.hpp>
-
 #include "core/error.h"
+#include "model/problems.h"
 #include "model/safetensors.h"
 
 namespace baleen {
 namespace {
 
 using nlohmann::json;
-
-// At most this many lines of a long problem list go into one message.
-constexpr size_t kMaxListed = 40;
-
-std::string listing(const std::vector<std::string>& problems) {
-  std::string out;
-  for (size_t i = 0; i < problems.size() && i < kMaxListed; ++i) out += "\n  " + problems[i];
-  if (problems.size() > kMaxListed) out += fmt::format("\n  ... and {} more", problems.size() - kMaxListed);
-  return out;
-}
 
 json read_json(const std::filesystem::path& file) {
   std::ifstream in(file, std::ios::binary);
@@ -59,8 +49,8 @@ ShardIndex from_index_file(const std::filesystem::path& dir, const std::filesyst
   for (const auto& [tensor, shard] : map->items()) {
     check(shard.is_string(), "{}: weight_map['{}'] must be a file name", origin, tensor);
     const std::string name = shard.get<std::string>();
-    check(safe_shard_name(name), "{}: weight_map['{}'] = '{}' is not a file inside the checkpoint directory", origin,
-          tensor, name);
+    check(safe_shard_name(name), "{}: weight_map['{}'] = '{}' is not a file inside the checkpoint directory",
+          origin, tensor, name);
     index.weight_map[tensor] = name;
     shards.insert(name);
   }
@@ -78,7 +68,7 @@ ShardIndex from_index_file(const std::filesystem::path& dir, const std::filesyst
     index.files.push_back(path);
   }
   check(missing.empty(), "{}: {} shard file(s) named by the index are missing:{}", origin, missing.size(),
-        listing(missing));
+        problem_listing(missing));
   return index;
 }
 
@@ -94,7 +84,8 @@ ShardIndex read_shard_index(const std::filesystem::path& dir) {
     return index;
   }
   for (const auto& entry : std::filesystem::directory_iterator(dir)) {
-    if (entry.is_regular_file() && entry.path().extension() == ".safetensors") index.files.push_back(entry.path());
+    if (entry.is_regular_file() && entry.path().extension() == ".safetensors")
+      index.files.push_back(entry.path());
   }
   std::sort(index.files.begin(), index.files.end());
   check(!index.files.empty(), "{}: no model.safetensors.index.json and no .safetensors files", dir.string());
@@ -130,7 +121,7 @@ void check_shard_contents(const ShardIndex& index, const std::vector<const Safet
                                    *index.total_size, total));
   }
   check(problems.empty(), "{}: the index does not match the shards ({} problem(s)):{}", index.source.string(),
-        problems.size(), listing(problems));
+        problems.size(), problem_listing(problems));
 }
 
 }  // namespace baleen

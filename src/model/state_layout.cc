@@ -11,7 +11,9 @@ constexpr int64_t kFp8ScaleGroup = 64;  // non-RoPE dims per ue8m0 scale (refere
 constexpr int64_t kFp4ScaleGroup = 32;  // indexer dims per ue8m0 scale (reference fp4_block_size)
 constexpr int64_t kF32 = 4;
 
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+int64_t ceil_div(int64_t a, int64_t b) {
+  return (a + b - 1) / b;
+}
 
 }  // namespace
 
@@ -26,7 +28,8 @@ int64_t indexer_entry_bytes(const Config& c, StateStorage storage) {
   return ceil_div(c.index_head_dim, 2) + ceil_div(c.index_head_dim, kFp4ScaleGroup);
 }
 
-LayerStateBytes layer_state_bytes(const Config& c, const LayerSpec& layer, int64_t tokens, StateStorage storage) {
+LayerStateBytes layer_state_bytes(const Config& c, const LayerSpec& layer, int64_t tokens,
+                                  StateStorage storage) {
   check(tokens >= 0, "session state: token count {} is negative", tokens);
   LayerStateBytes b;
   const int64_t e = kv_entry_bytes(c, storage);

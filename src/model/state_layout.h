@@ -9,7 +9,8 @@
 //   compressed  = floor(T / m) × e                                   (CSA and HCA)
 //   indexer     = floor(T / m) × ei                                  (CSA)
 //   tail        = (T mod m) × c·2·d × 4                              (projected kv + gate of the open window,
-//                                                                     fp32; c = 2 for CSA's two series, 1 HCA)
+//                                                                     fp32; c = 2 for CSA's two series, 1
+//                                                                     HCA)
 //               + [T >= m] × m × 2·d × 4                             (CSA overlap: the a-halves of kv + gate
 //                                                                     of the last closed window)
 //               + CSA indexer: (T mod m) × 4·di × 4 + [T >= m] × m × 2·di × 4
@@ -37,7 +38,8 @@ struct LayerStateBytes {
 
 int64_t kv_entry_bytes(const Config& config, StateStorage storage);
 int64_t indexer_entry_bytes(const Config& config, StateStorage storage);
-LayerStateBytes layer_state_bytes(const Config& config, const LayerSpec& layer, int64_t tokens, StateStorage storage);
+LayerStateBytes layer_state_bytes(const Config& config, const LayerSpec& layer, int64_t tokens,
+                                  StateStorage storage);
 int64_t session_bytes(const Config& config, int64_t tokens, StateStorage storage);
 
 }  // namespace baleen

@@ -1,13 +1,15 @@
 #include "model/checkpoint.h"
 
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <functional>
+#include <limits>
+#include <random>
 #include <string>
-
-#include <gtest/gtest.h>
 
 #include "core/error.h"
 #include "model/safetensors.h"
@@ -104,6 +106,27 @@ TEST(Checkpoint, Fp4PacksElementTwoIInTheLowNibble) {
   EXPECT_EQ(out[31], 12.0f);
 }
 
+TEST(Checkpoint, CountsNonFiniteValuesOfEveryFloatFormat) {
+  std::mt19937 rng(17);
+  std::normal_distribution<float> normal(0.0f, 3.0f);
+  std::vector<float> f32(257);
+  for (auto& v : f32) v = normal(rng);
+  f32[3] = std::numeric_limits<float>::quiet_NaN();
+  f32[200] = -std::numeric_limits<float>::infinity();
+  std::vector<uint16_t> bf16;
+  for (float v : f32) bf16.push_back(f32_to_bf16(v));
+  std::vector<uint8_t> fp8;
+  for (float v : f32) fp8.push_back(f32_to_fp8_e4m3(v));  // NaN stays NaN; -inf saturates to -448
+  const auto info = [](DType t, const void* p, size_t n) {
+    return TensorInfo{"t", t, {}, static_cast<const uint8_t*>(p), n};
+  };
+  EXPECT_EQ(count_non_finite(info(DType::kF32, f32.data(), 4 * f32.size())), 2u);
+  EXPECT_EQ(count_non_finite(info(DType::kBF16, bf16.data(), 2 * bf16.size())), 2u);
+  EXPECT_EQ(count_non_finite(info(DType::kF8E4M3, fp8.data(), fp8.size())), 1u);
+  const uint8_t scales[] = {127, 255, 3};
+  EXPECT_EQ(count_non_finite(info(DType::kUE8M0, scales, 3)), 1u);
+}
+
 TEST(Checkpoint, OpensUnquantizedCheckpoint) {
   const auto dir = fresh_dir("plain");
   const Written w = write_tiny(dir, false);
@@ -123,8 +146,8 @@ TEST(Checkpoint, TransformersLayoutWithFusedExpertsMapsOntoOfficialNames) {
   std::map<std::string, SafetensorsTensor> fused;
   const std::map<std::string, std::string> renames = {
       {"embed.weight", "model.embed_tokens.weight"}, {"head.weight", "lm_head.weight"},
-      {"norm.weight", "model.norm.weight"}, {"hc_head_fn", "model.hc_head.hc_fn"},
-      {"hc_head_base", "model.hc_head.hc_base"}, {"hc_head_scale", "model.hc_head.hc_scale"}};
+      {"norm.weight", "model.norm.weight"},          {"hc_head_fn", "model.hc_head.hc_fn"},
+      {"hc_head_base", "model.hc_head.hc_base"},     {"hc_head_scale", "model.hc_head.hc_scale"}};
   for (auto& t : w.tensors) {
     if (t.name.rfind("mtp.", 0) == 0) continue;  // transformers does not save the MTP block
     const auto experts = t.name.find(".ffn.experts.");
@@ -133,8 +156,10 @@ TEST(Checkpoint, TransformersLayoutWithFusedExpertsMapsOntoOfficialNames) {
       const bool down = t.name.find(".w2.") != std::string::npos;
       auto& f = fused[layer + (down ? ".down" : ".gate_up")];
       if (f.name.empty()) {
-        f = {"model." + layer + (down ? ".mlp.experts.down_proj" : ".mlp.experts.gate_up_proj"), t.dtype,
-             {c.n_routed_experts, down ? c.hidden_size : 2 * c.moe_inter_dim, down ? c.moe_inter_dim : c.hidden_size},
+        f = {"model." + layer + (down ? ".mlp.experts.down_proj" : ".mlp.experts.gate_up_proj"),
+             t.dtype,
+             {c.n_routed_experts, down ? c.hidden_size : 2 * c.moe_inter_dim,
+              down ? c.moe_inter_dim : c.hidden_size},
              {}};
       }
       f.bytes.insert(f.bytes.end(), t.bytes.begin(), t.bytes.end());  // w1, w2, w3 order per expert
@@ -193,11 +218,14 @@ TEST(Checkpoint, ShardIndexProblemsAreErrors) {
   const std::vector<Case> cases = {
       {"missing shard", [](json& j) { j["weight_map"]["embed.weight"] = "model-00009-of-00009.safetensors"; },
        "model-00009-of-00009.safetensors"},
-      {"tensor not in index", [](json& j) { j["weight_map"].erase("norm.weight"); }, "'norm.weight' is not in the index"},
-      {"indexed tensor absent", [](json& j) { j["weight_map"]["ghost.weight"] = "model-00001-of-00002.safetensors"; },
+      {"tensor not in index", [](json& j) { j["weight_map"].erase("norm.weight"); },
+       "'norm.weight' is not in the index"},
+      {"indexed tensor absent",
+       [](json& j) { j["weight_map"]["ghost.weight"] = "model-00001-of-00002.safetensors"; },
        "'ghost.weight' is not in this shard"},
       {"total_size lies", [](json& j) { j["metadata"]["total_size"] = 5; }, "total_size = 5"},
-      {"escaping path", [](json& j) { j["weight_map"]["norm.weight"] = "../x.safetensors"; }, "not a file inside"},
+      {"escaping path", [](json& j) { j["weight_map"]["norm.weight"] = "../x.safetensors"; },
+       "not a file inside"},
   };
   for (const auto& c : cases) {
     const auto dir = fresh_dir("shard_problem");
@@ -208,7 +236,8 @@ TEST(Checkpoint, ShardIndexProblemsAreErrors) {
 }
 
 // Writes the tiny model after `edit` changes the tensor list.
-std::string open_edited(const std::string& name, const std::function<void(std::vector<SafetensorsTensor>&)>& edit) {
+std::string open_edited(const std::string& name,
+                        const std::function<void(std::vector<SafetensorsTensor>&)>& edit) {
   const auto dir = fresh_dir(name);
   const json config = testing::tiny_config(true);
   testing::write_config(dir, config);
@@ -233,8 +262,9 @@ TEST(Checkpoint, AllMissingTensorsAreListedInOneError) {
     remove_tensor(ts, "layers.3.ffn.experts.2.w3.weight");
     remove_tensor(ts, "layers.1.attn.wq_a.scale");
   });
-  for (const char* name : {"'layers.2.attn.compressor.ape'", "'layers.0.ffn.gate.tid2eid'",
-                           "'layers.3.ffn.experts.2.w3.weight'", "missing scale 'layers.1.attn.wq_a.scale'"}) {
+  for (const char* name :
+       {"'layers.2.attn.compressor.ape'", "'layers.0.ffn.gate.tid2eid'", "'layers.3.ffn.experts.2.w3.weight'",
+        "missing scale 'layers.1.attn.wq_a.scale'"}) {
     EXPECT_NE(error.find(name), std::string::npos) << name << " not in: " << error;
   }
   EXPECT_NE(error.find("4 problem(s)"), std::string::npos) << error;
@@ -247,10 +277,11 @@ TEST(Checkpoint, WrongShapeAndWrongDtypeAreNamed) {
     auto& norm = tensor_named(ts, "norm.weight");  // BF16 -> I16-sized U8 pairs
     norm.dtype = DType::kU8;
     norm.shape = {320};
-    auto& scale = tensor_named(ts, "layers.2.attn.wo_b.scale");  // wrong block grid
+    auto& scale = tensor_named(ts, "layers.2.attn.wo_b.scale");   // wrong block grid
     scale.shape = {1, static_cast<int64_t>(scale.bytes.size())};  // [2, 1] expected
   });
-  EXPECT_NE(error.find("'layers.1.attn.attn_sink' has shape [1, 2]; expected [2]"), std::string::npos) << error;
+  EXPECT_NE(error.find("'layers.1.attn.attn_sink' has shape [1, 2]; expected [2]"), std::string::npos)
+      << error;
   EXPECT_NE(error.find("'norm.weight' has dtype U8"), std::string::npos) << error;
   EXPECT_NE(error.find("scale 'layers.2.attn.wo_b.scale'"), std::string::npos) << error;
 }
@@ -289,10 +320,12 @@ TEST(Checkpoint, UnknownTensorNameIsAnErrorNamingIt) {
   }
 }
 
+// Every committed checkpoint: the reference fixtures and the bundled models.
 TEST(Checkpoint, OpensEveryCommittedFixture) {
-  const std::filesystem::path root = std::filesystem::path(BALEEN_SOURCE_DIR) / "tests" / "fixtures";
   int opened = 0;
-  if (std::filesystem::is_directory(root)) {
+  for (const char* folder : {"tests/fixtures", "models"}) {
+    const std::filesystem::path root = std::filesystem::path(BALEEN_SOURCE_DIR) / folder;
+    if (!std::filesystem::is_directory(root)) continue;
     for (const auto& entry : std::filesystem::recursive_directory_iterator(root)) {
       if (entry.path().filename() != "config.json") continue;
       const auto dir = entry.path().parent_path();
@@ -304,13 +337,15 @@ TEST(Checkpoint, OpensEveryCommittedFixture) {
       SCOPED_TRACE(dir.string());
       const Checkpoint ck = Checkpoint::open(dir);
       for (const auto& name : ck.names()) {
+        EXPECT_EQ(count_non_finite(ck.info(name)), 0u) << name;
         const Tensor t = ck.load_f32(name);
         for (float v : t.values()) ASSERT_TRUE(std::isfinite(v)) << name;
       }
       ++opened;
     }
   }
-  if (opened == 0) GTEST_SKIP() << "no fixture checkpoints under " << root;
+  if (opened == 0) GTEST_SKIP() << "no committed checkpoints";
+  std::printf("opened and dequantized %d committed checkpoints\n", opened);
 }
 
 }  // namespace

@@ -1,10 +1,11 @@
 #include "model/config.h"
 
-#include <fstream>
-#include <string>
-
 #include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "core/error.h"
 
@@ -30,6 +31,34 @@ std::string parse_error(const json& j) {
     return e.what();
   }
   return "";
+}
+
+std::vector<double> sizes_of(const Config& c) {
+  return {double(c.vocab_size),
+          double(c.hidden_size),
+          double(c.num_layers),
+          double(c.num_heads),
+          double(c.head_dim),
+          double(c.rope_head_dim),
+          double(c.q_lora_rank),
+          double(c.o_groups),
+          double(c.o_lora_rank),
+          double(c.sliding_window),
+          double(c.index_n_heads),
+          double(c.index_head_dim),
+          double(c.index_topk),
+          double(c.n_routed_experts),
+          double(c.n_activated_experts),
+          double(c.moe_inter_dim),
+          c.routed_scaling_factor,
+          c.swiglu_limit,
+          double(c.hc_mult),
+          double(c.hc_sinkhorn_iters),
+          c.hc_eps,
+          c.rms_norm_eps,
+          c.rope_theta,
+          c.compress_rope_theta,
+          double(c.num_nextn_predict_layers)};
 }
 
 void expect_flash(const Config& c) {
@@ -123,8 +152,8 @@ TEST(Config, ParsesProSchedule) {
 }
 
 TEST(Config, MissingFieldNamesFieldAndFile) {
-  for (const char* field : {"hidden_size", "num_hidden_layers", "q_lora_rank", "compress_ratios", "index_topk",
-                            "num_hash_layers", "routed_scaling_factor"}) {
+  for (const char* field : {"hidden_size", "num_hidden_layers", "q_lora_rank", "compress_ratios",
+                            "index_topk", "num_hash_layers", "routed_scaling_factor"}) {
     json j = read("deepseek-v4-flash.json");
     j.erase(field);
     const std::string error = parse_error(j);
@@ -208,6 +237,40 @@ TEST(Config, MalformedFileIsAClearError) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("does-not-exist.json"), std::string::npos);
   }
+}
+
+}  // namespace
+}  // namespace baleen
+
+namespace baleen {
+namespace {
+
+// The official fixtures ship config.json and the reference's inference/config.json for the same model.
+TEST(Config, FixtureConfigsAgreeAcrossSpellings) {
+  const std::filesystem::path root = std::filesystem::path(BALEEN_SOURCE_DIR) / "tests" / "fixtures";
+  int compared = 0;
+  if (std::filesystem::is_directory(root)) {
+    for (const auto& dir : std::filesystem::directory_iterator(root)) {
+      const auto inference = dir.path() / "inference" / "config.json";
+      if (!std::filesystem::exists(inference)) continue;
+      SCOPED_TRACE(dir.path().string());
+      const Config a = load_config(dir.path()), b = load_config(inference);
+      EXPECT_EQ(b.spelling, ConfigSpelling::kReference);
+      EXPECT_EQ(sizes_of(a), sizes_of(b));
+      ASSERT_EQ(a.layers.size(), b.layers.size());
+      for (size_t i = 0; i < a.layers.size(); ++i) {
+        EXPECT_EQ(a.layers[i].compress_ratio, b.layers[i].compress_ratio) << i;
+        EXPECT_EQ(a.layers[i].routing, b.layers[i].routing) << i;
+      }
+      EXPECT_EQ(a.yarn.enabled, b.yarn.enabled);
+      EXPECT_DOUBLE_EQ(a.yarn.factor, b.yarn.factor);
+      EXPECT_EQ(a.yarn.original_max_position, b.yarn.original_max_position);
+      EXPECT_EQ(a.quant.fp8_linears, b.quant.fp8_linears);
+      EXPECT_EQ(a.quant.fp4_experts, b.quant.fp4_experts);
+      ++compared;
+    }
+  }
+  if (compared == 0) GTEST_SKIP() << "no fixtures with inference/config.json";
 }
 
 }  // namespace

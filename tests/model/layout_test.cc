@@ -1,9 +1,9 @@
 #include "model/layout.h"
 
+#include <gtest/gtest.h>
+
 #include <set>
 #include <string>
-
-#include <gtest/gtest.h>
 
 #include "model/parameters.h"
 
@@ -16,7 +16,8 @@ Config config(const std::string& name) {
 
 // The published inventories of the real checkpoints (model.safetensors.index.json of
 // deepseek-ai/DeepSeek-V4-Flash: 69,187 tensors, 159,609,485,896 bytes, 290,942,289,362 logical
-// parameters of which 14,118,225,362 active; DeepSeek-V4-Pro: 145,116 tensors) pin the layout.
+// parameters of which 14,118,225,362 active; DeepSeek-V4-Pro: 145,116 tensors, 864,704,792,696 bytes,
+// 1,598,837,347,742 parameters, 50,648,438,174 active) pin the layout.
 TEST(Layout, FlashInventoryMatchesTheReleasedCheckpoint) {
   const ParameterCount p = count_parameters(config("deepseek-v4-flash.json"));
   EXPECT_EQ(p.tensors, 69187);
@@ -36,6 +37,11 @@ TEST(Layout, FlashInventoryMatchesTheReleasedCheckpoint) {
 TEST(Layout, ProInventoryMatchesTheReleasedCheckpoint) {
   const ParameterCount p = count_parameters(config("deepseek-v4-pro.json"));
   EXPECT_EQ(p.tensors, 145116);
+  uint64_t bytes = 0;
+  for (const auto& [dtype, n] : p.bytes) bytes += n;
+  EXPECT_EQ(bytes, 864704792696u);  // the index's metadata.total_size
+  EXPECT_EQ(p.total, 1598837347742);
+  EXPECT_EQ(p.active, 50648438174);
 }
 
 TEST(Layout, NamesAreUnique) {
@@ -68,11 +74,13 @@ TEST(Layout, TransformersNamesMapToOfficialNames) {
       {"model.layers.3.self_attn.compressor.gate_proj.weight", "layers.3.attn.compressor.wgate.weight"},
       {"model.layers.3.self_attn.compressor.position_bias", "layers.3.attn.compressor.ape"},
       {"model.layers.3.self_attn.compressor.kv_norm.weight", "layers.3.attn.compressor.norm.weight"},
-      {"model.layers.2.self_attn.compressor.indexer.kv_proj.weight", "layers.2.attn.indexer.compressor.wkv.weight"},
+      {"model.layers.2.self_attn.compressor.indexer.kv_proj.weight",
+       "layers.2.attn.indexer.compressor.wkv.weight"},
       {"model.layers.2.self_attn.compressor.indexer.gate_proj.weight",
        "layers.2.attn.indexer.compressor.wgate.weight"},
       {"model.layers.2.self_attn.compressor.indexer.position_bias", "layers.2.attn.indexer.compressor.ape"},
-      {"model.layers.2.self_attn.compressor.indexer.kv_norm.weight", "layers.2.attn.indexer.compressor.norm.weight"},
+      {"model.layers.2.self_attn.compressor.indexer.kv_norm.weight",
+       "layers.2.attn.indexer.compressor.norm.weight"},
       {"model.layers.2.self_attn.compressor.indexer.q_b_proj.weight", "layers.2.attn.indexer.wq_b.weight"},
       {"model.layers.2.self_attn.compressor.indexer.scorer.weights_proj.weight",
        "layers.2.attn.indexer.weights_proj.weight"},
@@ -86,6 +94,8 @@ TEST(Layout, TransformersNamesMapToOfficialNames) {
       {"model.layers.5.mlp.experts.17.down_proj.weight", "layers.5.ffn.experts.17.w2.weight"},
       {"model.layers.5.mlp.experts.gate_up_proj", "layers.5.ffn.experts.gate_up_proj"},
       {"model.layers.5.attn.wq_a.weight", "layers.5.attn.wq_a.weight"},
+      {"model.layers.5.attn.norm.weight", "layers.5.attn.kv_norm.weight"},
+      {"model.layers.5.attn.compressor.norm.weight", "layers.5.attn.compressor.norm.weight"},
       {"layers.5.ffn.experts.3.w2.scale", "layers.5.ffn.experts.3.w2.scale"},
       {"mtp.0.hc_head_fn", "mtp.0.hc_head_fn"},
       {"mtp.0.attn.kv_norm.weight", "mtp.0.attn.kv_norm.weight"},

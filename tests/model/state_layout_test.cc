@@ -1,9 +1,9 @@
 #include "model/state_layout.h"
 
+#include <gtest/gtest.h>
+
 #include <cstdio>
 #include <string>
-
-#include <gtest/gtest.h>
 
 #include "tiny_checkpoint.h"
 
@@ -18,11 +18,14 @@ Config config(const std::string& name) {
 // entry per 4 tokens — (d − r) FP8 bytes + r BF16 values — plus one FP4 indexer key of di / 2 bytes; each
 // HCA layer one entry per 128 tokens. Scales and tails are ignored here (they are < 2% of an entry).
 double hand_marginal_paper(const Config& c) {
-  const double entry = static_cast<double>(c.head_dim - c.rope_head_dim) + 2.0 * static_cast<double>(c.rope_head_dim);
+  const double entry =
+      static_cast<double>(c.head_dim - c.rope_head_dim) + 2.0 * static_cast<double>(c.rope_head_dim);
   double bytes = 0;
   for (const auto& layer : c.layers) {
-    if (layer.compress_ratio == 4) bytes += (entry + c.index_head_dim / 2.0) / 4.0;
-    else if (layer.compress_ratio > 0) bytes += entry / static_cast<double>(layer.compress_ratio);
+    if (layer.compress_ratio == 4)
+      bytes += (entry + c.index_head_dim / 2.0) / 4.0;
+    else if (layer.compress_ratio > 0)
+      bytes += entry / static_cast<double>(layer.compress_ratio);
   }
   return bytes;
 }
@@ -38,10 +41,11 @@ void check_marginal(const std::string& name) {
   // An 8-KV-head bf16 GQA cache with head dim 128 of the same depth: K and V, 2 bytes each.
   const double gqa = 2.0 * 8 * 128 * 2 * static_cast<double>(c.num_layers);
   EXPECT_LE(marginal, 0.03 * gqa) << name << ": " << marginal << " bytes/token vs GQA " << gqa;
-  std::printf("%s: paper state %.1f bytes/token (hand %.1f), %.2f%% of GQA-8 bf16; 1M tokens: %.3f GiB paper, "
-              "%.3f GiB fp32\n", name.c_str(), marginal, hand, 100.0 * marginal / gqa,
-              static_cast<double>(at_b) / (1 << 30),
-              static_cast<double>(session_bytes(c, b, StateStorage::kFp32)) / (1 << 30));
+  std::printf(
+      "%s: paper state %.1f bytes/token (hand %.1f), %.2f%% of GQA-8 bf16; 1M tokens: %.3f GiB paper, "
+      "%.3f GiB fp32\n",
+      name.c_str(), marginal, hand, 100.0 * marginal / gqa, static_cast<double>(at_b) / (1 << 30),
+      static_cast<double>(session_bytes(c, b, StateStorage::kFp32)) / (1 << 30));
 }
 
 TEST(StateLayout, FlashMarginalBytesPerTokenMatchSpecAndAreUnderThreePercentOfGqa) {

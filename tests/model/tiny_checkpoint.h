@@ -9,11 +9,10 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "core/dtype.h"
 #include "model/config.h"
@@ -26,22 +25,49 @@ namespace baleen::testing {
 // both routings, a small HCA ratio and one MTP block appear.
 inline nlohmann::json tiny_config(bool quantized) {
   nlohmann::json j = {
-      {"architectures", {"DeepseekV4ForCausalLM"}}, {"model_type", "deepseek_v4"},
-      {"vocab_size", 96}, {"hidden_size", 160}, {"num_hidden_layers", 4}, {"num_attention_heads", 2},
-      {"num_key_value_heads", 1}, {"head_dim", 48}, {"qk_rope_head_dim", 16}, {"q_lora_rank", 136},
-      {"o_groups", 2}, {"o_lora_rank", 24}, {"sliding_window", 8}, {"index_n_heads", 2}, {"index_head_dim", 32},
-      {"index_topk", 3}, {"n_routed_experts", 4}, {"num_experts_per_tok", 2}, {"n_shared_experts", 1},
-      {"moe_intermediate_size", 72}, {"scoring_func", "sqrtsoftplus"}, {"routed_scaling_factor", 1.5},
-      {"swiglu_limit", 10.0}, {"hc_mult", 2}, {"hc_sinkhorn_iters", 20}, {"hc_eps", 1e-6}, {"rms_norm_eps", 1e-6},
-      {"rope_theta", 10000}, {"compress_rope_theta", 160000},
-      {"rope_scaling", {{"type", "yarn"}, {"factor", 4}, {"original_max_position_embeddings", 64},
-                        {"beta_fast", 32}, {"beta_slow", 1}}},
-      {"num_hash_layers", 1}, {"num_nextn_predict_layers", 1}, {"compress_ratios", {0, 4, 8, 4, 0}},
+      {"architectures", {"DeepseekV4ForCausalLM"}},
+      {"model_type", "deepseek_v4"},
+      {"vocab_size", 96},
+      {"hidden_size", 160},
+      {"num_hidden_layers", 4},
+      {"num_attention_heads", 2},
+      {"num_key_value_heads", 1},
+      {"head_dim", 48},
+      {"qk_rope_head_dim", 16},
+      {"q_lora_rank", 136},
+      {"o_groups", 2},
+      {"o_lora_rank", 24},
+      {"sliding_window", 8},
+      {"index_n_heads", 2},
+      {"index_head_dim", 32},
+      {"index_topk", 3},
+      {"n_routed_experts", 4},
+      {"num_experts_per_tok", 2},
+      {"n_shared_experts", 1},
+      {"moe_intermediate_size", 72},
+      {"scoring_func", "sqrtsoftplus"},
+      {"routed_scaling_factor", 1.5},
+      {"swiglu_limit", 10.0},
+      {"hc_mult", 2},
+      {"hc_sinkhorn_iters", 20},
+      {"hc_eps", 1e-6},
+      {"rms_norm_eps", 1e-6},
+      {"rope_theta", 10000},
+      {"compress_rope_theta", 160000},
+      {"rope_scaling",
+       {{"type", "yarn"},
+        {"factor", 4},
+        {"original_max_position_embeddings", 64},
+        {"beta_fast", 32},
+        {"beta_slow", 1}}},
+      {"num_hash_layers", 1},
+      {"num_nextn_predict_layers", 1},
+      {"compress_ratios", {0, 4, 8, 4, 0}},
   };
   if (quantized) {
     j["expert_dtype"] = "fp4";
-    j["quantization_config"] = {{"quant_method", "fp8"}, {"fmt", "e4m3"}, {"scale_fmt", "ue8m0"},
-                                {"weight_block_size", {128, 128}}};
+    j["quantization_config"] = {
+        {"quant_method", "fp8"}, {"fmt", "e4m3"}, {"scale_fmt", "ue8m0"}, {"weight_block_size", {128, 128}}};
   }
   return j;
 }
@@ -54,8 +80,9 @@ inline uint8_t ue8m0_at_least(double x) {
 
 struct Written {
   std::vector<SafetensorsTensor> tensors;
-  std::map<std::string, std::vector<double>> truth;     // canonical name -> value each element encodes
-  std::map<std::string, std::vector<double>> original;  // quantized weights: the float64 values before quantizing
+  std::map<std::string, std::vector<double>> truth;  // canonical name -> value each element encodes
+  std::map<std::string, std::vector<double>>
+      original;  // quantized weights: the float64 values before quantizing
 };
 
 class TinyWriter {
@@ -73,10 +100,14 @@ class TinyWriter {
     std::normal_distribution<double> normal(0.0, 0.5);
     for (auto& v : values) v = normal(rng_);
     switch (t.official) {
-      case DType::kF8E4M3: return fp8(c, t, values, w);
-      case DType::kF4E2M1x2: return fp4(c, t, values, w);
-      case DType::kI64: return table(c, t, w);
-      default: return plain(t, values, w);
+      case DType::kF8E4M3:
+        return fp8(c, t, values, w);
+      case DType::kF4E2M1x2:
+        return fp4(c, t, values, w);
+      case DType::kI64:
+        return table(c, t, w);
+      default:
+        return plain(t, values, w);
     }
   }
 
@@ -133,7 +164,8 @@ class TinyWriter {
     for (int64_t r = 0; r < rows; ++r) {
       for (int64_t k = 0; k < cols; ++k) {
         const double scale = std::ldexp(1.0, scales[static_cast<size_t>((r / bo) * sc + k / bi)] - 127);
-        const uint8_t q = f32_to_fp8_e4m3(static_cast<float>(values[static_cast<size_t>(r * cols + k)] / scale));
+        const uint8_t q =
+            f32_to_fp8_e4m3(static_cast<float>(values[static_cast<size_t>(r * cols + k)] / scale));
         s.bytes.push_back(q);
         truth.push_back(fp8_e4m3_to_f32(q) * scale);
       }
@@ -162,7 +194,8 @@ class TinyWriter {
         uint8_t byte = 0;
         for (int64_t j = 0; j < 2; ++j) {
           const double scale = std::ldexp(1.0, scales[static_cast<size_t>(r * sc + (k + j) / block)] - 127);
-          const uint8_t q = f32_to_fp4_e2m1(static_cast<float>(values[static_cast<size_t>(r * cols + k + j)] / scale));
+          const uint8_t q =
+              f32_to_fp4_e2m1(static_cast<float>(values[static_cast<size_t>(r * cols + k + j)] / scale));
           byte |= static_cast<uint8_t>(q << (4 * j));
           truth.push_back(fp4_e2m1_to_f32(q) * scale);
         }
@@ -173,8 +206,8 @@ class TinyWriter {
   }
 
   void finish(const ExpectedTensor& t, SafetensorsTensor& s, const std::vector<double>& truth,
-              const std::vector<double>& values, std::vector<int64_t> scale_shape, const std::vector<uint8_t>& scales,
-              Written& w) {
+              const std::vector<double>& values, std::vector<int64_t> scale_shape,
+              const std::vector<uint8_t>& scales, Written& w) {
     w.tensors.push_back(std::move(s));
     w.tensors.push_back({scale_name(t.name), DType::kUE8M0, std::move(scale_shape), scales});
     w.truth[t.name] = truth;
@@ -196,7 +229,8 @@ inline void write_config(const std::filesystem::path& dir, const nlohmann::json&
 
 // A fresh, empty directory under the test temp dir.
 inline std::filesystem::path fresh_dir(const std::string& name) {
-  const auto dir = std::filesystem::temp_directory_path() / ("baleen_model_test_" + std::to_string(::getpid())) / name;
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("baleen_model_test_" + std::to_string(::getpid())) / name;
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir;

@@ -1,0 +1,74 @@
+// `baleen generate`: greedy continuation of a comma-separated list of token ids; prints the new ids.
+#include <cstdio>
+#include <sstream>
+#include <string>
+
+#include "app/command.h"
+#include "backend/backend.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "engine/model.h"
+#include "engine/sampler.h"
+#include "model/checkpoint.h"
+
+namespace baleen::app {
+namespace {
+
+struct Options {
+  std::string model, ids, state = "fp32";
+  int64_t tokens = 16;
+};
+
+std::vector<int32_t> parse_ids(const std::string& text) {
+  std::vector<int32_t> ids;
+  std::stringstream s(text);
+  std::string item;
+  while (std::getline(s, item, ',')) {
+    try {
+      size_t used = 0;
+      const long v = std::stol(item, &used);
+      check(used == item.size(), "");
+      ids.push_back(static_cast<int32_t>(v));
+    } catch (const std::exception&) {
+      fail("--ids must be comma-separated integers, got '{}'", item);
+    }
+  }
+  check(!ids.empty(), "--ids is empty");
+  return ids;
+}
+
+void run(const Options& o) {
+  check(o.state == "fp32" || o.state == "paper", "--state must be fp32 or paper, got '{}'", o.state);
+  check(o.tokens >= 0, "-n must be >= 0, got {}", o.tokens);
+  const std::vector<int32_t> prompt = parse_ids(o.ids);
+  const Checkpoint checkpoint = Checkpoint::open(o.model);
+  const ModelWeights weights = load_weights(checkpoint);
+  auto backend = make_cpu_backend();
+  Model model(checkpoint.config(), weights, *backend);
+  SessionState state = model.new_session(o.state == "paper" ? StateStorage::kPaper : StateStorage::kFp32);
+  Tensor logits = model.prefill(prompt, state, 256);
+  const int64_t vocab = checkpoint.config().vocab_size;
+  std::vector<int32_t> out;
+  for (int64_t i = 0; i < o.tokens; ++i) {
+    const float* last = logits.data() + (logits.dim(0) - 1) * vocab;
+    const int32_t next = argmax({last, static_cast<size_t>(vocab)});
+    out.push_back(next);
+    if (i + 1 < o.tokens) logits = model.forward(std::span(&out.back(), 1), state);
+  }
+  for (size_t i = 0; i < out.size(); ++i) std::printf(i ? ",%d" : "%d", out[i]);
+  std::printf("\n");
+}
+
+}  // namespace
+
+void add_generate_command(CLI::App& app) {
+  auto opts = std::make_shared<Options>();
+  auto* cmd = app.add_subcommand("generate", "Greedy generation from token ids; prints the generated ids");
+  cmd->add_option("--model", opts->model, "checkpoint directory (config.json + safetensors)")->required();
+  cmd->add_option("--ids", opts->ids, "prompt token ids, comma-separated")->required();
+  cmd->add_option("-n", opts->tokens, "tokens to generate")->capture_default_str();
+  cmd->add_option("--state", opts->state, "session storage: fp32 | paper")->capture_default_str();
+  cmd->callback([opts] { run(*opts); });
+}
+
+}  // namespace baleen::app

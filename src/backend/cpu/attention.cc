@@ -1,0 +1,93 @@
+#include "backend/cpu/attention.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "backend/cpu/dot.h"
+
+namespace baleen::cpu {
+namespace {
+
+// Calls visit(key_row) for every key query t at position p may see.
+template <typename Visit>
+void for_each_key(const AttentionKeys& keys, int64_t t, int64_t p, Visit&& visit) {
+  const int64_t first = std::max(keys.window_start, p - keys.window_size + 1);
+  for (int64_t pos = first; pos <= p; ++pos) visit(keys.window.row(pos - keys.window_start));
+  if (keys.ratio == 0) return;
+  if (keys.picks.rows > 0) {
+    for (int64_t i = 0; i < keys.picks.cols; ++i) {
+      const int32_t s = keys.picks(t, i);
+      if (s >= 0) visit(keys.compressed.row(s));
+    }
+    return;
+  }
+  const int64_t visible = std::min(keys.compressed.rows, (p + 1) / keys.ratio);
+  for (int64_t s = 0; s < visible; ++s) visit(keys.compressed.row(s));
+}
+
+constexpr int64_t kMaxHeads = 1024;
+
+}  // namespace
+
+void attention_rows(MatrixView<const float> q, int64_t heads, const AttentionKeys& keys,
+                    const int64_t* positions, const float* sinks, float scale, MatrixView<float> out,
+                    int64_t t_begin, int64_t t_end, int64_t h_begin, int64_t h_end) {
+  const int64_t d = q.cols / heads;
+  float run_max[kMaxHeads], run_sum[kMaxHeads];
+  for (int64_t t = t_begin; t < t_end; ++t) {
+    for (int64_t h = h_begin; h < h_end; ++h) {
+      run_max[h] = sinks[h];  // the sink starts the running softmax: exp(sink − max) = 1
+      run_sum[h] = 1.0f;
+      std::fill(out.row(t) + h * d, out.row(t) + (h + 1) * d, 0.0f);
+    }
+    for_each_key(keys, t, positions[t], [&](const float* key) {
+      for (int64_t h = h_begin; h < h_end; ++h) {
+        const float s = dot(q.row(t) + h * d, key, d) * scale;
+        float* acc = out.row(t) + h * d;
+        if (s > run_max[h]) {
+          const float shrink = std::exp(run_max[h] - s);
+          run_sum[h] *= shrink;
+          for (int64_t i = 0; i < d; ++i) acc[i] *= shrink;
+          run_max[h] = s;
+        }
+        const float w = std::exp(s - run_max[h]);
+        run_sum[h] += w;
+        axpy(w, key, acc, d);
+      }
+    });
+    for (int64_t h = h_begin; h < h_end; ++h) {
+      const float inv = 1.0f / run_sum[h];
+      float* acc = out.row(t) + h * d;
+      for (int64_t i = 0; i < d; ++i) acc[i] *= inv;
+    }
+  }
+}
+
+void attention_reference(MatrixView<const float> q, int64_t heads, const AttentionKeys& keys,
+                         const int64_t* positions, const float* sinks, float scale, MatrixView<float> out) {
+  const int64_t d = q.cols / heads;
+  for (int64_t t = 0; t < q.rows; ++t) {
+    std::vector<const float*> rows;
+    for_each_key(keys, t, positions[t], [&](const float* key) { rows.push_back(key); });
+    for (int64_t h = 0; h < heads; ++h) {
+      std::vector<double> s(rows.size());
+      double m = sinks[h];
+      for (size_t i = 0; i < rows.size(); ++i) {
+        double v = 0;
+        for (int64_t c = 0; c < d; ++c) v += double(q(t, h * d + c)) * rows[i][c];
+        s[i] = v * scale;
+        m = std::max(m, s[i]);
+      }
+      double den = std::exp(double(sinks[h]) - m);
+      for (double& v : s) den += (v = std::exp(v - m));
+      for (int64_t c = 0; c < d; ++c) {
+        double acc = 0;
+        for (size_t i = 0; i < rows.size(); ++i) acc += s[i] * rows[i][c];
+        out(t, h * d + c) = static_cast<float>(acc / den);
+      }
+    }
+  }
+}
+
+}  // namespace baleen::cpu

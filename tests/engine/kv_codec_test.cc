@@ -1,0 +1,96 @@
+#include "engine/kv_codec.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "core/dtype.h"
+
+namespace baleen {
+namespace {
+
+// The nearest value of a code table (ties: the one with the smaller magnitude code index parity aside,
+// checked only off ties here), brute force in float64.
+double nearest(const std::vector<double>& table, double x) {
+  double best = table[0];
+  for (double v : table) {
+    if (std::fabs(v - x) < std::fabs(best - x)) best = v;
+  }
+  return best;
+}
+
+std::vector<double> e4m3_table() {
+  std::vector<double> t;
+  for (int c = 0; c < 256; ++c) {
+    const float v = fp8_e4m3_to_f32(static_cast<uint8_t>(c));
+    if (std::isfinite(v)) t.push_back(v);
+  }
+  return t;
+}
+
+double pow2_at_or_above(double v) {
+  return std::exp2(std::ceil(std::log2(v)));
+}
+
+TEST(KvCodec, Fp8RopeRowQuantizesNopeBlocksAndKeepsRopeInBf16) {
+  const int64_t dim = 160, rope = 32;  // nope 128 = two blocks of 64
+  const KvCodec codec(KvFormat::kFp8Rope, dim, rope);
+  EXPECT_EQ(codec.row_bytes(), 128 + 2 + 64);
+  std::mt19937 rng(21);
+  std::normal_distribution<float> dist(0.0f, 3.0f);
+  std::vector<float> row(dim), back(dim);
+  for (float& v : row) v = dist(rng);
+  std::vector<uint8_t> bytes(static_cast<size_t>(codec.row_bytes()));
+  codec.encode(row.data(), bytes.data());
+  codec.decode(bytes.data(), back.data());
+  const auto table = e4m3_table();
+  for (int64_t b = 0; b < 2; ++b) {
+    double amax = 0;
+    for (int64_t i = 0; i < 64; ++i) amax = std::max(amax, std::fabs(double(row[b * 64 + i])));
+    const double scale = pow2_at_or_above(amax / 448.0);
+    for (int64_t i = 0; i < 64; ++i) {
+      const int64_t k = b * 64 + i;
+      EXPECT_EQ(back[k], nearest(table, row[k] / scale) * scale) << "dim " << k;
+    }
+  }
+  for (int64_t i = 128; i < dim; ++i) EXPECT_EQ(back[i], bf16_to_f32(f32_to_bf16(row[i])));
+}
+
+TEST(KvCodec, Fp4RowUsesPowerOfTwoScalesPer32AndLowNibbleFirst) {
+  const int64_t dim = 64;
+  const KvCodec codec(KvFormat::kFp4, dim, 0);
+  EXPECT_EQ(codec.row_bytes(), 32 + 2);
+  std::mt19937 rng(22);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  std::vector<float> row(dim), back(dim);
+  for (float& v : row) v = dist(rng);
+  std::vector<uint8_t> bytes(static_cast<size_t>(codec.row_bytes()));
+  codec.encode(row.data(), bytes.data());
+  codec.decode(bytes.data(), back.data());
+  const std::vector<double> table = {-6, -4, -3, -2, -1.5, -1, -0.5, 0, 0.5, 1, 1.5, 2, 3, 4, 6};
+  for (int64_t b = 0; b < 2; ++b) {
+    double amax = 0;
+    for (int64_t i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(double(row[b * 32 + i])));
+    const double scale = pow2_at_or_above(amax / 6.0);
+    EXPECT_EQ(ue8m0_to_f32(bytes[32 + b]), scale);
+    for (int64_t i = 0; i < 32; ++i) {
+      const int64_t k = b * 32 + i;
+      EXPECT_EQ(back[k], nearest(table, row[k] / scale) * scale) << "dim " << k;
+    }
+  }
+  EXPECT_EQ(fp4_e2m1_to_f32(bytes[0] & 0xF) * ue8m0_to_f32(bytes[32]), back[0]);
+}
+
+TEST(KvCodec, F32IsExact) {
+  const KvCodec codec(KvFormat::kF32, 5, 2);
+  std::vector<float> row = {1.5f, -2.25f, 3e-9f, 7.0f, -0.0f}, back(5);
+  std::vector<uint8_t> bytes(20);
+  codec.encode(row.data(), bytes.data());
+  codec.decode(bytes.data(), back.data());
+  EXPECT_EQ(row, back);
+}
+
+}  // namespace
+}  // namespace baleen

@@ -1,0 +1,141 @@
+#include "engine/model.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "../backend/cpu/random_inputs.h"
+#include "core/error.h"
+#include "small_model.h"
+
+namespace baleen {
+namespace {
+
+Tensor run_chunked(Model& model, const std::vector<int32_t>& ids, int64_t chunk, StateStorage storage) {
+  SessionState state = model.new_session(storage);
+  Tensor logits = model.prefill(ids, state, chunk);
+  EXPECT_EQ(state.length(), static_cast<int64_t>(ids.size()));
+  return logits;
+}
+
+int64_t argmax_agreement(const Tensor& a, const Tensor& b) {
+  int64_t agree = 0;
+  for (int64_t t = 0; t < a.dim(0); ++t) {
+    const float* ra = a.data() + t * a.dim(1);
+    const float* rb = b.data() + t * b.dim(1);
+    agree += std::max_element(ra, ra + a.dim(1)) - ra == std::max_element(rb, rb + b.dim(1)) - rb;
+  }
+  return agree;
+}
+
+class ModelTest : public ::testing::Test {
+ protected:
+  Config config = test::small_config();
+  ModelWeights weights = random_weights(config, 42);
+  std::unique_ptr<Backend> backend = make_cpu_backend(2);
+  std::vector<int32_t> ids = test::random_ids(50, config.vocab_size, 7);
+};
+
+TEST_F(ModelTest, ChunkedAndIncrementalMatchFullSequence) {
+  Model model(config, weights, *backend);
+  const Tensor full = run_chunked(model, ids, 1000, StateStorage::kFp32);
+  for (float v : full.values()) ASSERT_TRUE(std::isfinite(v));
+  for (int64_t chunk : {1, 3, 7, 64}) {
+    const Tensor chunked = run_chunked(model, ids, chunk, StateStorage::kFp32);
+    EXPECT_LT(test::relative_l2(chunked, full), 1e-5) << "chunk " << chunk;
+    EXPECT_EQ(argmax_agreement(chunked, full), full.dim(0)) << "chunk " << chunk;
+  }
+}
+
+TEST_F(ModelTest, PaperStorageIsCloseAndChunkInvariant) {
+  Model model(config, weights, *backend);
+  const Tensor exact = run_chunked(model, ids, 1000, StateStorage::kFp32);
+  const Tensor paper = run_chunked(model, ids, 1000, StateStorage::kPaper);
+  const double err = test::relative_l2(paper, exact);
+  std::printf("paper storage vs fp32: relative L2 %.3g, top-1 agreement %ld/%ld\n", err,
+              static_cast<long>(argmax_agreement(paper, exact)), static_cast<long>(exact.dim(0)));
+  // A random 4-layer model amplifies the ~3% FP8 KV noise (measured 0.13 / 84% with seed 42); a trained,
+  // quantization-aware model does not. The exact codec semantics are pinned in kv_codec_test.
+  EXPECT_GT(err, 0.0);  // the storage really is quantized
+  EXPECT_LT(err, 0.25);
+  EXPECT_GE(argmax_agreement(paper, exact), exact.dim(0) * 3 / 4);
+  const Tensor paper_inc = run_chunked(model, ids, 1, StateStorage::kPaper);
+  EXPECT_LT(test::relative_l2(paper_inc, paper), 1e-5);
+}
+
+TEST_F(ModelTest, ClonedStateResumesExactly) {
+  Model model(config, weights, *backend);
+  SessionState state = model.new_session(StateStorage::kFp32);
+  model.forward(std::span(ids).first(24), state);
+  SessionState snapshot = state.clone();
+  const Tensor a = model.forward(std::span(ids).subspan(24), state);
+  const Tensor b = model.forward(std::span(ids).subspan(24), snapshot);
+  EXPECT_EQ(test::relative_l2(a, b), 0.0);
+}
+
+TEST_F(ModelTest, HashLayersRouteByTid2eid) {
+  Model model(config, weights, *backend);
+  const Tensor before = run_chunked(model, ids, 1000, StateStorage::kFp32);
+  const int32_t token = ids[10];
+  const size_t first = static_cast<size_t>(std::find(ids.begin(), ids.end(), token) - ids.begin());
+  ModelWeights changed = random_weights(config, 42);
+  auto& table = changed.layers[0].ffn.tid2eid;  // layer 0 is hash-routed
+  const int64_t k = config.n_activated_experts;
+  for (int64_t j = 0; j < k; ++j) {  // route the token to experts it did not use before
+    int32_t& e = table[static_cast<size_t>(token * k + j)];
+    e = static_cast<int32_t>((e + k) % config.n_routed_experts);
+  }
+  Model model2(config, changed, *backend);
+  const Tensor after = run_chunked(model2, ids, 1000, StateStorage::kFp32);
+  const int64_t v = config.vocab_size;
+  EXPECT_EQ(test::relative_l2(after.data(), before.data(), static_cast<int64_t>(first) * v), 0.0);
+  EXPECT_GT(test::relative_l2(after.data() + first * v, before.data() + first * v, v), 1e-3);
+}
+
+TEST(ModelWindow, SlidingLayerForgetsTokensOutsideTheWindow) {
+  Config c = test::small_config();
+  c.layers = {{0, MoeRouting::kLearned}};
+  c.num_layers = 1;
+  const ModelWeights w = random_weights(c, 3);
+  auto backend = make_cpu_backend(2);
+  Model model(c, w, *backend);
+  std::vector<int32_t> ids = test::random_ids(20, c.vocab_size, 9);
+  SessionState s1 = model.new_session(StateStorage::kFp32);
+  const Tensor a = model.forward(ids, s1);
+  ids[0] = (ids[0] + 1) % static_cast<int32_t>(c.vocab_size);
+  SessionState s2 = model.new_session(StateStorage::kFp32);
+  const Tensor b = model.forward(ids, s2);
+  const int64_t v = c.vocab_size, window = c.sliding_window;
+  EXPECT_GT(test::relative_l2(a.data() + (window - 1) * v, b.data() + (window - 1) * v, v), 1e-4);
+  EXPECT_EQ(test::relative_l2(a.data() + window * v, b.data() + window * v, (20 - window) * v), 0.0);
+}
+
+TEST_F(ModelTest, StateBytesGrowWithCompressedEntriesAndPaperIsSmaller) {
+  Model model(config, weights, *backend);
+  SessionState exact = model.new_session(StateStorage::kFp32),
+               paper = model.new_session(StateStorage::kPaper);
+  model.forward(ids, exact);
+  model.forward(ids, paper);
+  EXPECT_EQ(exact.layer(1).compressor.entries.count(), 50 / 4);
+  EXPECT_EQ(exact.layer(2).compressor.entries.count(), 50 / 8);
+  EXPECT_EQ(exact.layer(1).indexer.entries.count(), 50 / 4);
+  EXPECT_EQ(exact.layer(0).window.bytes(), config.sliding_window * config.head_dim * 4);
+  // Paper rows (spec "Norms and precision"): d−r FP8 bytes + one ue8m0 per 64 of them + r BF16 values;
+  // indexer keys: di/2 FP4 bytes + one ue8m0 per 32.
+  const int64_t nope = config.head_dim - config.rope_head_dim;
+  EXPECT_EQ(paper.layer(0).window.bytes(),
+            config.sliding_window * (nope + (nope + 63) / 64 + 2 * config.rope_head_dim));
+  EXPECT_EQ(paper.layer(1).indexer.entries.bytes(),
+            (50 / 4) * (config.index_head_dim / 2 + (config.index_head_dim + 31) / 32));
+  EXPECT_LT(paper.bytes(), exact.bytes());
+}
+
+TEST_F(ModelTest, RejectsTokenOutsideVocabulary) {
+  Model model(config, weights, *backend);
+  SessionState state = model.new_session(StateStorage::kFp32);
+  const std::vector<int32_t> bad = {1, static_cast<int32_t>(config.vocab_size)};
+  EXPECT_THROW(model.forward(bad, state), Error);
+}
+
+}  // namespace
+}  // namespace baleen
