@@ -77,8 +77,10 @@ std::string read_file_bytes(int fd, const std::string& path) {
   return data;
 }
 
-// Parses the whole file; a damaged region with no valid record after it is a torn tail.
-LogContents parse(std::string_view data, const std::string& path) {
+}  // namespace
+
+// A damaged region with no valid record after it is a torn tail.
+LogContents TrajectoryLog::parse(std::string_view data, const std::string& path) {
   LogContents contents;
   std::string header = file_header();
   if (data.size() < kFileHeaderBytes) {
@@ -107,6 +109,8 @@ LogContents parse(std::string_view data, const std::string& path) {
   contents.torn_bytes = static_cast<int64_t>(data.size() - offset);
   return contents;
 }
+
+namespace {
 
 void write_all_at_end(int fd, std::string_view data, const std::string& path) {
   size_t done = 0;

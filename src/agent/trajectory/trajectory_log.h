@@ -27,6 +27,8 @@ class TrajectoryLog {
   static TrajectoryLog open(const std::string& path);
   // Reads without modifying or locking; a torn tail is reported, not removed.
   static LogContents read(const std::string& path);
+  // The same check over bytes already in memory; `name` appears in error messages.
+  static LogContents parse(std::string_view bytes, const std::string& name);
 
   const std::vector<std::string>& payloads() const { return contents_.payloads; }
   int64_t torn_bytes_dropped() const { return contents_.torn_bytes; }
