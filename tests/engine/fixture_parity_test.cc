@@ -1,5 +1,6 @@
 // Parity with transformers' DeepseekV4ForCausalLM on every fixture in tests/fixtures/*/ (config.json +
-// checkpoint + ids.npy + logits.npy, made by reference/make_fixtures.py).
+// checkpoint + ids.npy + logits.npy, made by reference/make_fixtures.py; logits_paper.npy for paper storage,
+// made by reference/make_paper_logits.py).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -85,27 +86,37 @@ TEST(FixtureParity, Fp32StateMatchesTransformersInEveryMode) {
   }
 }
 
-TEST(FixtureParity, PaperStorageAgreesOnTop1) {
+// Paper storage (FP8/BF16 window and compressed KV, Hadamard + FP4 indexer keys and queries) against
+// logits_paper.npy: the same model with the same storage quantization simulated in an independent numpy forward
+// (reference/make_paper_logits.py). On these random-weight fixtures the storage noise alone flips 6–20% of the
+// argmaxes relative to the fp32 logits.npy (printed for information), so logits.npy is the wrong target here.
+TEST(FixtureParity, PaperStorageMatchesQuantizedReferenceInEveryMode) {
   const auto dirs = fixture_dirs();
   if (dirs.empty()) GTEST_SKIP() << "no fixtures under tests/fixtures yet";
   auto backend = make_cpu_backend(0);
   for (const fs::path& dir : dirs) {
     SCOPED_TRACE(dir.filename().string());
+    if (!fs::exists(dir / "logits_paper.npy")) {
+      ADD_FAILURE() << "no logits_paper.npy (reference/make_paper_logits.py)";
+      continue;
+    }
     const std::optional<Fixture> loaded = load(dir);
     if (!loaded) continue;
     const Fixture& f = *loaded;
+    const Tensor paper_ref = read_npy_float32(dir / "logits_paper.npy");
     Model model(f.checkpoint.config(), f.weights, *backend);
-    SessionState state = model.new_session(StateStorage::kPaper);
-    const Tensor logits = model.forward(f.ids, state);
-    const int64_t T = static_cast<int64_t>(f.ids.size()), agree = top1_agreement(logits, f.logits);
-    std::printf("%-20s paper storage: relative L2 %.3g, top-1 %ld/%ld (%.1f%%)\n", dir.filename().c_str(),
-                test::relative_l2(logits, f.logits), static_cast<long>(agree), static_cast<long>(T),
-                100.0 * double(agree) / double(T));
-    // Faithful FP8/FP4 storage on random (not quantization-aware) weights flips 6–20% of the argmaxes
-    // (measured 2026-11-25: csa_hca_learned_hf 80.0%, hash_yarn_off 88.0%, hca128_long 93.9%,
-    // official_fp8_fp4 86.9%); the 99% target is not met on these fixtures. This bound catches a
-    // broken codec, not the quantization noise itself.
-    EXPECT_GE(agree * 100, T * 75);
+    const int64_t T = static_cast<int64_t>(f.ids.size());
+    for (int64_t chunk : {T, int64_t{1}, int64_t{7}, int64_t{64}}) {
+      SessionState state = model.new_session(StateStorage::kPaper);
+      const Tensor logits = model.prefill(f.ids, state, chunk);
+      const int64_t agree = top1_agreement(logits, paper_ref), agree_fp32 = top1_agreement(logits, f.logits);
+      std::printf("%-20s paper chunk %4ld: vs logits_paper relative L2 %.3g, top-1 %ld/%ld (%.1f%%); "
+                  "vs fp32 logits top-1 %.1f%%\n",
+                  dir.filename().c_str(), static_cast<long>(chunk), test::relative_l2(logits, paper_ref),
+                  static_cast<long>(agree), static_cast<long>(T), 100.0 * double(agree) / double(T),
+                  100.0 * double(agree_fp32) / double(T));
+      EXPECT_GE(agree * 100, T * 99) << "chunk " << chunk;
+    }
   }
 }
 
