@@ -1,0 +1,136 @@
+#include "agent/session/chat_session.h"
+
+#include <algorithm>
+
+#include "core/error.h"
+#include "tokenizer/stream_detokenizer.h"
+
+namespace baleen::agent {
+namespace {
+
+bool extends(const std::vector<int32_t>& prompt, const std::vector<int32_t>& prefix) {
+  return !prefix.empty() && prompt.size() > prefix.size() &&
+         std::equal(prefix.begin(), prefix.end(), prompt.begin());
+}
+
+void apply(const std::vector<chat::ParseEvent>& events, TurnResult& result, const TurnOptions& options) {
+  for (const chat::ParseEvent& event : events) {
+    switch (event.kind) {
+      case chat::ParseEvent::Kind::kReasoning: result.reasoning += event.text; break;
+      case chat::ParseEvent::Kind::kContent: result.content += event.text; break;
+      case chat::ParseEvent::Kind::kToolCall: result.tool_calls.push_back(event.call); break;
+      case chat::ParseEvent::Kind::kError: result.errors.push_back(event.error); break;
+    }
+    if (options.on_event) options.on_event(event);
+  }
+}
+
+}  // namespace
+
+chat::Message text_message(chat::Role role, std::string content) {
+  chat::Message m;
+  m.role = role;
+  m.content = std::move(content);
+  return m;
+}
+
+std::string_view finish_reason_name(FinishReason reason) {
+  switch (reason) {
+    case FinishReason::kStop: return "stop";
+    case FinishReason::kLength: return "length";
+    case FinishReason::kToolCalls: return "tool_calls";
+  }
+  return "stop";
+}
+
+ChatSession::ChatSession(Model& model, const tokenizer::Tokenizer& tokenizer, StateStorage storage)
+    : model_(model),
+      tokenizer_(tokenizer),
+      storage_(storage),
+      eos_(tokenizer.token_id("<｜end▁of▁sentence｜>")),
+      state_(model.new_session(storage)),
+      prompt_state_(model.new_session(storage)) {
+  check(static_cast<int64_t>(tokenizer.size()) <= model.config().vocab_size,
+        "tokenizer {} defines {} ids but the model's vocabulary has {}", tokenizer.file(), tokenizer.size(),
+        model.config().vocab_size);
+}
+
+void ChatSession::reset() {
+  state_ = model_.new_session(storage_);
+  prompt_state_ = model_.new_session(storage_);
+  held_.clear();
+  prompt_held_.clear();
+}
+
+std::vector<int32_t> ChatSession::prompt_tokens(const chat::Conversation& conversation,
+                                                const TurnOptions& options) const {
+  chat::Conversation with_tools = conversation;
+  if (!options.tools.is_null()) {
+    chat::attach_request_tools(with_tools, chat::tool_functions_from_json(options.tools, "tools"), nullptr);
+  }
+  const std::string text = chat::render_prompt(with_tools, options.render);
+  const std::vector<uint32_t> ids = tokenizer_.encode(text);
+  return {ids.begin(), ids.end()};
+}
+
+std::vector<float> ChatSession::advance_to(const std::vector<int32_t>& prompt, int64_t& reused) {
+  if (!extends(prompt, held_)) {
+    if (extends(prompt, prompt_held_)) {
+      state_ = prompt_state_.clone();
+      held_ = prompt_held_;
+    } else {
+      state_ = model_.new_session(storage_);
+      held_.clear();
+    }
+  }
+  reused = static_cast<int64_t>(held_.size());
+  const std::span<const int32_t> rest(prompt.data() + reused, prompt.size() - held_.size());
+  const Tensor logits = model_.prefill(rest, state_, 256);
+  held_ = prompt;
+  prompt_state_ = state_.clone();
+  prompt_held_ = prompt;
+  const int64_t vocab = model_.config().vocab_size;
+  const float* last = logits.data() + (logits.dim(0) - 1) * vocab;
+  return {last, last + vocab};
+}
+
+TurnResult ChatSession::generate(const std::vector<int32_t>& prompt, const TurnOptions& options) {
+  check(!prompt.empty(), "chat session: empty prompt");
+  check(options.max_tokens > 0, "max_tokens must be > 0, got {}", options.max_tokens);
+  TurnResult result;
+  result.prompt_tokens = static_cast<int64_t>(prompt.size());
+  std::vector<float> logits = advance_to(prompt, result.reused_tokens);
+  Sampler sampler(options.sampling);
+  tokenizer::StreamDetokenizer detok(tokenizer_);
+  chat::OutputParser parser({.starts_in_reasoning = options.render.thinking, .tools = options.tools,
+                             .id_seed = options.id_seed});
+  bool eos = false;
+  std::string piece;
+  while (result.completion_tokens < options.max_tokens) {
+    if (options.stop && options.stop->load()) throw TurnInterrupted();
+    const int32_t next = sampler.sample(logits);
+    ++result.completion_tokens;
+    if (static_cast<uint32_t>(next) == eos_) {
+      eos = true;
+      break;
+    }
+    piece.clear();
+    detok.push(static_cast<uint32_t>(next), piece);
+    result.raw_text += piece;
+    apply(parser.feed(piece), result, options);
+    if (result.completion_tokens == options.max_tokens) break;
+    held_.push_back(next);
+    const Tensor row = model_.forward(std::span(&held_.back(), 1), state_);
+    std::copy(row.data(), row.data() + row.size(), logits.begin());
+  }
+  piece = detok.flush();
+  result.raw_text += piece;
+  apply(parser.feed(piece), result, options);
+  apply(parser.finish(), result, options);
+  result.finish = !result.tool_calls.empty() ? FinishReason::kToolCalls
+                  : eos                      ? FinishReason::kStop
+                                             : FinishReason::kLength;
+  return result;
+}
+
+}  // namespace baleen::agent

@@ -1,0 +1,85 @@
+// A model-turn runner: holds a Model, a Tokenizer and a SessionState; renders a conversation with baleen's
+// encoder, prefills only the tokens beyond the state's prefix when the new prompt extends it (else starts a
+// fresh state), decodes until end of sentence or max_tokens, and parses the output as it streams.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "chat/encoder.h"
+#include "core/error.h"
+#include "chat/output_parser.h"
+#include "engine/model.h"
+#include "engine/sampler.h"
+#include "tokenizer/tokenizer.h"
+
+namespace baleen::agent {
+
+enum class FinishReason { kStop, kLength, kToolCalls };
+std::string_view finish_reason_name(FinishReason reason);
+
+struct TurnOptions {
+  chat::RenderOptions render;  // dialect, thinking mode, effort
+  chat::Json tools;            // request-level tools (OpenAI tool objects), or null
+  SamplingParams sampling;
+  int64_t max_tokens = 256;
+  uint64_t id_seed = 0;                                       // tool-call ids (OutputParser)
+  std::function<void(const chat::ParseEvent&)> on_event;      // streamed parse events, optional
+  const std::atomic<bool>* stop = nullptr;                    // set: the turn throws TurnInterrupted
+};
+
+struct TurnResult {
+  std::string reasoning, content, raw_text;
+  std::vector<chat::ToolCall> tool_calls;
+  std::vector<chat::ParseError> errors;
+  FinishReason finish = FinishReason::kStop;
+  int64_t prompt_tokens = 0;
+  int64_t reused_tokens = 0;     // prompt tokens the session state already held
+  int64_t completion_tokens = 0; // generated, EOS included when it came
+};
+
+class TurnInterrupted : public Error {
+ public:
+  TurnInterrupted() : Error("interrupted") {}
+};
+
+// A message with a role and text only.
+chat::Message text_message(chat::Role role, std::string content);
+
+class ChatSession {
+ public:
+  // Borrows both; the model must outlive the session.
+  ChatSession(Model& model, const tokenizer::Tokenizer& tokenizer, StateStorage storage = StateStorage::kFp32);
+
+  // The conversation (request tools attached) rendered and tokenized: the prompt generate() takes.
+  std::vector<int32_t> prompt_tokens(const chat::Conversation& conversation, const TurnOptions& options) const;
+  // One assistant turn from a prompt of prompt_tokens().
+  TurnResult generate(const std::vector<int32_t>& prompt, const TurnOptions& options);
+  TurnResult turn(const chat::Conversation& conversation, const TurnOptions& options) {
+    return generate(prompt_tokens(conversation, options), options);
+  }
+
+  // Tokens the session state holds now (prompt + generated of the last turn).
+  int64_t held_tokens() const { return static_cast<int64_t>(held_.size()); }
+  void reset();
+
+ private:
+  // Brings state_ to hold `prompt`; returns the logits row of its last token and how many were reused.
+  std::vector<float> advance_to(const std::vector<int32_t>& prompt, int64_t& reused);
+
+  Model& model_;
+  const tokenizer::Tokenizer& tokenizer_;
+  StateStorage storage_;
+  uint32_t eos_;
+  SessionState state_;
+  std::vector<int32_t> held_;  // tokens in state_
+  // Snapshot at the end of the last prompt: a next prompt that re-renders the answer differently (dropped
+  // reasoning) still reuses the earlier prompt.
+  SessionState prompt_state_;
+  std::vector<int32_t> prompt_held_;
+};
+
+}  // namespace baleen::agent
