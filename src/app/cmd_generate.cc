@@ -1,4 +1,5 @@
-// `baleen generate`: greedy continuation of a comma-separated list of token ids; prints the new ids.
+// `baleen generate`: greedy continuation of a comma-separated list of token ids; prints the new ids, up to
+// and including the end-of-sentence id (--stop-at-eos, default on).
 #include <cstdio>
 #include <sstream>
 #include <string>
@@ -17,6 +18,8 @@ namespace {
 struct Options {
   std::string model, ids, state = "fp32";
   int64_t tokens = 16;
+  bool stop_at_eos = true;
+  int32_t eos = 1;  // DeepSeek's <｜end▁of▁sentence｜>
 };
 
 std::vector<int32_t> parse_ids(const std::string& text) {
@@ -53,6 +56,7 @@ void run(const Options& o) {
     const float* last = logits.data() + (logits.dim(0) - 1) * vocab;
     const int32_t next = argmax({last, static_cast<size_t>(vocab)});
     out.push_back(next);
+    if (o.stop_at_eos && next == o.eos) break;
     if (i + 1 < o.tokens) logits = model.forward(std::span(&out.back(), 1), state);
   }
   for (size_t i = 0; i < out.size(); ++i) std::printf(i ? ",%d" : "%d", out[i]);
@@ -67,6 +71,9 @@ void add_generate_command(CLI::App& app) {
   cmd->add_option("--model", opts->model, "checkpoint directory (config.json + safetensors)")->required();
   cmd->add_option("--ids", opts->ids, "prompt token ids, comma-separated")->required();
   cmd->add_option("-n", opts->tokens, "tokens to generate")->capture_default_str();
+  cmd->add_flag("--stop-at-eos,!--no-stop-at-eos", opts->stop_at_eos, "stop after the end-of-sentence id")
+      ->capture_default_str();
+  cmd->add_option("--eos", opts->eos, "end-of-sentence id")->capture_default_str();
   cmd->add_option("--state", opts->state, "session storage: fp32 | paper")->capture_default_str();
   cmd->callback([opts] { run(*opts); });
 }

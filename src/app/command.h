@@ -20,5 +20,8 @@ void add_tokenize_command(CLI::App& app);
 void add_render_command(CLI::App& app);
 void add_parse_command(CLI::App& app);
 void add_sandbox_command(CLI::App& app);
+void add_run_command(CLI::App& app);
+void add_chat_command(CLI::App& app);
+void add_agent_command(CLI::App& app);
 
 }  // namespace baleen::app

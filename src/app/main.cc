@@ -16,6 +16,9 @@ int main(int argc, char** argv) {
   baleen::app::add_render_command(app);
   baleen::app::add_parse_command(app);
   baleen::app::add_sandbox_command(app);
+  baleen::app::add_run_command(app);
+  baleen::app::add_chat_command(app);
+  baleen::app::add_agent_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

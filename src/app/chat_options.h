@@ -1,0 +1,41 @@
+// The options `run`, `chat` and `agent` share (model, tokenizer, thinking, sampling, max tokens) and the
+// printing of a streamed turn: content to stdout, reasoning to stderr between <think> marks, tool calls
+// and parse errors as one JSON line each.
+#pragma once
+
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "agent/session/chat_session.h"
+
+namespace baleen::app {
+
+struct ChatOptions {
+  std::string model;      // empty: agent::resolve_model_dir's default
+  std::string tokenizer;  // empty: tokenizer::default_tokenizer_path()
+  bool thinking = false;
+  int64_t max_tokens = 256;
+  float temperature = 0.0f;
+  uint64_t seed = 0;
+  std::string dialect = "v4";
+
+  void add_to(CLI::App& cmd);
+  std::string tokenizer_path() const;
+  agent::TurnOptions turn_options() const;
+};
+
+class EventPrinter {
+ public:
+  void print(const chat::ParseEvent& event);
+  void end();  // closes an open reasoning block, ends the line
+
+ private:
+  bool in_reasoning_ = false;
+  bool content_open_ = false;
+};
+
+// One stderr line: finish reason and token counts.
+void print_turn_summary(const agent::TurnResult& result);
+
+}  // namespace baleen::app
