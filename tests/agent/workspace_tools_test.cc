@@ -75,8 +75,8 @@ TEST_F(FunctionWorkspace, FileToolsWorkAndRunCommandIsRefused) {
   EXPECT_NE(refused.content.find("function sandbox"), std::string::npos);
   const ToolOutcome escape = run_workspace_tool(*sandbox, "read_file", {{"path", "../state"}});
   EXPECT_TRUE(escape.is_error);
-  EXPECT_EQ(run_workspace_tool(*sandbox, "list_dir", {}).content, "error: list_dir: missing 'path'");
-  EXPECT_EQ(run_workspace_tool(*sandbox, "nope", {}).content, "error: unknown tool 'nope'");
+  EXPECT_EQ(run_workspace_tool(*sandbox, "list_dir", chat::Json::object()).content, "error: list_dir: missing 'path'");
+  EXPECT_EQ(run_workspace_tool(*sandbox, "nope", chat::Json::object()).content, "error: unknown tool 'nope'");
 }
 
 }  // namespace
