@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# Sets up, builds and runs baleen's main job on the embedded default model.
+# Sets up, builds and runs baleen's main job on the embedded default model (models/baleen-nano):
+# inspect the checkpoint, then one chat turn on the CPU (a few seconds on 2 cores).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 scripts/build.sh release >/dev/null
-build/release/src/app/baleen version
+baleen=build/release/src/app/baleen
+$baleen version
+$baleen inspect --model models/baleen-nano
+$baleen run --thinking -n 96 -p "Say hello."
