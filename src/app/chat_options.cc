@@ -11,7 +11,8 @@ void ChatOptions::add_to(CLI::App& cmd) {
   cmd.add_option("--model", model, "checkpoint directory (default: $BALEEN_MODEL, else models/baleen-nano)");
   cmd.add_option("--tokenizer", tokenizer, "tokenizer.json (default: the one scripts/setup.sh installs)");
   cmd.add_flag("--thinking", thinking, "thinking mode (the model reasons before answering)");
-  cmd.add_option("-n,--max-tokens", max_tokens, "most tokens generated per model turn")->capture_default_str();
+  cmd.add_option("-n,--max-tokens", max_tokens, "most tokens generated per model turn")
+      ->capture_default_str();
   cmd.add_option("--temperature", temperature, "sampling temperature; 0 is greedy")->capture_default_str();
   cmd.add_option("--seed", seed, "sampling seed")->capture_default_str();
   cmd.add_option("--dialect", dialect, "prompt dialect: v4 | v4-0731 | v4.1")->capture_default_str();
@@ -19,7 +20,8 @@ void ChatOptions::add_to(CLI::App& cmd) {
 
 std::string ChatOptions::tokenizer_path() const {
   const std::string path = tokenizer.empty() ? tokenizer::default_tokenizer_path().string() : tokenizer;
-  check(std::filesystem::exists(path), "tokenizer {} not found: run scripts/setup.sh or pass --tokenizer", path);
+  check(std::filesystem::exists(path), "tokenizer {} not found: run scripts/setup.sh or pass --tokenizer",
+        path);
   return path;
 }
 
@@ -50,7 +52,8 @@ void EventPrinter::print(const chat::ParseEvent& e) {
   } else if (e.kind == Kind::kToolCall) {
     if (content_open_) std::fputs("\n", stdout);
     content_open_ = false;
-    const chat::Json line = {{"tool_call", {{"id", e.call.id}, {"name", e.call.name}, {"arguments", e.call.arguments}}}};
+    const chat::Json line = {
+        {"tool_call", {{"id", e.call.id}, {"name", e.call.name}, {"arguments", e.call.arguments}}}};
     std::printf("%s\n", line.dump().c_str());
   } else {
     std::fprintf(stderr, "parse error: %s\n", e.error.message.c_str());
@@ -68,8 +71,9 @@ void EventPrinter::end() {
 
 void print_turn_summary(const agent::TurnResult& r) {
   std::fprintf(stderr, "[finish %s; prompt %lld tokens (%lld reused), %lld generated]\n",
-               std::string(agent::finish_reason_name(r.finish)).c_str(), static_cast<long long>(r.prompt_tokens),
-               static_cast<long long>(r.reused_tokens), static_cast<long long>(r.completion_tokens));
+               std::string(agent::finish_reason_name(r.finish)).c_str(),
+               static_cast<long long>(r.prompt_tokens), static_cast<long long>(r.reused_tokens),
+               static_cast<long long>(r.completion_tokens));
 }
 
 }  // namespace baleen::app

@@ -3,9 +3,8 @@
 // and parse errors as one JSON line each.
 #pragma once
 
-#include <string>
-
 #include <CLI/CLI.hpp>
+#include <string>
 
 #include "agent/session/chat_session.h"
 

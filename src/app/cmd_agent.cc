@@ -1,12 +1,13 @@
 // `baleen agent`: the model ↔ tools loop on a task, in a sandbox, with a durable trajectory log that
 // --resume replays (logged tool calls return their recorded results without running). SIGINT stops it
 // cleanly between tokens or steps, the log intact.
+#include <unistd.h>
+
 #include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <string>
-#include <unistd.h>
 
 #include "agent/sandbox/sandbox.h"
 #include "agent/session/agent_loop.h"
@@ -19,7 +20,9 @@ namespace baleen::app {
 namespace {
 
 std::atomic<bool> g_interrupted{false};
-extern "C" void on_sigint(int) { g_interrupted.store(true); }
+extern "C" void on_sigint(int) {
+  g_interrupted.store(true);
+}
 
 struct Options {
   ChatOptions chat;
@@ -41,7 +44,9 @@ std::unique_ptr<agent::Sandbox> make_sandbox(const Options& o, const std::filesy
 
 void run(const Options& o) {
   check(o.log.empty() || o.resume.empty(), "pass --log or --resume, not both");
-  const std::string log_path = !o.resume.empty() ? o.resume : !o.log.empty() ? o.log : "baleen-agent.trajectory";
+  const std::string log_path = !o.resume.empty() ? o.resume
+                               : !o.log.empty()  ? o.log
+                                                 : "baleen-agent.trajectory";
   check(o.resume.empty() || std::filesystem::exists(o.resume), "--resume {}: no such file", o.resume);
   agent::LoadedModel loaded(agent::resolve_model_dir(o.chat.model), o.chat.tokenizer_path());
   agent::ChatSession session(loaded.model(), loaded.tokenizer());
@@ -55,15 +60,18 @@ void run(const Options& o) {
   options.max_steps = o.max_steps;
   options.stop = &g_interrupted;
   options.on_model_step = [](int64_t step, const chat::Message& m) {
-    if (!m.reasoning_content.empty()) std::fprintf(stderr, "[step %lld] <think>%s</think>\n", static_cast<long long>(step), m.reasoning_content.c_str());
+    if (!m.reasoning_content.empty())
+      std::fprintf(stderr, "[step %lld] <think>%s</think>\n", static_cast<long long>(step),
+                   m.reasoning_content.c_str());
     for (const auto& call : m.tool_calls) {
-      std::fprintf(stderr, "[step %lld] %s %s\n", static_cast<long long>(step), call.name.c_str(), call.arguments.dump().c_str());
+      std::fprintf(stderr, "[step %lld] %s %s\n", static_cast<long long>(step), call.name.c_str(),
+                   call.arguments.dump().c_str());
     }
   };
   options.on_tool_result = [](const chat::ToolCall&, const agent::ToolOutcome& r, bool replayed) {
     std::fprintf(stderr, "  -> %s%s\n", replayed ? "(replayed) " : "", r.content.substr(0, 400).c_str());
   };
-  struct sigaction sa{};
+  struct sigaction sa {};
   sa.sa_handler = on_sigint;
   ::sigaction(SIGINT, &sa, nullptr);
   const agent::AgentOutcome out = agent::run_agent(session, *sandbox, log, options);

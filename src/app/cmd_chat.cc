@@ -1,9 +1,10 @@
 // `baleen chat`: an interactive conversation on stdin, one user message per line. History is kept and the
 // session state's prefix is reused from turn to turn. "/reset" starts over, "/exit" (or end of input) quits.
+#include <unistd.h>
+
 #include <cstdio>
 #include <iostream>
 #include <string>
-#include <unistd.h>
 
 #include "agent/session/chat_session.h"
 #include "agent/session/loaded_model.h"

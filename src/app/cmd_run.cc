@@ -35,7 +35,8 @@ void run(const Options& o) {
 
 void add_run_command(CLI::App& app) {
   auto opts = std::make_shared<Options>();
-  auto* cmd = app.add_subcommand("run", "One chat turn: prints the model's answer (default model: baleen-nano)");
+  auto* cmd =
+      app.add_subcommand("run", "One chat turn: prints the model's answer (default model: baleen-nano)");
   cmd->add_option("-p,--prompt", opts->prompt, "the user message")->required();
   cmd->add_option("--system", opts->system, "system message");
   opts->chat.add_to(*cmd);

@@ -1,11 +1,11 @@
 #include "agent/session/agent_loop.h"
 
-#include <filesystem>
-#include <fstream>
-
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 
 #include "agent/session/loaded_model.h"
 
@@ -31,7 +31,8 @@ struct Workspace {
     fs::remove_all(dir);
     fs::create_directories(root / "docs");
     fs::create_directories(state);
-    for (const char* name : {"alpha.txt", "beta.txt", "gamma.txt"}) std::ofstream(root / "docs" / name) << name << "\n";
+    for (const char* name : {"alpha.txt", "beta.txt", "gamma.txt"})
+      std::ofstream(root / "docs" / name) << name << "\n";
   }
   ~Workspace() { fs::remove_all(dir); }
   std::unique_ptr<Sandbox> sandbox() const {

@@ -1,8 +1,8 @@
 #include "agent/session/chat_session.h"
 
-#include <filesystem>
-
 #include <gtest/gtest.h>
+
+#include <filesystem>
 
 #include "agent/session/loaded_model.h"
 

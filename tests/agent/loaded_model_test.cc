@@ -1,8 +1,8 @@
 #include "agent/session/loaded_model.h"
 
-#include <cstdlib>
-
 #include <gtest/gtest.h>
+
+#include <cstdlib>
 
 #include "core/error.h"
 

@@ -1,13 +1,13 @@
 #include "agent/session/workspace_tools.h"
 
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <random>
-
-#include <fmt/format.h>
-#include <gtest/gtest.h>
-#include <unistd.h>
 
 namespace baleen::agent {
 namespace {
@@ -36,8 +36,8 @@ struct FunctionWorkspace : ::testing::Test {
 TEST(WorkspaceTools, SchemasKeepTheTrainedNamesAndOrder) {
   std::vector<std::string> names;
   for (const auto& t : workspace_tool_schemas()) names.push_back(t["function"]["name"]);
-  EXPECT_EQ(names, (std::vector<std::string>{"run_command", "read_file", "write_file", "list_dir", "calculator",
-                                             "search"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"run_command", "read_file", "write_file", "list_dir",
+                                             "calculator", "search"}));
   const auto& calc = workspace_tool_schemas()[4]["function"]["parameters"]["properties"];
   std::vector<std::string> keys;
   for (const auto& [k, v] : calc.items()) keys.push_back(k);
@@ -75,7 +75,8 @@ TEST_F(FunctionWorkspace, FileToolsWorkAndRunCommandIsRefused) {
   EXPECT_NE(refused.content.find("function sandbox"), std::string::npos);
   const ToolOutcome escape = run_workspace_tool(*sandbox, "read_file", {{"path", "../state"}});
   EXPECT_TRUE(escape.is_error);
-  EXPECT_EQ(run_workspace_tool(*sandbox, "list_dir", chat::Json::object()).content, "error: list_dir: missing 'path'");
+  EXPECT_EQ(run_workspace_tool(*sandbox, "list_dir", chat::Json::object()).content,
+            "error: list_dir: missing 'path'");
   EXPECT_EQ(run_workspace_tool(*sandbox, "nope", chat::Json::object()).content, "error: unknown tool 'nope'");
 }
 

@@ -25,9 +25,10 @@ ModelStep to_model_step(const TurnResult& turn) {
 // The assistant message of a step's raw output: the same parse as the streamed one, so live and replayed
 // steps build the same history.
 chat::Message assistant_message(const ModelStep& step, const TurnOptions& turn, int64_t index) {
-  const chat::ParsedOutput parsed = chat::parse_output(
-      step.output, {.starts_in_reasoning = turn.render.thinking, .tools = turn.tools,
-                    .id_seed = static_cast<uint64_t>(index)});
+  const chat::ParsedOutput parsed =
+      chat::parse_output(step.output, {.starts_in_reasoning = turn.render.thinking,
+                                       .tools = turn.tools,
+                                       .id_seed = static_cast<uint64_t>(index)});
   chat::Message m = text_message(chat::Role::kAssistant, parsed.content);
   m.reasoning_content = parsed.reasoning;
   m.tool_calls = parsed.tool_calls;
@@ -42,20 +43,25 @@ double ms_since(std::chrono::steady_clock::time_point start) {
 
 std::string_view agent_end_name(AgentEnd end) {
   switch (end) {
-    case AgentEnd::kAnswered: return "answered";
-    case AgentEnd::kStepLimit: return "step limit";
-    case AgentEnd::kInterrupted: return "interrupted";
+    case AgentEnd::kAnswered:
+      return "answered";
+    case AgentEnd::kStepLimit:
+      return "step limit";
+    case AgentEnd::kInterrupted:
+      return "interrupted";
   }
   return "answered";
 }
 
-AgentOutcome run_agent(ChatSession& session, Sandbox& sandbox, TrajectoryLog& log, const AgentOptions& options) {
+AgentOutcome run_agent(ChatSession& session, Sandbox& sandbox, TrajectoryLog& log,
+                       const AgentOptions& options) {
   check(options.max_steps > 0, "max steps must be > 0, got {}", options.max_steps);
   TurnOptions turn = options.turn;
   if (turn.tools.is_null()) turn.tools = workspace_tool_schemas();
   turn.stop = options.stop;
   AgentOutcome out;
-  if (!options.system.empty()) out.conversation.messages.push_back(text_message(chat::Role::kSystem, options.system));
+  if (!options.system.empty())
+    out.conversation.messages.push_back(text_message(chat::Role::kSystem, options.system));
   out.conversation.messages.push_back(text_message(chat::Role::kUser, options.task));
   TrajectorySession trajectory(log);
   auto stopped = [&] { return options.stop && options.stop->load(); };

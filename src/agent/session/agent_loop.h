@@ -21,9 +21,9 @@ inline constexpr const char* kAgentSystemPrompt =
 struct AgentOptions {
   std::string task;
   std::string system = kAgentSystemPrompt;  // empty: no system message
-  TurnOptions turn;                          // tools default to workspace_tool_schemas() when null
+  TurnOptions turn;                         // tools default to workspace_tool_schemas() when null
   int64_t max_steps = 8;
-  const std::atomic<bool>* stop = nullptr;   // set (SIGINT): the loop stops between tokens or steps
+  const std::atomic<bool>* stop = nullptr;  // set (SIGINT): the loop stops between tokens or steps
   // Progress: each model step's parsed output and each tool call's result, as they happen.
   std::function<void(int64_t step, const chat::Message& assistant)> on_model_step;
   std::function<void(const chat::ToolCall& call, const ToolOutcome& outcome, bool replayed)> on_tool_result;
@@ -40,6 +40,7 @@ struct AgentOutcome {
   chat::Conversation conversation;
 };
 
-AgentOutcome run_agent(ChatSession& session, Sandbox& sandbox, TrajectoryLog& log, const AgentOptions& options);
+AgentOutcome run_agent(ChatSession& session, Sandbox& sandbox, TrajectoryLog& log,
+                       const AgentOptions& options);
 
 }  // namespace baleen::agent

@@ -16,10 +16,18 @@ bool extends(const std::vector<int32_t>& prompt, const std::vector<int32_t>& pre
 void apply(const std::vector<chat::ParseEvent>& events, TurnResult& result, const TurnOptions& options) {
   for (const chat::ParseEvent& event : events) {
     switch (event.kind) {
-      case chat::ParseEvent::Kind::kReasoning: result.reasoning += event.text; break;
-      case chat::ParseEvent::Kind::kContent: result.content += event.text; break;
-      case chat::ParseEvent::Kind::kToolCall: result.tool_calls.push_back(event.call); break;
-      case chat::ParseEvent::Kind::kError: result.errors.push_back(event.error); break;
+      case chat::ParseEvent::Kind::kReasoning:
+        result.reasoning += event.text;
+        break;
+      case chat::ParseEvent::Kind::kContent:
+        result.content += event.text;
+        break;
+      case chat::ParseEvent::Kind::kToolCall:
+        result.tool_calls.push_back(event.call);
+        break;
+      case chat::ParseEvent::Kind::kError:
+        result.errors.push_back(event.error);
+        break;
     }
     if (options.on_event) options.on_event(event);
   }
@@ -36,9 +44,12 @@ chat::Message text_message(chat::Role role, std::string content) {
 
 std::string_view finish_reason_name(FinishReason reason) {
   switch (reason) {
-    case FinishReason::kStop: return "stop";
-    case FinishReason::kLength: return "length";
-    case FinishReason::kToolCalls: return "tool_calls";
+    case FinishReason::kStop:
+      return "stop";
+    case FinishReason::kLength:
+      return "length";
+    case FinishReason::kToolCalls:
+      return "tool_calls";
   }
   return "stop";
 }
@@ -102,8 +113,8 @@ TurnResult ChatSession::generate(const std::vector<int32_t>& prompt, const TurnO
   std::vector<float> logits = advance_to(prompt, result.reused_tokens);
   Sampler sampler(options.sampling);
   tokenizer::StreamDetokenizer detok(tokenizer_);
-  chat::OutputParser parser({.starts_in_reasoning = options.render.thinking, .tools = options.tools,
-                             .id_seed = options.id_seed});
+  chat::OutputParser parser(
+      {.starts_in_reasoning = options.render.thinking, .tools = options.tools, .id_seed = options.id_seed});
   bool eos = false;
   std::string piece;
   while (result.completion_tokens < options.max_tokens) {

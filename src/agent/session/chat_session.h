@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "chat/encoder.h"
-#include "core/error.h"
 #include "chat/output_parser.h"
+#include "core/error.h"
 #include "engine/model.h"
 #include "engine/sampler.h"
 #include "tokenizer/tokenizer.h"
@@ -26,9 +26,9 @@ struct TurnOptions {
   chat::Json tools;            // request-level tools (OpenAI tool objects), or null
   SamplingParams sampling;
   int64_t max_tokens = 256;
-  uint64_t id_seed = 0;                                       // tool-call ids (OutputParser)
-  std::function<void(const chat::ParseEvent&)> on_event;      // streamed parse events, optional
-  const std::atomic<bool>* stop = nullptr;                    // set: the turn throws TurnInterrupted
+  uint64_t id_seed = 0;                                   // tool-call ids (OutputParser)
+  std::function<void(const chat::ParseEvent&)> on_event;  // streamed parse events, optional
+  const std::atomic<bool>* stop = nullptr;                // set: the turn throws TurnInterrupted
 };
 
 struct TurnResult {
@@ -37,8 +37,8 @@ struct TurnResult {
   std::vector<chat::ParseError> errors;
   FinishReason finish = FinishReason::kStop;
   int64_t prompt_tokens = 0;
-  int64_t reused_tokens = 0;     // prompt tokens the session state already held
-  int64_t completion_tokens = 0; // generated, EOS included when it came
+  int64_t reused_tokens = 0;      // prompt tokens the session state already held
+  int64_t completion_tokens = 0;  // generated, EOS included when it came
 };
 
 class TurnInterrupted : public Error {
@@ -52,10 +52,12 @@ chat::Message text_message(chat::Role role, std::string content);
 class ChatSession {
  public:
   // Borrows both; the model must outlive the session.
-  ChatSession(Model& model, const tokenizer::Tokenizer& tokenizer, StateStorage storage = StateStorage::kFp32);
+  ChatSession(Model& model, const tokenizer::Tokenizer& tokenizer,
+              StateStorage storage = StateStorage::kFp32);
 
   // The conversation (request tools attached) rendered and tokenized: the prompt generate() takes.
-  std::vector<int32_t> prompt_tokens(const chat::Conversation& conversation, const TurnOptions& options) const;
+  std::vector<int32_t> prompt_tokens(const chat::Conversation& conversation,
+                                     const TurnOptions& options) const;
   // One assistant turn from a prompt of prompt_tokens().
   TurnResult generate(const std::vector<int32_t>& prompt, const TurnOptions& options);
   TurnResult turn(const chat::Conversation& conversation, const TurnOptions& options) {

@@ -9,8 +9,8 @@
 
 namespace baleen::agent {
 
-LoadedModel::LoadedModel(const std::filesystem::path& checkpoint_dir, const std::filesystem::path& tokenizer_file,
-                         unsigned threads)
+LoadedModel::LoadedModel(const std::filesystem::path& checkpoint_dir,
+                         const std::filesystem::path& tokenizer_file, unsigned threads)
     : checkpoint_(Checkpoint::open(checkpoint_dir.string())),
       weights_(load_weights(checkpoint_)),
       backend_(make_cpu_backend(threads)),

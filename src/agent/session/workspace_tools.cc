@@ -18,7 +18,8 @@ chat::Json tool(const char* name, const char* description, chat::Json properties
           {"function",
            {{"name", name},
             {"description", description},
-            {"parameters", {{"type", "object"}, {"properties", std::move(properties)}, {"required", required}}}}}};
+            {"parameters",
+             {{"type", "object"}, {"properties", std::move(properties)}, {"required", required}}}}}};
 }
 
 chat::Json make_schemas() {
@@ -58,7 +59,8 @@ std::string schema_errors(const std::string& name, const chat::Json& args) {
   std::string errors;
   auto add = [&](const std::string& e) { errors += (errors.empty() ? "" : "; ") + e; };
   for (const auto& key : params["required"]) {
-    if (!args.contains(key.get<std::string>())) add(fmt::format("{}: missing '{}'", name, key.get<std::string>()));
+    if (!args.contains(key.get<std::string>()))
+      add(fmt::format("{}: missing '{}'", name, key.get<std::string>()));
   }
   for (const auto& [key, value] : args.items()) {
     if (!params["properties"].contains(key)) {
@@ -67,8 +69,11 @@ std::string schema_errors(const std::string& name, const chat::Json& args) {
     }
     const chat::Json& spec = params["properties"][key];
     const std::string type = spec["type"];
-    bool ok = type == "string" ? value.is_string() : type == "number" ? value.is_number() : value.is_boolean();
-    if (ok && spec.contains("enum")) ok = std::find(spec["enum"].begin(), spec["enum"].end(), value) != spec["enum"].end();
+    bool ok = type == "string"   ? value.is_string()
+              : type == "number" ? value.is_number()
+                                 : value.is_boolean();
+    if (ok && spec.contains("enum"))
+      ok = std::find(spec["enum"].begin(), spec["enum"].end(), value) != spec["enum"].end();
     if (!ok) add(fmt::format("{}: '{}'={} is not a valid {}", name, key, value.dump(), type));
   }
   return errors;
@@ -108,13 +113,20 @@ ToolOutcome calculate(const chat::Json& args) {
   const std::string op = args["op"];
   const double a = args["a"].get<double>(), b = args["b"].get<double>();
   double v = 0;
-  if (op == "add") v = a + b;
-  else if (op == "subtract") v = a - b;
-  else if (op == "multiply") v = a * b;
-  else if (op == "power") v = std::pow(a, b);
-  else if (b == 0) return {op == "divide" ? "error: division by zero" : "error: integer modulo by zero", true};
-  else if (op == "divide") v = a / b;
-  else v = a - b * std::floor(a / b);  // Python's modulo takes the divisor's sign
+  if (op == "add")
+    v = a + b;
+  else if (op == "subtract")
+    v = a - b;
+  else if (op == "multiply")
+    v = a * b;
+  else if (op == "power")
+    v = std::pow(a, b);
+  else if (b == 0)
+    return {op == "divide" ? "error: division by zero" : "error: integer modulo by zero", true};
+  else if (op == "divide")
+    v = a / b;
+  else
+    v = a - b * std::floor(a / b);  // Python's modulo takes the divisor's sign
   if (!std::isfinite(v)) return {"error: result out of range", true};
   if (args.value("round", false)) v = std::nearbyint(v);
   return {"{\"result\": " + number_text(v) + "}", false};
@@ -128,7 +140,8 @@ const chat::Json& workspace_tool_schemas() {
 }
 
 std::string number_text(double value) {
-  if (std::nearbyint(value) == value && std::fabs(value) < 1e15) return fmt::format("{}", static_cast<int64_t>(value));
+  if (std::nearbyint(value) == value && std::fabs(value) < 1e15)
+    return fmt::format("{}", static_cast<int64_t>(value));
   std::string s = fmt::format("{:.4f}", value);
   while (!s.empty() && s.back() == '0') s.pop_back();
   if (!s.empty() && s.back() == '.') s.pop_back();
@@ -136,7 +149,8 @@ std::string number_text(double value) {
 }
 
 ToolOutcome run_workspace_tool(Sandbox& sandbox, const std::string& name, const chat::Json& args) {
-  if (const std::string errors = schema_errors(name, args); !errors.empty()) return {"error: " + errors, true};
+  if (const std::string errors = schema_errors(name, args); !errors.empty())
+    return {"error: " + errors, true};
   const bool function = sandbox.substrate() == "function";
   try {
     if (name == "calculator") return calculate(args);
