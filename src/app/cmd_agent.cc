@@ -77,7 +77,7 @@ void run(const Options& o) {
   const agent::AgentOutcome out = agent::run_agent(session, *sandbox, log, options);
   sandbox->destroy();
   std::filesystem::remove_all(state_root);
-  std::printf("%s\n", out.answer.c_str());
+  if (out.end != agent::AgentEnd::kInterrupted) std::printf("%s\n", out.answer.c_str());
   std::fprintf(stderr, "[%s after %lld steps; tool calls: %lld executed, %lld replayed; log %s]\n",
                std::string(agent::agent_end_name(out.end)).c_str(), static_cast<long long>(out.steps),
                static_cast<long long>(out.stats.tool_calls_executed),
