@@ -18,6 +18,9 @@ LoadedModel* nano() {
   static std::unique_ptr<LoadedModel> loaded = []() -> std::unique_ptr<LoadedModel> {
     const auto tok = tokenizer::default_tokenizer_path();
     if (!fs::exists(tok)) return nullptr;
+    const std::string dir = std::string(BALEEN_SOURCE_DIR) + "/models/baleen-nano";
+    // The shards are committed gzipped; scripts/setup.sh unpacks them.
+    if (!std::filesystem::exists(dir + "/model-00001-of-00002.safetensors")) return nullptr;
     return std::make_unique<LoadedModel>(std::string(BALEEN_SOURCE_DIR) + "/models/baleen-nano", tok, 2);
   }();
   return loaded.get();
@@ -53,7 +56,7 @@ AgentOptions count_task() {
 
 TEST(AgentLoop, ToolRoundTripThenResumeExecutesNoLoggedCall) {
   LoadedModel* n = nano();
-  if (!n) GTEST_SKIP() << "no tokenizer installed (scripts/setup.sh)";
+  if (!n) GTEST_SKIP() << "no tokenizer or unpacked baleen-nano (scripts/setup.sh)";
   Workspace ws;
   ChatSession session(n->model(), n->tokenizer());
   AgentOutcome live;
@@ -82,7 +85,7 @@ TEST(AgentLoop, ToolRoundTripThenResumeExecutesNoLoggedCall) {
 
 TEST(AgentLoop, StopFlagEndsBeforeAnyStepIsLogged) {
   LoadedModel* n = nano();
-  if (!n) GTEST_SKIP() << "no tokenizer installed (scripts/setup.sh)";
+  if (!n) GTEST_SKIP() << "no tokenizer or unpacked baleen-nano (scripts/setup.sh)";
   Workspace ws;
   ChatSession session(n->model(), n->tokenizer());
   std::atomic<bool> stop{true};

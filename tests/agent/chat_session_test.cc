@@ -14,6 +14,9 @@ LoadedModel* nano() {
   static std::unique_ptr<LoadedModel> loaded = []() -> std::unique_ptr<LoadedModel> {
     const auto tok = tokenizer::default_tokenizer_path();
     if (!std::filesystem::exists(tok)) return nullptr;
+    const std::string dir = std::string(BALEEN_SOURCE_DIR) + "/models/baleen-nano";
+    // The shards are committed gzipped; scripts/setup.sh unpacks them.
+    if (!std::filesystem::exists(dir + "/model-00001-of-00002.safetensors")) return nullptr;
     return std::make_unique<LoadedModel>(std::string(BALEEN_SOURCE_DIR) + "/models/baleen-nano", tok, 2);
   }();
   return loaded.get();
@@ -28,7 +31,7 @@ chat::Conversation ask(const std::string& text) {
 
 TEST(ChatSession, GreedyTurnIsParseableAndStopsAtEndOfSentence) {
   LoadedModel* n = nano();
-  if (!n) GTEST_SKIP() << "no tokenizer installed (scripts/setup.sh)";
+  if (!n) GTEST_SKIP() << "no tokenizer or unpacked baleen-nano (scripts/setup.sh)";
   ChatSession session(n->model(), n->tokenizer());
   TurnOptions options;
   options.max_tokens = 96;
@@ -43,7 +46,7 @@ TEST(ChatSession, GreedyTurnIsParseableAndStopsAtEndOfSentence) {
 
 TEST(ChatSession, PrefixReuseGivesTheColdRunsOutput) {
   LoadedModel* n = nano();
-  if (!n) GTEST_SKIP() << "no tokenizer installed (scripts/setup.sh)";
+  if (!n) GTEST_SKIP() << "no tokenizer or unpacked baleen-nano (scripts/setup.sh)";
   TurnOptions options;
   options.max_tokens = 40;
   ChatSession warm(n->model(), n->tokenizer());
