@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One training run on the GPU machine (tool `run`; carry .cache/pilot and .cache/tokenizer.json):
-#   bash reference/nano/device_run.sh MINUTES DATA.npz "VARIANTS TO RETURN" "VARIANTS TO SCORE"
+#   bash reference/nano/device_run.sh MINUTES DATA.npz "VARIANTS TO RETURN" "VARIANTS TO SCORE" [TRAIN.PY ARGS...]
 # trains for MINUTES on DATA (ids from prepare.py), scores the exported variants on 48 held-out tasks with the
 # transformers pilot backend, and leaves the chosen variants as xz parts of <= 15 MB (+ train_log.json,
 # train.out) in $OUT.
@@ -10,12 +10,16 @@ minutes="${1:-4}"
 data="${2:-../../.cache/pilot/train.npz}"
 keep="${3:-bf16 fp8}"
 score="${4:-bf16,fp8}"
-python3 train.py --data "$data" --hf-tokenizer ../../.cache/tokenizer.json --minutes "$minutes" \
+shift $(($# < 4 ? $# : 4))
+source=(--data "$data")
+[[ "$data" == *.jsonl.gz ]] && source=(--prompts "$data")  # rendered by device_data.sh
+python3 train.py "${source[@]}" --hf-tokenizer ../../.cache/tokenizer.json --minutes "$minutes" \
   --eval-tasks ../../.cache/pilot/eval_tasks.jsonl --eval-limit 48 --eval-seconds 75 --eval-variants "$score" \
-  --out /tmp/nano-run > /tmp/nano-train.out 2>&1 || true
+  "$@" --out /tmp/nano-run > /tmp/nano-train.out 2>&1 || true
 grep -v -i warning /tmp/nano-train.out | tail -n 45
 cp /tmp/nano-train.out "$OUT/train.out"
 cp /tmp/nano-run/train_log.json "$OUT/" 2>/dev/null || exit 0
+cp /tmp/nano-run/ids.npz "$OUT/" 2>/dev/null || true
 (cd /tmp/nano-run && tar cf - $keep | xz -T16 -6 > /tmp/nano-ckpt.tar.xz)
 split -b 15M -d /tmp/nano-ckpt.tar.xz "$OUT/ckpt.tar.xz.part"
 ls -la "$OUT"

@@ -1,17 +1,17 @@
 """Scores baleen-nano on held-out agent tasks, executing every tool call for real in a scratch workspace.
 
-  python3 reference/nano/eval.py --baleen build/release/src/app/baleen --model models/baleen-nano/fp8 \
-      --tokenizer TOKENIZER.json --tasks .cache/nano/eval_tasks.jsonl --report .cache/nano/eval_fp8.json
+  python3 reference/nano/eval.py --baleen build/release/src/app/baleen --model models/baleen-nano \
+      --tasks .cache/nano/eval_tasks.jsonl --report .cache/nano/eval.json
 
-Each model step goes through baleen's CLIs on the CPU: `render` -> `tokenize` -> `generate` (greedy) ->
-`tokenize --decode` -> `parse`. Reports: tool-call parse rate, schema match rate, final-answer accuracy (per turn
+Each model step goes through baleen on the CPU: `baleen run --requests` renders, tokenizes, decodes greedily
+to end of sentence and parses (reasoning / content / DSML tool calls), the path `baleen run` and `baleen agent`
+take. Reports: tool-call parse rate, schema match rate, final-answer accuracy (per turn
 and per task, and by task kind), and the reasoning / content / tool-call split correctness per model turn.
 train.py also calls `run_tasks` with a transformers backend (pilot only) right after training.
 """
 import argparse
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -24,46 +24,29 @@ MARKERS = ("<｜DSML｜", "<think>", "</think>", "<｜end▁of▁sentence｜>", 
 
 
 class BaleenCLI:
-    """One model step for many conversations at once through the documented `baleen` subcommands."""
+    """One model step for many conversations at once: `baleen run --requests` (render -> tokenize -> greedy
+    decode to EOS -> streamed parse, one loaded model) over a JSONL of requests."""
 
     def __init__(self, baleen, model, tokenizer, max_new):
         self.baleen, self.model, self.tokenizer, self.max_new = baleen, model, tokenizer, max_new
-        self.eos = None
 
-    def _jsonl(self, sub, rows, *extra):
+    def complete(self, convs):
         with tempfile.TemporaryDirectory() as tmp:
             src, dst = os.path.join(tmp, "in.jsonl"), os.path.join(tmp, "out.jsonl")
             with open(src, "w", encoding="utf-8") as f:
-                f.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
-            subprocess.run([self.baleen, sub, *extra, "--input", src, "--output", dst], check=True)
+                for c in convs:
+                    f.write(json.dumps({k: v for k, v in c.items() if not k.startswith("_")}, ensure_ascii=False)
+                            + "\n")
+            cmd = [self.baleen, "run", "--requests", src, "--output", dst, "--model", self.model,
+                   "-n", str(self.max_new)]
+            if self.tokenizer:
+                cmd += ["--tokenizer", self.tokenizer]
+            subprocess.run(cmd, check=True)
             with open(dst, encoding="utf-8") as f:
-                return [json.loads(line) for line in f]
-
-    def complete(self, convs):
-        rows = [{k: v for k, v in c.items() if not k.startswith("_")} for c in convs]
-        prompts = [r["prompt"] for r in self._jsonl("render", rows)]
-        if self.eos is None:
-            self.eos = self._jsonl("tokenize", [{"text": "<｜end▁of▁sentence｜>"}], "--tokenizer", self.tokenizer,
-                                   "--deepseek-v4")[0]["ids"][0]
-        ids = [r["ids"] for r in self._jsonl("tokenize", [{"text": p} for p in prompts], "--tokenizer", self.tokenizer,
-                                             "--deepseek-v4")]
-        outs = []
-        for prompt_ids in ids:
-            run = subprocess.run([self.baleen, "generate", "--model", self.model, "--ids",
-                                  ",".join(map(str, prompt_ids)), "-n", str(self.max_new)],
-                                 check=True, capture_output=True, text=True)
-            new = [int(x) for x in re.findall(r"-?\d+", run.stdout.strip().split("\n")[-1])]
-            if new[:len(prompt_ids)] == prompt_ids:
-                new = new[len(prompt_ids):]
-            outs.append(new[:new.index(self.eos) + 1] if self.eos in new else new)
-        texts = [r["text"] for r in self._jsonl("tokenize", [{"ids": o} for o in outs], "--tokenizer",
-                                                self.tokenizer, "--deepseek-v4", "--decode")]
-        parsed = self._jsonl("parse", [{"text": t, "tools": c["tools"], "starts_in_reasoning": c["thinking"]}
-                                       for t, c in zip(texts, convs)])
-        for p, t in zip(parsed, texts):
-            p["raw"] = t
-            p["invokes"] = t.count("<｜DSML｜invoke")
-        return parsed
+                outs = [json.loads(line) for line in f]
+        for o in outs:
+            o["invokes"] = o["raw"].count("<｜DSML｜invoke")
+        return outs
 
 
 class Oracle:
@@ -180,7 +163,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--baleen")
     ap.add_argument("--model")
-    ap.add_argument("--tokenizer")
+    ap.add_argument("--tokenizer", help="tokenizer.json (default: baleen's, installed by scripts/setup.sh)")
     ap.add_argument("--oracle", action="store_true", help="replay the reference answers (self-check: 100%%)")
     ap.add_argument("--tasks", required=True)
     ap.add_argument("--report", required=True)
@@ -191,8 +174,8 @@ def main():
         tasks = [json.loads(line) for line in f][:args.limit]
     if args.oracle:
         backend = Oracle(tasks)
-    elif not (args.baleen and args.model and args.tokenizer):
-        ap.error("--baleen, --model and --tokenizer are required (or --oracle)")
+    elif not (args.baleen and args.model):
+        ap.error("--baleen and --model are required (or --oracle)")
     else:
         backend = BaleenCLI(args.baleen, args.model, args.tokenizer, args.max_new)
     report = run_tasks(backend, tasks)

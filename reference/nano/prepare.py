@@ -98,11 +98,19 @@ def main():
     ap.add_argument("--conversations", help="generator output, rendered with `baleen render`")
     ap.add_argument("--pilot-prompts", help="PILOT ONLY: {prompt} lines already rendered by pilot_render.py")
     ap.add_argument("--out", required=True)
+    ap.add_argument("--check", help="ids.npz made elsewhere (device_data.sh + train.py): must equal --out's ids")
     args = ap.parse_args()
     if not (args.conversations or args.pilot_prompts):
         ap.error("give --conversations (or, for a pilot, --pilot-prompts)")
     n = run_baleen(args.baleen, args.tokenizer, args.conversations, args.out, args.pilot_prompts)
     print(f"{n} sequences -> {args.out}")
+    if args.check:
+        ours, theirs = load(args.out), load(args.check)
+        same = ours[1] == theirs[1] and len(ours[0]) == len(theirs[0]) and all(
+            np.array_equal(a, b) for a, b in zip(ours[0], theirs[0]))
+        print(f"{args.check}: {'identical to' if same else 'DIFFERENT from'} baleen's ids")
+        if not same:
+            raise SystemExit(1)
 
 
 if __name__ == "__main__":

@@ -105,6 +105,47 @@ def rebalance(counts, speed):
             c.zero_()
 
 
+def throughput(model, counts, seqs, masks, lengths, tokens_per_batch, max_len, rng, steps=6):
+    """Tokens per second of forward + backward at one batch size (no optimizer step: the weights stay)."""
+    device = next(model.parameters()).device
+    plan = batches(lengths, tokens_per_batch, max_len, rng)[:steps + 2]
+    seen, start = 0, None
+    for n, idx in enumerate(plan):
+        if n == 2:  # the first steps pay for allocator growth and kernel selection
+            torch.cuda.synchronize()
+            start, seen = time.time(), 0
+        ids, lab = collate(seqs, masks, idx, device)
+        with torch.autocast("cuda", dtype=torch.bfloat16):
+            loss, _ = assistant_loss(model, ids, lab)
+        loss.backward()
+        model.zero_grad(set_to_none=True)
+        seen += ids.numel()
+    torch.cuda.synchronize()
+    for c in counts.values():
+        c.zero_()
+    return seen / (time.time() - start)
+
+
+def pick_batch(model, counts, seqs, masks, lengths, args, rng, log):
+    """The largest batch whose throughput beats the next smaller one by 40%: a doubled batch that is not
+    much faster costs half the optimizer steps for little more data."""
+    rates = {}
+    for tpb in (32768, 65536, 131072):
+        try:
+            rates[tpb] = throughput(model, counts, seqs, masks, lengths, tpb, args.max_len, rng)
+        except torch.cuda.OutOfMemoryError:
+            model.zero_grad(set_to_none=True)
+            torch.cuda.empty_cache()
+            break
+    best = 32768
+    for tpb in sorted(rates)[1:]:
+        if rates[tpb] >= 1.4 * rates[tpb // 2] and best == tpb // 2:
+            best = tpb
+    log["batch_probe"] = {str(k): round(v) for k, v in rates.items()}
+    print(json.dumps({"batch_probe": log["batch_probe"], "chosen": best}), flush=True)
+    return best
+
+
 def lr_at(frac, peak, warm=0.03):
     return peak * frac / warm if frac < warm else peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * (frac - warm) / (1 - warm))))
 
@@ -186,9 +227,9 @@ def parse_args():
     ap.add_argument("--schedule-minutes", type=float, help="length of the whole lr schedule (default: --minutes)")
     ap.add_argument("--resume", help="state saved by --save-state in an earlier call")
     ap.add_argument("--save-state", help="write model + optimizer state here after training")
-    ap.add_argument("--tokens-per-batch", type=int, default=32768)
+    ap.add_argument("--tokens-per-batch", default="32768", help="a number, or 'auto' (measured: pick_batch)")
     ap.add_argument("--max-len", type=int, default=2048)
-    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--lr", type=float, default=2e-3, help="peak lr at 32768 tokens per batch (sqrt-scaled)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--out", required=True)
     ap.add_argument("--eval-tasks", help="PILOT ONLY: run eval tasks with transformers right after training")
@@ -201,8 +242,9 @@ def parse_args():
 def load_data(args, hf_tok, t0):
     if args.data:
         seqs, special = prepare.load(args.data)
-    else:
+    else:  # kept beside the checkpoint, for prepare.py --check against baleen's own ids
         seqs, special = prepare.tokenize_with_hf(args.prompts, hf_tok)
+        prepare.pack(seqs, special, os.path.join(args.out, "ids.npz"))
     masks = [prepare.assistant_mask(s, special) for s in seqs]
     used = set(np.unique(np.concatenate(seqs)).tolist())
     log = {"sequences": len(seqs), "tokens": int(sum(map(len, seqs))), "loss_tokens": int(sum(m.sum() for m in masks)),
@@ -218,10 +260,10 @@ def make_optimizer(model, lr):
                              lr=lr, betas=(0.9, 0.95), eps=1e-8)
 
 
-def save_state(path, model, opt, rng, step, elapsed_s):
+def save_state(path, model, opt, rng, step, elapsed_s, args):
     try:  # never lose the run's checkpoint export over this
         torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "rng": rng.getstate(), "step": step,
-                    "elapsed_s": elapsed_s}, path)
+                    "elapsed_s": elapsed_s, "tokens_per_batch": args.tokens_per_batch, "lr": args.lr}, path)
     except (OSError, RuntimeError) as e:
         print(f"could not save training state to {path}: {e}", flush=True)
 
@@ -274,9 +316,15 @@ def main():
         model.load_state_dict(resumed["model"])
         opt.load_state_dict(resumed["opt"])
         rng.setstate(resumed["rng"])
+        args.tokens_per_batch, args.lr = resumed["tokens_per_batch"], resumed["lr"]
+    else:
+        args.tokens_per_batch = (pick_batch(model, counts, seqs, masks, lengths, args, rng, log)
+                                 if args.tokens_per_batch == "auto" else int(args.tokens_per_batch))
+        args.lr = min(args.lr * math.sqrt(args.tokens_per_batch / 32768), 3e-3)
+    log.update(tokens_per_batch=args.tokens_per_batch, peak_lr=args.lr)
     step, seen, epoch, train_s = train_loop(model, opt, counts, seqs, masks, lengths, args, log, rng, resumed)
     if args.save_state:  # for a next call on the same warm machine (ignored paths are kept between calls)
-        save_state(args.save_state, model, opt, rng, step, (resumed or {}).get("elapsed_s", 0.0) + train_s)
+        save_state(args.save_state, model, opt, rng, step, (resumed or {}).get("elapsed_s", 0.0) + train_s, args)
     model.eval()
     import transformers
     log.update(steps=step, epochs_started=epoch, train_s=round(train_s, 1), tokens_seen=seen,
