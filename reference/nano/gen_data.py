@@ -18,6 +18,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from drills import drill  # noqa: E402
 from tasks import TOOL_TASKS, plain_chat  # noqa: E402
 from tools import TOOLS, execute, materialize  # noqa: E402
 from workspace import make_workspace  # noqa: E402
@@ -89,7 +90,10 @@ def main():
     ap.add_argument("--count", type=int, required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--seed", type=int, help="override the split's seed")
+    ap.add_argument("--drills", type=int, default=0, help="train: copy drills appended (drills.py)")
     args = ap.parse_args()
+    if args.drills and args.split != "train":
+        ap.error("--drills is for the train split only")
     rng = random.Random(args.seed if args.seed is not None else SEEDS[args.split])
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="nano-gen-") as scratch, open(args.out, "w", encoding="utf-8") as out:
@@ -101,6 +105,9 @@ def main():
             out.write(json.dumps(conv, ensure_ascii=False) + "\n")
             if (i + 1) % 2000 == 0:
                 print(f"{i + 1} conversations", file=sys.stderr)
+        drill_rng = random.Random(rng.random())  # its own stream: the conversations above do not change
+        for _ in range(args.drills):
+            out.write(json.dumps(drill(drill_rng), ensure_ascii=False) + "\n")
 
 
 if __name__ == "__main__":

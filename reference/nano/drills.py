@@ -1,0 +1,62 @@
+"""Copy drills: auxiliary training conversations (train split only) whose replies are mostly copied values.
+
+Every task kind asks the model to carry a value from a tool result or the question into its answer. In the
+task data the copied tokens are a small part of each reply (most of it is predictable phrasing), so a
+20M-parameter model learns the phrasing long before it learns to copy: the first runs wrote well-formed
+answers with wrong numbers. Drills make copying most of the loss: repeat a list of values, look a key up
+in key=value lines, read a number back from a tool-style JSON result. They draw from their own
+`random.Random`, so adding them leaves the task conversations and the eval split unchanged.
+"""
+import json
+
+from tools import TOOLS, number_text
+from workspace import NAMES, WORDS, config_values
+
+
+def value(rng):
+    kind = rng.randrange(6)
+    if kind == 0:
+        return str(rng.randint(0, 10 ** rng.randint(1, 7)))
+    if kind == 1:
+        return number_text(round(rng.uniform(0, 10 ** rng.randint(1, 5)), rng.randint(1, 4)))
+    if kind == 2:
+        return rng.choice(WORDS)
+    if kind == 3:
+        return rng.choice(NAMES).capitalize()
+    if kind == 4:
+        return f"{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(0, 255)}"
+    return rng.choice(list(config_values(rng).values()))
+
+
+def repeat(rng):
+    items = " ".join(value(rng) for _ in range(rng.randint(1, 8)))
+    user = rng.choice(["Repeat exactly: {x}", "Echo this back: {x}", "Copy this: {x}", "Say {x}"]).format(x=items)
+    return user, f"Repeat it exactly: {items}", items
+
+
+def lookup(rng):
+    keys = rng.sample(sorted(config_values(rng)) + WORDS, rng.randint(2, 8))
+    vals = {k: value(rng) for k in keys}
+    key = rng.choice(keys)
+    lines = "\n".join(f"{k}={v}" for k, v in vals.items())
+    user = rng.choice(["{l}\n\nWhat is {k}?", "Given these settings:\n{l}\nWhich value does {k} have?"]).format(
+        l=lines, k=key)
+    return user, f"The line {key}={vals[key]} gives {vals[key]}.", f"{key} is {vals[key]}."
+
+
+def read_back(rng):
+    x = value(rng) if rng.random() < 0.5 else number_text(round(rng.uniform(-1e5, 1e5), rng.choice([0, 2, 4])))
+    shown = json.dumps({"result": x if not x.lstrip("-").replace(".", "", 1).isdigit() else json.loads(x)})
+    user = rng.choice(["The tool printed {j}. What did it return?", "Result: {j}\nWhat is the result?"]).format(j=shown)
+    return user, f"The result field is {x}.", f"It returned {x}."
+
+
+def drill(rng):
+    """One drill conversation in `baleen render`'s input shape."""
+    user, reasoning, reply = rng.choice([repeat, lookup, read_back])(rng)
+    thinking, with_tools = rng.random() < 0.5, rng.random() < 0.5
+    msg = {"role": "assistant", "content": reply}
+    if thinking:
+        msg["reasoning_content"] = reasoning
+    return {"messages": [{"role": "user", "content": user}, msg], "tools": TOOLS if with_tools else [],
+            "thinking": thinking, "reasoning_effort": None, "dialect": "v4"}
