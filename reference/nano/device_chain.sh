@@ -1,17 +1,22 @@
 #!/usr/bin/env bash
 # One link of a training run longer than one device call (a call is at most 10 minutes; the machine stays
 # warm 30 s after it, and only files outside the repository copy survive to the next call):
-#   bash reference/nano/device_chain.sh MINUTES_THIS_CALL TOTAL_MINUTES
+#   bash reference/nano/device_chain.sh MINUTES_THIS_CALL TOTAL_MINUTES [DRILLS/SHARD [COPY WEIGHT [EVAL TASKS]]]
 # The first call generates the data (device_data.sh) into /root/nano and trains from scratch; each later call on
 # the same warm machine reuses the data and resumes from /root/nano/state.pt. Every call exports the
 # checkpoint and scores it (device_run.sh), so the last call's $OUT is the model.
 set -euo pipefail
 cd "$(dirname "$0")"
-minutes="$1" total="$2" keep=/root/nano
+minutes="$1" total="$2" drills="${3:-1500}" copy="${4:-1}" tasks="${5:-24}" keep=/root/nano
+gen="$keep/gen-$drills"
 mkdir -p "$keep"
-[ -s "$keep/gen/prompts.jsonl.gz" ] || bash device_data.sh 4500 16 "$keep/gen" 1500
+[ -s "$gen/prompts.jsonl.gz" ] || bash device_data.sh 4500 16 "$gen" "$drills"
 resume=()
+if [ "${REQUIRE_STATE:-0}" = 1 ] && [ ! -s "$keep/state.pt" ]; then
+  echo "no $keep/state.pt: this is a new machine, the chain is broken" >&2
+  exit 3
+fi
 [ -s "$keep/state.pt" ] && resume=(--resume "$keep/state.pt") && echo "resuming from $keep/state.pt"
-bash device_run.sh "$minutes" "$keep/gen/prompts.jsonl.gz" fp8 fp8 "${resume[@]}" --save-state "$keep/state.next.pt" \
-  --schedule-minutes "$total" --eval-limit 24 --eval-seconds 35
+bash device_run.sh "$minutes" "$gen/prompts.jsonl.gz" fp8 fp8 "${resume[@]}" --save-state "$keep/state.next.pt" \
+  --schedule-minutes "$total" --copy-weight "$copy" --eval-limit "$tasks" --eval-seconds $((tasks * 3 / 2))
 mv "$keep/state.next.pt" "$keep/state.pt"

@@ -33,6 +33,26 @@ def assistant_mask(ids, special):
     return mask
 
 
+def copy_weights(ids, mask, common, weight, window=128):
+    """Loss weights of one sequence: 1 on assistant tokens, `weight` on those that repeat a token seen in the
+    `window` before (a copied value: a number from a tool result, a word from the question) unless the token
+    is one of the `common` ones (phrasing and DSML pieces, which repeat without being copied)."""
+    ids = np.asarray(ids)
+    n = len(ids)
+    order = np.lexsort((np.arange(n), ids))  # by token, then position
+    prev = np.full(n, -(10 ** 9))
+    same = ids[order][1:] == ids[order][:-1]
+    prev[order[1:][same]] = order[:-1][same]
+    copied = mask & (np.arange(n) - prev <= window) & ~np.isin(ids, common)
+    return np.where(copied, weight, mask.astype(np.float32)).astype(np.float32)
+
+
+def common_tokens(seqs, masks, count=64):
+    """The `count` most frequent assistant tokens."""
+    ids, freq = np.unique(np.concatenate([s[m] for s, m in zip(seqs, masks)]), return_counts=True)
+    return ids[np.argsort(-freq)[:count]]
+
+
 def pack(seqs, special, out):
     offsets = np.cumsum([0] + [len(s) for s in seqs]).astype(np.int64)
     flat = np.concatenate([np.asarray(s, dtype=np.uint32) for s in seqs])

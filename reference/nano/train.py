@@ -68,18 +68,20 @@ def batches(lengths, tokens_per_batch, max_len, rng):
 def collate(seqs, masks, idx, device):
     n = max(len(seqs[i]) for i in idx)
     ids = np.full((len(idx), n), 1, dtype=np.int64)  # pad with EOS after the end: causal, so never attended
-    lab = np.zeros((len(idx), n), dtype=bool)
+    lab = np.zeros((len(idx), n), dtype=np.float32)  # loss weight per token (0: no loss)
     for r, i in enumerate(idx):
         ids[r, :len(seqs[i])] = seqs[i]
         lab[r, :len(seqs[i])] = masks[i]
     return torch.from_numpy(ids).to(device), torch.from_numpy(lab).to(device)
 
 
-def assistant_loss(model, ids, lab):
+def assistant_loss(model, ids, lab, weighted=True):
     hidden = model.model(input_ids=ids, use_cache=False).last_hidden_state
-    sel = lab[:, 1:]  # the label at t+1 is predicted from position t
+    sel = lab[:, 1:] > 0  # the label at t+1 is predicted from position t
     logits = model.lm_head(hidden[:, :-1][sel]).float()
-    return F.cross_entropy(logits, ids[:, 1:][sel]), int(sel.sum())
+    ce = F.cross_entropy(logits, ids[:, 1:][sel], reduction="none")
+    w = lab[:, 1:][sel] if weighted else torch.ones_like(ce)
+    return (ce * w).sum() / w.sum(), int(sel.sum())
 
 
 def count_experts(counts):
@@ -156,7 +158,7 @@ def held_out_loss(model, seqs, masks, idx, device):
     for i in idx:
         ids, lab = collate(seqs, masks, [i], device)
         with torch.autocast("cuda", dtype=torch.bfloat16):
-            loss, k = assistant_loss(model, ids, lab)
+            loss, k = assistant_loss(model, ids, lab, weighted=False)
         tot, n = tot + float(loss) * k, n + k
     return tot / max(n, 1)
 
@@ -231,6 +233,8 @@ def parse_args():
     ap.add_argument("--max-len", type=int, default=2048)
     ap.add_argument("--lr", type=float, default=2e-3, help="peak lr at 32768 tokens per batch (sqrt-scaled)")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--copy-weight", type=float, default=1.0,
+                    help="loss weight of assistant tokens that copy a rare token from the 128 before")
     ap.add_argument("--out", required=True)
     ap.add_argument("--eval-tasks", help="PILOT ONLY: run eval tasks with transformers right after training")
     ap.add_argument("--eval-limit", type=int, default=48)
@@ -246,8 +250,12 @@ def load_data(args, hf_tok, t0):
         seqs, special = prepare.tokenize_with_hf(args.prompts, hf_tok)
         prepare.pack(seqs, special, os.path.join(args.out, "ids.npz"))
     masks = [prepare.assistant_mask(s, special) for s in seqs]
+    if args.copy_weight != 1.0:  # masks become loss weights
+        common = prepare.common_tokens(seqs, masks)
+        masks = [prepare.copy_weights(s, m, common, args.copy_weight) for s, m in zip(seqs, masks)]
     used = set(np.unique(np.concatenate(seqs)).tolist())
-    log = {"sequences": len(seqs), "tokens": int(sum(map(len, seqs))), "loss_tokens": int(sum(m.sum() for m in masks)),
+    log = {"sequences": len(seqs), "tokens": int(sum(map(len, seqs))), "loss_tokens": int(sum((m > 0).sum() for m in masks)),
+           "copy_tokens": int(sum((m > 1).sum() for m in masks)),
            "used_token_ids": len(used), "prep_s": round(time.time() - t0, 1), "special": special, "curve": []}
     print(json.dumps({k: v for k, v in log.items() if k != "curve"}), flush=True)
     return seqs, masks, used, log
