@@ -125,7 +125,8 @@ def advance(st, out, stats, max_steps):
     stats["kind_total"][st["task"]["turns"][st["turn"]]["kind"]] += 1
     stats["kind_ok"][st["task"]["turns"][st["turn"]]["kind"]] += ok
     if not ok and len(stats["failures"]) < 20:
-        stats["failures"].append({"id": st["task"]["id"], "turn": st["turn"], "output": out})
+        stats["failures"].append({"id": st["task"]["id"], "turn": st["turn"], "output": out,
+                                  "messages": st["messages"][-8:]})
     st["turn"], st["steps"] = st["turn"] + 1, 0
     if st["turn"] == len(st["task"]["turns"]):
         st["done"] = True

@@ -23,16 +23,7 @@ chat::Json parse_line(const std::string& line, uint64_t seed) {
     options.starts_in_reasoning = r->get<bool>();
   }
   if (const auto t = request.find("tools"); t != request.end()) options.tools = *t;
-  const chat::ParsedOutput parsed = chat::parse_output(text->get_ref<const std::string&>(), options);
-  chat::Json calls = chat::Json::array();
-  for (const chat::ToolCall& c : parsed.tool_calls)
-    calls.push_back({{"id", c.id}, {"name", c.name}, {"arguments", c.arguments}});
-  chat::Json errors = chat::Json::array();
-  for (const chat::ParseError& e : parsed.errors) errors.push_back({{"message", e.message}, {"raw", e.raw}});
-  return {{"reasoning", parsed.reasoning},
-          {"content", parsed.content},
-          {"tool_calls", calls},
-          {"errors", errors}};
+  return chat::parsed_output_json(chat::parse_output(text->get_ref<const std::string&>(), options));
 }
 
 void run_parse(const std::string& input, const std::string& output) {

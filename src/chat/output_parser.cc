@@ -267,4 +267,16 @@ ParsedOutput parse_output(std::string_view text, const ParserOptions& options) {
   return result;
 }
 
+Json parsed_output_json(const ParsedOutput& parsed) {
+  Json calls = Json::array();
+  for (const ToolCall& c : parsed.tool_calls)
+    calls.push_back({{"id", c.id}, {"name", c.name}, {"arguments", c.arguments}});
+  Json errors = Json::array();
+  for (const ParseError& e : parsed.errors) errors.push_back({{"message", e.message}, {"raw", e.raw}});
+  return {{"reasoning", parsed.reasoning},
+          {"content", parsed.content},
+          {"tool_calls", calls},
+          {"errors", errors}};
+}
+
 }  // namespace baleen::chat

@@ -77,4 +77,8 @@ void collect(const std::vector<ParseEvent>& events, ParsedOutput& into);
 // Parses a whole output at once.
 ParsedOutput parse_output(std::string_view text, const ParserOptions& options);
 
+// {"reasoning", "content", "tool_calls": [{"id", "name", "arguments"}], "errors": [{"message", "raw"}]}:
+// the JSON shape of `baleen parse` and `baleen run --requests`.
+Json parsed_output_json(const ParsedOutput& parsed);
+
 }  // namespace baleen::chat
