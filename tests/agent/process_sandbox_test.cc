@@ -3,6 +3,8 @@
 #include <signal.h>
 
 #include <filesystem>
+#include <random>
+#include <set>
 
 #include <gtest/gtest.h>
 
@@ -127,6 +129,53 @@ TEST(ProcessSandbox, NetworkOptInSharesTheHostsInterfaces) {
   if (host != nullptr) ::pclose(host);
   if (host_interfaces <= 1) GTEST_SKIP() << "the host has only loopback";
   EXPECT_NE(shared, "lo") << "network = true should share the host's interfaces";
+}
+
+// Many sandboxes alive at once (the 1,000-sandbox run is bench/sandbox_bench): each is usable, sees
+// only its own files, and has a network namespace of its own (the pool hands each out once).
+TEST(ProcessSandbox, ManyLiveSandboxesAreEachUsableAndSeparate) {
+  BALEEN_REQUIRE_PROCESS_SANDBOX(image);
+  TempDir state;
+  SandboxSpec spec = spec_for(image, state);
+  spec.limits.memory_bytes = int64_t{32} << 20;
+  spec.limits.disk_bytes = int64_t{1} << 20;
+  constexpr int kLive = 64;
+  std::mt19937_64 random(std::random_device{}());
+  std::vector<std::unique_ptr<Sandbox>> live;
+  std::vector<std::string> tokens;
+  for (int i = 0; i < kLive; ++i) {
+    live.push_back(create_sandbox("process", spec));
+    tokens.push_back(std::to_string(random()));
+    live.back()->write_file("/work/token", tokens.back());
+  }
+  EXPECT_EQ(list_sandboxes(state.path()).size(), static_cast<size_t>(kLive));
+  std::set<std::string> namespaces;
+  for (int i = 0; i < kLive; ++i) {
+    ExecRequest request;
+    request.shell = "cat /work/*; echo; readlink /proc/self/ns/net";
+    ExecResult result = live[i]->exec(request);
+    ASSERT_EQ(result.exit_code, 0) << result.stderr_data;
+    size_t newline = result.stdout_data.find('\n');
+    ASSERT_NE(newline, std::string::npos) << result.stdout_data;
+    EXPECT_EQ(result.stdout_data.substr(0, newline), tokens[i]);
+    namespaces.insert(result.stdout_data.substr(newline + 1));
+  }
+  EXPECT_EQ(namespaces.size(), static_cast<size_t>(kLive));
+  for (auto& sandbox : live) sandbox->destroy();
+  EXPECT_TRUE(list_sandboxes(state.path()).empty());
+}
+
+// Commands start with default signal dispositions, whatever the creator ignores.
+TEST(ProcessSandbox, CommandsDoNotInheritTheCreatorsSignalDispositions) {
+  BALEEN_REQUIRE_PROCESS_SANDBOX(image);
+  TempDir state;
+  auto previous = ::signal(SIGPIPE, SIG_IGN);
+  auto sandbox = create_sandbox("process", spec_for(image, state));
+  ::signal(SIGPIPE, previous);
+  ExecRequest request;
+  request.shell = "grep -E 'SigIgn|SigCgt' /proc/self/status";
+  ExecResult result = sandbox->exec(request);
+  EXPECT_EQ(result.stdout_data, "SigIgn:\t0000000000000000\nSigCgt:\t0000000000000000\n");
 }
 
 TEST(ProcessSandbox, AnotherProcessAttachesListsAndDestroys) {
