@@ -5,6 +5,7 @@
 //   objects included), the sandboxes' memory cgroups (user + kernel pages charged to them) and the
 //   init processes' PSS; descriptors per sandbox (init's, and the creator's growth).
 // Needs root; prints why and exits 0 otherwise. The image comes from scripts/build_image.sh.
+#include <benchmark/benchmark.h>
 #include <sched.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -18,11 +19,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <benchmark/benchmark.h>
-#include <nlohmann/json.hpp>
 
 #include "agent/sandbox/process_sandbox.h"
 #include "agent/sandbox/sandbox.h"
@@ -93,8 +92,8 @@ int64_t open_fds(pid_t pid) {
   std::string dir = pid < 0 ? "/proc/self/fd" : "/proc/" + std::to_string(pid) + "/fd";
   std::error_code error;
   int64_t count = 0;
-  for (auto it = std::filesystem::directory_iterator(dir, error); !error && it != std::filesystem::directory_iterator();
-       it.increment(error)) {
+  for (auto it = std::filesystem::directory_iterator(dir, error);
+       !error && it != std::filesystem::directory_iterator(); it.increment(error)) {
     ++count;
   }
   return count;
@@ -125,7 +124,9 @@ double cpu_ms() {
   rusage self{}, children{};
   ::getrusage(RUSAGE_SELF, &self);
   ::getrusage(RUSAGE_CHILDREN, &children);
-  auto ms = [](const timeval& t) { return static_cast<double>(t.tv_sec) * 1e3 + static_cast<double>(t.tv_usec) * 1e-3; };
+  auto ms = [](const timeval& t) {
+    return static_cast<double>(t.tv_sec) * 1e3 + static_cast<double>(t.tv_usec) * 1e-3;
+  };
   return ms(self.ru_utime) + ms(self.ru_stime) + ms(children.ru_utime) + ms(children.ru_stime);
 }
 
@@ -145,14 +146,20 @@ void ProcessCreateExecDestroy(benchmark::State& state) {
     auto sandbox = baleen::agent::create_sandbox("process", spec);
     auto result = sandbox->exec(request);
     sandbox->destroy();
-    samples.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+    samples.push_back(
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
     if (result.exit_code != 0) state.SkipWithError("`true` failed in the sandbox");
   }
   state.counters["cpu_ms_per_cycle"] = (cpu_ms() - cpu_start) / static_cast<double>(samples.size());
   report_latency(state, std::move(samples));
   std::filesystem::remove_all(root);
 }
-BENCHMARK(ProcessCreateExecDestroy)->ArgName("cpu_cgroup")->Arg(1)->Arg(0)->Iterations(300)->Unit(benchmark::kMillisecond);
+BENCHMARK(ProcessCreateExecDestroy)
+    ->ArgName("cpu_cgroup")
+    ->Arg(1)
+    ->Arg(0)
+    ->Iterations(300)
+    ->Unit(benchmark::kMillisecond);
 
 // The floor: what the kernel charges for the namespaces alone. Same flags as the substrate's init
 // (state.range(0) == 0 leaves out the network namespace); the child exits at once.
@@ -170,11 +177,17 @@ void NamespaceCloneFloor(benchmark::State& state) {
       return;
     }
     ::waitpid(static_cast<pid_t>(pid), nullptr, 0);
-    samples.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+    samples.push_back(
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
   }
   report_latency(state, std::move(samples));
 }
-BENCHMARK(NamespaceCloneFloor)->ArgName("netns")->Arg(1)->Arg(0)->Iterations(300)->Unit(benchmark::kMillisecond);
+BENCHMARK(NamespaceCloneFloor)
+    ->ArgName("netns")
+    ->Arg(1)
+    ->Arg(0)
+    ->Iterations(300)
+    ->Unit(benchmark::kMillisecond);
 
 // Memory the sandbox's memory cgroup has charged (user pages, tmpfs, kernel objects), in KiB.
 int64_t cgroup_memory_kb(const nlohmann::json& state, const char* v1_file) {

@@ -46,7 +46,8 @@ std::string own_cgroup(const std::string& membership, const std::string& control
     if (first == std::string::npos || second == std::string::npos) continue;
     std::string list = line.substr(first + 1, second - first - 1);
     std::string path = line.substr(second + 1);
-    if (controller.empty() ? list.empty() : ("," + list + ",").find("," + controller + ",") != std::string::npos) {
+    if (controller.empty() ? list.empty()
+                           : ("," + list + ",").find("," + controller + ",") != std::string::npos) {
       return path == "/" ? "" : path;
     }
   }
@@ -66,7 +67,9 @@ std::string read_first_line(const std::string& file) {
   return line;
 }
 
-int64_t cfs_quota(double cpus) { return static_cast<int64_t>(std::llround(cpus * 100000.0)); }
+int64_t cfs_quota(double cpus) {
+  return static_cast<int64_t>(std::llround(cpus * 100000.0));
+}
 
 }  // namespace
 
@@ -100,7 +103,9 @@ SandboxCgroup SandboxCgroup::create(const std::string& id, const Limits& limits)
   // v1: one hierarchy per controller.
   for (const char* controller : {"memory", "pids", "cpu"}) {
     std::string_view name = controller;
-    bool wanted = name == "memory" ? limits.memory_bytes > 0 : name == "pids" ? limits.pids > 0 : limits.cpus > 0;
+    bool wanted = name == "memory" ? limits.memory_bytes > 0
+                  : name == "pids" ? limits.pids > 0
+                                   : limits.cpus > 0;
     std::string mount = std::string(kMount) + "/" + controller;
     if (!wanted || !fs::exists(mount + "/cgroup.procs")) continue;
     std::string dir = mount + own_cgroup(membership, controller) + "/baleen/" + id;

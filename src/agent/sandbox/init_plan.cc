@@ -10,13 +10,15 @@ namespace {
 // The plan's fields in one order, for both directions: `field(x)` visits each member.
 template <typename Plan, typename Visit>
 void visit_plan(Plan& plan, Visit&& field) {
-  for (auto* text : {&plan.mnt, &plan.tmpfs_options, &plan.upper, &plan.work, &plan.root, &plan.overlay_options,
-                     &plan.root_proc, &plan.root_proc_sys, &plan.root_sysrq, &plan.root_dev}) {
+  for (auto* text :
+       {&plan.mnt, &plan.tmpfs_options, &plan.upper, &plan.work, &plan.root, &plan.overlay_options,
+        &plan.root_proc, &plan.root_proc_sys, &plan.root_sysrq, &plan.root_dev}) {
     field(*text);
   }
   field(plan.dev_nodes);
   field(plan.dev_numbers);
-  for (auto* number : {&plan.listen_fd, &plan.ready_fd, &plan.go_fd, &plan.netns_fd, &plan.cap_last}) field(*number);
+  for (auto* number : {&plan.listen_fd, &plan.ready_fd, &plan.go_fd, &plan.netns_fd, &plan.cap_last})
+    field(*number);
   field(plan.new_net);
   field(plan.die_with_parent);
   field(plan.seccomp);
@@ -37,9 +39,13 @@ struct Encoder {
     for (const std::string& text : texts) (*this)(text);
   }
   template <typename T>
-  void operator()(const std::vector<T>& items) { put_bytes(out, items.data(), items.size() * sizeof(T)); }
+  void operator()(const std::vector<T>& items) {
+    put_bytes(out, items.data(), items.size() * sizeof(T));
+  }
   template <typename T>
-  void operator()(const T& value) { put_bytes(out, &value, sizeof(value)); }
+  void operator()(const T& value) {
+    put_bytes(out, &value, sizeof(value));
+  }
 };
 
 struct Decoder {
@@ -99,12 +105,22 @@ bool decode_init_plan(std::string_view bytes, InitPlan* plan) {
 }
 
 const char* init_step_name(int step) {
-  static constexpr const char* kNames[] = {
-      "ready", "waiting for the creator", "making mounts private", "mounting the tmpfs quota",
-      "creating overlay directories", "mounting overlayfs", "mounting /proc", "making /proc/sys read-only",
-      "masking /proc/sysrq-trigger", "populating /dev", "pivot_root", "bringing up loopback",
-      "blocking signals", "opening descriptors", "entering the network namespace",
-      "starting the init program (baleen-sandbox-init)"};
+  static constexpr const char* kNames[] = {"ready",
+                                           "waiting for the creator",
+                                           "making mounts private",
+                                           "mounting the tmpfs quota",
+                                           "creating overlay directories",
+                                           "mounting overlayfs",
+                                           "mounting /proc",
+                                           "making /proc/sys read-only",
+                                           "masking /proc/sysrq-trigger",
+                                           "populating /dev",
+                                           "pivot_root",
+                                           "bringing up loopback",
+                                           "blocking signals",
+                                           "opening descriptors",
+                                           "entering the network namespace",
+                                           "starting the init program (baleen-sandbox-init)"};
   return step >= 0 && step < static_cast<int>(std::size(kNames)) ? kNames[step] : "unknown step";
 }
 

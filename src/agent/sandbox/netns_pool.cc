@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
@@ -41,10 +42,11 @@ class NetnsPool {
       // Detached, and the pool is never destroyed: the thread may outlive main() harmlessly.
       std::thread([this] { refill(); }).detach();
     }
+    ++takes_;
+    wanted_.notify_one();
     if (ready_.empty()) return Fd();
     Fd fd = std::move(ready_.front());
     ready_.pop_front();
-    wanted_.notify_one();
     return fd;
   }
 
@@ -57,10 +59,12 @@ class NetnsPool {
     for (;;) {
       {
         std::unique_lock lock(mutex_);
-        wanted_.wait(lock, [this] { return ready_.size() < kPoolSize; });
+        // Never more ready than were asked for so far: a one-shot process (the CLI) makes at most one.
+        wanted_.wait(lock, [this] { return ready_.size() < std::min(kPoolSize, takes_); });
       }
       if (::unshare(CLONE_NEWNET) != 0 || !loopback_up()) {
-        log::debug("network namespace pool: cannot prepare one ({}); sandboxes clone their own", std::strerror(errno));
+        log::debug("network namespace pool: cannot prepare one ({}); sandboxes clone their own",
+                   std::strerror(errno));
         return;
       }
       Fd fd(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
@@ -73,6 +77,7 @@ class NetnsPool {
   std::mutex mutex_;
   std::condition_variable wanted_;
   std::deque<Fd> ready_;
+  size_t takes_ = 0;
   bool started_ = false;
 };
 

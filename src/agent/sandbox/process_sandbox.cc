@@ -1,6 +1,7 @@
 #include "agent/sandbox/process_sandbox.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -8,7 +9,6 @@
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/un.h>
-#include <pthread.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -19,11 +19,11 @@
 #include <fstream>
 
 #include "agent/sandbox/image.h"
+#include "agent/sandbox/init_plan.h"
 #include "agent/sandbox/init_protocol.h"
 #include "agent/sandbox/layer_copy.h"
 #include "agent/sandbox/netns_pool.h"
 #include "agent/sandbox/output_capture.h"
-#include "agent/sandbox/init_plan.h"
 #include "agent/sandbox/sandbox_state.h"
 #include "agent/sandbox/seccomp_filter.h"
 #include "core/error.h"
@@ -40,8 +40,9 @@ sockaddr_un socket_address(const std::string& state_dir) {
   sockaddr_un address{};
   address.sun_family = AF_UNIX;
   std::string path = state_dir + "/control.sock";
-  check(path.size() < sizeof(address.sun_path), "sandbox state path '{}' is longer than a unix socket allows ({})",
-        path, sizeof(address.sun_path) - 1);
+  check(path.size() < sizeof(address.sun_path),
+        "sandbox state path '{}' is longer than a unix socket allows ({})", path,
+        sizeof(address.sun_path) - 1);
   std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
   return address;
 }
@@ -76,7 +77,8 @@ void send_message(int fd, const std::vector<char>& data, const std::vector<int>&
   do {
     sent = ::sendmsg(fd, &message, MSG_NOSIGNAL);
   } while (sent < 0 && errno == EINTR);
-  check(sent == static_cast<ssize_t>(data.size()), "cannot send to the sandbox's init: {}", std::strerror(errno));
+  check(sent == static_cast<ssize_t>(data.size()), "cannot send to the sandbox's init: {}",
+        std::strerror(errno));
 }
 
 // Receives one reply of exactly `size` bytes, and the descriptor passed with it if any.
@@ -92,7 +94,8 @@ void receive_reply(int fd, void* reply, size_t size, Fd* passed) {
   do {
     got = ::recvmsg(fd, &message, MSG_CMSG_CLOEXEC);
   } while (got < 0 && errno == EINTR);
-  check(got == static_cast<ssize_t>(size), "the sandbox's init did not reply (got {} bytes): it has exited", got);
+  check(got == static_cast<ssize_t>(size), "the sandbox's init did not reply (got {} bytes): it has exited",
+        got);
   cmsghdr* header = CMSG_FIRSTHDR(&message);
   if (header != nullptr && header->cmsg_type == SCM_RIGHTS) {
     int received;
@@ -120,9 +123,11 @@ InitPlan make_plan(const Image& image, const SandboxSpec& spec, const std::strin
   plan.work = plan.mnt + "/work";
   plan.root = plan.mnt + "/root";
   std::string lower;
-  for (auto it = image.layers.rbegin(); it != image.layers.rend(); ++it) lower += (lower.empty() ? "" : ":") + *it;
+  for (auto it = image.layers.rbegin(); it != image.layers.rend(); ++it)
+    lower += (lower.empty() ? "" : ":") + *it;
   plan.overlay_options = fmt::format("lowerdir={},upperdir={},workdir={}", lower, plan.upper, plan.work);
-  check(plan.overlay_options.size() < 4000, "image '{}' has too many layers for one overlay mount", image.dir);
+  check(plan.overlay_options.size() < 4000, "image '{}' has too many layers for one overlay mount",
+        image.dir);
   plan.root_proc = plan.root + "/proc";
   plan.root_proc_sys = plan.root_proc + "/sys";
   plan.root_sysrq = plan.root_proc + "/sysrq-trigger";
@@ -195,7 +200,8 @@ int spawn_child(void* arg) {
 // Then places init in the cgroups and waits until it is ready.
 pid_t start_init(InitPlan& plan, const SandboxCgroup& cgroup) {
   int ready[2], go[2], plan_pipe[2];
-  bool ok = ::pipe2(ready, O_CLOEXEC) == 0 && ::pipe2(go, O_CLOEXEC) == 0 && ::pipe2(plan_pipe, O_CLOEXEC) == 0;
+  bool ok =
+      ::pipe2(ready, O_CLOEXEC) == 0 && ::pipe2(go, O_CLOEXEC) == 0 && ::pipe2(plan_pipe, O_CLOEXEC) == 0;
   check(ok, "cannot create pipes: {}", std::strerror(errno));
   Fd ready_read(ready[0]), ready_write(ready[1]), go_read(go[0]), go_write(go[1]);
   Fd plan_read(plan_pipe[0]), plan_write(plan_pipe[1]);
@@ -209,7 +215,8 @@ pid_t start_init(InitPlan& plan, const SandboxCgroup& cgroup) {
   std::string plan_fd = std::to_string(plan_read.get());
   const std::string& program = init_program();
   char* argv[] = {const_cast<char*>(program.c_str()), plan_fd.data(), nullptr};
-  Spawn spawn{program.c_str(), argv, {plan_read.get(), plan.listen_fd, plan.ready_fd, plan.go_fd, plan.netns_fd}};
+  Spawn spawn{
+      program.c_str(), argv, {plan_read.get(), plan.listen_fd, plan.ready_fd, plan.go_fd, plan.netns_fd}};
   std::vector<char> stack(64 * 1024);
   int flags = CLONE_VM | CLONE_VFORK | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | SIGCHLD;
   if (plan.new_net && plan.netns_fd < 0) flags |= CLONE_NEWNET;
@@ -245,7 +252,8 @@ pid_t start_init(InitPlan& plan, const SandboxCgroup& cgroup) {
   ssize_t got = ::read(ready_read.get(), &status, sizeof(status));
   if (got != static_cast<ssize_t>(sizeof(status))) abandon("init exited during setup");
   if (status.step != 0) {
-    abandon(fmt::format("init failed while {}: {}", init_step_name(status.step), std::strerror(status.error)));
+    abandon(
+        fmt::format("init failed while {}: {}", init_step_name(status.step), std::strerror(status.error)));
   }
   return static_cast<pid_t>(pid);
 }
@@ -259,7 +267,8 @@ bool ProcessSandbox::available(std::string* reason) {
   };
   if (::geteuid() != 0) return no("the process substrate needs root (mount and pid namespaces, overlayfs)");
   if (init_program().empty()) {
-    return no("baleen-sandbox-init was not found (beside this program, in the build, or $BALEEN_SANDBOX_INIT)");
+    return no(
+        "baleen-sandbox-init was not found (beside this program, in the build, or $BALEEN_SANDBOX_INIT)");
   }
   // The kernel's features do not change while we run: probed once.
   static const char* const kernel_lacks = []() -> const char* {
@@ -299,11 +308,15 @@ std::unique_ptr<Sandbox> ProcessSandbox::create(const SandboxSpec& spec) {
     fs::remove_all(sandbox->state_dir_, ignored);
     throw;
   }
-  save_sandbox_state(sandbox->state_dir_,
-                     {{"id", sandbox->id_}, {"substrate", "process"}, {"image", image.dir}, {"image_hash", image.hash},
-                      {"limits", limits_to_json(spec.limits)}, {"init_pid", sandbox->init_pid_},
-                      {"cgroups", sandbox->cgroup_.dirs()}, {"cgroup_v2", sandbox->cgroup_.v2()},
-                      {"persist", spec.persist}});
+  save_sandbox_state(sandbox->state_dir_, {{"id", sandbox->id_},
+                                           {"substrate", "process"},
+                                           {"image", image.dir},
+                                           {"image_hash", image.hash},
+                                           {"limits", limits_to_json(spec.limits)},
+                                           {"init_pid", sandbox->init_pid_},
+                                           {"cgroups", sandbox->cgroup_.dirs()},
+                                           {"cgroup_v2", sandbox->cgroup_.v2()},
+                                           {"persist", spec.persist}});
   return sandbox;
 }
 
@@ -360,7 +373,8 @@ ExecResult ProcessSandbox::exec(const ExecRequest& request) {
   if (!request.shell.empty()) argv = {"/bin/sh", "-c", request.shell};
   check(!argv.empty(), "exec: the request has neither argv nor a shell line");
   std::vector<std::string> env = request.env;
-  if (env.empty()) env = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root", "TERM=dumb"};
+  if (env.empty())
+    env = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root", "TERM=dumb"};
   check(argv.size() <= proto::kMaxStrings && env.size() <= proto::kMaxStrings, "exec: more than {} arguments",
         proto::kMaxStrings);
   proto::Header header{};
@@ -374,8 +388,10 @@ ExecResult ProcessSandbox::exec(const ExecRequest& request) {
     for (const std::string& s : *list) message.insert(message.end(), s.c_str(), s.c_str() + s.size() + 1);
   }
   message.insert(message.end(), request.cwd.c_str(), request.cwd.c_str() + request.cwd.size() + 1);
-  check(message.size() <= proto::kMaxMessageBytes, "exec: the command line is {} bytes; the limit is {} "
-        "(write a script with write_file instead)", message.size(), proto::kMaxMessageBytes);
+  check(message.size() <= proto::kMaxMessageBytes,
+        "exec: the command line is {} bytes; the limit is {} "
+        "(write a script with write_file instead)",
+        message.size(), proto::kMaxMessageBytes);
   header.blob_bytes = static_cast<uint32_t>(message.size() - sizeof(header));
   std::memcpy(message.data(), &header, sizeof(header));
 
@@ -402,7 +418,8 @@ ExecResult ProcessSandbox::exec(const ExecRequest& request) {
   if (reply.stage != proto::kRan) {
     const char* what = reply.stage == proto::kChdir ? "cannot enter directory" : "cannot run";
     std::string subject = reply.stage == proto::kChdir ? request.cwd : argv[0];
-    result.stderr_data += fmt::format("baleen sandbox: {} '{}': {}\n", what, subject, std::strerror(reply.error));
+    result.stderr_data +=
+        fmt::format("baleen sandbox: {} '{}': {}\n", what, subject, std::strerror(reply.error));
     result.exit_code = reply.stage == proto::kExecve && reply.error == ENOENT ? 127 : 126;
   } else if (WIFSIGNALED(reply.wait_status)) {
     result.signal = WTERMSIG(reply.wait_status);
@@ -416,8 +433,10 @@ void ProcessSandbox::write_file(const std::string& path, std::string_view data, 
   Fd root = request_dir(proto::kRootDir);
   std::string relative = relative_to_root(path);
   size_t slash = relative.rfind('/');
-  if (slash != std::string::npos) make_dirs_confined(root.get(), relative.substr(0, slash), Confinement::kInRoot);
-  Fd fd = open_confined(root.get(), relative, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, mode, Confinement::kInRoot);
+  if (slash != std::string::npos)
+    make_dirs_confined(root.get(), relative.substr(0, slash), Confinement::kInRoot);
+  Fd fd = open_confined(root.get(), relative, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, mode,
+                        Confinement::kInRoot);
   write_whole(fd.get(), data, path);
   bool ok = ::fchmod(fd.get(), static_cast<mode_t>(mode)) == 0;
   check(ok, "cannot chmod '{}': {}", path, std::strerror(errno));

@@ -91,7 +91,8 @@ int build_root(const InitPlan& plan) {
     report_and_exit(ready, kProc);
   }
   // /proc/sys writes reach the host's kernel settings: read-only inside.
-  if (::mount(plan.root_proc_sys.c_str(), plan.root_proc_sys.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0 ||
+  if (::mount(plan.root_proc_sys.c_str(), plan.root_proc_sys.c_str(), nullptr, MS_BIND | MS_REC, nullptr) !=
+          0 ||
       ::mount(nullptr, plan.root_proc_sys.c_str(), nullptr,
               MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) {
     report_and_exit(ready, kProcSys);
@@ -202,8 +203,10 @@ void exec_in_path(const Command& command) {
   __user_cap_data_struct cap_data[2] = {};
   if (::syscall(SYS_capset, &cap_header, cap_data) != 0) command_fail(error_pipe, proto::kSetup);
   if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) command_fail(error_pipe, proto::kSetup);
-  sock_fprog program{static_cast<unsigned short>(plan.seccomp.size()), const_cast<sock_filter*>(plan.seccomp.data())};
-  if (::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program, 0, 0) != 0) command_fail(error_pipe, proto::kSetup);
+  sock_fprog program{static_cast<unsigned short>(plan.seccomp.size()),
+                     const_cast<sock_filter*>(plan.seccomp.data())};
+  if (::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program, 0, 0) != 0)
+    command_fail(error_pipe, proto::kSetup);
   exec_in_path(command);
   command_fail(error_pipe, proto::kExecve);
 }
@@ -263,7 +266,8 @@ bool parse_exec(Buffers& buffers, const proto::Header& header, char* blob, Comma
 }
 
 // Runs one command to its end (or timeout, or the client hanging up) and fills the reply.
-void execute(const Buffers& buffers, Command& command, int connection, int signal_fd, proto::ExecReply* reply) {
+void execute(const Buffers& buffers, Command& command, int connection, int signal_fd,
+             proto::ExecReply* reply) {
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
     reply->stage = proto::kSetup;
@@ -416,7 +420,8 @@ bool isolate_descriptors(int a, int b, int c, int d) {
 void run_sandbox_init(InitPlan& plan) {
   int ready = plan.ready_fd;
   if (plan.die_with_parent) ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-  if (!isolate_descriptors(plan.listen_fd, plan.ready_fd, plan.go_fd, plan.netns_fd)) report_and_exit(ready, kFds);
+  if (!isolate_descriptors(plan.listen_fd, plan.ready_fd, plan.go_fd, plan.netns_fd))
+    report_and_exit(ready, kFds);
   char go = 0;
   if (::read(plan.go_fd, &go, 1) != 1) report_and_exit(ready, kWaitGo);
   ::close(plan.go_fd);

@@ -11,7 +11,8 @@
 
 int main(int argc, char** argv) {
   if (argc != 2) {
-    std::fprintf(stderr, "baleen-sandbox-init is started by baleen's process sandbox substrate, not by hand\n");
+    std::fprintf(stderr,
+                 "baleen-sandbox-init is started by baleen's process sandbox substrate, not by hand\n");
     return 2;
   }
   int fd = std::atoi(argv[1]);
