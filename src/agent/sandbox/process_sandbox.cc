@@ -200,8 +200,10 @@ int spawn_child(void* arg) {
 // Then places init in the cgroups and waits until it is ready.
 pid_t start_init(InitPlan& plan, const SandboxCgroup& cgroup) {
   int ready[2], go[2], plan_pipe[2];
-  bool ok =
-      ::pipe2(ready, O_CLOEXEC) == 0 && ::pipe2(go, O_CLOEXEC) == 0 && ::pipe2(plan_pipe, O_CLOEXEC) == 0;
+  // The plan pipe is non-blocking so an oversized plan fails here instead of hanging: nobody reads it
+  // until init runs.
+  bool ok = ::pipe2(ready, O_CLOEXEC) == 0 && ::pipe2(go, O_CLOEXEC) == 0 &&
+            ::pipe2(plan_pipe, O_CLOEXEC | O_NONBLOCK) == 0;
   check(ok, "cannot create pipes: {}", std::strerror(errno));
   Fd ready_read(ready[0]), ready_write(ready[1]), go_read(go[0]), go_write(go[1]);
   Fd plan_read(plan_pipe[0]), plan_write(plan_pipe[1]);
@@ -214,7 +216,9 @@ pid_t start_init(InitPlan& plan, const SandboxCgroup& cgroup) {
   plan_write = Fd();
   std::string plan_fd = std::to_string(plan_read.get());
   const std::string& program = init_program();
-  char* argv[] = {const_cast<char*>(program.c_str()), plan_fd.data(), nullptr};
+  // argv[0] without the host path: the sandbox sees init's command line in /proc/1/cmdline.
+  char name[] = "baleen-sandbox-init";
+  char* argv[] = {name, plan_fd.data(), nullptr};
   Spawn spawn{
       program.c_str(), argv, {plan_read.get(), plan.listen_fd, plan.ready_fd, plan.go_fd, plan.netns_fd}};
   std::vector<char> stack(64 * 1024);
