@@ -1,24 +1,31 @@
 // Start latency and density of the `process` substrate (docs/BENCHMARKS.md "Sandbox").
 //   ProcessCreateExecDestroy: create + exec(`true`) + destroy, with median and p99 as counters.
+//   NamespaceCloneFloor: the floor under it: a bare clone with the same namespaces, exit, wait.
 //   LiveIdleSandboxes/N: N sandboxes alive at once; memory per sandbox from MemAvailable (kernel
-//   objects included) and from the init processes' PSS.
+//   objects included), the sandboxes' memory cgroups (user + kernel pages charged to them) and the
+//   init processes' PSS; descriptors per sandbox (init's, and the creator's growth).
 // Needs root; prints why and exits 0 otherwise. The image comes from scripts/build_image.sh.
+#include <benchmark/benchmark.h>
+#include <sched.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
-#include <benchmark/benchmark.h>
-
 #include "agent/sandbox/process_sandbox.h"
 #include "agent/sandbox/sandbox.h"
+#include "core/error.h"
 
 namespace {
 
@@ -80,6 +87,31 @@ int64_t pss_kb(pid_t pid) {
   return 0;
 }
 
+// Descriptors open in process `pid` (-1: this process).
+int64_t open_fds(pid_t pid) {
+  std::string dir = pid < 0 ? "/proc/self/fd" : "/proc/" + std::to_string(pid) + "/fd";
+  std::error_code error;
+  int64_t count = 0;
+  for (auto it = std::filesystem::directory_iterator(dir, error);
+       !error && it != std::filesystem::directory_iterator(); it.increment(error)) {
+    ++count;
+  }
+  return count;
+}
+
+int64_t first_number(const std::string& file) {
+  std::ifstream in(file);
+  int64_t value = 0;
+  in >> value;
+  return value;
+}
+
+void report_latency(benchmark::State& state, std::vector<double> samples_ms) {
+  std::sort(samples_ms.begin(), samples_ms.end());
+  state.counters["median_ms"] = samples_ms[samples_ms.size() / 2];
+  state.counters["p99_ms"] = samples_ms[std::min(samples_ms.size() - 1, samples_ms.size() * 99 / 100)];
+}
+
 bool process_substrate_available(benchmark::State& state) {
   std::string reason;
   if (baleen::agent::ProcessSandbox::available(&reason)) return true;
@@ -92,7 +124,9 @@ double cpu_ms() {
   rusage self{}, children{};
   ::getrusage(RUSAGE_SELF, &self);
   ::getrusage(RUSAGE_CHILDREN, &children);
-  auto ms = [](const timeval& t) { return static_cast<double>(t.tv_sec) * 1e3 + static_cast<double>(t.tv_usec) * 1e-3; };
+  auto ms = [](const timeval& t) {
+    return static_cast<double>(t.tv_sec) * 1e3 + static_cast<double>(t.tv_usec) * 1e-3;
+  };
   return ms(self.ru_utime) + ms(self.ru_stime) + ms(children.ru_utime) + ms(children.ru_stime);
 }
 
@@ -112,16 +146,58 @@ void ProcessCreateExecDestroy(benchmark::State& state) {
     auto sandbox = baleen::agent::create_sandbox("process", spec);
     auto result = sandbox->exec(request);
     sandbox->destroy();
-    samples.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+    samples.push_back(
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
     if (result.exit_code != 0) state.SkipWithError("`true` failed in the sandbox");
   }
   state.counters["cpu_ms_per_cycle"] = (cpu_ms() - cpu_start) / static_cast<double>(samples.size());
-  std::sort(samples.begin(), samples.end());
-  state.counters["median_ms"] = samples[samples.size() / 2];
-  state.counters["p99_ms"] = samples[std::min(samples.size() - 1, samples.size() * 99 / 100)];
+  report_latency(state, std::move(samples));
   std::filesystem::remove_all(root);
 }
-BENCHMARK(ProcessCreateExecDestroy)->ArgName("cpu_cgroup")->Arg(1)->Arg(0)->Iterations(300)->Unit(benchmark::kMillisecond);
+BENCHMARK(ProcessCreateExecDestroy)
+    ->ArgName("cpu_cgroup")
+    ->Arg(1)
+    ->Arg(0)
+    ->Iterations(300)
+    ->Unit(benchmark::kMillisecond);
+
+// The floor: what the kernel charges for the namespaces alone. Same flags as the substrate's init
+// (state.range(0) == 0 leaves out the network namespace); the child exits at once.
+void NamespaceCloneFloor(benchmark::State& state) {
+  if (!process_substrate_available(state)) return;
+  unsigned long flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | SIGCHLD;
+  if (state.range(0) != 0) flags |= CLONE_NEWNET;
+  std::vector<double> samples;
+  for (auto _ : state) {
+    auto start = std::chrono::steady_clock::now();
+    long pid = ::syscall(SYS_clone, flags, 0, 0, 0, 0);
+    if (pid == 0) ::_exit(0);
+    if (pid < 0) {
+      state.SkipWithError("clone with namespaces failed");
+      return;
+    }
+    ::waitpid(static_cast<pid_t>(pid), nullptr, 0);
+    samples.push_back(
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+  }
+  report_latency(state, std::move(samples));
+}
+BENCHMARK(NamespaceCloneFloor)
+    ->ArgName("netns")
+    ->Arg(1)
+    ->Arg(0)
+    ->Iterations(300)
+    ->Unit(benchmark::kMillisecond);
+
+// Memory the sandbox's memory cgroup has charged (user pages, tmpfs, kernel objects), in KiB.
+int64_t cgroup_memory_kb(const nlohmann::json& state, const char* v1_file) {
+  for (const auto& entry : state.at("cgroups")) {
+    const std::string dir = entry.get<std::string>();
+    if (state.at("cgroup_v2").get<bool>()) return first_number(dir + "/memory.current") / 1024;
+    if (dir.find("/memory/") != std::string::npos) return first_number(dir + "/" + v1_file) / 1024;
+  }
+  return 0;
+}
 
 void LiveIdleSandboxes(benchmark::State& state) {
   if (!process_substrate_available(state)) return;
@@ -130,30 +206,46 @@ void LiveIdleSandboxes(benchmark::State& state) {
   auto count = static_cast<size_t>(state.range(0));
   for (auto _ : state) {
     int64_t available_before = meminfo_kb("MemAvailable");
+    int64_t creator_fds_before = open_fds(-1);
     std::vector<std::unique_ptr<baleen::agent::Sandbox>> live;
-    for (size_t i = 0; i < count; ++i) live.push_back(baleen::agent::create_sandbox("process", spec));
+    auto start = std::chrono::steady_clock::now();
+    try {
+      for (size_t i = 0; i < count; ++i) live.push_back(baleen::agent::create_sandbox("process", spec));
+    } catch (const baleen::Error& e) {
+      std::fprintf(stderr, "sandbox %zu of %zu failed: %s\n", live.size() + 1, count, e.what());
+      state.SkipWithError("a sandbox could not be created");
+    }
+    double create_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     ExecRequest request;
     request.argv = {"true"};
     int failures = 0;
     for (auto& sandbox : live) failures += sandbox->exec(request).exit_code != 0;
     int64_t available_after = meminfo_kb("MemAvailable");
-    int64_t pss = 0;
+    int64_t pss = 0, charged = 0, kernel = 0, init_fds = 0;
     for (const auto& info : baleen::agent::list_sandboxes(root)) {
       std::ifstream in(root + "/" + info.id + "/sandbox.json");
-      std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-      size_t at = text.find("\"init_pid\": ");
-      if (at != std::string::npos) pss += pss_kb(static_cast<pid_t>(std::stol(text.substr(at + 12))));
+      nlohmann::json saved = nlohmann::json::parse(in);
+      pid_t init = saved.at("init_pid").get<pid_t>();
+      pss += pss_kb(init);
+      init_fds += open_fds(init);
+      charged += cgroup_memory_kb(saved, "memory.usage_in_bytes");
+      kernel += cgroup_memory_kb(saved, "memory.kmem.usage_in_bytes");
     }
+    auto per = [&](int64_t total) { return static_cast<double>(total) / static_cast<double>(live.size()); };
     state.counters["live"] = static_cast<double>(live.size());
     state.counters["exec_failures"] = failures;
-    state.counters["kib_per_sandbox_meminfo"] =
-        static_cast<double>(available_before - available_after) / static_cast<double>(count);
-    state.counters["kib_per_sandbox_init_pss"] = static_cast<double>(pss) / static_cast<double>(count);
+    state.counters["create_ms_each"] = create_s * 1e3 / static_cast<double>(live.size());
+    state.counters["kib_per_sandbox_meminfo"] = per(available_before - available_after);
+    state.counters["kib_per_sandbox_cgroup"] = per(charged);
+    state.counters["kib_per_sandbox_cgroup_kmem"] = per(kernel);
+    state.counters["kib_per_sandbox_init_pss"] = per(pss);
+    state.counters["fds_per_init"] = per(init_fds);
+    state.counters["creator_fds_per_sandbox"] = per(open_fds(-1) - creator_fds_before);
     for (auto& sandbox : live) sandbox->destroy();
   }
   std::filesystem::remove_all(root);
 }
-BENCHMARK(LiveIdleSandboxes)->Arg(1000)->Iterations(1)->Unit(benchmark::kMillisecond);
+BENCHMARK(LiveIdleSandboxes)->Arg(1000)->Arg(2000)->Iterations(1)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 

@@ -1,11 +1,14 @@
 #include "agent/sandbox/process_sandbox.h"
 
+#include <gtest/gtest.h>
 #include <signal.h>
 
+#include <cstring>
 #include <filesystem>
+#include <random>
+#include <set>
 
-#include <gtest/gtest.h>
-
+#include "agent/sandbox/init_plan.h"
 #include "agent/sandbox/sandbox.h"
 #include "core/error.h"
 #include "sandbox_fixture.h"
@@ -24,6 +27,46 @@ SandboxSpec spec_for(const std::string& image, const TempDir& state) {
   spec.limits.disk_bytes = int64_t{16} << 20;
   spec.limits.wall_timeout = std::chrono::milliseconds(20'000);
   return spec;
+}
+
+// The plan crosses a pipe to baleen-sandbox-init: every field survives, and a cut message is refused.
+TEST(InitPlan, RoundTripsEveryFieldAndRefusesATruncatedMessage) {
+  std::mt19937_64 random(std::random_device{}());
+  auto text = [&] { return std::string(random() % 300, static_cast<char>('a' + random() % 26)); };
+  InitPlan plan;
+  plan.mnt = text();
+  plan.overlay_options = text();
+  plan.root_sysrq = text();
+  plan.dev_nodes = {text(), text(), text()};
+  plan.dev_numbers = {static_cast<unsigned>(random()), 7u, 0u};
+  plan.listen_fd = static_cast<int>(random() % 1000);
+  plan.netns_fd = static_cast<int>(random() % 1000);
+  plan.cap_last = 40;
+  plan.new_net = random() % 2 == 0;
+  plan.die_with_parent = !plan.new_net;
+  for (int i = 0; i < 50; ++i) {
+    plan.seccomp.push_back({static_cast<uint16_t>(random()), 1, 2, static_cast<uint32_t>(random())});
+  }
+  std::string bytes = encode_init_plan(plan);
+  InitPlan decoded;
+  ASSERT_TRUE(decode_init_plan(bytes, &decoded));
+  EXPECT_EQ(decoded.mnt, plan.mnt);
+  EXPECT_EQ(decoded.overlay_options, plan.overlay_options);
+  EXPECT_EQ(decoded.root_sysrq, plan.root_sysrq);
+  EXPECT_EQ(decoded.dev_nodes, plan.dev_nodes);
+  EXPECT_EQ(decoded.dev_numbers, plan.dev_numbers);
+  EXPECT_EQ(decoded.listen_fd, plan.listen_fd);
+  EXPECT_EQ(decoded.netns_fd, plan.netns_fd);
+  EXPECT_EQ(decoded.cap_last, 40);
+  EXPECT_EQ(decoded.new_net, plan.new_net);
+  EXPECT_EQ(decoded.die_with_parent, plan.die_with_parent);
+  ASSERT_EQ(decoded.seccomp.size(), plan.seccomp.size());
+  EXPECT_EQ(
+      std::memcmp(decoded.seccomp.data(), plan.seccomp.data(), plan.seccomp.size() * sizeof(sock_filter)), 0);
+  size_t cut = 1 + random() % (bytes.size() - 1);
+  InitPlan truncated;
+  EXPECT_FALSE(decode_init_plan(std::string_view(bytes).substr(0, cut), &truncated)) << "cut at " << cut;
+  EXPECT_FALSE(decode_init_plan(bytes + "x", &truncated));
 }
 
 TEST(ProcessSandbox, RunsACommandAndReportsItsOutputAndStatus) {
@@ -129,6 +172,53 @@ TEST(ProcessSandbox, NetworkOptInSharesTheHostsInterfaces) {
   EXPECT_NE(shared, "lo") << "network = true should share the host's interfaces";
 }
 
+// Many sandboxes alive at once (the 1,000-sandbox run is bench/sandbox_bench): each is usable, sees
+// only its own files, and has a network namespace of its own (the pool hands each out once).
+TEST(ProcessSandbox, ManyLiveSandboxesAreEachUsableAndSeparate) {
+  BALEEN_REQUIRE_PROCESS_SANDBOX(image);
+  TempDir state;
+  SandboxSpec spec = spec_for(image, state);
+  spec.limits.memory_bytes = int64_t{32} << 20;
+  spec.limits.disk_bytes = int64_t{1} << 20;
+  constexpr int kLive = 64;
+  std::mt19937_64 random(std::random_device{}());
+  std::vector<std::unique_ptr<Sandbox>> live;
+  std::vector<std::string> tokens;
+  for (int i = 0; i < kLive; ++i) {
+    live.push_back(create_sandbox("process", spec));
+    tokens.push_back(std::to_string(random()));
+    live.back()->write_file("/work/token", tokens.back());
+  }
+  EXPECT_EQ(list_sandboxes(state.path()).size(), static_cast<size_t>(kLive));
+  std::set<std::string> namespaces;
+  for (int i = 0; i < kLive; ++i) {
+    ExecRequest request;
+    request.shell = "cat /work/*; echo; readlink /proc/self/ns/net";
+    ExecResult result = live[i]->exec(request);
+    ASSERT_EQ(result.exit_code, 0) << result.stderr_data;
+    size_t newline = result.stdout_data.find('\n');
+    ASSERT_NE(newline, std::string::npos) << result.stdout_data;
+    EXPECT_EQ(result.stdout_data.substr(0, newline), tokens[i]);
+    namespaces.insert(result.stdout_data.substr(newline + 1));
+  }
+  EXPECT_EQ(namespaces.size(), static_cast<size_t>(kLive));
+  for (auto& sandbox : live) sandbox->destroy();
+  EXPECT_TRUE(list_sandboxes(state.path()).empty());
+}
+
+// Commands start with default signal dispositions, whatever the creator ignores.
+TEST(ProcessSandbox, CommandsDoNotInheritTheCreatorsSignalDispositions) {
+  BALEEN_REQUIRE_PROCESS_SANDBOX(image);
+  TempDir state;
+  auto previous = ::signal(SIGPIPE, SIG_IGN);
+  auto sandbox = create_sandbox("process", spec_for(image, state));
+  ::signal(SIGPIPE, previous);
+  ExecRequest request;
+  request.argv = {"grep", "-E", "SigIgn|SigCgt", "/proc/self/status"};  // no shell: ash ignores SIGQUIT
+  ExecResult result = sandbox->exec(request);
+  EXPECT_EQ(result.stdout_data, "SigIgn:\t0000000000000000\nSigCgt:\t0000000000000000\n");
+}
+
 TEST(ProcessSandbox, AnotherProcessAttachesListsAndDestroys) {
   BALEEN_REQUIRE_PROCESS_SANDBOX(image);
   TempDir state;
@@ -155,7 +245,9 @@ TEST(ProcessSandbox, SnapshotCarriesNewFilesAndDeletionsIntoANewImage) {
   TempDir state, images;
   auto sandbox = create_sandbox("process", spec_for(image, state));
   ExecRequest request;
-  request.shell = "echo kept > /work/new.txt && rm /etc/hostname && mkdir -p /opt/tool && ln -s /work/new.txt /opt/tool/link";
+  request.shell =
+      "echo kept > /work/new.txt && rm /etc/hostname && mkdir -p /opt/tool && ln -s /work/new.txt "
+      "/opt/tool/link";
   ASSERT_EQ(sandbox->exec(request).exit_code, 0);
   std::string snapshot = sandbox->snapshot(images.path() + "/snap");
   EXPECT_THROW(sandbox->snapshot(snapshot), Error) << "the target must be new";
@@ -165,7 +257,8 @@ TEST(ProcessSandbox, SnapshotCarriesNewFilesAndDeletionsIntoANewImage) {
   request.shell = "cat /opt/tool/link; test -e /etc/hostname && echo hostname-present; head -c 4 /etc/passwd";
   ExecResult result = restored->exec(request);
   EXPECT_EQ(result.stdout_data, "kept\nroot") << result.stderr_data;
-  EXPECT_TRUE(std::filesystem::exists(image + "/layers/base/etc/hostname")) << "the parent image is untouched";
+  EXPECT_TRUE(std::filesystem::exists(image + "/layers/base/etc/hostname"))
+      << "the parent image is untouched";
 }
 
 }  // namespace

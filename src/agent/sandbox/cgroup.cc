@@ -8,6 +8,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "core/error.h"
@@ -35,9 +36,9 @@ void write_limit(const std::string& dir, const char* file, const std::string& va
 }
 
 // The calling process's cgroup path in the hierarchy whose controller list contains `controller`
-// ("" names the v2 unified hierarchy).
-std::string own_cgroup(const std::string& controller) {
-  std::ifstream in("/proc/self/cgroup");
+// ("" names the v2 unified hierarchy); `membership` is /proc/self/cgroup, read once per create.
+std::string own_cgroup(const std::string& membership, const std::string& controller) {
+  std::istringstream in(membership);
   std::string line;
   while (std::getline(in, line)) {
     size_t first = line.find(':');
@@ -45,7 +46,8 @@ std::string own_cgroup(const std::string& controller) {
     if (first == std::string::npos || second == std::string::npos) continue;
     std::string list = line.substr(first + 1, second - first - 1);
     std::string path = line.substr(second + 1);
-    if (controller.empty() ? list.empty() : ("," + list + ",").find("," + controller + ",") != std::string::npos) {
+    if (controller.empty() ? list.empty()
+                           : ("," + list + ",").find("," + controller + ",") != std::string::npos) {
       return path == "/" ? "" : path;
     }
   }
@@ -65,7 +67,9 @@ std::string read_first_line(const std::string& file) {
   return line;
 }
 
-int64_t cfs_quota(double cpus) { return static_cast<int64_t>(std::llround(cpus * 100000.0)); }
+int64_t cfs_quota(double cpus) {
+  return static_cast<int64_t>(std::llround(cpus * 100000.0));
+}
 
 }  // namespace
 
@@ -78,8 +82,10 @@ SandboxCgroup SandboxCgroup::from_dirs(std::vector<std::string> dirs, bool v2) {
 
 SandboxCgroup SandboxCgroup::create(const std::string& id, const Limits& limits) {
   SandboxCgroup cgroup;
+  std::ifstream self("/proc/self/cgroup");
+  std::string membership((std::istreambuf_iterator<char>(self)), std::istreambuf_iterator<char>());
   // v2: a unified mount at /sys/fs/cgroup whose base lists the controllers we need.
-  std::string base2 = std::string(kMount) + own_cgroup("") + "/baleen";
+  std::string base2 = std::string(kMount) + own_cgroup(membership, "") + "/baleen";
   if (fs::exists(std::string(kMount) + "/cgroup.controllers") && make_dir(base2)) {
     std::string controllers = read_first_line(base2 + "/cgroup.controllers");
     if (controllers.find("memory") != std::string::npos && controllers.find("pids") != std::string::npos &&
@@ -97,10 +103,12 @@ SandboxCgroup SandboxCgroup::create(const std::string& id, const Limits& limits)
   // v1: one hierarchy per controller.
   for (const char* controller : {"memory", "pids", "cpu"}) {
     std::string_view name = controller;
-    bool wanted = name == "memory" ? limits.memory_bytes > 0 : name == "pids" ? limits.pids > 0 : limits.cpus > 0;
+    bool wanted = name == "memory" ? limits.memory_bytes > 0
+                  : name == "pids" ? limits.pids > 0
+                                   : limits.cpus > 0;
     std::string mount = std::string(kMount) + "/" + controller;
     if (!wanted || !fs::exists(mount + "/cgroup.procs")) continue;
-    std::string dir = mount + own_cgroup(controller) + "/baleen/" + id;
+    std::string dir = mount + own_cgroup(membership, controller) + "/baleen/" + id;
     if (!make_dir(dir)) {
       log::debug("cgroup v1 {}: cannot create {}", controller, dir);
       continue;

@@ -1,6 +1,7 @@
 #include "agent/sandbox/process_sandbox.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -12,15 +13,17 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 
 #include "agent/sandbox/image.h"
+#include "agent/sandbox/init_plan.h"
 #include "agent/sandbox/init_protocol.h"
 #include "agent/sandbox/layer_copy.h"
+#include "agent/sandbox/netns_pool.h"
 #include "agent/sandbox/output_capture.h"
-#include "agent/sandbox/sandbox_init.h"
 #include "agent/sandbox/sandbox_state.h"
 #include "agent/sandbox/seccomp_filter.h"
 #include "core/error.h"
@@ -37,8 +40,9 @@ sockaddr_un socket_address(const std::string& state_dir) {
   sockaddr_un address{};
   address.sun_family = AF_UNIX;
   std::string path = state_dir + "/control.sock";
-  check(path.size() < sizeof(address.sun_path), "sandbox state path '{}' is longer than a unix socket allows ({})",
-        path, sizeof(address.sun_path) - 1);
+  check(path.size() < sizeof(address.sun_path),
+        "sandbox state path '{}' is longer than a unix socket allows ({})", path,
+        sizeof(address.sun_path) - 1);
   std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
   return address;
 }
@@ -73,7 +77,8 @@ void send_message(int fd, const std::vector<char>& data, const std::vector<int>&
   do {
     sent = ::sendmsg(fd, &message, MSG_NOSIGNAL);
   } while (sent < 0 && errno == EINTR);
-  check(sent == static_cast<ssize_t>(data.size()), "cannot send to the sandbox's init: {}", std::strerror(errno));
+  check(sent == static_cast<ssize_t>(data.size()), "cannot send to the sandbox's init: {}",
+        std::strerror(errno));
 }
 
 // Receives one reply of exactly `size` bytes, and the descriptor passed with it if any.
@@ -89,7 +94,8 @@ void receive_reply(int fd, void* reply, size_t size, Fd* passed) {
   do {
     got = ::recvmsg(fd, &message, MSG_CMSG_CLOEXEC);
   } while (got < 0 && errno == EINTR);
-  check(got == static_cast<ssize_t>(size), "the sandbox's init did not reply (got {} bytes): it has exited", got);
+  check(got == static_cast<ssize_t>(size), "the sandbox's init did not reply (got {} bytes): it has exited",
+        got);
   cmsghdr* header = CMSG_FIRSTHDR(&message);
   if (header != nullptr && header->cmsg_type == SCM_RIGHTS) {
     int received;
@@ -117,9 +123,11 @@ InitPlan make_plan(const Image& image, const SandboxSpec& spec, const std::strin
   plan.work = plan.mnt + "/work";
   plan.root = plan.mnt + "/root";
   std::string lower;
-  for (auto it = image.layers.rbegin(); it != image.layers.rend(); ++it) lower += (lower.empty() ? "" : ":") + *it;
+  for (auto it = image.layers.rbegin(); it != image.layers.rend(); ++it)
+    lower += (lower.empty() ? "" : ":") + *it;
   plan.overlay_options = fmt::format("lowerdir={},upperdir={},workdir={}", lower, plan.upper, plan.work);
-  check(plan.overlay_options.size() < 4000, "image '{}' has too many layers for one overlay mount", image.dir);
+  check(plan.overlay_options.size() < 4000, "image '{}' has too many layers for one overlay mount",
+        image.dir);
   plan.root_proc = plan.root + "/proc";
   plan.root_proc_sys = plan.root_proc + "/sys";
   plan.root_sysrq = plan.root_proc + "/sysrq-trigger";
@@ -145,21 +153,89 @@ InitPlan make_plan(const Image& image, const SandboxSpec& spec, const std::strin
   return plan;
 }
 
-// Clones init into new namespaces, places it in the cgroups and waits until it is ready.
+// Where baleen-sandbox-init is: $BALEEN_SANDBOX_INIT, else next to this executable (an installed
+// layout), else where the build put it. Empty when none exists.
+const std::string& init_program() {
+  static const std::string path = [] {
+    if (const char* chosen = std::getenv("BALEEN_SANDBOX_INIT")) return std::string(chosen);
+    std::error_code error;
+    fs::path beside = fs::read_symlink("/proc/self/exe", error).parent_path() / "baleen-sandbox-init";
+    if (!error && fs::exists(beside)) return beside.string();
+    return fs::exists(BALEEN_SANDBOX_INIT_PATH) ? std::string(BALEEN_SANDBOX_INIT_PATH) : std::string();
+  }();
+  return path;
+}
+
+// What the spawned child needs; it shares our memory until execve, so it only reads this and
+// writes `exec_error`.
+struct Spawn {
+  const char* program;
+  char* const* argv;
+  std::vector<int> inherit;  // descriptors init keeps across execve
+  int exec_error = 0;
+};
+
+int spawn_child(void* arg) {
+  auto* spawn = static_cast<Spawn*>(arg);
+  // Our handlers must not run on the memory we share, and none, nor any ignored signal, may reach
+  // init or its commands.
+  struct sigaction default_action {};
+  default_action.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; ++sig) ::sigaction(sig, &default_action, nullptr);
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  for (int fd : spawn->inherit) {
+    if (fd >= 0) ::fcntl(fd, F_SETFD, 0);  // our descriptor table is a copy: the creator's keep CLOEXEC
+  }
+  char* const empty_env[] = {nullptr};
+  ::execve(spawn->program, spawn->argv, empty_env);
+  spawn->exec_error = errno;
+  ::_exit(127);
+}
+
+// Starts init in new namespaces posix_spawn-style (CLONE_VM | CLONE_VFORK, then execve of
+// baleen-sandbox-init): no page table of this process is copied and none of its pages become
+// copy-on-write, which fork would make cost in proportion to our memory (an engine's is large).
+// Then places init in the cgroups and waits until it is ready.
 pid_t start_init(InitPlan& plan, const SandboxCgroup& cgroup) {
-  int ready[2], go[2];
-  bool ok = ::pipe2(ready, O_CLOEXEC) == 0 && ::pipe2(go, O_CLOEXEC) == 0;
-  check(ok, "cannot create pipes: {}",
-        std::strerror(errno));
+  int ready[2], go[2], plan_pipe[2];
+  // The plan pipe is non-blocking so an oversized plan fails here instead of hanging: nobody reads it
+  // until init runs.
+  bool ok = ::pipe2(ready, O_CLOEXEC) == 0 && ::pipe2(go, O_CLOEXEC) == 0 &&
+            ::pipe2(plan_pipe, O_CLOEXEC | O_NONBLOCK) == 0;
+  check(ok, "cannot create pipes: {}", std::strerror(errno));
   Fd ready_read(ready[0]), ready_write(ready[1]), go_read(go[0]), go_write(go[1]);
+  Fd plan_read(plan_pipe[0]), plan_write(plan_pipe[1]);
   plan.ready_fd = ready_write.get();
   plan.go_fd = go_read.get();
-  unsigned long flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | SIGCHLD;
-  if (plan.new_net) flags |= CLONE_NEWNET;
-  // A raw clone (fork semantics): the child runs only system calls (sandbox_init.h).
-  long pid = ::syscall(SYS_clone, flags, 0, 0, 0, 0);
-  if (pid == 0) run_sandbox_init(plan);
-  check(pid > 0, "cannot clone the sandbox's init: {}", std::strerror(errno));
+  // The plan is a few KiB; the pipe holds 64 KiB, so it is written whole before init starts.
+  std::string encoded = encode_init_plan(plan);
+  check(::write(plan_write.get(), encoded.data(), encoded.size()) == static_cast<ssize_t>(encoded.size()),
+        "cannot pass the plan to the sandbox's init ({} bytes): {}", encoded.size(), std::strerror(errno));
+  plan_write = Fd();
+  std::string plan_fd = std::to_string(plan_read.get());
+  const std::string& program = init_program();
+  // argv[0] without the host path: the sandbox sees init's command line in /proc/1/cmdline.
+  char name[] = "baleen-sandbox-init";
+  char* argv[] = {name, plan_fd.data(), nullptr};
+  Spawn spawn{
+      program.c_str(), argv, {plan_read.get(), plan.listen_fd, plan.ready_fd, plan.go_fd, plan.netns_fd}};
+  std::vector<char> stack(64 * 1024);
+  int flags = CLONE_VM | CLONE_VFORK | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | SIGCHLD;
+  if (plan.new_net && plan.netns_fd < 0) flags |= CLONE_NEWNET;
+  sigset_t all, previous;
+  sigfillset(&all);
+  ::pthread_sigmask(SIG_SETMASK, &all, &previous);
+  pid_t pid = ::clone(spawn_child, stack.data() + stack.size(), flags, &spawn);
+  int clone_error = errno;
+  ::pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+  check(pid > 0, "cannot clone the sandbox's init: {}", std::strerror(clone_error));
+  if (spawn.exec_error != 0) {
+    ::waitpid(pid, nullptr, 0);
+    fail("cannot start the process sandbox: {} '{}': {}", init_step_name(kStartProgram), program,
+         std::strerror(spawn.exec_error));
+  }
   ready_write = Fd();
   go_read = Fd();
   auto abandon = [&](const std::string& why) {
@@ -180,7 +256,8 @@ pid_t start_init(InitPlan& plan, const SandboxCgroup& cgroup) {
   ssize_t got = ::read(ready_read.get(), &status, sizeof(status));
   if (got != static_cast<ssize_t>(sizeof(status))) abandon("init exited during setup");
   if (status.step != 0) {
-    abandon(fmt::format("init failed while {}: {}", init_step_name(status.step), std::strerror(status.error)));
+    abandon(
+        fmt::format("init failed while {}: {}", init_step_name(status.step), std::strerror(status.error)));
   }
   return static_cast<pid_t>(pid);
 }
@@ -193,11 +270,19 @@ bool ProcessSandbox::available(std::string* reason) {
     return false;
   };
   if (::geteuid() != 0) return no("the process substrate needs root (mount and pid namespaces, overlayfs)");
-  std::ifstream filesystems("/proc/filesystems");
-  std::string text((std::istreambuf_iterator<char>(filesystems)), std::istreambuf_iterator<char>());
-  if (text.find("overlay") == std::string::npos) return no("the kernel has no overlayfs");
-  if (!fs::exists("/proc/self/ns/pid") || !fs::exists("/proc/self/ns/net")) return no("no namespace support");
-  return true;
+  if (init_program().empty()) {
+    return no(
+        "baleen-sandbox-init was not found (beside this program, in the build, or $BALEEN_SANDBOX_INIT)");
+  }
+  // The kernel's features do not change while we run: probed once.
+  static const char* const kernel_lacks = []() -> const char* {
+    std::ifstream filesystems("/proc/filesystems");
+    std::string text((std::istreambuf_iterator<char>(filesystems)), std::istreambuf_iterator<char>());
+    if (text.find("overlay") == std::string::npos) return "the kernel has no overlayfs";
+    if (!fs::exists("/proc/self/ns/pid") || !fs::exists("/proc/self/ns/net")) return "no namespace support";
+    return nullptr;
+  }();
+  return kernel_lacks == nullptr || no(kernel_lacks);
 }
 
 std::unique_ptr<Sandbox> ProcessSandbox::create(const SandboxSpec& spec) {
@@ -217,6 +302,8 @@ std::unique_ptr<Sandbox> ProcessSandbox::create(const SandboxSpec& spec) {
     Fd listener = listen_socket(sandbox->state_dir_);
     InitPlan plan = make_plan(image, spec, sandbox->state_dir_);
     plan.listen_fd = listener.get();
+    Fd netns = plan.new_net ? take_fresh_netns() : Fd();
+    plan.netns_fd = netns.get();
     sandbox->init_pid_ = start_init(plan, sandbox->cgroup_);
     sandbox->own_child_ = true;
   } catch (...) {
@@ -225,11 +312,15 @@ std::unique_ptr<Sandbox> ProcessSandbox::create(const SandboxSpec& spec) {
     fs::remove_all(sandbox->state_dir_, ignored);
     throw;
   }
-  save_sandbox_state(sandbox->state_dir_,
-                     {{"id", sandbox->id_}, {"substrate", "process"}, {"image", image.dir}, {"image_hash", image.hash},
-                      {"limits", limits_to_json(spec.limits)}, {"init_pid", sandbox->init_pid_},
-                      {"cgroups", sandbox->cgroup_.dirs()}, {"cgroup_v2", sandbox->cgroup_.v2()},
-                      {"persist", spec.persist}});
+  save_sandbox_state(sandbox->state_dir_, {{"id", sandbox->id_},
+                                           {"substrate", "process"},
+                                           {"image", image.dir},
+                                           {"image_hash", image.hash},
+                                           {"limits", limits_to_json(spec.limits)},
+                                           {"init_pid", sandbox->init_pid_},
+                                           {"cgroups", sandbox->cgroup_.dirs()},
+                                           {"cgroup_v2", sandbox->cgroup_.v2()},
+                                           {"persist", spec.persist}});
   return sandbox;
 }
 
@@ -286,7 +377,8 @@ ExecResult ProcessSandbox::exec(const ExecRequest& request) {
   if (!request.shell.empty()) argv = {"/bin/sh", "-c", request.shell};
   check(!argv.empty(), "exec: the request has neither argv nor a shell line");
   std::vector<std::string> env = request.env;
-  if (env.empty()) env = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root", "TERM=dumb"};
+  if (env.empty())
+    env = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root", "TERM=dumb"};
   check(argv.size() <= proto::kMaxStrings && env.size() <= proto::kMaxStrings, "exec: more than {} arguments",
         proto::kMaxStrings);
   proto::Header header{};
@@ -300,8 +392,10 @@ ExecResult ProcessSandbox::exec(const ExecRequest& request) {
     for (const std::string& s : *list) message.insert(message.end(), s.c_str(), s.c_str() + s.size() + 1);
   }
   message.insert(message.end(), request.cwd.c_str(), request.cwd.c_str() + request.cwd.size() + 1);
-  check(message.size() <= proto::kMaxMessageBytes, "exec: the command line is {} bytes; the limit is {} "
-        "(write a script with write_file instead)", message.size(), proto::kMaxMessageBytes);
+  check(message.size() <= proto::kMaxMessageBytes,
+        "exec: the command line is {} bytes; the limit is {} "
+        "(write a script with write_file instead)",
+        message.size(), proto::kMaxMessageBytes);
   header.blob_bytes = static_cast<uint32_t>(message.size() - sizeof(header));
   std::memcpy(message.data(), &header, sizeof(header));
 
@@ -328,7 +422,8 @@ ExecResult ProcessSandbox::exec(const ExecRequest& request) {
   if (reply.stage != proto::kRan) {
     const char* what = reply.stage == proto::kChdir ? "cannot enter directory" : "cannot run";
     std::string subject = reply.stage == proto::kChdir ? request.cwd : argv[0];
-    result.stderr_data += fmt::format("baleen sandbox: {} '{}': {}\n", what, subject, std::strerror(reply.error));
+    result.stderr_data +=
+        fmt::format("baleen sandbox: {} '{}': {}\n", what, subject, std::strerror(reply.error));
     result.exit_code = reply.stage == proto::kExecve && reply.error == ENOENT ? 127 : 126;
   } else if (WIFSIGNALED(reply.wait_status)) {
     result.signal = WTERMSIG(reply.wait_status);
@@ -342,8 +437,10 @@ void ProcessSandbox::write_file(const std::string& path, std::string_view data, 
   Fd root = request_dir(proto::kRootDir);
   std::string relative = relative_to_root(path);
   size_t slash = relative.rfind('/');
-  if (slash != std::string::npos) make_dirs_confined(root.get(), relative.substr(0, slash), Confinement::kInRoot);
-  Fd fd = open_confined(root.get(), relative, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, mode, Confinement::kInRoot);
+  if (slash != std::string::npos)
+    make_dirs_confined(root.get(), relative.substr(0, slash), Confinement::kInRoot);
+  Fd fd = open_confined(root.get(), relative, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, mode,
+                        Confinement::kInRoot);
   write_whole(fd.get(), data, path);
   bool ok = ::fchmod(fd.get(), static_cast<mode_t>(mode)) == 0;
   check(ok, "cannot chmod '{}': {}", path, std::strerror(errno));
@@ -376,7 +473,12 @@ std::string ProcessSandbox::snapshot(const std::string& image_dir) {
 void ProcessSandbox::destroy() {
   if (destroyed_) return;
   destroyed_ = true;
-  if (alive(state_dir_)) {
+  if (own_child_) {
+    // Killing a pid namespace's init kills every process in it; waitpid returns once all are gone.
+    ::kill(init_pid_, SIGKILL);
+    while (::waitpid(init_pid_, nullptr, 0) < 0 && errno == EINTR) {
+    }
+  } else if (alive(state_dir_)) {
     try {
       sockaddr_un address = socket_address(state_dir_);
       Fd connection(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
@@ -387,11 +489,6 @@ void ProcessSandbox::destroy() {
       }
     } catch (const Error& e) {
       log::debug("sandbox {}: shutdown request: {}", id_, e.what());
-    }
-  }
-  if (own_child_) {
-    ::kill(init_pid_, SIGKILL);
-    while (::waitpid(init_pid_, nullptr, 0) < 0 && errno == EINTR) {
     }
   }
   cgroup_.remove();

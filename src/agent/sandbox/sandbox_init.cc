@@ -5,6 +5,7 @@
 #include <linux/seccomp.h>
 #include <net/if.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -24,17 +25,13 @@
 #include <cerrno>
 #include <cstring>
 
+#include "agent/sandbox/init_protocol.h"
+
 namespace baleen::agent {
 
 namespace proto = init_protocol;
 
 namespace {
-
-// Steps of the setup, reported on failure (init_step_name).
-enum Step : int32_t {
-  kReady = 0, kWaitGo, kPrivate, kTmpfs, kDirs, kOverlay, kProc, kProcSys, kSysrq, kDev, kPivot,
-  kLoopback, kSignals, kFds,
-};
 
 [[noreturn]] void report_and_exit(int ready_fd, int32_t step) {
   InitStatus status{step, errno};
@@ -94,7 +91,8 @@ int build_root(const InitPlan& plan) {
     report_and_exit(ready, kProc);
   }
   // /proc/sys writes reach the host's kernel settings: read-only inside.
-  if (::mount(plan.root_proc_sys.c_str(), plan.root_proc_sys.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0 ||
+  if (::mount(plan.root_proc_sys.c_str(), plan.root_proc_sys.c_str(), nullptr, MS_BIND | MS_REC, nullptr) !=
+          0 ||
       ::mount(nullptr, plan.root_proc_sys.c_str(), nullptr,
               MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) {
     report_and_exit(ready, kProcSys);
@@ -112,25 +110,31 @@ int build_root(const InitPlan& plan) {
   return upper_fd;
 }
 
+// The stack a command runs on between its clone and its execve (run_command needs ~5 KiB).
+constexpr size_t kSpawnStackBytes = 64 * 1024;
+
 // Request buffers, mapped by init itself so an idle sandbox holds only the pages it has touched.
 struct Buffers {
-  char* message = nullptr;  // init_protocol::kMaxMessageBytes
-  char** argv = nullptr;    // kMaxStrings + 1
-  char** envp = nullptr;    // kMaxStrings + 1
+  char* message = nullptr;      // init_protocol::kMaxMessageBytes
+  char** argv = nullptr;        // kMaxStrings + 1
+  char** envp = nullptr;        // kMaxStrings + 1
+  char* spawn_stack = nullptr;  // kSpawnStackBytes; the top is the end
 };
 
 bool map_buffers(Buffers* buffers) {
   size_t pointers = (proto::kMaxStrings + 1) * sizeof(char*);
-  size_t size = proto::kMaxMessageBytes + 2 * pointers;
+  size_t size = proto::kMaxMessageBytes + 2 * pointers + kSpawnStackBytes;
   void* memory = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (memory == MAP_FAILED) return false;
   buffers->message = static_cast<char*>(memory);
   buffers->argv = reinterpret_cast<char**>(buffers->message + proto::kMaxMessageBytes);
   buffers->envp = reinterpret_cast<char**>(buffers->message + proto::kMaxMessageBytes + pointers);
+  buffers->spawn_stack = buffers->message + proto::kMaxMessageBytes + 2 * pointers;
   return true;
 }
 
 struct Command {
+  const InitPlan* plan;
   int stdio[3];
   int error_pipe;
   const proto::Header* header;
@@ -199,10 +203,17 @@ void exec_in_path(const Command& command) {
   __user_cap_data_struct cap_data[2] = {};
   if (::syscall(SYS_capset, &cap_header, cap_data) != 0) command_fail(error_pipe, proto::kSetup);
   if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) command_fail(error_pipe, proto::kSetup);
-  sock_fprog program{static_cast<unsigned short>(plan.seccomp.size()), const_cast<sock_filter*>(plan.seccomp.data())};
-  if (::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program, 0, 0) != 0) command_fail(error_pipe, proto::kSetup);
+  sock_fprog program{static_cast<unsigned short>(plan.seccomp.size()),
+                     const_cast<sock_filter*>(plan.seccomp.data())};
+  if (::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program, 0, 0) != 0)
+    command_fail(error_pipe, proto::kSetup);
   exec_in_path(command);
   command_fail(error_pipe, proto::kExecve);
+}
+
+int command_main(void* command) {
+  const auto* c = static_cast<const Command*>(command);
+  run_command(*c->plan, *c);
 }
 
 // Reaps every exited child; returns true once `command_pid` is among them.
@@ -255,7 +266,8 @@ bool parse_exec(Buffers& buffers, const proto::Header& header, char* blob, Comma
 }
 
 // Runs one command to its end (or timeout, or the client hanging up) and fills the reply.
-void execute(InitPlan& plan, Command& command, int connection, int signal_fd, proto::ExecReply* reply) {
+void execute(const Buffers& buffers, Command& command, int connection, int signal_fd,
+             proto::ExecReply* reply) {
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
     reply->stage = proto::kSetup;
@@ -264,8 +276,12 @@ void execute(InitPlan& plan, Command& command, int connection, int signal_fd, pr
   }
   command.error_pipe = pipe_fds[1];
   int64_t start = now_ns();
-  pid_t pid = static_cast<pid_t>(::syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0));
-  if (pid == 0) run_command(plan, command);
+  // posix_spawn's trick: the child borrows init's memory (CLONE_VM) on its own stack and init waits
+  // (CLONE_VFORK) until it has called execve or exited, so no page table is copied. The child has
+  // its own descriptors, rlimits, credentials and seccomp state, so nothing it sets reaches init;
+  // init installs no signal handler (and starts with none), so none can run in the child.
+  pid_t pid = ::clone(command_main, buffers.spawn_stack + kSpawnStackBytes, CLONE_VM | CLONE_VFORK | SIGCHLD,
+                      &command);
   ::close(pipe_fds[1]);
   for (int fd : command.stdio) ::close(fd);
   if (pid < 0) {
@@ -326,7 +342,7 @@ void send_reply(int connection, const void* data, size_t size, int fd_to_pass) {
 }
 
 // Serves the requests of one connection until the client closes it.
-void serve(InitPlan& plan, Buffers& buffers, int connection, int signal_fd, int upper_fd) {
+void serve(const InitPlan& plan, Buffers& buffers, int connection, int signal_fd, int upper_fd) {
   for (;;) {
     iovec io{buffers.message, proto::kMaxMessageBytes};
     alignas(cmsghdr) char control[CMSG_SPACE(3 * sizeof(int))] = {};
@@ -354,7 +370,8 @@ void serve(InitPlan& plan, Buffers& buffers, int connection, int signal_fd, int 
                    parse_exec(buffers, *header, buffers.message + sizeof(proto::Header), &command);
       if (valid) {
         std::memcpy(command.stdio, fds, sizeof(fds));
-        execute(plan, command, connection, signal_fd, &reply);
+        command.plan = &plan;
+        execute(buffers, command, connection, signal_fd, &reply);
       } else {
         for (int fd : fds) {
           if (fd >= 0) ::close(fd);
@@ -379,14 +396,14 @@ void serve(InitPlan& plan, Buffers& buffers, int connection, int signal_fd, int 
 
 // Points stdio at /dev/null and closes every other descriptor inherited from the creator (its
 // terminal, its pipes) but `keep`, so a persistent sandbox holds nothing of the process that made it.
-bool isolate_descriptors(int a, int b, int c) {
+bool isolate_descriptors(int a, int b, int c, int d) {
   int null_fd = ::open("/dev/null", O_RDWR | O_CLOEXEC);
   if (null_fd < 0) return false;
   for (int fd = 0; fd < 3; ++fd) {
     if (null_fd != fd && ::dup2(null_fd, fd) < 0) return false;
   }
-  int keep[3] = {a, b, c};
-  std::sort(keep, keep + 3);
+  int keep[4] = {a, b, c, d};
+  std::sort(keep, keep + 4);
   unsigned first = 3;
   for (int fd : keep) {
     if (fd >= static_cast<int>(first)) {
@@ -400,24 +417,21 @@ bool isolate_descriptors(int a, int b, int c) {
 
 }  // namespace
 
-const char* init_step_name(int step) {
-  static constexpr const char* kNames[] = {
-      "ready", "waiting for the creator", "making mounts private", "mounting the tmpfs quota",
-      "creating overlay directories", "mounting overlayfs", "mounting /proc", "making /proc/sys read-only",
-      "masking /proc/sysrq-trigger", "populating /dev", "pivot_root", "bringing up loopback",
-      "blocking signals", "opening descriptors"};
-  return step >= 0 && step < static_cast<int>(std::size(kNames)) ? kNames[step] : "unknown step";
-}
-
 void run_sandbox_init(InitPlan& plan) {
   int ready = plan.ready_fd;
   if (plan.die_with_parent) ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-  if (!isolate_descriptors(plan.listen_fd, plan.ready_fd, plan.go_fd)) report_and_exit(ready, kFds);
+  if (!isolate_descriptors(plan.listen_fd, plan.ready_fd, plan.go_fd, plan.netns_fd))
+    report_and_exit(ready, kFds);
   char go = 0;
   if (::read(plan.go_fd, &go, 1) != 1) report_and_exit(ready, kWaitGo);
   ::close(plan.go_fd);
+  if (plan.netns_fd >= 0) {
+    // A fresh namespace from the pool, its loopback already up.
+    if (::setns(plan.netns_fd, CLONE_NEWNET) != 0) report_and_exit(ready, kNetns);
+    ::close(plan.netns_fd);
+  }
   int upper_fd = build_root(plan);
-  if (plan.new_net && !loopback_up()) report_and_exit(ready, kLoopback);
+  if (plan.new_net && plan.netns_fd < 0 && !loopback_up()) report_and_exit(ready, kLoopback);
   ::syscall(SYS_sethostname, "sandbox", 7);
   sigset_t child;
   sigemptyset(&child);

@@ -1,0 +1,66 @@
+// What the creator of a `process` sandbox hands its init (sandbox_init.h): the plan, prepared by the
+// creator because init does not allocate, its wire format (init runs as its own program and reads
+// the plan from a pipe), and the status init reports back.
+#pragma once
+
+#include <linux/filter.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace baleen::agent {
+
+struct InitPlan {
+  std::string mnt;                // host directory the sandbox's tmpfs is mounted on
+  std::string tmpfs_options;      // "size=...,mode=0755"
+  std::string upper, work, root;  // directories inside mnt
+  std::string overlay_options;    // lowerdir=...,upperdir=...,workdir=...
+  std::string root_proc, root_proc_sys, root_sysrq, root_dev;
+  std::vector<std::string> dev_nodes;  // root/dev/<name> for null, zero, full, random, urandom, tty
+  std::vector<unsigned> dev_numbers;   // makedev numbers, same order
+  int listen_fd = -1;                  // bound, listening control socket
+  int ready_fd = -1;                   // write end: init reports InitStatus
+  int go_fd = -1;                      // read end: the creator writes one byte once init is in its cgroups
+  bool new_net = true;
+  int netns_fd = -1;  // with new_net: a fresh namespace to enter (netns_pool.h); -1: clone one
+  bool die_with_parent = true;
+  std::vector<sock_filter> seccomp;
+  int cap_last = 63;  // /proc/sys/kernel/cap_last_cap: capabilities to drop are 0..cap_last
+};
+
+// The plan's wire format from creator to init (native byte order: both run on this host).
+std::string encode_init_plan(const InitPlan& plan);
+bool decode_init_plan(std::string_view bytes, InitPlan* plan);
+
+// What init reports on ready_fd: step 0 when ready, else the step that failed and its errno.
+struct InitStatus {
+  int32_t step;
+  int32_t error;
+};
+
+// Steps of init's setup, reported on failure; kStartProgram is the creator's (execve of the program).
+enum InitStep : int32_t {
+  kReady = 0,
+  kWaitGo,
+  kPrivate,
+  kTmpfs,
+  kDirs,
+  kOverlay,
+  kProc,
+  kProcSys,
+  kSysrq,
+  kDev,
+  kPivot,
+  kLoopback,
+  kSignals,
+  kFds,
+  kNetns,
+  kStartProgram,
+};
+
+// Names the step an InitStatus refers to.
+const char* init_step_name(int step);
+
+}  // namespace baleen::agent
