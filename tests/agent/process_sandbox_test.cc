@@ -1,5 +1,4 @@
-#include "agent/sandbox/process_sandbox.h"
-
+// The sandbox API on each image-based substrate (`process`, `container`).
 #include <signal.h>
 
 #include <filesystem>
@@ -15,6 +14,8 @@ namespace {
 
 using testing::TempDir;
 
+class SandboxApi : public ::testing::TestWithParam<const char*> {};
+
 SandboxSpec spec_for(const std::string& image, const TempDir& state) {
   SandboxSpec spec;
   spec.image = image;
@@ -26,10 +27,10 @@ SandboxSpec spec_for(const std::string& image, const TempDir& state) {
   return spec;
 }
 
-TEST(ProcessSandbox, RunsACommandAndReportsItsOutputAndStatus) {
-  BALEEN_REQUIRE_PROCESS_SANDBOX(image);
+TEST_P(SandboxApi, RunsACommandAndReportsItsOutputAndStatus) {
+  BALEEN_REQUIRE_SANDBOX(GetParam(), image);
   TempDir state;
-  auto sandbox = create_sandbox("process", spec_for(image, state));
+  auto sandbox = create_sandbox(GetParam(), spec_for(image, state));
   ExecRequest request;
   request.shell = "echo out; echo err >&2; cat; exit 3";
   request.stdin_data = "from stdin\n";
@@ -44,18 +45,10 @@ TEST(ProcessSandbox, RunsACommandAndReportsItsOutputAndStatus) {
   sandbox->destroy();
 }
 
-}  // namespace
-}  // namespace baleen::agent
-
-namespace baleen::agent {
-namespace {
-
-using testing::TempDir;
-
-TEST(ProcessSandbox, TimeoutKillsTheCommandAndTheSandboxStaysUsable) {
-  BALEEN_REQUIRE_PROCESS_SANDBOX(image);
+TEST_P(SandboxApi, TimeoutKillsTheCommandAndTheSandboxStaysUsable) {
+  BALEEN_REQUIRE_SANDBOX(GetParam(), image);
   TempDir state;
-  auto sandbox = create_sandbox("process", spec_for(image, state));
+  auto sandbox = create_sandbox(GetParam(), spec_for(image, state));
   ExecRequest request;
   request.shell = "echo started; sleep 30";
   request.timeout = std::chrono::milliseconds(300);
@@ -69,12 +62,12 @@ TEST(ProcessSandbox, TimeoutKillsTheCommandAndTheSandboxStaysUsable) {
   EXPECT_EQ(sandbox->exec(request).stdout_data, "again\n");
 }
 
-TEST(ProcessSandbox, OutputBeyondTheCapIsDroppedAndFlagged) {
-  BALEEN_REQUIRE_PROCESS_SANDBOX(image);
+TEST_P(SandboxApi, OutputBeyondTheCapIsDroppedAndFlagged) {
+  BALEEN_REQUIRE_SANDBOX(GetParam(), image);
   TempDir state;
   SandboxSpec spec = spec_for(image, state);
   spec.limits.output_bytes = 1000;
-  auto sandbox = create_sandbox("process", spec);
+  auto sandbox = create_sandbox(GetParam(), spec);
   ExecRequest request;
   request.shell = "yes abcdefghij | head -c 300000; echo small >&2";
   ExecResult result = sandbox->exec(request);
@@ -86,10 +79,10 @@ TEST(ProcessSandbox, OutputBeyondTheCapIsDroppedAndFlagged) {
   EXPECT_EQ(result.stderr_data, "small\n");
 }
 
-TEST(ProcessSandbox, ArgvEnvCwdAndExecFailures) {
-  BALEEN_REQUIRE_PROCESS_SANDBOX(image);
+TEST_P(SandboxApi, ArgvEnvCwdAndExecFailures) {
+  BALEEN_REQUIRE_SANDBOX(GetParam(), image);
   TempDir state;
-  auto sandbox = create_sandbox("process", spec_for(image, state));
+  auto sandbox = create_sandbox(GetParam(), spec_for(image, state));
   sandbox->write_file("/work/data/in.txt", "payload", 0644);
   ExecRequest request;
   request.argv = {"sh", "-c", "echo \"$GREETING\" $(pwd) $(cat in.txt) $0", "arg0"};
@@ -110,15 +103,15 @@ TEST(ProcessSandbox, ArgvEnvCwdAndExecFailures) {
   EXPECT_EQ(sandbox->read_file("/made.txt"), "written\n");
 }
 
-TEST(ProcessSandbox, NetworkOptInSharesTheHostsInterfaces) {
-  BALEEN_REQUIRE_PROCESS_SANDBOX(image);
+TEST_P(SandboxApi, NetworkOptInSharesTheHostsInterfaces) {
+  BALEEN_REQUIRE_SANDBOX(GetParam(), image);
   TempDir state;
   SandboxSpec spec = spec_for(image, state);
   ExecRequest request;
   request.shell = "ip -o link | cut -d: -f2 | tr -d ' \\n'";
-  std::string isolated = create_sandbox("process", spec)->exec(request).stdout_data;
+  std::string isolated = create_sandbox(GetParam(), spec)->exec(request).stdout_data;
   spec.limits.network = true;
-  std::string shared = create_sandbox("process", spec)->exec(request).stdout_data;
+  std::string shared = create_sandbox(GetParam(), spec)->exec(request).stdout_data;
   EXPECT_EQ(isolated, "lo");
   std::FILE* host = ::popen("ip -o link 2>/dev/null || busybox ip -o link", "r");
   char line[512];
@@ -129,12 +122,12 @@ TEST(ProcessSandbox, NetworkOptInSharesTheHostsInterfaces) {
   EXPECT_NE(shared, "lo") << "network = true should share the host's interfaces";
 }
 
-TEST(ProcessSandbox, AnotherProcessAttachesListsAndDestroys) {
-  BALEEN_REQUIRE_PROCESS_SANDBOX(image);
+TEST_P(SandboxApi, AnotherProcessAttachesListsAndDestroys) {
+  BALEEN_REQUIRE_SANDBOX(GetParam(), image);
   TempDir state;
   SandboxSpec spec = spec_for(image, state);
   spec.persist = true;
-  auto sandbox = create_sandbox("process", spec);
+  auto sandbox = create_sandbox(GetParam(), spec);
   std::string id = sandbox->id();
   sandbox.reset();  // persistent: the sandbox outlives this handle
   auto listed = list_sandboxes(state.path());
@@ -150,10 +143,10 @@ TEST(ProcessSandbox, AnotherProcessAttachesListsAndDestroys) {
   EXPECT_THROW(attach_sandbox(state.path(), id), Error);
 }
 
-TEST(ProcessSandbox, SnapshotCarriesNewFilesAndDeletionsIntoANewImage) {
-  BALEEN_REQUIRE_PROCESS_SANDBOX(image);
+TEST_P(SandboxApi, SnapshotCarriesNewFilesAndDeletionsIntoANewImage) {
+  BALEEN_REQUIRE_SANDBOX(GetParam(), image);
   TempDir state, images;
-  auto sandbox = create_sandbox("process", spec_for(image, state));
+  auto sandbox = create_sandbox(GetParam(), spec_for(image, state));
   ExecRequest request;
   request.shell = "echo kept > /work/new.txt && rm /etc/hostname && mkdir -p /opt/tool && ln -s /work/new.txt /opt/tool/link";
   ASSERT_EQ(sandbox->exec(request).exit_code, 0);
@@ -161,12 +154,15 @@ TEST(ProcessSandbox, SnapshotCarriesNewFilesAndDeletionsIntoANewImage) {
   EXPECT_THROW(sandbox->snapshot(snapshot), Error) << "the target must be new";
   sandbox->destroy();
   SandboxSpec spec = spec_for(snapshot, state);
-  auto restored = create_sandbox("process", spec);
+  auto restored = create_sandbox(GetParam(), spec);
   request.shell = "cat /opt/tool/link; test -e /etc/hostname && echo hostname-present; head -c 4 /etc/passwd";
   ExecResult result = restored->exec(request);
   EXPECT_EQ(result.stdout_data, "kept\nroot") << result.stderr_data;
   EXPECT_TRUE(std::filesystem::exists(image + "/layers/base/etc/hostname")) << "the parent image is untouched";
 }
+
+INSTANTIATE_TEST_SUITE_P(Substrates, SandboxApi, ::testing::ValuesIn(testing::kImageSubstrates),
+                         [](const auto& info) { return std::string(info.param); });
 
 }  // namespace
 }  // namespace baleen::agent
