@@ -1,5 +1,6 @@
-// Start latency and density of the `process` substrate (docs/BENCHMARKS.md "Sandbox").
-//   ProcessCreateExecDestroy: create + exec(`true`) + destroy, with median and p99 as counters.
+// Start latency and density of the `process` and `container` substrates (docs/BENCHMARKS.md "Sandbox").
+//   ProcessCreateExecDestroy, ContainerCreateExecDestroy: create + exec(`true`) + destroy, with median
+//   and p99 as counters.
 //   LiveIdleSandboxes/N: N sandboxes alive at once; memory per sandbox from MemAvailable (kernel
 //   objects included) and from the init processes' PSS.
 // Needs root; prints why and exits 0 otherwise. The image comes from scripts/build_image.sh.
@@ -17,6 +18,7 @@
 
 #include <benchmark/benchmark.h>
 
+#include "agent/sandbox/container_sandbox.h"
 #include "agent/sandbox/process_sandbox.h"
 #include "agent/sandbox/sandbox.h"
 
@@ -98,8 +100,7 @@ double cpu_ms() {
 
 // state.range(0) == 0 runs without a CPU cgroup, which lets the benchmark run under SCHED_FIFO
 // (`chrt -f 10`) to measure latency without the host's other load: v1 CPU cgroups refuse RT tasks.
-void ProcessCreateExecDestroy(benchmark::State& state) {
-  if (!process_substrate_available(state)) return;
+void create_exec_destroy(benchmark::State& state, const char* substrate) {
   std::string root = state_root();
   SandboxSpec spec = bench_spec(root);
   if (state.range(0) == 0) spec.limits.cpus = 0;
@@ -109,7 +110,7 @@ void ProcessCreateExecDestroy(benchmark::State& state) {
   double cpu_start = cpu_ms();
   for (auto _ : state) {
     auto start = std::chrono::steady_clock::now();
-    auto sandbox = baleen::agent::create_sandbox("process", spec);
+    auto sandbox = baleen::agent::create_sandbox(substrate, spec);
     auto result = sandbox->exec(request);
     sandbox->destroy();
     samples.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
@@ -121,7 +122,17 @@ void ProcessCreateExecDestroy(benchmark::State& state) {
   state.counters["p99_ms"] = samples[std::min(samples.size() - 1, samples.size() * 99 / 100)];
   std::filesystem::remove_all(root);
 }
+void ProcessCreateExecDestroy(benchmark::State& state) {
+  if (process_substrate_available(state)) create_exec_destroy(state, "process");
+}
 BENCHMARK(ProcessCreateExecDestroy)->ArgName("cpu_cgroup")->Arg(1)->Arg(0)->Iterations(300)->Unit(benchmark::kMillisecond);
+
+void ContainerCreateExecDestroy(benchmark::State& state) {
+  std::string reason;
+  if (!baleen::agent::ContainerSandbox::available(&reason)) return state.SkipWithError(reason.c_str());
+  create_exec_destroy(state, "container");
+}
+BENCHMARK(ContainerCreateExecDestroy)->ArgName("cpu_cgroup")->Arg(1)->Iterations(100)->Unit(benchmark::kMillisecond);
 
 void LiveIdleSandboxes(benchmark::State& state) {
   if (!process_substrate_available(state)) return;

@@ -2,6 +2,7 @@
 #include <signal.h>
 
 #include <filesystem>
+#include <random>
 
 #include <gtest/gtest.h>
 
@@ -159,6 +160,57 @@ TEST_P(SandboxApi, SnapshotCarriesNewFilesAndDeletionsIntoANewImage) {
   ExecResult result = restored->exec(request);
   EXPECT_EQ(result.stdout_data, "kept\nroot") << result.stderr_data;
   EXPECT_TRUE(std::filesystem::exists(image + "/layers/base/etc/hostname")) << "the parent image is untouched";
+}
+
+TEST_P(SandboxApi, ASignalEndingTheCommandIsReportedAsTheSignal) {
+  BALEEN_REQUIRE_SANDBOX(GetParam(), image);
+  TempDir state;
+  auto sandbox = create_sandbox(GetParam(), spec_for(image, state));
+  ExecRequest request;
+  request.shell = "echo before; kill -TERM $$; echo after";
+  ExecResult result = sandbox->exec(request);
+  EXPECT_EQ(result.signal, SIGTERM);
+  EXPECT_FALSE(result.timed_out);
+  EXPECT_EQ(result.stdout_data, "before\n");
+  request.shell = "exit 42";
+  result = sandbox->exec(request);
+  EXPECT_EQ(result.exit_code, 42);
+  EXPECT_EQ(result.signal, 0);
+}
+
+TEST_P(SandboxApi, FilesRoundTripByteForByte) {
+  BALEEN_REQUIRE_SANDBOX(GetParam(), image);
+  TempDir state;
+  auto sandbox = create_sandbox(GetParam(), spec_for(image, state));
+  std::mt19937 random(std::random_device{}());
+  std::string data(size_t{100'000} + random() % 1000, '\0');
+  for (char& c : data) c = static_cast<char>(random());
+  sandbox->write_file("/work/deep/dir/blob.bin", data, 0640);
+  EXPECT_EQ(sandbox->read_file("/work/deep/dir/blob.bin"), data);
+  EXPECT_EQ(sandbox->read_file("work/deep/../deep/dir/blob.bin"), data);
+  ExecRequest request;
+  request.shell = "wc -c < /work/deep/dir/blob.bin; stat -c %a /work/deep/dir/blob.bin";
+  EXPECT_EQ(sandbox->exec(request).stdout_data, std::to_string(data.size()) + "\n640\n");
+  EXPECT_THROW(sandbox->read_file("/work/deep/dir/blob.bin", 10), Error) << "max_bytes is enforced";
+  EXPECT_THROW(sandbox->read_file("/no/such/file"), Error);
+}
+
+TEST_P(SandboxApi, DestroyIsIdempotentAndEndsEveryHandle) {
+  BALEEN_REQUIRE_SANDBOX(GetParam(), image);
+  TempDir state;
+  SandboxSpec spec = spec_for(image, state);
+  spec.persist = true;
+  auto sandbox = create_sandbox(GetParam(), spec);
+  auto second = attach_sandbox(state.path(), sandbox->id());
+  ExecRequest request;
+  request.shell = "sleep 1000 & echo started";
+  EXPECT_EQ(second->exec(request).stdout_data, "started\n");
+  sandbox->destroy();
+  sandbox->destroy();
+  EXPECT_NO_THROW(second->destroy()) << "destroying through a stale handle is a no-op";
+  EXPECT_TRUE(list_sandboxes(state.path()).empty());
+  EXPECT_FALSE(std::filesystem::exists(state.path() + "/" + sandbox->id()));
+  EXPECT_THROW(sandbox->exec(request), Error);
 }
 
 INSTANTIATE_TEST_SUITE_P(Substrates, SandboxApi, ::testing::ValuesIn(testing::kImageSubstrates),

@@ -39,7 +39,8 @@ void set_status(int crun_status, const std::string& program, ExecResult* result)
   int code = WEXITSTATUS(crun_status);
   const std::string& err = result->stderr_data;
   bool crun_failed = code == 255 && (err.find("executable file `") != std::string::npos ||
-                                     err.find("chdir `") != std::string::npos || err.find("open executable") != std::string::npos);
+                                     err.find("chdir `") != std::string::npos ||
+                                     err.find("open executable") != std::string::npos);
   if (crun_failed) {
     bool missing = err.find("chdir `") == std::string::npos && err.find("No such file") != std::string::npos;
     result->exit_code = missing ? 127 : 126;
@@ -51,7 +52,9 @@ void set_status(int crun_status, const std::string& program, ExecResult* result)
   }
 }
 
-double seconds(const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) * 1e-6; }
+double seconds(const timeval& t) {
+  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) * 1e-6;
+}
 
 }  // namespace
 
@@ -103,9 +106,13 @@ std::unique_ptr<Sandbox> ContainerSandbox::create(const SandboxSpec& spec) {
     fs::remove_all(dir, ignored);
     throw;
   }
-  save_sandbox_state(dir, {{"id", sandbox->id_}, {"substrate", "container"}, {"image", image.dir},
-                           {"image_hash", image.hash}, {"limits", limits_to_json(spec.limits)},
-                           {"cgroups", sandbox->cgroup_.dirs()}, {"cgroup_v2", sandbox->cgroup_.v2()},
+  save_sandbox_state(dir, {{"id", sandbox->id_},
+                           {"substrate", "container"},
+                           {"image", image.dir},
+                           {"image_hash", image.hash},
+                           {"limits", limits_to_json(spec.limits)},
+                           {"cgroups", sandbox->cgroup_.dirs()},
+                           {"cgroup_v2", sandbox->cgroup_.v2()},
                            {"persist", spec.persist}});
   return sandbox;
 }
@@ -166,9 +173,10 @@ ExecResult ContainerSandbox::exec(const ExecRequest& request) {
 
   CommandPipes pipes = CommandPipes::open();
   auto start = std::chrono::steady_clock::now();
-  pid_t pid = crun_.spawn({.args = args,
-                           .stdio = {pipes.stdin_read.get(), pipes.stdout_write.get(), pipes.stderr_write.get()},
-                           .cgroup = &cgroup_});
+  pid_t pid =
+      crun_.spawn({.args = args,
+                   .stdio = {pipes.stdin_read.get(), pipes.stdout_write.get(), pipes.stderr_write.get()},
+                   .cgroup = &cgroup_});
   pipes.stdin_read = Fd();
   pipes.stdout_write = Fd();
   pipes.stderr_write = Fd();
@@ -215,8 +223,10 @@ void ContainerSandbox::write_file(const std::string& path, std::string_view data
   Fd root(open_root());
   std::string relative = relative_to_root(path);
   size_t slash = relative.rfind('/');
-  if (slash != std::string::npos) make_dirs_confined(root.get(), relative.substr(0, slash), Confinement::kInRoot);
-  Fd fd = open_confined(root.get(), relative, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, mode, Confinement::kInRoot);
+  if (slash != std::string::npos)
+    make_dirs_confined(root.get(), relative.substr(0, slash), Confinement::kInRoot);
+  Fd fd = open_confined(root.get(), relative, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, mode,
+                        Confinement::kInRoot);
   write_whole(fd.get(), data, path);
   bool ok = ::fchmod(fd.get(), static_cast<mode_t>(mode)) == 0;
   check(ok, "cannot chmod '{}': {}", path, std::strerror(errno));

@@ -38,15 +38,17 @@ bool must_hide_unified() {
 }
 
 // The child between fork and execve: system calls only (the parent may have threads).
-[[noreturn]] void exec_child(const char* path, char* const* argv, const int stdio[3], int go, bool hide_unified) {
+[[noreturn]] void exec_child(const char* path, char* const* argv, const int stdio[3], int go,
+                             bool hide_unified) {
   char byte;
   if (::read(go, &byte, 1) != 1) ::_exit(125);
   for (int i = 0; i < 3; ++i) {
     if (::dup2(stdio[i], i) < 0) ::_exit(125);
   }
   ::syscall(SYS_close_range, 3, UINT_MAX, 0);
-  if (hide_unified && (::unshare(CLONE_NEWNS) != 0 || ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
-                       ::umount2(kUnified, MNT_DETACH) != 0)) {
+  if (hide_unified &&
+      (::unshare(CLONE_NEWNS) != 0 || ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
+       ::umount2(kUnified, MNT_DETACH) != 0)) {
     ::_exit(125);
   }
   ::execve(path, argv, environ);
@@ -127,7 +129,8 @@ std::string Crun::run(const Call& call) const {
   };
   std::string errors = contents(err.get(), "crun's errors");
   while (!errors.empty() && errors.back() == '\n') errors.pop_back();
-  check(WIFEXITED(status) && WEXITSTATUS(status) == 0, "crun {} failed ({}): {}", call.args.empty() ? "" : call.args[0],
+  check(WIFEXITED(status) && WEXITSTATUS(status) == 0, "crun {} failed ({}): {}",
+        call.args.empty() ? "" : call.args[0],
         WIFEXITED(status) ? fmt::format("exit {}", WEXITSTATUS(status)) : "killed", errors);
   return contents(out.get(), "crun's output");
 }

@@ -22,8 +22,8 @@ class Crun {
   static std::string find(std::string* reason);
 
   struct Call {
-    std::vector<std::string> args;         // after `crun --root R --cgroup-manager=disabled`
-    int stdio[3] = {-1, -1, -1};           // -1: /dev/null
+    std::vector<std::string> args;          // after `crun --root R --cgroup-manager=disabled`
+    int stdio[3] = {-1, -1, -1};            // -1: /dev/null
     const SandboxCgroup* cgroup = nullptr;  // joined before crun starts
   };
   // Starts crun; returns its pid (the caller reaps it).

@@ -4,19 +4,18 @@
 // it: baleen places crun's processes in its own sandbox cgroups (cgroup.h; container_sandbox.cc says why).
 #pragma once
 
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "agent/sandbox/sandbox.h"
 
 namespace baleen::agent {
 
 struct OciConfigInput {
-  std::string rootfs;           // absolute path of the merged overlay root
-  std::string hostname;         // the sandbox id
+  std::string rootfs;    // absolute path of the merged overlay root
+  std::string hostname;  // the sandbox id
   Limits limits;
-  bool memory_cgroup = false;   // false: RLIMIT_AS of limits.memory_bytes stands in for it
+  bool memory_cgroup = false;  // false: RLIMIT_AS of limits.memory_bytes stands in for it
 };
 
 // Environment of an exec whose request names none.

@@ -16,11 +16,14 @@ WritableLayer WritableLayer::plan(const Image& image, int64_t disk_bytes, const 
   layer.upper = mnt + "/upper";
   layer.work = mnt + "/work";
   layer.root = mnt + "/root";
-  layer.tmpfs_options = disk_bytes > 0 ? fmt::format("size={},mode=0755", disk_bytes) : std::string("mode=0755");
+  layer.tmpfs_options =
+      disk_bytes > 0 ? fmt::format("size={},mode=0755", disk_bytes) : std::string("mode=0755");
   std::string lower;
-  for (auto it = image.layers.rbegin(); it != image.layers.rend(); ++it) lower += (lower.empty() ? "" : ":") + *it;
+  for (auto it = image.layers.rbegin(); it != image.layers.rend(); ++it)
+    lower += (lower.empty() ? "" : ":") + *it;
   layer.overlay_options = fmt::format("lowerdir={},upperdir={},workdir={}", lower, layer.upper, layer.work);
-  check(layer.overlay_options.size() < 4000, "image '{}' has too many layers for one overlay mount", image.dir);
+  check(layer.overlay_options.size() < 4000, "image '{}' has too many layers for one overlay mount",
+        image.dir);
   return layer;
 }
 
