@@ -164,7 +164,8 @@ ExecResult ContainerSandbox::exec(const ExecRequest& request) {
   std::vector<std::string> argv = request.argv;
   if (!request.shell.empty()) argv = {"/bin/sh", "-c", request.shell};
   check(!argv.empty(), "exec: the request has neither argv nor a shell line");
-  std::vector<std::string> args = {"exec", "--cwd", request.cwd.empty() ? "/" : request.cwd};
+  // crun exec takes no_new_privs from its flags, not from config.json.
+  std::vector<std::string> args = {"exec", "--no-new-privs", "--cwd", request.cwd.empty() ? "/" : request.cwd};
   for (const std::string& variable : request.env.empty() ? default_exec_env() : request.env) {
     args.insert(args.end(), {"--env", variable});
   }
