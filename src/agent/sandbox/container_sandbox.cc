@@ -165,7 +165,8 @@ ExecResult ContainerSandbox::exec(const ExecRequest& request) {
   if (!request.shell.empty()) argv = {"/bin/sh", "-c", request.shell};
   check(!argv.empty(), "exec: the request has neither argv nor a shell line");
   // crun exec takes no_new_privs from its flags, not from config.json.
-  std::vector<std::string> args = {"exec", "--no-new-privs", "--cwd", request.cwd.empty() ? "/" : request.cwd};
+  std::vector<std::string> args = {"exec", "--no-new-privs", "--cwd",
+                                   request.cwd.empty() ? "/" : request.cwd};
   for (const std::string& variable : request.env.empty() ? default_exec_env() : request.env) {
     args.insert(args.end(), {"--env", variable});
   }
