@@ -1,5 +1,6 @@
-// Start latency and density of the `process` substrate (docs/BENCHMARKS.md "Sandbox").
-//   ProcessCreateExecDestroy: create + exec(`true`) + destroy, with median and p99 as counters.
+// Start latency and density of the `process` and `container` substrates (docs/BENCHMARKS.md "Sandbox").
+//   ProcessCreateExecDestroy, ContainerCreateExecDestroy: create + exec(`true`) + destroy, with median
+//   and p99 as counters.
 //   NamespaceCloneFloor: the floor under it: a bare clone with the same namespaces, exit, wait.
 //   LiveIdleSandboxes/N: N sandboxes alive at once; memory per sandbox from MemAvailable (kernel
 //   objects included), the sandboxes' memory cgroups (user + kernel pages charged to them) and the
@@ -23,6 +24,8 @@
 #include <string>
 #include <vector>
 
+
+#include "agent/sandbox/container_sandbox.h"
 #include "agent/sandbox/process_sandbox.h"
 #include "agent/sandbox/sandbox.h"
 #include "core/error.h"
@@ -132,8 +135,7 @@ double cpu_ms() {
 
 // state.range(0) == 0 runs without a CPU cgroup, which lets the benchmark run under SCHED_FIFO
 // (`chrt -f 10`) to measure latency without the host's other load: v1 CPU cgroups refuse RT tasks.
-void ProcessCreateExecDestroy(benchmark::State& state) {
-  if (!process_substrate_available(state)) return;
+void create_exec_destroy(benchmark::State& state, const char* substrate) {
   std::string root = state_root();
   SandboxSpec spec = bench_spec(root);
   if (state.range(0) == 0) spec.limits.cpus = 0;
@@ -143,7 +145,7 @@ void ProcessCreateExecDestroy(benchmark::State& state) {
   double cpu_start = cpu_ms();
   for (auto _ : state) {
     auto start = std::chrono::steady_clock::now();
-    auto sandbox = baleen::agent::create_sandbox("process", spec);
+    auto sandbox = baleen::agent::create_sandbox(substrate, spec);
     auto result = sandbox->exec(request);
     sandbox->destroy();
     samples.push_back(
@@ -153,6 +155,9 @@ void ProcessCreateExecDestroy(benchmark::State& state) {
   state.counters["cpu_ms_per_cycle"] = (cpu_ms() - cpu_start) / static_cast<double>(samples.size());
   report_latency(state, std::move(samples));
   std::filesystem::remove_all(root);
+}
+void ProcessCreateExecDestroy(benchmark::State& state) {
+  if (process_substrate_available(state)) create_exec_destroy(state, "process");
 }
 BENCHMARK(ProcessCreateExecDestroy)
     ->ArgName("cpu_cgroup")
@@ -198,6 +203,13 @@ int64_t cgroup_memory_kb(const nlohmann::json& state, const char* v1_file) {
   }
   return 0;
 }
+
+void ContainerCreateExecDestroy(benchmark::State& state) {
+  std::string reason;
+  if (!baleen::agent::ContainerSandbox::available(&reason)) return state.SkipWithError(reason.c_str());
+  create_exec_destroy(state, "container");
+}
+BENCHMARK(ContainerCreateExecDestroy)->ArgName("cpu_cgroup")->Arg(1)->Iterations(100)->Unit(benchmark::kMillisecond);
 
 void LiveIdleSandboxes(benchmark::State& state) {
   if (!process_substrate_available(state)) return;

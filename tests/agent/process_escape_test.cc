@@ -1,5 +1,6 @@
-// The escape suite (issue 5 acceptance): each attempt runs in a `process` sandbox and must be
-// contained, leave the host unharmed, and leave the next sandbox clean.
+// The escape suite (issue 5 acceptance): each attempt runs in a sandbox of each image-based
+// substrate (`process`, `container`) and must be contained, leave the host unharmed, and leave the
+// next sandbox clean.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -30,11 +31,11 @@ std::string slurp(const std::string& path) {
   return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
 
-class ProcessEscape : public ::testing::Test {
+class SandboxEscape : public ::testing::TestWithParam<const char*> {
  protected:
   void SetUp() override {
     std::string reason;
-    if (!ProcessSandbox::available(&reason)) GTEST_SKIP() << reason;
+    if (!testing::substrate_available(GetParam(), &reason)) GTEST_SKIP() << reason;
     image_ = testing::base_image(&reason);
     if (image_.empty()) GTEST_SKIP() << reason;
   }
@@ -47,7 +48,7 @@ class ProcessEscape : public ::testing::Test {
     spec.limits.pids = pids;
     spec.limits.disk_bytes = int64_t{16} << 20;
     spec.limits.wall_timeout = std::chrono::milliseconds(20'000);
-    auto sandbox = create_sandbox("process", spec);
+    auto sandbox = create_sandbox(GetParam(), spec);
     sandbox->write_file("/probe", slurp(SANDBOX_PROBE), 0755);
     return sandbox;
   }
@@ -81,7 +82,7 @@ class ProcessEscape : public ::testing::Test {
   std::string image_;
 };
 
-TEST_F(ProcessEscape, ReadingAndWritingOutsideTheRootStayInside) {
+TEST_P(SandboxEscape, ReadingAndWritingOutsideTheRootStayInside) {
   TempDir host;
   std::string secret = host.path() + "/secret";
   std::ofstream(secret) << "host secret";
@@ -102,7 +103,7 @@ TEST_F(ProcessEscape, ReadingAndWritingOutsideTheRootStayInside) {
   expect_next_sandbox_clean();
 }
 
-TEST_F(ProcessEscape, NetworkReachesOnlyTheSandboxsOwnLoopback) {
+TEST_P(SandboxEscape, NetworkReachesOnlyTheSandboxsOwnLoopback) {
   int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in address{};
   address.sin_family = AF_INET;
@@ -123,7 +124,7 @@ TEST_F(ProcessEscape, NetworkReachesOnlyTheSandboxsOwnLoopback) {
   expect_next_sandbox_clean();
 }
 
-TEST_F(ProcessEscape, ForkBombStopsAtThePidsLimit) {
+TEST_P(SandboxEscape, ForkBombStopsAtThePidsLimit) {
   auto sandbox = make(int64_t{256} << 20, 32);
   ExecResult bomb = sh(*sandbox, "bomb() { bomb | bomb & }; bomb; sleep 2; ps | wc -l", 6'000);
   EXPECT_LE(std::stoi(bomb.stdout_data.empty() ? "0" : bomb.stdout_data), 40) << bomb.stdout_data;
@@ -145,7 +146,7 @@ TEST_F(ProcessEscape, ForkBombStopsAtThePidsLimit) {
   expect_next_sandbox_clean();
 }
 
-TEST_F(ProcessEscape, MemoryBombIsKilledAtTheMemoryLimit) {
+TEST_P(SandboxEscape, MemoryBombIsKilledAtTheMemoryLimit) {
   auto sandbox = make(int64_t{64} << 20);
   ExecResult bomb = sh(*sandbox, "/probe memory 1024");
   EXPECT_EQ(bomb.signal, SIGKILL) << "exit " << bomb.exit_code << " " << bomb.stdout_data;
@@ -155,7 +156,7 @@ TEST_F(ProcessEscape, MemoryBombIsKilledAtTheMemoryLimit) {
   expect_next_sandbox_clean();
 }
 
-TEST_F(ProcessEscape, MountIsDenied) {
+TEST_P(SandboxEscape, MountIsDenied) {
   auto sandbox = make();
   ExecResult result = sh(*sandbox, "mount -t tmpfs none /mnt");
   EXPECT_NE(result.exit_code, 0);
@@ -164,7 +165,7 @@ TEST_F(ProcessEscape, MountIsDenied) {
   expect_next_sandbox_clean();
 }
 
-TEST_F(ProcessEscape, PtraceAndSignalsCannotReachHostProcessesOrInit) {
+TEST_P(SandboxEscape, PtraceAndSignalsCannotReachHostProcessesOrInit) {
   pid_t host_child = ::fork();
   if (host_child == 0) {
     ::pause();
@@ -184,7 +185,7 @@ TEST_F(ProcessEscape, PtraceAndSignalsCannotReachHostProcessesOrInit) {
   expect_next_sandbox_clean();
 }
 
-TEST_F(ProcessEscape, UnshareAndOtherPrivilegedCallsCannotRegainPrivileges) {
+TEST_P(SandboxEscape, UnshareAndOtherPrivilegedCallsCannotRegainPrivileges) {
   auto sandbox = make();
   for (const char* action : {"unshare-user", "unshare-mount", "clone-user", "setns", "bpf", "keyctl"}) {
     expect_denied(*sandbox, action);
@@ -200,7 +201,7 @@ TEST_F(ProcessEscape, UnshareAndOtherPrivilegedCallsCannotRegainPrivileges) {
   expect_next_sandbox_clean();
 }
 
-TEST_F(ProcessEscape, WritingAnImageLayerChangesOnlyTheSandboxsCopy) {
+TEST_P(SandboxEscape, WritingAnImageLayerChangesOnlyTheSandboxsCopy) {
   Image image = Image::open(image_);
   std::string passwd = image.layers[0] + "/etc/passwd";
   std::string before = slurp(passwd);
@@ -216,7 +217,7 @@ TEST_F(ProcessEscape, WritingAnImageLayerChangesOnlyTheSandboxsCopy) {
   next->destroy();
 }
 
-TEST_F(ProcessEscape, FillingTheDiskStopsAtTheQuota) {
+TEST_P(SandboxEscape, FillingTheDiskStopsAtTheQuota) {
   struct statvfs host_before{};
   ASSERT_EQ(::statvfs(state_.path().c_str(), &host_before), 0);
   auto sandbox = make();
@@ -234,6 +235,9 @@ TEST_F(ProcessEscape, FillingTheDiskStopsAtTheQuota) {
   sandbox->destroy();
   expect_next_sandbox_clean();
 }
+
+INSTANTIATE_TEST_SUITE_P(Substrates, SandboxEscape, ::testing::ValuesIn(testing::kImageSubstrates),
+                         [](const auto& info) { return std::string(info.param); });
 
 }  // namespace
 }  // namespace baleen::agent

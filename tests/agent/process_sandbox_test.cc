@@ -1,5 +1,4 @@
-#include "agent/sandbox/process_sandbox.h"
-
+// The sandbox API on each image-based substrate (`process`, `container`).
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -17,6 +16,8 @@ namespace baleen::agent {
 namespace {
 
 using testing::TempDir;
+
+class SandboxApi : public ::testing::TestWithParam<const char*> {};
 
 SandboxSpec spec_for(const std::string& image, const TempDir& state) {
   SandboxSpec spec;
@@ -69,10 +70,10 @@ TEST(InitPlan, RoundTripsEveryFieldAndRefusesATruncatedMessage) {
   EXPECT_FALSE(decode_init_plan(bytes + "x", &truncated));
 }
 
-TEST(ProcessSandbox, RunsACommandAndReportsItsOutputAndStatus) {
-  BALEEN_REQUIRE_PROCESS_SANDBOX(image);
+TEST_P(SandboxApi, RunsACommandAndReportsItsOutputAndStatus) {
+  BALEEN_REQUIRE_SANDBOX(GetParam(), image);
   TempDir state;
-  auto sandbox = create_sandbox("process", spec_for(image, state));
+  auto sandbox = create_sandbox(GetParam(), spec_for(image, state));
   ExecRequest request;
   request.shell = "echo out; echo err >&2; cat; exit 3";
   request.stdin_data = "from stdin\n";
@@ -87,18 +88,10 @@ TEST(ProcessSandbox, RunsACommandAndReportsItsOutputAndStatus) {
   sandbox->destroy();
 }
 
-}  // namespace
-}  // namespace baleen::agent
-
-namespace baleen::agent {
-namespace {
-
-using testing::TempDir;
-
-TEST(ProcessSandbox, TimeoutKillsTheCommandAndTheSandboxStaysUsable) {
-  BALEEN_REQUIRE_PROCESS_SANDBOX(image);
+TEST_P(SandboxApi, TimeoutKillsTheCommandAndTheSandboxStaysUsable) {
+  BALEEN_REQUIRE_SANDBOX(GetParam(), image);
   TempDir state;
-  auto sandbox = create_sandbox("process", spec_for(image, state));
+  auto sandbox = create_sandbox(GetParam(), spec_for(image, state));
   ExecRequest request;
   request.shell = "echo started; sleep 30";
   request.timeout = std::chrono::milliseconds(300);
@@ -112,12 +105,12 @@ TEST(ProcessSandbox, TimeoutKillsTheCommandAndTheSandboxStaysUsable) {
   EXPECT_EQ(sandbox->exec(request).stdout_data, "again\n");
 }
 
-TEST(ProcessSandbox, OutputBeyondTheCapIsDroppedAndFlagged) {
-  BALEEN_REQUIRE_PROCESS_SANDBOX(image);
+TEST_P(SandboxApi, OutputBeyondTheCapIsDroppedAndFlagged) {
+  BALEEN_REQUIRE_SANDBOX(GetParam(), image);
   TempDir state;
   SandboxSpec spec = spec_for(image, state);
   spec.limits.output_bytes = 1000;
-  auto sandbox = create_sandbox("process", spec);
+  auto sandbox = create_sandbox(GetParam(), spec);
   ExecRequest request;
   request.shell = "yes abcdefghij | head -c 300000; echo small >&2";
   ExecResult result = sandbox->exec(request);
@@ -129,10 +122,10 @@ TEST(ProcessSandbox, OutputBeyondTheCapIsDroppedAndFlagged) {
   EXPECT_EQ(result.stderr_data, "small\n");
 }
 
-TEST(ProcessSandbox, ArgvEnvCwdAndExecFailures) {
-  BALEEN_REQUIRE_PROCESS_SANDBOX(image);
+TEST_P(SandboxApi, ArgvEnvCwdAndExecFailures) {
+  BALEEN_REQUIRE_SANDBOX(GetParam(), image);
   TempDir state;
-  auto sandbox = create_sandbox("process", spec_for(image, state));
+  auto sandbox = create_sandbox(GetParam(), spec_for(image, state));
   sandbox->write_file("/work/data/in.txt", "payload", 0644);
   ExecRequest request;
   request.argv = {"sh", "-c", "echo \"$GREETING\" $(pwd) $(cat in.txt) $0", "arg0"};
@@ -153,15 +146,15 @@ TEST(ProcessSandbox, ArgvEnvCwdAndExecFailures) {
   EXPECT_EQ(sandbox->read_file("/made.txt"), "written\n");
 }
 
-TEST(ProcessSandbox, NetworkOptInSharesTheHostsInterfaces) {
-  BALEEN_REQUIRE_PROCESS_SANDBOX(image);
+TEST_P(SandboxApi, NetworkOptInSharesTheHostsInterfaces) {
+  BALEEN_REQUIRE_SANDBOX(GetParam(), image);
   TempDir state;
   SandboxSpec spec = spec_for(image, state);
   ExecRequest request;
   request.shell = "ip -o link | cut -d: -f2 | tr -d ' \\n'";
-  std::string isolated = create_sandbox("process", spec)->exec(request).stdout_data;
+  std::string isolated = create_sandbox(GetParam(), spec)->exec(request).stdout_data;
   spec.limits.network = true;
-  std::string shared = create_sandbox("process", spec)->exec(request).stdout_data;
+  std::string shared = create_sandbox(GetParam(), spec)->exec(request).stdout_data;
   EXPECT_EQ(isolated, "lo");
   std::FILE* host = ::popen("ip -o link 2>/dev/null || busybox ip -o link", "r");
   char line[512];
@@ -219,12 +212,12 @@ TEST(ProcessSandbox, CommandsDoNotInheritTheCreatorsSignalDispositions) {
   EXPECT_EQ(result.stdout_data, "SigIgn:\t0000000000000000\nSigCgt:\t0000000000000000\n");
 }
 
-TEST(ProcessSandbox, AnotherProcessAttachesListsAndDestroys) {
-  BALEEN_REQUIRE_PROCESS_SANDBOX(image);
+TEST_P(SandboxApi, AnotherProcessAttachesListsAndDestroys) {
+  BALEEN_REQUIRE_SANDBOX(GetParam(), image);
   TempDir state;
   SandboxSpec spec = spec_for(image, state);
   spec.persist = true;
-  auto sandbox = create_sandbox("process", spec);
+  auto sandbox = create_sandbox(GetParam(), spec);
   std::string id = sandbox->id();
   sandbox.reset();  // persistent: the sandbox outlives this handle
   auto listed = list_sandboxes(state.path());
@@ -240,10 +233,10 @@ TEST(ProcessSandbox, AnotherProcessAttachesListsAndDestroys) {
   EXPECT_THROW(attach_sandbox(state.path(), id), Error);
 }
 
-TEST(ProcessSandbox, SnapshotCarriesNewFilesAndDeletionsIntoANewImage) {
-  BALEEN_REQUIRE_PROCESS_SANDBOX(image);
+TEST_P(SandboxApi, SnapshotCarriesNewFilesAndDeletionsIntoANewImage) {
+  BALEEN_REQUIRE_SANDBOX(GetParam(), image);
   TempDir state, images;
-  auto sandbox = create_sandbox("process", spec_for(image, state));
+  auto sandbox = create_sandbox(GetParam(), spec_for(image, state));
   ExecRequest request;
   request.shell =
       "echo kept > /work/new.txt && rm /etc/hostname && mkdir -p /opt/tool && ln -s /work/new.txt "
@@ -253,13 +246,67 @@ TEST(ProcessSandbox, SnapshotCarriesNewFilesAndDeletionsIntoANewImage) {
   EXPECT_THROW(sandbox->snapshot(snapshot), Error) << "the target must be new";
   sandbox->destroy();
   SandboxSpec spec = spec_for(snapshot, state);
-  auto restored = create_sandbox("process", spec);
+  auto restored = create_sandbox(GetParam(), spec);
   request.shell = "cat /opt/tool/link; test -e /etc/hostname && echo hostname-present; head -c 4 /etc/passwd";
   ExecResult result = restored->exec(request);
   EXPECT_EQ(result.stdout_data, "kept\nroot") << result.stderr_data;
   EXPECT_TRUE(std::filesystem::exists(image + "/layers/base/etc/hostname"))
       << "the parent image is untouched";
 }
+
+TEST_P(SandboxApi, ASignalEndingTheCommandIsReportedAsTheSignal) {
+  BALEEN_REQUIRE_SANDBOX(GetParam(), image);
+  TempDir state;
+  auto sandbox = create_sandbox(GetParam(), spec_for(image, state));
+  ExecRequest request;
+  request.shell = "echo before; kill -TERM $$; echo after";
+  ExecResult result = sandbox->exec(request);
+  EXPECT_EQ(result.signal, SIGTERM);
+  EXPECT_FALSE(result.timed_out);
+  EXPECT_EQ(result.stdout_data, "before\n");
+  request.shell = "exit 42";
+  result = sandbox->exec(request);
+  EXPECT_EQ(result.exit_code, 42);
+  EXPECT_EQ(result.signal, 0);
+}
+
+TEST_P(SandboxApi, FilesRoundTripByteForByte) {
+  BALEEN_REQUIRE_SANDBOX(GetParam(), image);
+  TempDir state;
+  auto sandbox = create_sandbox(GetParam(), spec_for(image, state));
+  std::mt19937 random(std::random_device{}());
+  std::string data(size_t{100'000} + random() % 1000, '\0');
+  for (char& c : data) c = static_cast<char>(random());
+  sandbox->write_file("/work/deep/dir/blob.bin", data, 0640);
+  EXPECT_EQ(sandbox->read_file("/work/deep/dir/blob.bin"), data);
+  EXPECT_EQ(sandbox->read_file("work/deep/../deep/dir/blob.bin"), data);
+  ExecRequest request;
+  request.shell = "wc -c < /work/deep/dir/blob.bin; stat -c %a /work/deep/dir/blob.bin";
+  EXPECT_EQ(sandbox->exec(request).stdout_data, std::to_string(data.size()) + "\n640\n");
+  EXPECT_THROW(sandbox->read_file("/work/deep/dir/blob.bin", 10), Error) << "max_bytes is enforced";
+  EXPECT_THROW(sandbox->read_file("/no/such/file"), Error);
+}
+
+TEST_P(SandboxApi, DestroyIsIdempotentAndEndsEveryHandle) {
+  BALEEN_REQUIRE_SANDBOX(GetParam(), image);
+  TempDir state;
+  SandboxSpec spec = spec_for(image, state);
+  spec.persist = true;
+  auto sandbox = create_sandbox(GetParam(), spec);
+  auto second = attach_sandbox(state.path(), sandbox->id());
+  ExecRequest request;
+  request.shell = "sleep 1000 & echo started";
+  EXPECT_EQ(second->exec(request).stdout_data, "started\n");
+  sandbox->destroy();
+  sandbox->destroy();
+  EXPECT_NO_THROW(second->destroy()) << "destroying through a stale handle is a no-op";
+  EXPECT_TRUE(list_sandboxes(state.path()).empty());
+  EXPECT_FALSE(std::filesystem::exists(state.path() + "/" + sandbox->id()));
+  EXPECT_THROW(sandbox->exec(request), Error);
+}
+
+INSTANTIATE_TEST_SUITE_P(Substrates, SandboxApi, ::testing::ValuesIn(testing::kImageSubstrates),
+                         [](const auto& info) { return std::string(info.param); });
 
 }  // namespace
 }  // namespace baleen::agent

@@ -28,17 +28,20 @@ Outcome run(const std::string& command) {
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
 }
 
-TEST(SandboxCli, CreateExecListDestroy) {
-  BALEEN_REQUIRE_PROCESS_SANDBOX(image);
+class SandboxCli : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(SandboxCli, CreateExecListDestroy) {
+  BALEEN_REQUIRE_SANDBOX(GetParam(), image);
+  std::string substrate = GetParam();
   TempDir root;
   std::string baleen = std::string(BALEEN_BINARY) + " sandbox ";
   std::string at = " --root " + root.path() + " ";
-  Outcome created = run(baleen + "create" + at + "--image " + image + " --memory-mb 128 --pids 32");
+  Outcome created = run(baleen + "create" + at + "--image " + image + " --memory-mb 128 --pids 32 --substrate " + substrate);
   ASSERT_EQ(created.status, 0) << created.out;
   std::string id = created.out.substr(0, created.out.find('\n'));
   ASSERT_EQ(id.size(), 12u) << created.out;
   Outcome listed = run(baleen + "list" + at);
-  EXPECT_EQ(listed.out.substr(0, 27), id + "\tprocess\talive\t") << listed.out;
+  EXPECT_TRUE(listed.out.starts_with(id + "\t" + substrate + "\talive\t")) << listed.out;
   EXPECT_EQ(run(baleen + "exec" + at + id + " -- echo hello").out, "hello\n");
   Outcome failed = run(baleen + "exec" + at + id + " --sh 'echo oops >&2; exit 7'");
   EXPECT_EQ(failed.status, 7);
@@ -51,6 +54,9 @@ TEST(SandboxCli, CreateExecListDestroy) {
   EXPECT_EQ(gone.status, 1);
   EXPECT_NE(gone.out.find("no sandbox"), std::string::npos) << gone.out;
 }
+
+INSTANTIATE_TEST_SUITE_P(Substrates, SandboxCli, ::testing::ValuesIn(testing::kImageSubstrates),
+                         [](const auto& info) { return std::string(info.param); });
 
 }  // namespace
 }  // namespace baleen::agent

@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include "agent/sandbox/container_sandbox.h"
 #include "agent/sandbox/process_sandbox.h"
 
 namespace baleen::agent::testing {
@@ -52,14 +53,24 @@ inline std::string base_image(std::string* reason) {
   return image;
 }
 
+// Whether the host can run `substrate` ("process" or "container"), and if not, why.
+inline bool substrate_available(const std::string& substrate, std::string* reason) {
+  if (substrate == "container") return ContainerSandbox::available(reason);
+  return ProcessSandbox::available(reason);
+}
+
+// The image-based substrates the shared suites run over.
+inline const char* const kImageSubstrates[] = {"process", "container"};
+
 }  // namespace baleen::agent::testing
 
-// Skips the test with the reason when the process substrate or its image is unavailable.
-#define BALEEN_REQUIRE_PROCESS_SANDBOX(image_var)                                  \
-  std::string image_var;                                                           \
-  {                                                                                \
-    std::string reason;                                                            \
-    if (!::baleen::agent::ProcessSandbox::available(&reason)) GTEST_SKIP() << reason; \
-    image_var = ::baleen::agent::testing::base_image(&reason);                     \
-    if (image_var.empty()) GTEST_SKIP() << reason;                                 \
+// Skips the test with the reason when the substrate or its image is unavailable.
+#define BALEEN_REQUIRE_SANDBOX(substrate, image_var)                                           \
+  std::string image_var;                                                                       \
+  {                                                                                            \
+    std::string reason;                                                                        \
+    if (!::baleen::agent::testing::substrate_available(substrate, &reason)) GTEST_SKIP() << reason; \
+    image_var = ::baleen::agent::testing::base_image(&reason);                                 \
+    if (image_var.empty()) GTEST_SKIP() << reason;                                             \
   }
+#define BALEEN_REQUIRE_PROCESS_SANDBOX(image_var) BALEEN_REQUIRE_SANDBOX("process", image_var)

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "agent/sandbox/confined_path.h"
+#include "agent/sandbox/image.h"
 #include "agent/trajectory/crc32c.h"
 #include "core/error.h"
 
@@ -87,6 +88,22 @@ uint32_t copy_layer(const std::string& source, const std::string& target) {
     }
   }
   return digest;
+}
+
+std::string write_snapshot_image(const std::string& parent_image_dir, const std::string& upper,
+                                 const std::string& image_dir) {
+  check(!fs::exists(image_dir), "snapshot target '{}' already exists", image_dir);
+  Image parent = Image::open(parent_image_dir);
+  fs::create_directories(image_dir + "/layers");
+  std::vector<std::string> layers;
+  for (size_t i = 0; i < parent.layers.size(); ++i) {
+    layers.push_back(fmt::format("layers/{}", i));
+    fs::create_directory_symlink(parent.layers[i], image_dir + "/" + layers.back());
+  }
+  layers.push_back(fmt::format("layers/{}", parent.layers.size()));
+  uint32_t digest = copy_layer(upper, image_dir + "/" + layers.back());
+  Image::write_manifest(image_dir, fmt::format("{}+snapshot-crc32c:{:08x}", parent.hash, digest), layers);
+  return image_dir;
 }
 
 }  // namespace baleen::agent

@@ -1,6 +1,6 @@
 // Copying an overlayfs writable layer into a new image layer, keeping what overlayfs reads from it:
 // whiteouts (0:0 character devices), opaque directories (trusted.overlay.opaque), modes, owners and
-// symlinks. Used by process-sandbox snapshots.
+// symlinks. Used by the snapshots of the overlay-based substrates (process, container).
 #pragma once
 
 #include <cstdint>
@@ -11,5 +11,11 @@ namespace baleen::agent {
 // Copies the tree under `source` (a path; may be /proc/self/fd/N) to the new directory `target`.
 // Returns a CRC-32C digest over every copied path, type, mode and byte.
 uint32_t copy_layer(const std::string& source, const std::string& target);
+
+// Writes a new image at `image_dir` (which must not exist): the parent image's layers (absolute
+// symlinks: the parent must stay) under a copy of the writable layer `upper`, hashed
+// "<parent hash>+snapshot-crc32c:<digest>". Returns image_dir.
+std::string write_snapshot_image(const std::string& parent_image_dir, const std::string& upper,
+                                 const std::string& image_dir);
 
 }  // namespace baleen::agent

@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -38,6 +39,13 @@ bool read_available(int fd, std::string* out, bool* truncated, int64_t cap) {
   }
 }
 
+// Milliseconds until the deadline (0 once it has passed), or -1: none, or already expired.
+int poll_timeout(const Deadline* deadline, bool expired) {
+  if (deadline == nullptr || expired) return -1;
+  auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline->at - std::chrono::steady_clock::now());
+  return static_cast<int>(std::clamp<int64_t>(left.count(), 0, 1 << 30));
+}
+
 }  // namespace
 
 CommandPipes CommandPipes::open() {
@@ -48,7 +56,8 @@ CommandPipes CommandPipes::open() {
   return pipes;
 }
 
-CapturedOutput pump_until_reply(CommandPipes& pipes, std::string_view stdin_data, int control, int64_t cap) {
+CapturedOutput pump_until_reply(CommandPipes& pipes, std::string_view stdin_data, int control, int64_t cap,
+                                const Deadline* deadline) {
   CapturedOutput output;
   int out = pipes.stdout_read.get(), err = pipes.stderr_read.get();
   set_nonblocking(out);
@@ -56,12 +65,18 @@ CapturedOutput pump_until_reply(CommandPipes& pipes, std::string_view stdin_data
   set_nonblocking(pipes.stdin_write.get());
   size_t written = 0;
   if (stdin_data.empty()) pipes.stdin_write = Fd();
-  bool out_open = true, err_open = true;
+  bool out_open = true, err_open = true, expired = false;
   for (;;) {
     pollfd fds[4] = {{control, POLLIN, 0}, {out_open ? out : -1, POLLIN, 0}, {err_open ? err : -1, POLLIN, 0},
                      {pipes.stdin_write ? pipes.stdin_write.get() : -1, POLLOUT, 0}};
-    if (::poll(fds, 4, -1) < 0) {
+    int ready = ::poll(fds, 4, poll_timeout(deadline, expired));
+    if (ready < 0) {
       check(errno == EINTR, "poll on a command's pipes failed: {}", std::strerror(errno));
+      continue;
+    }
+    if (ready == 0) {
+      expired = true;
+      deadline->expire();
       continue;
     }
     if (fds[1].revents) out_open = read_available(out, &output.stdout_data, &output.stdout_truncated, cap);

@@ -3,7 +3,9 @@
 // arrives on a control socket. Used by substrates whose commands run in another process.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -23,8 +25,16 @@ struct CapturedOutput {
   bool stdout_truncated = false, stderr_truncated = false;
 };
 
+// A time limit enforced by the host side: `expire` (which kills the command) runs once when `at`
+// passes before the reply; pumping then goes on until the reply.
+struct Deadline {
+  std::chrono::steady_clock::time_point at;
+  std::function<void()> expire;
+};
+
 // Pumps the pipes until `control` is readable (the reply), then drains what the command left in
 // the pipes and returns. The caller has closed the command's ends already.
-CapturedOutput pump_until_reply(CommandPipes& pipes, std::string_view stdin_data, int control, int64_t cap);
+CapturedOutput pump_until_reply(CommandPipes& pipes, std::string_view stdin_data, int control, int64_t cap,
+                                const Deadline* deadline = nullptr);
 
 }  // namespace baleen::agent

@@ -26,6 +26,7 @@
 #include "agent/sandbox/output_capture.h"
 #include "agent/sandbox/sandbox_state.h"
 #include "agent/sandbox/seccomp_filter.h"
+#include "agent/sandbox/writable_layer.h"
 #include "core/error.h"
 #include "core/log.h"
 
@@ -116,18 +117,13 @@ std::vector<char> header_message(uint32_t op) {
 // Everything init needs, prepared here because init cannot allocate.
 InitPlan make_plan(const Image& image, const SandboxSpec& spec, const std::string& state_dir) {
   InitPlan plan;
-  plan.mnt = state_dir + "/mnt";
-  plan.tmpfs_options = spec.limits.disk_bytes > 0 ? fmt::format("size={},mode=0755", spec.limits.disk_bytes)
-                                                  : std::string("mode=0755");
-  plan.upper = plan.mnt + "/upper";
-  plan.work = plan.mnt + "/work";
-  plan.root = plan.mnt + "/root";
-  std::string lower;
-  for (auto it = image.layers.rbegin(); it != image.layers.rend(); ++it)
-    lower += (lower.empty() ? "" : ":") + *it;
-  plan.overlay_options = fmt::format("lowerdir={},upperdir={},workdir={}", lower, plan.upper, plan.work);
-  check(plan.overlay_options.size() < 4000, "image '{}' has too many layers for one overlay mount",
-        image.dir);
+  WritableLayer layer = WritableLayer::plan(image, spec.limits.disk_bytes, state_dir + "/mnt");
+  plan.mnt = layer.mnt;
+  plan.tmpfs_options = layer.tmpfs_options;
+  plan.upper = layer.upper;
+  plan.work = layer.work;
+  plan.root = layer.root;
+  plan.overlay_options = layer.overlay_options;
   plan.root_proc = plan.root + "/proc";
   plan.root_proc_sys = plan.root_proc + "/sys";
   plan.root_sysrq = plan.root_proc + "/sysrq-trigger";
@@ -452,22 +448,9 @@ std::string ProcessSandbox::read_file(const std::string& path, int64_t max_bytes
   return read_whole(fd.get(), max_bytes, path);
 }
 
-// The snapshot image stacks the parent image's layers (absolute symlinks: the parent must stay)
-// under a copy of this sandbox's writable layer.
 std::string ProcessSandbox::snapshot(const std::string& image_dir) {
-  check(!fs::exists(image_dir), "snapshot target '{}' already exists", image_dir);
-  Image parent = Image::open(image_dir_);
   Fd upper = request_dir(proto::kUpperDir);
-  fs::create_directories(image_dir + "/layers");
-  std::vector<std::string> layers;
-  for (size_t i = 0; i < parent.layers.size(); ++i) {
-    layers.push_back(fmt::format("layers/{}", i));
-    fs::create_directory_symlink(parent.layers[i], image_dir + "/" + layers.back());
-  }
-  layers.push_back(fmt::format("layers/{}", parent.layers.size()));
-  uint32_t digest = copy_layer(fmt::format("/proc/self/fd/{}", upper.get()), image_dir + "/" + layers.back());
-  Image::write_manifest(image_dir, fmt::format("{}+snapshot-crc32c:{:08x}", parent.hash, digest), layers);
-  return image_dir;
+  return write_snapshot_image(image_dir_, fmt::format("/proc/self/fd/{}", upper.get()), image_dir);
 }
 
 void ProcessSandbox::destroy() {

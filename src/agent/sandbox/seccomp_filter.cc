@@ -47,8 +47,12 @@ void add_rule(scmp_filter_ctx ctx, uint32_t action, const char* name) {
 
 }  // namespace
 
+std::vector<std::string> sandbox_eperm_syscalls() { return {std::begin(kDenied), std::end(kDenied)}; }
+
+uint64_t sandbox_clone_namespace_flags() { return kNamespaceFlags; }
+
 std::vector<std::string> sandbox_denied_syscalls() {
-  std::vector<std::string> names(std::begin(kDenied), std::end(kDenied));
+  std::vector<std::string> names = sandbox_eperm_syscalls();
   names.push_back("clone (namespace flags)");
   names.push_back("clone3 (ENOSYS)");
   return names;

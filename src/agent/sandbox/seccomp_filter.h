@@ -6,6 +6,7 @@
 
 #include <linux/filter.h>
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -16,5 +17,11 @@ std::vector<sock_filter> sandbox_seccomp_program();
 
 // Names of the denied system calls, for the documentation and the tests.
 std::vector<std::string> sandbox_denied_syscalls();
+
+// The same policy in parts, for runtimes that build their own filter (the OCI seccomp section of the
+// `container` substrate): calls denied with EPERM, clone's namespace flags (any one set: EPERM), and
+// clone3 (ENOSYS, so libc falls back to the inspectable clone).
+std::vector<std::string> sandbox_eperm_syscalls();
+uint64_t sandbox_clone_namespace_flags();
 
 }  // namespace baleen::agent

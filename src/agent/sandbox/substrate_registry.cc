@@ -1,6 +1,7 @@
 // The substrate registry behind create_sandbox / attach_sandbox / list_sandboxes (sandbox.h).
 #include <filesystem>
 
+#include "agent/sandbox/container_sandbox.h"
 #include "agent/sandbox/function_sandbox.h"
 #include "agent/sandbox/process_sandbox.h"
 #include "agent/sandbox/sandbox.h"
@@ -14,7 +15,7 @@ std::vector<std::string> substrate_names() { return {"function", "process", "con
 std::unique_ptr<Sandbox> create_sandbox(std::string_view substrate, const SandboxSpec& spec) {
   if (substrate == "function") return FunctionSandbox::create(spec);
   if (substrate == "process") return ProcessSandbox::create(spec);
-  if (substrate == "container") fail("not implemented: container substrate (OCI bundle run by crun)");
+  if (substrate == "container") return ContainerSandbox::create(spec);
   if (substrate == "microvm") fail("not implemented: microvm substrate (QEMU TCG / Firecracker guest)");
   fail("unknown sandbox substrate '{}' (expected function, process, container or microvm)", substrate);
 }
@@ -25,6 +26,7 @@ std::unique_ptr<Sandbox> attach_sandbox(const std::string& state_root, const std
   std::string substrate = state.value("substrate", "");
   if (substrate == "function") return FunctionSandbox::attach(state_dir);
   if (substrate == "process") return ProcessSandbox::attach(state_dir);
+  if (substrate == "container") return ContainerSandbox::attach(state_dir);
   fail("sandbox '{}' has unknown substrate '{}' in {}/sandbox.json", id, substrate, state_dir);
 }
 
@@ -36,6 +38,7 @@ std::vector<SandboxInfo> list_sandboxes(const std::string& state_root) {
     nlohmann::json state = load_sandbox_state(entry.path().string());
     SandboxInfo info{state.value("id", ""), state.value("substrate", ""), state.value("image", ""), true};
     if (info.substrate == "process") info.alive = ProcessSandbox::alive(entry.path().string());
+    if (info.substrate == "container") info.alive = ContainerSandbox::alive(entry.path().string());
     infos.push_back(std::move(info));
   }
   std::sort(infos.begin(), infos.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
