@@ -2,11 +2,11 @@
 // scripts/build_image.sh (once per test binary), and skipping when the host cannot run sandboxes.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <cstdlib>
 #include <filesystem>
 #include <string>
-
-#include <gtest/gtest.h>
 
 #include "agent/sandbox/process_sandbox.h"
 
@@ -61,11 +61,11 @@ inline std::string base_image(std::string* reason) {
 }  // namespace baleen::agent::testing
 
 // Skips the test with the reason when the process substrate or its image is unavailable.
-#define BALEEN_REQUIRE_PROCESS_SANDBOX(image_var)                                  \
-  std::string image_var;                                                           \
-  {                                                                                \
-    std::string reason;                                                            \
+#define BALEEN_REQUIRE_PROCESS_SANDBOX(image_var)                                     \
+  std::string image_var;                                                              \
+  {                                                                                   \
+    std::string reason;                                                               \
     if (!::baleen::agent::ProcessSandbox::available(&reason)) GTEST_SKIP() << reason; \
-    image_var = ::baleen::agent::testing::base_image(&reason);                     \
-    if (image_var.empty()) GTEST_SKIP() << reason;                                 \
+    image_var = ::baleen::agent::testing::base_image(&reason);                        \
+    if (image_var.empty()) GTEST_SKIP() << reason;                                    \
   }

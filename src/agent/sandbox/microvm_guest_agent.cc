@@ -45,7 +45,9 @@ std::string as_string(const json& value) {
   return value.get<std::string>();
 }
 
-Bytes as_bytes(const std::string& text) { return Bytes(std::vector<uint8_t>(text.begin(), text.end())); }
+Bytes as_bytes(const std::string& text) {
+  return Bytes(std::vector<uint8_t>(text.begin(), text.end()));
+}
 
 // Opens `path` with the guest's '/' as the root: '..' and symlinks resolve inside it.
 int open_in_root(const std::string& path, int flags, int mode) {
@@ -53,8 +55,8 @@ int open_in_root(const std::string& path, int flags, int mode) {
   how.flags = static_cast<uint64_t>(flags | O_CLOEXEC);
   how.mode = static_cast<uint64_t>(mode);
   how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
-  std::string relative = path.substr(path.find_first_not_of('/') == std::string::npos ? path.size()
-                                                                                      : path.find_first_not_of('/'));
+  std::string relative = path.substr(
+      path.find_first_not_of('/') == std::string::npos ? path.size() : path.find_first_not_of('/'));
   if (relative.empty()) relative = ".";
   long fd = ::syscall(SYS_openat2, AT_FDCWD, relative.c_str(), &how, sizeof(how));
   if (fd < 0 && errno == ENOENT && !(flags & O_CREAT)) fail("'{}' does not exist", path);
@@ -70,8 +72,9 @@ bool drain(int fd, std::string* out, bool* truncated, int64_t cap) {
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return errno == EAGAIN;
     if (n == 0) return false;
-    size_t room = cap <= 0 ? static_cast<size_t>(n)
-                           : static_cast<size_t>(std::max<int64_t>(0, cap - static_cast<int64_t>(out->size())));
+    size_t room = cap <= 0
+                      ? static_cast<size_t>(n)
+                      : static_cast<size_t>(std::max<int64_t>(0, cap - static_cast<int64_t>(out->size())));
     out->append(buffer, std::min(room, static_cast<size_t>(n)));
     if (static_cast<size_t>(n) > room) *truncated = true;
   }
@@ -129,7 +132,8 @@ json run_exec(const json& request) {
   for (OwnedFd* end : {&in_read, &out_write, &err_write, &status_write}) end->reset();
   OwnedFd exited{static_cast<int>(::syscall(SYS_pidfd_open, pid, 0))};
   check(exited.fd >= 0, "pidfd_open: {}", std::strerror(errno));
-  for (int fd : {in_write.fd, out_read.fd, err_read.fd}) ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+  for (int fd : {in_write.fd, out_read.fd, err_read.fd})
+    ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
   if (stdin_data.empty()) in_write.reset();
 
   std::string out, err;
@@ -137,9 +141,12 @@ json run_exec(const json& request) {
   size_t written = 0;
   auto deadline = start + timeout;
   for (;;) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    pollfd fds[4] = {{exited.fd, POLLIN, 0}, {out_open ? out_read.fd : -1, POLLIN, 0},
-                     {err_open ? err_read.fd : -1, POLLIN, 0}, {in_write.fd, POLLOUT, 0}};
+    auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    pollfd fds[4] = {{exited.fd, POLLIN, 0},
+                     {out_open ? out_read.fd : -1, POLLIN, 0},
+                     {err_open ? err_read.fd : -1, POLLIN, 0},
+                     {in_write.fd, POLLOUT, 0}};
     int ready = ::poll(fds, 4, timed_out ? -1 : static_cast<int>(std::max<int64_t>(0, left.count())));
     if (ready < 0 && errno == EINTR) continue;
     if (ready == 0) {
@@ -166,11 +173,15 @@ json run_exec(const json& request) {
   }
   double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
-  json result = {{"op", "exec_result"}, {"exit_code", -1}, {"signal", 0}, {"timed_out", timed_out},
-                 {"stdout_truncated", out_truncated}, {"stderr_truncated", err_truncated},
+  json result = {{"op", "exec_result"},
+                 {"exit_code", -1},
+                 {"signal", 0},
+                 {"timed_out", timed_out},
+                 {"stdout_truncated", out_truncated},
+                 {"stderr_truncated", err_truncated},
                  {"wall_ns", static_cast<int64_t>(wall * 1e9)},
-                 {"cpu_us", (usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1'000'000 + usage.ru_utime.tv_usec +
-                                usage.ru_stime.tv_usec},
+                 {"cpu_us", (usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1'000'000 +
+                                usage.ru_utime.tv_usec + usage.ru_stime.tv_usec},
                  {"max_rss_kb", usage.ru_maxrss}};
   int failure[2] = {0, 0};
   if (::read(status_read.fd, failure, sizeof(failure)) == sizeof(failure)) {
@@ -193,7 +204,8 @@ void make_parents(const std::string& path) {
     std::string dir = path.substr(0, slash);
     struct stat info;
     if (::stat(dir.c_str(), &info) == 0) continue;
-    check(::mkdir(dir.c_str(), 0755) == 0 || errno == EEXIST, "cannot create '{}': {}", dir, std::strerror(errno));
+    check(::mkdir(dir.c_str(), 0755) == 0 || errno == EEXIST, "cannot create '{}': {}", dir,
+          std::strerror(errno));
   }
 }
 

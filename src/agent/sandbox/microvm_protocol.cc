@@ -30,8 +30,9 @@ bool read_exact(int fd, void* data, size_t size) {
 
 void write_frame(int fd, const nlohmann::json& message) {
   std::vector<uint8_t> payload = nlohmann::json::to_msgpack(message);
-  check(payload.size() <= kMaxFrameBytes, "microvm agent channel: a {}-byte message exceeds the {}-byte frame limit",
-        payload.size(), kMaxFrameBytes);
+  check(payload.size() <= kMaxFrameBytes,
+        "microvm agent channel: a {}-byte message exceeds the {}-byte frame limit", payload.size(),
+        kMaxFrameBytes);
   uint32_t header[2] = {kMagic, static_cast<uint32_t>(payload.size())};
   std::vector<uint8_t> frame(sizeof(header) + payload.size());
   std::memcpy(frame.data(), header, sizeof(header));

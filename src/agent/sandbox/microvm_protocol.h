@@ -15,9 +15,8 @@
 #pragma once
 
 #include <cstdint>
-#include <optional>
-
 #include <nlohmann/json.hpp>
+#include <optional>
 
 namespace baleen::agent::microvm_protocol {
 

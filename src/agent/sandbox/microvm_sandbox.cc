@@ -36,8 +36,8 @@ namespace {
 constexpr auto kBootPatience = 300s;
 // How long past its own timeout a request may take before the guest counts as hung.
 constexpr auto kReplyPatience = 120s;
-constexpr int64_t kMinMemoryMiB = 128;  // below this Debian's kernel does not boot
-constexpr int64_t kDefaultMemoryMiB = 1024;  // Limits::memory_bytes == 0 ("no limit")
+constexpr int64_t kMinMemoryMiB = 128;                // below this Debian's kernel does not boot
+constexpr int64_t kDefaultMemoryMiB = 1024;           // Limits::memory_bytes == 0 ("no limit")
 constexpr int64_t kMaxFileBytes = int64_t{64} << 20;  // one frame (microvm_protocol.h)
 
 // The boot artifacts of scripts/build_microvm.sh: dir/microvm.json names the kernel and initrd.
@@ -52,8 +52,8 @@ BootFiles open_boot_files(const std::string& dir) {
   json manifest = json::parse(in, nullptr, false);
   check(manifest.is_object() && manifest.value("format", "") == "baleen-microvm-1",
         "{}/microvm.json: expected format \"baleen-microvm-1\"", absolute);
-  BootFiles boot{absolute, absolute + "/" + manifest.value("kernel", ""), absolute + "/" + manifest.value("initrd", ""),
-                 manifest.value("hash", "")};
+  BootFiles boot{absolute, absolute + "/" + manifest.value("kernel", ""),
+                 absolute + "/" + manifest.value("initrd", ""), manifest.value("hash", "")};
   for (const std::string* file : {&boot.kernel, &boot.initrd}) {
     check(fs::is_regular_file(*file), "{}/microvm.json names '{}', which is not a file", absolute, *file);
   }
@@ -72,15 +72,20 @@ std::string find_qemu() {
   return "";
 }
 
-bool kvm_usable() { return ::access("/dev/kvm", R_OK | W_OK) == 0; }
+bool kvm_usable() {
+  return ::access("/dev/kvm", R_OK | W_OK) == 0;
+}
 
-std::string socket_path(const std::string& state_dir) { return state_dir + "/agent.sock"; }
+std::string socket_path(const std::string& state_dir) {
+  return state_dir + "/agent.sock";
+}
 
 std::vector<std::string> qemu_command(const std::string& qemu, const BootFiles& boot, const Limits& limits,
                                       const std::string& state_dir) {
   constexpr int64_t kMiB = int64_t{1} << 20;
-  int64_t memory_mib = limits.memory_bytes > 0 ? std::max(kMinMemoryMiB, (limits.memory_bytes + kMiB - 1) / kMiB)
-                                               : kDefaultMemoryMiB;
+  int64_t memory_mib = limits.memory_bytes > 0
+                           ? std::max(kMinMemoryMiB, (limits.memory_bytes + kMiB - 1) / kMiB)
+                           : kDefaultMemoryMiB;
   int cpus = std::max(1, static_cast<int>(std::ceil(limits.cpus)));
   // Skipping the crypto self-tests, the i8042 probe and timer checks saves ~2/3 of a TCG boot.
   std::string append = fmt::format(
@@ -89,15 +94,38 @@ std::vector<std::string> qemu_command(const std::string& qemu, const BootFiles& 
       limits.disk_bytes, limits.network ? 1 : 0);
   bool kvm = kvm_usable();
   std::vector<std::string> argv = {
-      qemu, "-name", "baleen-sandbox", "-accel", kvm ? "kvm" : "tcg", "-cpu", kvm ? "host" : "max",
-      "-nographic", "-nodefaults", "-no-user-config", "-no-reboot",
-      "-m", fmt::format("{}M", memory_mib), "-smp", std::to_string(cpus),
-      "-kernel", boot.kernel, "-initrd", boot.initrd, "-append", append,
-      "-serial", "file:" + state_dir + "/console.log",
-      "-chardev", fmt::format("socket,id=agent,path={},server=on,wait=off", socket_path(state_dir)),
-      "-device", "virtio-serial-pci,max_ports=2", "-device", "virtserialport,chardev=agent,name=baleen.agent"};
+      qemu,
+      "-name",
+      "baleen-sandbox",
+      "-accel",
+      kvm ? "kvm" : "tcg",
+      "-cpu",
+      kvm ? "host" : "max",
+      "-nographic",
+      "-nodefaults",
+      "-no-user-config",
+      "-no-reboot",
+      "-m",
+      fmt::format("{}M", memory_mib),
+      "-smp",
+      std::to_string(cpus),
+      "-kernel",
+      boot.kernel,
+      "-initrd",
+      boot.initrd,
+      "-append",
+      append,
+      "-serial",
+      "file:" + state_dir + "/console.log",
+      "-chardev",
+      fmt::format("socket,id=agent,path={},server=on,wait=off", socket_path(state_dir)),
+      "-device",
+      "virtio-serial-pci,max_ports=2",
+      "-device",
+      "virtserialport,chardev=agent,name=baleen.agent"};
   if (limits.network) {
-    for (const char* arg : {"-netdev", "user,id=net", "-device", "virtio-net-pci,netdev=net"}) argv.push_back(arg);
+    for (const char* arg : {"-netdev", "user,id=net", "-device", "virtio-net-pci,netdev=net"})
+      argv.push_back(arg);
   }
   return argv;
 }
@@ -130,12 +158,13 @@ pid_t start_qemu(const std::vector<std::string>& command, const std::string& log
   return pid;
 }
 
-// Whether `pid` is a live (not zombie) QEMU serving this state directory; guards against pid reuse.
-bool qemu_running(pid_t pid, const std::string& state_dir) {
+// Whether `pid` is a live (not zombie) QEMU serving this state directory. Our own child cannot be
+// reused before we reap it (and may not have exec'd yet); another's is checked by its command line.
+bool qemu_running(pid_t pid, const std::string& state_dir, bool own_child) {
   if (pid <= 0) return false;
   std::ifstream cmdline(fmt::format("/proc/{}/cmdline", pid), std::ios::binary);
   std::string args((std::istreambuf_iterator<char>(cmdline)), std::istreambuf_iterator<char>());
-  if (args.find(socket_path(state_dir)) == std::string::npos) return false;
+  if (!own_child && args.find(socket_path(state_dir)) == std::string::npos) return false;
   std::ifstream stat(fmt::format("/proc/{}/stat", pid));
   std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
   size_t paren = text.rfind(')');
@@ -146,8 +175,9 @@ Fd connect_agent(const std::string& state_dir) {
   sockaddr_un address{};
   address.sun_family = AF_UNIX;
   std::string path = socket_path(state_dir);
-  check(path.size() < sizeof(address.sun_path), "sandbox state path '{}' is longer than a unix socket allows ({})",
-        path, sizeof(address.sun_path) - 1);
+  check(path.size() < sizeof(address.sun_path),
+        "sandbox state path '{}' is longer than a unix socket allows ({})", path,
+        sizeof(address.sun_path) - 1);
   std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
   Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   check(static_cast<bool>(fd), "cannot create a socket: {}", std::strerror(errno));
@@ -171,7 +201,7 @@ bool MicrovmSandbox::available(std::string* reason) {
 
 bool MicrovmSandbox::alive(const std::string& state_dir) {
   std::string absolute = fs::absolute(state_dir).string();
-  return qemu_running(load_sandbox_state(absolute).value("qemu_pid", -1), absolute);
+  return qemu_running(load_sandbox_state(absolute).value("qemu_pid", -1), absolute, false);
 }
 
 std::unique_ptr<Sandbox> MicrovmSandbox::create(const SandboxSpec& spec) {
@@ -189,10 +219,14 @@ std::unique_ptr<Sandbox> MicrovmSandbox::create(const SandboxSpec& spec) {
     std::vector<std::string> command = qemu_command(find_qemu(), boot, spec.limits, sandbox->state_dir_);
     sandbox->qemu_pid_ = start_qemu(command, sandbox->state_dir_ + "/qemu.log", spec.persist);
     sandbox->own_child_ = true;
-    save_sandbox_state(sandbox->state_dir_,
-                       {{"id", sandbox->id_}, {"substrate", "microvm"}, {"image", boot.dir}, {"image_hash", boot.hash},
-                        {"limits", limits_to_json(spec.limits)}, {"qemu_pid", sandbox->qemu_pid_},
-                        {"accel", kvm_usable() ? "kvm" : "tcg"}, {"persist", spec.persist}});
+    save_sandbox_state(sandbox->state_dir_, {{"id", sandbox->id_},
+                                             {"substrate", "microvm"},
+                                             {"image", boot.dir},
+                                             {"image_hash", boot.hash},
+                                             {"limits", limits_to_json(spec.limits)},
+                                             {"qemu_pid", sandbox->qemu_pid_},
+                                             {"accel", kvm_usable() ? "kvm" : "tcg"},
+                                             {"persist", spec.persist}});
     sandbox->request({{"op", "ping"}}, kBootPatience);
   } catch (const Error& e) {
     std::string console = sandbox->console_tail();
@@ -224,18 +258,18 @@ MicrovmSandbox::~MicrovmSandbox() {
 }
 
 std::string MicrovmSandbox::console_tail() const {
-  return "--- console.log (tail) ---\n" + tail_of(state_dir_ + "/console.log", 2000) + "\n--- qemu.log (tail) ---\n" +
-         tail_of(state_dir_ + "/qemu.log", 1000);
+  return "--- console.log (tail) ---\n" + tail_of(state_dir_ + "/console.log", 2000) +
+         "\n--- qemu.log (tail) ---\n" + tail_of(state_dir_ + "/qemu.log", 1000);
 }
 
 json MicrovmSandbox::request(json message, std::chrono::milliseconds patience) const {
   check(!destroyed_, "sandbox {} was destroyed", id_);
   auto deadline = std::chrono::steady_clock::now() + patience;
   auto wait_a_little = [&](const char* what) {
-    if (own_child_) ::waitpid(qemu_pid_, nullptr, WNOHANG);  // reap it, so it reads as exited
-    check(qemu_running(qemu_pid_, state_dir_), "sandbox {}: its VM has exited ({})", id_, what);
-    check(std::chrono::steady_clock::now() < deadline, "sandbox {}: no answer from the guest agent within {} s ({})",
-          id_, std::chrono::duration_cast<std::chrono::seconds>(patience).count(), what);
+    check(qemu_running(qemu_pid_, state_dir_, own_child_), "sandbox {}: its VM has exited ({})", id_, what);
+    check(std::chrono::steady_clock::now() < deadline,
+          "sandbox {}: no answer from the guest agent within {} s ({})", id_,
+          std::chrono::duration_cast<std::chrono::seconds>(patience).count(), what);
   };
   // QEMU creates the socket a moment after it starts.
   Fd connection;
@@ -267,13 +301,18 @@ ExecResult MicrovmSandbox::exec(const ExecRequest& request) {
   if (!request.shell.empty()) argv = {"/bin/sh", "-c", request.shell};
   check(!argv.empty(), "exec: the request has neither argv nor a shell line");
   std::vector<std::string> env = request.env;
-  if (env.empty()) env = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root", "TERM=dumb"};
+  if (env.empty())
+    env = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root", "TERM=dumb"};
   std::chrono::milliseconds timeout = request.timeout.value_or(limits_.wall_timeout);
-  json reply = this->request({{"op", "exec"}, {"argv", argv}, {"env", env}, {"cwd", request.cwd},
-                              {"stdin", json::binary_t(std::vector<uint8_t>(request.stdin_data.begin(),
-                                                                            request.stdin_data.end()))},
-                              {"timeout_ms", timeout.count()}, {"output_bytes", limits_.output_bytes}},
-                             timeout + kReplyPatience);
+  json reply = this->request(
+      {{"op", "exec"},
+       {"argv", argv},
+       {"env", env},
+       {"cwd", request.cwd},
+       {"stdin", json::binary_t(std::vector<uint8_t>(request.stdin_data.begin(), request.stdin_data.end()))},
+       {"timeout_ms", timeout.count()},
+       {"output_bytes", limits_.output_bytes}},
+      timeout + kReplyPatience);
   auto text = [&](const char* key) {
     const auto& bytes = reply.at(key).get_binary();
     return std::string(bytes.begin(), bytes.end());
@@ -293,36 +332,41 @@ ExecResult MicrovmSandbox::exec(const ExecRequest& request) {
 }
 
 void MicrovmSandbox::write_file(const std::string& path, std::string_view data, int mode) {
-  check(static_cast<int64_t>(data.size()) <= kMaxFileBytes, "write_file '{}': {} bytes; the microvm substrate "
-        "moves at most {} bytes a file", path, data.size(), kMaxFileBytes);
-  request({{"op", "write_file"}, {"path", path}, {"mode", mode},
+  check(static_cast<int64_t>(data.size()) <= kMaxFileBytes,
+        "write_file '{}': {} bytes; the microvm substrate "
+        "moves at most {} bytes a file",
+        path, data.size(), kMaxFileBytes);
+  request({{"op", "write_file"},
+           {"path", path},
+           {"mode", mode},
            {"data", json::binary_t(std::vector<uint8_t>(data.begin(), data.end()))}},
           kReplyPatience);
 }
 
 std::string MicrovmSandbox::read_file(const std::string& path, int64_t max_bytes) {
-  json reply = request({{"op", "read_file"}, {"path", path}, {"max_bytes", std::min(max_bytes, kMaxFileBytes)}},
-                       kReplyPatience);
+  json reply =
+      request({{"op", "read_file"}, {"path", path}, {"max_bytes", std::min(max_bytes, kMaxFileBytes)}},
+              kReplyPatience);
   const auto& bytes = reply.at("data").get_binary();
   return std::string(bytes.begin(), bytes.end());
 }
 
 std::string MicrovmSandbox::snapshot(const std::string&) {
-  fail("microvm substrate: snapshot is not supported (the guest's files live in its RAM; copy them out with "
-       "read_file, or use the process substrate)");
+  fail(
+      "microvm substrate: snapshot is not supported (the guest's files live in its RAM; copy them out with "
+      "read_file, or use the process substrate)");
 }
 
 void MicrovmSandbox::destroy() {
   if (destroyed_) return;
   auto exited_within = [&](std::chrono::milliseconds wait) {
     for (auto end = std::chrono::steady_clock::now() + wait; std::chrono::steady_clock::now() < end;) {
-      if (own_child_) ::waitpid(qemu_pid_, nullptr, WNOHANG);
-      if (!qemu_running(qemu_pid_, state_dir_)) return true;
+      if (!qemu_running(qemu_pid_, state_dir_, own_child_)) return true;
       std::this_thread::sleep_for(10ms);
     }
     return false;
   };
-  if (qemu_running(qemu_pid_, state_dir_)) {
+  if (qemu_running(qemu_pid_, state_dir_, own_child_)) {
     try {
       request({{"op", "shutdown"}}, 5s);  // the guest powers off; the kill below covers a hung one
     } catch (const Error& e) {
@@ -334,6 +378,7 @@ void MicrovmSandbox::destroy() {
     }
   }
   destroyed_ = true;
+  if (own_child_) ::waitpid(qemu_pid_, nullptr, 0);
   std::error_code error;
   fs::remove_all(state_dir_, error);
   check(!error, "sandbox {}: cannot remove its state '{}': {}", id_, state_dir_, error.message());

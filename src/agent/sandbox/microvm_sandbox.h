@@ -9,9 +9,8 @@
 
 #include <chrono>
 #include <memory>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "agent/sandbox/confined_path.h"
 #include "agent/sandbox/sandbox.h"
