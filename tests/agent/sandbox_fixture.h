@@ -2,11 +2,11 @@
 // scripts/build_image.sh (once per test binary), and skipping when the host cannot run sandboxes.
 #pragma once
 
-#include <gtest/gtest.h>
-
 #include <cstdlib>
 #include <filesystem>
 #include <string>
+
+#include <gtest/gtest.h>
 
 #include "agent/sandbox/process_sandbox.h"
 

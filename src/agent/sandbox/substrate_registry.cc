@@ -10,9 +10,7 @@
 
 namespace baleen::agent {
 
-std::vector<std::string> substrate_names() {
-  return {"function", "process", "container", "microvm"};
-}
+std::vector<std::string> substrate_names() { return {"function", "process", "container", "microvm"}; }
 
 std::unique_ptr<Sandbox> create_sandbox(std::string_view substrate, const SandboxSpec& spec) {
   if (substrate == "function") return FunctionSandbox::create(spec);
