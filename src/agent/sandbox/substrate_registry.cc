@@ -3,6 +3,7 @@
 
 #include "agent/sandbox/container_sandbox.h"
 #include "agent/sandbox/function_sandbox.h"
+#include "agent/sandbox/microvm_sandbox.h"
 #include "agent/sandbox/process_sandbox.h"
 #include "agent/sandbox/sandbox.h"
 #include "agent/sandbox/sandbox_state.h"
@@ -16,7 +17,7 @@ std::unique_ptr<Sandbox> create_sandbox(std::string_view substrate, const Sandbo
   if (substrate == "function") return FunctionSandbox::create(spec);
   if (substrate == "process") return ProcessSandbox::create(spec);
   if (substrate == "container") return ContainerSandbox::create(spec);
-  if (substrate == "microvm") fail("not implemented: microvm substrate (QEMU TCG / Firecracker guest)");
+  if (substrate == "microvm") return MicrovmSandbox::create(spec);
   fail("unknown sandbox substrate '{}' (expected function, process, container or microvm)", substrate);
 }
 
@@ -27,6 +28,7 @@ std::unique_ptr<Sandbox> attach_sandbox(const std::string& state_root, const std
   if (substrate == "function") return FunctionSandbox::attach(state_dir);
   if (substrate == "process") return ProcessSandbox::attach(state_dir);
   if (substrate == "container") return ContainerSandbox::attach(state_dir);
+  if (substrate == "microvm") return MicrovmSandbox::attach(state_dir);
   fail("sandbox '{}' has unknown substrate '{}' in {}/sandbox.json", id, substrate, state_dir);
 }
 
@@ -39,6 +41,7 @@ std::vector<SandboxInfo> list_sandboxes(const std::string& state_root) {
     SandboxInfo info{state.value("id", ""), state.value("substrate", ""), state.value("image", ""), true};
     if (info.substrate == "process") info.alive = ProcessSandbox::alive(entry.path().string());
     if (info.substrate == "container") info.alive = ContainerSandbox::alive(entry.path().string());
+    if (info.substrate == "microvm") info.alive = MicrovmSandbox::alive(entry.path().string());
     infos.push_back(std::move(info));
   }
   std::sort(infos.begin(), infos.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
