@@ -17,6 +17,7 @@
 #include "agent/trajectory/trajectory_log.h"
 #include "agent/trajectory/trajectory_record.h"
 #include "core/error.h"
+#include "core/log.h"
 
 namespace {
 
@@ -63,7 +64,8 @@ std::string framed(std::string_view text, uint8_t cut) {
 // Asks the session for every logged record in order, as the agent loop would.
 void replay(TrajectoryLog& log) {
   TrajectorySession session(log);
-  for (const std::string& payload : log.payloads()) {
+  const std::vector<std::string> logged = log.payloads();  // the session appends to the log's own list
+  for (const std::string& payload : logged) {
     const TrajectoryRecord record = decode_record(payload);
     if (record.type == RecordType::kModel) {
       const ModelStep& m = record.model;
@@ -79,6 +81,11 @@ void replay(TrajectoryLog& log) {
 }
 
 }  // namespace
+
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  baleen::log::set_level(baleen::log::Level::kError);  // a torn-tail warning per input drowns the fuzzer
+  return 0;
+}
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 2) return 0;

@@ -143,7 +143,7 @@ struct RunResult {
   double wall_ms = 0;
 };
 
-int64_t file_size(const fs::path& path) {
+int64_t size_of(const fs::path& path) {
   struct stat st {};
   return ::stat(path.c_str(), &st) == 0 ? st.st_size : -1;
 }
@@ -164,14 +164,14 @@ RunResult run_agent_binary(const Workspace& ws, const fs::path& log, const Kill&
     ::_exit(127);
   }
   RunResult result;
-  int64_t size = file_size(log);
+  int64_t size = size_of(log);
   int growths = 0;
   std::optional<Clock::time_point> kill_time;
   if (kill.at == KillAt::kDelay) kill_time = start + kill.delay;
   int status = 0;
   while (::waitpid(pid, &status, WNOHANG) == 0) {
     if (kill.at == KillAt::kLogGrowth && !kill_time) {
-      const int64_t now_size = file_size(log);
+      const int64_t now_size = size_of(log);
       if (now_size > size && ++growths >= kill.growths) kill_time = Clock::now() + kill.delay;
       size = now_size;
     }
@@ -273,8 +273,9 @@ TEST(AgentKillLoop, EveryResumeReplaysLoggedCallsAndMatchesTheUninterruptedRun) 
       EXPECT_EQ(run.err.find("corrupt"), std::string::npos) << run.err;
 
       LogContents after;
-      if (fs::exists(log))
+      if (fs::exists(log)) {
         ASSERT_NO_THROW(after = TrajectoryLog::read(log.string())) << "a kill left a corrupt log";
+      }
       const LoggedRun now = logged_run(after.payloads);
       EXPECT_TRUE(now.violations.empty()) << now.violations.front();
       ASSERT_LE(now.records.size(), expected.records.size());
@@ -298,14 +299,14 @@ TEST(AgentKillLoop, EveryResumeReplaysLoggedCallsAndMatchesTheUninterruptedRun) 
         break;
       }
       ++kills;
-      if (file_size(log) >= 16 && rng() % 4 == 0) {  // a torn write of the next record
+      if (size_of(log) >= 16 && rng() % 4 == 0) {  // a torn write of the next record
         std::ofstream(log, std::ios::binary | std::ios::app)
             << torn_frame(reference_bytes, reference_payloads, rng);
         ++torn;
       }
-      if (testing::Test::HasFatalFailure()) return;
+      if (::testing::Test::HasFatalFailure()) return;
     }
-    if (testing::Test::HasFailure()) return;
+    if (::testing::Test::HasFailure()) return;
   }
   std::printf(
       "%lld kills (%lld torn tails added) over %lld episodes, %lld runs; %lld interrupted reads re-run\n",
