@@ -248,7 +248,7 @@ TEST(AgentKillLoop, EveryResumeReplaysLoggedCallsAndMatchesTheUninterruptedRun) 
   int64_t kills = 0, episodes = 0, runs = 0, torn = 0, reruns = 0;
   while (kills < total_kills) {
     const fs::path log = ws.tmp / fmt::format("episode-{}.trajectory", episodes++);
-    const int64_t episode_kills = std::min<int64_t>(total_kills - kills, 1 + rng() % 4);
+    const int64_t episode_kills = std::min<int64_t>(total_kills - kills, 1 + rng() % 6);
     for (int64_t attempt = 0;; ++attempt) {
       SCOPED_TRACE(fmt::format("episode {} run {}", episodes - 1, attempt));
       ++runs;
@@ -276,6 +276,12 @@ TEST(AgentKillLoop, EveryResumeReplaysLoggedCallsAndMatchesTheUninterruptedRun) 
       if (fs::exists(log)) {
         ASSERT_NO_THROW(after = TrajectoryLog::read(log.string())) << "a kill left a corrupt log";
       }
+      std::printf("episode %lld run %lld: %s after %.0f ms, %zu records logged\n",
+                  static_cast<long long>(episodes - 1), static_cast<long long>(attempt),
+                  !run.killed                 ? "completed"
+                  : kill.at == KillAt::kDelay ? "killed (delay)"
+                                              : "killed (log growth)",
+                  run.wall_ms, after.payloads.size());
       const LoggedRun now = logged_run(after.payloads);
       EXPECT_TRUE(now.violations.empty()) << now.violations.front();
       ASSERT_LE(now.records.size(), expected.records.size());
