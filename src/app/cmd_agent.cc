@@ -78,10 +78,14 @@ void run(const Options& o) {
   sandbox->destroy();
   std::filesystem::remove_all(state_root);
   if (out.end != agent::AgentEnd::kInterrupted) std::printf("%s\n", out.answer.c_str());
-  std::fprintf(stderr, "[%s after %lld steps; tool calls: %lld executed, %lld replayed; log %s]\n",
+  // Executed counts every live run of a tool, the re-runs of calls a crash cut off after their tool_start.
+  std::fprintf(stderr,
+               "[%s after %lld steps; tool calls: %lld executed, %lld replayed, %lld re-run after an "
+               "interruption; log %s]\n",
                std::string(agent::agent_end_name(out.end)).c_str(), static_cast<long long>(out.steps),
                static_cast<long long>(out.stats.tool_calls_executed),
-               static_cast<long long>(out.stats.tool_calls_replayed), log_path.c_str());
+               static_cast<long long>(out.stats.tool_calls_replayed),
+               static_cast<long long>(out.stats.interrupted_calls_rerun), log_path.c_str());
   check(out.end != agent::AgentEnd::kInterrupted, "interrupted; resume with --resume {}", log_path);
 }
 
