@@ -25,6 +25,14 @@ struct Options {
 };
 
 void run(const Options& o) {
+  // The signals are taken by one waiting thread (blocked before any thread starts — the
+  // backend's pool and the server's — so all inherit the mask), which may then call stop(): a signal handler
+  // could not.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   const std::filesystem::path dir = agent::resolve_model_dir(o.chat.model);
   agent::LoadedModel loaded(dir, o.chat.tokenizer_path());
   server::Server server(loaded,
@@ -32,13 +40,6 @@ void run(const Options& o) {
                          .defaults = o.chat.turn_options(),
                          .max_context = o.max_context,
                          .max_body_bytes = o.max_body_bytes});
-  // The signals are taken by one waiting thread (blocked everywhere else, so the server's threads
-  // inherit the mask), which may then call stop(): a signal handler could not.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   const int port = server.bind(o.host, o.port);
   std::thread waiter([&] {
     int sig = 0;
