@@ -207,7 +207,7 @@ TEST(Server, ToolCallRoundTrip) {
                                                              : fmt::format("{} lines", lines)}});
   const Reply second = post(s->port, request);
   ASSERT_EQ(second.status, 200) << second.body.dump();
-  EXPECT_EQ(second.body["choices"][0]["finish_reason"], "stop") << second.body.dump();
+  ASSERT_EQ(second.body["choices"][0]["finish_reason"], "stop") << second.body.dump();
   EXPECT_FALSE(second.body["choices"][0]["message"]["content"].get<std::string>().empty());
   const Json& usage = second.body["usage"];
   EXPECT_GE(usage["prompt_tokens_details"]["cached_tokens"].get<int64_t>(),
@@ -302,47 +302,73 @@ TEST(Server, ErrorsHaveOpenAIShape) {
   EXPECT_EQ(over["error"]["code"], "context_length_exceeded");
 }
 
-// Sends a streaming request on a raw socket, reads the first bytes of the stream, hangs up.
-void hang_up_mid_stream(int port, const Json& request) {
+// Sends a streaming request on a raw socket and reads until generation has started (a delta past the role
+// chunk); returns the open socket.
+int open_stream(int port, const Json& request) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  ASSERT_GE(fd, 0);
+  EXPECT_GE(fd, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<uint16_t>(port));
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
   const std::string body = request.dump();
-  const std::string head = fmt::format(
+  const std::string all = fmt::format(
       "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-      "Content-Length: {}\r\n\r\n",
-      body.size());
-  const std::string all = head + body;
-  ASSERT_EQ(::send(fd, all.data(), all.size(), 0), static_cast<ssize_t>(all.size()));
+      "Content-Length: {}\r\n\r\n{}",
+      body.size(), body);
+  EXPECT_EQ(::send(fd, all.data(), all.size(), 0), static_cast<ssize_t>(all.size()));
   std::string got;
   char buf[4096];
-  while (got.find("\"content\"") == std::string::npos) {  // past the role chunk: generation is running
+  while (got.find("\"delta\":{\"content\"") == std::string::npos) {
     const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-    ASSERT_GT(n, 0) << got;
+    if (n <= 0) break;
     got.append(buf, static_cast<size_t>(n));
   }
+  EXPECT_NE(got.find("\"delta\":{\"content\""), std::string::npos) << got;
+  return fd;
+}
+
+std::string read_to_end(int fd) {
+  std::string got;
+  char buf[4096];
+  for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) got.append(buf, static_cast<size_t>(n));
   ::close(fd);
+  return got;
+}
+
+// Hot sampling keeps nano from ending the turn on its own, so only a hang-up or stop() ends it early.
+Json endless_stream_request() {
+  return {{"messages", {{{"role", "user"}, {"content", "Tell me a long story."}}}},
+          {"temperature", 2.0},
+          {"seed", 11},
+          {"max_tokens", 2000},
+          {"stream", true}};
 }
 
 TEST(Server, ClientDisconnectStopsTheGenerationAndServerStaysHealthy) {
   REQUIRE_NANO();
-  // Hot sampling keeps nano from ending the turn on its own, so only the hang-up can stop it early.
-  Json request = {{"messages", {{{"role", "user"}, {"content", "Tell me a long story."}}}},
-                  {"temperature", 2.0},
-                  {"seed", 11},
-                  {"max_tokens", 2000},
-                  {"stream", true}};
-  hang_up_mid_stream(s->port, request);
+  ::close(open_stream(s->port, endless_stream_request()));
   auto c = client(s->port);
   auto stats = [&] { return Json::parse(c.Get("/health")->body)["generations"]; };
   const Reply next = post(s->port, tool_request("How many lines are in notes.txt?"));
   ASSERT_EQ(next.status, 200) << next.body.dump();
   EXPECT_EQ(next.body["choices"][0]["finish_reason"], "tool_calls") << next.body.dump();
   EXPECT_GE(stats()["interrupted"].get<int64_t>(), 1) << stats().dump();
+}
+
+// What SIGTERM does in `baleen serve`: stop() ends the running stream (no [DONE]) and run() returns.
+TEST(Server, StopEndsTheRunningStreamAndRunReturns) {
+  REQUIRE_NANO();
+  agent::TurnOptions defaults;
+  Server server(*s->model, ServerOptions{"baleen-nano", defaults, kMaxContext, kMaxBody});
+  const int port = server.bind("127.0.0.1", 0);
+  std::thread running([&] { server.run(); });
+  const int fd = open_stream(port, endless_stream_request());
+  server.stop();
+  running.join();
+  const std::string rest = read_to_end(fd);
+  EXPECT_EQ(rest.find("[DONE]"), std::string::npos) << rest;
 }
 
 }  // namespace
