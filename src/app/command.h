@@ -23,5 +23,6 @@ void add_sandbox_command(CLI::App& app);
 void add_run_command(CLI::App& app);
 void add_chat_command(CLI::App& app);
 void add_agent_command(CLI::App& app);
+void add_serve_command(CLI::App& app);
 
 }  // namespace baleen::app

@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   baleen::app::add_run_command(app);
   baleen::app::add_chat_command(app);
   baleen::app::add_agent_command(app);
+  baleen::app::add_serve_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -1,0 +1,76 @@
+// `baleen serve`: the OpenAI-compatible HTTP server (server/server.h) over one model (default: the
+// committed baleen-nano). The run/chat options set the defaults of requests that leave them out.
+// SIGINT/SIGTERM stop it gracefully: no new connections, the running generation is interrupted.
+#include <pthread.h>
+
+#include <csignal>
+#include <thread>
+
+#include "agent/session/loaded_model.h"
+#include "app/chat_options.h"
+#include "app/command.h"
+#include "core/log.h"
+#include "server/server.h"
+
+namespace baleen::app {
+namespace {
+
+struct Options {
+  ChatOptions chat;
+  std::string host = "127.0.0.1";
+  int port = 8000;
+  std::string served_name;
+  int64_t max_context = 0;
+  size_t max_body_bytes = 8u << 20;
+};
+
+void run(const Options& o) {
+  // The signals are taken by one waiting thread (blocked before any thread starts — the
+  // backend's pool and the server's — so all inherit the mask), which may then call stop(): a signal handler
+  // could not.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  const std::filesystem::path dir = agent::resolve_model_dir(o.chat.model);
+  agent::LoadedModel loaded(dir, o.chat.tokenizer_path());
+  server::Server server(loaded,
+                        {.model_name = o.served_name.empty() ? dir.filename().string() : o.served_name,
+                         .defaults = o.chat.turn_options(),
+                         .max_context = o.max_context,
+                         .max_body_bytes = o.max_body_bytes});
+  const int port = server.bind(o.host, o.port);
+  std::thread waiter([&] {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    log::info("signal {}: stopping", sig);
+    server.stop();
+  });
+  log::info("serving {} on http://{}:{} (OpenAI API under /v1)", dir.string(), o.host, port);
+  server.run();
+  pthread_kill(waiter.native_handle(), SIGTERM);  // wakes the waiter when run() ended without a signal
+  waiter.join();
+  log::info("stopped");
+}
+
+}  // namespace
+
+void add_serve_command(CLI::App& app) {
+  auto opts = std::make_shared<Options>();
+  auto* cmd = app.add_subcommand(
+      "serve",
+      "OpenAI-compatible HTTP server: /v1/chat/completions, /v1/models (default model: baleen-nano)");
+  opts->chat.add_to(*cmd);
+  cmd->add_option("--host", opts->host, "address to listen on")->capture_default_str();
+  cmd->add_option("--port", opts->port, "port to listen on; 0 picks a free one")->capture_default_str();
+  cmd->add_option("--served-model-name", opts->served_name,
+                  "model id in the API (default: the model directory's name)");
+  cmd->add_option("--max-context", opts->max_context,
+                  "prompt + completion tokens per request (default: the config's max_position_embeddings)");
+  cmd->add_option("--max-body-bytes", opts->max_body_bytes, "largest request body; larger ones get 413")
+      ->capture_default_str();
+  cmd->callback([opts] { run(*opts); });
+}
+
+}  // namespace baleen::app

@@ -1,0 +1,27 @@
+#include "server/api_error.h"
+
+namespace baleen::server {
+
+ApiError::ApiError(int status, std::string message, std::string param, std::string code)
+    : Error(std::move(message)), status_(status), param_(std::move(param)), code_(std::move(code)) {}
+
+chat::Json ApiError::body() const {
+  return error_body(what(), status_ < 500 ? "invalid_request_error" : "server_error", param_, code_);
+}
+
+chat::Json error_body(std::string_view message, std::string_view type, std::string_view param,
+                      std::string_view code) {
+  auto or_null = [](std::string_view s) { return s.empty() ? chat::Json() : chat::Json(s); };
+  return {
+      {"error", {{"message", message}, {"type", type}, {"param", or_null(param)}, {"code", or_null(code)}}}};
+}
+
+ApiError invalid_request(const Error& error) {
+  const std::string_view message = error.what();
+  const size_t colon = message.find(": ");
+  const std::string_view head = message.substr(0, colon);
+  const bool is_path = colon != std::string_view::npos && head.find(' ') == std::string_view::npos;
+  return ApiError(400, std::string(message), is_path ? std::string(head) : "");
+}
+
+}  // namespace baleen::server

@@ -1,0 +1,233 @@
+#include "server/chat_request.h"
+
+#include <algorithm>
+#include <array>
+#include <optional>
+
+#include "chat/render_request.h"
+#include "engine/sampler.h"
+#include "server/api_error.h"
+#include "tokenizer/utf8.h"
+
+namespace baleen::server {
+namespace {
+
+using chat::Json;
+
+// Every top-level field the server reads. Unknown fields are refused rather than ignored so a client
+// never believes a setting took effect when it did not.
+constexpr std::array<std::string_view, 22> kKnownFields = {"model",
+                                                           "messages",
+                                                           "tools",
+                                                           "tool_choice",
+                                                           "parallel_tool_calls",
+                                                           "max_tokens",
+                                                           "max_completion_tokens",
+                                                           "temperature",
+                                                           "top_p",
+                                                           "seed",
+                                                           "stop",
+                                                           "stream",
+                                                           "stream_options",
+                                                           "n",
+                                                           "response_format",
+                                                           "reasoning_effort",
+                                                           "thinking",
+                                                           "chat_template_kwargs",
+                                                           "user",
+                                                           "frequency_penalty",
+                                                           "presence_penalty",
+                                                           "logprobs"};
+
+template <typename... Args>
+[[noreturn]] void reject(std::string param, fmt::format_string<Args...> format, Args&&... args) {
+  throw ApiError(400, fmt::format(format, std::forward<Args>(args)...), std::move(param));
+}
+
+template <typename... Args>
+[[noreturn]] void unsupported(std::string param, fmt::format_string<Args...> format, Args&&... args) {
+  throw ApiError(400, fmt::format(format, std::forward<Args>(args)...), std::move(param),
+                 "unsupported_value");
+}
+
+// The field's value, or null when it is absent or JSON null (OpenAI treats both as "not given").
+const Json* field(const Json& body, std::string_view key) {
+  const auto it = body.find(key);
+  return it == body.end() || it->is_null() ? nullptr : &*it;
+}
+
+bool bool_field(const Json& body, std::string_view key, bool fallback) {
+  const Json* v = field(body, key);
+  if (!v) return fallback;
+  if (!v->is_boolean()) reject(std::string(key), "{}: expected true or false, got {}", key, v->type_name());
+  return v->get<bool>();
+}
+
+std::optional<double> number_field(const Json& body, std::string_view key, double lo, double hi) {
+  const Json* v = field(body, key);
+  if (!v) return std::nullopt;
+  if (!v->is_number()) reject(std::string(key), "{}: expected a number, got {}", key, v->type_name());
+  const double x = v->get<double>();
+  if (!(x >= lo && x <= hi)) reject(std::string(key), "{}: must be in [{}, {}], got {}", key, lo, hi, x);
+  return x;
+}
+
+std::optional<int64_t> int_field(const Json& body, std::string_view key) {
+  const Json* v = field(body, key);
+  if (!v) return std::nullopt;
+  if (!v->is_number_integer())
+    reject(std::string(key), "{}: expected an integer, got {}", key, v->type_name());
+  return v->get<int64_t>();
+}
+
+// Thinking mode from DeepSeek's API spelling `thinking: {"type": "enabled"|"disabled"}` (or a bare bool,
+// render_request's spelling) and from vLLM/SGLang's `chat_template_kwargs: {"thinking": bool}`.
+bool resolve_thinking(const Json& body, bool fallback) {
+  std::optional<bool> top, kwarg;
+  if (const Json* t = field(body, "thinking")) {
+    if (t->is_boolean()) {
+      top = t->get<bool>();
+    } else if (t->is_object() && t->size() == 1 && t->contains("type") && t->at("type").is_string() &&
+               (t->at("type") == "enabled" || t->at("type") == "disabled")) {
+      top = t->at("type") == "enabled";
+    } else {
+      reject("thinking", "thinking: expected true, false or {{\"type\": \"enabled\"|\"disabled\"}}, got {}",
+             t->dump());
+    }
+  }
+  if (const Json* k = field(body, "chat_template_kwargs")) {
+    if (!k->is_object()) reject("chat_template_kwargs", "chat_template_kwargs: expected an object");
+    for (const auto& [key, value] : k->items()) {
+      if (key != "thinking")
+        unsupported("chat_template_kwargs", "chat_template_kwargs.{}: not supported (only \"thinking\")",
+                    key);
+      if (!value.is_boolean())
+        reject("chat_template_kwargs", "chat_template_kwargs.thinking: expected true or false, got {}",
+               value.type_name());
+      kwarg = value.get<bool>();
+    }
+  }
+  if (top && kwarg && *top != *kwarg)
+    reject("thinking", "thinking ({}) and chat_template_kwargs.thinking ({}) disagree", *top, *kwarg);
+  return top.value_or(kwarg.value_or(fallback));
+}
+
+// Whether the request's tools are offered: tool_choice "auto" (the default) or "none".
+bool tools_offered(const Json& body) {
+  const Json* choice = field(body, "tool_choice");
+  if (!choice) return true;
+  if (choice->is_string() && *choice == "auto") return true;
+  if (choice->is_string() && *choice == "none") return false;
+  if ((choice->is_string() && *choice == "required") || choice->is_object())
+    unsupported("tool_choice", "tool_choice: only \"auto\" and \"none\" are supported, got {}",
+                choice->dump());
+  reject("tool_choice", "tool_choice: expected \"auto\" or \"none\", got {}", choice->dump());
+}
+
+int64_t max_tokens(const Json& body, bool& given) {
+  const std::optional<int64_t> completion = int_field(body, "max_completion_tokens");
+  const std::optional<int64_t> legacy = int_field(body, "max_tokens");
+  if (completion && legacy && *completion != *legacy)
+    reject("max_tokens", "max_tokens ({}) and max_completion_tokens ({}) disagree", *legacy, *completion);
+  const std::optional<int64_t> n = completion ? completion : legacy;
+  given = n.has_value();
+  if (n && *n < 1)
+    reject(completion ? "max_completion_tokens" : "max_tokens", "{}: must be >= 1, got {}",
+           completion ? "max_completion_tokens" : "max_tokens", *n);
+  return n.value_or(0);
+}
+
+void read_sampling(const Json& body, SamplingParams& sampling) {
+  if (auto t = number_field(body, "temperature", 0.0, 2.0)) sampling.temperature = static_cast<float>(*t);
+  if (auto p = number_field(body, "top_p", 0.0, 1.0)) sampling.top_p = static_cast<float>(*p);
+  if (auto s = int_field(body, "seed")) sampling.seed = static_cast<uint64_t>(*s);
+  try {
+    Sampler check_params(sampling);
+  } catch (const Error& e) {
+    throw invalid_request(e);
+  }
+}
+
+// Fields accepted only at the value that means "off": the engine has no penalties, logprobs or n > 1.
+void refuse_unsupported_values(const Json& body) {
+  if (const Json* stop = field(body, "stop"); stop && !(stop->is_array() && stop->empty()))
+    unsupported("stop", "stop: stop sequences are not supported yet");
+  if (auto n = int_field(body, "n"); n && *n != 1)
+    unsupported("n", "n: only 1 choice is supported, got {}", *n);
+  if (bool_field(body, "logprobs", false)) unsupported("logprobs", "logprobs: not supported yet");
+  for (const char* key : {"frequency_penalty", "presence_penalty"}) {
+    if (auto x = number_field(body, key, -2.0, 2.0); x && *x != 0.0)
+      unsupported(key, "{}: not supported yet (only 0)", key);
+  }
+  bool_field(body, "parallel_tool_calls", true);
+  if (const Json* user = field(body, "user"); user && !user->is_string())
+    reject("user", "user: expected a string, got {}", user->type_name());
+}
+
+void read_streaming(const Json& body, ChatRequest& out) {
+  out.stream = bool_field(body, "stream", false);
+  const Json* options = field(body, "stream_options");
+  if (!options) return;
+  if (!out.stream) reject("stream_options", "stream_options: only allowed when stream is true");
+  if (!options->is_object()) reject("stream_options", "stream_options: expected an object");
+  for (const auto& [key, value] : options->items()) {
+    if (key != "include_usage")
+      unsupported("stream_options", "stream_options.{}: not supported (only \"include_usage\")", key);
+  }
+  out.include_usage = bool_field(*options, "include_usage", false);
+}
+
+Json parse_body(std::string_view body) {
+  if (const size_t bad = tokenizer::find_invalid_utf8(body); bad != std::string_view::npos)
+    reject("", "request body is not valid UTF-8 (bad byte at offset {})", bad);
+  Json json;
+  try {
+    json = Json::parse(body);
+  } catch (const Json::exception& e) {
+    reject("", "request body is not valid JSON: {}", e.what());
+  }
+  if (!json.is_object()) reject("", "request body: expected a JSON object, got {}", json.type_name());
+  for (const auto& [key, value] : json.items()) {
+    if (std::find(kKnownFields.begin(), kKnownFields.end(), key) == kKnownFields.end())
+      throw ApiError(400, fmt::format("Unrecognized request argument supplied: {}", key), key,
+                     "unknown_parameter");
+  }
+  return json;
+}
+
+}  // namespace
+
+ChatRequest parse_chat_request(std::string_view text, const agent::TurnOptions& defaults) {
+  const Json body = parse_body(text);
+  ChatRequest out;
+  out.turn = defaults;
+  if (const Json* model = field(body, "model")) {
+    if (!model->is_string()) reject("model", "model: expected a string, got {}", model->type_name());
+    out.model = model->get<std::string>();
+  }
+  refuse_unsupported_values(body);
+  read_streaming(body, out);
+  read_sampling(body, out.turn.sampling);
+  if (const int64_t n = max_tokens(body, out.max_tokens_given); out.max_tokens_given) out.turn.max_tokens = n;
+
+  // The conversation goes through render_request so the server and `baleen render` agree byte for byte.
+  const bool with_tools = tools_offered(body);
+  Json render = {{"thinking", resolve_thinking(body, defaults.render.thinking)},
+                 {"drop_thinking", defaults.render.drop_thinking},
+                 {"dialect", chat::dialect_name(defaults.render.dialect)}};
+  for (const char* key : {"messages", "response_format", "reasoning_effort"}) {
+    if (body.contains(key)) render[key] = body.at(key);
+  }
+  if (with_tools && body.contains("tools")) render["tools"] = body.at("tools");
+  try {
+    chat::RenderRequest rendered = chat::render_request_from_json(render);
+    out.conversation = std::move(rendered.conversation);
+    out.turn.render = rendered.options;
+  } catch (const Error& e) {
+    throw invalid_request(e);
+  }
+  out.turn.tools = with_tools && field(body, "tools") ? body.at("tools") : Json();
+  return out;
+}
+
+}  // namespace baleen::server

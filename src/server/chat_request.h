@@ -1,0 +1,28 @@
+// The body of POST /v1/chat/completions (OpenAI's Chat Completions request) parsed into what one model
+// turn needs. The conversation part (messages, tools, response_format, reasoning_effort) goes through
+// chat::render_request_from_json, so `baleen render` and the server read messages the same way. Every
+// other accepted field is listed in chat_request.cc; an unknown field, a wrong type or an unsupported value
+// throws ApiError 400 naming the field.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "agent/session/chat_session.h"
+#include "chat/conversation.h"
+
+namespace baleen::server {
+
+struct ChatRequest {
+  std::string model;                // empty when the client did not name one
+  chat::Conversation conversation;  // request tools and response_format attached
+  agent::TurnOptions turn;          // render options, tools for the parser, sampling, max_tokens
+  bool max_tokens_given = false;    // false: turn.max_tokens is the server's default
+  bool stream = false;
+  bool include_usage = false;  // stream_options.include_usage
+};
+
+// `defaults` supplies what the request leaves out (dialect, thinking, sampling, max_tokens).
+ChatRequest parse_chat_request(std::string_view body, const agent::TurnOptions& defaults);
+
+}  // namespace baleen::server

@@ -1,0 +1,111 @@
+#include "server/chat_response.h"
+
+#include "core/log.h"
+
+namespace baleen::server {
+namespace {
+
+using chat::Json;
+
+// OpenAI sends arguments as a JSON string; the parser's arguments are an object.
+Json tool_call_json(const chat::ToolCall& call) {
+  const std::string arguments =
+      call.arguments.is_string() ? call.arguments.get<std::string>() : call.arguments.dump();
+  return {
+      {"id", call.id}, {"type", "function"}, {"function", {{"name", call.name}, {"arguments", arguments}}}};
+}
+
+void log_parse_errors(const agent::TurnResult& result) {
+  for (const chat::ParseError& error : result.errors) log::warn("model output: {}", error.message);
+}
+
+}  // namespace
+
+Json usage_json(const agent::TurnResult& result) {
+  return {{"prompt_tokens", result.prompt_tokens},
+          {"completion_tokens", result.completion_tokens},
+          {"total_tokens", result.prompt_tokens + result.completion_tokens},
+          {"prompt_tokens_details", {{"cached_tokens", result.reused_tokens}}}};
+}
+
+Json completion_json(const CompletionMeta& meta, const agent::TurnResult& result) {
+  log_parse_errors(result);
+  Json message = {{"role", "assistant"}};
+  // OpenAI's convention: content is null when the turn is only tool calls.
+  message["content"] = result.content.empty() && !result.tool_calls.empty() ? Json() : Json(result.content);
+  if (!result.reasoning.empty()) message["reasoning_content"] = result.reasoning;
+  if (!result.tool_calls.empty()) {
+    message["tool_calls"] = Json::array();
+    for (const chat::ToolCall& call : result.tool_calls)
+      message["tool_calls"].push_back(tool_call_json(call));
+  }
+  return {{"id", meta.id},
+          {"object", "chat.completion"},
+          {"created", meta.created},
+          {"model", meta.model},
+          {"choices",
+           {{{"index", 0},
+             {"message", message},
+             {"logprobs", nullptr},
+             {"finish_reason", agent::finish_reason_name(result.finish)}}}},
+          {"usage", usage_json(result)}};
+}
+
+std::string sse_event(const Json& data) {
+  return "data: " + data.dump() + "\n\n";
+}
+
+ChunkEncoder::ChunkEncoder(CompletionMeta meta, bool include_usage)
+    : meta_(std::move(meta)), include_usage_(include_usage) {}
+
+Json ChunkEncoder::chunk(Json delta, Json finish_reason) const {
+  Json c = {{"id", meta_.id},
+            {"object", "chat.completion.chunk"},
+            {"created", meta_.created},
+            {"model", meta_.model},
+            {"choices",
+             {{{"index", 0},
+               {"delta", std::move(delta)},
+               {"logprobs", nullptr},
+               {"finish_reason", std::move(finish_reason)}}}}};
+  // With include_usage every chunk carries "usage": null and one last chunk carries the numbers.
+  if (include_usage_) c["usage"] = nullptr;
+  return c;
+}
+
+std::string ChunkEncoder::start() const {
+  return sse_event(chunk({{"role", "assistant"}, {"content", ""}}, nullptr));
+}
+
+std::string ChunkEncoder::event(const chat::ParseEvent& event) {
+  using Kind = chat::ParseEvent::Kind;
+  switch (event.kind) {
+    case Kind::kReasoning:
+      return sse_event(chunk({{"reasoning_content", event.text}}, nullptr));
+    case Kind::kContent:
+      return sse_event(chunk({{"content", event.text}}, nullptr));
+    case Kind::kToolCall: {
+      Json call = tool_call_json(event.call);
+      call["index"] = tool_index_++;
+      return sse_event(chunk({{"tool_calls", Json::array({call})}}, nullptr));
+    }
+    case Kind::kError:
+      log::warn("model output: {}", event.error.message);
+      return "";
+  }
+  return "";
+}
+
+std::string ChunkEncoder::finish(const agent::TurnResult& result) const {
+  std::string out = sse_event(chunk(Json::object(), agent::finish_reason_name(result.finish)));
+  if (include_usage_) {
+    Json last = chunk(Json::object(), nullptr);
+    last["choices"] = Json::array();
+    last["usage"] = usage_json(result);
+    out += sse_event(last);
+  }
+  out += kSseDone;
+  return out;
+}
+
+}  // namespace baleen::server

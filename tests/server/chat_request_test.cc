@@ -1,0 +1,122 @@
+#include "server/chat_request.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "server/api_error.h"
+
+namespace baleen::server {
+namespace {
+
+using chat::Json;
+
+const Json kMessages = Json::parse(R"([{"role": "user", "content": "Say hello."}])");
+
+ChatRequest parse(const Json& body) {
+  return parse_chat_request(body.dump(), agent::TurnOptions{});
+}
+
+// The ApiError a body raises: its status and param, and that the message names `mention`.
+void expect_error(std::string_view body, int status, std::string_view param, std::string_view mention) {
+  try {
+    parse_chat_request(body, agent::TurnOptions{});
+    ADD_FAILURE() << "accepted: " << body;
+  } catch (const ApiError& e) {
+    EXPECT_EQ(e.status(), status) << e.what();
+    EXPECT_EQ(e.body()["error"]["param"], param.empty() ? Json() : Json(param)) << e.what();
+    EXPECT_NE(std::string(e.what()).find(mention), std::string::npos) << e.what() << " lacks " << mention;
+  }
+}
+
+Json with(std::string_view key, Json value) {
+  Json body = {{"messages", kMessages}};
+  body[key] = std::move(value);
+  return body;
+}
+
+TEST(ChatRequest, ReadsSamplingLimitsAndStreaming) {
+  std::mt19937_64 rng(7);
+  const int64_t seed = static_cast<int64_t>(rng() >> 1);
+  const int64_t max_tokens = 1 + static_cast<int64_t>(rng() % 1000);
+  Json body = {{"model", "baleen-nano"}, {"messages", kMessages},
+               {"temperature", 0.5},     {"top_p", 0.9},
+               {"seed", seed},           {"max_completion_tokens", max_tokens},
+               {"stream", true},         {"stream_options", {{"include_usage", true}}}};
+  const ChatRequest r = parse(body);
+  EXPECT_EQ(r.model, "baleen-nano");
+  EXPECT_FLOAT_EQ(r.turn.sampling.temperature, 0.5f);
+  EXPECT_FLOAT_EQ(r.turn.sampling.top_p, 0.9f);
+  EXPECT_EQ(r.turn.sampling.seed, static_cast<uint64_t>(seed));
+  EXPECT_EQ(r.turn.max_tokens, max_tokens);
+  EXPECT_TRUE(r.max_tokens_given);
+  EXPECT_TRUE(r.stream);
+  EXPECT_TRUE(r.include_usage);
+  ASSERT_EQ(r.conversation.messages.size(), 1u);
+}
+
+TEST(ChatRequest, DefaultsFillWhatTheRequestLeavesOut) {
+  agent::TurnOptions defaults;
+  defaults.max_tokens = 77;
+  defaults.render.thinking = true;
+  const ChatRequest r = parse_chat_request(Json{{"messages", kMessages}}.dump(), defaults);
+  EXPECT_EQ(r.turn.max_tokens, 77);
+  EXPECT_FALSE(r.max_tokens_given);
+  EXPECT_TRUE(r.turn.render.thinking);
+  EXPECT_FALSE(r.stream);
+}
+
+TEST(ChatRequest, ThinkingFromEverySpelling) {
+  EXPECT_TRUE(parse(with("chat_template_kwargs", {{"thinking", true}})).turn.render.thinking);
+  EXPECT_TRUE(parse(with("thinking", {{"type", "enabled"}})).turn.render.thinking);
+  EXPECT_FALSE(parse(with("thinking", {{"type", "disabled"}})).turn.render.thinking);
+  EXPECT_TRUE(parse(with("thinking", true)).turn.render.thinking);
+  Json both = with("thinking", false);
+  both["chat_template_kwargs"] = {{"thinking", true}};
+  expect_error(both.dump(), 400, "thinking", "disagree");
+  expect_error(with("chat_template_kwargs", {{"enable_thinking", true}}).dump(), 400, "chat_template_kwargs",
+               "enable_thinking");
+}
+
+TEST(ChatRequest, ToolChoiceNoneHidesTheTools) {
+  const Json tools = Json::parse(R"([{"type": "function", "function": {"name": "f", "description": "d",
+      "parameters": {"type": "object", "properties": {}}}}])");
+  Json body = with("tools", tools);
+  const ChatRequest offered = parse(body);
+  EXPECT_EQ(offered.turn.tools, tools);
+  ASSERT_EQ(offered.conversation.messages.size(), 2u);  // a system message carries the tools
+  body["tool_choice"] = "none";
+  const ChatRequest hidden = parse(body);
+  EXPECT_TRUE(hidden.turn.tools.is_null());
+  EXPECT_EQ(hidden.conversation.messages.size(), 1u);
+  body["tool_choice"] = "required";
+  expect_error(body.dump(), 400, "tool_choice", "only \"auto\" and \"none\"");
+  body["tool_choice"] = {{"type", "function"}, {"function", {{"name", "f"}}}};
+  expect_error(body.dump(), 400, "tool_choice", "only \"auto\" and \"none\"");
+}
+
+TEST(ChatRequest, BadBodiesNameWhatIsWrong) {
+  expect_error("{\"messages\": [", 400, "", "not valid JSON");
+  expect_error("[1, 2]", 400, "", "expected a JSON object");
+  expect_error("{\"messages\": [{\"role\": \"user\", \"content\": \"\xff\xfe\"}]}", 400, "",
+               "not valid UTF-8");
+  expect_error(with("frobnicate", 1).dump(), 400, "frobnicate",
+               "Unrecognized request argument supplied: frobnicate");
+  expect_error(Json{{"messages", "hi"}}.dump(), 400, "messages", "messages");
+  expect_error(Json{{"model", "x"}}.dump(), 400, "messages", "messages: missing");
+  expect_error(with("temperature", "hot").dump(), 400, "temperature", "expected a number");
+  expect_error(with("temperature", 3).dump(), 400, "temperature", "[0, 2]");
+  expect_error(with("max_tokens", 0).dump(), 400, "max_tokens", ">= 1");
+  expect_error(with("max_tokens", 1.5).dump(), 400, "max_tokens", "expected an integer");
+  expect_error(with("stream", "yes").dump(), 400, "stream", "true or false");
+  expect_error(with("stream_options", {{"include_usage", true}}).dump(), 400, "stream_options",
+               "stream is true");
+  expect_error(with("stop", "\n").dump(), 400, "stop", "not supported");
+  expect_error(with("n", 2).dump(), 400, "n", "only 1");
+  expect_error(with("model", 5).dump(), 400, "model", "expected a string");
+  const Json bad_role = Json::parse(R"({"messages": [{"role": "wizard", "content": "hi"}]})");
+  expect_error(bad_role.dump(), 400, "messages[0].role", "wizard");
+}
+
+}  // namespace
+}  // namespace baleen::server

@@ -1,0 +1,375 @@
+#include "server/server.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <random>
+#include <thread>
+
+#include "agent/session/workspace_tools.h"
+
+namespace baleen::server {
+namespace {
+
+using chat::Json;
+
+constexpr int64_t kMaxContext = 2048;
+constexpr size_t kMaxBody = 64 * 1024;
+
+// baleen-nano behind a real server on a free port, shared by the suite; null (tests skipped) without a
+// tokenizer or unpacked shards.
+struct Served {
+  std::unique_ptr<agent::LoadedModel> model;
+  std::unique_ptr<Server> server;
+  std::thread thread;
+  int port = 0;
+
+  ~Served() {
+    if (!server) return;
+    server->stop();
+    thread.join();
+  }
+};
+
+bool start(Served& out) {
+  const auto tok = tokenizer::default_tokenizer_path();
+  const std::string dir = std::string(BALEEN_SOURCE_DIR) + "/models/baleen-nano";
+  if (!std::filesystem::exists(tok) || !std::filesystem::exists(dir + "/model-00001-of-00002.safetensors"))
+    return false;
+  out.model = std::make_unique<agent::LoadedModel>(dir, tok, 2);
+  agent::TurnOptions defaults;
+  defaults.max_tokens = 96;
+  out.server =
+      std::make_unique<Server>(*out.model, ServerOptions{"baleen-nano", defaults, kMaxContext, kMaxBody});
+  out.port = out.server->bind("127.0.0.1", 0);
+  out.thread = std::thread([server = out.server.get()] { server->run(); });
+  return true;
+}
+
+Served* served() {
+  static Served s;
+  static const bool ready = start(s);
+  return ready ? &s : nullptr;
+}
+
+#define REQUIRE_NANO()  \
+  Served* s = served(); \
+  if (!s) GTEST_SKIP() << "no tokenizer or unpacked baleen-nano (scripts/setup.sh)"
+
+httplib::Client client(int port) {
+  httplib::Client c("127.0.0.1", port);
+  c.set_read_timeout(120);
+  return c;
+}
+
+struct Reply {
+  int status = 0;
+  Json body;
+};
+
+Reply post(int port, const Json& body) {
+  auto res = client(port).Post("/v1/chat/completions", body.dump(), "application/json");
+  if (!res) return {};
+  return {res->status, Json::parse(res->body)};
+}
+
+// The five tools nano was trained on (reference/nano/tools.py), without the agent's extra `search`.
+Json trained_tools() {
+  Json tools = Json::array();
+  for (const Json& t : agent::workspace_tool_schemas())
+    if (t["function"]["name"] != "search") tools.push_back(t);
+  return tools;
+}
+
+Json tool_request(const std::string& question) {
+  return {{"model", "baleen-nano"},
+          {"messages",
+           {{{"role", "system"},
+             {"content",
+              "You are baleen-nano, a helpful assistant. You can use tools to work in a small workspace."}},
+            {{"role", "user"}, {"content", question}}}},
+          {"tools", trained_tools()},
+          {"chat_template_kwargs", {{"thinking", true}}},
+          {"max_tokens", 96}};
+}
+
+// The arguments object of a call, checked against its tool's schema: required keys present, every key a
+// declared property of the declared JSON type.
+void expect_matches_schema(const Json& call) {
+  const std::string name = call["function"]["name"];
+  const Json arguments = Json::parse(call["function"]["arguments"].get<std::string>());
+  ASSERT_TRUE(arguments.is_object()) << arguments.dump();
+  const Json tools = trained_tools();
+  const auto tool =
+      std::find_if(tools.begin(), tools.end(), [&](const Json& t) { return t["function"]["name"] == name; });
+  ASSERT_NE(tool, tools.end()) << "unknown tool " << name;
+  const Json* function = &(*tool)["function"];
+  const Json& params = (*function)["parameters"];
+  for (const Json& key : params["required"]) EXPECT_TRUE(arguments.contains(key)) << name << " lacks " << key;
+  for (const auto& [key, value] : arguments.items()) {
+    ASSERT_TRUE(params["properties"].contains(key)) << name << " has no parameter " << key;
+    const std::string type = params["properties"][key]["type"];
+    const bool typed = type == "string"    ? value.is_string()
+                       : type == "number"  ? value.is_number()
+                       : type == "boolean" ? value.is_boolean()
+                                           : true;
+    EXPECT_TRUE(typed) << key << " is not a " << type << ": " << value.dump();
+  }
+}
+
+// The data events of an SSE body, [DONE] as the string "[DONE]".
+std::vector<Json> sse_events(const std::string& body) {
+  std::vector<Json> events;
+  for (size_t at = 0; at < body.size();) {
+    const size_t end = body.find("\n\n", at);
+    EXPECT_NE(end, std::string::npos) << "unterminated event: " << body.substr(at);
+    if (end == std::string::npos) break;
+    const std::string event = body.substr(at, end - at);
+    EXPECT_EQ(event.rfind("data: ", 0), 0u) << event;
+    const std::string data = event.substr(6);
+    events.push_back(data == "[DONE]" ? Json("[DONE]") : Json::parse(data));
+    at = end + 2;
+  }
+  return events;
+}
+
+// The assistant message and finish reason a stream adds up to, in the non-streaming shape.
+Json accumulate(const std::vector<Json>& events, Json& usage) {
+  Json message = {{"role", "assistant"}, {"content", ""}}, finish;
+  std::string reasoning;
+  for (const Json& e : events) {
+    if (e == "[DONE]") break;
+    if (e.contains("usage") && !e["usage"].is_null()) usage = e["usage"];
+    if (e["choices"].empty()) continue;
+    const Json& choice = e["choices"][0];
+    if (!choice["finish_reason"].is_null()) finish = choice["finish_reason"];
+    const Json& delta = choice["delta"];
+    if (delta.contains("content"))
+      message["content"] = message["content"].get<std::string>() + delta["content"].get<std::string>();
+    if (delta.contains("reasoning_content")) reasoning += delta["reasoning_content"].get<std::string>();
+    for (const Json& call : delta.value("tool_calls", Json::array())) {
+      EXPECT_EQ(call["index"], message.value("tool_calls", Json::array()).size());
+      Json whole = call;
+      whole.erase("index");
+      message["tool_calls"].push_back(whole);
+    }
+  }
+  if (!reasoning.empty()) message["reasoning_content"] = reasoning;
+  if (message.contains("tool_calls") && message["content"] == "") message["content"] = nullptr;
+  return {{"message", message}, {"finish_reason", finish}};
+}
+
+TEST(Server, HealthAndModels) {
+  REQUIRE_NANO();
+  auto c = client(s->port);
+  auto health = c.Get("/health");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+  EXPECT_EQ(Json::parse(health->body)["status"], "ok");
+  auto models = c.Get("/v1/models");
+  ASSERT_TRUE(models);
+  const Json list = Json::parse(models->body);
+  ASSERT_EQ(list["data"].size(), 1u) << list.dump();
+  EXPECT_EQ(list["data"][0]["id"], "baleen-nano");
+  EXPECT_EQ(list["data"][0]["max_model_len"], kMaxContext);
+}
+
+// A real tool loop: nano answers with a tool call, the client runs it and sends the result back in the
+// re-sent history, nano answers; the second request reuses the session's prefix.
+TEST(Server, ToolCallRoundTrip) {
+  REQUIRE_NANO();
+  Json request = tool_request("How many lines are in notes.txt?");
+  const Reply first = post(s->port, request);
+  ASSERT_EQ(first.status, 200) << first.body.dump();
+  const Json& choice = first.body["choices"][0];
+  ASSERT_EQ(choice["finish_reason"], "tool_calls") << first.body.dump();
+  const Json& message = choice["message"];
+  ASSERT_EQ(message["tool_calls"].size(), 1u) << message.dump();
+  const Json& call = message["tool_calls"][0];
+  EXPECT_EQ(call["type"], "function");
+  EXPECT_EQ(call["id"].get<std::string>().rfind("call_", 0), 0u);
+  expect_matches_schema(call);
+  EXPECT_FALSE(message.value("reasoning_content", "").empty()) << "thinking mode gave no reasoning";
+
+  std::mt19937 rng(std::random_device{}());
+  const int lines = 3 + static_cast<int>(rng() % 20);
+  request["messages"].push_back(message);
+  request["messages"].push_back(
+      {{"role", "tool"},
+       {"tool_call_id", call["id"]},
+       {"content", call["function"]["name"] == "run_command" ? fmt::format("{} notes.txt", lines)
+                                                             : fmt::format("{} lines", lines)}});
+  const Reply second = post(s->port, request);
+  ASSERT_EQ(second.status, 200) << second.body.dump();
+  ASSERT_EQ(second.body["choices"][0]["finish_reason"], "stop") << second.body.dump();
+  EXPECT_FALSE(second.body["choices"][0]["message"]["content"].get<std::string>().empty());
+  const Json& usage = second.body["usage"];
+  EXPECT_GE(usage["prompt_tokens_details"]["cached_tokens"].get<int64_t>(),
+            first.body["usage"]["prompt_tokens"].get<int64_t>())
+      << "the re-sent history was prefilled again: " << usage.dump();
+}
+
+TEST(Server, StreamingEqualsNonStreaming) {
+  REQUIRE_NANO();
+  Json request = tool_request("Count the lines of logs/app.log.");
+  const Reply whole = post(s->port, request);
+  ASSERT_EQ(whole.status, 200) << whole.body.dump();
+  request["stream"] = true;
+  request["stream_options"] = {{"include_usage", true}};
+  auto res = client(s->port).Post("/v1/chat/completions", request.dump(), "application/json");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  EXPECT_EQ(res->get_header_value("Content-Type"), "text/event-stream");
+  const std::vector<Json> events = sse_events(res->body);
+  ASSERT_GE(events.size(), 3u);
+  EXPECT_EQ(events.back(), "[DONE]");
+  EXPECT_EQ(events.front()["choices"][0]["delta"]["role"], "assistant");
+  Json usage;
+  Json streamed = accumulate(events, usage);
+  Json expected = whole.body["choices"][0];
+  // Tool-call ids are unique per request; everything else must agree.
+  for (Json* m : {&streamed["message"], &expected["message"]})
+    for (Json& call : (*m).contains("tool_calls") ? (*m)["tool_calls"] : *m)
+      if (call.is_object() && call.contains("id")) call["id"] = "";
+  for (const char* key : {"role", "content", "reasoning_content", "tool_calls"})
+    EXPECT_EQ(streamed["message"].value(key, Json()), expected["message"].value(key, Json())) << key;
+  EXPECT_EQ(streamed["finish_reason"], expected["finish_reason"]);
+  EXPECT_EQ(usage["completion_tokens"], whole.body["usage"]["completion_tokens"]);
+  EXPECT_EQ(usage["prompt_tokens"], whole.body["usage"]["prompt_tokens"]);
+}
+
+struct ErrorCase {
+  const char* name;
+  std::string method, path, body;
+  int status;
+  std::string mention;
+};
+
+TEST(Server, ErrorsHaveOpenAIShape) {
+  REQUIRE_NANO();
+  const Json ok = {{"messages", {{{"role", "user"}, {"content", "Say hello."}}}}, {"max_tokens", 8}};
+  Json unknown = ok;
+  unknown["best_of"] = 2;
+  Json wrong_type = ok;
+  wrong_type["max_tokens"] = "eight";
+  Json other_model = ok;
+  other_model["model"] = "gpt-9";
+  // Random words past the context: the error names both numbers.
+  std::mt19937 rng(std::random_device{}());
+  std::string long_text;
+  while (long_text.size() < 30000) long_text += fmt::format("w{} ", rng() % 100000);
+  Json too_long = ok;
+  too_long["messages"][0]["content"] = long_text;
+  Json asks_too_much = ok;
+  asks_too_much["max_tokens"] = kMaxContext;
+  const std::vector<ErrorCase> cases = {
+      {"malformed JSON", "POST", "/v1/chat/completions", "{\"messages\": [", 400, "not valid JSON"},
+      {"unknown parameter", "POST", "/v1/chat/completions", unknown.dump(), 400, "best_of"},
+      {"invalid UTF-8", "POST", "/v1/chat/completions",
+       "{\"messages\": [{\"role\": \"user\", \"content\": \"a\xc3\x28\"}]}", 400, "UTF-8"},
+      {"wrong type", "POST", "/v1/chat/completions", wrong_type.dump(), 400, "max_tokens"},
+      {"unknown model", "POST", "/v1/chat/completions", other_model.dump(), 404, "gpt-9"},
+      {"over the context", "POST", "/v1/chat/completions", too_long.dump(), 400,
+       fmt::format("{} tokens", kMaxContext)},
+      {"max_tokens over the context", "POST", "/v1/chat/completions", asks_too_much.dump(), 400,
+       "max_tokens"},
+      {"unknown route", "GET", "/v1/nothing", "", 404, "/v1/nothing"},
+      {"wrong method", "GET", "/v1/chat/completions", "", 405, "POST"},
+      {"oversized body", "POST", "/v1/chat/completions", std::string(kMaxBody + 1, ' '), 413, "limit"},
+  };
+  auto c = client(s->port);
+  for (const ErrorCase& e : cases) {
+    SCOPED_TRACE(e.name);
+    auto res = e.method == "GET" ? c.Get(e.path) : c.Post(e.path, e.body, "application/json");
+    ASSERT_TRUE(res) << httplib::to_string(res.error());
+    EXPECT_EQ(res->status, e.status) << res->body;
+    const Json body = Json::parse(res->body, nullptr, false);
+    ASSERT_TRUE(body.contains("error")) << res->body;
+    const Json& error = body["error"];
+    EXPECT_TRUE(error["message"].is_string() && error["type"].is_string() && error.contains("param") &&
+                error.contains("code"))
+        << res->body;
+    EXPECT_NE(error["message"].get<std::string>().find(e.mention), std::string::npos)
+        << res->body << " lacks " << e.mention;
+  }
+  const Json over = Json::parse(c.Post("/v1/chat/completions", too_long.dump(), "application/json")->body);
+  EXPECT_EQ(over["error"]["code"], "context_length_exceeded");
+}
+
+// Sends a streaming request on a raw socket and reads until generation has started (a delta past the role
+// chunk); returns the open socket.
+int open_stream(int port, const Json& request) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  EXPECT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  const std::string body = request.dump();
+  const std::string all = fmt::format(
+      "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+      "Content-Length: {}\r\n\r\n{}",
+      body.size(), body);
+  EXPECT_EQ(::send(fd, all.data(), all.size(), 0), static_cast<ssize_t>(all.size()));
+  std::string got;
+  char buf[4096];
+  while (got.find("\"delta\":{\"content\"") == std::string::npos) {
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    got.append(buf, static_cast<size_t>(n));
+  }
+  EXPECT_NE(got.find("\"delta\":{\"content\""), std::string::npos) << got;
+  return fd;
+}
+
+std::string read_to_end(int fd) {
+  std::string got;
+  char buf[4096];
+  for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) got.append(buf, static_cast<size_t>(n));
+  ::close(fd);
+  return got;
+}
+
+// Hot sampling keeps nano from ending the turn on its own, so only a hang-up or stop() ends it early.
+Json endless_stream_request() {
+  return {{"messages", {{{"role", "user"}, {"content", "Tell me a long story."}}}},
+          {"temperature", 2.0},
+          {"seed", 11},
+          {"max_tokens", 2000},
+          {"stream", true}};
+}
+
+TEST(Server, ClientDisconnectStopsTheGenerationAndServerStaysHealthy) {
+  REQUIRE_NANO();
+  ::close(open_stream(s->port, endless_stream_request()));
+  auto c = client(s->port);
+  auto stats = [&] { return Json::parse(c.Get("/health")->body)["generations"]; };
+  const Reply next = post(s->port, tool_request("How many lines are in notes.txt?"));
+  ASSERT_EQ(next.status, 200) << next.body.dump();
+  EXPECT_EQ(next.body["choices"][0]["finish_reason"], "tool_calls") << next.body.dump();
+  EXPECT_GE(stats()["interrupted"].get<int64_t>(), 1) << stats().dump();
+}
+
+// What SIGTERM does in `baleen serve`: stop() ends the running stream (no [DONE]) and run() returns.
+TEST(Server, StopEndsTheRunningStreamAndRunReturns) {
+  REQUIRE_NANO();
+  agent::TurnOptions defaults;
+  Server server(*s->model, ServerOptions{"baleen-nano", defaults, kMaxContext, kMaxBody});
+  const int port = server.bind("127.0.0.1", 0);
+  std::thread running([&] { server.run(); });
+  const int fd = open_stream(port, endless_stream_request());
+  server.stop();
+  running.join();
+  const std::string rest = read_to_end(fd);
+  EXPECT_EQ(rest.find("[DONE]"), std::string::npos) << rest;
+}
+
+}  // namespace
+}  // namespace baleen::server
