@@ -95,8 +95,8 @@ void add_agent_command(CLI::App& app) {
   auto opts = std::make_shared<Options>();
   auto* cmd = app.add_subcommand("agent", "Model <-> tools loop on a task in a sandbox, logged for --resume");
   cmd->add_option("-p,--prompt", opts->task, "the task")->required();
-  cmd->add_option("--sandbox", opts->sandbox, "substrate: function | process")->capture_default_str();
-  cmd->add_option("--image", opts->image, "image directory (process substrate)");
+  cmd->add_option("--sandbox", opts->sandbox, "substrate: function | process | container | microvm")->capture_default_str();
+  cmd->add_option("--image", opts->image, "image directory (process, container, microvm)");
   cmd->add_option("--root", opts->root, "workspace directory (function substrate)")->capture_default_str();
   cmd->add_option("--log", opts->log, "trajectory log to write (default baleen-agent.trajectory)");
   cmd->add_option("--resume", opts->resume, "trajectory log to replay, then continue live");
