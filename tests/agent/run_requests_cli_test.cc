@@ -1,17 +1,15 @@
 // `baleen run --requests IN --output OUT` end to end through the built binary on baleen-nano: the
 // harness path reference/nano/eval.py takes (one loaded model, one parsed answer per request line).
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "agent/session/workspace_tools.h"
 #include "chat/conversation.h"
+#include "cli_outcome.h"
 #include "tokenizer/tokenizer.h"
 
 namespace baleen::agent {
@@ -24,19 +22,9 @@ bool nano_available() {
          fs::exists(std::string(BALEEN_SOURCE_DIR) + "/models/baleen-nano/model-00001-of-00002.safetensors");
 }
 
-struct Outcome {
-  int status;
-  std::string out;
-};
-
+using testing::Outcome;
 Outcome run(const std::string& command) {
-  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
-  std::string out;
-  char buffer[4096];
-  size_t n;
-  while ((n = std::fread(buffer, 1, sizeof(buffer), pipe)) > 0) out.append(buffer, n);
-  const int status = ::pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+  return testing::run_command_line(command);
 }
 
 // A scratch directory with the request lines written to in.jsonl.

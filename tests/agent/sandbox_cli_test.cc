@@ -1,11 +1,10 @@
 // `baleen sandbox create|exec|list|destroy` end to end through the built binary.
-#include <sys/wait.h>
-
-#include <cstdio>
-#include <string>
 
 #include <gtest/gtest.h>
 
+#include <string>
+
+#include "cli_outcome.h"
 #include "sandbox_fixture.h"
 
 namespace baleen::agent {
@@ -13,19 +12,9 @@ namespace {
 
 using testing::TempDir;
 
-struct Outcome {
-  int status;
-  std::string out;
-};
-
+using testing::Outcome;
 Outcome run(const std::string& command) {
-  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
-  std::string out;
-  char buffer[4096];
-  size_t n;
-  while ((n = std::fread(buffer, 1, sizeof(buffer), pipe)) > 0) out.append(buffer, n);
-  int status = ::pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+  return testing::run_command_line(command);
 }
 
 class SandboxCli : public ::testing::TestWithParam<const char*> {};
@@ -36,7 +25,8 @@ TEST_P(SandboxCli, CreateExecListDestroy) {
   TempDir root;
   std::string baleen = std::string(BALEEN_BINARY) + " sandbox ";
   std::string at = " --root " + root.path() + " ";
-  Outcome created = run(baleen + "create" + at + "--image " + image + " --memory-mb 128 --pids 32 --substrate " + substrate);
+  Outcome created = run(baleen + "create" + at + "--image " + image +
+                        " --memory-mb 128 --pids 32 --substrate " + substrate);
   ASSERT_EQ(created.status, 0) << created.out;
   std::string id = created.out.substr(0, created.out.find('\n'));
   ASSERT_EQ(id.size(), 12u) << created.out;
