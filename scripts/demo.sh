@@ -8,4 +8,4 @@ scripts/build.sh release >/dev/null
 baleen=build/release/src/app/baleen
 $baleen version
 $baleen inspect --model models/baleen-nano
-$baleen run --thinking -n 96 -p "Say hello."
+$baleen run --thinking -n 96 -p "Who are you?"
