@@ -18,5 +18,5 @@ if [ "${REQUIRE_STATE:-0}" = 1 ] && [ ! -s "$keep/state.pt" ]; then
 fi
 [ -s "$keep/state.pt" ] && resume=(--resume "$keep/state.pt") && echo "resuming from $keep/state.pt"
 bash device_run.sh "$minutes" "$gen/prompts.jsonl.gz" fp8 fp8 "${resume[@]}" --save-state "$keep/state.next.pt" \
-  --schedule-minutes "$total" --copy-weight "$copy" --eval-limit "$tasks" --eval-seconds $((tasks * 3 / 2))
+  --schedule-minutes "$total" --copy-weight "$copy" --tokens-per-batch "${TPB:-auto}" --eval-limit "$tasks" --eval-seconds $((tasks * 3 / 2))
 mv "$keep/state.next.pt" "$keep/state.pt"

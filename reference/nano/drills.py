@@ -30,7 +30,8 @@ def value(rng):
 
 def repeat(rng):
     items = " ".join(value(rng) for _ in range(rng.randint(1, 8)))
-    user = rng.choice(["Repeat exactly: {x}", "Echo this back: {x}", "Copy this: {x}", "Say {x}"]).format(x=items)
+    # No "Say {x}": v1 learned to read "Say hello." as a copy drill.
+    user = rng.choice(["Repeat exactly: {x}", "Echo this back: {x}", "Copy this: {x}"]).format(x=items)
     return user, f"Repeat it exactly: {items}", items
 
 
@@ -44,6 +45,20 @@ def lookup(rng):
     return user, f"The line {key}={vals[key]} gives {vals[key]}.", f"{key} is {vals[key]}."
 
 
+def lookup_two(rng):
+    """Two key=value blocks (like two read_file results), one key asked of each: read_parallel's copy."""
+    blocks, keys = [], []
+    for _ in range(2):
+        vals = {k: value(rng) for k in rng.sample(sorted(config_values(rng)), rng.randint(3, 7))}
+        key = rng.choice(list(vals))
+        blocks.append(vals)
+        keys.append(key)
+    text = "\n\nSecond:\n".join("\n".join(f"{k}={v}" for k, v in b.items()) for b in blocks)
+    a, b = blocks[0][keys[0]], blocks[1][keys[1]]
+    user = f"First:\n{text}\n\nWhat is {keys[0]} in the first and {keys[1]} in the second?"
+    return user, f"First {keys[0]}={a}, second {keys[1]}={b}.", f"The first has {keys[0]} {a}; the second has {keys[1]} {b}."
+
+
 def read_back(rng):
     x = value(rng) if rng.random() < 0.5 else number_text(round(rng.uniform(-1e5, 1e5), rng.choice([0, 2, 4])))
     shown = json.dumps({"result": x if not x.lstrip("-").replace(".", "", 1).isdigit() else json.loads(x)})
@@ -53,8 +68,9 @@ def read_back(rng):
 
 def drill(rng):
     """One drill conversation in `baleen render`'s input shape."""
-    user, reasoning, reply = rng.choice([repeat, lookup, read_back])(rng)
-    thinking, with_tools = rng.random() < 0.5, rng.random() < 0.5
+    user, reasoning, reply = rng.choice([repeat, lookup, lookup_two, read_back])(rng)
+    # Mostly without the ~650-token tools block: short drills pack many copies into a batch.
+    thinking, with_tools = rng.random() < 0.5, rng.random() < 0.3
     msg = {"role": "assistant", "content": reply}
     if thinking:
         msg["reasoning_content"] = reasoning
