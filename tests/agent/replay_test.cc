@@ -8,7 +8,9 @@
 
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <map>
+#include <optional>
 #include <random>
 #include <set>
 #include <sstream>
@@ -188,6 +190,81 @@ TEST(TrajectoryReplay, MismatchesAreReportedAsDivergence) {
     TrajectorySession session(log);
     EXPECT_THROW(session.model_step(0, 99, "different prompt", [] { return ModelStep{}; }), ReplayDivergence);
   }
+}
+
+// A line source that counts how often it is asked.
+struct Lines {
+  std::vector<std::string> lines;
+  size_t read = 0;
+  std::optional<std::string> operator()() {
+    if (read == lines.size()) return std::nullopt;
+    return lines[read++];
+  }
+};
+
+ModelStep answer_step(const std::string& output) {
+  ModelStep m;
+  m.output = output;
+  return m;
+}
+
+TEST(TrajectoryReplay, UserTurnsComeFromTheLogThenFromTheReaderAndAreLoggedFirst) {
+  TempDir dir;
+  const std::string path = dir.path() + "/log";
+  {
+    TrajectoryLog log = TrajectoryLog::open(path);
+    TrajectorySession session(log);
+    Lines input{{"first task"}};
+    EXPECT_EQ(session.user_turn(0, std::ref(input)), "first task");
+    EXPECT_EQ(log.payloads().size(), 1u) << "the task must be logged before it is returned";
+    session.model_step(0, 10, "h0", [] { return answer_step("first answer"); });
+    EXPECT_EQ(session.user_turn(1, std::ref(input)), std::nullopt);
+    EXPECT_EQ(log.payloads().size(), 2u) << "end of input logs nothing";
+  }
+  TrajectoryLog log = TrajectoryLog::open(path);
+  TrajectorySession session(log);
+  Lines input{{"second task"}};
+  EXPECT_EQ(session.user_turn(0, std::ref(input)), "first task");
+  EXPECT_EQ(input.read, 0u) << "a logged task must not be read again";
+  EXPECT_EQ(session.model_step(0, 10, "h0", [] { return answer_step("regenerated"); }).output, "first answer");
+  EXPECT_TRUE(session.live());
+  EXPECT_EQ(session.user_turn(1, std::ref(input)), "second task");
+  const TrajectoryRecord logged = decode_record(log.payloads().back());
+  EXPECT_EQ(logged.type, RecordType::kUser);
+  EXPECT_EQ(logged.user.turn, 1);
+  EXPECT_EQ(logged.user.content, "second task");
+  EXPECT_EQ(encode_record(decode_record(log.payloads().back())), log.payloads().back());
+}
+
+TEST(TrajectoryReplay, UserTurnWhereTheLogHasAnotherRecordDiverges) {
+  TempDir dir;
+  const std::string path = dir.path() + "/log";
+  {
+    TrajectoryLog log = TrajectoryLog::open(path);
+    TrajectorySession session(log);
+    session.model_step(0, 10, "h0", [] { return answer_step("a one-shot log: no user turn"); });
+  }
+  TrajectoryLog log = TrajectoryLog::open(path);
+  {
+    TrajectorySession session(log);
+    Lines input{{"task"}};
+    try {
+      session.user_turn(0, std::ref(input));
+      FAIL() << "a one-shot log served a user turn";
+    } catch (const ReplayDivergence& e) {
+      EXPECT_NE(std::string(e.what()).find("asked for user turn 0, the log has model step 0"), std::string::npos)
+          << e.what();
+    }
+    EXPECT_EQ(input.read, 0u);
+  }
+  TrajectoryRecord user;
+  user.type = RecordType::kUser;
+  user.user = {0, "task"};
+  log.append(encode_record(user));
+  TrajectorySession session(log);  // model step 0, user turn 0
+  session.model_step(0, 10, "h0", [] { return ModelStep{}; });
+  EXPECT_THROW(session.model_step(1, 20, "h1", [] { return ModelStep{}; }), ReplayDivergence)
+      << "a model step where the log has a user turn";
 }
 
 // Kills a process running the agent with SIGKILL at random points, ≥ 50 times, resuming from the log
