@@ -16,6 +16,7 @@
 #include "agent/sandbox/sandbox.h"
 #include "agent/session/agent_loop.h"
 #include "agent/session/loaded_model.h"
+#include "agent/trajectory/trajectory_record.h"
 #include "app/chat_options.h"
 #include "app/command.h"
 #include "core/error.h"
@@ -118,18 +119,30 @@ agent::AgentEnd run_interactive(agent::AgentLoop& loop, const std::string& log_p
   return end;
 }
 
+// An interactive session's log starts with a user turn, a one-shot run's does not: resuming one in the other
+// mode would diverge at its first record.
+void check_log_mode(const agent::TrajectoryLog& log, bool one_shot) {
+  if (log.payloads().empty()) return;
+  const bool interactive = agent::decode_record(log.payloads().front()).type == agent::RecordType::kUser;
+  check(!one_shot || !interactive, "{} is the log of an interactive session: resume it without -p",
+        log.path());
+  check(one_shot || interactive, "{} is the log of a one-shot run: resume it with -p and its task",
+        log.path());
+}
+
 void run(const Options& o) {
   check(o.log.empty() || o.resume.empty(), "pass --log or --resume, not both");
   const std::string log_path = !o.resume.empty() ? o.resume
                                : !o.log.empty()  ? o.log
                                                  : "baleen-agent.trajectory";
   check(o.resume.empty() || std::filesystem::exists(o.resume), "--resume {}: no such file", o.resume);
+  agent::TrajectoryLog log = agent::TrajectoryLog::open(log_path);
+  check_log_mode(log, o.one_shot);
   agent::LoadedModel loaded(agent::resolve_model_dir(o.chat.model), o.chat.tokenizer_path());
   agent::ChatSession session(loaded.model(), loaded.tokenizer());
   const auto state_root = std::filesystem::temp_directory_path() / fmt::format("baleen-agent-{}", ::getpid());
   std::filesystem::create_directories(state_root);
   auto sandbox = make_sandbox(o, state_root);
-  agent::TrajectoryLog log = agent::TrajectoryLog::open(log_path);
   struct sigaction sa {};
   sa.sa_handler = on_sigint;
   ::sigaction(SIGINT, &sa, nullptr);
