@@ -146,13 +146,13 @@ void run(const Options& o) {
   struct sigaction sa {};
   sa.sa_handler = on_sigint;
   ::sigaction(SIGINT, &sa, nullptr);
-  agent::AgentLoop loop(session, *sandbox, log, agent_options(o));
   agent::AgentEnd end;
   if (o.one_shot) {
-    const agent::AgentOutcome out = loop.run_task(o.task);
+    const agent::AgentOutcome out = agent::run_agent(session, *sandbox, log, agent_options(o));
     print_outcome(out, log_path);
     end = out.end;
   } else {
+    agent::AgentLoop loop(session, *sandbox, log, agent_options(o));
     end = run_interactive(loop, log_path);
   }
   sandbox->destroy();

@@ -1,6 +1,7 @@
 #include "agent/trajectory/replay.h"
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -8,14 +9,11 @@
 
 #include <cstring>
 #include <fstream>
-#include <functional>
 #include <map>
 #include <optional>
 #include <random>
 #include <set>
 #include <sstream>
-
-#include <gtest/gtest.h>
 
 #include "agent/trajectory/crc32c.h"
 #include "sandbox_fixture.h"
@@ -192,16 +190,6 @@ TEST(TrajectoryReplay, MismatchesAreReportedAsDivergence) {
   }
 }
 
-// A line source that counts how often it is asked.
-struct Lines {
-  std::vector<std::string> lines;
-  size_t read = 0;
-  std::optional<std::string> operator()() {
-    if (read == lines.size()) return std::nullopt;
-    return lines[read++];
-  }
-};
-
 ModelStep answer_step(const std::string& output) {
   ModelStep m;
   m.output = output;
@@ -211,24 +199,32 @@ ModelStep answer_step(const std::string& output) {
 TEST(TrajectoryReplay, UserTurnsComeFromTheLogThenFromTheReaderAndAreLoggedFirst) {
   TempDir dir;
   const std::string path = dir.path() + "/log";
+  int reads = 0;
+  auto line = [&reads](std::optional<std::string> text) {
+    return [&reads, text] {
+      ++reads;
+      return text;
+    };
+  };
   {
     TrajectoryLog log = TrajectoryLog::open(path);
     TrajectorySession session(log);
-    Lines input{{"first task"}};
-    EXPECT_EQ(session.user_turn(0, std::ref(input)), "first task");
+    EXPECT_EQ(session.user_turn(0, line("first task")), "first task");
     EXPECT_EQ(log.payloads().size(), 1u) << "the task must be logged before it is returned";
     session.model_step(0, 10, "h0", [] { return answer_step("first answer"); });
-    EXPECT_EQ(session.user_turn(1, std::ref(input)), std::nullopt);
+    EXPECT_EQ(session.user_turn(1, line(std::nullopt)), std::nullopt);
     EXPECT_EQ(log.payloads().size(), 2u) << "end of input logs nothing";
   }
+  reads = 0;
   TrajectoryLog log = TrajectoryLog::open(path);
   TrajectorySession session(log);
-  Lines input{{"second task"}};
-  EXPECT_EQ(session.user_turn(0, std::ref(input)), "first task");
-  EXPECT_EQ(input.read, 0u) << "a logged task must not be read again";
-  EXPECT_EQ(session.model_step(0, 10, "h0", [] { return answer_step("regenerated"); }).output, "first answer");
+  EXPECT_EQ(session.user_turn(0, line("not read")), "first task");
+  EXPECT_EQ(reads, 0) << "a logged task must not be read again";
+  EXPECT_EQ(session.model_step(0, 10, "h0", [] { return answer_step("regenerated"); }).output,
+            "first answer");
   EXPECT_TRUE(session.live());
-  EXPECT_EQ(session.user_turn(1, std::ref(input)), "second task");
+  EXPECT_EQ(session.user_turn(1, line("second task")), "second task");
+  EXPECT_EQ(reads, 1);
   const TrajectoryRecord logged = decode_record(log.payloads().back());
   EXPECT_EQ(logged.type, RecordType::kUser);
   EXPECT_EQ(logged.user.turn, 1);
@@ -247,15 +243,19 @@ TEST(TrajectoryReplay, UserTurnWhereTheLogHasAnotherRecordDiverges) {
   TrajectoryLog log = TrajectoryLog::open(path);
   {
     TrajectorySession session(log);
-    Lines input{{"task"}};
+    bool read = false;
     try {
-      session.user_turn(0, std::ref(input));
+      session.user_turn(0, [&read] {
+        read = true;
+        return std::optional<std::string>("task");
+      });
       FAIL() << "a one-shot log served a user turn";
     } catch (const ReplayDivergence& e) {
-      EXPECT_NE(std::string(e.what()).find("asked for user turn 0, the log has model step 0"), std::string::npos)
+      EXPECT_NE(std::string(e.what()).find("asked for user turn 0, the log has model step 0"),
+                std::string::npos)
           << e.what();
     }
-    EXPECT_EQ(input.read, 0u);
+    EXPECT_FALSE(read);
   }
   TrajectoryRecord user;
   user.type = RecordType::kUser;

@@ -75,11 +75,12 @@ AgentLoop::AgentLoop(ChatSession& session, Sandbox& sandbox, TrajectoryLog& log,
 }
 
 std::optional<std::string> AgentLoop::next_task(const std::function<std::optional<std::string>()>& read) {
-  return trajectory_.user_turn(tasks_, read);
+  std::optional<std::string> task = trajectory_.user_turn(user_turns_, read);
+  if (task) ++user_turns_;
+  return task;
 }
 
 AgentOutcome AgentLoop::run_task(const std::string& task) {
-  ++tasks_;
   conversation_.messages.push_back(text_message(chat::Role::kUser, task));
   const ReplayStats before = trajectory_.stats();
   AgentOutcome out;

@@ -77,8 +77,8 @@ class AgentLoop {
   AgentOptions options_;
   TurnOptions turn_;
   chat::Conversation conversation_;
-  int64_t step_ = 0;   // model steps of the session: the log's step index
-  int64_t tasks_ = 0;  // user turns of the session
+  int64_t step_ = 0;        // model steps of the session: the log's step index
+  int64_t user_turns_ = 0;  // logged (or replayed) by next_task
 };
 
 // One task (options.task) from a fresh conversation.
