@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -67,7 +68,11 @@ void replay(TrajectoryLog& log) {
   const std::vector<std::string> logged = log.payloads();  // the session appends to the log's own list
   for (const std::string& payload : logged) {
     const TrajectoryRecord record = decode_record(payload);
-    if (record.type == RecordType::kModel) {
+    if (record.type == RecordType::kUser) {
+      const std::optional<std::string> got =
+          session.user_turn(record.user.turn, [] { return std::optional<std::string>("live"); });
+      if (got != record.user.content) std::abort();
+    } else if (record.type == RecordType::kModel) {
       const ModelStep& m = record.model;
       const ModelStep got =
           session.model_step(m.step, m.prompt_tokens, m.prompt_hash, [] { return ModelStep{}; });

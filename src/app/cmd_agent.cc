@@ -1,17 +1,22 @@
-// `baleen agent`: the model ↔ tools loop on a task, in a sandbox, with a durable trajectory log that
-// --resume replays (logged tool calls return their recorded results without running). SIGINT stops it
-// cleanly between tokens or steps, the log intact.
+// `baleen agent`: the model ↔ tools loop in a sandbox, with a durable trajectory log that --resume replays
+// (logged tool calls return their recorded results without running). With -p it runs that one task; without,
+// it reads tasks from stdin, one per line, and runs them one after the other in one sandbox, one conversation
+// and one log ("/exit" or end of input ends). SIGINT stops a running task cleanly between tokens or steps,
+// the log intact; --resume then replays every logged task and continues the interrupted one.
 #include <unistd.h>
 
 #include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
+#include <iostream>
+#include <optional>
 #include <string>
 
 #include "agent/sandbox/sandbox.h"
 #include "agent/session/agent_loop.h"
 #include "agent/session/loaded_model.h"
+#include "agent/trajectory/trajectory_record.h"
 #include "app/chat_options.h"
 #include "app/command.h"
 #include "core/error.h"
@@ -28,6 +33,7 @@ struct Options {
   ChatOptions chat;
   std::string task, sandbox = "function", image, root = ".", log, resume;
   int64_t max_steps = 8;
+  bool one_shot = false;  // -p given
 };
 
 std::unique_ptr<agent::Sandbox> make_sandbox(const Options& o, const std::filesystem::path& state_root) {
@@ -42,18 +48,7 @@ std::unique_ptr<agent::Sandbox> make_sandbox(const Options& o, const std::filesy
   return agent::create_sandbox(o.sandbox, spec);
 }
 
-void run(const Options& o) {
-  check(o.log.empty() || o.resume.empty(), "pass --log or --resume, not both");
-  const std::string log_path = !o.resume.empty() ? o.resume
-                               : !o.log.empty()  ? o.log
-                                                 : "baleen-agent.trajectory";
-  check(o.resume.empty() || std::filesystem::exists(o.resume), "--resume {}: no such file", o.resume);
-  agent::LoadedModel loaded(agent::resolve_model_dir(o.chat.model), o.chat.tokenizer_path());
-  agent::ChatSession session(loaded.model(), loaded.tokenizer());
-  const auto state_root = std::filesystem::temp_directory_path() / fmt::format("baleen-agent-{}", ::getpid());
-  std::filesystem::create_directories(state_root);
-  auto sandbox = make_sandbox(o, state_root);
-  agent::TrajectoryLog log = agent::TrajectoryLog::open(log_path);
+agent::AgentOptions agent_options(const Options& o) {
   agent::AgentOptions options;
   options.task = o.task;
   options.turn = o.chat.turn_options();
@@ -71,38 +66,123 @@ void run(const Options& o) {
   options.on_tool_result = [](const chat::ToolCall&, const agent::ToolOutcome& r, bool replayed) {
     std::fprintf(stderr, "  -> %s%s\n", replayed ? "(replayed) " : "", r.content.substr(0, 400).c_str());
   };
+  return options;
+}
+
+// "tool calls: X executed, ...": executed counts every live run of a tool, the re-runs of calls a crash cut
+// off after their tool_start included.
+std::string tool_call_counts(const agent::ReplayStats& stats) {
+  return fmt::format("tool calls: {} executed, {} replayed, {} re-run after an interruption",
+                     stats.tool_calls_executed, stats.tool_calls_replayed, stats.interrupted_calls_rerun);
+}
+
+// The answer on stdout, then one stderr line on how the task ended.
+void print_outcome(const agent::AgentOutcome& out, const std::string& log_path) {
+  if (out.end != agent::AgentEnd::kInterrupted) std::printf("%s\n", out.answer.c_str());
+  std::fflush(stdout);
+  const std::string reuse = out.prompt_tokens > 0 ? fmt::format("; prompt {} tokens, {} reused",
+                                                                out.prompt_tokens, out.reused_tokens)
+                                                  : "";
+  std::fprintf(stderr, "[%s after %lld steps; %s%s; log %s]\n",
+               std::string(agent::agent_end_name(out.end)).c_str(), static_cast<long long>(out.steps),
+               tool_call_counts(out.stats).c_str(), reuse.c_str(), log_path.c_str());
+}
+
+// The next task on stdin: one non-empty line; nullopt at "/exit", end of input or SIGINT.
+std::optional<std::string> read_task() {
+  const bool tty = ::isatty(STDIN_FILENO) != 0;
+  std::string line;
+  while (true) {
+    if (tty) std::fputs("> ", stderr);
+    if (!std::getline(std::cin, line) || line == "/exit" || g_interrupted.load()) return std::nullopt;
+    if (!line.empty()) return line;
+  }
+}
+
+// Tasks the log holds first (replayed), then tasks from stdin; stops at the first interrupted task.
+agent::AgentEnd run_interactive(agent::AgentLoop& loop, const std::string& log_path) {
+  agent::AgentEnd end = agent::AgentEnd::kAnswered;
+  int64_t tasks = 0;
+  while (end != agent::AgentEnd::kInterrupted) {
+    const bool from_log = loop.replaying();
+    const std::optional<std::string> task = loop.next_task(read_task);
+    if (!task) break;
+    if (from_log)
+      std::fprintf(stderr, "[task %lld, from the log] %s\n", static_cast<long long>(tasks), task->c_str());
+    const agent::AgentOutcome out = loop.run_task(*task);
+    print_outcome(out, log_path);
+    end = out.end;
+    ++tasks;
+  }
+  std::fprintf(stderr, "[session: %lld tasks; %s; log %s]\n", static_cast<long long>(tasks),
+               tool_call_counts(loop.stats()).c_str(), log_path.c_str());
+  return end;
+}
+
+// An interactive session's log starts with a user turn, a one-shot run's does not: resuming one in the other
+// mode would diverge at its first record.
+void check_log_mode(const agent::TrajectoryLog& log, bool one_shot) {
+  if (log.payloads().empty()) return;
+  const bool interactive = agent::decode_record(log.payloads().front()).type == agent::RecordType::kUser;
+  check(!one_shot || !interactive, "{} is the log of an interactive session: resume it without -p",
+        log.path());
+  check(one_shot || interactive, "{} is the log of a one-shot run: resume it with -p and its task",
+        log.path());
+}
+
+void run(const Options& o) {
+  check(o.log.empty() || o.resume.empty(), "pass --log or --resume, not both");
+  const std::string log_path = !o.resume.empty() ? o.resume
+                               : !o.log.empty()  ? o.log
+                                                 : "baleen-agent.trajectory";
+  check(o.resume.empty() || std::filesystem::exists(o.resume), "--resume {}: no such file", o.resume);
+  agent::TrajectoryLog log = agent::TrajectoryLog::open(log_path);
+  check_log_mode(log, o.one_shot);
+  agent::LoadedModel loaded(agent::resolve_model_dir(o.chat.model), o.chat.tokenizer_path());
+  agent::ChatSession session(loaded.model(), loaded.tokenizer());
+  const auto state_root = std::filesystem::temp_directory_path() / fmt::format("baleen-agent-{}", ::getpid());
+  std::filesystem::create_directories(state_root);
+  auto sandbox = make_sandbox(o, state_root);
   struct sigaction sa {};
   sa.sa_handler = on_sigint;
   ::sigaction(SIGINT, &sa, nullptr);
-  const agent::AgentOutcome out = agent::run_agent(session, *sandbox, log, options);
+  agent::AgentEnd end;
+  if (o.one_shot) {
+    const agent::AgentOutcome out = agent::run_agent(session, *sandbox, log, agent_options(o));
+    print_outcome(out, log_path);
+    end = out.end;
+  } else {
+    agent::AgentLoop loop(session, *sandbox, log, agent_options(o));
+    end = run_interactive(loop, log_path);
+  }
   sandbox->destroy();
   std::filesystem::remove_all(state_root);
-  if (out.end != agent::AgentEnd::kInterrupted) std::printf("%s\n", out.answer.c_str());
-  // Executed counts every live run of a tool, the re-runs of calls a crash cut off after their tool_start.
-  std::fprintf(stderr,
-               "[%s after %lld steps; tool calls: %lld executed, %lld replayed, %lld re-run after an "
-               "interruption; log %s]\n",
-               std::string(agent::agent_end_name(out.end)).c_str(), static_cast<long long>(out.steps),
-               static_cast<long long>(out.stats.tool_calls_executed),
-               static_cast<long long>(out.stats.tool_calls_replayed),
-               static_cast<long long>(out.stats.interrupted_calls_rerun), log_path.c_str());
-  check(out.end != agent::AgentEnd::kInterrupted, "interrupted; resume with --resume {}", log_path);
+  check(end != agent::AgentEnd::kInterrupted, "interrupted; resume with --resume {}", log_path);
 }
 
 }  // namespace
 
 void add_agent_command(CLI::App& app) {
   auto opts = std::make_shared<Options>();
-  auto* cmd = app.add_subcommand("agent", "Model <-> tools loop on a task in a sandbox, logged for --resume");
-  cmd->add_option("-p,--prompt", opts->task, "the task")->required();
-  cmd->add_option("--sandbox", opts->sandbox, "substrate: function | process | container | microvm")->capture_default_str();
+  auto* cmd = app.add_subcommand("agent",
+                                 "Model <-> tools loop in a sandbox, logged for --resume: one task (-p), or "
+                                 "tasks from stdin, one per line, "
+                                 "in one conversation (/exit or end of input ends)");
+  auto* prompt = cmd->add_option("-p,--prompt", opts->task,
+                                 "the task (one-shot); without it, tasks are read from stdin");
+  cmd->add_option("--sandbox", opts->sandbox, "substrate: function | process | container | microvm")
+      ->capture_default_str();
   cmd->add_option("--image", opts->image, "image directory (process, container, microvm)");
   cmd->add_option("--root", opts->root, "workspace directory (function substrate)")->capture_default_str();
   cmd->add_option("--log", opts->log, "trajectory log to write (default baleen-agent.trajectory)");
-  cmd->add_option("--resume", opts->resume, "trajectory log to replay, then continue live");
-  cmd->add_option("--max-steps", opts->max_steps, "most model steps")->capture_default_str();
+  cmd->add_option("--resume", opts->resume,
+                  "trajectory log to replay, then continue live (without -p: every logged task, then stdin)");
+  cmd->add_option("--max-steps", opts->max_steps, "most model steps per task")->capture_default_str();
   opts->chat.add_to(*cmd);
-  cmd->callback([opts] { run(*opts); });
+  cmd->callback([opts, prompt] {
+    opts->one_shot = prompt->count() > 0;
+    run(*opts);
+  });
 }
 
 }  // namespace baleen::app

@@ -1,6 +1,7 @@
 #include "agent/trajectory/replay.h"
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -9,11 +10,10 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <random>
 #include <set>
 #include <sstream>
-
-#include <gtest/gtest.h>
 
 #include "agent/trajectory/crc32c.h"
 #include "sandbox_fixture.h"
@@ -188,6 +188,83 @@ TEST(TrajectoryReplay, MismatchesAreReportedAsDivergence) {
     TrajectorySession session(log);
     EXPECT_THROW(session.model_step(0, 99, "different prompt", [] { return ModelStep{}; }), ReplayDivergence);
   }
+}
+
+ModelStep answer_step(const std::string& output) {
+  ModelStep m;
+  m.output = output;
+  return m;
+}
+
+TEST(TrajectoryReplay, UserTurnsComeFromTheLogThenFromTheReaderAndAreLoggedFirst) {
+  TempDir dir;
+  const std::string path = dir.path() + "/log";
+  int reads = 0;
+  auto line = [&reads](std::optional<std::string> text) {
+    return [&reads, text] {
+      ++reads;
+      return text;
+    };
+  };
+  {
+    TrajectoryLog log = TrajectoryLog::open(path);
+    TrajectorySession session(log);
+    EXPECT_EQ(session.user_turn(0, line("first task")), "first task");
+    EXPECT_EQ(log.payloads().size(), 1u) << "the task must be logged before it is returned";
+    session.model_step(0, 10, "h0", [] { return answer_step("first answer"); });
+    EXPECT_EQ(session.user_turn(1, line(std::nullopt)), std::nullopt);
+    EXPECT_EQ(log.payloads().size(), 2u) << "end of input logs nothing";
+  }
+  reads = 0;
+  TrajectoryLog log = TrajectoryLog::open(path);
+  TrajectorySession session(log);
+  EXPECT_EQ(session.user_turn(0, line("not read")), "first task");
+  EXPECT_EQ(reads, 0) << "a logged task must not be read again";
+  EXPECT_EQ(session.model_step(0, 10, "h0", [] { return answer_step("regenerated"); }).output,
+            "first answer");
+  EXPECT_TRUE(session.live());
+  EXPECT_EQ(session.user_turn(1, line("second task")), "second task");
+  EXPECT_EQ(reads, 1);
+  const TrajectoryRecord logged = decode_record(log.payloads().back());
+  EXPECT_EQ(logged.type, RecordType::kUser);
+  EXPECT_EQ(logged.user.turn, 1);
+  EXPECT_EQ(logged.user.content, "second task");
+  EXPECT_EQ(encode_record(decode_record(log.payloads().back())), log.payloads().back());
+}
+
+TEST(TrajectoryReplay, UserTurnWhereTheLogHasAnotherRecordDiverges) {
+  TempDir dir;
+  const std::string path = dir.path() + "/log";
+  {
+    TrajectoryLog log = TrajectoryLog::open(path);
+    TrajectorySession session(log);
+    session.model_step(0, 10, "h0", [] { return answer_step("a one-shot log: no user turn"); });
+  }
+  TrajectoryLog log = TrajectoryLog::open(path);
+  {
+    TrajectorySession session(log);
+    bool read = false;
+    try {
+      session.user_turn(0, [&read] {
+        read = true;
+        return std::optional<std::string>("task");
+      });
+      FAIL() << "a one-shot log served a user turn";
+    } catch (const ReplayDivergence& e) {
+      EXPECT_NE(std::string(e.what()).find("asked for user turn 0, the log has model step 0"),
+                std::string::npos)
+          << e.what();
+    }
+    EXPECT_FALSE(read);
+  }
+  TrajectoryRecord user;
+  user.type = RecordType::kUser;
+  user.user = {0, "task"};
+  log.append(encode_record(user));
+  TrajectorySession session(log);  // model step 0, user turn 0
+  session.model_step(0, 10, "h0", [] { return ModelStep{}; });
+  EXPECT_THROW(session.model_step(1, 20, "h1", [] { return ModelStep{}; }), ReplayDivergence)
+      << "a model step where the log has a user turn";
 }
 
 // Kills a process running the agent with SIGKILL at random points, ≥ 50 times, resuming from the log

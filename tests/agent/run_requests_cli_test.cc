@@ -10,18 +10,13 @@
 #include "agent/session/workspace_tools.h"
 #include "chat/conversation.h"
 #include "cli_outcome.h"
-#include "tokenizer/tokenizer.h"
 
 namespace baleen::agent {
 namespace {
 
 namespace fs = std::filesystem;
 
-bool nano_available() {
-  return fs::exists(tokenizer::default_tokenizer_path()) &&
-         fs::exists(std::string(BALEEN_SOURCE_DIR) + "/models/baleen-nano/model-00001-of-00002.safetensors");
-}
-
+using testing::nano_available;
 using testing::Outcome;
 Outcome run(const std::string& command) {
   return testing::run_command_line(command);

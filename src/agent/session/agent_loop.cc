@@ -39,6 +39,14 @@ double ms_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
 }
 
+ReplayStats since(const ReplayStats& now, const ReplayStats& before) {
+  return {now.model_steps_replayed - before.model_steps_replayed,
+          now.model_steps_generated - before.model_steps_generated,
+          now.tool_calls_replayed - before.tool_calls_replayed,
+          now.tool_calls_executed - before.tool_calls_executed,
+          now.interrupted_calls_rerun - before.interrupted_calls_rerun};
+}
+
 }  // namespace
 
 std::string_view agent_end_name(AgentEnd end) {
@@ -53,66 +61,101 @@ std::string_view agent_end_name(AgentEnd end) {
   return "answered";
 }
 
-AgentOutcome run_agent(ChatSession& session, Sandbox& sandbox, TrajectoryLog& log,
-                       const AgentOptions& options) {
-  check(options.max_steps > 0, "max steps must be > 0, got {}", options.max_steps);
-  TurnOptions turn = options.turn;
-  if (turn.tools.is_null()) turn.tools = workspace_tool_schemas();
-  turn.stop = options.stop;
+AgentLoop::AgentLoop(ChatSession& session, Sandbox& sandbox, TrajectoryLog& log, AgentOptions options)
+    : session_(session),
+      sandbox_(sandbox),
+      trajectory_(log),
+      options_(std::move(options)),
+      turn_(options_.turn) {
+  check(options_.max_steps > 0, "max steps must be > 0, got {}", options_.max_steps);
+  if (turn_.tools.is_null()) turn_.tools = workspace_tool_schemas();
+  turn_.stop = options_.stop;
+  if (!options_.system.empty())
+    conversation_.messages.push_back(text_message(chat::Role::kSystem, options_.system));
+}
+
+std::optional<std::string> AgentLoop::next_task(const std::function<std::optional<std::string>()>& read) {
+  std::optional<std::string> task = trajectory_.user_turn(user_turns_, read);
+  if (task) ++user_turns_;
+  return task;
+}
+
+AgentOutcome AgentLoop::run_task(const std::string& task) {
+  conversation_.messages.push_back(text_message(chat::Role::kUser, task));
+  const ReplayStats before = trajectory_.stats();
   AgentOutcome out;
-  if (!options.system.empty())
-    out.conversation.messages.push_back(text_message(chat::Role::kSystem, options.system));
-  out.conversation.messages.push_back(text_message(chat::Role::kUser, options.task));
-  TrajectorySession trajectory(log);
-  auto stopped = [&] { return options.stop && options.stop->load(); };
-  for (int64_t step = 0;; ++step) {
-    if (step >= options.max_steps) {
+  for (;;) {
+    if (out.steps >= options_.max_steps) {
       out.end = AgentEnd::kStepLimit;
       break;
     }
-    if (stopped()) {
+    const int64_t step = step_;
+    const std::optional<chat::Message> assistant = stopped() ? std::nullopt : model_step(out);
+    if (!assistant) {
       out.end = AgentEnd::kInterrupted;
       break;
     }
-    turn.id_seed = static_cast<uint64_t>(step);
-    const std::vector<int32_t> prompt = session.prompt_tokens(out.conversation, turn);
-    ModelStep logged;
-    try {
-      logged = trajectory.model_step(step, static_cast<int64_t>(prompt.size()), hash_tokens(prompt),
-                                     [&] { return to_model_step(session.generate(prompt, turn)); });
-    } catch (const TurnInterrupted&) {
-      out.end = AgentEnd::kInterrupted;
-      break;
-    }
-    ++out.steps;
-    chat::Message assistant = assistant_message(logged, turn, step);
-    out.conversation.messages.push_back(assistant);
-    if (options.on_model_step) options.on_model_step(step, assistant);
-    if (assistant.tool_calls.empty()) {
-      out.answer = assistant.content;
+    if (assistant->tool_calls.empty()) {
+      out.answer = assistant->content;
       out.end = AgentEnd::kAnswered;
       break;
     }
-    for (size_t i = 0; i < assistant.tool_calls.size(); ++i) {
-      const chat::ToolCall& call = assistant.tool_calls[i];
-      const int64_t executed_before = trajectory.stats().tool_calls_executed;
-      ToolOutcome outcome;
-      const ToolResult result = trajectory.tool_call(
-          step, static_cast<int64_t>(i), {call.name, nlohmann::json::parse(call.arguments.dump())}, [&] {
-            const auto start = std::chrono::steady_clock::now();
-            outcome = run_workspace_tool(sandbox, call.name, call.arguments);
-            return ToolResult{outcome.content, outcome.is_error, ms_since(start)};
-          });
-      outcome = {result.content, result.is_error};
-      const bool replayed = trajectory.stats().tool_calls_executed == executed_before;
-      if (options.on_tool_result) options.on_tool_result(call, outcome, replayed);
-      chat::Message tool = text_message(chat::Role::kTool, result.content);
-      tool.tool_call_id = call.id;
-      out.conversation.messages.push_back(std::move(tool));
-    }
+    run_tool_calls(step, *assistant);
   }
-  out.stats = trajectory.stats();
+  out.stats = since(trajectory_.stats(), before);
+  out.conversation = conversation_;
   return out;
+}
+
+std::optional<chat::Message> AgentLoop::model_step(AgentOutcome& out) {
+  const int64_t step = step_;
+  turn_.id_seed = static_cast<uint64_t>(step);
+  const std::vector<int32_t> prompt = session_.prompt_tokens(conversation_, turn_);
+  ModelStep logged;
+  try {
+    logged = trajectory_.model_step(step, static_cast<int64_t>(prompt.size()), hash_tokens(prompt), [&] {
+      const TurnResult result = session_.generate(prompt, turn_);
+      if (out.prompt_tokens == 0) {
+        out.prompt_tokens = result.prompt_tokens;
+        out.reused_tokens = result.reused_tokens;
+      }
+      return to_model_step(result);
+    });
+  } catch (const TurnInterrupted&) {
+    return std::nullopt;
+  }
+  ++step_;
+  ++out.steps;
+  chat::Message assistant = assistant_message(logged, turn_, step);
+  conversation_.messages.push_back(assistant);
+  if (options_.on_model_step) options_.on_model_step(step, assistant);
+  return assistant;
+}
+
+void AgentLoop::run_tool_calls(int64_t step, const chat::Message& assistant) {
+  for (size_t i = 0; i < assistant.tool_calls.size(); ++i) {
+    const chat::ToolCall& call = assistant.tool_calls[i];
+    const int64_t executed_before = trajectory_.stats().tool_calls_executed;
+    ToolOutcome outcome;
+    const ToolResult result = trajectory_.tool_call(
+        step, static_cast<int64_t>(i), {call.name, nlohmann::json::parse(call.arguments.dump())}, [&] {
+          const auto start = std::chrono::steady_clock::now();
+          outcome = run_workspace_tool(sandbox_, call.name, call.arguments);
+          return ToolResult{outcome.content, outcome.is_error, ms_since(start)};
+        });
+    outcome = {result.content, result.is_error};
+    const bool replayed = trajectory_.stats().tool_calls_executed == executed_before;
+    if (options_.on_tool_result) options_.on_tool_result(call, outcome, replayed);
+    chat::Message tool = text_message(chat::Role::kTool, result.content);
+    tool.tool_call_id = call.id;
+    conversation_.messages.push_back(std::move(tool));
+  }
+}
+
+AgentOutcome run_agent(ChatSession& session, Sandbox& sandbox, TrajectoryLog& log,
+                       const AgentOptions& options) {
+  AgentLoop loop(session, sandbox, log, options);
+  return loop.run_task(options.task);
 }
 
 }  // namespace baleen::agent

@@ -7,6 +7,9 @@ namespace baleen::agent {
 namespace {
 
 std::string describe(const TrajectoryRecord& record) {
+  if (record.type == RecordType::kUser) {
+    return fmt::format("user turn {}: \"{}\"", record.user.turn, record.user.content.substr(0, 200));
+  }
   if (record.type == RecordType::kModel) {
     return fmt::format("model step {} (prompt {} tokens, hash {})", record.model.step, record.model.prompt_tokens,
                        record.model.prompt_hash);
@@ -44,8 +47,26 @@ void TrajectorySession::diverge(const std::string& what) const {
 
 bool TrajectorySession::matches(const TrajectoryRecord& record, int64_t step, int64_t call,
                                 const ToolCall& tool_call) const {
-  return record.type != RecordType::kModel && record.step == step && record.call == call &&
-         same_call(record.tool_call, tool_call);
+  return (record.type == RecordType::kToolStart || record.type == RecordType::kToolResult) &&
+         record.step == step && record.call == call && same_call(record.tool_call, tool_call);
+}
+
+std::optional<std::string> TrajectorySession::user_turn(
+    int64_t turn, const std::function<std::optional<std::string>()>& read) {
+  if (!live()) {
+    const TrajectoryRecord& record = logged_[cursor_];
+    if (record.type != RecordType::kUser || record.user.turn != turn)
+      diverge(fmt::format("user turn {}", turn));
+    ++cursor_;
+    return record.user.content;
+  }
+  std::optional<std::string> content = read();
+  if (!content) return std::nullopt;
+  TrajectoryRecord record;
+  record.type = RecordType::kUser;
+  record.user = {turn, *content};
+  log_.append(encode_record(record));  // durable before the model sees it
+  return content;
 }
 
 ModelStep TrajectorySession::model_step(int64_t step, int64_t prompt_tokens, const std::string& prompt_hash,

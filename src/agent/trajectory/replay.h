@@ -1,10 +1,10 @@
 // Re-running an agent session from its trajectory log. The loop asks a TrajectorySession for each
-// model step and each tool call in order; while the log has them, their logged values come back
-// without running anything (a model step may be regenerated and verified instead), and a request
-// that does not match the log throws ReplayDivergence with a report. Past the end of the log, the
-// session runs the model and the tools live, logging each record durably before returning it.
-// Tool calls run at most once per logged result; a call interrupted between its tool_start and
-// tool_result records runs again (at-least-once for that one call) and is counted.
+// user turn (interactive sessions only), model step and tool call in order; while the log has them, their
+// logged values come back without running anything (a model step may be regenerated and verified instead),
+// and a request that does not match the log throws ReplayDivergence with a report. Past the end of the log,
+// the session runs the model and the tools live, logging each record durably before returning it. Tool calls
+// run at most once per logged result; a call interrupted between its tool_start and tool_result records runs
+// again (at-least-once for that one call) and is counted.
 #pragma once
 
 #include <cstdint>
@@ -46,6 +46,9 @@ class TrajectorySession {
  public:
   explicit TrajectorySession(TrajectoryLog& log, ModelReplay mode = ModelReplay::kFromLog);
 
+  // User turn `turn` (0-based): its logged content while the log has records, else read()'s, logged
+  // durably before it is returned; nullopt (nothing logged) when read() has none.
+  std::optional<std::string> user_turn(int64_t turn, const std::function<std::optional<std::string>()>& read);
   // Model step `step` for a prompt of `prompt_tokens` tokens hashing to `prompt_hash`. generate()
   // returns the model's output and tool calls; step, prompt fields are filled in here.
   ModelStep model_step(int64_t step, int64_t prompt_tokens, const std::string& prompt_hash,

@@ -23,7 +23,9 @@ std::string canonical_arguments(const nlohmann::json& arguments) {
 
 std::string encode_record(const TrajectoryRecord& record) {
   nlohmann::json json;
-  if (record.type == RecordType::kModel) {
+  if (record.type == RecordType::kUser) {
+    json = {{"type", "user"}, {"turn", record.user.turn}, {"content", record.user.content}};
+  } else if (record.type == RecordType::kModel) {
     const ModelStep& m = record.model;
     nlohmann::json calls = nlohmann::json::array();
     for (const auto& call : m.tool_calls) calls.push_back(call_json(call));
@@ -54,6 +56,11 @@ TrajectoryRecord decode_record(std::string_view payload) {
       m.output = json.at("output");
       for (const auto& call : json.at("tool_calls")) m.tool_calls.push_back(call_from(call));
       m.model_ms = json.value("model_ms", 0.0);
+      return record;
+    }
+    if (type == "user") {
+      record.type = RecordType::kUser;
+      record.user = {json.at("turn"), json.at("content")};
       return record;
     }
     check(type == "tool_start" || type == "tool_result", "unknown record type '{}'", type);

@@ -1,7 +1,8 @@
 // The records of an agent trajectory, as JSON payloads of the TrajectoryLog. One agent step is a
 // `model` record (logged before any of its tool calls runs) and, per tool call, a `tool_start`
 // record (logged before the call executes) and a `tool_result` record (logged before the result is
-// used). Tool calls are keyed by (step, call index, name, canonical arguments).
+// used). Tool calls are keyed by (step, call index, name, canonical arguments). An interactive
+// session logs each task as a `user` record before its first step; a one-shot log has none.
 #pragma once
 
 #include <cstdint>
@@ -32,7 +33,12 @@ struct ToolResult {
   double tool_ms = 0;
 };
 
-enum class RecordType { kModel, kToolStart, kToolResult };
+struct UserTurn {
+  int64_t turn = 0;  // 0-based index of the task in the session
+  std::string content;
+};
+
+enum class RecordType { kModel, kToolStart, kToolResult, kUser };
 
 struct TrajectoryRecord {
   RecordType type = RecordType::kModel;
@@ -41,6 +47,7 @@ struct TrajectoryRecord {
   int64_t call = 0;
   ToolCall tool_call;
   ToolResult result;         // kToolResult
+  UserTurn user;             // kUser
 };
 
 // Compact JSON with sorted keys: equal arguments give equal strings.
