@@ -10,6 +10,12 @@ case "$flavour" in
               -DCMAKE_CXX_COMPILER=clang++) ;;
   *) echo "usage: scripts/build.sh [release|asan|fuzz]" >&2; exit 2 ;;
 esac
+# ccache (from setup.sh) makes rebuilds of unchanged files cheap, also across clones of the repository:
+# paths under the checkout are hashed relative to it, and the build directory is left out of the hash.
+if command -v ccache >/dev/null 2>&1; then
+  export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
+  args+=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+fi
 cmake -S . -B "build/$flavour" -G Ninja "${args[@]}" >/dev/null
 if [ "$flavour" = fuzz ]; then
   ninja -C "build/$flavour" fuzzers
