@@ -49,12 +49,10 @@ void run(const Options& o) {
   auto backend = make_cpu_backend();
   Model model(checkpoint.config(), weights, *backend);
   SessionState state = model.new_session(o.state == "paper" ? StateStorage::kPaper : StateStorage::kFp32);
-  Tensor logits = model.prefill(prompt, state, 256);
-  const int64_t vocab = checkpoint.config().vocab_size;
+  Tensor logits = model.prefill(prompt, state, 256, LogitRows::kLast);
   std::vector<int32_t> out;
   for (int64_t i = 0; i < o.tokens; ++i) {
-    const float* last = logits.data() + (logits.dim(0) - 1) * vocab;
-    const int32_t next = argmax({last, static_cast<size_t>(vocab)});
+    const int32_t next = argmax(logits.values());
     out.push_back(next);
     if (o.stop_at_eos && next == o.eos) break;
     if (i + 1 < o.tokens) logits = model.forward(std::span(&out.back(), 1), state);

@@ -50,7 +50,7 @@ void run(const Options& o) {
   SessionState state = model.new_session(storage);
   Progress progress("prefill", ids.size(), "tokens");
   int64_t reported = 0;
-  const Tensor logits = model.prefill(ids, state, chunk, [&](int64_t done, int64_t) {
+  const Tensor logits = model.prefill(ids, state, chunk, LogitRows::kAll, [&](int64_t done, int64_t) {
     progress.advance(static_cast<uint64_t>(done - reported));
     reported = done;
   });

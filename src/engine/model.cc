@@ -83,6 +83,8 @@ Model::Model(const Config& config, const ModelWeights& weights, Backend& backend
   check_weights(config_, weights_);
   check(backend_.supports(DType::kF32), "backend {} cannot multiply fp32 weights", backend_.name());
   for (const LayerWeights& l : weights_.layers) moe_views_.push_back(moe_views(l.ffn));
+  // At least half zero rows before the packed head pays for its scatter; real checkpoints have none.
+  sparse_head_ = SparseRows::detect(weights_.head, 0.5);
 }
 
 HyperConnectionParams Model::hc_params(const HyperConnectionWeights& w) const {
@@ -124,12 +126,13 @@ void Model::layer_forward(size_t i, std::span<const int32_t> tokens, SessionStat
   site(lw.hc_ffn, lw.ffn_norm, [&] { moe_forward(c, backend_, ws_, lw.ffn, moe_views_[i], h, tokens, y); });
 }
 
-Tensor Model::forward(std::span<const int32_t> tokens, SessionState& state) {
+Tensor Model::forward(std::span<const int32_t> tokens, SessionState& state, LogitRows rows) {
   const Config& c = config_;
   const int64_t T = static_cast<int64_t>(tokens.size()), n = c.hc_mult, D = c.hidden_size;
   check(state.layer_count() == c.layers.size(), "session state has {} layers, the model {}",
         state.layer_count(), c.layers.size());
-  Tensor logits({T, c.vocab_size});
+  const int64_t first = rows == LogitRows::kLast ? std::max<int64_t>(T - 1, 0) : 0, R = T - first;
+  Tensor logits({R, c.vocab_size});
   if (T == 0) return logits;
   MatrixView<float> streams = ws_.matrix(Buf::kStreams, T, n * D);
   positions_.resize(static_cast<size_t>(T));
@@ -144,24 +147,29 @@ Tensor Model::forward(std::span<const int32_t> tokens, SessionState& state) {
     }
   }
   for (size_t i = 0; i < c.layers.size(); ++i) layer_forward(i, tokens, state);
-  // Final head: collapse the streams, RMSNorm, project to the vocabulary.
-  MatrixView<float> y = ws_.matrix(Buf::kX, T, D);
-  backend_.hc_head(ws_.matrix(Buf::kStreams, T, n * D), hc_params(weights_.hc_head), y);
+  // Final head on the rows that get logits: collapse the streams, RMSNorm, project to the vocabulary.
+  MatrixView<float> y = ws_.matrix(Buf::kX, R, D);
+  backend_.hc_head(ws_.matrix(Buf::kStreams, T, n * D).rows_slice(first, R), hc_params(weights_.hc_head), y);
   backend_.rms_norm(y, weights_.norm.data(), static_cast<float>(c.rms_norm_eps), y);
-  backend_.matmul(y, weight_view(weights_.head), logits.matrix());
+  if (sparse_head_) {
+    sparse_head_->matmul(backend_, y, ws_.matrix(Buf::kHeadRows, R, sparse_head_->kept()), logits.matrix());
+  } else {
+    backend_.matmul(y, weight_view(weights_.head), logits.matrix());
+  }
   state.advance(T);
   return logits;
 }
 
-Tensor Model::prefill(std::span<const int32_t> tokens, SessionState& state, int64_t chunk,
+Tensor Model::prefill(std::span<const int32_t> tokens, SessionState& state, int64_t chunk, LogitRows rows,
                       const std::function<void(int64_t, int64_t)>& progress) {
   check(chunk > 0, "prefill chunk must be positive, got {}", chunk);
   const int64_t T = static_cast<int64_t>(tokens.size());
-  Tensor logits({T, config_.vocab_size});
+  Tensor logits({rows == LogitRows::kLast ? std::min<int64_t>(T, 1) : T, config_.vocab_size});
   for (int64_t done = 0; done < T;) {
     const int64_t n = std::min(chunk, T - done);
-    Tensor part = forward(tokens.subspan(static_cast<size_t>(done), static_cast<size_t>(n)), state);
-    std::copy(part.data(), part.data() + part.size(), logits.data() + done * config_.vocab_size);
+    Tensor part = forward(tokens.subspan(static_cast<size_t>(done), static_cast<size_t>(n)), state, rows);
+    float* to = rows == LogitRows::kLast ? logits.data() : logits.data() + done * config_.vocab_size;
+    std::copy(part.data(), part.data() + part.size(), to);
     done += n;
     if (progress) progress(done, T);
   }

@@ -17,7 +17,8 @@ enum class Buf {
   kPost,
   kComb,
   kH,
-  kSublayerOut,  // model
+  kSublayerOut,
+  kHeadRows,  // model
   kQr,
   kQ,
   kKv,

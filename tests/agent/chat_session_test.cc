@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "agent/session/loaded_model.h"
+#include "chat/python_json.h"
 
 namespace baleen::agent {
 namespace {
@@ -63,6 +64,35 @@ TEST(ChatSession, PrefixReuseGivesTheColdRunsOutput) {
   EXPECT_EQ(fresh.reused_tokens, 0);
   EXPECT_EQ(second.raw_text, fresh.raw_text);
   EXPECT_EQ(second.completion_tokens, fresh.completion_tokens);
+}
+
+TEST(ChatSession, IndependentRequestsResumeTheSharedPrefixAndGiveTheColdRunsOutput) {
+  LoadedModel* n = nano();
+  if (!n) GTEST_SKIP() << "no tokenizer or unpacked baleen-nano (scripts/setup.sh)";
+  TurnOptions options;
+  options.max_tokens = 24;
+  options.tools = chat::parse_json_text(
+      R"([{"type": "function", "function": {"name": "read_file", "description": "Read a text file.",
+           "parameters": {"type": "object", "properties": {"path": {"type": "string"}}, "required": ["path"]}}}])",
+      "tools");
+  const std::vector<std::string> asks = {"Count the lines of a.txt.", "What is in notes.md?", "Say hello.",
+                                         "Read b.txt and tell me its first word."};
+  ChatSession warm(n->model(), n->tokenizer());
+  const int64_t step = n->model().config().resume_granularity();
+  for (size_t i = 0; i < asks.size(); ++i) {
+    const TurnResult got = warm.turn(ask(asks[i]), options);
+    ChatSession cold(n->model(), n->tokenizer());
+    const TurnResult want = cold.turn(ask(asks[i]), options);
+    EXPECT_EQ(got.raw_text, want.raw_text) << asks[i];
+    EXPECT_EQ(got.completion_tokens, want.completion_tokens) << asks[i];
+    // The second request saves the prefix it shares with the first; the later ones resume there.
+    if (i < 2) {
+      EXPECT_EQ(got.reused_tokens, 0) << asks[i];
+    } else {
+      EXPECT_GT(got.reused_tokens, got.prompt_tokens / 2) << asks[i];
+      EXPECT_EQ(got.reused_tokens % step, 0) << asks[i];
+    }
+  }
 }
 
 }  // namespace

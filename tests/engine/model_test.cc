@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <bit>
+#include <random>
 
 #include "../backend/cpu/random_inputs.h"
 #include "core/error.h"
@@ -72,6 +74,61 @@ TEST_F(ModelTest, ClonedStateResumesExactly) {
   const Tensor a = model.forward(std::span(ids).subspan(24), state);
   const Tensor b = model.forward(std::span(ids).subspan(24), snapshot);
   EXPECT_EQ(test::relative_l2(a, b), 0.0);
+}
+
+TEST_F(ModelTest, LastRowLogitsAreTheLastRowOfAllLogits) {
+  Model model(config, weights, *backend);
+  const Tensor all = run_chunked(model, ids, 16, StateStorage::kFp32);
+  SessionState state = model.new_session(StateStorage::kFp32);
+  const Tensor last = model.prefill(ids, state, 16, LogitRows::kLast);
+  ASSERT_EQ(last.dim(0), 1);
+  EXPECT_EQ(state.length(), static_cast<int64_t>(ids.size()));
+  const float* want = all.data() + (all.dim(0) - 1) * all.dim(1);
+  EXPECT_TRUE(std::equal(last.data(), last.data() + last.size(), want));
+  EXPECT_EQ(model.forward({}, state, LogitRows::kLast).dim(0), 0);
+}
+
+TEST_F(ModelTest, MostlyZeroHeadMultipliesOnlyItsNonZeroRowsWithTheDenseBits) {
+  Model dense(config, weights, *backend);
+  ASSERT_EQ(dense.head_rows_multiplied(), config.vocab_size);
+  ModelWeights sparse_weights = random_weights(config, 42);
+  std::mt19937 rng(5);
+  std::bernoulli_distribution drop(0.8);
+  std::vector<bool> zero(static_cast<size_t>(config.vocab_size));
+  int64_t kept = 0;
+  for (int64_t r = 0; r < config.vocab_size; ++r) {
+    zero[static_cast<size_t>(r)] = drop(rng);
+    kept += !zero[static_cast<size_t>(r)];
+    float* row = sparse_weights.head.matrix().row(r);
+    if (zero[static_cast<size_t>(r)]) std::fill(row, row + config.hidden_size, r % 2 ? -0.0f : 0.0f);
+  }
+  Model sparse(config, sparse_weights, *backend);
+  EXPECT_EQ(sparse.head_rows_multiplied(), kept);
+  // The hidden states do not depend on the head: kept rows match the dense model, zero rows are +0.
+  const Tensor want = run_chunked(dense, ids, 16, StateStorage::kFp32);
+  const Tensor got = run_chunked(sparse, ids, 16, StateStorage::kFp32);
+  for (int64_t t = 0; t < got.dim(0); ++t) {
+    for (int64_t r = 0; r < config.vocab_size; ++r) {
+      const float g = got.matrix()(t, r);
+      const float w = zero[static_cast<size_t>(r)] ? 0.0f : want.matrix()(t, r);
+      ASSERT_EQ(std::bit_cast<uint32_t>(g), std::bit_cast<uint32_t>(w)) << "token " << t << " row " << r;
+    }
+  }
+}
+
+// What a prefix snapshot relies on: a pass split anywhere (a resumed state) gives the one-pass bits.
+TEST_F(ModelTest, PassSplitAtAnyPositionGivesTheOnePassBits) {
+  Model model(config, weights, *backend);
+  const Tensor whole = run_chunked(model, ids, 1000, StateStorage::kFp32);
+  const int64_t v = config.vocab_size;
+  const int64_t m = config.resume_granularity();
+  for (int64_t split : std::vector<int64_t>{1, 3, m, 2 * m + 5, 49}) {
+    SessionState state = model.new_session(StateStorage::kFp32);
+    model.forward(std::span(ids).first(static_cast<size_t>(split)), state);
+    const Tensor rest = model.forward(std::span(ids).subspan(static_cast<size_t>(split)), state);
+    EXPECT_TRUE(std::equal(rest.data(), rest.data() + rest.size(), whole.data() + split * v))
+        << "split " << split;
+  }
 }
 
 TEST_F(ModelTest, HashLayersRouteByTid2eid) {

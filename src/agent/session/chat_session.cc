@@ -13,6 +13,16 @@ bool extends(const std::vector<int32_t>& prompt, const std::vector<int32_t>& pre
          std::equal(prefix.begin(), prefix.end(), prompt.begin());
 }
 
+int64_t common_prefix(const std::vector<int32_t>& a, const std::vector<int32_t>& b) {
+  const size_t n = std::min(a.size(), b.size());
+  return std::mismatch(a.begin(), a.begin() + static_cast<ptrdiff_t>(n), b.begin()).first - a.begin();
+}
+
+// Snapshots kept, and earlier prompts a new one is compared with: a request file interleaves a few
+// distinct system prompt + tools blocks (the nano eval: 4 with tools, more without).
+constexpr size_t kMaxPrefixSnapshots = 8;
+constexpr size_t kRecentPrompts = 8;
+
 void apply(const std::vector<chat::ParseEvent>& events, TurnResult& result, const TurnOptions& options) {
   for (const chat::ParseEvent& event : events) {
     switch (event.kind) {
@@ -71,6 +81,8 @@ void ChatSession::reset() {
   prompt_state_ = model_.new_session(storage_);
   held_.clear();
   prompt_held_.clear();
+  prefixes_.clear();
+  recent_prompts_.clear();
 }
 
 std::vector<int32_t> ChatSession::prompt_tokens(const chat::Conversation& conversation,
@@ -92,17 +104,42 @@ std::vector<float> ChatSession::advance_to(const std::vector<int32_t>& prompt, i
     } else {
       state_ = model_.new_session(storage_);
       held_.clear();
+      auto best = prefixes_.end();
+      for (auto it = prefixes_.begin(); it != prefixes_.end(); ++it) {
+        if (extends(prompt, it->tokens) &&
+            (best == prefixes_.end() || it->tokens.size() > best->tokens.size())) {
+          best = it;
+        }
+      }
+      if (best != prefixes_.end()) {
+        state_ = best->state.clone();
+        held_ = best->tokens;
+        std::rotate(prefixes_.begin(), best, best + 1);  // most recently used first
+      }
     }
   }
   reused = static_cast<int64_t>(held_.size());
-  const std::span<const int32_t> rest(prompt.data() + reused, prompt.size() - held_.size());
-  const Tensor logits = model_.prefill(rest, state_, 256);
+  // The longest prefix this prompt shares with a recent one (a system prompt and tools block) is likely
+  // shared by the next prompts too: save the state at its last resume boundary.
+  int64_t shared = 0;
+  for (const std::vector<int32_t>& p : recent_prompts_) shared = std::max(shared, common_prefix(prompt, p));
+  const int64_t step = model_.config().resume_granularity();
+  const int64_t boundary = std::min(shared, static_cast<int64_t>(prompt.size()) - 1) / step * step;
+  if (boundary > reused) {
+    model_.prefill(std::span(prompt).subspan(held_.size(), static_cast<size_t>(boundary) - held_.size()),
+                   state_, 256, LogitRows::kLast);
+    held_.assign(prompt.begin(), prompt.begin() + boundary);
+    prefixes_.insert(prefixes_.begin(), {held_, state_.clone()});
+    if (prefixes_.size() > kMaxPrefixSnapshots) prefixes_.pop_back();
+  }
+  const std::span<const int32_t> rest(prompt.data() + held_.size(), prompt.size() - held_.size());
+  const Tensor logits = model_.prefill(rest, state_, 256, LogitRows::kLast);
   held_ = prompt;
   prompt_state_ = state_.clone();
   prompt_held_ = prompt;
-  const int64_t vocab = model_.config().vocab_size;
-  const float* last = logits.data() + (logits.dim(0) - 1) * vocab;
-  return {last, last + vocab};
+  recent_prompts_.push_front(prompt);
+  if (recent_prompts_.size() > kRecentPrompts) recent_prompts_.pop_back();
+  return {logits.values().begin(), logits.values().end()};
 }
 
 TurnResult ChatSession::generate(const std::vector<int32_t>& prompt, const TurnOptions& options) {

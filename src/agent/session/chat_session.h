@@ -1,10 +1,16 @@
 // A model-turn runner: holds a Model, a Tokenizer and a SessionState; renders a conversation with baleen's
-// encoder, prefills only the tokens beyond the state's prefix when the new prompt extends it (else starts a
-// fresh state), decodes until end of sentence or max_tokens, and parses the output as it streams.
+// encoder, prefills only the tokens beyond the state's prefix when the new prompt extends it (else resumes
+// from the longest saved prefix snapshot, else starts a fresh state), decodes until end of sentence or
+// max_tokens, and parses the output as it streams. Independent requests that share a system prompt and
+// tools block (harnesses such as `baleen run --requests`) reuse that prefix: when a prompt shares a
+// prefix with a recent one, the state at the prefix's last resume boundary (Config::resume_granularity)
+// is saved, and later prompts with that prefix resume there, exactly (a pass split anywhere gives the
+// one-pass bits).
 #pragma once
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <string>
 #include <vector>
@@ -82,6 +88,13 @@ class ChatSession {
   // reasoning) still reuses the earlier prompt.
   SessionState prompt_state_;
   std::vector<int32_t> prompt_held_;
+  // States at resume boundaries of prefixes shared by consecutive prompts, most recently used first.
+  struct PrefixSnapshot {
+    std::vector<int32_t> tokens;
+    SessionState state;
+  };
+  std::vector<PrefixSnapshot> prefixes_;
+  std::deque<std::vector<int32_t>> recent_prompts_;  // newest first
 };
 
 }  // namespace baleen::agent

@@ -1,5 +1,7 @@
 #include "backend/cpu/matmul.h"
 
+#include <algorithm>
+
 #include "backend/cpu/dot.h"
 
 namespace baleen::cpu {
@@ -67,8 +69,16 @@ void matmul_columns(MatrixView<const float> x, MatrixView<const float> w, Matrix
       for (int k = 0; k < 4; ++k) y(t, o + k) = r0[k];
     }
   }
-  for (; o < o_end; ++o) {
-    for (int64_t t = 0; t < tokens; ++t) y(t, o) = dot(x.row(t), w.row(o), n);
+  if (o == o_end) return;
+  // The last 1–3 columns go through the same tile (missing rows repeat the last one, their sums are
+  // dropped), so an output's bits depend on its x and w rows only, never on the column's position.
+  const int64_t left = o_end - o;
+  const float* wr[4];
+  for (int64_t k = 0; k < 4; ++k) wr[k] = w.row(o + std::min(k, left - 1));
+  for (int64_t t = 0; t < tokens; ++t) {
+    float r0[4];
+    tile_1x4(x.row(t), wr, n, r0);
+    for (int64_t k = 0; k < left; ++k) y(t, o + k) = r0[k];
   }
 }
 

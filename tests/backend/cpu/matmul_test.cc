@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <bit>
+#include <numeric>
+
 #include "backend/backend.h"
 #include "random_inputs.h"
 
@@ -17,6 +21,36 @@ TEST(CpuMatmul, MatchesFloat64TruthForOddShapes) {
     backend->matmul(x.matrix(), weight_view(w), fast.matrix());
     cpu::matmul_reference(x.matrix(), w.matrix(), truth.matrix());
     EXPECT_LT(test::relative_l2(fast, truth), 1e-6) << "T=" << t << " in=" << in << " out=" << out;
+  }
+}
+
+TEST(CpuMatmul, AnOutputsBitsDependOnItsRowsNotOnItsColumnsPosition) {
+  auto backend = make_cpu_backend(2);
+  std::mt19937 rng(3);
+  const int64_t in = 45, out = 23;  // in: an 8-wide body and a scalar tail; out: 5 tiles and 3 left over
+  Tensor w = test::random_tensor({out, in}, rng);
+  for (int64_t t : {1, 2, 5}) {
+    Tensor x = test::random_tensor({t, in}, rng), full({t, out});
+    backend->matmul(x.matrix(), weight_view(w), full.matrix());
+    // Every row moved: each lands at another tile slot, some in the left-over columns.
+    for (int64_t take : {1, 3, 6, 22}) {
+      std::vector<int64_t> picks(static_cast<size_t>(out));
+      std::iota(picks.begin(), picks.end(), 0);
+      std::shuffle(picks.begin(), picks.end(), rng);
+      picks.resize(static_cast<size_t>(take));
+      Tensor sub({take, in}), y({t, take});
+      for (int64_t k = 0; k < take; ++k) {
+        std::copy(w.matrix().row(picks[k]), w.matrix().row(picks[k]) + in, sub.matrix().row(k));
+      }
+      backend->matmul(x.matrix(), weight_view(sub), y.matrix());
+      for (int64_t r = 0; r < t; ++r) {
+        for (int64_t k = 0; k < take; ++k) {
+          EXPECT_EQ(std::bit_cast<uint32_t>(y.matrix()(r, k)),
+                    std::bit_cast<uint32_t>(full.matrix()(r, picks[k])))
+              << "T=" << t << " token " << r << " row " << picks[k] << " at column " << k << " of " << take;
+        }
+      }
+    }
   }
 }
 
