@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <string>
 
+#include "../model/nano_checkpoint.h"
 #include "tokenizer/tokenizer.h"
 
 namespace baleen::agent::testing {
@@ -27,11 +28,9 @@ inline Outcome run_command_line(const std::string& command) {
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
 }
 
-// The shards are committed gzipped; scripts/setup.sh unpacks them.
+// The CLI runs baleen-nano with the installed tokenizer.
 inline bool nano_available() {
-  return std::filesystem::exists(tokenizer::default_tokenizer_path()) &&
-         std::filesystem::exists(std::string(BALEEN_SOURCE_DIR) +
-                                 "/models/baleen-nano/model-00001-of-00002.safetensors");
+  return std::filesystem::exists(tokenizer::default_tokenizer_path()) && baleen::test::nano_unpacked();
 }
 
 }  // namespace baleen::agent::testing

@@ -1,0 +1,6 @@
+"""baleen-nano's shape in make_fixtures' spec-dict form (torch-free, so the numpy reference can read it too)."""
+
+NANO = dict(vocab=129280, D=256, L=9, H=4, d=128, r=32, q_lora=128, o_groups=2, o_lora=128, E=8, K=2, F=256,
+            idx_heads=4, idx_dim=64, topk=16, window=128, ratios=[0, 0, 4, 16, 4, 16, 4, 16, 4], n_hash=2,
+            swiglu=10.0, yarn=dict(factor=16, original_max_position_embeddings=65536, beta_fast=32, beta_slow=1),
+            max_pos=1048576, storage="bf16")
