@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <random>
 
@@ -153,4 +154,24 @@ TEST(MicrovmSandbox, OneVmRunsCommandsMovesFilesKeepsLimitsAndIsDestroyed) {
 }
 
 }  // namespace
+// BALEEN_MICROVM_ACCEL picks the accelerator (kvm | tcg); anything else is refused before QEMU starts.
+TEST(MicrovmSandbox, UnknownAcceleratorIsRefusedByName) {
+  std::string reason;
+  std::string image = microvm_image(&reason);
+  if (image.empty()) GTEST_SKIP() << reason;
+  TempDir state;
+  SandboxSpec spec;
+  spec.image = image;
+  spec.state_root = state.path();
+  ::setenv("BALEEN_MICROVM_ACCEL", "hvf", 1);
+  try {
+    create_sandbox("microvm", spec);
+    ADD_FAILURE() << "BALEEN_MICROVM_ACCEL=hvf was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("BALEEN_MICROVM_ACCEL=hvf: expected kvm or tcg"), std::string::npos)
+        << e.what();
+  }
+  ::unsetenv("BALEEN_MICROVM_ACCEL");
+}
+
 }  // namespace baleen::agent

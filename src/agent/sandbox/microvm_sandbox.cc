@@ -34,6 +34,9 @@ namespace {
 
 // TCG boots Debian's kernel in ~15 s on an idle core; a loaded CI host can take several times that.
 constexpr auto kBootPatience = 300s;
+// A KVM guest answers in well under a second; one that has not after this is stuck (nested KVM that
+// accepts the VM but faults in the guest, as inside a Firecracker VM), and TCG takes over.
+constexpr auto kKvmBootPatience = 20s;
 // How long past its own timeout a request may take before the guest counts as hung.
 constexpr auto kReplyPatience = 120s;
 constexpr int64_t kMinMemoryMiB = 128;                // below this Debian's kernel does not boot
@@ -72,8 +75,21 @@ std::string find_qemu() {
   return "";
 }
 
-bool kvm_usable() {
-  return ::access("/dev/kvm", R_OK | W_OK) == 0;
+enum class Accel { kKvm, kTcg };
+
+std::string_view accel_name(Accel accel) {
+  return accel == Accel::kKvm ? "kvm" : "tcg";
+}
+
+// BALEEN_MICROVM_ACCEL=kvm|tcg decides; otherwise KVM where /dev/kvm opens, with TCG as the fallback.
+std::vector<Accel> accel_choices() {
+  if (const char* forced = std::getenv("BALEEN_MICROVM_ACCEL")) {
+    std::string_view name(forced);
+    check(name == "kvm" || name == "tcg", "BALEEN_MICROVM_ACCEL={}: expected kvm or tcg", name);
+    return {name == "kvm" ? Accel::kKvm : Accel::kTcg};
+  }
+  if (::access("/dev/kvm", R_OK | W_OK) == 0) return {Accel::kKvm, Accel::kTcg};
+  return {Accel::kTcg};
 }
 
 std::string socket_path(const std::string& state_dir) {
@@ -81,7 +97,7 @@ std::string socket_path(const std::string& state_dir) {
 }
 
 std::vector<std::string> qemu_command(const std::string& qemu, const BootFiles& boot, const Limits& limits,
-                                      const std::string& state_dir) {
+                                      Accel accel, const std::string& state_dir) {
   constexpr int64_t kMiB = int64_t{1} << 20;
   int64_t memory_mib = limits.memory_bytes > 0
                            ? std::max(kMinMemoryMiB, (limits.memory_bytes + kMiB - 1) / kMiB)
@@ -92,36 +108,14 @@ std::vector<std::string> qemu_command(const std::string& qemu, const BootFiles& 
       "console=ttyS0 quiet panic=-1 cryptomgr.notests mitigations=off tsc=reliable no_timer_check "
       "i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd random.trust_cpu=on baleen.disk={} baleen.net={}",
       limits.disk_bytes, limits.network ? 1 : 0);
-  bool kvm = kvm_usable();
+  bool kvm = accel == Accel::kKvm;
   std::vector<std::string> argv = {
-      qemu,
-      "-name",
-      "baleen-sandbox",
-      "-accel",
-      kvm ? "kvm" : "tcg",
-      "-cpu",
-      kvm ? "host" : "max",
-      "-nographic",
-      "-nodefaults",
-      "-no-user-config",
-      "-no-reboot",
-      "-m",
-      fmt::format("{}M", memory_mib),
-      "-smp",
-      std::to_string(cpus),
-      "-kernel",
-      boot.kernel,
-      "-initrd",
-      boot.initrd,
-      "-append",
-      append,
-      "-serial",
-      "file:" + state_dir + "/console.log",
-      "-chardev",
-      fmt::format("socket,id=agent,path={},server=on,wait=off", socket_path(state_dir)),
-      "-device",
-      "virtio-serial-pci,max_ports=2",
-      "-device",
+      qemu, "-name", "baleen-sandbox", "-accel", kvm ? "kvm" : "tcg", "-cpu",
+      kvm ? "host" : "max", "-nographic", "-nodefaults", "-no-user-config",
+      "-no-reboot", "-m", fmt::format("{}M", memory_mib), "-smp", std::to_string(cpus), "-kernel",
+      boot.kernel, "-initrd", boot.initrd, "-append", append, "-serial", "file:" + state_dir + "/console.log",
+      "-chardev", fmt::format("socket,id=agent,path={},server=on,wait=off", socket_path(state_dir)),
+      "-device", "virtio-serial-pci,max_ports=2", "-device",
       "virtserialport,chardev=agent,name=baleen.agent"};
   if (limits.network) {
     for (const char* arg : {"-netdev", "user,id=net", "-device", "virtio-net-pci,netdev=net"})
@@ -209,32 +203,40 @@ std::unique_ptr<Sandbox> MicrovmSandbox::create(const SandboxSpec& spec) {
   check(available(&reason), "microvm substrate unavailable: {}", reason);
   check(!spec.state_root.empty(), "microvm substrate: the spec names no state_root");
   BootFiles boot = open_boot_files(spec.image);
-  std::unique_ptr<MicrovmSandbox> sandbox(new MicrovmSandbox());
-  sandbox->id_ = new_sandbox_id();
-  sandbox->state_dir_ = fs::absolute(sandbox_state_dir(spec.state_root, sandbox->id_)).string();
-  sandbox->limits_ = spec.limits;
-  sandbox->persist_ = spec.persist;
-  fs::create_directories(sandbox->state_dir_);
-  try {
-    std::vector<std::string> command = qemu_command(find_qemu(), boot, spec.limits, sandbox->state_dir_);
-    sandbox->qemu_pid_ = start_qemu(command, sandbox->state_dir_ + "/qemu.log", spec.persist);
-    sandbox->own_child_ = true;
-    save_sandbox_state(sandbox->state_dir_, {{"id", sandbox->id_},
-                                             {"substrate", "microvm"},
-                                             {"image", boot.dir},
-                                             {"image_hash", boot.hash},
-                                             {"limits", limits_to_json(spec.limits)},
-                                             {"qemu_pid", sandbox->qemu_pid_},
-                                             {"accel", kvm_usable() ? "kvm" : "tcg"},
-                                             {"persist", spec.persist}});
-    sandbox->request({{"op", "ping"}}, kBootPatience);
-  } catch (const Error& e) {
-    std::string console = sandbox->console_tail();
-    sandbox->persist_ = false;
-    sandbox->destroy();
-    fail("cannot boot the microvm sandbox: {}\n{}", e.what(), console);
+  const std::vector<Accel> choices = accel_choices();
+  for (size_t i = 0;; ++i) {
+    const Accel accel = choices[i];
+    std::unique_ptr<MicrovmSandbox> sandbox(new MicrovmSandbox());
+    sandbox->id_ = new_sandbox_id();
+    sandbox->state_dir_ = fs::absolute(sandbox_state_dir(spec.state_root, sandbox->id_)).string();
+    sandbox->limits_ = spec.limits;
+    sandbox->persist_ = spec.persist;
+    fs::create_directories(sandbox->state_dir_);
+    try {
+      std::vector<std::string> command =
+          qemu_command(find_qemu(), boot, spec.limits, accel, sandbox->state_dir_);
+      sandbox->qemu_pid_ = start_qemu(command, sandbox->state_dir_ + "/qemu.log", spec.persist);
+      sandbox->own_child_ = true;
+      save_sandbox_state(sandbox->state_dir_, {{"id", sandbox->id_},
+                                               {"substrate", "microvm"},
+                                               {"image", boot.dir},
+                                               {"image_hash", boot.hash},
+                                               {"limits", limits_to_json(spec.limits)},
+                                               {"qemu_pid", sandbox->qemu_pid_},
+                                               {"accel", accel_name(accel)},
+                                               {"persist", spec.persist}});
+      sandbox->request({{"op", "ping"}}, accel == Accel::kKvm ? kKvmBootPatience : kBootPatience);
+      return sandbox;
+    } catch (const Error& e) {
+      std::string console = sandbox->console_tail();
+      sandbox->persist_ = false;
+      sandbox->destroy();
+      if (i + 1 == choices.size())
+        fail("cannot boot the microvm sandbox ({}): {}\n{}", accel_name(accel), e.what(), console);
+      log::warn("microvm: the {} boot failed, trying {}: {}", accel_name(accel), accel_name(choices[i + 1]),
+                std::string(e.what()).substr(0, 200));
+    }
   }
-  return sandbox;
 }
 
 std::unique_ptr<Sandbox> MicrovmSandbox::attach(const std::string& state_dir) {
