@@ -2,6 +2,7 @@
 // substrate (`process`, `container`) and must be contained, leave the host unharmed, and leave the
 // next sandbox clean.
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -11,8 +12,6 @@
 
 #include <filesystem>
 #include <fstream>
-
-#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include "agent/sandbox/image.h"
@@ -74,7 +73,8 @@ class SandboxEscape : public ::testing::TestWithParam<const char*> {
     EXPECT_EQ(result.exit_code, 0) << result.stderr_data;
     EXPECT_EQ(result.stdout_data.find("big"), std::string::npos) << result.stdout_data;
     EXPECT_EQ(result.stdout_data.find("escaped"), std::string::npos) << result.stdout_data;
-    EXPECT_NE(result.stdout_data.find("root:x:0:0:root:/root:/bin/sh"), std::string::npos) << result.stdout_data;
+    EXPECT_NE(result.stdout_data.find("root:x:0:0:root:/root:/bin/sh"), std::string::npos)
+        << result.stdout_data;
     next->destroy();
   }
 
@@ -87,7 +87,8 @@ TEST_P(SandboxEscape, ReadingAndWritingOutsideTheRootStayInside) {
   std::string secret = host.path() + "/secret";
   std::ofstream(secret) << "host secret";
   auto sandbox = make();
-  ExecResult read = sh(*sandbox, "cat " + secret + " /../../.." + secret + " /proc/1/root" + secret + "; true");
+  ExecResult read =
+      sh(*sandbox, "cat " + secret + " /../../.." + secret + " /proc/1/root" + secret + "; true");
   EXPECT_EQ(read.stdout_data.find("host secret"), std::string::npos) << read.stdout_data;
   sh(*sandbox, "mkdir -p " + host.path() + " && echo escaped > " + host.path() + "/escaped");
   EXPECT_FALSE(std::filesystem::exists(host.path() + "/escaped"));
@@ -190,7 +191,8 @@ TEST_P(SandboxEscape, UnshareAndOtherPrivilegedCallsCannotRegainPrivileges) {
   for (const char* action : {"unshare-user", "unshare-mount", "clone-user", "setns", "bpf", "keyctl"}) {
     expect_denied(*sandbox, action);
   }
-  ExecResult status = sh(*sandbox, "grep -E '^(CapEff|CapBnd|NoNewPrivs|Seccomp):' /proc/self/status | tr -s '\\t ' ' '");
+  ExecResult status =
+      sh(*sandbox, "grep -E '^(CapEff|CapBnd|NoNewPrivs|Seccomp):' /proc/self/status | tr -s '\\t ' ' '");
   EXPECT_NE(status.stdout_data.find("CapEff: 0000000000000000"), std::string::npos) << status.stdout_data;
   EXPECT_NE(status.stdout_data.find("CapBnd: 0000000000000000"), std::string::npos) << status.stdout_data;
   EXPECT_NE(status.stdout_data.find("NoNewPrivs: 1"), std::string::npos) << status.stdout_data;
@@ -206,19 +208,21 @@ TEST_P(SandboxEscape, WritingAnImageLayerChangesOnlyTheSandboxsCopy) {
   std::string passwd = image.layers[0] + "/etc/passwd";
   std::string before = slurp(passwd);
   auto sandbox = make();
-  ExecResult write = sh(*sandbox, "echo 'evil::0:0::/:/bin/sh' >> /etc/passwd && rm /bin/ls && tail -n 1 /etc/passwd");
+  ExecResult write =
+      sh(*sandbox, "echo 'evil::0:0::/:/bin/sh' >> /etc/passwd && rm /bin/ls && tail -n 1 /etc/passwd");
   EXPECT_EQ(write.stdout_data, "evil::0:0::/:/bin/sh\n") << write.stderr_data;
   EXPECT_EQ(slurp(passwd), before);
   EXPECT_TRUE(std::filesystem::is_symlink(image.layers[0] + "/bin/ls"));
   sandbox->destroy();
   auto next = make();
   EXPECT_EQ(next->read_file("/etc/passwd"), before);
-  EXPECT_EQ(sh(*next, "ls / > /dev/null && echo ok").stdout_data, "ok\n");
+  ExecResult listed = sh(*next, "ls / > /dev/null && echo ok");
+  EXPECT_EQ(listed.stdout_data, "ok\n") << listed.stderr_data;
   next->destroy();
 }
 
 TEST_P(SandboxEscape, FillingTheDiskStopsAtTheQuota) {
-  struct statvfs host_before{};
+  struct statvfs host_before {};
   ASSERT_EQ(::statvfs(state_.path().c_str(), &host_before), 0);
   auto sandbox = make();
   ExecResult fill = sh(*sandbox, "dd if=/dev/zero of=/big bs=1M count=64");
@@ -227,10 +231,12 @@ TEST_P(SandboxEscape, FillingTheDiskStopsAtTheQuota) {
   ExecResult size = sh(*sandbox, "du -m /big | cut -f1");
   EXPECT_LE(std::stoi(size.stdout_data), 16) << "the writable layer holds at most the 16 MiB quota";
   EXPECT_THROW(sandbox->write_file("/more", std::string(size_t{32} << 20, 'x'), 0644), Error);
-  struct statvfs host_after{};
+  struct statvfs host_after {};
   ASSERT_EQ(::statvfs(state_.path().c_str(), &host_after), 0);
-  int64_t host_used_mb = (static_cast<int64_t>(host_before.f_bavail) - static_cast<int64_t>(host_after.f_bavail)) *
-                         static_cast<int64_t>(host_before.f_frsize) >> 20;
+  int64_t host_used_mb =
+      (static_cast<int64_t>(host_before.f_bavail) - static_cast<int64_t>(host_after.f_bavail)) *
+          static_cast<int64_t>(host_before.f_frsize) >>
+      20;
   EXPECT_LT(host_used_mb, 8) << "the host's disk must not fill";
   sandbox->destroy();
   expect_next_sandbox_clean();

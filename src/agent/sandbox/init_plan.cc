@@ -12,15 +12,18 @@ template <typename Plan, typename Visit>
 void visit_plan(Plan& plan, Visit&& field) {
   for (auto* text :
        {&plan.mnt, &plan.tmpfs_options, &plan.upper, &plan.work, &plan.root, &plan.overlay_options,
-        &plan.root_proc, &plan.root_proc_sys, &plan.root_sysrq, &plan.root_dev}) {
+        &plan.root_proc, &plan.root_proc_sys, &plan.root_sysrq, &plan.root_dev, &plan.dev_options}) {
     field(*text);
   }
+  field(plan.lowers);
   field(plan.dev_nodes);
   field(plan.dev_numbers);
-  for (auto* number : {&plan.listen_fd, &plan.ready_fd, &plan.go_fd, &plan.netns_fd, &plan.cap_last})
+  for (auto* number :
+       {&plan.listen_fd, &plan.ready_fd, &plan.go_fd, &plan.netns_fd, &plan.cap_last, &plan.userns_fd})
     field(*number);
   field(plan.new_net);
   field(plan.die_with_parent);
+  field(plan.host_root_id);
   field(plan.seccomp);
 }
 
@@ -120,6 +123,8 @@ const char* init_step_name(int step) {
                                            "blocking signals",
                                            "opening descriptors",
                                            "entering the network namespace",
+                                           "mounting the image's layers idmapped to the sandbox's ids",
+                                           "entering the user namespace",
                                            "starting the init program (baleen-sandbox-init)"};
   return step >= 0 && step < static_cast<int>(std::size(kNames)) ? kNames[step] : "unknown step";
 }

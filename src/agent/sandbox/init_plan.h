@@ -13,11 +13,13 @@
 namespace baleen::agent {
 
 struct InitPlan {
-  std::string mnt;                // host directory the sandbox's tmpfs is mounted on
-  std::string tmpfs_options;      // "size=...,mode=0755"
-  std::string upper, work, root;  // directories inside mnt
-  std::string overlay_options;    // lowerdir=...,upperdir=...,workdir=...
+  std::string mnt;                  // host directory the sandbox's tmpfs is mounted on
+  std::string tmpfs_options;        // "size=...,mode=0755"
+  std::string upper, work, root;    // directories inside mnt
+  std::string overlay_options;      // lowerdir=...,upperdir=...,workdir=...
+  std::vector<std::string> lowers;  // the image's layer directories (lowerdir's entries)
   std::string root_proc, root_proc_sys, root_sysrq, root_dev;
+  std::string dev_options;             // the /dev tmpfs's: size, mode, owner
   std::vector<std::string> dev_nodes;  // root/dev/<name> for null, zero, full, random, urandom, tty
   std::vector<unsigned> dev_numbers;   // makedev numbers, same order
   int listen_fd = -1;                  // bound, listening control socket
@@ -26,6 +28,11 @@ struct InitPlan {
   bool new_net = true;
   int netns_fd = -1;  // with new_net: a fresh namespace to enter (netns_pool.h); -1: clone one
   bool die_with_parent = true;
+  // The user namespace (user_namespace.h) init joins once the root is built, -1 for none; the
+  // layers are then mounted idmapped and the writable layer owned by host_root_id, the host uid and
+  // gid of the sandbox's root.
+  int userns_fd = -1;
+  uint32_t host_root_id = 0;
   std::vector<sock_filter> seccomp;
   int cap_last = 63;  // /proc/sys/kernel/cap_last_cap: capabilities to drop are 0..cap_last
 };
@@ -57,6 +64,8 @@ enum InitStep : int32_t {
   kSignals,
   kFds,
   kNetns,
+  kIdmap,
+  kUserns,
   kStartProgram,
 };
 

@@ -26,6 +26,7 @@
 #include "agent/sandbox/output_capture.h"
 #include "agent/sandbox/sandbox_state.h"
 #include "agent/sandbox/seccomp_filter.h"
+#include "agent/sandbox/user_namespace.h"
 #include "agent/sandbox/writable_layer.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -124,10 +125,17 @@ InitPlan make_plan(const Image& image, const SandboxSpec& spec, const std::strin
   plan.work = layer.work;
   plan.root = layer.root;
   plan.overlay_options = layer.overlay_options;
+  plan.lowers = image.layers;
+  if (spec.user_namespace) {
+    plan.userns_fd = mapped_user_namespace(*spec.user_namespace);
+    plan.host_root_id = spec.user_namespace->first;
+    plan.dev_options += fmt::format(",uid={0},gid={0}", plan.host_root_id);
+  }
   plan.root_proc = plan.root + "/proc";
   plan.root_proc_sys = plan.root_proc + "/sys";
   plan.root_sysrq = plan.root_proc + "/sysrq-trigger";
   plan.root_dev = plan.root + "/dev";
+  plan.dev_options = "size=64k,mode=0755";
   const std::pair<const char*, unsigned> nodes[] = {{"null", makedev(1, 3)},    {"zero", makedev(1, 5)},
                                                     {"full", makedev(1, 7)},    {"random", makedev(1, 8)},
                                                     {"urandom", makedev(1, 9)}, {"tty", makedev(5, 0)}};
@@ -215,8 +223,9 @@ pid_t start_init(InitPlan& plan, const SandboxCgroup& cgroup) {
   // argv[0] without the host path: the sandbox sees init's command line in /proc/1/cmdline.
   char name[] = "baleen-sandbox-init";
   char* argv[] = {name, plan_fd.data(), nullptr};
-  Spawn spawn{
-      program.c_str(), argv, {plan_read.get(), plan.listen_fd, plan.ready_fd, plan.go_fd, plan.netns_fd}};
+  Spawn spawn{program.c_str(),
+              argv,
+              {plan_read.get(), plan.listen_fd, plan.ready_fd, plan.go_fd, plan.netns_fd, plan.userns_fd}};
   std::vector<char> stack(64 * 1024);
   int flags = CLONE_VM | CLONE_VFORK | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | SIGCHLD;
   if (plan.new_net && plan.netns_fd < 0) flags |= CLONE_NEWNET;
@@ -252,8 +261,12 @@ pid_t start_init(InitPlan& plan, const SandboxCgroup& cgroup) {
   ssize_t got = ::read(ready_read.get(), &status, sizeof(status));
   if (got != static_cast<ssize_t>(sizeof(status))) abandon("init exited during setup");
   if (status.step != 0) {
-    abandon(
-        fmt::format("init failed while {}: {}", init_step_name(status.step), std::strerror(status.error)));
+    const char* hint = status.step == kIdmap
+                           ? " (the image's filesystem must support idmapped mounts, and overlayfs idmapped "
+                             "layers need Linux >= 5.19; or create the sandbox without a user namespace)"
+                           : "";
+    abandon(fmt::format("init failed while {}: {}{}", init_step_name(status.step),
+                        std::strerror(status.error), hint));
   }
   return static_cast<pid_t>(pid);
 }
@@ -292,6 +305,7 @@ std::unique_ptr<Sandbox> ProcessSandbox::create(const SandboxSpec& spec) {
   sandbox->image_dir_ = image.dir;
   sandbox->limits_ = spec.limits;
   sandbox->persist_ = spec.persist;
+  sandbox->ids_ = spec.user_namespace;
   fs::create_directories(sandbox->state_dir_ + "/mnt");
   try {
     sandbox->cgroup_ = SandboxCgroup::create(sandbox->id_, spec.limits);
@@ -316,7 +330,8 @@ std::unique_ptr<Sandbox> ProcessSandbox::create(const SandboxSpec& spec) {
                                            {"init_pid", sandbox->init_pid_},
                                            {"cgroups", sandbox->cgroup_.dirs()},
                                            {"cgroup_v2", sandbox->cgroup_.v2()},
-                                           {"persist", spec.persist}});
+                                           {"persist", spec.persist},
+                                           {"user_namespace", ids_to_json(spec.user_namespace)}});
   return sandbox;
 }
 
@@ -330,6 +345,7 @@ std::unique_ptr<Sandbox> ProcessSandbox::attach(const std::string& state_dir) {
   sandbox->init_pid_ = state.at("init_pid");
   sandbox->cgroup_ = SandboxCgroup::from_dirs(state.at("cgroups"), state.at("cgroup_v2"));
   sandbox->persist_ = true;  // attached sandboxes are never destroyed implicitly
+  sandbox->ids_ = ids_from_json(state.value("user_namespace", nlohmann::json()));
   return sandbox;
 }
 
@@ -434,11 +450,18 @@ void ProcessSandbox::write_file(const std::string& path, std::string_view data, 
   std::string relative = relative_to_root(path);
   size_t slash = relative.rfind('/');
   if (slash != std::string::npos)
-    make_dirs_confined(root.get(), relative.substr(0, slash), Confinement::kInRoot);
+    make_dirs_confined(root.get(), relative.substr(0, slash), Confinement::kInRoot,
+                       ids_ ? std::optional<uint32_t>(ids_->first) : std::nullopt);
   Fd fd = open_confined(root.get(), relative, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, mode,
                         Confinement::kInRoot);
   write_whole(fd.get(), data, path);
-  bool ok = ::fchmod(fd.get(), static_cast<mode_t>(mode)) == 0;
+  // We write as host root: what we create must belong to the sandbox's root, or inside it would be
+  // an unmapped owner that not even the sandbox's root may change.
+  struct stat st {};
+  bool ok = !ids_ || (::fstat(fd.get(), &st) == 0 &&
+                      (ids_->contains(st.st_uid) || ::fchown(fd.get(), ids_->first, ids_->first) == 0));
+  check(ok, "cannot give '{}' to the sandbox's root: {}", path, std::strerror(errno));
+  ok = ::fchmod(fd.get(), static_cast<mode_t>(mode)) == 0;
   check(ok, "cannot chmod '{}': {}", path, std::strerror(errno));
 }
 
@@ -450,7 +473,7 @@ std::string ProcessSandbox::read_file(const std::string& path, int64_t max_bytes
 
 std::string ProcessSandbox::snapshot(const std::string& image_dir) {
   Fd upper = request_dir(proto::kUpperDir);
-  return write_snapshot_image(image_dir_, fmt::format("/proc/self/fd/{}", upper.get()), image_dir);
+  return write_snapshot_image(image_dir_, fmt::format("/proc/self/fd/{}", upper.get()), image_dir, ids_);
 }
 
 void ProcessSandbox::destroy() {

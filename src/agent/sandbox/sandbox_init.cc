@@ -1,7 +1,9 @@
 #include "agent/sandbox/sandbox_init.h"
 
 #include <fcntl.h>
+#include <grp.h>
 #include <linux/capability.h>
+#include <linux/mount.h>
 #include <linux/seccomp.h>
 #include <net/if.h>
 #include <poll.h>
@@ -46,13 +48,19 @@ int64_t now_ns() {
 }
 
 bool mount_dev(const InitPlan& plan) {
-  if (::mount("tmpfs", plan.root_dev.c_str(), "tmpfs", MS_NOSUID | MS_NOEXEC, "size=64k,mode=0755") != 0) {
+  if (::mount("tmpfs", plan.root_dev.c_str(), "tmpfs", MS_NOSUID | MS_NOEXEC, plan.dev_options.c_str()) !=
+      0) {
     return false;
   }
-  for (size_t i = 0; i < plan.dev_nodes.size(); ++i) {
-    if (::mknod(plan.dev_nodes[i].c_str(), S_IFCHR | 0666, plan.dev_numbers[i]) != 0) return false;
+  // 0666 whatever the umask: every user of the sandbox, not only its root, writes /dev/null. The
+  // nodes stay the host root's (unmapped inside a user namespace): they are the host's devices.
+  mode_t umask = ::umask(0);
+  bool ok = true;
+  for (size_t i = 0; ok && i < plan.dev_nodes.size(); ++i) {
+    ok = ::mknod(plan.dev_nodes[i].c_str(), S_IFCHR | 0666, plan.dev_numbers[i]) == 0;
   }
-  return true;
+  ::umask(umask);
+  return ok;
 }
 
 // Brings up `lo` in the new network namespace: the sandbox's only network.
@@ -68,16 +76,44 @@ bool loopback_up() {
   return ok;
 }
 
+// Replaces each image layer, in this mount namespace only, by a read-only idmapped copy of itself:
+// host id N reads as the sandbox's N, so the image's root-owned files belong to the sandbox's root
+// and copy-up keeps that. A bind of the layer (open_tree) is idmapped (mount_setattr) and moved
+// over the layer's own path, which the overlay's lowerdir names.
+bool idmap_layers(const InitPlan& plan) {
+  mount_attr attr{};
+  attr.attr_set = MOUNT_ATTR_IDMAP | MOUNT_ATTR_RDONLY;
+  attr.userns_fd = static_cast<uint64_t>(plan.userns_fd);
+  for (const std::string& layer : plan.lowers) {
+    int tree = static_cast<int>(
+        ::syscall(SYS_open_tree, AT_FDCWD, layer.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
+    if (tree < 0) return false;
+    bool ok = ::syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH, &attr, sizeof(attr)) == 0 &&
+              ::syscall(SYS_move_mount, tree, "", AT_FDCWD, layer.c_str(),
+                        MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_SYMLINKS) == 0;
+    ::close(tree);
+    if (!ok) return false;
+  }
+  return true;
+}
+
 // Builds the root filesystem and enters it; exits through report_and_exit on any failure. Returns a
 // descriptor of the writable layer, which stays reachable (for snapshots) through it only.
 int build_root(const InitPlan& plan) {
   int ready = plan.ready_fd;
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) report_and_exit(ready, kPrivate);
+  if (plan.userns_fd >= 0 && !idmap_layers(plan)) report_and_exit(ready, kIdmap);
   if (::mount("tmpfs", plan.mnt.c_str(), "tmpfs", MS_NOSUID, plan.tmpfs_options.c_str()) != 0) {
     report_and_exit(ready, kTmpfs);
   }
   for (const std::string* dir : {&plan.upper, &plan.work, &plan.root}) {
     if (::mkdir(dir->c_str(), 0755) != 0) report_and_exit(ready, kDirs);
+  }
+  // The upper directory is the sandbox's `/` and the layer it writes: its root's.
+  if (plan.userns_fd >= 0) {
+    for (const std::string* dir : {&plan.upper, &plan.work}) {
+      if (::chown(dir->c_str(), plan.host_root_id, plan.host_root_id) != 0) report_and_exit(ready, kDirs);
+    }
   }
   if (::mount("overlay", plan.root.c_str(), "overlay", MS_NOSUID, plan.overlay_options.c_str()) != 0) {
     report_and_exit(ready, kOverlay);
@@ -396,14 +432,14 @@ void serve(const InitPlan& plan, Buffers& buffers, int connection, int signal_fd
 
 // Points stdio at /dev/null and closes every other descriptor inherited from the creator (its
 // terminal, its pipes) but `keep`, so a persistent sandbox holds nothing of the process that made it.
-bool isolate_descriptors(int a, int b, int c, int d) {
+bool isolate_descriptors(const InitPlan& plan) {
   int null_fd = ::open("/dev/null", O_RDWR | O_CLOEXEC);
   if (null_fd < 0) return false;
   for (int fd = 0; fd < 3; ++fd) {
     if (null_fd != fd && ::dup2(null_fd, fd) < 0) return false;
   }
-  int keep[4] = {a, b, c, d};
-  std::sort(keep, keep + 4);
+  int keep[] = {plan.listen_fd, plan.ready_fd, plan.go_fd, plan.netns_fd, plan.userns_fd};
+  std::sort(std::begin(keep), std::end(keep));
   unsigned first = 3;
   for (int fd : keep) {
     if (fd >= static_cast<int>(first)) {
@@ -415,13 +451,26 @@ bool isolate_descriptors(int a, int b, int c, int d) {
   return true;
 }
 
+// Everything that needs the host's privileges is done: init becomes the sandbox's root, a host user
+// without privilege (uid and gid host_root_id, no groups, capabilities only inside the namespace).
+void join_user_namespace(const InitPlan& plan) {
+  if (::setgroups(0, nullptr) != 0 || ::setns(plan.userns_fd, CLONE_NEWUSER) != 0 ||
+      ::setresgid(0, 0, 0) != 0 || ::setresuid(0, 0, 0) != 0) {
+    report_and_exit(plan.ready_fd, kUserns);
+  }
+  ::close(plan.userns_fd);
+  // The uid change cleared the parent-death signal; and init must stay non-dumpable, so commands
+  // (same uid) can never open its /proc/1/mem or its descriptors.
+  if (plan.die_with_parent) ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+
 }  // namespace
 
 void run_sandbox_init(InitPlan& plan) {
   int ready = plan.ready_fd;
   if (plan.die_with_parent) ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-  if (!isolate_descriptors(plan.listen_fd, plan.ready_fd, plan.go_fd, plan.netns_fd))
-    report_and_exit(ready, kFds);
+  if (!isolate_descriptors(plan)) report_and_exit(ready, kFds);
   char go = 0;
   if (::read(plan.go_fd, &go, 1) != 1) report_and_exit(ready, kWaitGo);
   ::close(plan.go_fd);
@@ -433,6 +482,7 @@ void run_sandbox_init(InitPlan& plan) {
   int upper_fd = build_root(plan);
   if (plan.new_net && plan.netns_fd < 0 && !loopback_up()) report_and_exit(ready, kLoopback);
   ::syscall(SYS_sethostname, "sandbox", 7);
+  if (plan.userns_fd >= 0) join_user_namespace(plan);
   sigset_t child;
   sigemptyset(&child);
   sigaddset(&child, SIGCHLD);

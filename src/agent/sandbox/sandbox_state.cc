@@ -21,9 +21,12 @@ std::string sandbox_state_dir(const std::string& state_root, const std::string& 
 }
 
 nlohmann::json limits_to_json(const Limits& limits) {
-  return {{"memory_bytes", limits.memory_bytes}, {"pids", limits.pids},
-          {"cpus", limits.cpus}, {"disk_bytes", limits.disk_bytes},
-          {"wall_timeout_ms", limits.wall_timeout.count()}, {"network", limits.network},
+  return {{"memory_bytes", limits.memory_bytes},
+          {"pids", limits.pids},
+          {"cpus", limits.cpus},
+          {"disk_bytes", limits.disk_bytes},
+          {"wall_timeout_ms", limits.wall_timeout.count()},
+          {"network", limits.network},
           {"output_bytes", limits.output_bytes}};
 }
 
@@ -37,6 +40,16 @@ Limits limits_from_json(const nlohmann::json& json) {
   limits.network = json.at("network").get<bool>();
   limits.output_bytes = json.at("output_bytes").get<int64_t>();
   return limits;
+}
+
+nlohmann::json ids_to_json(const std::optional<IdMapping>& ids) {
+  if (!ids) return nullptr;
+  return {{"first", ids->first}, {"count", ids->count}};
+}
+
+std::optional<IdMapping> ids_from_json(const nlohmann::json& json) {
+  if (json.is_null()) return std::nullopt;
+  return IdMapping{json.at("first").get<uint32_t>(), json.at("count").get<uint32_t>()};
 }
 
 void save_sandbox_state(const std::string& state_dir, const nlohmann::json& state) {
