@@ -1,11 +1,13 @@
 // The escape suite (issue 5 acceptance): each attempt runs in a sandbox of each image-based
-// substrate (`process`, `container`) and must be contained, leave the host unharmed, and leave the
-// next sandbox clean.
+// substrate (`process` with and without its user namespace, `container`) and must be contained, leave
+// the host unharmed, and leave the next sandbox clean. Then what the user namespace adds.
 #include <arpa/inet.h>
+#include <grp.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -30,11 +32,20 @@ std::string slurp(const std::string& path) {
   return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
 
-class SandboxEscape : public ::testing::TestWithParam<const char*> {
+struct EscapeCase {
+  const char* substrate;
+  bool user_namespace;  // process: the default user namespace, or host ids
+  const char* name;
+};
+
+const EscapeCase kEscapeCases[] = {
+    {"process", true, "process"}, {"process", false, "process_host_ids"}, {"container", false, "container"}};
+
+class SandboxEscape : public ::testing::TestWithParam<EscapeCase> {
  protected:
   void SetUp() override {
     std::string reason;
-    if (!testing::substrate_available(GetParam(), &reason)) GTEST_SKIP() << reason;
+    if (!testing::substrate_available(GetParam().substrate, &reason)) GTEST_SKIP() << reason;
     image_ = testing::base_image(&reason);
     if (image_.empty()) GTEST_SKIP() << reason;
   }
@@ -47,7 +58,8 @@ class SandboxEscape : public ::testing::TestWithParam<const char*> {
     spec.limits.pids = pids;
     spec.limits.disk_bytes = int64_t{16} << 20;
     spec.limits.wall_timeout = std::chrono::milliseconds(20'000);
-    auto sandbox = create_sandbox(GetParam(), spec);
+    if (!GetParam().user_namespace) spec.user_namespace = std::nullopt;
+    auto sandbox = create_sandbox(GetParam().substrate, spec);
     sandbox->write_file("/probe", slurp(SANDBOX_PROBE), 0755);
     return sandbox;
   }
@@ -242,8 +254,112 @@ TEST_P(SandboxEscape, FillingTheDiskStopsAtTheQuota) {
   expect_next_sandbox_clean();
 }
 
-INSTANTIATE_TEST_SUITE_P(Substrates, SandboxEscape, ::testing::ValuesIn(testing::kImageSubstrates),
-                         [](const auto& info) { return std::string(info.param); });
+INSTANTIATE_TEST_SUITE_P(Substrates, SandboxEscape, ::testing::ValuesIn(kEscapeCases),
+                         [](const auto& info) { return std::string(info.param.name); });
+
+class ProcessUserNamespace : public ::testing::Test {
+ protected:
+  std::unique_ptr<Sandbox> make(bool user_namespace) {
+    SandboxSpec spec;
+    spec.image = image_;
+    spec.state_root = state_.path();
+    spec.limits.wall_timeout = std::chrono::milliseconds(20'000);
+    if (!user_namespace) spec.user_namespace = std::nullopt;
+    auto sandbox = create_sandbox("process", spec);
+    sandbox->write_file("/probe", slurp(SANDBOX_PROBE), 0755);
+    return sandbox;
+  }
+  static ExecResult sh(Sandbox& sandbox, const std::string& line) {
+    ExecRequest request;
+    request.shell = line;
+    return sandbox.exec(request);
+  }
+  int init_pid(const Sandbox& sandbox) const {
+    auto state = nlohmann::json::parse(slurp(state_.path() + "/" + sandbox.id() + "/sandbox.json"));
+    return state.at("init_pid").get<int>();
+  }
+  // The host's path to `path` inside the sandbox: through its init's root (host root may).
+  std::string host_path(const Sandbox& sandbox, const std::string& path) const {
+    return fmt::format("/proc/{}/root{}", init_pid(sandbox), path);
+  }
+
+  TempDir state_;
+  std::string image_;
+};
+
+// Inside, the sandbox's root is uid 0 and owns the image; on the host the sandbox's init (whose
+// credentials every command inherits) and every file written inside belong to uid 100000, and no
+// supplementary group of the creator's is kept.
+TEST_F(ProcessUserNamespace, TheSandboxsRootIsAnUnprivilegedHostUser) {
+  BALEEN_REQUIRE_PROCESS_SANDBOX(image);
+  image_ = image;
+  IdMapping ids;
+  // The creator's supplementary groups (host root's group 0 among them) must not reach the sandbox.
+  std::vector<gid_t> saved_groups(static_cast<size_t>(::getgroups(0, nullptr)));
+  ASSERT_EQ(::getgroups(static_cast<int>(saved_groups.size()), saved_groups.data()),
+            static_cast<int>(saved_groups.size()));
+  const gid_t host_groups[] = {0, 4};
+  ASSERT_EQ(::setgroups(2, host_groups), 0);
+  auto sandbox = make(true);
+  ASSERT_EQ(::setgroups(saved_groups.size(), saved_groups.data()), 0);
+  sandbox->write_file("/work/api/from-host", "x");
+  ExecResult inside =
+      sh(*sandbox,
+         "id -u; id -g; awk '{print $1, $2, $3}' /proc/self/uid_map /proc/self/gid_map; "
+         "cat /proc/self/setgroups; stat -c %u:%g / /etc/passwd /work/api /work/api/from-host; "
+         "echo made > /work/made && echo appended >> /etc/passwd");
+  EXPECT_EQ(inside.exit_code, 0) << inside.stderr_data;
+  std::string map = fmt::format("0 {} {}\n", ids.first, ids.count);
+  EXPECT_EQ(inside.stdout_data, "0\n0\n" + map + map + "deny\n0:0\n0:0\n0:0\n0:0\n");
+  for (const char* path : {"/work/made", "/etc/passwd", "/work/api/from-host"}) {
+    struct stat st {};
+    ASSERT_EQ(::stat(host_path(*sandbox, path).c_str(), &st), 0) << path;
+    EXPECT_EQ(st.st_uid, ids.first) << path;
+    EXPECT_EQ(st.st_gid, ids.first) << path;
+  }
+  std::string status = slurp(fmt::format("/proc/{}/status", init_pid(*sandbox)));
+  EXPECT_NE(status.find(fmt::format("Uid:\t{0}\t{0}\t{0}\t{0}\n", ids.first)), std::string::npos) << status;
+  EXPECT_NE(status.find(fmt::format("Gid:\t{0}\t{0}\t{0}\t{0}\n", ids.first)), std::string::npos) << status;
+  size_t groups = status.find("Groups:");
+  ASSERT_NE(groups, std::string::npos) << status;
+  std::string group_list = status.substr(groups + 7, status.find('\n', groups) - groups - 7);
+  EXPECT_EQ(group_list.find_first_of("0123456789"), std::string::npos) << "no host group: " << group_list;
+  struct stat layer {};
+  ASSERT_EQ(::stat((Image::open(image).layers[0] + "/etc/passwd").c_str(), &layer), 0);
+  EXPECT_EQ(layer.st_uid, 0u) << "the image on the host keeps its own owners";
+}
+
+// A file of the host's root is not the sandbox root's: with the user namespace it reads as an
+// unmapped owner (65534) that root inside can neither write nor take; without it, uid 0 inside
+// owns it. Root inside cannot become another user either way.
+TEST_F(ProcessUserNamespace, HostRootsFilesAreNotTheSandboxRootsFiles) {
+  BALEEN_REQUIRE_PROCESS_SANDBOX(image);
+  image_ = image;
+  for (bool user_namespace : {true, false}) {
+    SCOPED_TRACE(user_namespace ? "user namespace" : "host ids");
+    auto sandbox = make(user_namespace);
+    std::string file = host_path(*sandbox, "/work/host-owned");
+    std::ofstream(file) << "host\n";
+    ::chmod(file.c_str(), 0644);
+    ExecResult owner = sh(*sandbox, "stat -c %u /work/host-owned; awk '{print $2}' /proc/self/uid_map");
+    ExecResult write = sh(*sandbox, "echo sandbox >> /work/host-owned");
+    ExecResult take = sh(*sandbox, "chown 0 /work/host-owned || chmod 666 /work/host-owned");
+    if (user_namespace) {
+      EXPECT_EQ(owner.stdout_data, "65534\n100000\n");
+      EXPECT_NE(write.exit_code, 0);
+      EXPECT_NE(write.stderr_data.find("Permission denied"), std::string::npos) << write.stderr_data;
+      EXPECT_NE(take.exit_code, 0);
+      EXPECT_EQ(slurp(file), "host\n");
+    } else {
+      EXPECT_EQ(owner.stdout_data, "0\n0\n");
+      EXPECT_EQ(write.exit_code, 0) << write.stderr_data;
+      EXPECT_EQ(slurp(file), "host\nsandbox\n");
+    }
+    ExecResult setuid = sh(*sandbox, "/probe setuid 1000");
+    EXPECT_TRUE(setuid.stdout_data.starts_with("denied")) << setuid.stdout_data;
+    sandbox->destroy();
+  }
+}
 
 }  // namespace
 }  // namespace baleen::agent
