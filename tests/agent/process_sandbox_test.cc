@@ -44,13 +44,10 @@ TEST(InitPlan, RoundTripsEveryFieldAndRefusesATruncatedMessage) {
   plan.lowers = {text(), text()};
   plan.dev_nodes = {text(), text(), text()};
   plan.dev_numbers = {static_cast<unsigned>(random()), 7u, 0u};
-  plan.listen_fd = static_cast<int>(random() % 1000);
-  plan.netns_fd = static_cast<int>(random() % 1000);
   plan.cap_last = 40;
-  plan.userns_fd = static_cast<int>(random() % 1000);
+  plan.user_namespace = random() % 2 == 0;
   plan.host_root_id = static_cast<uint32_t>(random());
-  plan.new_net = random() % 2 == 0;
-  plan.die_with_parent = !plan.new_net;
+  plan.die_with_parent = random() % 2 == 0;
   for (int i = 0; i < 50; ++i) {
     plan.seccomp.push_back({static_cast<uint16_t>(random()), 1, 2, static_cast<uint32_t>(random())});
   }
@@ -64,12 +61,9 @@ TEST(InitPlan, RoundTripsEveryFieldAndRefusesATruncatedMessage) {
   EXPECT_EQ(decoded.lowers, plan.lowers);
   EXPECT_EQ(decoded.dev_nodes, plan.dev_nodes);
   EXPECT_EQ(decoded.dev_numbers, plan.dev_numbers);
-  EXPECT_EQ(decoded.listen_fd, plan.listen_fd);
-  EXPECT_EQ(decoded.netns_fd, plan.netns_fd);
   EXPECT_EQ(decoded.cap_last, 40);
-  EXPECT_EQ(decoded.userns_fd, plan.userns_fd);
+  EXPECT_EQ(decoded.user_namespace, plan.user_namespace);
   EXPECT_EQ(decoded.host_root_id, plan.host_root_id);
-  EXPECT_EQ(decoded.new_net, plan.new_net);
   EXPECT_EQ(decoded.die_with_parent, plan.die_with_parent);
   ASSERT_EQ(decoded.seccomp.size(), plan.seccomp.size());
   EXPECT_EQ(

@@ -18,11 +18,9 @@ void visit_plan(Plan& plan, Visit&& field) {
   field(plan.lowers);
   field(plan.dev_nodes);
   field(plan.dev_numbers);
-  for (auto* number :
-       {&plan.listen_fd, &plan.ready_fd, &plan.go_fd, &plan.netns_fd, &plan.cap_last, &plan.userns_fd})
-    field(*number);
-  field(plan.new_net);
+  field(plan.cap_last);
   field(plan.die_with_parent);
+  field(plan.user_namespace);
   field(plan.host_root_id);
   field(plan.seccomp);
 }
@@ -109,7 +107,7 @@ bool decode_init_plan(std::string_view bytes, InitPlan* plan) {
 
 const char* init_step_name(int step) {
   static constexpr const char* kNames[] = {"ready",
-                                           "waiting for the creator",
+                                           "receiving the plan",
                                            "making mounts private",
                                            "mounting the tmpfs quota",
                                            "creating overlay directories",
@@ -122,7 +120,6 @@ const char* init_step_name(int step) {
                                            "bringing up loopback",
                                            "blocking signals",
                                            "opening descriptors",
-                                           "entering the network namespace",
                                            "mounting the image's layers idmapped to the sandbox's ids",
                                            "entering the user namespace",
                                            "starting the init program (baleen-sandbox-init)"};

@@ -35,9 +35,9 @@ namespace proto = init_protocol;
 
 namespace {
 
-[[noreturn]] void report_and_exit(int ready_fd, int32_t step) {
+[[noreturn]] void report_and_exit(int channel, int32_t step) {
   InitStatus status{step, errno};
-  (void)!::write(ready_fd, &status, sizeof(status));
+  (void)!::write(channel, &status, sizeof(status));
   ::_exit(1);
 }
 
@@ -99,10 +99,9 @@ bool idmap_layers(const InitPlan& plan) {
 
 // Builds the root filesystem and enters it; exits through report_and_exit on any failure. Returns a
 // descriptor of the writable layer, which stays reachable (for snapshots) through it only.
-int build_root(const InitPlan& plan) {
-  int ready = plan.ready_fd;
+int build_root(const InitPlan& plan, int ready) {
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) report_and_exit(ready, kPrivate);
-  if (plan.userns_fd >= 0 && !idmap_layers(plan)) report_and_exit(ready, kIdmap);
+  if (plan.user_namespace && !idmap_layers(plan)) report_and_exit(ready, kIdmap);
   if (::mount("tmpfs", plan.mnt.c_str(), "tmpfs", MS_NOSUID, plan.tmpfs_options.c_str()) != 0) {
     report_and_exit(ready, kTmpfs);
   }
@@ -110,7 +109,7 @@ int build_root(const InitPlan& plan) {
     if (::mkdir(dir->c_str(), 0755) != 0) report_and_exit(ready, kDirs);
   }
   // The upper directory is the sandbox's `/` and the layer it writes: its root's.
-  if (plan.userns_fd >= 0) {
+  if (plan.user_namespace) {
     for (const std::string* dir : {&plan.upper, &plan.work}) {
       if (::chown(dir->c_str(), plan.host_root_id, plan.host_root_id) != 0) report_and_exit(ready, kDirs);
     }
@@ -431,32 +430,58 @@ void serve(const InitPlan& plan, Buffers& buffers, int connection, int signal_fd
 }
 
 // Points stdio at /dev/null and closes every other descriptor inherited from the creator (its
-// terminal, its pipes) but `keep`, so a persistent sandbox holds nothing of the process that made it.
-bool isolate_descriptors(const InitPlan& plan) {
+// terminal, its pipes) but the channel, so a persistent sandbox holds nothing of the process that
+// made it.
+bool isolate_descriptors(int channel) {
   int null_fd = ::open("/dev/null", O_RDWR | O_CLOEXEC);
   if (null_fd < 0) return false;
   for (int fd = 0; fd < 3; ++fd) {
     if (null_fd != fd && ::dup2(null_fd, fd) < 0) return false;
   }
-  int keep[] = {plan.listen_fd, plan.ready_fd, plan.go_fd, plan.netns_fd, plan.userns_fd};
-  std::sort(std::begin(keep), std::end(keep));
-  unsigned first = 3;
-  for (int fd : keep) {
-    if (fd >= static_cast<int>(first)) {
-      if (fd > static_cast<int>(first)) ::syscall(SYS_close_range, first, static_cast<unsigned>(fd - 1), 0U);
-      first = static_cast<unsigned>(fd) + 1;
-    }
+  if (channel > 3) ::syscall(SYS_close_range, 3U, static_cast<unsigned>(channel - 1), 0U);
+  ::syscall(SYS_close_range, static_cast<unsigned>(std::max(channel, 2)) + 1, ~0U, 0U);
+  return true;
+}
+
+// Waits for the plan (in the pool, until a sandbox is created) and the descriptors that come with it.
+bool receive_plan(int channel, InitPlan* plan) {
+  static char bytes[64 * 1024];
+  iovec io{bytes, sizeof(bytes)};
+  alignas(cmsghdr) char control[CMSG_SPACE(2 * sizeof(int))] = {};
+  msghdr message{};
+  message.msg_iov = &io;
+  message.msg_iovlen = 1;
+  message.msg_control = control;
+  message.msg_controllen = sizeof(control);
+  ssize_t got;
+  do {
+    got = ::recvmsg(channel, &message, MSG_CMSG_CLOEXEC);
+  } while (got < 0 && errno == EINTR);
+  if (got <= 0) ::_exit(0);  // the creator let go of this init without a sandbox
+  int fds[2] = {-1, -1};
+  size_t count = 0;
+  cmsghdr* header = CMSG_FIRSTHDR(&message);
+  if (header != nullptr && header->cmsg_level == SOL_SOCKET && header->cmsg_type == SCM_RIGHTS) {
+    count = (header->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    std::memcpy(fds, CMSG_DATA(header), sizeof(int) * std::min<size_t>(count, 2));
   }
-  ::syscall(SYS_close_range, first, ~0U, 0U);
+  errno = EPROTO;
+  if ((message.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0 ||
+      !decode_init_plan(std::string_view(bytes, static_cast<size_t>(got)), plan) ||
+      count != (plan->user_namespace ? 2U : 1U)) {
+    return false;
+  }
+  plan->listen_fd = fds[0];
+  plan->userns_fd = fds[1];
   return true;
 }
 
 // Everything that needs the host's privileges is done: init becomes the sandbox's root, a host user
 // without privilege (uid and gid host_root_id, no groups, capabilities only inside the namespace).
-void join_user_namespace(const InitPlan& plan) {
+void join_user_namespace(const InitPlan& plan, int channel) {
   if (::setgroups(0, nullptr) != 0 || ::setns(plan.userns_fd, CLONE_NEWUSER) != 0 ||
       ::setresgid(0, 0, 0) != 0 || ::setresuid(0, 0, 0) != 0) {
-    report_and_exit(plan.ready_fd, kUserns);
+    report_and_exit(channel, kUserns);
   }
   ::close(plan.userns_fd);
   // The uid change cleared the parent-death signal; and init must stay non-dumpable, so commands
@@ -467,32 +492,28 @@ void join_user_namespace(const InitPlan& plan) {
 
 }  // namespace
 
-void run_sandbox_init(InitPlan& plan) {
-  int ready = plan.ready_fd;
-  if (plan.die_with_parent) ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-  if (!isolate_descriptors(plan)) report_and_exit(ready, kFds);
-  char go = 0;
-  if (::read(plan.go_fd, &go, 1) != 1) report_and_exit(ready, kWaitGo);
-  ::close(plan.go_fd);
-  if (plan.netns_fd >= 0) {
-    // A fresh namespace from the pool, its loopback already up.
-    if (::setns(plan.netns_fd, CLONE_NEWNET) != 0) report_and_exit(ready, kNetns);
-    ::close(plan.netns_fd);
-  }
-  int upper_fd = build_root(plan);
-  if (plan.new_net && plan.netns_fd < 0 && !loopback_up()) report_and_exit(ready, kLoopback);
+void run_sandbox_init(int channel, bool own_network) {
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  if (!isolate_descriptors(channel)) report_and_exit(channel, kFds);
+  // Everything up to here is the same for every sandbox, so a pooled init has done it in advance.
+  bool loopback = !own_network || loopback_up();
+  InitPlan plan;
+  if (!receive_plan(channel, &plan)) report_and_exit(channel, kPlan);
+  if (!plan.die_with_parent) ::prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
+  if (!loopback) report_and_exit(channel, kLoopback);
+  int upper_fd = build_root(plan, channel);
   ::syscall(SYS_sethostname, "sandbox", 7);
-  if (plan.userns_fd >= 0) join_user_namespace(plan);
+  if (plan.user_namespace) join_user_namespace(plan, channel);
   sigset_t child;
   sigemptyset(&child);
   sigaddset(&child, SIGCHLD);
-  if (::sigprocmask(SIG_BLOCK, &child, nullptr) != 0) report_and_exit(ready, kSignals);
+  if (::sigprocmask(SIG_BLOCK, &child, nullptr) != 0) report_and_exit(channel, kSignals);
   int signal_fd = ::signalfd(-1, &child, SFD_NONBLOCK | SFD_CLOEXEC);
   Buffers buffers;
-  if (signal_fd < 0 || !map_buffers(&buffers)) report_and_exit(ready, kFds);
+  if (signal_fd < 0 || !map_buffers(&buffers)) report_and_exit(channel, kFds);
   InitStatus status{kReady, 0};
-  (void)!::write(ready, &status, sizeof(status));
-  ::close(ready);
+  (void)!::write(channel, &status, sizeof(status));
+  ::close(channel);
   for (;;) {
     pollfd fds[2] = {{plan.listen_fd, POLLIN, 0}, {signal_fd, POLLIN, 0}};
     if (::poll(fds, 2, -1) < 0) continue;
