@@ -122,6 +122,7 @@ const char* init_step_name(int step) {
                                            "opening descriptors",
                                            "mounting the image's layers idmapped to the sandbox's ids",
                                            "entering the user namespace",
+                                           "dropping the bounding set and installing the seccomp filter",
                                            "starting the init program (baleen-sandbox-init)"};
   return step >= 0 && step < static_cast<int>(std::size(kNames)) ? kNames[step] : "unknown step";
 }

@@ -65,6 +65,7 @@ enum InitStep : int32_t {
   kFds,
   kIdmap,
   kUserns,
+  kConfine,
   kStartProgram,
 };
 

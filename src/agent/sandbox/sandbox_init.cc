@@ -169,7 +169,6 @@ bool map_buffers(Buffers* buffers) {
 }
 
 struct Command {
-  const InitPlan* plan;
   int stdio[3];
   int error_pipe;
   const proto::Header* header;
@@ -213,8 +212,9 @@ void exec_in_path(const Command& command) {
   ::_exit(127);
 }
 
-// The forked command: stdio, session, limits, no capabilities, no_new_privs, seccomp, exec.
-[[noreturn]] void run_command(const InitPlan& plan, const Command& command) {
+// The forked command: stdio, session, limits, no capabilities, exec. The empty bounding set,
+// no_new_privs and the seccomp filter it inherits from init (confine_commands).
+[[noreturn]] void run_command(const Command& command) {
   sigset_t none;
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -232,23 +232,17 @@ void exec_in_path(const Command& command) {
     rlimit as{static_cast<rlim_t>(command.header->rlimit_as), static_cast<rlim_t>(command.header->rlimit_as)};
     ::setrlimit(RLIMIT_AS, &as);
   }
-  for (int cap = 0; cap <= plan.cap_last; ++cap) ::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0);
-  ::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+  // Init's capabilities (inherited, and no ambient ones: init's inheritable set is empty) go.
   __user_cap_header_struct cap_header{_LINUX_CAPABILITY_VERSION_3, 0};
   __user_cap_data_struct cap_data[2] = {};
   if (::syscall(SYS_capset, &cap_header, cap_data) != 0) command_fail(error_pipe, proto::kSetup);
-  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) command_fail(error_pipe, proto::kSetup);
-  sock_fprog program{static_cast<unsigned short>(plan.seccomp.size()),
-                     const_cast<sock_filter*>(plan.seccomp.data())};
-  if (::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program, 0, 0) != 0)
-    command_fail(error_pipe, proto::kSetup);
   exec_in_path(command);
   command_fail(error_pipe, proto::kExecve);
 }
 
 int command_main(void* command) {
   const auto* c = static_cast<const Command*>(command);
-  run_command(*c->plan, *c);
+  run_command(*c);
 }
 
 // Reaps every exited child; returns true once `command_pid` is among them.
@@ -377,7 +371,7 @@ void send_reply(int connection, const void* data, size_t size, int fd_to_pass) {
 }
 
 // Serves the requests of one connection until the client closes it.
-void serve(const InitPlan& plan, Buffers& buffers, int connection, int signal_fd, int upper_fd) {
+void serve(Buffers& buffers, int connection, int signal_fd, int upper_fd) {
   for (;;) {
     iovec io{buffers.message, proto::kMaxMessageBytes};
     alignas(cmsghdr) char control[CMSG_SPACE(3 * sizeof(int))] = {};
@@ -405,7 +399,6 @@ void serve(const InitPlan& plan, Buffers& buffers, int connection, int signal_fd
                    parse_exec(buffers, *header, buffers.message + sizeof(proto::Header), &command);
       if (valid) {
         std::memcpy(command.stdio, fds, sizeof(fds));
-        command.plan = &plan;
         execute(buffers, command, connection, signal_fd, &reply);
       } else {
         for (int fd : fds) {
@@ -490,6 +483,19 @@ void join_user_namespace(const InitPlan& plan, int channel) {
   ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 }
 
+// What every command inherits, set once here instead of per command (clone and execve keep all
+// three): an empty capability bounding set, no_new_privs and the seccomp filter. Init needs none of
+// the calls the filter refuses once its setup is done.
+bool confine_commands(const InitPlan& plan) {
+  for (int cap = 0; cap <= plan.cap_last; ++cap) {
+    if (::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0) return false;
+  }
+  sock_fprog program{static_cast<unsigned short>(plan.seccomp.size()),
+                     const_cast<sock_filter*>(plan.seccomp.data())};
+  return ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 &&
+         ::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program, 0, 0) == 0;
+}
+
 }  // namespace
 
 void run_sandbox_init(int channel, bool own_network) {
@@ -504,6 +510,7 @@ void run_sandbox_init(int channel, bool own_network) {
   int upper_fd = build_root(plan, channel);
   ::syscall(SYS_sethostname, "sandbox", 7);
   if (plan.user_namespace) join_user_namespace(plan, channel);
+  if (!confine_commands(plan)) report_and_exit(channel, kConfine);
   sigset_t child;
   sigemptyset(&child);
   sigaddset(&child, SIGCHLD);
@@ -526,7 +533,7 @@ void run_sandbox_init(int channel, bool own_network) {
     if (fds[0].revents) {
       int connection = ::accept4(plan.listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
       if (connection < 0) continue;
-      serve(plan, buffers, connection, signal_fd, upper_fd);
+      serve(buffers, connection, signal_fd, upper_fd);
       ::close(connection);
     }
   }

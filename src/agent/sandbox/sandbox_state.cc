@@ -1,16 +1,21 @@
 #include "agent/sandbox/sandbox_state.h"
 
+#include <sys/random.h>
+
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <random>
 
 #include "core/error.h"
 
 namespace baleen::agent {
 
 std::string new_sandbox_id() {
-  std::random_device device;
-  uint64_t bits = (uint64_t{device()} << 32) ^ device();
+  // getrandom, not std::random_device: that probes the CPU (cpuid, a trap in a VM) on every construction.
+  uint64_t bits = 0;
+  check(::getrandom(&bits, sizeof(bits), 0) == static_cast<ssize_t>(sizeof(bits)), "getrandom: {}",
+        std::strerror(errno));
   return fmt::format("{:012x}", bits & 0xffffffffffffULL);
 }
 
