@@ -157,17 +157,15 @@ InitPlan make_plan(const Image& image, const SandboxSpec& spec, const std::strin
   return plan;
 }
 
-// Hands a started init its plan: places it in the cgroups first (so everything it and its commands
-// allocate is charged there), then sends the plan with the control socket and the user namespace.
-// `await_ready` then waits until init has built the root; the creator's own work goes in between.
+// Hands a started init its plan with the control socket and the user namespace; init builds the
+// root while the creator makes the cgroups and `admit`s init to them, and writes the state.
+// `await_ready` then waits for init and lets it serve: no command can run before init is in its
+// cgroups. (Setup's own kernel memory is charged to the creator's cgroup.)
 class InitHandover {
  public:
-  InitHandover(const InitPlan& plan, const SandboxCgroup& cgroup, bool own_network)
+  InitHandover(const InitPlan& plan, bool own_network)
       : init_(own_network ? take_pooled_init() : start_init_program(false)) {
     try {
-      cgroup.add(init_.pid);
-      // Init is the one process the OOM killer must spare: it holds the sandbox together.
-      std::ofstream(fmt::format("/proc/{}/oom_score_adj", init_.pid)) << "-1000";
       std::vector<int> fds{plan.listen_fd};
       if (plan.user_namespace) fds.push_back(plan.userns_fd);
       std::string encoded = encode_init_plan(plan);
@@ -186,6 +184,12 @@ class InitHandover {
 
   pid_t pid() const { return init_.pid; }
 
+  void admit(const SandboxCgroup& cgroup) const {
+    cgroup.add(init_.pid);
+    // Init is the one process the OOM killer must spare: it holds the sandbox together.
+    std::ofstream(fmt::format("/proc/{}/oom_score_adj", init_.pid)) << "-1000";
+  }
+
   void await_ready() {
     InitStatus status{-1, 0};
     ssize_t got;
@@ -202,6 +206,8 @@ class InitHandover {
       abandon(fmt::format("init failed while {}: {}{}", init_step_name(status.step),
                           std::strerror(status.error), hint));
     }
+    char go = 1;
+    if (::write(init_.channel.get(), &go, 1) != 1) abandon("init exited after setup");
     init_.channel = Fd();
     ready_ = true;
   }
@@ -257,13 +263,14 @@ std::unique_ptr<Sandbox> ProcessSandbox::create(const SandboxSpec& spec) {
   sandbox->ids_ = spec.user_namespace;
   fs::create_directories(sandbox->state_dir_ + "/mnt");
   try {
-    sandbox->cgroup_ = SandboxCgroup::create(sandbox->id_, spec.limits);
     Fd listener = listen_socket(sandbox->state_dir_);
     InitPlan plan = make_plan(image, spec, sandbox->state_dir_);
     plan.listen_fd = listener.get();
-    InitHandover init(plan, sandbox->cgroup_, !spec.limits.network);
+    InitHandover init(plan, !spec.limits.network);
+    // All of this runs while init builds the root (on another CPU when there is one).
+    sandbox->cgroup_ = SandboxCgroup::create(sandbox->id_, spec.limits);
+    init.admit(sandbox->cgroup_);
     sandbox->init_pid_ = init.pid();
-    // Written while init builds the root; removed below if it fails.
     save_sandbox_state(sandbox->state_dir_, {{"id", sandbox->id_},
                                              {"substrate", "process"},
                                              {"image", image.dir},

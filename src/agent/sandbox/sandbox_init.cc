@@ -520,6 +520,10 @@ void run_sandbox_init(int channel, bool own_network) {
   if (signal_fd < 0 || !map_buffers(&buffers)) report_and_exit(channel, kFds);
   InitStatus status{kReady, 0};
   (void)!::write(channel, &status, sizeof(status));
+  // The creator's go says init is in the sandbox's cgroups; without it (the creator failed) no
+  // command may run.
+  char go = 0;
+  if (::read(channel, &go, 1) != 1) ::_exit(1);
   ::close(channel);
   for (;;) {
     pollfd fds[2] = {{plan.listen_fd, POLLIN, 0}, {signal_fd, POLLIN, 0}};
