@@ -22,6 +22,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "agent/sandbox/container_sandbox.h"
@@ -134,7 +135,9 @@ double cpu_ms() {
 
 // state.range(0) == 0 runs without a CPU cgroup, which lets the benchmark run under SCHED_FIFO
 // (`chrt -f 10`) to measure latency without the host's other load: v1 CPU cgroups refuse RT tasks.
-// state.range(1) == 0 (process) runs without the user namespace.
+// state.range(1) == 0 (process) runs without the user namespace. state.range(2) is an untimed pause
+// between cycles in ms: 0 is back to back (the init pool refills on the CPUs the cycle needs), 20
+// gives it the idle time a caller that does anything between sandboxes leaves.
 void create_exec_destroy(benchmark::State& state, const char* substrate) {
   std::string root = state_root();
   SandboxSpec spec = bench_spec(root);
@@ -157,6 +160,11 @@ void create_exec_destroy(benchmark::State& state, const char* substrate) {
     samples.push_back(ms_since(start));
     destroys.push_back(samples.back() - creates.back() - execs.back());
     if (result.exit_code != 0) state.SkipWithError("`true` failed in the sandbox");
+    if (state.range(2) > 0) {
+      state.PauseTiming();
+      std::this_thread::sleep_for(std::chrono::milliseconds(state.range(2)));
+      state.ResumeTiming();
+    }
   }
   state.counters["cpu_ms_per_cycle"] = (cpu_ms() - cpu_start) / static_cast<double>(samples.size());
   // The phases' own medians (they need not add up to the cycle's).
@@ -172,10 +180,11 @@ void ProcessCreateExecDestroy(benchmark::State& state) {
   if (process_substrate_available(state)) create_exec_destroy(state, "process");
 }
 BENCHMARK(ProcessCreateExecDestroy)
-    ->ArgNames({"cpu_cgroup", "userns"})
-    ->Args({1, 1})
-    ->Args({0, 1})
-    ->Args({0, 0})
+    ->ArgNames({"cpu_cgroup", "userns", "pause_ms"})
+    ->Args({1, 1, 0})
+    ->Args({0, 1, 0})
+    ->Args({0, 0, 0})
+    ->Args({0, 1, 20})
     ->Iterations(300)
     ->Unit(benchmark::kMillisecond);
 
@@ -223,8 +232,8 @@ void ContainerCreateExecDestroy(benchmark::State& state) {
   create_exec_destroy(state, "container");
 }
 BENCHMARK(ContainerCreateExecDestroy)
-    ->ArgNames({"cpu_cgroup", "userns"})
-    ->Args({1, 0})
+    ->ArgNames({"cpu_cgroup", "userns", "pause_ms"})
+    ->Args({1, 0, 0})
     ->Iterations(100)
     ->Unit(benchmark::kMillisecond);
 
