@@ -3,10 +3,14 @@
 #include <signal.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <set>
+#include <thread>
 
 #include "agent/sandbox/image.h"
 #include "agent/sandbox/init_plan.h"
@@ -18,6 +22,11 @@ namespace baleen::agent {
 namespace {
 
 using testing::TempDir;
+
+std::string slurp_file(const std::string& path) {
+  std::ifstream in(path);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
 
 class SandboxApi : public ::testing::TestWithParam<const char*> {};
 
@@ -201,6 +210,42 @@ TEST(ProcessSandbox, ManyLiveSandboxesAreEachUsableAndSeparate) {
   EXPECT_EQ(namespaces.size(), static_cast<size_t>(kLive));
   for (auto& sandbox : live) sandbox->destroy();
   EXPECT_TRUE(list_sandboxes(state.path()).empty());
+}
+
+// Inits come from a pool, already in cgroups of the controllers the last sandbox used: each sandbox
+// still gets its own cgroups with its own limits, and they are gone soon after destroy.
+TEST(ProcessSandbox, EachSandboxHasItsOwnCgroupsWithItsOwnLimits) {
+  BALEEN_REQUIRE_PROCESS_SANDBOX(image);
+  TempDir state;
+  std::vector<std::string> all_dirs;
+  for (int64_t pids : {40, 41, 42, 43, 44, 45}) {  // more than the pool holds: pooled and fresh inits
+    SandboxSpec spec = spec_for(image, state);
+    spec.limits.pids = pids;
+    spec.limits.memory_bytes = pids << 20;
+    auto sandbox = create_sandbox("process", spec);
+    auto saved = nlohmann::json::parse(slurp_file(state.path() + "/" + sandbox->id() + "/sandbox.json"));
+    int found = 0;
+    for (const std::string dir : saved.at("cgroups")) {
+      all_dirs.push_back(dir);
+      std::string procs = slurp_file(dir + "/cgroup.procs");
+      EXPECT_EQ(procs, std::to_string(saved.at("init_pid").get<int>()) + "\n") << dir << " holds only init";
+      if (dir.find("/pids/") != std::string::npos) {
+        EXPECT_EQ(slurp_file(dir + "/pids.max"), std::to_string(pids) + "\n");
+        ++found;
+      } else if (dir.find("/memory/") != std::string::npos) {
+        EXPECT_EQ(slurp_file(dir + "/memory.limit_in_bytes"), std::to_string(pids << 20) + "\n");
+        ++found;
+      }
+    }
+    if (found == 0) GTEST_SKIP() << "no writable v1 memory or pids cgroup here";
+    sandbox->destroy();
+  }
+  for (int i = 0; i < 400 && std::any_of(all_dirs.begin(), all_dirs.end(),
+                                         [](const std::string& dir) { return std::filesystem::exists(dir); });
+       ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  for (const std::string& dir : all_dirs) EXPECT_FALSE(std::filesystem::exists(dir)) << dir;
 }
 
 // Commands start with default signal dispositions, whatever the creator ignores.

@@ -15,11 +15,13 @@
 #include <cstring>
 #include <deque>
 #include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <thread>
 #include <vector>
 
 #include "agent/sandbox/init_plan.h"
+#include "agent/sandbox/sandbox_state.h"
 #include "core/error.h"
 #include "core/log.h"
 
@@ -58,51 +60,90 @@ int spawn_child(void* arg) {
   ::_exit(127);
 }
 
+// Names of pooled cgroups (…/baleen/pool-<random>); the pool removes empty cgroups when it starts.
+constexpr const char* kCgroupPrefix = "pool-";
+
+// Which cgroup controllers a sandbox with `limits` uses: pooled cgroups fit sandboxes alike in this.
+unsigned controllers(const Limits& limits) {
+  return (limits.memory_bytes > 0 ? 1U : 0U) | (limits.pids > 0 ? 2U : 0U) | (limits.cpus > 0 ? 4U : 0U);
+}
+
+void discard(StartedInit& init) {
+  ::kill(init.pid, SIGKILL);
+  while (::waitpid(init.pid, nullptr, 0) < 0 && errno == EINTR) {
+  }
+  init.cgroup.remove();
+}
+
 class InitPool {
  public:
-  StartedInit take() {
+  StartedInit take(const Limits& limits) {
     if (owner_ != ::getpid()) return start_init_program(true);  // a forked copy: the inits are not ours
-    std::unique_lock lock(mutex_);
-    if (!started_) {
-      started_ = true;
-      // Detached, and the pool is never destroyed: the thread may outlive main() harmlessly.
-      std::thread([this] { refill(); }).detach();
+    std::deque<StartedInit> stale;
+    StartedInit init;
+    {
+      std::unique_lock lock(mutex_);
+      if (!started_) {
+        started_ = true;
+        // Detached, and the pool is never destroyed: the thread may outlive main() harmlessly.
+        std::thread([this] { refill(); }).detach();
+      }
+      ++takes_;
+      if (controllers(limits) != controllers(limits_)) stale.swap(ready_);
+      limits_ = limits;
+      wanted_.notify_one();
+      if (!ready_.empty()) {
+        init = std::move(ready_.front());
+        ready_.pop_front();
+      }
     }
-    ++takes_;
-    wanted_.notify_one();
-    if (ready_.empty()) {
-      lock.unlock();
-      return start_init_program(true);
-    }
-    StartedInit init = std::move(ready_.front());
-    ready_.pop_front();
-    return init;
+    for (StartedInit& old : stale) discard(old);
+    return init.pid > 0 ? std::move(init) : start_init_program(true);
   }
 
  private:
   // The inits' parent is this thread, which never exits: their PR_SET_PDEATHSIG fires when the
   // process does.
   void refill() {
+    SandboxCgroup::remove_unused();
     for (;;) {
+      Limits limits;
       {
         std::unique_lock lock(mutex_);
         // Never more ready than were asked for so far: a one-shot process (the CLI) starts at most one.
         wanted_.wait(lock, [this] { return ready_.size() < std::min(kPoolSize, takes_); });
+        limits = limits_;
       }
+      StartedInit init;
       try {
-        StartedInit init = start_init_program(true);
-        std::lock_guard lock(mutex_);
-        ready_.push_back(std::move(init));
+        init = start_init_program(true);
       } catch (const Error& e) {
         log::debug("sandbox init pool: {}; sandboxes start their own", e.what());
         return;
       }
+      try {
+        init.cgroup = SandboxCgroup::make(kCgroupPrefix + new_sandbox_id(), limits);
+        init.cgroup.add(init.pid);
+      } catch (const Error& e) {
+        // E.g. a v1 CPU cgroup refusing a real-time task: the sandbox then makes and joins its own.
+        log::debug("sandbox init pool: {}; this init joins no cgroup ahead", e.what());
+        init.cgroup.remove();
+        init.cgroup = SandboxCgroup();
+      }
+      bool fits;
+      {
+        std::lock_guard lock(mutex_);
+        fits = controllers(limits) == controllers(limits_);  // else a take changed them meanwhile
+        if (fits) ready_.push_back(std::move(init));
+      }
+      if (!fits) discard(init);
     }
   }
 
   std::mutex mutex_;
   std::condition_variable wanted_;
   std::deque<StartedInit> ready_;
+  Limits limits_;  // of the last take: pooled inits are in cgroups of its controllers
   size_t takes_ = 0;
   bool started_ = false;
   const pid_t owner_ = ::getpid();
@@ -151,12 +192,15 @@ StartedInit start_init_program(bool own_network) {
     fail("cannot start the process sandbox: {} '{}': {}", init_step_name(kStartProgram), program,
          std::strerror(spawn.exec_error));
   }
-  return {pid, std::move(ours)};
+  // Init is the one process the OOM killer must spare: it holds the sandbox together. (Lowering
+  // the score needs CAP_SYS_RESOURCE; without it init stays an ordinary candidate.)
+  std::ofstream(fmt::format("/proc/{}/oom_score_adj", pid)) << "-1000";
+  return {pid, std::move(ours), SandboxCgroup()};
 }
 
-StartedInit take_pooled_init() {
+StartedInit take_pooled_init(const Limits& limits) {
   static auto* pool = new InitPool();  // never destroyed: its thread runs until the process exits
-  return pool->take();
+  return pool->take(limits);
 }
 
 }  // namespace baleen::agent

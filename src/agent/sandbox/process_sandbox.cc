@@ -158,13 +158,14 @@ InitPlan make_plan(const Image& image, const SandboxSpec& spec, const std::strin
 }
 
 // Hands a started init its plan with the control socket and the user namespace; init builds the
-// root while the creator makes the cgroups and `admit`s init to them, and writes the state.
-// `await_ready` then waits for init and lets it serve: no command can run before init is in its
-// cgroups. (Setup's own kernel memory is charged to the creator's cgroup.)
+// root while the creator sets the cgroup limits (a pooled init is in its cgroups already; else they
+// are made and init joins them) and writes the state. `await_ready` then waits for init and lets it
+// serve: no command can run before init is in its limited cgroups. (Setup's own kernel memory may
+// be charged to the creator's cgroup.)
 class InitHandover {
  public:
-  InitHandover(const InitPlan& plan, bool own_network)
-      : init_(own_network ? take_pooled_init() : start_init_program(false)) {
+  InitHandover(const InitPlan& plan, const Limits& limits, bool own_network)
+      : init_(own_network ? take_pooled_init(limits) : start_init_program(false)) {
     try {
       std::vector<int> fds{plan.listen_fd};
       if (plan.user_namespace) fds.push_back(plan.userns_fd);
@@ -184,10 +185,23 @@ class InitHandover {
 
   pid_t pid() const { return init_.pid; }
 
-  void admit(const SandboxCgroup& cgroup) const {
-    cgroup.add(init_.pid);
-    // Init is the one process the OOM killer must spare: it holds the sandbox together.
-    std::ofstream(fmt::format("/proc/{}/oom_score_adj", init_.pid)) << "-1000";
+  // The sandbox's cgroups, limited, with init in them.
+  SandboxCgroup cgroup(const std::string& id, const Limits& limits) {
+    bool pooled = !init_.cgroup.dirs().empty();
+    SandboxCgroup cgroup = pooled ? std::move(init_.cgroup) : SandboxCgroup::create(id, limits);
+    try {
+      if (pooled) {
+        cgroup.limit(limits);
+      } else {
+        cgroup.add(init_.pid);
+      }
+    } catch (...) {
+      kill_init();
+      ready_ = true;  // nothing left to kill
+      cgroup.remove();
+      throw;
+    }
+    return cgroup;
   }
 
   void await_ready() {
@@ -266,10 +280,9 @@ std::unique_ptr<Sandbox> ProcessSandbox::create(const SandboxSpec& spec) {
     Fd listener = listen_socket(sandbox->state_dir_);
     InitPlan plan = make_plan(image, spec, sandbox->state_dir_);
     plan.listen_fd = listener.get();
-    InitHandover init(plan, !spec.limits.network);
+    InitHandover init(plan, spec.limits, !spec.limits.network);
     // All of this runs while init builds the root (on another CPU when there is one).
-    sandbox->cgroup_ = SandboxCgroup::create(sandbox->id_, spec.limits);
-    init.admit(sandbox->cgroup_);
+    sandbox->cgroup_ = init.cgroup(sandbox->id_, spec.limits);
     sandbox->init_pid_ = init.pid();
     save_sandbox_state(sandbox->state_dir_, {{"id", sandbox->id_},
                                              {"substrate", "process"},
@@ -441,6 +454,7 @@ void ProcessSandbox::destroy() {
     ::kill(init_pid_, SIGKILL);
     while (::waitpid(init_pid_, nullptr, 0) < 0 && errno == EINTR) {
     }
+    cgroup_.remove_later();  // every process is gone: nothing the rmdir waits for concerns us
   } else if (alive(state_dir_)) {
     try {
       sockaddr_un address = socket_address(state_dir_);
