@@ -1,6 +1,7 @@
 #include "agent/sandbox/cgroup.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -9,6 +10,7 @@
 #include <cmath>
 #include <condition_variable>
 #include <cstring>
+#include <ctime>
 #include <deque>
 #include <filesystem>
 #include <fstream>
@@ -157,8 +159,13 @@ void SandboxCgroup::remove_unused() {
   for (const auto& [controller, base] : bases(&v2)) {
     std::error_code error;
     for (const auto& entry : fs::directory_iterator(base, error)) {
-      // A cgroup still holding a process refuses (EBUSY): only abandoned ones go.
-      if (entry.is_directory()) ::rmdir(entry.path().c_str());
+      // A cgroup still holding a process refuses (EBUSY): only abandoned ones go. One made in the
+      // last minute may be another creator's, between its mkdir and moving a process in: left alone.
+      struct stat st {};
+      if (entry.is_directory() && ::stat(entry.path().c_str(), &st) == 0 &&
+          ::time(nullptr) - st.st_ctime > 60) {
+        ::rmdir(entry.path().c_str());
+      }
     }
   }
 }

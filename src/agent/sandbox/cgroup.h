@@ -22,8 +22,9 @@ class SandboxCgroup {
   // Creates the cgroups of the controllers `limits` needs, without setting the limits.
   static SandboxCgroup make(const std::string& name, const Limits& limits);
   void limit(const Limits& limits) const;
-  // Removes every empty cgroup beneath ours (…/baleen/*): what a process that exited left for its
-  // reaper, or pooled for inits that died with it. A sandbox's cgroup is never empty while it lives.
+  // Removes every empty cgroup beneath ours (…/baleen/*) older than a minute: what a process that
+  // exited left for its reaper, or pooled for inits that died with it. A sandbox's cgroup is never
+  // empty once its init is in it.
   static void remove_unused();
   // The cgroups recorded earlier (attach from another process).
   static SandboxCgroup from_dirs(std::vector<std::string> dirs, bool v2);

@@ -85,26 +85,13 @@ void send_message(int fd, const std::vector<char>& data, const std::vector<int>&
 
 // Receives one reply of exactly `size` bytes, and the descriptor passed with it if any.
 void receive_reply(int fd, void* reply, size_t size, Fd* passed) {
-  iovec io{reply, size};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr message{};
-  message.msg_iov = &io;
-  message.msg_iovlen = 1;
-  message.msg_control = control;
-  message.msg_controllen = sizeof(control);
-  ssize_t got;
-  do {
-    got = ::recvmsg(fd, &message, MSG_CMSG_CLOEXEC);
-  } while (got < 0 && errno == EINTR);
+  int received = -1;
+  size_t count = 0;
+  ssize_t got = proto::receive_message(fd, reply, size, &received, 1, &count, nullptr);
+  Fd owned(count == 1 ? received : -1);
   check(got == static_cast<ssize_t>(size), "the sandbox's init did not reply (got {} bytes): it has exited",
         got);
-  cmsghdr* header = CMSG_FIRSTHDR(&message);
-  if (header != nullptr && header->cmsg_type == SCM_RIGHTS) {
-    int received;
-    std::memcpy(&received, CMSG_DATA(header), sizeof(int));
-    Fd owned(received);
-    if (passed != nullptr) *passed = std::move(owned);
-  }
+  if (passed != nullptr) *passed = std::move(owned);
 }
 
 std::vector<char> header_message(uint32_t op) {

@@ -373,22 +373,13 @@ void send_reply(int connection, const void* data, size_t size, int fd_to_pass) {
 // Serves the requests of one connection until the client closes it.
 void serve(Buffers& buffers, int connection, int signal_fd, int upper_fd) {
   for (;;) {
-    iovec io{buffers.message, proto::kMaxMessageBytes};
-    alignas(cmsghdr) char control[CMSG_SPACE(3 * sizeof(int))] = {};
-    msghdr message{};
-    message.msg_iov = &io;
-    message.msg_iovlen = 1;
-    message.msg_control = control;
-    message.msg_controllen = sizeof(control);
-    ssize_t got = ::recvmsg(connection, &message, MSG_CMSG_CLOEXEC);
-    if (got < 0 && errno == EINTR) continue;
-    if (got < static_cast<ssize_t>(sizeof(proto::Header))) return;
     int fds[3] = {-1, -1, -1};
-    int fd_count = 0;
-    cmsghdr* cmsg = CMSG_FIRSTHDR(&message);
-    if (cmsg != nullptr && cmsg->cmsg_level == SOL_SOCKET && cmsg->cmsg_type == SCM_RIGHTS) {
-      fd_count = static_cast<int>((cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-      std::memcpy(fds, CMSG_DATA(cmsg), sizeof(int) * static_cast<size_t>(fd_count < 3 ? fd_count : 3));
+    size_t fd_count = 0;
+    ssize_t got = proto::receive_message(connection, buffers.message, proto::kMaxMessageBytes, fds, 3,
+                                         &fd_count, nullptr);
+    if (got < static_cast<ssize_t>(sizeof(proto::Header))) {
+      for (size_t i = 0; i < fd_count; ++i) ::close(fds[i]);
+      return;
     }
     const auto* header = reinterpret_cast<const proto::Header*>(buffers.message);
     proto::Reply ok{0};
@@ -439,27 +430,13 @@ bool isolate_descriptors(int channel) {
 // Waits for the plan (in the pool, until a sandbox is created) and the descriptors that come with it.
 bool receive_plan(int channel, InitPlan* plan) {
   static char bytes[64 * 1024];
-  iovec io{bytes, sizeof(bytes)};
-  alignas(cmsghdr) char control[CMSG_SPACE(2 * sizeof(int))] = {};
-  msghdr message{};
-  message.msg_iov = &io;
-  message.msg_iovlen = 1;
-  message.msg_control = control;
-  message.msg_controllen = sizeof(control);
-  ssize_t got;
-  do {
-    got = ::recvmsg(channel, &message, MSG_CMSG_CLOEXEC);
-  } while (got < 0 && errno == EINTR);
-  if (got <= 0) ::_exit(0);  // the creator let go of this init without a sandbox
   int fds[2] = {-1, -1};
   size_t count = 0;
-  cmsghdr* header = CMSG_FIRSTHDR(&message);
-  if (header != nullptr && header->cmsg_level == SOL_SOCKET && header->cmsg_type == SCM_RIGHTS) {
-    count = (header->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    std::memcpy(fds, CMSG_DATA(header), sizeof(int) * std::min<size_t>(count, 2));
-  }
+  int flags = 0;
+  ssize_t got = proto::receive_message(channel, bytes, sizeof(bytes), fds, 2, &count, &flags);
+  if (got <= 0) ::_exit(0);  // the creator let go of this init without a sandbox
   errno = EPROTO;
-  if ((message.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0 ||
+  if ((flags & (MSG_TRUNC | MSG_CTRUNC)) != 0 ||
       !decode_init_plan(std::string_view(bytes, static_cast<size_t>(got)), plan) ||
       count != (plan->user_namespace ? 2U : 1U)) {
     return false;
