@@ -1,6 +1,6 @@
 // What the creator of a `process` sandbox hands its init (sandbox_init.h): the plan, prepared by the
 // creator because init does not allocate, its wire format (init runs as its own program and reads
-// the plan from a pipe), and the status init reports back.
+// the plan from its channel, init_pool.h), and the status init reports back.
 #pragma once
 
 #include <linux/filter.h>
