@@ -22,8 +22,8 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 #include <vector>
-
 
 #include "agent/sandbox/container_sandbox.h"
 #include "agent/sandbox/process_sandbox.h"
@@ -135,24 +135,44 @@ double cpu_ms() {
 
 // state.range(0) == 0 runs without a CPU cgroup, which lets the benchmark run under SCHED_FIFO
 // (`chrt -f 10`) to measure latency without the host's other load: v1 CPU cgroups refuse RT tasks.
+// state.range(1) == 0 (process) runs without the user namespace. state.range(2) is an untimed pause
+// between cycles in ms: 0 is back to back (the init pool refills on the CPUs the cycle needs), 20
+// gives it the idle time a caller that does anything between sandboxes leaves.
 void create_exec_destroy(benchmark::State& state, const char* substrate) {
   std::string root = state_root();
   SandboxSpec spec = bench_spec(root);
   if (state.range(0) == 0) spec.limits.cpus = 0;
+  if (state.range(1) == 0) spec.user_namespace = std::nullopt;
   ExecRequest request;
   request.argv = {"true"};
-  std::vector<double> samples;
+  std::vector<double> samples, creates, execs, destroys;
+  auto ms_since = [](std::chrono::steady_clock::time_point start) {
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  };
   double cpu_start = cpu_ms();
   for (auto _ : state) {
     auto start = std::chrono::steady_clock::now();
     auto sandbox = baleen::agent::create_sandbox(substrate, spec);
+    creates.push_back(ms_since(start));
     auto result = sandbox->exec(request);
+    execs.push_back(ms_since(start) - creates.back());
     sandbox->destroy();
-    samples.push_back(
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+    samples.push_back(ms_since(start));
+    destroys.push_back(samples.back() - creates.back() - execs.back());
     if (result.exit_code != 0) state.SkipWithError("`true` failed in the sandbox");
+    if (state.range(2) > 0) {
+      state.PauseTiming();
+      std::this_thread::sleep_for(std::chrono::milliseconds(state.range(2)));
+      state.ResumeTiming();
+    }
   }
   state.counters["cpu_ms_per_cycle"] = (cpu_ms() - cpu_start) / static_cast<double>(samples.size());
+  // The phases' own medians (they need not add up to the cycle's).
+  for (auto [name, phase] :
+       {std::pair{"create_ms", &creates}, {"exec_ms", &execs}, {"destroy_ms", &destroys}}) {
+    std::sort(phase->begin(), phase->end());
+    state.counters[name] = (*phase)[phase->size() / 2];
+  }
   report_latency(state, std::move(samples));
   std::filesystem::remove_all(root);
 }
@@ -160,9 +180,11 @@ void ProcessCreateExecDestroy(benchmark::State& state) {
   if (process_substrate_available(state)) create_exec_destroy(state, "process");
 }
 BENCHMARK(ProcessCreateExecDestroy)
-    ->ArgName("cpu_cgroup")
-    ->Arg(1)
-    ->Arg(0)
+    ->ArgNames({"cpu_cgroup", "userns", "pause_ms"})
+    ->Args({1, 1, 0})
+    ->Args({0, 1, 0})
+    ->Args({0, 0, 0})
+    ->Args({0, 1, 20})
     ->Iterations(300)
     ->Unit(benchmark::kMillisecond);
 
@@ -209,7 +231,11 @@ void ContainerCreateExecDestroy(benchmark::State& state) {
   if (!baleen::agent::ContainerSandbox::available(&reason)) return state.SkipWithError(reason.c_str());
   create_exec_destroy(state, "container");
 }
-BENCHMARK(ContainerCreateExecDestroy)->ArgName("cpu_cgroup")->Arg(1)->Iterations(100)->Unit(benchmark::kMillisecond);
+BENCHMARK(ContainerCreateExecDestroy)
+    ->ArgNames({"cpu_cgroup", "userns", "pause_ms"})
+    ->Args({1, 0, 0})
+    ->Iterations(100)
+    ->Unit(benchmark::kMillisecond);
 
 void LiveIdleSandboxes(benchmark::State& state) {
   if (!process_substrate_available(state)) return;

@@ -24,6 +24,7 @@ struct SandboxOptions {
   double memory_mb = 512, disk_mb = 256, cpus = 1, timeout_s = 60;
   int64_t pids = 256;
   bool network = false;
+  bool no_user_namespace = false;
   std::string id;
   std::string shell, cwd = "/";
   std::vector<std::string> argv, env;
@@ -46,6 +47,7 @@ void create(const SandboxOptions& o) {
   spec.limits.pids = o.pids;
   spec.limits.network = o.network;
   spec.limits.wall_timeout = std::chrono::milliseconds(static_cast<int64_t>(o.timeout_s * 1000));
+  if (o.no_user_namespace) spec.user_namespace = std::nullopt;
   auto sandbox = agent::create_sandbox(o.substrate, spec);
   std::printf("%s\n", sandbox->id().c_str());
 }
@@ -58,7 +60,8 @@ void create(const SandboxOptions& o) {
   request.env = o.env;
   request.cwd = o.cwd;
   request.timeout = std::chrono::milliseconds(static_cast<int64_t>(o.timeout_s * 1000));
-  check(!request.argv.empty() || !request.shell.empty(), "sandbox exec: give a command after -- or --sh LINE");
+  check(!request.argv.empty() || !request.shell.empty(),
+        "sandbox exec: give a command after -- or --sh LINE");
   if (o.forward_stdin) {
     request.stdin_data.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
   }
@@ -90,17 +93,24 @@ void add_sandbox_command(CLI::App& app) {
   add_root(create_cmd);
   create_cmd->add_option("--substrate", options->substrate, "function | process | container | microvm")
       ->capture_default_str();
-  create_cmd->add_option("--image", options->image, "Image directory (scripts/build_image.sh), or the "
-                                                    "directory a function sandbox works in")->required();
+  create_cmd
+      ->add_option("--image", options->image,
+                   "Image directory (scripts/build_image.sh), or the "
+                   "directory a function sandbox works in")
+      ->required();
   create_cmd->add_option("--memory-mb", options->memory_mb, "Memory limit")->capture_default_str();
   create_cmd->add_option("--disk-mb", options->disk_mb, "Writable layer quota")->capture_default_str();
   create_cmd->add_option("--cpus", options->cpus, "CPU bandwidth in cores")->capture_default_str();
   create_cmd->add_option("--pids", options->pids, "Process limit")->capture_default_str();
-  create_cmd->add_option("--timeout", options->timeout_s, "Default exec timeout, seconds")->capture_default_str();
+  create_cmd->add_option("--timeout", options->timeout_s, "Default exec timeout, seconds")
+      ->capture_default_str();
   create_cmd->add_flag("--network", options->network, "Share the host's network (default: loopback only)");
+  create_cmd->add_flag("--no-user-namespace", options->no_user_namespace,
+                       "process: run as host uid 0 (no capabilities) instead of a mapped unprivileged uid");
   create_cmd->callback([options] { create(*options); });
 
-  auto* exec_cmd = cmd->add_subcommand("exec", "Run a command in a sandbox: exec ID -- ARGV... | exec ID --sh LINE");
+  auto* exec_cmd =
+      cmd->add_subcommand("exec", "Run a command in a sandbox: exec ID -- ARGV... | exec ID --sh LINE");
   add_root(exec_cmd);
   exec_cmd->add_option("id", options->id, "Sandbox id")->required();
   exec_cmd->add_option("--sh", options->shell, "Shell line run with /bin/sh -c");

@@ -1,18 +1,19 @@
 // The escape suite (issue 5 acceptance): each attempt runs in a sandbox of each image-based
-// substrate (`process`, `container`) and must be contained, leave the host unharmed, and leave the
-// next sandbox clean.
+// substrate (`process` with and without its user namespace, `container`) and must be contained, leave
+// the host unharmed, and leave the next sandbox clean. Then what the user namespace adds.
 #include <arpa/inet.h>
+#include <grp.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
-
-#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include "agent/sandbox/image.h"
@@ -31,11 +32,20 @@ std::string slurp(const std::string& path) {
   return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
 
-class SandboxEscape : public ::testing::TestWithParam<const char*> {
+struct EscapeCase {
+  const char* substrate;
+  bool user_namespace;  // process: the default user namespace, or host ids
+  const char* name;
+};
+
+const EscapeCase kEscapeCases[] = {
+    {"process", true, "process"}, {"process", false, "process_host_ids"}, {"container", false, "container"}};
+
+class SandboxEscape : public ::testing::TestWithParam<EscapeCase> {
  protected:
   void SetUp() override {
     std::string reason;
-    if (!testing::substrate_available(GetParam(), &reason)) GTEST_SKIP() << reason;
+    if (!testing::substrate_available(GetParam().substrate, &reason)) GTEST_SKIP() << reason;
     image_ = testing::base_image(&reason);
     if (image_.empty()) GTEST_SKIP() << reason;
   }
@@ -48,7 +58,8 @@ class SandboxEscape : public ::testing::TestWithParam<const char*> {
     spec.limits.pids = pids;
     spec.limits.disk_bytes = int64_t{16} << 20;
     spec.limits.wall_timeout = std::chrono::milliseconds(20'000);
-    auto sandbox = create_sandbox(GetParam(), spec);
+    if (!GetParam().user_namespace) spec.user_namespace = std::nullopt;
+    auto sandbox = create_sandbox(GetParam().substrate, spec);
     sandbox->write_file("/probe", slurp(SANDBOX_PROBE), 0755);
     return sandbox;
   }
@@ -74,7 +85,8 @@ class SandboxEscape : public ::testing::TestWithParam<const char*> {
     EXPECT_EQ(result.exit_code, 0) << result.stderr_data;
     EXPECT_EQ(result.stdout_data.find("big"), std::string::npos) << result.stdout_data;
     EXPECT_EQ(result.stdout_data.find("escaped"), std::string::npos) << result.stdout_data;
-    EXPECT_NE(result.stdout_data.find("root:x:0:0:root:/root:/bin/sh"), std::string::npos) << result.stdout_data;
+    EXPECT_NE(result.stdout_data.find("root:x:0:0:root:/root:/bin/sh"), std::string::npos)
+        << result.stdout_data;
     next->destroy();
   }
 
@@ -87,7 +99,8 @@ TEST_P(SandboxEscape, ReadingAndWritingOutsideTheRootStayInside) {
   std::string secret = host.path() + "/secret";
   std::ofstream(secret) << "host secret";
   auto sandbox = make();
-  ExecResult read = sh(*sandbox, "cat " + secret + " /../../.." + secret + " /proc/1/root" + secret + "; true");
+  ExecResult read =
+      sh(*sandbox, "cat " + secret + " /../../.." + secret + " /proc/1/root" + secret + "; true");
   EXPECT_EQ(read.stdout_data.find("host secret"), std::string::npos) << read.stdout_data;
   sh(*sandbox, "mkdir -p " + host.path() + " && echo escaped > " + host.path() + "/escaped");
   EXPECT_FALSE(std::filesystem::exists(host.path() + "/escaped"));
@@ -190,7 +203,8 @@ TEST_P(SandboxEscape, UnshareAndOtherPrivilegedCallsCannotRegainPrivileges) {
   for (const char* action : {"unshare-user", "unshare-mount", "clone-user", "setns", "bpf", "keyctl"}) {
     expect_denied(*sandbox, action);
   }
-  ExecResult status = sh(*sandbox, "grep -E '^(CapEff|CapBnd|NoNewPrivs|Seccomp):' /proc/self/status | tr -s '\\t ' ' '");
+  ExecResult status =
+      sh(*sandbox, "grep -E '^(CapEff|CapBnd|NoNewPrivs|Seccomp):' /proc/self/status | tr -s '\\t ' ' '");
   EXPECT_NE(status.stdout_data.find("CapEff: 0000000000000000"), std::string::npos) << status.stdout_data;
   EXPECT_NE(status.stdout_data.find("CapBnd: 0000000000000000"), std::string::npos) << status.stdout_data;
   EXPECT_NE(status.stdout_data.find("NoNewPrivs: 1"), std::string::npos) << status.stdout_data;
@@ -206,19 +220,21 @@ TEST_P(SandboxEscape, WritingAnImageLayerChangesOnlyTheSandboxsCopy) {
   std::string passwd = image.layers[0] + "/etc/passwd";
   std::string before = slurp(passwd);
   auto sandbox = make();
-  ExecResult write = sh(*sandbox, "echo 'evil::0:0::/:/bin/sh' >> /etc/passwd && rm /bin/ls && tail -n 1 /etc/passwd");
+  ExecResult write =
+      sh(*sandbox, "echo 'evil::0:0::/:/bin/sh' >> /etc/passwd && rm /bin/ls && tail -n 1 /etc/passwd");
   EXPECT_EQ(write.stdout_data, "evil::0:0::/:/bin/sh\n") << write.stderr_data;
   EXPECT_EQ(slurp(passwd), before);
   EXPECT_TRUE(std::filesystem::is_symlink(image.layers[0] + "/bin/ls"));
   sandbox->destroy();
   auto next = make();
   EXPECT_EQ(next->read_file("/etc/passwd"), before);
-  EXPECT_EQ(sh(*next, "ls / > /dev/null && echo ok").stdout_data, "ok\n");
+  ExecResult listed = sh(*next, "ls / > /dev/null && echo ok");
+  EXPECT_EQ(listed.stdout_data, "ok\n") << listed.stderr_data;
   next->destroy();
 }
 
 TEST_P(SandboxEscape, FillingTheDiskStopsAtTheQuota) {
-  struct statvfs host_before{};
+  struct statvfs host_before {};
   ASSERT_EQ(::statvfs(state_.path().c_str(), &host_before), 0);
   auto sandbox = make();
   ExecResult fill = sh(*sandbox, "dd if=/dev/zero of=/big bs=1M count=64");
@@ -227,17 +243,123 @@ TEST_P(SandboxEscape, FillingTheDiskStopsAtTheQuota) {
   ExecResult size = sh(*sandbox, "du -m /big | cut -f1");
   EXPECT_LE(std::stoi(size.stdout_data), 16) << "the writable layer holds at most the 16 MiB quota";
   EXPECT_THROW(sandbox->write_file("/more", std::string(size_t{32} << 20, 'x'), 0644), Error);
-  struct statvfs host_after{};
+  struct statvfs host_after {};
   ASSERT_EQ(::statvfs(state_.path().c_str(), &host_after), 0);
-  int64_t host_used_mb = (static_cast<int64_t>(host_before.f_bavail) - static_cast<int64_t>(host_after.f_bavail)) *
-                         static_cast<int64_t>(host_before.f_frsize) >> 20;
+  int64_t host_used_mb =
+      (static_cast<int64_t>(host_before.f_bavail) - static_cast<int64_t>(host_after.f_bavail)) *
+          static_cast<int64_t>(host_before.f_frsize) >>
+      20;
   EXPECT_LT(host_used_mb, 8) << "the host's disk must not fill";
   sandbox->destroy();
   expect_next_sandbox_clean();
 }
 
-INSTANTIATE_TEST_SUITE_P(Substrates, SandboxEscape, ::testing::ValuesIn(testing::kImageSubstrates),
-                         [](const auto& info) { return std::string(info.param); });
+INSTANTIATE_TEST_SUITE_P(Substrates, SandboxEscape, ::testing::ValuesIn(kEscapeCases),
+                         [](const auto& info) { return std::string(info.param.name); });
+
+class ProcessUserNamespace : public ::testing::Test {
+ protected:
+  std::unique_ptr<Sandbox> make(bool user_namespace) {
+    SandboxSpec spec;
+    spec.image = image_;
+    spec.state_root = state_.path();
+    spec.limits.wall_timeout = std::chrono::milliseconds(20'000);
+    if (!user_namespace) spec.user_namespace = std::nullopt;
+    auto sandbox = create_sandbox("process", spec);
+    sandbox->write_file("/probe", slurp(SANDBOX_PROBE), 0755);
+    return sandbox;
+  }
+  static ExecResult sh(Sandbox& sandbox, const std::string& line) {
+    ExecRequest request;
+    request.shell = line;
+    return sandbox.exec(request);
+  }
+  int init_pid(const Sandbox& sandbox) const {
+    auto state = nlohmann::json::parse(slurp(state_.path() + "/" + sandbox.id() + "/sandbox.json"));
+    return state.at("init_pid").get<int>();
+  }
+  // The host's path to `path` inside the sandbox: through its init's root (host root may).
+  std::string host_path(const Sandbox& sandbox, const std::string& path) const {
+    return fmt::format("/proc/{}/root{}", init_pid(sandbox), path);
+  }
+
+  TempDir state_;
+  std::string image_;
+};
+
+// Inside, the sandbox's root is uid 0 and owns the image; on the host the sandbox's init (whose
+// credentials every command inherits) and every file written inside belong to uid 100000, and no
+// supplementary group of the creator's is kept.
+TEST_F(ProcessUserNamespace, TheSandboxsRootIsAnUnprivilegedHostUser) {
+  BALEEN_REQUIRE_PROCESS_SANDBOX(image);
+  image_ = image;
+  IdMapping ids;
+  // The creator's supplementary groups (host root's group 0 among them) must not reach the sandbox.
+  std::vector<gid_t> saved_groups(static_cast<size_t>(::getgroups(0, nullptr)));
+  ASSERT_EQ(::getgroups(static_cast<int>(saved_groups.size()), saved_groups.data()),
+            static_cast<int>(saved_groups.size()));
+  const gid_t host_groups[] = {0, 4};
+  ASSERT_EQ(::setgroups(2, host_groups), 0);
+  auto sandbox = make(true);
+  ASSERT_EQ(::setgroups(saved_groups.size(), saved_groups.data()), 0);
+  sandbox->write_file("/work/api/from-host", "x");
+  ExecResult inside =
+      sh(*sandbox,
+         "id -u; id -g; awk '{print $1, $2, $3}' /proc/self/uid_map /proc/self/gid_map; "
+         "cat /proc/self/setgroups; stat -c %u:%g / /etc/passwd /work/api /work/api/from-host; "
+         "echo made > /work/made && echo appended >> /etc/passwd");
+  EXPECT_EQ(inside.exit_code, 0) << inside.stderr_data;
+  std::string map = fmt::format("0 {} {}\n", ids.first, ids.count);
+  EXPECT_EQ(inside.stdout_data, "0\n0\n" + map + map + "deny\n0:0\n0:0\n0:0\n0:0\n");
+  for (const char* path : {"/work/made", "/etc/passwd", "/work/api/from-host"}) {
+    struct stat st {};
+    ASSERT_EQ(::stat(host_path(*sandbox, path).c_str(), &st), 0) << path;
+    EXPECT_EQ(st.st_uid, ids.first) << path;
+    EXPECT_EQ(st.st_gid, ids.first) << path;
+  }
+  std::string status = slurp(fmt::format("/proc/{}/status", init_pid(*sandbox)));
+  EXPECT_NE(status.find(fmt::format("Uid:\t{0}\t{0}\t{0}\t{0}\n", ids.first)), std::string::npos) << status;
+  EXPECT_NE(status.find(fmt::format("Gid:\t{0}\t{0}\t{0}\t{0}\n", ids.first)), std::string::npos) << status;
+  size_t groups = status.find("Groups:");
+  ASSERT_NE(groups, std::string::npos) << status;
+  std::string group_list = status.substr(groups + 7, status.find('\n', groups) - groups - 7);
+  EXPECT_EQ(group_list.find_first_of("0123456789"), std::string::npos) << "no host group: " << group_list;
+  struct stat layer {};
+  ASSERT_EQ(::stat((Image::open(image).layers[0] + "/etc/passwd").c_str(), &layer), 0);
+  EXPECT_EQ(layer.st_uid, 0u) << "the image on the host keeps its own owners";
+}
+
+// A file of the host's root is not the sandbox root's: with the user namespace it reads as an
+// unmapped owner (65534) that root inside can neither write nor take; without it, uid 0 inside
+// owns it. Root inside cannot become another user either way.
+TEST_F(ProcessUserNamespace, HostRootsFilesAreNotTheSandboxRootsFiles) {
+  BALEEN_REQUIRE_PROCESS_SANDBOX(image);
+  image_ = image;
+  for (bool user_namespace : {true, false}) {
+    SCOPED_TRACE(user_namespace ? "user namespace" : "host ids");
+    auto sandbox = make(user_namespace);
+    std::string file = host_path(*sandbox, "/work/host-owned");
+    std::ofstream(file) << "host\n";
+    ::chmod(file.c_str(), 0644);
+    ExecResult owner = sh(*sandbox, "stat -c %u /work/host-owned; awk '{print $2}' /proc/self/uid_map");
+    ExecResult write = sh(*sandbox, "echo sandbox >> /work/host-owned");
+    ExecResult take = sh(*sandbox, "chown 0 /work/host-owned || chmod 666 /work/host-owned");
+    if (user_namespace) {
+      EXPECT_EQ(owner.stdout_data, "65534\n100000\n");
+      EXPECT_NE(write.exit_code, 0);
+      EXPECT_NE(write.stderr_data.find("Permission denied"), std::string::npos) << write.stderr_data;
+      EXPECT_NE(take.exit_code, 0);
+      EXPECT_EQ(slurp(file), "host\n");
+    } else {
+      EXPECT_EQ(owner.stdout_data, "0\n0\n");
+      EXPECT_EQ(write.exit_code, 0) << write.stderr_data;
+      EXPECT_EQ(slurp(file), "host\nsandbox\n");
+    }
+    ExecResult setuid = sh(*sandbox, "/probe setuid 1000");
+    EXPECT_TRUE(setuid.stdout_data.starts_with("denied")) << setuid.stdout_data;
+    sandbox->destroy();
+  }
+}
 
 }  // namespace
 }  // namespace baleen::agent

@@ -1,12 +1,18 @@
 // The sandbox API on each image-based substrate (`process`, `container`).
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <set>
+#include <thread>
 
+#include "agent/sandbox/image.h"
 #include "agent/sandbox/init_plan.h"
 #include "agent/sandbox/sandbox.h"
 #include "core/error.h"
@@ -16,6 +22,11 @@ namespace baleen::agent {
 namespace {
 
 using testing::TempDir;
+
+std::string slurp_file(const std::string& path) {
+  std::ifstream in(path);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
 
 class SandboxApi : public ::testing::TestWithParam<const char*> {};
 
@@ -38,13 +49,14 @@ TEST(InitPlan, RoundTripsEveryFieldAndRefusesATruncatedMessage) {
   plan.mnt = text();
   plan.overlay_options = text();
   plan.root_sysrq = text();
+  plan.dev_options = text();
+  plan.lowers = {text(), text()};
   plan.dev_nodes = {text(), text(), text()};
   plan.dev_numbers = {static_cast<unsigned>(random()), 7u, 0u};
-  plan.listen_fd = static_cast<int>(random() % 1000);
-  plan.netns_fd = static_cast<int>(random() % 1000);
   plan.cap_last = 40;
-  plan.new_net = random() % 2 == 0;
-  plan.die_with_parent = !plan.new_net;
+  plan.user_namespace = random() % 2 == 0;
+  plan.host_root_id = static_cast<uint32_t>(random());
+  plan.die_with_parent = random() % 2 == 0;
   for (int i = 0; i < 50; ++i) {
     plan.seccomp.push_back({static_cast<uint16_t>(random()), 1, 2, static_cast<uint32_t>(random())});
   }
@@ -54,12 +66,13 @@ TEST(InitPlan, RoundTripsEveryFieldAndRefusesATruncatedMessage) {
   EXPECT_EQ(decoded.mnt, plan.mnt);
   EXPECT_EQ(decoded.overlay_options, plan.overlay_options);
   EXPECT_EQ(decoded.root_sysrq, plan.root_sysrq);
+  EXPECT_EQ(decoded.dev_options, plan.dev_options);
+  EXPECT_EQ(decoded.lowers, plan.lowers);
   EXPECT_EQ(decoded.dev_nodes, plan.dev_nodes);
   EXPECT_EQ(decoded.dev_numbers, plan.dev_numbers);
-  EXPECT_EQ(decoded.listen_fd, plan.listen_fd);
-  EXPECT_EQ(decoded.netns_fd, plan.netns_fd);
   EXPECT_EQ(decoded.cap_last, 40);
-  EXPECT_EQ(decoded.new_net, plan.new_net);
+  EXPECT_EQ(decoded.user_namespace, plan.user_namespace);
+  EXPECT_EQ(decoded.host_root_id, plan.host_root_id);
   EXPECT_EQ(decoded.die_with_parent, plan.die_with_parent);
   ASSERT_EQ(decoded.seccomp.size(), plan.seccomp.size());
   EXPECT_EQ(
@@ -199,6 +212,42 @@ TEST(ProcessSandbox, ManyLiveSandboxesAreEachUsableAndSeparate) {
   EXPECT_TRUE(list_sandboxes(state.path()).empty());
 }
 
+// Inits come from a pool, already in cgroups of the controllers the last sandbox used: each sandbox
+// still gets its own cgroups with its own limits, and they are gone soon after destroy.
+TEST(ProcessSandbox, EachSandboxHasItsOwnCgroupsWithItsOwnLimits) {
+  BALEEN_REQUIRE_PROCESS_SANDBOX(image);
+  TempDir state;
+  std::vector<std::string> all_dirs;
+  for (int64_t pids : {40, 41, 42, 43, 44, 45}) {  // more than the pool holds: pooled and fresh inits
+    SandboxSpec spec = spec_for(image, state);
+    spec.limits.pids = pids;
+    spec.limits.memory_bytes = pids << 20;
+    auto sandbox = create_sandbox("process", spec);
+    auto saved = nlohmann::json::parse(slurp_file(state.path() + "/" + sandbox->id() + "/sandbox.json"));
+    int found = 0;
+    for (const std::string dir : saved.at("cgroups")) {
+      all_dirs.push_back(dir);
+      std::string procs = slurp_file(dir + "/cgroup.procs");
+      EXPECT_EQ(procs, std::to_string(saved.at("init_pid").get<int>()) + "\n") << dir << " holds only init";
+      if (dir.find("/pids/") != std::string::npos) {
+        EXPECT_EQ(slurp_file(dir + "/pids.max"), std::to_string(pids) + "\n");
+        ++found;
+      } else if (dir.find("/memory/") != std::string::npos) {
+        EXPECT_EQ(slurp_file(dir + "/memory.limit_in_bytes"), std::to_string(pids << 20) + "\n");
+        ++found;
+      }
+    }
+    if (found == 0) GTEST_SKIP() << "no writable v1 memory or pids cgroup here";
+    sandbox->destroy();
+  }
+  for (int i = 0; i < 400 && std::any_of(all_dirs.begin(), all_dirs.end(),
+                                         [](const std::string& dir) { return std::filesystem::exists(dir); });
+       ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  for (const std::string& dir : all_dirs) EXPECT_FALSE(std::filesystem::exists(dir)) << dir;
+}
+
 // Commands start with default signal dispositions, whatever the creator ignores.
 TEST(ProcessSandbox, CommandsDoNotInheritTheCreatorsSignalDispositions) {
   BALEEN_REQUIRE_PROCESS_SANDBOX(image);
@@ -252,6 +301,35 @@ TEST_P(SandboxApi, SnapshotCarriesNewFilesAndDeletionsIntoANewImage) {
   EXPECT_EQ(result.stdout_data, "kept\nroot") << result.stderr_data;
   EXPECT_TRUE(std::filesystem::exists(image + "/layers/base/etc/hostname"))
       << "the parent image is untouched";
+}
+
+// In a user namespace the writable layer holds host ids 100000+; the snapshot writes them back as
+// the image's own ids (root = 0), so the new image reads as root's with or without the namespace.
+TEST(ProcessSandbox, ASnapshotHoldsTheImagesIdsNotTheMappedHostIds) {
+  BALEEN_REQUIRE_PROCESS_SANDBOX(image);
+  TempDir state, images;
+  auto sandbox = create_sandbox("process", spec_for(image, state));
+  sandbox->write_file("/work/api/file", "from the API");
+  ExecRequest request;
+  request.shell = "echo made > /work/made && mkdir /work/dir";
+  ASSERT_EQ(sandbox->exec(request).exit_code, 0);
+  std::string snapshot = sandbox->snapshot(images.path() + "/snap");
+  sandbox->destroy();
+  Image restored_image = Image::open(snapshot);
+  for (const char* path : {"/work", "/work/made", "/work/dir", "/work/api", "/work/api/file"}) {
+    struct stat st {};
+    ASSERT_EQ(::lstat((restored_image.layers.back() + path).c_str(), &st), 0) << path;
+    EXPECT_EQ(st.st_uid, 0u) << path;
+    EXPECT_EQ(st.st_gid, 0u) << path;
+  }
+  for (bool user_namespace : {true, false}) {
+    SandboxSpec spec = spec_for(snapshot, state);
+    if (!user_namespace) spec.user_namespace = std::nullopt;
+    auto restored = create_sandbox("process", spec);
+    request.shell = "stat -c %u:%g /work/made /work/api/file && echo more >> /work/made && cat /work/made";
+    ExecResult result = restored->exec(request);
+    EXPECT_EQ(result.stdout_data, "0:0\n0:0\nmade\nmore\n") << result.stderr_data;
+  }
 }
 
 TEST_P(SandboxApi, ASignalEndingTheCommandIsReportedAsTheSignal) {

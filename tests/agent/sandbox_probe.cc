@@ -66,7 +66,12 @@ int main(int argc, char** argv) {
   if (argc < 2) return 2;
   const char* action = argv[1];
   long arg = argc > 2 ? std::strtol(argv[2], nullptr, 10) : 0;
-  if (!std::strcmp(action, "ptrace")) return report(::ptrace(PTRACE_ATTACH, static_cast<pid_t>(arg), 0, 0) == 0);
+  if (!std::strcmp(action, "ptrace"))
+    return report(::ptrace(PTRACE_ATTACH, static_cast<pid_t>(arg), 0, 0) == 0);
+  if (!std::strcmp(action, "setuid")) {
+    auto id = static_cast<uid_t>(arg);
+    return report(::setresuid(id, id, id) == 0);
+  }
   if (!std::strcmp(action, "kill")) return report(::kill(static_cast<pid_t>(arg), SIGKILL) == 0);
   if (!std::strcmp(action, "unshare-user")) return report(::unshare(CLONE_NEWUSER) == 0);
   if (!std::strcmp(action, "unshare-mount")) return report(::unshare(CLONE_NEWNS) == 0);

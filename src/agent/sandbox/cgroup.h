@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "agent/sandbox/sandbox.h"
@@ -15,9 +16,16 @@ namespace baleen::agent {
 class SandboxCgroup {
  public:
   SandboxCgroup() = default;
-  // Creates and configures the cgroups; an object with no dirs when the host offers none writable
-  // (the caller falls back to rlimits).
-  static SandboxCgroup create(const std::string& id, const Limits& limits);
+  // Creates (make) and configures (limit) the cgroups named `name`; an object with no dirs when the
+  // host offers none writable (the caller falls back to rlimits).
+  static SandboxCgroup create(const std::string& name, const Limits& limits);
+  // Creates the cgroups of the controllers `limits` needs, without setting the limits.
+  static SandboxCgroup make(const std::string& name, const Limits& limits);
+  void limit(const Limits& limits) const;
+  // Removes every empty cgroup beneath ours (…/baleen/*) older than a minute: what a process that
+  // exited left for its reaper, or pooled for inits that died with it. A sandbox's cgroup is never
+  // empty once its init is in it.
+  static void remove_unused();
   // The cgroups recorded earlier (attach from another process).
   static SandboxCgroup from_dirs(std::vector<std::string> dirs, bool v2);
 
@@ -32,8 +40,13 @@ class SandboxCgroup {
   int64_t peak_memory_bytes() const;
   // Removes the cgroups once their processes are gone (waits up to ~2 s for them to exit).
   void remove();
+  // The same on a background thread, for cgroups whose processes are known dead (reaped); what is
+  // pending when the process exits, the next pool start removes (remove_unused).
+  void remove_later();
 
  private:
+  static std::vector<std::pair<std::string, std::string>> bases(bool* v2);
+
   std::vector<std::string> dirs_;
   bool v2_ = false;
 };

@@ -68,7 +68,8 @@ Fd open_confined(int root_fd, std::string_view path, int flags, int mode, Confin
   return Fd(fd);
 }
 
-void make_dirs_confined(int root_fd, std::string_view dir, Confinement confinement) {
+void make_dirs_confined(int root_fd, std::string_view dir, Confinement confinement,
+                        std::optional<uint32_t> owner) {
   std::string relative = relative_to_root(dir);
   if (relative == ".") return;
   Fd current(::fcntl(root_fd, F_DUPFD_CLOEXEC, 0));
@@ -80,12 +81,15 @@ void make_dirs_confined(int root_fd, std::string_view dir, Confinement confineme
     std::string part = relative.substr(begin, end - begin);
     begin = end + 1;
     if (part.empty() || part == ".") continue;
-    if (::mkdirat(current.get(), part.c_str(), 0755) != 0 && errno != EEXIST) {
+    bool created = ::mkdirat(current.get(), part.c_str(), 0755) == 0;
+    if (!created && errno != EEXIST)
       fail("cannot create directory '{}' in the sandbox: {}", dir, std::strerror(errno));
-    }
     // Each step opens beneath the previous one, so a symlinked component cannot lead outside.
     current = Fd(raw_openat2(current.get(), part, O_PATH | O_DIRECTORY, 0, confinement));
     if (!current) fail("path '{}' leaves the sandbox root or is not a directory", dir);
+    if (created && owner && ::fchownat(current.get(), "", *owner, *owner, AT_EMPTY_PATH) != 0) {
+      fail("cannot give directory '{}' to uid {}: {}", dir, *owner, std::strerror(errno));
+    }
   }
 }
 
@@ -98,7 +102,8 @@ std::string read_whole(int fd, int64_t max_bytes, std::string_view what) {
     if (n < 0) fail("cannot read '{}': {}", what, std::strerror(errno));
     if (n == 0) break;
     out.append(buffer, static_cast<size_t>(n));
-    if (static_cast<int64_t>(out.size()) > max_bytes) fail("'{}' is larger than the limit of {} bytes", what, max_bytes);
+    if (static_cast<int64_t>(out.size()) > max_bytes)
+      fail("'{}' is larger than the limit of {} bytes", what, max_bytes);
   }
   return out;
 }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -38,8 +39,10 @@ std::string relative_to_root(std::string_view path);
 // openat2(root_fd, path, flags, mode) confined as asked; never follows magic links (/proc/*/fd).
 Fd open_confined(int root_fd, std::string_view path, int flags, int mode, Confinement confinement);
 
-// Creates the directories of `dir` that do not exist yet, each step confined.
-void make_dirs_confined(int root_fd, std::string_view dir, Confinement confinement);
+// Creates the directories of `dir` that do not exist yet, each step confined; those it creates are
+// given to `owner` (as uid and gid) when one is named.
+void make_dirs_confined(int root_fd, std::string_view dir, Confinement confinement,
+                        std::optional<uint32_t> owner = std::nullopt);
 
 // Reads at most max_bytes from an open file; throws when the file is larger.
 std::string read_whole(int fd, int64_t max_bytes, std::string_view what);

@@ -242,7 +242,7 @@ std::string ContainerSandbox::read_file(const std::string& path, int64_t max_byt
 
 std::string ContainerSandbox::snapshot(const std::string& image_dir) {
   check(!destroyed_, "sandbox {} was destroyed", id_);
-  return write_snapshot_image(image_dir_, state_dir_ + "/mnt/upper", image_dir);
+  return write_snapshot_image(image_dir_, state_dir_ + "/mnt/upper", image_dir, std::nullopt);
 }
 
 void ContainerSandbox::destroy() {

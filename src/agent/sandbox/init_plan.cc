@@ -12,15 +12,16 @@ template <typename Plan, typename Visit>
 void visit_plan(Plan& plan, Visit&& field) {
   for (auto* text :
        {&plan.mnt, &plan.tmpfs_options, &plan.upper, &plan.work, &plan.root, &plan.overlay_options,
-        &plan.root_proc, &plan.root_proc_sys, &plan.root_sysrq, &plan.root_dev}) {
+        &plan.root_proc, &plan.root_proc_sys, &plan.root_sysrq, &plan.root_dev, &plan.dev_options}) {
     field(*text);
   }
+  field(plan.lowers);
   field(plan.dev_nodes);
   field(plan.dev_numbers);
-  for (auto* number : {&plan.listen_fd, &plan.ready_fd, &plan.go_fd, &plan.netns_fd, &plan.cap_last})
-    field(*number);
-  field(plan.new_net);
+  field(plan.cap_last);
   field(plan.die_with_parent);
+  field(plan.user_namespace);
+  field(plan.host_root_id);
   field(plan.seccomp);
 }
 
@@ -106,7 +107,7 @@ bool decode_init_plan(std::string_view bytes, InitPlan* plan) {
 
 const char* init_step_name(int step) {
   static constexpr const char* kNames[] = {"ready",
-                                           "waiting for the creator",
+                                           "receiving the plan",
                                            "making mounts private",
                                            "mounting the tmpfs quota",
                                            "creating overlay directories",
@@ -119,7 +120,9 @@ const char* init_step_name(int step) {
                                            "bringing up loopback",
                                            "blocking signals",
                                            "opening descriptors",
-                                           "entering the network namespace",
+                                           "mounting the image's layers idmapped to the sandbox's ids",
+                                           "entering the user namespace",
+                                           "dropping the bounding set and installing the seccomp filter",
                                            "starting the init program (baleen-sandbox-init)"};
   return step >= 0 && step < static_cast<int>(std::size(kNames)) ? kNames[step] : "unknown step";
 }

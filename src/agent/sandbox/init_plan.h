@@ -1,6 +1,6 @@
 // What the creator of a `process` sandbox hands its init (sandbox_init.h): the plan, prepared by the
 // creator because init does not allocate, its wire format (init runs as its own program and reads
-// the plan from a pipe), and the status init reports back.
+// the plan from its channel, init_pool.h), and the status init reports back.
 #pragma once
 
 #include <linux/filter.h>
@@ -13,28 +13,35 @@
 namespace baleen::agent {
 
 struct InitPlan {
-  std::string mnt;                // host directory the sandbox's tmpfs is mounted on
-  std::string tmpfs_options;      // "size=...,mode=0755"
-  std::string upper, work, root;  // directories inside mnt
-  std::string overlay_options;    // lowerdir=...,upperdir=...,workdir=...
+  std::string mnt;                  // host directory the sandbox's tmpfs is mounted on
+  std::string tmpfs_options;        // "size=...,mode=0755"
+  std::string upper, work, root;    // directories inside mnt
+  std::string overlay_options;      // lowerdir=...,upperdir=...,workdir=...
+  std::vector<std::string> lowers;  // the image's layer directories (lowerdir's entries)
   std::string root_proc, root_proc_sys, root_sysrq, root_dev;
+  std::string dev_options;             // the /dev tmpfs's: size, mode, owner
   std::vector<std::string> dev_nodes;  // root/dev/<name> for null, zero, full, random, urandom, tty
   std::vector<unsigned> dev_numbers;   // makedev numbers, same order
-  int listen_fd = -1;                  // bound, listening control socket
-  int ready_fd = -1;                   // write end: init reports InitStatus
-  int go_fd = -1;                      // read end: the creator writes one byte once init is in its cgroups
-  bool new_net = true;
-  int netns_fd = -1;  // with new_net: a fresh namespace to enter (netns_pool.h); -1: clone one
   bool die_with_parent = true;
+  // With user_namespace, init joins the user namespace (user_namespace.h) once the root is built; the
+  // layers are then mounted idmapped and the writable layer owned by host_root_id, the host uid and
+  // gid of the sandbox's root.
+  bool user_namespace = false;
+  uint32_t host_root_id = 0;
   std::vector<sock_filter> seccomp;
   int cap_last = 63;  // /proc/sys/kernel/cap_last_cap: capabilities to drop are 0..cap_last
+  // Not in the wire format: descriptors that come with it (SCM_RIGHTS), in this order.
+  int listen_fd = -1;  // bound, listening control socket
+  int userns_fd = -1;  // with user_namespace
 };
 
-// The plan's wire format from creator to init (native byte order: both run on this host).
+// The plan's wire format from creator to init (native byte order: both run on this host). The
+// creator sends it as one message on the init's channel (init_pool.h) with listen_fd and userns_fd;
+// init answers on the channel with an InitStatus.
 std::string encode_init_plan(const InitPlan& plan);
 bool decode_init_plan(std::string_view bytes, InitPlan* plan);
 
-// What init reports on ready_fd: step 0 when ready, else the step that failed and its errno.
+// What init reports on its channel: step 0 when ready, else the step that failed and its errno.
 struct InitStatus {
   int32_t step;
   int32_t error;
@@ -43,7 +50,7 @@ struct InitStatus {
 // Steps of init's setup, reported on failure; kStartProgram is the creator's (execve of the program).
 enum InitStep : int32_t {
   kReady = 0,
-  kWaitGo,
+  kPlan,
   kPrivate,
   kTmpfs,
   kDirs,
@@ -56,7 +63,9 @@ enum InitStep : int32_t {
   kLoopback,
   kSignals,
   kFds,
-  kNetns,
+  kIdmap,
+  kUserns,
+  kConfine,
   kStartProgram,
 };
 

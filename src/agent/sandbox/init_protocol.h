@@ -3,9 +3,45 @@
 // with SCM_RIGHTS. Fixed-size structs, so init parses them without allocating.
 #pragma once
 
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 namespace baleen::agent::init_protocol {
+
+inline constexpr size_t kMaxPassedFds = 3;
+
+// Receives one message of at most `size` bytes and the descriptors passed with it (close-on-exec),
+// at most min(max_fds, kMaxPassedFds): the kernel closes any more and sets MSG_CTRUNC. Returns
+// recvmsg's result (EINTR retried); *flags gets the message's flags. For the creator and init alike
+// (no allocation).
+inline ssize_t receive_message(int socket, void* data, size_t size, int* fds, size_t max_fds,
+                               size_t* fd_count, int* flags) {
+  max_fds = std::min(max_fds, kMaxPassedFds);
+  iovec io{data, size};
+  alignas(cmsghdr) char control[CMSG_SPACE(kMaxPassedFds * sizeof(int))] = {};
+  msghdr message{};
+  message.msg_iov = &io;
+  message.msg_iovlen = 1;
+  message.msg_control = control;
+  message.msg_controllen = CMSG_SPACE(max_fds * sizeof(int));
+  ssize_t got;
+  do {
+    got = ::recvmsg(socket, &message, MSG_CMSG_CLOEXEC);
+  } while (got < 0 && errno == EINTR);
+  *fd_count = 0;
+  cmsghdr* header = got >= 0 ? CMSG_FIRSTHDR(&message) : nullptr;
+  if (header != nullptr && header->cmsg_level == SOL_SOCKET && header->cmsg_type == SCM_RIGHTS) {
+    *fd_count = std::min((header->cmsg_len - CMSG_LEN(0)) / sizeof(int), max_fds);
+    std::memcpy(fds, CMSG_DATA(header), sizeof(int) * *fd_count);
+  }
+  if (flags != nullptr) *flags = message.msg_flags;
+  return got;
+}
 
 enum Op : uint32_t {
   kPing = 1,      // reply: Reply with status 0
@@ -17,11 +53,11 @@ enum Op : uint32_t {
 
 struct Header {
   uint32_t op;
-  uint32_t argc;        // kExec: strings in the blob: argv[argc], env[envc], cwd
+  uint32_t argc;  // kExec: strings in the blob: argv[argc], env[envc], cwd
   uint32_t envc;
   uint32_t blob_bytes;  // bytes after this header
   int64_t timeout_ms;
-  int64_t rlimit_as;    // 0: none (set when no memory cgroup limits the sandbox)
+  int64_t rlimit_as;  // 0: none (set when no memory cgroup limits the sandbox)
 };
 
 struct Reply {

@@ -30,8 +30,8 @@ void copy_opaque_flag(const std::string& from, const std::string& to) {
 }
 
 // Copies one entry (not recursing); returns the bytes that feed the digest.
-std::string copy_entry(const std::string& from, const std::string& to) {
-  struct stat st{};
+std::string copy_entry(const std::string& from, const std::string& to, const std::optional<IdMapping>& ids) {
+  struct stat st {};
   bool ok = ::lstat(from.c_str(), &st) == 0;
   check(ok, "snapshot: cannot stat '{}': {}", from, std::strerror(errno));
   std::string digest = fmt::format("{:o} {} ", st.st_mode, to);
@@ -58,14 +58,16 @@ std::string copy_entry(const std::string& from, const std::string& to) {
   } else {
     return {};  // sockets, fifos and devices are not part of an image
   }
-  ::lchown(to.c_str(), st.st_uid, st.st_gid);
+  auto image_id = [&](uint32_t id) { return ids && ids->contains(id) ? id - ids->first : id; };
+  ::lchown(to.c_str(), image_id(st.st_uid), image_id(st.st_gid));
   if (!S_ISLNK(st.st_mode)) ::chmod(to.c_str(), st.st_mode & 07777);
   return digest;
 }
 
 }  // namespace
 
-uint32_t copy_layer(const std::string& source, const std::string& target) {
+uint32_t copy_layer(const std::string& source, const std::string& target,
+                    const std::optional<IdMapping>& ids) {
   check(!fs::exists(target), "snapshot: target layer '{}' already exists", target);
   fs::create_directories(target);
   uint32_t digest = 0;
@@ -83,7 +85,7 @@ uint32_t copy_layer(const std::string& source, const std::string& target) {
     std::sort(names.rbegin(), names.rend());
     for (const std::string& name : names) {
       std::string child = relative + "/" + name;
-      digest = crc32c(copy_entry(source + child, target + child), digest);
+      digest = crc32c(copy_entry(source + child, target + child, ids), digest);
       if (fs::is_directory(fs::symlink_status(source + child))) pending.push_back(child);
     }
   }
@@ -91,7 +93,7 @@ uint32_t copy_layer(const std::string& source, const std::string& target) {
 }
 
 std::string write_snapshot_image(const std::string& parent_image_dir, const std::string& upper,
-                                 const std::string& image_dir) {
+                                 const std::string& image_dir, const std::optional<IdMapping>& ids) {
   check(!fs::exists(image_dir), "snapshot target '{}' already exists", image_dir);
   Image parent = Image::open(parent_image_dir);
   fs::create_directories(image_dir + "/layers");
@@ -101,7 +103,7 @@ std::string write_snapshot_image(const std::string& parent_image_dir, const std:
     fs::create_directory_symlink(parent.layers[i], image_dir + "/" + layers.back());
   }
   layers.push_back(fmt::format("layers/{}", parent.layers.size()));
-  uint32_t digest = copy_layer(upper, image_dir + "/" + layers.back());
+  uint32_t digest = copy_layer(upper, image_dir + "/" + layers.back(), ids);
   Image::write_manifest(image_dir, fmt::format("{}+snapshot-crc32c:{:08x}", parent.hash, digest), layers);
   return image_dir;
 }

@@ -20,12 +20,13 @@
 
 #include "agent/sandbox/image.h"
 #include "agent/sandbox/init_plan.h"
+#include "agent/sandbox/init_pool.h"
 #include "agent/sandbox/init_protocol.h"
 #include "agent/sandbox/layer_copy.h"
-#include "agent/sandbox/netns_pool.h"
 #include "agent/sandbox/output_capture.h"
 #include "agent/sandbox/sandbox_state.h"
 #include "agent/sandbox/seccomp_filter.h"
+#include "agent/sandbox/user_namespace.h"
 #include "agent/sandbox/writable_layer.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -84,26 +85,13 @@ void send_message(int fd, const std::vector<char>& data, const std::vector<int>&
 
 // Receives one reply of exactly `size` bytes, and the descriptor passed with it if any.
 void receive_reply(int fd, void* reply, size_t size, Fd* passed) {
-  iovec io{reply, size};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr message{};
-  message.msg_iov = &io;
-  message.msg_iovlen = 1;
-  message.msg_control = control;
-  message.msg_controllen = sizeof(control);
-  ssize_t got;
-  do {
-    got = ::recvmsg(fd, &message, MSG_CMSG_CLOEXEC);
-  } while (got < 0 && errno == EINTR);
+  int received = -1;
+  size_t count = 0;
+  ssize_t got = proto::receive_message(fd, reply, size, &received, 1, &count, nullptr);
+  Fd owned(count == 1 ? received : -1);
   check(got == static_cast<ssize_t>(size), "the sandbox's init did not reply (got {} bytes): it has exited",
         got);
-  cmsghdr* header = CMSG_FIRSTHDR(&message);
-  if (header != nullptr && header->cmsg_type == SCM_RIGHTS) {
-    int received;
-    std::memcpy(&received, CMSG_DATA(header), sizeof(int));
-    Fd owned(received);
-    if (passed != nullptr) *passed = std::move(owned);
-  }
+  if (passed != nullptr) *passed = std::move(owned);
 }
 
 std::vector<char> header_message(uint32_t op) {
@@ -124,10 +112,18 @@ InitPlan make_plan(const Image& image, const SandboxSpec& spec, const std::strin
   plan.work = layer.work;
   plan.root = layer.root;
   plan.overlay_options = layer.overlay_options;
+  plan.lowers = image.layers;
+  if (spec.user_namespace) {
+    plan.user_namespace = true;
+    plan.userns_fd = mapped_user_namespace(*spec.user_namespace);
+    plan.host_root_id = spec.user_namespace->first;
+    plan.dev_options += fmt::format(",uid={0},gid={0}", plan.host_root_id);
+  }
   plan.root_proc = plan.root + "/proc";
   plan.root_proc_sys = plan.root_proc + "/sys";
   plan.root_sysrq = plan.root_proc + "/sysrq-trigger";
   plan.root_dev = plan.root + "/dev";
+  plan.dev_options = "size=64k,mode=0755";
   const std::pair<const char*, unsigned> nodes[] = {{"null", makedev(1, 3)},    {"zero", makedev(1, 5)},
                                                     {"full", makedev(1, 7)},    {"random", makedev(1, 8)},
                                                     {"urandom", makedev(1, 9)}, {"tty", makedev(5, 0)}};
@@ -135,7 +131,6 @@ InitPlan make_plan(const Image& image, const SandboxSpec& spec, const std::strin
     plan.dev_nodes.push_back(plan.root_dev + "/" + name);
     plan.dev_numbers.push_back(number);
   }
-  plan.new_net = !spec.limits.network;
   plan.die_with_parent = !spec.persist;
   // Both are fixed for the life of the host process; computing them once saves ~0.2 ms a sandbox.
   static const std::vector<sock_filter> seccomp = sandbox_seccomp_program();
@@ -149,114 +144,88 @@ InitPlan make_plan(const Image& image, const SandboxSpec& spec, const std::strin
   return plan;
 }
 
-// Where baleen-sandbox-init is: $BALEEN_SANDBOX_INIT, else next to this executable (an installed
-// layout), else where the build put it. Empty when none exists.
-const std::string& init_program() {
-  static const std::string path = [] {
-    if (const char* chosen = std::getenv("BALEEN_SANDBOX_INIT")) return std::string(chosen);
-    std::error_code error;
-    fs::path beside = fs::read_symlink("/proc/self/exe", error).parent_path() / "baleen-sandbox-init";
-    if (!error && fs::exists(beside)) return beside.string();
-    return fs::exists(BALEEN_SANDBOX_INIT_PATH) ? std::string(BALEEN_SANDBOX_INIT_PATH) : std::string();
-  }();
-  return path;
-}
-
-// What the spawned child needs; it shares our memory until execve, so it only reads this and
-// writes `exec_error`.
-struct Spawn {
-  const char* program;
-  char* const* argv;
-  std::vector<int> inherit;  // descriptors init keeps across execve
-  int exec_error = 0;
-};
-
-int spawn_child(void* arg) {
-  auto* spawn = static_cast<Spawn*>(arg);
-  // Our handlers must not run on the memory we share, and none, nor any ignored signal, may reach
-  // init or its commands.
-  struct sigaction default_action {};
-  default_action.sa_handler = SIG_DFL;
-  for (int sig = 1; sig < NSIG; ++sig) ::sigaction(sig, &default_action, nullptr);
-  sigset_t none;
-  sigemptyset(&none);
-  ::sigprocmask(SIG_SETMASK, &none, nullptr);
-  for (int fd : spawn->inherit) {
-    if (fd >= 0) ::fcntl(fd, F_SETFD, 0);  // our descriptor table is a copy: the creator's keep CLOEXEC
+// Hands a started init its plan with the control socket and the user namespace; init builds the
+// root while the creator sets the cgroup limits (a pooled init is in its cgroups already; else they
+// are made and init joins them) and writes the state. `await_ready` then waits for init and lets it
+// serve: no command can run before init is in its limited cgroups. (Setup's own kernel memory may
+// be charged to the creator's cgroup.)
+class InitHandover {
+ public:
+  InitHandover(const InitPlan& plan, const Limits& limits, bool own_network)
+      : init_(own_network ? take_pooled_init(limits) : start_init_program(false)) {
+    try {
+      std::vector<int> fds{plan.listen_fd};
+      if (plan.user_namespace) fds.push_back(plan.userns_fd);
+      std::string encoded = encode_init_plan(plan);
+      send_message(init_.channel.get(), std::vector<char>(encoded.begin(), encoded.end()), fds);
+    } catch (const Error& e) {
+      kill_init();  // no destructor runs for a constructor that throws
+      abandon(e.what());
+    }
   }
-  char* const empty_env[] = {nullptr};
-  ::execve(spawn->program, spawn->argv, empty_env);
-  spawn->exec_error = errno;
-  ::_exit(127);
-}
-
-// Starts init in new namespaces posix_spawn-style (CLONE_VM | CLONE_VFORK, then execve of
-// baleen-sandbox-init): no page table of this process is copied and none of its pages become
-// copy-on-write, which fork would make cost in proportion to our memory (an engine's is large).
-// Then places init in the cgroups and waits until it is ready.
-pid_t start_init(InitPlan& plan, const SandboxCgroup& cgroup) {
-  int ready[2], go[2], plan_pipe[2];
-  // The plan pipe is non-blocking so an oversized plan fails here instead of hanging: nobody reads it
-  // until init runs.
-  bool ok = ::pipe2(ready, O_CLOEXEC) == 0 && ::pipe2(go, O_CLOEXEC) == 0 &&
-            ::pipe2(plan_pipe, O_CLOEXEC | O_NONBLOCK) == 0;
-  check(ok, "cannot create pipes: {}", std::strerror(errno));
-  Fd ready_read(ready[0]), ready_write(ready[1]), go_read(go[0]), go_write(go[1]);
-  Fd plan_read(plan_pipe[0]), plan_write(plan_pipe[1]);
-  plan.ready_fd = ready_write.get();
-  plan.go_fd = go_read.get();
-  // The plan is a few KiB; the pipe holds 64 KiB, so it is written whole before init starts.
-  std::string encoded = encode_init_plan(plan);
-  check(::write(plan_write.get(), encoded.data(), encoded.size()) == static_cast<ssize_t>(encoded.size()),
-        "cannot pass the plan to the sandbox's init ({} bytes): {}", encoded.size(), std::strerror(errno));
-  plan_write = Fd();
-  std::string plan_fd = std::to_string(plan_read.get());
-  const std::string& program = init_program();
-  // argv[0] without the host path: the sandbox sees init's command line in /proc/1/cmdline.
-  char name[] = "baleen-sandbox-init";
-  char* argv[] = {name, plan_fd.data(), nullptr};
-  Spawn spawn{
-      program.c_str(), argv, {plan_read.get(), plan.listen_fd, plan.ready_fd, plan.go_fd, plan.netns_fd}};
-  std::vector<char> stack(64 * 1024);
-  int flags = CLONE_VM | CLONE_VFORK | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | SIGCHLD;
-  if (plan.new_net && plan.netns_fd < 0) flags |= CLONE_NEWNET;
-  sigset_t all, previous;
-  sigfillset(&all);
-  ::pthread_sigmask(SIG_SETMASK, &all, &previous);
-  pid_t pid = ::clone(spawn_child, stack.data() + stack.size(), flags, &spawn);
-  int clone_error = errno;
-  ::pthread_sigmask(SIG_SETMASK, &previous, nullptr);
-  check(pid > 0, "cannot clone the sandbox's init: {}", std::strerror(clone_error));
-  if (spawn.exec_error != 0) {
-    ::waitpid(pid, nullptr, 0);
-    fail("cannot start the process sandbox: {} '{}': {}", init_step_name(kStartProgram), program,
-         std::strerror(spawn.exec_error));
+  InitHandover(const InitHandover&) = delete;
+  InitHandover& operator=(const InitHandover&) = delete;
+  // An init that never became ready is killed.
+  ~InitHandover() {
+    if (!ready_) kill_init();
   }
-  ready_write = Fd();
-  go_read = Fd();
-  auto abandon = [&](const std::string& why) {
-    ::kill(static_cast<pid_t>(pid), SIGKILL);
-    ::waitpid(static_cast<pid_t>(pid), nullptr, 0);
+
+  pid_t pid() const { return init_.pid; }
+
+  // The sandbox's cgroups, limited, with init in them.
+  SandboxCgroup cgroup(const std::string& id, const Limits& limits) {
+    bool pooled = !init_.cgroup.dirs().empty();
+    SandboxCgroup cgroup = pooled ? std::move(init_.cgroup) : SandboxCgroup::create(id, limits);
+    try {
+      if (pooled) {
+        cgroup.limit(limits);
+      } else {
+        cgroup.add(init_.pid);
+      }
+    } catch (...) {
+      kill_init();
+      ready_ = true;  // nothing left to kill
+      cgroup.remove();
+      throw;
+    }
+    return cgroup;
+  }
+
+  void await_ready() {
+    InitStatus status{-1, 0};
+    ssize_t got;
+    do {
+      got = ::read(init_.channel.get(), &status, sizeof(status));
+    } while (got < 0 && errno == EINTR);
+    if (got != static_cast<ssize_t>(sizeof(status))) abandon("init exited during setup");
+    if (status.step != 0) {
+      const char* hint =
+          status.step == kIdmap
+              ? " (the image's filesystem must support idmapped mounts, and overlayfs idmapped "
+                "layers need Linux >= 5.19; or create the sandbox without a user namespace)"
+              : "";
+      abandon(fmt::format("init failed while {}: {}{}", init_step_name(status.step),
+                          std::strerror(status.error), hint));
+    }
+    char go = 1;
+    if (::write(init_.channel.get(), &go, 1) != 1) abandon("init exited after setup");
+    init_.channel = Fd();
+    ready_ = true;
+  }
+
+ private:
+  [[noreturn]] static void abandon(const std::string& why) {
     fail("cannot start the process sandbox: {}", why);
-  };
-  try {
-    cgroup.add(static_cast<pid_t>(pid));
-  } catch (const Error& e) {
-    abandon(e.what());
   }
-  // Init is the one process the OOM killer must spare: it holds the sandbox together.
-  std::ofstream(fmt::format("/proc/{}/oom_score_adj", pid)) << "-1000";
-  char byte = 1;
-  if (::write(go_write.get(), &byte, 1) != 1) abandon("init exited before it started");
-  InitStatus status{-1, 0};
-  ssize_t got = ::read(ready_read.get(), &status, sizeof(status));
-  if (got != static_cast<ssize_t>(sizeof(status))) abandon("init exited during setup");
-  if (status.step != 0) {
-    abandon(
-        fmt::format("init failed while {}: {}", init_step_name(status.step), std::strerror(status.error)));
+  void kill_init() {
+    ::kill(init_.pid, SIGKILL);
+    while (::waitpid(init_.pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
   }
-  return static_cast<pid_t>(pid);
-}
+
+  StartedInit init_;
+  bool ready_ = false;
+};
 
 }  // namespace
 
@@ -292,15 +261,27 @@ std::unique_ptr<Sandbox> ProcessSandbox::create(const SandboxSpec& spec) {
   sandbox->image_dir_ = image.dir;
   sandbox->limits_ = spec.limits;
   sandbox->persist_ = spec.persist;
+  sandbox->ids_ = spec.user_namespace;
   fs::create_directories(sandbox->state_dir_ + "/mnt");
   try {
-    sandbox->cgroup_ = SandboxCgroup::create(sandbox->id_, spec.limits);
     Fd listener = listen_socket(sandbox->state_dir_);
     InitPlan plan = make_plan(image, spec, sandbox->state_dir_);
     plan.listen_fd = listener.get();
-    Fd netns = plan.new_net ? take_fresh_netns() : Fd();
-    plan.netns_fd = netns.get();
-    sandbox->init_pid_ = start_init(plan, sandbox->cgroup_);
+    InitHandover init(plan, spec.limits, !spec.limits.network);
+    // All of this runs while init builds the root (on another CPU when there is one).
+    sandbox->cgroup_ = init.cgroup(sandbox->id_, spec.limits);
+    sandbox->init_pid_ = init.pid();
+    save_sandbox_state(sandbox->state_dir_, {{"id", sandbox->id_},
+                                             {"substrate", "process"},
+                                             {"image", image.dir},
+                                             {"image_hash", image.hash},
+                                             {"limits", limits_to_json(spec.limits)},
+                                             {"init_pid", sandbox->init_pid_},
+                                             {"cgroups", sandbox->cgroup_.dirs()},
+                                             {"cgroup_v2", sandbox->cgroup_.v2()},
+                                             {"persist", spec.persist},
+                                             {"user_namespace", ids_to_json(spec.user_namespace)}});
+    init.await_ready();
     sandbox->own_child_ = true;
   } catch (...) {
     sandbox->cgroup_.remove();
@@ -308,15 +289,6 @@ std::unique_ptr<Sandbox> ProcessSandbox::create(const SandboxSpec& spec) {
     fs::remove_all(sandbox->state_dir_, ignored);
     throw;
   }
-  save_sandbox_state(sandbox->state_dir_, {{"id", sandbox->id_},
-                                           {"substrate", "process"},
-                                           {"image", image.dir},
-                                           {"image_hash", image.hash},
-                                           {"limits", limits_to_json(spec.limits)},
-                                           {"init_pid", sandbox->init_pid_},
-                                           {"cgroups", sandbox->cgroup_.dirs()},
-                                           {"cgroup_v2", sandbox->cgroup_.v2()},
-                                           {"persist", spec.persist}});
   return sandbox;
 }
 
@@ -330,6 +302,7 @@ std::unique_ptr<Sandbox> ProcessSandbox::attach(const std::string& state_dir) {
   sandbox->init_pid_ = state.at("init_pid");
   sandbox->cgroup_ = SandboxCgroup::from_dirs(state.at("cgroups"), state.at("cgroup_v2"));
   sandbox->persist_ = true;  // attached sandboxes are never destroyed implicitly
+  sandbox->ids_ = ids_from_json(state.value("user_namespace", nlohmann::json()));
   return sandbox;
 }
 
@@ -434,11 +407,18 @@ void ProcessSandbox::write_file(const std::string& path, std::string_view data, 
   std::string relative = relative_to_root(path);
   size_t slash = relative.rfind('/');
   if (slash != std::string::npos)
-    make_dirs_confined(root.get(), relative.substr(0, slash), Confinement::kInRoot);
+    make_dirs_confined(root.get(), relative.substr(0, slash), Confinement::kInRoot,
+                       ids_ ? std::optional<uint32_t>(ids_->first) : std::nullopt);
   Fd fd = open_confined(root.get(), relative, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, mode,
                         Confinement::kInRoot);
   write_whole(fd.get(), data, path);
-  bool ok = ::fchmod(fd.get(), static_cast<mode_t>(mode)) == 0;
+  // We write as host root: what we create must belong to the sandbox's root, or inside it would be
+  // an unmapped owner that not even the sandbox's root may change.
+  struct stat st {};
+  bool ok = !ids_ || (::fstat(fd.get(), &st) == 0 &&
+                      (ids_->contains(st.st_uid) || ::fchown(fd.get(), ids_->first, ids_->first) == 0));
+  check(ok, "cannot give '{}' to the sandbox's root: {}", path, std::strerror(errno));
+  ok = ::fchmod(fd.get(), static_cast<mode_t>(mode)) == 0;
   check(ok, "cannot chmod '{}': {}", path, std::strerror(errno));
 }
 
@@ -450,7 +430,7 @@ std::string ProcessSandbox::read_file(const std::string& path, int64_t max_bytes
 
 std::string ProcessSandbox::snapshot(const std::string& image_dir) {
   Fd upper = request_dir(proto::kUpperDir);
-  return write_snapshot_image(image_dir_, fmt::format("/proc/self/fd/{}", upper.get()), image_dir);
+  return write_snapshot_image(image_dir_, fmt::format("/proc/self/fd/{}", upper.get()), image_dir, ids_);
 }
 
 void ProcessSandbox::destroy() {
@@ -461,6 +441,7 @@ void ProcessSandbox::destroy() {
     ::kill(init_pid_, SIGKILL);
     while (::waitpid(init_pid_, nullptr, 0) < 0 && errno == EINTR) {
     }
+    cgroup_.remove_later();  // every process is gone: nothing the rmdir waits for concerns us
   } else if (alive(state_dir_)) {
     try {
       sockaddr_un address = socket_address(state_dir_);

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "agent/sandbox/cgroup.h"
@@ -42,6 +43,7 @@ class ProcessSandbox : public Sandbox {
   std::string state_dir_;
   std::string image_dir_;
   Limits limits_;
+  std::optional<IdMapping> ids_;  // the user namespace's mapping, if the sandbox has one
   SandboxCgroup cgroup_;
   pid_t init_pid_ = -1;
   bool own_child_ = false;  // init is our child: reap it, and kill it when destroyed

@@ -16,13 +16,21 @@ namespace baleen::agent {
 
 // Resource limits of one sandbox. Zero means "no limit" for the numeric fields.
 struct Limits {
-  int64_t memory_bytes = int64_t{512} << 20;  // whole sandbox (cgroup), else RLIMIT_AS per process
-  int64_t pids = 256;                         // processes + threads alive at once
-  double cpus = 1.0;                          // CPU bandwidth in cores
-  int64_t disk_bytes = int64_t{256} << 20;    // size of the writable layer
+  int64_t memory_bytes = int64_t{512} << 20;       // whole sandbox (cgroup), else RLIMIT_AS per process
+  int64_t pids = 256;                              // processes + threads alive at once
+  double cpus = 1.0;                               // CPU bandwidth in cores
+  int64_t disk_bytes = int64_t{256} << 20;         // size of the writable layer
   std::chrono::milliseconds wall_timeout{60'000};  // default per-exec timeout
-  bool network = false;                       // false: own loopback only; true: the host's network
-  int64_t output_bytes = int64_t{1} << 20;    // cap on each of stdout and stderr per exec
+  bool network = false;                            // false: own loopback only; true: the host's network
+  int64_t output_bytes = int64_t{1} << 20;         // cap on each of stdout and stderr per exec
+};
+
+// A user namespace's id mapping: the sandbox's uids and gids 0..count-1 are the host's
+// first..first+count-1, so its root is an unprivileged host user (docs/SANDBOX.md "User namespace").
+struct IdMapping {
+  uint32_t first = 100000;
+  uint32_t count = 65536;
+  bool contains(uint32_t host_id) const { return host_id >= first && host_id - first < count; }
 };
 
 // What to create. `image` is an image directory (scripts/build_image.sh) for `process`, or the
@@ -33,13 +41,16 @@ struct SandboxSpec {
   Limits limits;
   std::string state_root;
   bool persist = false;  // true: outlives the creating process (the CLI); false: dies with it
+  // `process` only (the others ignore it): the user namespace its processes run in; std::nullopt runs
+  // them as host uid 0 (still without capabilities).
+  std::optional<IdMapping> user_namespace = IdMapping{};
 };
 
 struct ExecRequest {
   std::vector<std::string> argv;  // run argv[0] (searched in PATH when it has no '/'), or
   std::string shell;              // when non-empty: /bin/sh -c shell
   std::string stdin_data;
-  std::vector<std::string> env;   // "KEY=VALUE"; empty gives PATH, HOME=/root, TERM=dumb
+  std::vector<std::string> env;  // "KEY=VALUE"; empty gives PATH, HOME=/root, TERM=dumb
   std::string cwd = "/";
   std::optional<std::chrono::milliseconds> timeout;  // default: Limits::wall_timeout
 };

@@ -1,7 +1,9 @@
 #include "agent/sandbox/sandbox_init.h"
 
 #include <fcntl.h>
+#include <grp.h>
 #include <linux/capability.h>
+#include <linux/mount.h>
 #include <linux/seccomp.h>
 #include <net/if.h>
 #include <poll.h>
@@ -33,9 +35,9 @@ namespace proto = init_protocol;
 
 namespace {
 
-[[noreturn]] void report_and_exit(int ready_fd, int32_t step) {
+[[noreturn]] void report_and_exit(int channel, int32_t step) {
   InitStatus status{step, errno};
-  (void)!::write(ready_fd, &status, sizeof(status));
+  (void)!::write(channel, &status, sizeof(status));
   ::_exit(1);
 }
 
@@ -46,13 +48,19 @@ int64_t now_ns() {
 }
 
 bool mount_dev(const InitPlan& plan) {
-  if (::mount("tmpfs", plan.root_dev.c_str(), "tmpfs", MS_NOSUID | MS_NOEXEC, "size=64k,mode=0755") != 0) {
+  if (::mount("tmpfs", plan.root_dev.c_str(), "tmpfs", MS_NOSUID | MS_NOEXEC, plan.dev_options.c_str()) !=
+      0) {
     return false;
   }
-  for (size_t i = 0; i < plan.dev_nodes.size(); ++i) {
-    if (::mknod(plan.dev_nodes[i].c_str(), S_IFCHR | 0666, plan.dev_numbers[i]) != 0) return false;
+  // 0666 whatever the umask: every user of the sandbox, not only its root, writes /dev/null. The
+  // nodes stay the host root's (unmapped inside a user namespace): they are the host's devices.
+  mode_t umask = ::umask(0);
+  bool ok = true;
+  for (size_t i = 0; ok && i < plan.dev_nodes.size(); ++i) {
+    ok = ::mknod(plan.dev_nodes[i].c_str(), S_IFCHR | 0666, plan.dev_numbers[i]) == 0;
   }
-  return true;
+  ::umask(umask);
+  return ok;
 }
 
 // Brings up `lo` in the new network namespace: the sandbox's only network.
@@ -68,16 +76,43 @@ bool loopback_up() {
   return ok;
 }
 
+// Replaces each image layer, in this mount namespace only, by a read-only idmapped copy of itself:
+// host id N reads as the sandbox's N, so the image's root-owned files belong to the sandbox's root
+// and copy-up keeps that. A bind of the layer (open_tree) is idmapped (mount_setattr) and moved
+// over the layer's own path, which the overlay's lowerdir names.
+bool idmap_layers(const InitPlan& plan) {
+  mount_attr attr{};
+  attr.attr_set = MOUNT_ATTR_IDMAP | MOUNT_ATTR_RDONLY;
+  attr.userns_fd = static_cast<uint64_t>(plan.userns_fd);
+  for (const std::string& layer : plan.lowers) {
+    int tree = static_cast<int>(
+        ::syscall(SYS_open_tree, AT_FDCWD, layer.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
+    if (tree < 0) return false;
+    bool ok = ::syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH, &attr, sizeof(attr)) == 0 &&
+              ::syscall(SYS_move_mount, tree, "", AT_FDCWD, layer.c_str(),
+                        MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_SYMLINKS) == 0;
+    ::close(tree);
+    if (!ok) return false;
+  }
+  return true;
+}
+
 // Builds the root filesystem and enters it; exits through report_and_exit on any failure. Returns a
 // descriptor of the writable layer, which stays reachable (for snapshots) through it only.
-int build_root(const InitPlan& plan) {
-  int ready = plan.ready_fd;
+int build_root(const InitPlan& plan, int ready) {
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) report_and_exit(ready, kPrivate);
+  if (plan.user_namespace && !idmap_layers(plan)) report_and_exit(ready, kIdmap);
   if (::mount("tmpfs", plan.mnt.c_str(), "tmpfs", MS_NOSUID, plan.tmpfs_options.c_str()) != 0) {
     report_and_exit(ready, kTmpfs);
   }
   for (const std::string* dir : {&plan.upper, &plan.work, &plan.root}) {
     if (::mkdir(dir->c_str(), 0755) != 0) report_and_exit(ready, kDirs);
+  }
+  // The upper directory is the sandbox's `/` and the layer it writes: its root's.
+  if (plan.user_namespace) {
+    for (const std::string* dir : {&plan.upper, &plan.work}) {
+      if (::chown(dir->c_str(), plan.host_root_id, plan.host_root_id) != 0) report_and_exit(ready, kDirs);
+    }
   }
   if (::mount("overlay", plan.root.c_str(), "overlay", MS_NOSUID, plan.overlay_options.c_str()) != 0) {
     report_and_exit(ready, kOverlay);
@@ -134,7 +169,6 @@ bool map_buffers(Buffers* buffers) {
 }
 
 struct Command {
-  const InitPlan* plan;
   int stdio[3];
   int error_pipe;
   const proto::Header* header;
@@ -178,8 +212,9 @@ void exec_in_path(const Command& command) {
   ::_exit(127);
 }
 
-// The forked command: stdio, session, limits, no capabilities, no_new_privs, seccomp, exec.
-[[noreturn]] void run_command(const InitPlan& plan, const Command& command) {
+// The forked command: stdio, session, limits, no capabilities, exec. The empty bounding set,
+// no_new_privs and the seccomp filter it inherits from init (confine_commands).
+[[noreturn]] void run_command(const Command& command) {
   sigset_t none;
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -197,23 +232,17 @@ void exec_in_path(const Command& command) {
     rlimit as{static_cast<rlim_t>(command.header->rlimit_as), static_cast<rlim_t>(command.header->rlimit_as)};
     ::setrlimit(RLIMIT_AS, &as);
   }
-  for (int cap = 0; cap <= plan.cap_last; ++cap) ::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0);
-  ::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+  // Init's capabilities (inherited, and no ambient ones: init's inheritable set is empty) go.
   __user_cap_header_struct cap_header{_LINUX_CAPABILITY_VERSION_3, 0};
   __user_cap_data_struct cap_data[2] = {};
   if (::syscall(SYS_capset, &cap_header, cap_data) != 0) command_fail(error_pipe, proto::kSetup);
-  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) command_fail(error_pipe, proto::kSetup);
-  sock_fprog program{static_cast<unsigned short>(plan.seccomp.size()),
-                     const_cast<sock_filter*>(plan.seccomp.data())};
-  if (::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program, 0, 0) != 0)
-    command_fail(error_pipe, proto::kSetup);
   exec_in_path(command);
   command_fail(error_pipe, proto::kExecve);
 }
 
 int command_main(void* command) {
   const auto* c = static_cast<const Command*>(command);
-  run_command(*c->plan, *c);
+  run_command(*c);
 }
 
 // Reaps every exited child; returns true once `command_pid` is among them.
@@ -342,24 +371,15 @@ void send_reply(int connection, const void* data, size_t size, int fd_to_pass) {
 }
 
 // Serves the requests of one connection until the client closes it.
-void serve(const InitPlan& plan, Buffers& buffers, int connection, int signal_fd, int upper_fd) {
+void serve(Buffers& buffers, int connection, int signal_fd, int upper_fd) {
   for (;;) {
-    iovec io{buffers.message, proto::kMaxMessageBytes};
-    alignas(cmsghdr) char control[CMSG_SPACE(3 * sizeof(int))] = {};
-    msghdr message{};
-    message.msg_iov = &io;
-    message.msg_iovlen = 1;
-    message.msg_control = control;
-    message.msg_controllen = sizeof(control);
-    ssize_t got = ::recvmsg(connection, &message, MSG_CMSG_CLOEXEC);
-    if (got < 0 && errno == EINTR) continue;
-    if (got < static_cast<ssize_t>(sizeof(proto::Header))) return;
     int fds[3] = {-1, -1, -1};
-    int fd_count = 0;
-    cmsghdr* cmsg = CMSG_FIRSTHDR(&message);
-    if (cmsg != nullptr && cmsg->cmsg_level == SOL_SOCKET && cmsg->cmsg_type == SCM_RIGHTS) {
-      fd_count = static_cast<int>((cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-      std::memcpy(fds, CMSG_DATA(cmsg), sizeof(int) * static_cast<size_t>(fd_count < 3 ? fd_count : 3));
+    size_t fd_count = 0;
+    ssize_t got = proto::receive_message(connection, buffers.message, proto::kMaxMessageBytes, fds, 3,
+                                         &fd_count, nullptr);
+    if (got < static_cast<ssize_t>(sizeof(proto::Header))) {
+      for (size_t i = 0; i < fd_count; ++i) ::close(fds[i]);
+      return;
     }
     const auto* header = reinterpret_cast<const proto::Header*>(buffers.message);
     proto::Reply ok{0};
@@ -370,7 +390,6 @@ void serve(const InitPlan& plan, Buffers& buffers, int connection, int signal_fd
                    parse_exec(buffers, *header, buffers.message + sizeof(proto::Header), &command);
       if (valid) {
         std::memcpy(command.stdio, fds, sizeof(fds));
-        command.plan = &plan;
         execute(buffers, command, connection, signal_fd, &reply);
       } else {
         for (int fd : fds) {
@@ -395,54 +414,94 @@ void serve(const InitPlan& plan, Buffers& buffers, int connection, int signal_fd
 }
 
 // Points stdio at /dev/null and closes every other descriptor inherited from the creator (its
-// terminal, its pipes) but `keep`, so a persistent sandbox holds nothing of the process that made it.
-bool isolate_descriptors(int a, int b, int c, int d) {
+// terminal, its pipes) but the channel, so a persistent sandbox holds nothing of the process that
+// made it.
+bool isolate_descriptors(int channel) {
   int null_fd = ::open("/dev/null", O_RDWR | O_CLOEXEC);
   if (null_fd < 0) return false;
   for (int fd = 0; fd < 3; ++fd) {
     if (null_fd != fd && ::dup2(null_fd, fd) < 0) return false;
   }
-  int keep[4] = {a, b, c, d};
-  std::sort(keep, keep + 4);
-  unsigned first = 3;
-  for (int fd : keep) {
-    if (fd >= static_cast<int>(first)) {
-      if (fd > static_cast<int>(first)) ::syscall(SYS_close_range, first, static_cast<unsigned>(fd - 1), 0U);
-      first = static_cast<unsigned>(fd) + 1;
-    }
-  }
-  ::syscall(SYS_close_range, first, ~0U, 0U);
+  if (channel > 3) ::syscall(SYS_close_range, 3U, static_cast<unsigned>(channel - 1), 0U);
+  ::syscall(SYS_close_range, static_cast<unsigned>(std::max(channel, 2)) + 1, ~0U, 0U);
   return true;
+}
+
+// Waits for the plan (in the pool, until a sandbox is created) and the descriptors that come with it.
+bool receive_plan(int channel, InitPlan* plan) {
+  static char bytes[64 * 1024];
+  int fds[2] = {-1, -1};
+  size_t count = 0;
+  int flags = 0;
+  ssize_t got = proto::receive_message(channel, bytes, sizeof(bytes), fds, 2, &count, &flags);
+  if (got <= 0) ::_exit(0);  // the creator let go of this init without a sandbox
+  errno = EPROTO;
+  if ((flags & (MSG_TRUNC | MSG_CTRUNC)) != 0 ||
+      !decode_init_plan(std::string_view(bytes, static_cast<size_t>(got)), plan) ||
+      count != (plan->user_namespace ? 2U : 1U)) {
+    return false;
+  }
+  plan->listen_fd = fds[0];
+  plan->userns_fd = fds[1];
+  return true;
+}
+
+// Everything that needs the host's privileges is done: init becomes the sandbox's root, a host user
+// without privilege (uid and gid host_root_id, no groups, capabilities only inside the namespace).
+void join_user_namespace(const InitPlan& plan, int channel) {
+  if (::setgroups(0, nullptr) != 0 || ::setns(plan.userns_fd, CLONE_NEWUSER) != 0 ||
+      ::setresgid(0, 0, 0) != 0 || ::setresuid(0, 0, 0) != 0) {
+    report_and_exit(channel, kUserns);
+  }
+  ::close(plan.userns_fd);
+  // The uid change cleared the parent-death signal; and init must stay non-dumpable, so commands
+  // (same uid) can never open its /proc/1/mem or its descriptors.
+  if (plan.die_with_parent) ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+
+// What every command inherits, set once here instead of per command (clone and execve keep all
+// three): an empty capability bounding set, no_new_privs and the seccomp filter. Init needs none of
+// the calls the filter refuses once its setup is done.
+bool confine_commands(const InitPlan& plan) {
+  for (int cap = 0; cap <= plan.cap_last; ++cap) {
+    if (::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0) return false;
+  }
+  sock_fprog program{static_cast<unsigned short>(plan.seccomp.size()),
+                     const_cast<sock_filter*>(plan.seccomp.data())};
+  return ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 &&
+         ::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program, 0, 0) == 0;
 }
 
 }  // namespace
 
-void run_sandbox_init(InitPlan& plan) {
-  int ready = plan.ready_fd;
-  if (plan.die_with_parent) ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-  if (!isolate_descriptors(plan.listen_fd, plan.ready_fd, plan.go_fd, plan.netns_fd))
-    report_and_exit(ready, kFds);
-  char go = 0;
-  if (::read(plan.go_fd, &go, 1) != 1) report_and_exit(ready, kWaitGo);
-  ::close(plan.go_fd);
-  if (plan.netns_fd >= 0) {
-    // A fresh namespace from the pool, its loopback already up.
-    if (::setns(plan.netns_fd, CLONE_NEWNET) != 0) report_and_exit(ready, kNetns);
-    ::close(plan.netns_fd);
-  }
-  int upper_fd = build_root(plan);
-  if (plan.new_net && plan.netns_fd < 0 && !loopback_up()) report_and_exit(ready, kLoopback);
+void run_sandbox_init(int channel, bool own_network) {
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  if (!isolate_descriptors(channel)) report_and_exit(channel, kFds);
+  // Everything up to here is the same for every sandbox, so a pooled init has done it in advance.
+  bool loopback = !own_network || loopback_up();
+  InitPlan plan;
+  if (!receive_plan(channel, &plan)) report_and_exit(channel, kPlan);
+  if (!plan.die_with_parent) ::prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
+  if (!loopback) report_and_exit(channel, kLoopback);
+  int upper_fd = build_root(plan, channel);
   ::syscall(SYS_sethostname, "sandbox", 7);
+  if (plan.user_namespace) join_user_namespace(plan, channel);
+  if (!confine_commands(plan)) report_and_exit(channel, kConfine);
   sigset_t child;
   sigemptyset(&child);
   sigaddset(&child, SIGCHLD);
-  if (::sigprocmask(SIG_BLOCK, &child, nullptr) != 0) report_and_exit(ready, kSignals);
+  if (::sigprocmask(SIG_BLOCK, &child, nullptr) != 0) report_and_exit(channel, kSignals);
   int signal_fd = ::signalfd(-1, &child, SFD_NONBLOCK | SFD_CLOEXEC);
   Buffers buffers;
-  if (signal_fd < 0 || !map_buffers(&buffers)) report_and_exit(ready, kFds);
+  if (signal_fd < 0 || !map_buffers(&buffers)) report_and_exit(channel, kFds);
   InitStatus status{kReady, 0};
-  (void)!::write(ready, &status, sizeof(status));
-  ::close(ready);
+  (void)!::write(channel, &status, sizeof(status));
+  // The creator's go says init is in the sandbox's cgroups; without it (the creator failed) no
+  // command may run.
+  char go = 0;
+  if (::read(channel, &go, 1) != 1) ::_exit(1);
+  ::close(channel);
   for (;;) {
     pollfd fds[2] = {{plan.listen_fd, POLLIN, 0}, {signal_fd, POLLIN, 0}};
     if (::poll(fds, 2, -1) < 0) continue;
@@ -455,7 +514,7 @@ void run_sandbox_init(InitPlan& plan) {
     if (fds[0].revents) {
       int connection = ::accept4(plan.listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
       if (connection < 0) continue;
-      serve(plan, buffers, connection, signal_fd, upper_fd);
+      serve(buffers, connection, signal_fd, upper_fd);
       ::close(connection);
     }
   }

@@ -1,16 +1,21 @@
 #include "agent/sandbox/sandbox_state.h"
 
+#include <sys/random.h>
+
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <random>
 
 #include "core/error.h"
 
 namespace baleen::agent {
 
 std::string new_sandbox_id() {
-  std::random_device device;
-  uint64_t bits = (uint64_t{device()} << 32) ^ device();
+  // getrandom, not std::random_device: that probes the CPU (cpuid, a trap in a VM) on every construction.
+  uint64_t bits = 0;
+  check(::getrandom(&bits, sizeof(bits), 0) == static_cast<ssize_t>(sizeof(bits)), "getrandom: {}",
+        std::strerror(errno));
   return fmt::format("{:012x}", bits & 0xffffffffffffULL);
 }
 
@@ -21,9 +26,12 @@ std::string sandbox_state_dir(const std::string& state_root, const std::string& 
 }
 
 nlohmann::json limits_to_json(const Limits& limits) {
-  return {{"memory_bytes", limits.memory_bytes}, {"pids", limits.pids},
-          {"cpus", limits.cpus}, {"disk_bytes", limits.disk_bytes},
-          {"wall_timeout_ms", limits.wall_timeout.count()}, {"network", limits.network},
+  return {{"memory_bytes", limits.memory_bytes},
+          {"pids", limits.pids},
+          {"cpus", limits.cpus},
+          {"disk_bytes", limits.disk_bytes},
+          {"wall_timeout_ms", limits.wall_timeout.count()},
+          {"network", limits.network},
           {"output_bytes", limits.output_bytes}};
 }
 
@@ -37,6 +45,16 @@ Limits limits_from_json(const nlohmann::json& json) {
   limits.network = json.at("network").get<bool>();
   limits.output_bytes = json.at("output_bytes").get<int64_t>();
   return limits;
+}
+
+nlohmann::json ids_to_json(const std::optional<IdMapping>& ids) {
+  if (!ids) return nullptr;
+  return {{"first", ids->first}, {"count", ids->count}};
+}
+
+std::optional<IdMapping> ids_from_json(const nlohmann::json& json) {
+  if (json.is_null()) return std::nullopt;
+  return IdMapping{json.at("first").get<uint32_t>(), json.at("count").get<uint32_t>()};
 }
 
 void save_sandbox_state(const std::string& state_dir, const nlohmann::json& state) {

@@ -2,9 +2,8 @@
 // limits and substrate fields) so another process (the CLI) can attach to, list or destroy it.
 #pragma once
 
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "agent/sandbox/sandbox.h"
 
@@ -16,6 +15,9 @@ std::string sandbox_state_dir(const std::string& state_root, const std::string& 
 
 nlohmann::json limits_to_json(const Limits& limits);
 Limits limits_from_json(const nlohmann::json& json);
+// A user namespace's mapping, null for none (as a state written before user namespaces reads).
+nlohmann::json ids_to_json(const std::optional<IdMapping>& ids);
+std::optional<IdMapping> ids_from_json(const nlohmann::json& json);
 
 // Writes state_dir/sandbox.json atomically (temp file + rename).
 void save_sandbox_state(const std::string& state_dir, const nlohmann::json& state);
