@@ -37,6 +37,13 @@ std::string random_bytes(std::mt19937_64& rng, size_t size) {
   return bytes;
 }
 
+SandboxSpec spec_in(const std::string& image, const TempDir& state) {
+  SandboxSpec spec;
+  spec.image = image;
+  spec.state_root = state.path();
+  return spec;
+}
+
 ExecResult sh(Sandbox& sandbox, const std::string& line) {
   ExecRequest request;
   request.shell = line;
@@ -48,9 +55,7 @@ TEST(MicrovmSandbox, OneVmRunsCommandsMovesFilesKeepsLimitsAndIsDestroyed) {
   std::string image = microvm_image(&reason);
   if (image.empty()) GTEST_SKIP() << reason;
   TempDir state;
-  SandboxSpec spec;
-  spec.image = image;
-  spec.state_root = state.path();
+  SandboxSpec spec = spec_in(image, state);
   spec.limits.memory_bytes = int64_t{192} << 20;
   spec.limits.disk_bytes = int64_t{24} << 20;
   spec.limits.output_bytes = int64_t{64} << 10;
@@ -153,16 +158,13 @@ TEST(MicrovmSandbox, OneVmRunsCommandsMovesFilesKeepsLimitsAndIsDestroyed) {
   }
 }
 
-}  // namespace
 // BALEEN_MICROVM_ACCEL picks the accelerator (kvm | tcg); anything else is refused before QEMU starts.
 TEST(MicrovmSandbox, UnknownAcceleratorIsRefusedByName) {
   std::string reason;
   std::string image = microvm_image(&reason);
   if (image.empty()) GTEST_SKIP() << reason;
   TempDir state;
-  SandboxSpec spec;
-  spec.image = image;
-  spec.state_root = state.path();
+  SandboxSpec spec = spec_in(image, state);
   ::setenv("BALEEN_MICROVM_ACCEL", "hvf", 1);
   try {
     create_sandbox("microvm", spec);
@@ -173,5 +175,7 @@ TEST(MicrovmSandbox, UnknownAcceleratorIsRefusedByName) {
   }
   ::unsetenv("BALEEN_MICROVM_ACCEL");
 }
+
+}  // namespace
 
 }  // namespace baleen::agent
