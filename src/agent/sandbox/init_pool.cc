@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -83,11 +84,7 @@ class InitPool {
     StartedInit init;
     {
       std::unique_lock lock(mutex_);
-      if (!started_) {
-        started_ = true;
-        // Detached, and the pool is never destroyed: the thread may outlive main() harmlessly.
-        std::thread([this] { refill(); }).detach();
-      }
+      if (!started_) start_worker();
       ++takes_;
       if (controllers(limits) != controllers(limits_)) stale.swap(ready_);
       limits_ = limits;
@@ -101,53 +98,104 @@ class InitPool {
     return init.pid > 0 ? std::move(init) : start_init_program(true);
   }
 
+  // At exit: the worker starts nothing more, and what it is starting finishes before the statics it
+  // uses (init_program's path, the log) are destroyed. Its waiting inits die with it (PDEATHSIG).
+  void stop() {
+    if (owner_ != ::getpid()) return;  // a forked copy inherits the handler, not the worker
+    std::unique_lock lock(mutex_);
+    stopping_ = true;
+    wanted_.notify_all();
+    idle_.wait(lock, [this] { return !busy_; });
+  }
+
  private:
-  // The inits' parent is this thread, which never exits: their PR_SET_PDEATHSIG fires when the
-  // process does.
+  // Called under mutex_. init_program()'s static is made before the exit handler is registered, so
+  // the handler runs before it is destroyed.
+  void start_worker() {
+    started_ = true;
+    busy_ = true;
+    init_program();
+    std::atexit(stop_pool);
+    std::thread([this] { refill(); }).detach();
+  }
+
+  // The inits' parent is this thread, which runs until stop(): their PR_SET_PDEATHSIG fires when it
+  // returns or the process exits.
   void refill() {
     SandboxCgroup::remove_unused();
     for (;;) {
       Limits limits;
       {
         std::unique_lock lock(mutex_);
+        busy_ = false;
+        idle_.notify_all();
         // Never more ready than were asked for so far: a one-shot process (the CLI) starts at most one.
-        wanted_.wait(lock, [this] { return ready_.size() < std::min(kPoolSize, takes_); });
+        wanted_.wait(lock, [this] { return stopping_ || ready_.size() < std::min(kPoolSize, takes_); });
+        if (stopping_) return;
         limits = limits_;
+        busy_ = true;
       }
-      StartedInit init;
-      try {
-        init = start_init_program(true);
-      } catch (const Error& e) {
-        log::debug("sandbox init pool: {}; sandboxes start their own", e.what());
+      std::optional<StartedInit> init = start_in_cgroups(limits);
+      if (!init) {
+        std::lock_guard lock(mutex_);
+        busy_ = false;
+        idle_.notify_all();
         return;
-      }
-      try {
-        init.cgroup = SandboxCgroup::make(kCgroupPrefix + new_sandbox_id(), limits);
-        init.cgroup.add(init.pid);
-      } catch (const Error& e) {
-        // E.g. a v1 CPU cgroup refusing a real-time task: the sandbox then makes and joins its own.
-        log::debug("sandbox init pool: {}; this init joins no cgroup ahead", e.what());
-        init.cgroup.remove();
-        init.cgroup = SandboxCgroup();
       }
       bool fits;
       {
         std::lock_guard lock(mutex_);
         fits = controllers(limits) == controllers(limits_);  // else a take changed them meanwhile
-        if (fits) ready_.push_back(std::move(init));
+        if (fits) ready_.push_back(std::move(*init));
       }
-      if (!fits) discard(init);
+      if (!fits) discard(*init);
     }
   }
 
+  // An init already in cgroups of limits' controllers (or in none, when joining fails); nullopt when
+  // inits cannot start at all (sandboxes then start their own and report why).
+  static std::optional<StartedInit> start_in_cgroups(const Limits& limits) {
+    StartedInit init;
+    try {
+      init = start_init_program(true);
+    } catch (const Error& e) {
+      log::debug("sandbox init pool: {}; sandboxes start their own", e.what());
+      return std::nullopt;
+    }
+    try {
+      init.cgroup = SandboxCgroup::make(kCgroupPrefix + new_sandbox_id(), limits);
+      init.cgroup.add(init.pid);
+    } catch (const Error& e) {
+      // E.g. a v1 CPU cgroup refusing a real-time task: the sandbox then makes and joins its own.
+      log::debug("sandbox init pool: {}; this init joins no cgroup ahead", e.what());
+      init.cgroup.remove();
+      init.cgroup = SandboxCgroup();
+    }
+    return init;
+  }
+
+  static void stop_pool();
+
   std::mutex mutex_;
   std::condition_variable wanted_;
+  std::condition_variable idle_;
   std::deque<StartedInit> ready_;
   Limits limits_;  // of the last take: pooled inits are in cgroups of its controllers
   size_t takes_ = 0;
   bool started_ = false;
+  bool stopping_ = false;
+  bool busy_ = false;  // the worker is starting an init (or sweeping stale cgroups)
   const pid_t owner_ = ::getpid();
 };
+
+InitPool& init_pool() {
+  static auto* pool = new InitPool();  // never destroyed: stop() ends its worker at exit
+  return *pool;
+}
+
+void InitPool::stop_pool() {
+  init_pool().stop();
+}
 
 }  // namespace
 
@@ -199,8 +247,7 @@ StartedInit start_init_program(bool own_network) {
 }
 
 StartedInit take_pooled_init(const Limits& limits) {
-  static auto* pool = new InitPool();  // never destroyed: its thread runs until the process exits
-  return pool->take(limits);
+  return init_pool().take(limits);
 }
 
 }  // namespace baleen::agent
