@@ -16,6 +16,7 @@
 #include <sstream>
 
 #include "agent/trajectory/crc32c.h"
+#include "core/error.h"
 #include "sandbox_fixture.h"
 
 namespace baleen::agent {
@@ -41,7 +42,8 @@ struct FakeAgent {
     for (char& c : m.output) c = static_cast<char>('a' + rng() % 26);
     int calls = static_cast<int>(rng() % 4);
     for (int i = 0; i < calls; ++i) {
-      m.tool_calls.push_back({"run_command", {{"command", "echo " + std::to_string(rng() % 1000)}, {"n", i}}});
+      m.tool_calls.push_back(
+          {"run_command", {{"command", "echo " + std::to_string(rng() % 1000)}, {"n", i}}});
     }
     return m;
   }
@@ -98,7 +100,7 @@ bool kill_mid_write(pid_t child, const std::string& path) {
     }
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) continue;
-    struct stat st{};
+    struct stat st {};
     ::fstat(fd, &st);
     auto size = static_cast<uint64_t>(st.st_size);
     if (known_end == 0 && size >= 16) known_end = 16;
@@ -270,6 +272,28 @@ TEST(TrajectoryReplay, UserTurnWhereTheLogHasAnotherRecordDiverges) {
 // Kills a process running the agent with SIGKILL at random points, ≥ 50 times, resuming from the log
 // each time: no resume re-executes a tool call whose result was logged, no open sees a corrupt log,
 // and the finished log equals an uninterrupted run's.
+// Counters must be integers: a float one (fuzz_trajectory_log found 1.2e49 as prompt_tokens) would convert
+// to int64 with undefined behaviour; it is refused as an invalid record, naming the field.
+TEST(TrajectoryReplay, RecordsWithNonIntegerCountersAreRefusedByField) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {R"({"type":"model","step":0,"prompt_tokens":1.2e49,"prompt_hash":"h","output":"","tool_calls":[]})",
+       "prompt_tokens"},
+      {R"({"type":"model","step":0.5,"prompt_tokens":3,"prompt_hash":"h","output":"","tool_calls":[]})",
+       "step"},
+      {R"({"type":"user","turn":"1","content":"x"})", "turn"},
+      {R"({"type":"tool_start","step":0,"call":-1e300,"tool_call":{"name":"f","arguments":{}}})", "call"}};
+  for (const auto& [payload, field] : cases) {
+    try {
+      decode_record(payload);
+      ADD_FAILURE() << "accepted: " << payload;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("'" + field + "'"), std::string::npos) << e.what();
+    }
+  }
+  // Integers still decode.
+  EXPECT_EQ(decode_record(R"({"type":"user","turn":2,"content":"x"})").user.turn, 2);
+}
+
 TEST(TrajectoryReplay, KillNineLoopNeverRerunsLoggedCallsAndMatchesAnUninterruptedRun) {
   TempDir dir;
   // Multi-megabyte records make a kill land inside write() often: those are the torn tails.
@@ -324,7 +348,8 @@ TEST(TrajectoryReplay, KillNineLoopNeverRerunsLoggedCallsAndMatchesAnUninterrupt
         ++kills;
         continue;
       }
-      ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "run " << run << " failed (status " << status << ")";
+      ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+          << "run " << run << " failed (status " << status << ")";
       break;  // finished
     }
     for (const std::string& line : lines_of(agent.side_file)) {
@@ -335,13 +360,15 @@ TEST(TrajectoryReplay, KillNineLoopNeverRerunsLoggedCallsAndMatchesAnUninterrupt
       EXPECT_EQ(logged_before_run[run].count({step, call}), 0u)
           << "run " << run << " re-executed step " << step << " call " << call << " whose result was logged";
     }
-    EXPECT_EQ(semantic_records(path), reference) << "trajectory " << trajectories << " differs from the uninterrupted run";
+    EXPECT_EQ(semantic_records(path), reference)
+        << "trajectory " << trajectories << " differs from the uninterrupted run";
   }
   EXPECT_GE(kills, 50);
   EXPECT_GT(torn_tails, 0) << "no kill landed inside a write";
   RecordProperty("kills", kills);
   RecordProperty("torn_tails_seen", torn_tails);
-  std::printf("kill -9 loop: %d kills over %d trajectories, %d torn tails repaired\n", kills, trajectories, torn_tails);
+  std::printf("kill -9 loop: %d kills over %d trajectories, %d torn tails repaired\n", kills, trajectories,
+              torn_tails);
 }
 
 }  // namespace
