@@ -69,8 +69,9 @@ def read_back(rng):
 def drill(rng):
     """One drill conversation in `baleen render`'s input shape."""
     user, reasoning, reply = rng.choice([repeat, lookup, lookup_two, read_back])(rng)
-    # Mostly without the ~650-token tools block: short drills pack many copies into a batch.
-    thinking, with_tools = rng.random() < 0.5, rng.random() < 0.3
+    # Mostly without the ~650-token tools block: short drills pack many copies into a batch (v2 had 30% with it,
+    # which made the block 3/4 of all drill tokens; the packed task conversations carry it now).
+    thinking, with_tools = rng.random() < 0.5, rng.random() < 0.1
     msg = {"role": "assistant", "content": reply}
     if thinking:
         msg["reasoning_content"] = reasoning

@@ -11,6 +11,7 @@ self-consistent and an eval that re-runs the calls sees the same text. Same seed
 """
 import argparse
 import json
+from dataclasses import dataclass
 import os
 import random
 import shutil
@@ -29,6 +30,23 @@ TOOL_SYSTEMS = ["You are baleen-nano, a helpful assistant. You can use tools to 
                 "You are an agent working in a sandboxed directory. Answer briefly and use tools to find facts.",
                 ""]
 PLAIN_SYSTEMS = [None, None, "You are a helpful assistant.", "You are baleen-nano, a concise assistant."]
+
+
+@dataclass(frozen=True)
+class Mix:
+    """How many user turns a conversation has and which task kinds it draws."""
+    tool_turns: tuple = (0.8, 0.15, 0.05)  # P(1, 2, 3, ... turns) with tools
+    plain_turns: tuple = (0.7, 0.2, 0.1)
+    boost: tuple = ()  # (builder name, weight multiplier) pairs
+
+
+EVAL_MIX = Mix()  # the held-out set's mix: never change it (its md5 is in models/baleen-nano/README.md)
+# v3 training mix. Most tool conversations carry several tasks after one ~650-token tools block, so a batch
+# holds ~2.5x more assistant tokens; the kinds v2 failed (numbers and values carried across calls) are drawn
+# more often. Every turn of a conversation is a fresh task on the same (real, mutated) workspace.
+PACKED_MIX = Mix(tool_turns=(0.25, 0.1, 0.15, 0.2, 0.15, 0.15), plain_turns=(0.5, 0.2, 0.15, 0.15),
+                 boost=(("calc_chain", 2.0), ("calc_parallel", 2.0), ("read_parallel", 2.0),
+                        ("read_then_calc", 1.5), ("read_first_line", 1.5), ("list_contains", 1.5)))
 
 
 def run_turn(rng, builder, facts, root, thinking, turn_no):
@@ -61,14 +79,17 @@ def pick_tools(rng, used):
     return [t for t in TOOLS if t["function"]["name"] in keep]
 
 
-def conversation(rng, index, scratch):
+def conversation(rng, index, scratch, mix=EVAL_MIX):
     thinking = rng.random() < 0.6
     with_tools = rng.random() < 0.8
     files, facts = make_workspace(rng)
     root = os.path.join(scratch, str(index))
     materialize(root, files)
-    builders, weights = list(TOOL_TASKS), list(TOOL_TASKS.values())
-    n_turns = rng.choices([1, 2, 3], [0.8, 0.15, 0.05] if with_tools else [0.7, 0.2, 0.1])[0]
+    boost = dict(mix.boost)
+    builders = list(TOOL_TASKS)
+    weights = [w * boost.get(b.__name__, 1.0) for b, w in TOOL_TASKS.items()]
+    turn_weights = mix.tool_turns if with_tools else mix.plain_turns
+    n_turns = rng.choices(range(1, len(turn_weights) + 1), turn_weights)[0]
     system = rng.choice(TOOL_SYSTEMS if with_tools else PLAIN_SYSTEMS)
     messages = [] if system is None else [{"role": "system", "content": system}]
     turns = []
@@ -91,14 +112,17 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--seed", type=int, help="override the split's seed")
     ap.add_argument("--drills", type=int, default=0, help="train: copy drills appended (drills.py)")
+    ap.add_argument("--mix", choices=["eval", "packed"], default="eval",
+                    help="train: conversation mix (packed: several tasks per conversation, v3)")
     args = ap.parse_args()
-    if args.drills and args.split != "train":
-        ap.error("--drills is for the train split only")
+    if (args.drills or args.mix != "eval") and args.split != "train":
+        ap.error("--drills and --mix are for the train split only")
+    mix = PACKED_MIX if args.mix == "packed" else EVAL_MIX
     rng = random.Random(args.seed if args.seed is not None else SEEDS[args.split])
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="nano-gen-") as scratch, open(args.out, "w", encoding="utf-8") as out:
         for i in range(args.count):
-            conv, task = conversation(rng, i, scratch)
+            conv, task = conversation(rng, i, scratch, mix)
             if args.split == "eval":
                 conv = dict(id=f"eval-{i:04d}", kinds=[t["kind"] for t in task["turns"]], **task,
                             tools=conv["tools"], thinking=conv["thinking"], messages=conv["messages"])

@@ -225,6 +225,7 @@ def parse_args():
     ap.add_argument("--data", help="npz from prepare.py (ids made by baleen)")
     ap.add_argument("--prompts", help="PILOT ONLY: jsonl(.gz) of {prompt} tokenized here with --hf-tokenizer")
     ap.add_argument("--hf-tokenizer")
+    ap.add_argument("--ids-cache", help="with --prompts: ids.npz to reuse if present, else written there")
     ap.add_argument("--minutes", type=float, default=5.0, help="training time of this call")
     ap.add_argument("--schedule-minutes", type=float, help="length of the whole lr schedule (default: --minutes)")
     ap.add_argument("--resume", help="state saved by --save-state in an earlier call")
@@ -246,9 +247,11 @@ def parse_args():
 def load_data(args, hf_tok, t0):
     if args.data:
         seqs, special = prepare.load(args.data)
+    elif args.ids_cache and os.path.exists(args.ids_cache):  # a later call of a chain: tokenized already
+        seqs, special = prepare.load(args.ids_cache)
     else:  # kept beside the checkpoint, for prepare.py --check against baleen's own ids
         seqs, special = prepare.tokenize_with_hf(args.prompts, hf_tok)
-        prepare.pack(seqs, special, os.path.join(args.out, "ids.npz"))
+        prepare.pack(seqs, special, args.ids_cache or os.path.join(args.out, "ids.npz"))
     masks = [prepare.assistant_mask(s, special) for s in seqs]
     if args.copy_weight != 1.0:  # masks become loss weights
         common = prepare.common_tokens(seqs, masks)
@@ -261,9 +264,15 @@ def load_data(args, hf_tok, t0):
     return seqs, masks, used, log
 
 
+def decays(name, p):
+    """Weight decay on the matrices, except mHC's and the embedding / head: a row of a rare token (each of the
+    1,000 three-digit numbers) gets a gradient now and then but decay every step, and v2's rare rows shrank."""
+    return p.dim() >= 2 and "hc" not in name and name not in ("model.embed_tokens.weight", "lm_head.weight")
+
+
 def make_optimizer(model, lr):
-    decay = [p for n, p in model.named_parameters() if p.dim() >= 2 and "hc" not in n]
-    rest = [p for n, p in model.named_parameters() if not (p.dim() >= 2 and "hc" not in n)]
+    decay = [p for n, p in model.named_parameters() if decays(n, p)]
+    rest = [p for n, p in model.named_parameters() if not decays(n, p)]
     return torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": rest, "weight_decay": 0.0}],
                              lr=lr, betas=(0.9, 0.95), eps=1e-8)
 
@@ -289,7 +298,7 @@ def export_and_score(model, row_mask, seqs, masks, held, hf_tok, args, log):
         model = model.to(device)
         row = {"export": meta, "missing": missing, "unexpected": unexpected,
                "held_out_loss": round(held_out_loss(model, seqs, masks, held, device), 4)}
-        if args.eval_tasks and hf_tok is not None and name in args.eval_variants.split(","):
+        if args.eval_tasks and args.eval_limit > 0 and hf_tok is not None and name in args.eval_variants.split(","):
             row["pilot_eval"] = pilot_eval_run(model, hf_tok, args)
         log["variants"][name] = row
         print(json.dumps({"variant": name, "held_out_loss": row["held_out_loss"],
@@ -315,6 +324,8 @@ def main():
     print(f"params: total {n_all / 1e6:.1f}M, non-embedding {(n_all - n_emb) / 1e6:.1f}M", flush=True)
     counts = router_counters(model)
     opt = make_optimizer(model, args.lr)
+    log["params_decayed"] = sum(p.numel() for p in opt.param_groups[0]["params"])
+    print(f"weight decay on {log['params_decayed'] / 1e6:.1f}M parameters", flush=True)
     rng = random.Random(args.seed)
     held = rng.sample(range(len(seqs)), min(64, len(seqs) // 50))
     train_idx = set(range(len(seqs))) - set(held)
