@@ -13,11 +13,18 @@ mix="${MIX:-eval}" gen="$keep/gen-$drills-${MIX:-eval}"
 mkdir -p "$keep"
 [ -s "$gen/prompts.jsonl.gz" ] || bash device_data.sh 4500 16 "$gen" "$drills" "$mix"
 resume=()
-if [ "${REQUIRE_STATE:-0}" = 1 ] && [ ! -s "$keep/state.pt" ]; then
+if [ "${REQUIRE_STATE:-0}" = 1 ] && [ ! -s "$keep/state.pt" ] && [ -z "${INIT:-}" ]; then
   echo "no $keep/state.pt: this is a new machine, the chain is broken" >&2
   exit 3
 fi
 [ -s "$keep/state.pt" ] && resume=(--resume "$keep/state.pt") && echo "resuming from $keep/state.pt"
+# INIT=TAR.XZ (of an exported checkpoint: fp8/...) INIT_ELAPSED=S INIT_STEP=N: the warm machine with the state
+# was lost; continue from the last export's weights with a fresh optimizer.
+if [ ${#resume[@]} = 0 ] && [ -n "${INIT:-}" ]; then
+  mkdir -p "$keep/init" && xz -dc "$INIT" | tar xf - -C "$keep/init"
+  resume=(--init-from "$keep/init/fp8" --init-elapsed "$INIT_ELAPSED" --init-step "$INIT_STEP")
+  echo "continuing from the weights in $INIT"
+fi
 bash device_run.sh "$minutes" "$gen/prompts.jsonl.gz" fp8 fp8 "${resume[@]}" --save-state "$keep/state.next.pt" \
   --schedule-minutes "$total" --copy-weight "$copy" --ids-cache "$gen/ids.npz" --tokens-per-batch "${TPB:-auto}" --eval-limit "$tasks" --eval-seconds $((tasks * 3 / 2))
 mv "$keep/state.next.pt" "$keep/state.pt"

@@ -168,6 +168,7 @@ def train_loop(model, opt, counts, seqs, masks, lengths, args, log, rng, resumed
     device = next(model.parameters()).device
     budget, schedule = args.minutes * 60, (args.schedule_minutes or args.minutes) * 60
     offset, step = (resumed["elapsed_s"], resumed["step"]) if resumed else (0.0, 0)
+    rewarm, first = (resumed or {}).get("rewarm", 0), step
     start, seen, epoch = time.time(), 0, 0
     model.train()
     while time.time() - start < budget:
@@ -175,8 +176,8 @@ def train_loop(model, opt, counts, seqs, masks, lengths, args, log, rng, resumed
             if time.time() - start >= budget:
                 break
             frac = min((offset + time.time() - start) / schedule, 1.0)
-            for g in opt.param_groups:
-                g["lr"] = lr_at(frac, args.lr)
+            for g in opt.param_groups:  # a fresh optimizer (--init-from) starts its moments at zero: re-warm
+                g["lr"] = lr_at(frac, args.lr) * min(1.0, (step - first + 1) / rewarm if rewarm else 1.0)
             ids, lab = collate(seqs, masks, idx, device)
             opt.zero_grad(set_to_none=True)
             try:
@@ -230,6 +231,11 @@ def parse_args():
     ap.add_argument("--schedule-minutes", type=float, help="length of the whole lr schedule (default: --minutes)")
     ap.add_argument("--resume", help="state saved by --save-state in an earlier call")
     ap.add_argument("--save-state", help="write model + optimizer state here after training")
+    ap.add_argument("--init-from", help="instead of --resume: weights of an exported checkpoint directory, a fresh "
+                    "optimizer (lr re-warmed over --rewarm-steps), the schedule continued from --init-elapsed")
+    ap.add_argument("--init-elapsed", type=float, default=0.0, help="training seconds the --init-from run had")
+    ap.add_argument("--init-step", type=int, default=0)
+    ap.add_argument("--rewarm-steps", type=int, default=60)
     ap.add_argument("--tokens-per-batch", default="32768", help="a number, or 'auto' (measured: pick_batch)")
     ap.add_argument("--max-len", type=int, default=2048)
     ap.add_argument("--lr", type=float, default=2e-3, help="peak lr at 32768 tokens per batch (sqrt-scaled)")
@@ -275,6 +281,34 @@ def make_optimizer(model, lr):
     rest = [p for n, p in model.named_parameters() if not decays(n, p)]
     return torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": rest, "weight_decay": 0.0}],
                              lr=lr, betas=(0.9, 0.95), eps=1e-8)
+
+
+def load_exported(model, ckpt_dir):
+    """Weights of a checkpoint that export.py wrote (any variant), decoded from its stored bytes: the way to
+    continue a run whose optimizer state is gone (the machine holding it was released between calls)."""
+    mf = export.mf
+    np_dtype = {"F32": np.float32, "BF16": np.uint16, "F8_E4M3": np.uint8, "I8": np.int8, "I64": np.int64}
+    raw = {}
+    for fn in sorted(os.listdir(ckpt_dir)):
+        if fn.endswith(".safetensors"):
+            raw.update(mf.read_safetensors_raw(os.path.join(ckpt_dir, fn)))
+    od = {}
+    for k, (dt, shape, b) in raw.items():
+        if k.endswith(".scale"):
+            continue
+        arr = np.frombuffer(b, dtype=np_dtype[dt]).reshape(shape)
+        if dt in ("F8_E4M3", "I8"):
+            _, sshape, sb = raw[k[: -len(".weight")] + ".scale"]
+            decode = mf.np_decode_fp8_weight if dt == "F8_E4M3" else mf.np_decode_fp4_weight
+            arr = decode(arr, np.frombuffer(sb, np.uint8).reshape(sshape))
+        elif dt == "BF16":
+            arr = (arr.astype(np.uint32) << 16).view(np.float32)
+        od[k] = torch.from_numpy(np.ascontiguousarray(arr))
+    sd = mf.official_to_hf(od, model.config.num_hidden_layers, model.config.n_routed_experts)
+    missing, unexpected = model.load_state_dict(sd, strict=False)
+    if unexpected or any("weight" in m for m in missing):
+        raise SystemExit(f"{ckpt_dir} does not fit the model: missing {missing}, unexpected {unexpected}")
+    return missing
 
 
 def save_state(path, model, opt, rng, step, elapsed_s, args):
@@ -336,6 +370,10 @@ def main():
         opt.load_state_dict(resumed["opt"])
         rng.setstate(resumed["rng"])
         args.tokens_per_batch, args.lr = resumed["tokens_per_batch"], resumed["lr"]
+    elif args.init_from:
+        log["init_from_missing"] = load_exported(model, args.init_from)
+        resumed = {"elapsed_s": args.init_elapsed, "step": args.init_step, "rewarm": args.rewarm_steps}
+        args.tokens_per_batch = int(args.tokens_per_batch)
     else:
         args.tokens_per_batch = (pick_batch(model, counts, seqs, masks, lengths, args, rng, log)
                                  if args.tokens_per_batch == "auto" else int(args.tokens_per_batch))
