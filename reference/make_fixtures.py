@@ -395,6 +395,25 @@ ST_DTYPE = {torch.float32: "F32", torch.bfloat16: "BF16", torch.float8_e4m3fn: "
             torch.int64: "I64"}
 
 
+STORED_NP_DTYPE = {"F32": np.float32, "BF16": np.uint16, "F8_E4M3": np.uint8, "F8_E8M0": np.uint8, "I8": np.int8,
+                   "I64": np.int64}
+
+
+def np_decode_stored(raw, k):
+    """The value of tensor k in a raw safetensors dict (read_safetensors_raw): FP8 / FP4 weights decoded with
+    their `.scale` (ue8m0), BF16 widened to F32, the rest as stored."""
+    dt, shape, b = raw[k]
+    arr = np.frombuffer(b, dtype=STORED_NP_DTYPE[dt]).reshape(shape)
+    if dt in ("F8_E4M3", "I8"):
+        sdt, sshape, sb = raw[k[: -len(".weight")] + ".scale"]
+        assert sdt == "F8_E8M0", k
+        decode = np_decode_fp8_weight if dt == "F8_E4M3" else np_decode_fp4_weight
+        return decode(arr, np.frombuffer(sb, np.uint8).reshape(sshape))
+    if dt == "BF16":
+        return (arr.astype(np.uint32) << 16).view(np.float32)
+    return arr
+
+
 def write_safetensors(path, tensors):
     header, blobs, off = {}, [], 0
     for name in sorted(tensors):
@@ -483,26 +502,10 @@ def export_official(s, model, outdir, meta):
     raw = {}
     for fn in shards:
         raw.update(read_safetensors_raw(os.path.join(outdir, fn)))
-    np_dtype = {"F32": np.float32, "BF16": np.uint16, "F8_E4M3": np.uint8, "F8_E8M0": np.uint8, "I8": np.int8,
-                "I64": np.int64}
     checked = 0
     for k in od:
-        dt, shape, b = raw[k]
-        arr = np.frombuffer(b, dtype=np_dtype[dt]).reshape(shape)
-        if dt == "F8_E4M3":
-            sdt, sshape, sb = raw[k[: -len(".weight")] + ".scale"]
-            assert sdt == "F8_E8M0"
-            val = np_decode_fp8_weight(arr, np.frombuffer(sb, np.uint8).reshape(sshape))
-        elif dt == "I8":
-            sdt, sshape, sb = raw[k[: -len(".weight")] + ".scale"]
-            assert sdt == "F8_E8M0"
-            val = np_decode_fp4_weight(arr, np.frombuffer(sb, np.uint8).reshape(sshape))
-        elif dt == "BF16":
-            val = (arr.astype(np.uint32) << 16).view(np.float32)
-        elif dt == "I64":
-            val = arr
-        else:
-            val = arr
+        dt = raw[k][0]
+        val = np_decode_stored(raw, k)
         ref = deq[k].numpy()
         if not np.array_equal(val.astype(ref.dtype), ref):
             raise RuntimeError(f"stored bytes of {k} ({dt}) do not decode to the reference values")

@@ -9,7 +9,8 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 minutes="$1" total="$2" drills="${3:-1500}" copy="${4:-1}" tasks="${5:-24}" keep=/root/nano
-mix="${MIX:-eval}" gen="$keep/gen-$drills-${MIX:-eval}"
+mix="${MIX:-eval}"
+gen="$keep/gen-$drills-$mix"
 mkdir -p "$keep"
 [ -s "$gen/prompts.jsonl.gz" ] || bash device_data.sh 4500 16 "$gen" "$drills" "$mix"
 resume=()

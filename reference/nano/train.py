@@ -177,7 +177,7 @@ def train_loop(model, opt, counts, seqs, masks, lengths, args, log, rng, resumed
                 break
             frac = min((offset + time.time() - start) / schedule, 1.0)
             for g in opt.param_groups:  # a fresh optimizer (--init-from) starts its moments at zero: re-warm
-                g["lr"] = lr_at(frac, args.lr) * min(1.0, (step - first + 1) / rewarm if rewarm else 1.0)
+                g["lr"] = lr_at(frac, args.lr) * (min(1.0, (step - first + 1) / rewarm) if rewarm else 1.0)
             ids, lab = collate(seqs, masks, idx, device)
             opt.zero_grad(set_to_none=True)
             try:
@@ -287,23 +287,12 @@ def load_exported(model, ckpt_dir):
     """Weights of a checkpoint that export.py wrote (any variant), decoded from its stored bytes: the way to
     continue a run whose optimizer state is gone (the machine holding it was released between calls)."""
     mf = export.mf
-    np_dtype = {"F32": np.float32, "BF16": np.uint16, "F8_E4M3": np.uint8, "I8": np.int8, "I64": np.int64}
     raw = {}
     for fn in sorted(os.listdir(ckpt_dir)):
         if fn.endswith(".safetensors"):
             raw.update(mf.read_safetensors_raw(os.path.join(ckpt_dir, fn)))
-    od = {}
-    for k, (dt, shape, b) in raw.items():
-        if k.endswith(".scale"):
-            continue
-        arr = np.frombuffer(b, dtype=np_dtype[dt]).reshape(shape)
-        if dt in ("F8_E4M3", "I8"):
-            _, sshape, sb = raw[k[: -len(".weight")] + ".scale"]
-            decode = mf.np_decode_fp8_weight if dt == "F8_E4M3" else mf.np_decode_fp4_weight
-            arr = decode(arr, np.frombuffer(sb, np.uint8).reshape(sshape))
-        elif dt == "BF16":
-            arr = (arr.astype(np.uint32) << 16).view(np.float32)
-        od[k] = torch.from_numpy(np.ascontiguousarray(arr))
+    od = {k: torch.from_numpy(np.ascontiguousarray(mf.np_decode_stored(raw, k))) for k in raw
+          if not k.endswith(".scale")}
     sd = mf.official_to_hf(od, model.config.num_hidden_layers, model.config.n_routed_experts)
     missing, unexpected = model.load_state_dict(sd, strict=False)
     if unexpected or any("weight" in m for m in missing):
