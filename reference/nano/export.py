@@ -15,19 +15,19 @@ import make_fixtures as mf  # noqa: E402
 from spec import NANO  # noqa: E402
 
 
-def nano_config():
-    cfg = mf.hf_config(NANO)
+def nano_config(shape=NANO):
+    cfg = mf.hf_config(shape)
     cfg.use_cache = False
     return cfg
 
 
-def write_variants(model, out_dir):
+def write_variants(model, out_dir, shape=NANO):
     """Writes out_dir/bf16 and out_dir/fp8 (instruct format); returns {variant: (hf state dict, meta)}."""
     result = {}
     for name, storage in (("bf16", "bf16"), ("fp8", "fp8fp4")):
         d = os.path.join(out_dir, name)
         os.makedirs(d, exist_ok=True)
         meta = {}
-        deq = mf.export_official(dict(NANO, storage=storage), model, d, meta)
+        deq = mf.export_official(dict(shape, storage=storage), model, d, meta)
         result[name] = (deq, {k: v for k, v in meta.items() if k != "official_tensors"})
     return result

@@ -56,7 +56,9 @@ def common_tokens(seqs, masks, count=64):
 def pack(seqs, special, out):
     offsets = np.cumsum([0] + [len(s) for s in seqs]).astype(np.int64)
     flat = np.concatenate([np.asarray(s, dtype=np.uint32) for s in seqs])
-    np.savez_compressed(out, ids=flat, offsets=offsets, special=np.array(json.dumps(special)))
+    part = out + ".part.npz"  # renamed when complete: a concurrent reader (a second training run) never sees half
+    np.savez_compressed(part, ids=flat, offsets=offsets, special=np.array(json.dumps(special)))
+    os.replace(part, out)
 
 
 def load(path):

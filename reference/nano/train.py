@@ -25,6 +25,7 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import export  # noqa: E402
 import prepare  # noqa: E402
+from spec import SHAPES  # noqa: E402
 
 def build_model(cfg, used_ids, seed):
     from transformers import DeepseekV4ForCausalLM
@@ -240,6 +241,7 @@ def parse_args():
     ap.add_argument("--max-len", type=int, default=2048)
     ap.add_argument("--lr", type=float, default=2e-3, help="peak lr at 32768 tokens per batch (sqrt-scaled)")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--shape", choices=sorted(SHAPES), default="nano", help="spec.py's model shape")
     ap.add_argument("--copy-weight", type=float, default=1.0,
                     help="loss weight of assistant tokens that copy a rare token from the 128 before")
     ap.add_argument("--out", required=True)
@@ -316,7 +318,7 @@ def export_and_score(model, row_mask, seqs, masks, held, hf_tok, args, log):
         for w in (model.model.embed_tokens.weight, model.lm_head.weight):
             w[row_mask[:, 0] == 0] = 0.0
     log["variants"] = {}
-    for name, (deq, meta) in export.write_variants(model, args.out).items():
+    for name, (deq, meta) in export.write_variants(model, args.out, SHAPES[args.shape]).items():
         missing, unexpected = model.load_state_dict(deq, strict=False)
         model = model.to(device)
         row = {"export": meta, "missing": missing, "unexpected": unexpected,
@@ -336,14 +338,14 @@ def main():
     hf_tok = prepare.pilot_tokenizer(args.hf_tokenizer) if args.hf_tokenizer else None
     seqs, masks, used, log = load_data(args, hf_tok, t0)
     device = "cuda"
-    cfg = export.nano_config()
+    cfg = export.nano_config(SHAPES[args.shape])
     torch.backends.cuda.matmul.allow_tf32 = True  # make_fixtures turns it off for exact fixtures
     model, row_mask = build_model(cfg, used, args.seed)
     model = model.to(device)
     keep_rows_zero(model, row_mask)
     n_all = sum(p.numel() for p in model.parameters())
     n_emb = model.model.embed_tokens.weight.numel() + model.lm_head.weight.numel()
-    log.update(params_total=n_all, params_non_embedding=n_all - n_emb, config=cfg.to_dict())
+    log.update(shape=args.shape, params_total=n_all, params_non_embedding=n_all - n_emb, config=cfg.to_dict())
     print(f"params: total {n_all / 1e6:.1f}M, non-embedding {(n_all - n_emb) / 1e6:.1f}M", flush=True)
     counts = router_counters(model)
     opt = make_optimizer(model, args.lr)
