@@ -66,6 +66,28 @@ def read_back(rng):
     return user, f"The result field is {x}.", f"It returned {x}."
 
 
+def repeat_far(rng):
+    """A list long enough (about 130-300 tokens) that the reply's first items lie outside the 128-token window."""
+    items = " ".join(value(rng) for _ in range(rng.randint(24, 48)))
+    return f"Copy this list exactly: {items}", "Copy the whole list.", items
+
+
+def lookup_far(rng):
+    """A key from the first lines of a long key=value block: the asked line lies beyond the sliding window."""
+    keys = rng.sample(sorted(config_values(rng)) + WORDS, rng.randint(24, 40))
+    vals = {k: value(rng) for k in keys}
+    key = rng.choice(keys[:6])
+    lines = "\n".join(f"{k}={v}" for k, v in vals.items())
+    return (f"{lines}\n\nWhat is {key}?", f"The line {key}={vals[key]} gives {vals[key]}.",
+            f"{key} is {vals[key]}.")
+
+
+# Copies across more than the 128-token window, where only the compressed entries (CSA top-k, HCA) see the
+# value. Not in v3's or v4's data: v4 copies ~99% of values from within the window, about half from beyond it
+# (copy_probe.py; card, "Evaluation").
+FAR = (repeat_far, lookup_far)
+
+
 def drill(rng):
     """One drill conversation in `baleen render`'s input shape."""
     user, reasoning, reply = rng.choice([repeat, lookup, lookup_two, read_back])(rng)
