@@ -88,9 +88,12 @@ def lookup_far(rng):
 FAR = (repeat_far, lookup_far)
 
 
-def drill(rng):
+NEAR = (repeat, lookup, lookup_two, read_back)
+
+
+def drill(rng, kinds=NEAR):
     """One drill conversation in `baleen render`'s input shape."""
-    user, reasoning, reply = rng.choice([repeat, lookup, lookup_two, read_back])(rng)
+    user, reasoning, reply = rng.choice(kinds)(rng)
     # Mostly without the ~650-token tools block: short drills pack many copies into a batch (v2 had 30% with it,
     # which made the block 3/4 of all drill tokens; the packed task conversations carry it now).
     thinking, with_tools = rng.random() < 0.5, rng.random() < 0.1

@@ -19,7 +19,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from drills import drill  # noqa: E402
+from drills import FAR, drill  # noqa: E402
 from tasks import TOOL_TASKS, plain_chat  # noqa: E402
 from tools import TOOLS, execute, materialize  # noqa: E402
 from workspace import make_workspace  # noqa: E402
@@ -112,11 +112,13 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--seed", type=int, help="override the split's seed")
     ap.add_argument("--drills", type=int, default=0, help="train: copy drills appended (drills.py)")
+    ap.add_argument("--far-drills", type=int, default=0,
+                    help="train: drills that copy from beyond the sliding window (drills.FAR), after the others")
     ap.add_argument("--mix", choices=["eval", "packed"], default="eval",
                     help="train: conversation mix (packed: several tasks per conversation, v3)")
     args = ap.parse_args()
-    if (args.drills or args.mix != "eval") and args.split != "train":
-        ap.error("--drills and --mix are for the train split only")
+    if (args.drills or args.far_drills or args.mix != "eval") and args.split != "train":
+        ap.error("--drills, --far-drills and --mix are for the train split only")
     mix = PACKED_MIX if args.mix == "packed" else EVAL_MIX
     rng = random.Random(args.seed if args.seed is not None else SEEDS[args.split])
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
@@ -132,6 +134,9 @@ def main():
         drill_rng = random.Random(rng.random())  # its own stream: the conversations above do not change
         for _ in range(args.drills):
             out.write(json.dumps(drill(drill_rng), ensure_ascii=False) + "\n")
+        far_rng = random.Random(rng.random())  # drawn after the others: every earlier line stays the same
+        for _ in range(args.far_drills):
+            out.write(json.dumps(drill(far_rng, FAR), ensure_ascii=False) + "\n")
 
 
 if __name__ == "__main__":
