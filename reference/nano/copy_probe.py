@@ -5,8 +5,9 @@
 
 For each drill kind: how many replies are argmax-right at every assistant token, the accuracy and mean NLL of all
 assistant tokens, and the accuracy of the copied ones (a token repeated from earlier in the sequence, other than
-the sample's 200 most frequent assistant tokens: phrasing and DSML), split by how far back its last occurrence is: within the 128-token sliding window, or beyond it, where only the
-compressed entries (CSA top-k, HCA) see it. It tells whether the model carries values across a context at all,
+phrasing and DSML: tokens in the replies of 5% or more of the sample's conversations), by how far back its last occurrence is:
+1-64 and 65-128 tokens (inside the sliding window) or 129-256 and farther (beyond it, where only the compressed
+entries, CSA top-k and HCA, see it). It tells whether the model carries values across a context at all,
 apart from the task phrasing. --eval-tasks adds the reference conversations of the first --tool-tasks held-out
 tasks that have tools, scored the same way, as one group.
 """
@@ -27,7 +28,7 @@ from spec import NANO  # noqa: E402
 
 WINDOW = NANO["window"]
 DISTANCES = ((1, 64), (65, WINDOW), (WINDOW + 1, 2 * WINDOW), (2 * WINDOW + 1, 10 ** 9))
-KINDS = (drills.repeat, drills.lookup, drills.lookup_two, drills.read_back) + drills.FAR
+KINDS = drills.NEAR + drills.FAR
 
 
 def drill_conversations(rng, per_kind):
@@ -35,12 +36,7 @@ def drill_conversations(rng, per_kind):
     for kind in KINDS:
         for _ in range(per_kind):
             user, reasoning, reply = kind(rng)
-            thinking = rng.random() < 0.5
-            msg = {"role": "assistant", "content": reply}
-            if thinking:
-                msg["reasoning_content"] = reasoning
-            out.append((kind.__name__, {"messages": [{"role": "user", "content": user}, msg], "tools": [],
-                                        "thinking": thinking, "reasoning_effort": None, "dialect": "v4"}))
+            out.append((kind.__name__, drills.conversation(user, reasoning, reply, rng.random() < 0.5, [])))
     return out
 
 
@@ -49,6 +45,12 @@ def task_conversations(path, count):
         tasks = [t for t in map(json.loads, f) if t["tools"]][:count]
     return [("eval tasks", {"messages": t["messages"], "tools": t["tools"], "thinking": t["thinking"],
                             "reasoning_effort": None, "dialect": "v4"}) for t in tasks]
+
+
+def phrasing(seqs, masks, share=0.05):
+    """Tokens in the replies of at least `share` of the conversations: the wording, not the values."""
+    ids, count = np.unique(np.concatenate([np.unique(s[m]) for s, m in zip(seqs, masks)]), return_counts=True)
+    return ids[count >= share * len(seqs)]
 
 
 def score(logits, ids, mask, common):
@@ -85,7 +87,7 @@ def main():
         prepare.run_baleen(a.baleen, a.tokenizer, path("c.jsonl"), path("ids.npz"))
         seqs, special = prepare.load(path("ids.npz"))
         masks = [prepare.assistant_mask(ids, special) for ids in seqs]
-        common = prepare.common_tokens(seqs, masks, 200)
+        common = phrasing(seqs, masks)
         for (kind, _), ids, mask in zip(convs, seqs, masks):
             np.save(path("ids.npy"), ids.astype(np.int32))
             subprocess.run([a.baleen, "logits", "--model", a.model, "--ids", path("ids.npy"), "--out",

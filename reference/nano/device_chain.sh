@@ -16,16 +16,16 @@ gen="${GEN:-$keep/gen-$drills-$mix-$base}"
 state="$keep/${RUN:+$RUN.}state.pt"
 mkdir -p "$keep"
 [ -s "$gen/prompts.jsonl.gz" ] || bash device_data.sh 4500 16 "$gen" "$drills" "$mix" "$base"
-resume=()
+opts=()  # train.py options: where the weights come from, the shape, the lr
 if [ "${REQUIRE_STATE:-0}" = 1 ] && [ ! -s "$state" ]; then
   echo "no $state: this is a new machine, the chain is broken" >&2
   exit 3
 fi
-[ -s "$state" ] && resume=(--resume "$state") && echo "resuming from $state"
+[ -s "$state" ] && opts=(--resume "$state") && echo "resuming from $state"
 # INIT=TAR.XZ (of an exported checkpoint: fp8/...) or INIT=DIR (a checkpoint directory with gzipped shards, like
 # models/baleen-nano) INIT_ELAPSED=S INIT_STEP=N: continue from exported weights with a fresh optimizer (the
 # warm machine holding the state was lost, or a finished model is trained further).
-if [ ${#resume[@]} = 0 ] && [ -n "${INIT:-}" ]; then
+if [ ${#opts[@]} = 0 ] && [ -n "${INIT:-}" ]; then
   init="$keep/init-${RUN:-nano}"
   mkdir -p "$init/fp8"
   if [ -d "$INIT" ]; then
@@ -33,11 +33,11 @@ if [ ${#resume[@]} = 0 ] && [ -n "${INIT:-}" ]; then
   else
     xz -dc "$INIT" | tar xf - -C "$init"
   fi
-  resume=(--init-from "$init/fp8" --init-elapsed "${INIT_ELAPSED:-0}" --init-step "${INIT_STEP:-0}")
+  opts=(--init-from "$init/fp8" --init-elapsed "${INIT_ELAPSED:-0}" --init-step "${INIT_STEP:-0}")
   echo "continuing from the weights in $INIT"
 fi
-[ -n "${SHAPE:-}" ] && resume+=(--shape "$SHAPE")
-[ -n "${LR:-}" ] && resume+=(--lr "$LR")
-bash device_run.sh "$minutes" "$gen/prompts.jsonl.gz" fp8 fp8 "${resume[@]}" --save-state "$state.next" \
+[ -n "${SHAPE:-}" ] && opts+=(--shape "$SHAPE")
+[ -n "${LR:-}" ] && opts+=(--lr "$LR")
+bash device_run.sh "$minutes" "$gen/prompts.jsonl.gz" fp8 fp8 "${opts[@]}" --save-state "$state.next" \
   --schedule-minutes "$total" --copy-weight "$copy" --ids-cache "$gen/ids.npz" --tokens-per-batch "${TPB:-auto}" --eval-limit "$tasks" --eval-seconds $((tasks * 3 / 2))
 mv "$state.next" "$state"

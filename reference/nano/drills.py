@@ -83,7 +83,7 @@ def lookup_far(rng):
 
 
 # Copies across more than the 128-token window, where only the compressed entries (CSA top-k, HCA) see the
-# value. Not in v3's or v4's data: v4 copies ~99% of values from within the window, about half from beyond it
+# value. Not in v3's or v4's data: v4 copies ~99% of values from within the window, 60% from beyond it
 # (copy_probe.py; card, "Evaluation").
 FAR = (repeat_far, lookup_far)
 
@@ -97,8 +97,13 @@ def drill(rng, kinds=NEAR):
     # Mostly without the ~650-token tools block: short drills pack many copies into a batch (v2 had 30% with it,
     # which made the block 3/4 of all drill tokens; the packed task conversations carry it now).
     thinking, with_tools = rng.random() < 0.5, rng.random() < 0.1
+    return conversation(user, reasoning, reply, thinking, TOOLS if with_tools else [])
+
+
+def conversation(user, reasoning, reply, thinking, tools):
+    """One user turn and its reply in `baleen render`'s input shape (the reasoning only in thinking mode)."""
     msg = {"role": "assistant", "content": reply}
     if thinking:
         msg["reasoning_content"] = reasoning
-    return {"messages": [{"role": "user", "content": user}, msg], "tools": TOOLS if with_tools else [],
-            "thinking": thinking, "reasoning_effort": None, "dialect": "v4"}
+    return {"messages": [{"role": "user", "content": user}, msg], "tools": tools, "thinking": thinking,
+            "reasoning_effort": None, "dialect": "v4"}

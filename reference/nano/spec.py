@@ -4,7 +4,6 @@ NANO = dict(vocab=129280, D=256, L=9, H=4, d=128, r=32, q_lora=128, o_groups=2, 
             idx_heads=4, idx_dim=64, topk=16, window=128, ratios=[0, 0, 4, 16, 4, 16, 4, 16, 4], n_hash=2,
             swiglu=10.0, yarn=dict(factor=16, original_max_position_embeddings=65536, beta_fast=32, beta_slow=1),
             max_pos=1048576, storage="bf16")
-# Candidate for v4: V4's own head shape (d 512, RoPE on the trailing 64). One K=V vector per layer is all that
-# attention can copy a value through; at d 128 (96 dims without RoPE) v3 attends to the right token and still
-# writes a neighbour of it (a number of the same size, another word of the list).
+# Candidate: V4's own head shape (d 512, RoPE on the trailing 64), a K=V vector 4x wider for attention to carry a
+# value through. Tried beside v4's training on a shared GPU, it did not get a fair run (card, "Next").
 SHAPES = {"nano": NANO, "wide": dict(NANO, d=512, r=64)}

@@ -36,8 +36,8 @@ TEST(ChatSession, GreedyTurnIsParseableAndStopsAtEndOfSentence) {
   ChatSession session(n->model(), n->tokenizer());
   TurnOptions options;
   options.max_tokens = 96;
-  // A request of a trained kind: the test is about the session (stop at end of sentence, parse), and nano v3
-  // answers untrained phrasings such as "Say hello." with filler (models/baleen-nano/README.md).
+  // A request of a trained kind: the test is about the session (stop at end of sentence, parse), and nano's
+  // answers to untrained phrasings such as "Say hello." are arbitrary (models/baleen-nano/README.md).
   const TurnResult r = session.turn(ask("Who are you?"), options);
   EXPECT_EQ(r.finish, FinishReason::kStop) << r.raw_text;
   EXPECT_TRUE(r.errors.empty()) << r.raw_text;
