@@ -243,7 +243,9 @@ def parse_args():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--shape", choices=sorted(SHAPES), default="nano", help="spec.py's model shape")
     ap.add_argument("--copy-weight", type=float, default=1.0,
-                    help="loss weight of assistant tokens that copy a rare token from the 128 before")
+                    help="loss weight of assistant tokens that copy a rare token from earlier in the conversation")
+    ap.add_argument("--copy-reach", type=int,
+                    help="only copies from at most this many tokens back (v3 and v4: 128); default any distance")
     ap.add_argument("--out", required=True)
     ap.add_argument("--eval-tasks", help="PILOT ONLY: run eval tasks with transformers right after training")
     ap.add_argument("--eval-limit", type=int, default=48)
@@ -263,7 +265,7 @@ def load_data(args, hf_tok, t0):
     masks = [prepare.assistant_mask(s, special) for s in seqs]
     if args.copy_weight != 1.0:  # masks become loss weights
         common = prepare.common_tokens(seqs, masks)
-        masks = [prepare.copy_weights(s, m, common, args.copy_weight) for s, m in zip(seqs, masks)]
+        masks = [prepare.copy_weights(s, m, common, args.copy_weight, args.copy_reach) for s, m in zip(seqs, masks)]
     used = set(np.unique(np.concatenate(seqs)).tolist())
     log = {"sequences": len(seqs), "tokens": int(sum(map(len, seqs))), "loss_tokens": int(sum((m > 0).sum() for m in masks)),
            "copy_tokens": int(sum((m > 1).sum() for m in masks)),
