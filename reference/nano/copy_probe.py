@@ -6,8 +6,9 @@
 For each drill kind: how many replies are argmax-right at every assistant token, the accuracy and mean NLL of all
 assistant tokens, and the accuracy of the copied ones (a token repeated from earlier in the sequence, other than
 phrasing and DSML: tokens in the replies of 5% or more of the sample's conversations), by how far back its last occurrence is:
-1-64 and 65-128 tokens (inside the sliding window) or 129-256 and farther (beyond it, where only the compressed
-entries, CSA top-k and HCA, see it). It tells whether the model carries values across a context at all,
+1-64 and 65-128 tokens (inside V4's 128-token sliding window) or 129-256 and farther (beyond it, where only the
+compressed entries, CSA top-k and HCA, see it; the same buckets for every model, so a 256-token window's rows
+compare with the others). It tells whether the model carries values across a context at all,
 apart from the task phrasing. --eval-tasks adds the reference conversations of the first --tool-tasks held-out
 tasks that have tools, scored the same way, as one group.
 """
@@ -24,10 +25,8 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import drills  # noqa: E402
 import prepare  # noqa: E402
-from spec import NANO  # noqa: E402
 
-WINDOW = NANO["window"]
-DISTANCES = ((1, 64), (65, WINDOW), (WINDOW + 1, 2 * WINDOW), (2 * WINDOW + 1, 10 ** 9))
+DISTANCES = ((1, 64), (65, 128), (129, 256), (257, 10 ** 9))
 KINDS = drills.NEAR + drills.FAR
 
 
