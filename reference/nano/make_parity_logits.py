@@ -4,7 +4,7 @@
 Issue 6: baleen's greedy logits on the exported checkpoint match transformers on the same weights. This runs the
 float64 numpy forward of reference/make_paper_logits.py (written from transformers 5.17's modeling_deepseek_v4.py;
 it reproduces transformers' fixture logits.npy to 1.3e-5) on a checkpoint directory in the official layout (FP8 /
-FP4 shards dequantized exactly) with the NANO spec (spec.py) and exact KV storage (no paper quantization).
+FP4 shards dequantized exactly) with the checkpoint's spec.SHAPES entry and exact KV storage (no paper quantization).
 
 Prompts are held-out eval tasks (gen_data.py --split eval), each whole reference conversation rendered and
 tokenized by baleen itself (`baleen render`, `baleen tokenize --deepseek-v4`), as eval.py feeds the model.
@@ -39,7 +39,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [HERE, os.path.join(HERE, "..")]
 import make_paper_logits as ref  # noqa: E402
-from spec import NANO  # noqa: E402
+from spec import SHAPES  # noqa: E402
 
 PROMPTS = ["tool_thinking=eval-0033", "plain_chat=eval-0026"]  # cmd_wc with a tool result; 3 plain turns
 TAIL = 16
@@ -51,18 +51,21 @@ def sha256(path):
         return hashlib.sha256(f.read()).hexdigest()
 
 
-def check_config(model_dir, s):
-    """The fields of config.json that do not show in tensor shapes must be the spec's."""
+def shape_of(model_dir):
+    """The spec.SHAPES entry the checkpoint was trained with: its config.json fields that the reference takes from
+    the spec (the head split and what does not show in tensor shapes) must be that entry's."""
     c = json.load(open(os.path.join(model_dir, "config.json")))
-    got = dict(ratios=c["compress_ratios"], window=c["sliding_window"], topk=c["index_topk"],
-               n_hash=c["num_hash_layers"], swiglu=c["swiglu_limit"], K=c["num_experts_per_tok"],
-               yarn={k: c["rope_scaling"][k] for k in s["yarn"]} if c.get("rope_scaling") else None)
-    want = {k: s[k] for k in got}
-    if got != want:
-        raise SystemExit(f"{model_dir}/config.json does not match the NANO spec: {got} vs {want}")
+    got = dict(d=c["head_dim"], r=c["qk_rope_head_dim"], ratios=c["compress_ratios"], window=c["sliding_window"],
+               topk=c["index_topk"], n_hash=c["num_hash_layers"], swiglu=c["swiglu_limit"],
+               K=c["num_experts_per_tok"], yarn=c.get("rope_scaling"))
     for key, value in ref.fixture_specs()["COMMON"].items():
         if key in c and c[key] != value:
             raise SystemExit(f"{model_dir}/config.json: {key} {c[key]} vs {value}")
+    for name, s in SHAPES.items():
+        yarn = {k: got["yarn"][k] for k in s["yarn"]} if got["yarn"] else None
+        if dict(got, yarn=yarn) == {k: s[k] for k in got}:
+            return name, s
+    raise SystemExit(f"{model_dir}/config.json matches no spec.SHAPES entry: {got}")
 
 
 def full_vocab_top1(kept, rows, vocab):
@@ -121,7 +124,7 @@ def main():
     a = ap.parse_args()
 
     ref.self_test()
-    check_config(a.model_dir, NANO)
+    shape, spec = shape_of(a.model_dir)
     tasks = {t["id"]: t for t in map(json.loads, open(a.tasks, encoding="utf-8"))}
     names, task_ids = zip(*(p.split("=", 1) for p in a.prompt))
     requests = [{"messages": tasks[i]["messages"], "tools": tasks[i]["tools"], "thinking": tasks[i]["thinking"],
@@ -132,7 +135,7 @@ def main():
     head = w["head.weight"]
     rows = np.flatnonzero(np.any(head != 0, axis=1)).astype(np.int32)
     w["head.weight"] = head[rows]  # the zero rows' logits are exactly 0: the forward computes only the others
-    model = ref.Model(NANO, w, ref.fixture_specs()["COMMON"], False)
+    model = ref.Model(spec, w, ref.fixture_specs()["COMMON"], False)
 
     os.makedirs(a.out, exist_ok=True)
     np.save(os.path.join(a.out, "head_rows.npy"), rows)
@@ -168,7 +171,7 @@ def main():
         date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         python=platform.python_version(), numpy=np.__version__, baleen_commit=commit,
         kv_storage="exact (fp32-state reference: no paper quantization)", precision="float64",
-        spec=NANO, head_rows=len(rows), vocab=int(head.shape[0]),
+        shape=shape, spec=spec, head_rows=len(rows), vocab=int(head.shape[0]),
         inputs={"tasks_md5": hashlib.md5(open(a.tasks, "rb").read()).hexdigest(),
                 "tokenizer_sha256": sha256(a.tokenizer),
                 **{f: sha256(os.path.join(a.model_dir, f)) for f in shards}},

@@ -6,6 +6,7 @@ NANO = dict(vocab=129280, D=256, L=9, H=4, d=128, r=32, q_lora=128, o_groups=2, 
             max_pos=1048576, storage="bf16")
 # Candidate: V4's own head shape (d 512, RoPE on the trailing 64), a K=V vector 4x wider for attention to carry a
 # value through. Tried beside v4's training on a shared GPU, it did not get a fair run (card, "Next").
-# Candidate: a 256-token sliding window, so that a question's operands (~130-250 tokens before the second call's
-# arguments) lie inside it rather than only in the compressed entries, which the nano copies from badly.
+# v5's shape (models/baleen-nano): a 256-token sliding window, so that a question's operands (~130-250 tokens before
+# the second call's arguments) lie inside it rather than only in the compressed entries, which the nano copies
+# from badly. v1-v4 and v5's 128-token sibling are "nano".
 SHAPES = {"nano": NANO, "wide": dict(NANO, d=512, r=64), "w256": dict(NANO, window=256)}
