@@ -60,8 +60,8 @@ def score(logits, ids, mask, common):
     rows -= rows.max(1, keepdims=True)
     nll = np.log(np.exp(rows).sum(1)) - rows[np.arange(len(pos)), ids[pos]]
     right = logits[pos - 1].argmax(1) == ids[pos]
-    back = np.array([p - np.flatnonzero(ids[:p] == ids[p])[-1] if (ids[:p] == ids[p]).any() else 0 for p in pos])
-    back[np.isin(ids[pos], common)] = 0
+    prev = prepare.last_seen(ids)[pos]
+    back = np.where((prev >= 0) & ~np.isin(ids[pos], common), pos - prev, 0)
     return nll, right, back
 
 

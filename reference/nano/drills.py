@@ -82,9 +82,9 @@ def lookup_far(rng):
             f"{key} is {vals[key]}.")
 
 
-# Copies across more than the 128-token window, where only the compressed entries (CSA top-k, HCA) see the
-# value. Not in v3's or v4's data: v4 copies ~99% of values from within the window, 60% from beyond it
-# (copy_probe.py; card, "Evaluation").
+# Copies across more than V4's 128-token window, where (at that window) only the compressed entries (CSA top-k,
+# HCA) see the value. In v5's data (gen_data.py --far-drills); v4 copied ~99% of values from within the window,
+# 60% from beyond it (copy_probe.py; card, "Evaluation").
 FAR = (repeat_far, lookup_far)
 
 

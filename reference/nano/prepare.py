@@ -33,19 +33,25 @@ def assistant_mask(ids, special):
     return mask
 
 
+def last_seen(ids):
+    """For each position, where the same token occurred last before it (-1: nowhere)."""
+    ids = np.asarray(ids)
+    order = np.lexsort((np.arange(len(ids)), ids))  # by token, then position
+    prev = np.full(len(ids), -1)
+    same = ids[order][1:] == ids[order][:-1]
+    prev[order[1:][same]] = order[:-1][same]
+    return prev
+
+
 def copy_weights(ids, mask, common, weight, reach=None):
     """Loss weights of one sequence: 1 on assistant tokens, `weight` on those that repeat a token seen earlier
     (at most `reach` tokens before, or anywhere when None: a copied value, a number from a tool result, a word
     from the question) unless the token is one of the `common` ones (phrasing and DSML pieces, which repeat
     without being copied)."""
-    ids = np.asarray(ids)
-    n = len(ids)
-    order = np.lexsort((np.arange(n), ids))  # by token, then position
-    prev = np.full(n, -(10 ** 9))
-    same = ids[order][1:] == ids[order][:-1]
-    prev[order[1:][same]] = order[:-1][same]
-    near = np.arange(n) - prev <= (reach if reach is not None else n)
-    copied = mask & near & ~np.isin(ids, common)
+    prev = last_seen(ids)
+    copied = mask & (prev >= 0) & ~np.isin(ids, common)
+    if reach is not None:
+        copied &= np.arange(len(prev)) - prev <= reach
     return np.where(copied, weight, mask.astype(np.float32)).astype(np.float32)
 
 
