@@ -13,13 +13,19 @@
 
 namespace baleen {
 
-// A linear layer's weight [out, in] (y = x·Wᵀ). fp32 today; a quantized weight will carry its dtype
-// and block scales here, and a backend reports which dtypes it can multiply (supports()).
+// A linear layer's weight [rows = out, cols = in] (y = x·Wᵀ) in its stored dtype: kF32, kBF16, kF8E4M3
+// with block scales (DeepSeek's 128×128) or kF4E2M1x2 with block scales (1×32; two values a byte, element
+// 2i in the low nibble). Rows are dense: a row holds cols·dtype_bits/8 bytes. `scales` is
+// [ceil(rows/block_rows), ceil(cols/block_cols)] row-major in scale_dtype (kUE8M0 or kF32); a weight
+// value is its element × its block's scale. A backend reports which dtypes it can multiply (supports()).
 struct WeightView {
   DType dtype = DType::kF32;
   const void* data = nullptr;
   int64_t rows = 0;  // out features
   int64_t cols = 0;  // in features
+  const void* scales = nullptr;  // null for kF32 / kBF16
+  DType scale_dtype = DType::kUE8M0;
+  int64_t block_rows = 0, block_cols = 0;
 
   MatrixView<const float> f32() const { return {static_cast<const float*>(data), rows, cols}; }
 };
