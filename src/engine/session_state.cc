@@ -18,7 +18,7 @@ void KvRows::append(const float* row) {
   } else {
     data_.resize(static_cast<size_t>((count_ + 1) * rb));
   }
-  codec_.encode(row, data_.data() + slot * rb);
+  codec_.encode(row, data_.data() + slot * rb, data_.data() + slot * rb + codec_.data_bytes());
   ++count_;
 }
 
@@ -26,7 +26,7 @@ void KvRows::decode(int64_t first, int64_t n, float* out) const {
   const int64_t rb = codec_.row_bytes();
   for (int64_t i = 0; i < n; ++i) {
     const int64_t logical = first + i, slot = ring_ > 0 ? logical % ring_ : logical;
-    codec_.decode(data_.data() + slot * rb, out + i * codec_.dim());
+    codec_.decode(data_.data() + slot * rb, data_.data() + slot * rb + codec_.data_bytes(), out + i * codec_.dim());
   }
 }
 

@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "engine/kv_codec.h"
+#include "model/kv_codec.h"
 #include "model/config.h"
 #include "model/state_layout.h"
 

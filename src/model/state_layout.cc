@@ -3,29 +3,23 @@
 #include <algorithm>
 
 #include "core/error.h"
+#include "model/kv_codec.h"
 
 namespace baleen {
 namespace {
 
-constexpr int64_t kFp8ScaleGroup = 64;  // non-RoPE dims per ue8m0 scale (reference act_quant(..., 64, ...))
-constexpr int64_t kFp4ScaleGroup = 32;  // indexer dims per ue8m0 scale (reference fp4_block_size)
 constexpr int64_t kF32 = 4;
-
-int64_t ceil_div(int64_t a, int64_t b) {
-  return (a + b - 1) / b;
-}
 
 }  // namespace
 
 int64_t kv_entry_bytes(const Config& c, StateStorage storage) {
-  if (storage == StateStorage::kFp32) return kF32 * c.head_dim;
-  const int64_t nope = c.head_dim - c.rope_head_dim;
-  return nope + ceil_div(nope, kFp8ScaleGroup) + 2 * c.rope_head_dim;
+  const KvFormat f = storage == StateStorage::kFp32 ? KvFormat::kF32 : KvFormat::kFp8Rope;
+  return KvCodec(f, c.head_dim, c.rope_head_dim).row_bytes();
 }
 
 int64_t indexer_entry_bytes(const Config& c, StateStorage storage) {
-  if (storage == StateStorage::kFp32) return kF32 * c.index_head_dim;
-  return ceil_div(c.index_head_dim, 2) + ceil_div(c.index_head_dim, kFp4ScaleGroup);
+  const KvFormat f = storage == StateStorage::kFp32 ? KvFormat::kF32 : KvFormat::kFp4;
+  return KvCodec(f, c.index_head_dim, 0).row_bytes();
 }
 
 LayerStateBytes layer_state_bytes(const Config& c, const LayerSpec& layer, int64_t tokens,

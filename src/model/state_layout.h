@@ -15,8 +15,9 @@
 //                                                                     of the last closed window)
 //               + CSA indexer: (T mod m) × 4·di × 4 + [T >= m] × m × 2·di × 4
 // kFp32:  e = 4·d,  ei = 4·di.
-// kPaper: e = (d − r) FP8 e4m3 + ceil((d − r) / 64) ue8m0 scale bytes + 2·r BF16 bytes;
-//         ei = di / 2 (FP4 e2m1 pairs) + ceil(di / 32) ue8m0 scale bytes.
+// kPaper: e = (d − r) FP8 e4m3 + 2·r BF16 bytes + ceil((d − r) / 64) ue8m0 scale bytes padded to 4
+//         (584 for V4); ei = di / 2 (FP4 e2m1 pairs) + ceil(di / 32) ue8m0 scale bytes padded to 4
+//         (model/kv_codec.h).
 // Tails stay fp32 in both modes (the reference keeps kv_state / score_state in fp32).
 #pragma once
 

@@ -178,13 +178,14 @@ TEST_F(ModelTest, StateBytesGrowWithCompressedEntriesAndPaperIsSmaller) {
   EXPECT_EQ(exact.layer(2).compressor.entries.count(), 50 / 8);
   EXPECT_EQ(exact.layer(1).indexer.entries.count(), 50 / 4);
   EXPECT_EQ(exact.layer(0).window.bytes(), config.sliding_window * config.head_dim * 4);
-  // Paper rows (spec "Norms and precision"): d−r FP8 bytes + one ue8m0 per 64 of them + r BF16 values;
-  // indexer keys: di/2 FP4 bytes + one ue8m0 per 32.
+  // Paper rows (spec "Norms and precision"): d−r FP8 bytes + r BF16 values + one ue8m0 per 64 FP8 values
+  // (padded to 4 bytes); indexer keys: di/2 FP4 bytes + one ue8m0 per 32 (padded to 4).
+  const auto pad4 = [](int64_t n) { return (n + 3) / 4 * 4; };
   const int64_t nope = config.head_dim - config.rope_head_dim;
   EXPECT_EQ(paper.layer(0).window.bytes(),
-            config.sliding_window * (nope + (nope + 63) / 64 + 2 * config.rope_head_dim));
+            config.sliding_window * (nope + 2 * config.rope_head_dim + pad4((nope + 63) / 64)));
   EXPECT_EQ(paper.layer(1).indexer.entries.bytes(),
-            (50 / 4) * (config.index_head_dim / 2 + (config.index_head_dim + 31) / 32));
+            (50 / 4) * (config.index_head_dim / 2 + pad4((config.index_head_dim + 31) / 32)));
   EXPECT_LT(paper.bytes(), exact.bytes());
 }
 

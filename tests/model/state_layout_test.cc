@@ -58,7 +58,7 @@ TEST(StateLayout, ProMarginalBytesPerTokenMatchSpecAndAreUnderThreePercentOfGqa)
 
 TEST(StateLayout, PaperEntryLayoutForRealSizes) {
   const Config c = config("deepseek-v4-flash.json");
-  EXPECT_EQ(kv_entry_bytes(c, StateStorage::kPaper), 448 + 7 + 128);
+  EXPECT_EQ(kv_entry_bytes(c, StateStorage::kPaper), 448 + 128 + 7 + 1);  // FlashMLA's 584-byte row
   EXPECT_EQ(indexer_entry_bytes(c, StateStorage::kPaper), 64 + 4);
   EXPECT_EQ(kv_entry_bytes(c, StateStorage::kFp32), 2048);
 }

@@ -1,4 +1,4 @@
-#include "engine/kv_codec.h"
+#include "model/kv_codec.h"
 
 #include <gtest/gtest.h>
 
@@ -37,14 +37,15 @@ double pow2_at_or_above(double v) {
 TEST(KvCodec, Fp8RopeRowQuantizesNopeBlocksAndKeepsRopeInBf16) {
   const int64_t dim = 160, rope = 32;  // nope 128 = two blocks of 64
   const KvCodec codec(KvFormat::kFp8Rope, dim, rope);
-  EXPECT_EQ(codec.row_bytes(), 128 + 2 + 64);
+  EXPECT_EQ(codec.data_bytes(), 128 + 64);
+  EXPECT_EQ(codec.scale_bytes(), 4);  // two scales, padded to 4
   std::mt19937 rng(21);
   std::normal_distribution<float> dist(0.0f, 3.0f);
   std::vector<float> row(dim), back(dim);
   for (float& v : row) v = dist(rng);
   std::vector<uint8_t> bytes(static_cast<size_t>(codec.row_bytes()));
-  codec.encode(row.data(), bytes.data());
-  codec.decode(bytes.data(), back.data());
+  codec.encode(row.data(), bytes.data(), bytes.data() + codec.data_bytes());
+  codec.decode(bytes.data(), bytes.data() + codec.data_bytes(), back.data());
   const auto table = e4m3_table();
   for (int64_t b = 0; b < 2; ++b) {
     double amax = 0;
@@ -61,14 +62,15 @@ TEST(KvCodec, Fp8RopeRowQuantizesNopeBlocksAndKeepsRopeInBf16) {
 TEST(KvCodec, Fp4RowUsesPowerOfTwoScalesPer32AndLowNibbleFirst) {
   const int64_t dim = 64;
   const KvCodec codec(KvFormat::kFp4, dim, 0);
-  EXPECT_EQ(codec.row_bytes(), 32 + 2);
+  EXPECT_EQ(codec.data_bytes(), 32);
+  EXPECT_EQ(codec.scale_bytes(), 4);
   std::mt19937 rng(22);
   std::normal_distribution<float> dist(0.0f, 1.0f);
   std::vector<float> row(dim), back(dim);
   for (float& v : row) v = dist(rng);
   std::vector<uint8_t> bytes(static_cast<size_t>(codec.row_bytes()));
-  codec.encode(row.data(), bytes.data());
-  codec.decode(bytes.data(), back.data());
+  codec.encode(row.data(), bytes.data(), bytes.data() + 32);
+  codec.decode(bytes.data(), bytes.data() + 32, back.data());
   const std::vector<double> table = {-6, -4, -3, -2, -1.5, -1, -0.5, 0, 0.5, 1, 1.5, 2, 3, 4, 6};
   for (int64_t b = 0; b < 2; ++b) {
     double amax = 0;
@@ -87,9 +89,24 @@ TEST(KvCodec, F32IsExact) {
   const KvCodec codec(KvFormat::kF32, 5, 2);
   std::vector<float> row = {1.5f, -2.25f, 3e-9f, 7.0f, -0.0f}, back(5);
   std::vector<uint8_t> bytes(20);
-  codec.encode(row.data(), bytes.data());
-  codec.decode(bytes.data(), back.data());
+  codec.encode(row.data(), bytes.data(), nullptr);
+  codec.decode(bytes.data(), nullptr, back.data());
   EXPECT_EQ(row, back);
+}
+
+TEST(KvCodec, V4RowIsFlashMlasFiveHundredEightyFourBytes) {
+  const KvCodec codec(KvFormat::kFp8Rope, 512, 64);
+  EXPECT_EQ(codec.data_bytes(), 448 + 2 * 64);
+  EXPECT_EQ(codec.row_bytes(), 584);
+  EXPECT_EQ(KvCodec(KvFormat::kFp4, 128, 0).row_bytes(), 64 + 4);
+}
+
+TEST(KvPageLayout, DataPartsThenScalePartsWithinAPage) {
+  const KvPageLayout page{KvCodec(KvFormat::kFp8Rope, 512, 64), 64};
+  std::vector<uint8_t> bytes(static_cast<size_t>(page.page_bytes()));
+  EXPECT_EQ(page.data(bytes.data(), 3) - bytes.data(), 3 * 576);
+  EXPECT_EQ(page.scales(bytes.data(), 3) - bytes.data(), 64 * 576 + 3 * 8);
+  EXPECT_EQ(page.page_bytes(), 64 * 584);
 }
 
 }  // namespace
