@@ -1,0 +1,42 @@
+// Device-side rules of DeepSeek's block-scaled formats (spec "Norms and precision"): ue8m0 scales, the
+// power-of-two scale a block of values gets (the reference's act_quant with ue8m0: 2^ceil(log2(amax/max))),
+// and e2m1 → e4m3 re-encoding for FP8 tensor cores. Header-only device code.
+#pragma once
+
+#include <cuda_fp8.h>
+
+#include <cstdint>
+
+namespace baleen::cuda {
+
+// 2^(bits−127); 0 is 2^−127 (a subnormal float).
+__device__ __forceinline__ float ue8m0_to_float(uint8_t bits) {
+  return bits == 0 ? __int_as_float(0x00400000) : __int_as_float(static_cast<int>(bits) << 23);
+}
+
+// The exponent e (clamped to [−127, 127]) of the smallest power of two 2^e ≥ amax / max_code; amax > 0.
+__device__ __forceinline__ int pow2_scale_exponent(float amax, float max_code) {
+  int e = 0;
+  const float m = frexpf(amax / max_code, &e);  // v = m·2^e, m in [0.5, 1)
+  if (m == 0.5f) --e;
+  return max(-127, min(127, e));
+}
+
+// x / 2^e as e4m3, rounded to nearest even and saturated to ±448 (core/dtype.h's f32_to_fp8_e4m3).
+__device__ __forceinline__ uint8_t scaled_to_e4m3(float x, int e) {
+  return static_cast<uint8_t>(__nv_cvt_float_to_fp8(ldexpf(x, -e), __NV_SATFINITE, __NV_E4M3));
+}
+
+// Four e2m1 values (the low nibbles of a word's bytes) re-encoded as four e4m3 bytes worth value·2^−6:
+// e2m1's code bits (e e m) land in e4m3's exponent low bits and mantissa top bit, so its subnormal 0.5
+// becomes an e4m3 subnormal and every value is exact. The caller multiplies its scale by 2^6.
+__device__ __forceinline__ uint32_t e2m1_low_nibbles_to_e4m3(uint32_t w) {
+  return ((w & 0x07070707u) << 1) | ((w & 0x08080808u) << 4);
+}
+// The same for the high nibbles of each byte.
+__device__ __forceinline__ uint32_t e2m1_high_nibbles_to_e4m3(uint32_t w) {
+  return ((w >> 3) & 0x0E0E0E0Eu) | (w & 0x80808080u);
+}
+inline constexpr float kE2m1AsE4m3Scale = 64.0f;
+
+}  // namespace baleen::cuda
