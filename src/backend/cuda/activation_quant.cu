@@ -14,13 +14,10 @@ __global__ void quantize_activations_kernel(const float* __restrict__ x, int64_t
   const int64_t r = block / blocks_per_row, b = block % blocks_per_row;
   const int lane = threadIdx.x % 32;
   const float4 v = *reinterpret_cast<const float4*>(x + r * x_stride + b * kActivationBlock + lane * 4);
-  float amax = fmaxf(fmaxf(fabsf(v.x), fabsf(v.y)), fmaxf(fabsf(v.z), fabsf(v.w)));
-  for (int o = 16; o > 0; o /= 2) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, o));
-  const int e = pow2_scale_exponent(fmaxf(amax, 1e-4f), 448.0f);
-  const uint32_t packed = scaled_to_e4m3(v.x, e) | (uint32_t{scaled_to_e4m3(v.y, e)} << 8) |
-                          (uint32_t{scaled_to_e4m3(v.z, e)} << 16) | (uint32_t{scaled_to_e4m3(v.w, e)} << 24);
-  *reinterpret_cast<uint32_t*>(out.data + r * out.cols + b * kActivationBlock + lane * 4) = packed;
-  if (lane == 0) out.scales[r * out.scale_row_stride + b * out.scale_block_stride] = ldexpf(1.0f, e);
+  float scale = 0;
+  const uint32_t codes = quantize_block_warp(v, &scale);
+  *reinterpret_cast<uint32_t*>(out.data + r * out.cols + b * kActivationBlock + lane * 4) = codes;
+  if (lane == 0) out.scales[r * out.scale_row_stride + b * out.scale_block_stride] = scale;
 }
 
 }  // namespace

@@ -39,4 +39,15 @@ __device__ __forceinline__ uint32_t e2m1_high_nibbles_to_e4m3(uint32_t w) {
 }
 inline constexpr float kE2m1AsE4m3Scale = 64.0f;
 
+// One warp quantizes a 1×128 block, 4 values a lane: returns the lane's 4 e4m3 codes (first value in the low
+// byte) and sets *scale to the block's power-of-two scale (amax floored at 1e-4, as act_quant).
+__device__ __forceinline__ uint32_t quantize_block_warp(float4 v, float* scale) {
+  float amax = fmaxf(fmaxf(fabsf(v.x), fabsf(v.y)), fmaxf(fabsf(v.z), fabsf(v.w)));
+  for (int o = 16; o > 0; o /= 2) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, o));
+  const int e = pow2_scale_exponent(fmaxf(amax, 1e-4f), 448.0f);
+  *scale = ldexpf(1.0f, e);
+  return scaled_to_e4m3(v.x, e) | (uint32_t{scaled_to_e4m3(v.y, e)} << 8) |
+         (uint32_t{scaled_to_e4m3(v.z, e)} << 16) | (uint32_t{scaled_to_e4m3(v.w, e)} << 24);
+}
+
 }  // namespace baleen::cuda
