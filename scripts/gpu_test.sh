@@ -33,13 +33,13 @@ echo "build: $(($(date +%s) - start)) s"
 tests=build/gpu/tests/backend/cuda/backend_cuda_tests
 "$tests" 2>&1 | tee "$out/tests.log" | grep -E "rel L2|OK \]|FAILED|PASSED|SKIPPED|Failure|error|Expected|Which is|actual" | head -80
 if command -v compute-sanitizer >/dev/null; then
-  timeout 240 compute-sanitizer --tool memcheck --error-exitcode 3 "$tests" --gtest_brief=1 >"$out/memcheck.log" 2>&1
+  timeout 100 compute-sanitizer --tool memcheck --error-exitcode 3 "$tests" --gtest_brief=1 >"$out/memcheck.log" 2>&1
   echo "compute-sanitizer memcheck exit $? (0 clean; 3 errors found; 124 timed out)"
   grep -E "ERROR SUMMARY|Invalid|out of bounds" "$out/memcheck.log" | head -10
 fi
 
-PYTHONUNBUFFERED=1 timeout 150 python3 bench/cuda/peers.py 2>&1 | tee "$out/peers.log"
+PYTHONUNBUFFERED=1 timeout 60 python3 bench/cuda/peers.py 2>&1 | tee "$out/peers.log"
 peak=$(awk '/^fp8_peak_tflops/ {print $2}' "$out/peers.log")
 sdpa=$(awk '/^sdpa_decode_us/ {printf "%s%s:%s", sep, $2, $3; sep=","}' "$out/peers.log")
-timeout 300 build/gpu/bench/cuda/cuda_kernels_bench --fp8-peak-tflops "${peak:-0}" --sdpa-us "${sdpa:-}" 2>&1 |
+timeout 120 build/gpu/bench/cuda/cuda_kernels_bench --fp8-peak-tflops "${peak:-0}" --sdpa-us "${sdpa:-}" 2>&1 |
   tee "$out/bench.log"

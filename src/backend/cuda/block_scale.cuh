@@ -28,14 +28,14 @@ __device__ __forceinline__ uint8_t scaled_to_e4m3(float x, int e) {
 }
 
 // Four e2m1 values (the low nibbles of a word's bytes) re-encoded as four e4m3 bytes worth value·2^−6:
-// e2m1's code bits (e e m) land in e4m3's exponent low bits and mantissa top bit, so its subnormal 0.5
-// becomes an e4m3 subnormal and every value is exact. The caller multiplies its scale by 2^6.
+// e2m1's code bits (e1 e0 m) become e4m3's exponent low bits and mantissa top bit (code << 2), so its
+// subnormal 0.5 becomes an e4m3 subnormal and every value is exact. The caller multiplies its scale by 2^6.
 __device__ __forceinline__ uint32_t e2m1_low_nibbles_to_e4m3(uint32_t w) {
-  return ((w & 0x07070707u) << 1) | ((w & 0x08080808u) << 4);
+  return ((w & 0x07070707u) << 2) | ((w & 0x08080808u) << 4);
 }
 // The same for the high nibbles of each byte.
 __device__ __forceinline__ uint32_t e2m1_high_nibbles_to_e4m3(uint32_t w) {
-  return ((w >> 3) & 0x0E0E0E0Eu) | (w & 0x80808080u);
+  return ((w >> 2) & 0x1C1C1C1Cu) | (w & 0x80808080u);
 }
 inline constexpr float kE2m1AsE4m3Scale = 64.0f;
 
