@@ -2,6 +2,8 @@
 // call (median of graph replays), the floor in the same run (bytes read / measured read bandwidth, or FLOPs
 // / the FP8 peak given with --fp8-peak-tflops) and the ratio. Inputs rotate over copies larger than L2, so
 // each call reads its weights from HBM as decode does.
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -11,6 +13,8 @@
 #include <vector>
 
 #include "backend/cuda/activation_quant.h"
+#include "backend/cuda/attention.h"
+#include "backend/cuda/indexer.h"
 #include "backend/cuda/fp8_linear.h"
 #include "backend/cuda/moe_experts.h"
 #include "bench_device.h"
@@ -184,14 +188,118 @@ void bench_moe(double bandwidth) {
   }
 }
 
+// Random bytes with bits 3 and 7 of each byte cleared: finite e4m3 / bf16 values, ue8m0 scales ≤ 2^−8.
+void fill_finite(DeviceBytes& d, std::mt19937& rng) {
+  std::vector<uint32_t> host((d.bytes + 3) / 4);
+  for (auto& v : host) v = rng() & 0x77777777u;
+  upload(d, host.data(), d.bytes);
+}
+
+std::vector<int32_t> iota_rows(int64_t n) {
+  std::vector<int32_t> v(static_cast<size_t>(n));
+  std::iota(v.begin(), v.end(), 0);
+  return v;
+}
+
+// V4-Flash decode attention per layer at batch 1: HCA (window 128 + every entry of ctx/128) and CSA
+// (indexer over ctx/4 entries, top-512, then window 128 + the 512 picks), against dense SDPA in the same run.
+void bench_attention(double bandwidth, const std::vector<std::pair<int64_t, double>>& sdpa) {
+  std::mt19937 rng(10);
+  const int64_t heads = 64, window = 128, top_k = 512;
+  DeviceBytes q(heads * cuda::kKvDim * 4), sinks(heads * 4), win_pool(window * 584), out(heads * cuda::kKvDim * 4);
+  fill_random_floats(q, rng);
+  fill_random_floats(sinks, rng);
+  fill_finite(win_pool, rng);
+  const auto win_rows = iota_rows(window);
+  DeviceBytes win_list(window * 4);
+  upload(win_list, win_rows.data(), win_list.bytes);
+  for (const auto& [context, sdpa_us] : sdpa) {
+    for (const bool csa : {false, true}) {
+      const int64_t entries = context / (csa ? 4 : 128), attended = csa ? top_k : entries;
+      DeviceBytes pool(static_cast<size_t>((entries + 63) / 64 * 64 * 584));
+      fill_finite(pool, rng);
+      std::vector<int32_t> rows = iota_rows(entries);
+      if (csa) {
+        std::shuffle(rows.begin(), rows.end(), rng);
+        rows.resize(static_cast<size_t>(top_k));
+      }
+      DeviceBytes list(rows.size() * 4);
+      upload(list, rows.data(), list.bytes);
+      cuda::SparseDecodeArgs a;
+      a.q = q.as<float>();
+      a.tokens = 1;
+      a.heads = heads;
+      a.window_pool = {win_pool.as<uint8_t>(), 64};
+      a.window = {win_list.as<int32_t>(), window, window};
+      a.extra_pool = {pool.as<uint8_t>(), 64};
+      a.extra = {list.as<int32_t>(), attended, attended};
+      a.sinks = sinks.as<float>();
+      a.scale = 1.0f / std::sqrt(512.0f);
+      a.out = out.as<float>();
+      const size_t ws_bytes = cuda::sparse_decode_workspace_bytes(a);
+      DeviceBytes ws(ws_bytes);
+      // The indexer's inputs (CSA): FP4 keys over all entries, one token's FP4 queries.
+      DeviceBytes keys(static_cast<size_t>((entries + 63) / 64 * 64 * 68)), qi(heads * 68), wi(heads * 4),
+          pos(8), scores(static_cast<size_t>(entries * 4)), picks(top_k * 4);
+      fill_finite(keys, rng);
+      fill_finite(qi, rng);
+      fill_random_floats(wi, rng);
+      const int64_t position = context - 1;
+      upload(pos, &position, 8);
+      const auto pages = iota_rows((entries + 63) / 64);
+      DeviceBytes table(pages.size() * 4);
+      upload(table, pages.data(), table.bytes);
+      cuda::IndexerArgs ia;
+      ia.q_data = qi.as<uint8_t>();
+      ia.q_scales = qi.as<uint8_t>() + heads * 64;
+      ia.head_weights = wi.as<float>();
+      ia.tokens = 1;
+      ia.heads = heads;
+      ia.pages = keys.as<uint8_t>();
+      ia.page_rows = 64;
+      ia.page_table = table.as<int32_t>();
+      ia.entries = entries;
+      ia.positions = pos.as<int64_t>();
+      ia.ratio = 4;
+      ia.scale = 0.01f;
+      ia.k = top_k;
+      ia.scores = scores.as<float>();
+      ia.picks = picks.as<int32_t>();
+      double indexer_us = 0;
+      if (csa) {
+        indexer_us = time_per_call_us([&](cudaStream_t st, int) { check(cuda::indexer_top_k(ia, st), "indexer"); }, 10);
+      }
+      const double attn_us = time_per_call_us(
+          [&](cudaStream_t st, int) { check(cuda::sparse_decode_attention(a, ws.ptr, ws_bytes, st), "attention"); }, 10);
+      const double bytes = (window + attended) * 584.0 + (csa ? entries * 68.0 : 0.0);
+      char name[160];
+      std::snprintf(name, sizeof name, "%s ctx=%ld: attention %.2f + indexer %.2f us; SDPA %.1f us -> %.1fx",
+                    csa ? "CSA" : "HCA", long(context), attn_us, indexer_us, sdpa_us, sdpa_us / (attn_us + indexer_us));
+      report(name, attn_us + indexer_us, bytes / bandwidth * 1e6);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace baleen::bench
 
 int main(int argc, char** argv) {
   using namespace baleen::bench;
   double fp8_peak_tflops = 0;
-  for (int i = 1; i + 1 < argc; ++i)
+  std::vector<std::pair<int64_t, double>> sdpa;  // --sdpa-us CONTEXT:US,… from bench/cuda/peers.py
+  for (int i = 1; i + 1 < argc; ++i) {
     if (std::strcmp(argv[i], "--fp8-peak-tflops") == 0) fp8_peak_tflops = std::atof(argv[i + 1]);
+    if (std::strcmp(argv[i], "--sdpa-us") == 0) {
+      for (const char* p = argv[i + 1]; *p != 0;) {
+        char* end = nullptr;
+        const long long context = std::strtoll(p, &end, 10);
+        if (*end != ':') break;
+        const double us = std::strtod(end + 1, &end);
+        sdpa.emplace_back(context, us);
+        p = *end == ',' ? end + 1 : end;
+      }
+    }
+  }
   int devices = 0;
   if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
     std::printf("cuda_kernels_bench: no CUDA device\n");
@@ -205,5 +313,6 @@ int main(int argc, char** argv) {
   bench_fp8_decode(bandwidth);
   if (fp8_peak_tflops > 0) bench_fp8_prefill(fp8_peak_tflops * 1e12);
   bench_moe(bandwidth);
+  bench_attention(bandwidth, sdpa);
   return 0;
 }
