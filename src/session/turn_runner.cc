@@ -1,11 +1,11 @@
-#include "agent/session/chat_session.h"
+#include "session/turn_runner.h"
 
 #include <algorithm>
 
 #include "core/error.h"
 #include "tokenizer/stream_detokenizer.h"
 
-namespace baleen::agent {
+namespace baleen::session {
 namespace {
 
 bool extends(const std::vector<int32_t>& prompt, const std::vector<int32_t>& prefix) {
@@ -64,7 +64,7 @@ std::string_view finish_reason_name(FinishReason reason) {
   return "stop";
 }
 
-ChatSession::ChatSession(Model& model, const tokenizer::Tokenizer& tokenizer, StateStorage storage)
+TurnRunner::TurnRunner(Model& model, const tokenizer::Tokenizer& tokenizer, StateStorage storage)
     : model_(model),
       tokenizer_(tokenizer),
       storage_(storage),
@@ -76,7 +76,7 @@ ChatSession::ChatSession(Model& model, const tokenizer::Tokenizer& tokenizer, St
         model.config().vocab_size);
 }
 
-void ChatSession::reset() {
+void TurnRunner::reset() {
   state_ = model_.new_session(storage_);
   prompt_state_ = model_.new_session(storage_);
   held_.clear();
@@ -85,8 +85,8 @@ void ChatSession::reset() {
   recent_prompts_.clear();
 }
 
-std::vector<int32_t> ChatSession::prompt_tokens(const chat::Conversation& conversation,
-                                                const TurnOptions& options) const {
+std::vector<int32_t> TurnRunner::prompt_tokens(const chat::Conversation& conversation,
+                                               const TurnOptions& options) const {
   chat::Conversation with_tools = conversation;
   if (!options.tools.is_null()) {
     chat::attach_request_tools(with_tools, chat::tool_functions_from_json(options.tools, "tools"), nullptr);
@@ -96,7 +96,7 @@ std::vector<int32_t> ChatSession::prompt_tokens(const chat::Conversation& conver
   return {ids.begin(), ids.end()};
 }
 
-std::vector<float> ChatSession::advance_to(const std::vector<int32_t>& prompt, int64_t& reused) {
+std::vector<float> TurnRunner::advance_to(const std::vector<int32_t>& prompt, int64_t& reused) {
   if (!extends(prompt, held_)) {
     if (extends(prompt, prompt_held_)) {
       state_ = prompt_state_.clone();
@@ -142,7 +142,7 @@ std::vector<float> ChatSession::advance_to(const std::vector<int32_t>& prompt, i
   return {logits.values().begin(), logits.values().end()};
 }
 
-TurnResult ChatSession::generate(const std::vector<int32_t>& prompt, const TurnOptions& options) {
+TurnResult TurnRunner::generate(const std::vector<int32_t>& prompt, const TurnOptions& options) {
   check(!prompt.empty(), "chat session: empty prompt");
   check(options.max_tokens > 0, "max_tokens must be > 0, got {}", options.max_tokens);
   TurnResult result;
@@ -181,4 +181,4 @@ TurnResult ChatSession::generate(const std::vector<int32_t>& prompt, const TurnO
   return result;
 }
 
-}  // namespace baleen::agent
+}  // namespace baleen::session

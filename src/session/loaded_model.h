@@ -12,7 +12,7 @@
 #include "model/checkpoint.h"
 #include "tokenizer/tokenizer.h"
 
-namespace baleen::agent {
+namespace baleen::session {
 
 class LoadedModel {
  public:
@@ -39,4 +39,4 @@ class LoadedModel {
 // Error saying where it looked when none exists.
 std::filesystem::path resolve_model_dir(const std::filesystem::path& requested);
 
-}  // namespace baleen::agent
+}  // namespace baleen::session

@@ -1,4 +1,4 @@
-#include "agent/session/loaded_model.h"
+#include "session/loaded_model.h"
 
 #include <cstdlib>
 #include <string>
@@ -7,7 +7,7 @@
 #include "core/error.h"
 #include "tokenizer/deepseek_v4_tokens.h"
 
-namespace baleen::agent {
+namespace baleen::session {
 
 LoadedModel::LoadedModel(const std::filesystem::path& checkpoint_dir,
                          const std::filesystem::path& tokenizer_file, unsigned threads)
@@ -44,4 +44,4 @@ std::filesystem::path resolve_model_dir(const std::filesystem::path& requested) 
   fail("no model: pass --model DIR or set $BALEEN_MODEL (looked for models/baleen-nano in {})", where);
 }
 
-}  // namespace baleen::agent
+}  // namespace baleen::session
