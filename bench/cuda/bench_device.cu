@@ -1,8 +1,8 @@
-#include "bench_device.h"
-
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+
+#include "bench_device.h"
 
 namespace baleen::bench {
 
@@ -12,8 +12,12 @@ void check(cudaError_t e, const char* what) {
   std::exit(1);
 }
 
-DeviceBytes::DeviceBytes(size_t n) : bytes(n) { check(cudaMalloc(&ptr, std::max<size_t>(n, 1)), "cudaMalloc"); }
-DeviceBytes::~DeviceBytes() { cudaFree(ptr); }
+DeviceBytes::DeviceBytes(size_t n) : bytes(n) {
+  check(cudaMalloc(&ptr, std::max<size_t>(n, 1)), "cudaMalloc");
+}
+DeviceBytes::~DeviceBytes() {
+  cudaFree(ptr);
+}
 
 void upload(DeviceBytes& d, const void* host, size_t bytes) {
   check(cudaMemcpy(d.ptr, host, bytes, cudaMemcpyHostToDevice), "upload");

@@ -14,8 +14,8 @@
 
 #include "backend/cuda/activation_quant.h"
 #include "backend/cuda/attention.h"
-#include "backend/cuda/indexer.h"
 #include "backend/cuda/fp8_linear.h"
+#include "backend/cuda/indexer.h"
 #include "backend/cuda/moe_experts.h"
 #include "bench_device.h"
 
@@ -38,7 +38,8 @@ struct Activations {
       : codes(static_cast<size_t>(tokens * cols)), scales(static_cast<size_t>(tokens * cols / 128 * 4)) {
     DeviceBytes x(static_cast<size_t>(tokens * cols * 4));
     fill_random_floats(x, rng);
-    view = {codes.as<uint8_t>(), scales.as<float>(), tokens, cols, vec128 ? 1 : cols / 128, vec128 ? tokens : 1};
+    view = {codes.as<uint8_t>(),     scales.as<float>(), tokens, cols,
+            vec128 ? 1 : cols / 128, vec128 ? tokens : 1};
     check(cuda::quantize_activations(x.as<float>(), cols, view, nullptr), "quantize");
     check(cudaDeviceSynchronize(), "quantize");
   }
@@ -49,12 +50,13 @@ void bench_fp8_decode(double bandwidth) {
     const char* name;
     int64_t rows, cols;
   };
-  const Shape shapes[] = {{"wq_a 4096->1024", 1024, 4096},   {"wq_b 1024->32768", 32768, 1024},
-                          {"wkv 4096->512", 512, 4096},      {"wo_a 8x(4096->1024)", 8192, 4096},
-                          {"wo_b 8192->4096", 4096, 8192},   {"shared w1 4096->2048", 2048, 4096}};
+  const Shape shapes[] = {{"wq_a 4096->1024", 1024, 4096}, {"wq_b 1024->32768", 32768, 1024},
+                          {"wkv 4096->512", 512, 4096},    {"wo_a 8x(4096->1024)", 8192, 4096},
+                          {"wo_b 8192->4096", 4096, 8192}, {"shared w1 4096->2048", 2048, 4096}};
   std::mt19937 rng(7);
   for (const auto& s : shapes) {
-    const size_t w_bytes = static_cast<size_t>(s.rows * s.cols), sc_bytes = static_cast<size_t>(s.rows / 128 * s.cols / 128);
+    const size_t w_bytes = static_cast<size_t>(s.rows * s.cols),
+                 sc_bytes = static_cast<size_t>(s.rows / 128 * s.cols / 128);
     const int copies = static_cast<int>(std::max<size_t>(1, kRotateBytes / w_bytes));
     std::vector<std::unique_ptr<DeviceBytes>> data, scales;
     for (int c = 0; c < copies; ++c) {
@@ -73,8 +75,10 @@ void bench_fp8_decode(double bandwidth) {
       check(cudaMemset(ws.ptr, 0, ws_bytes), "memset");
       const double us = time_per_call_us(
           [&](cudaStream_t st, int i) {
-            cuda::Fp8Weight wi{data[i % copies]->as<uint8_t>(), scales[i % copies]->ptr, true, s.rows, s.cols};
-            check(cuda::fp8_linear_decode(x.view, wi, y.as<float>(), s.rows, ws.ptr, ws_bytes, st), "fp8 decode");
+            cuda::Fp8Weight wi{data[i % copies]->as<uint8_t>(), scales[i % copies]->ptr, true, s.rows,
+                               s.cols};
+            check(cuda::fp8_linear_decode(x.view, wi, y.as<float>(), s.rows, ws.ptr, ws_bytes, st),
+                  "fp8 decode");
           },
           copies * 4);
       const std::string name = std::string("fp8_linear_decode ") + s.name + " M=" + std::to_string(tokens);
@@ -93,7 +97,8 @@ void bench_fp8_prefill(double fp8_peak_flops) {
     int64_t tokens, rows, cols;
   };
   for (const Shape s : {Shape{4096, 1024, 4096}, Shape{4096, 4096, 8192}, Shape{8192, 32768, 1024}}) {
-    DeviceBytes data(static_cast<size_t>(s.rows * s.cols)), scales(static_cast<size_t>(s.rows / 128 * s.cols / 128 * 4));
+    DeviceBytes data(static_cast<size_t>(s.rows * s.cols)),
+        scales(static_cast<size_t>(s.rows / 128 * s.cols / 128 * 4));
     fill_random_bytes(data, rng);
     std::vector<float> sc(scales.bytes / 4, 1.0f / 4096);
     upload(scales, sc.data(), scales.bytes);
@@ -102,7 +107,8 @@ void bench_fp8_prefill(double fp8_peak_flops) {
     const cuda::Fp8Weight w{data.as<uint8_t>(), scales.ptr, false, s.rows, s.cols};
     const double us = time_per_call_us(
         [&](cudaStream_t st, int) {
-          check(cuda::fp8_linear_prefill(context, x.view, w, y.as<float>(), ws.ptr, ws_bytes, st), "fp8 prefill");
+          check(cuda::fp8_linear_prefill(context, x.view, w, y.as<float>(), ws.ptr, ws_bytes, st),
+                "fp8 prefill");
         },
         5);
     const double flops = 2.0 * s.tokens * s.rows * s.cols;
@@ -119,7 +125,8 @@ void bench_fp8_prefill(double fp8_peak_flops) {
 void bench_moe(double bandwidth) {
   const int64_t experts = 256, hidden = 4096, inter = 2048, k = 6;
   std::mt19937 rng(9);
-  const size_t up_bytes = static_cast<size_t>(inter * hidden / 2), up_scales = static_cast<size_t>(inter * hidden / 32);
+  const size_t up_bytes = static_cast<size_t>(inter * hidden / 2),
+               up_scales = static_cast<size_t>(inter * hidden / 32);
   std::vector<std::unique_ptr<DeviceBytes>> keep;
   std::vector<cuda::Fp4Matrix> m1, m2, m3;
   auto matrix = [&](size_t bytes, size_t scale_bytes) {
@@ -155,7 +162,8 @@ void bench_moe(double bandwidth) {
       std::vector<bool> used(experts, false);
       for (int64_t t = 0; t < tokens; ++t) {
         // Each token picks 6 distinct experts from a random 64-expert window (realistic overlap at batch).
-        std::vector<int32_t> window(perm.begin() + (t * 7) % (experts - 64), perm.begin() + (t * 7) % (experts - 64) + 64);
+        std::vector<int32_t> window(perm.begin() + (t * 7) % (experts - 64),
+                                    perm.begin() + (t * 7) % (experts - 64) + 64);
         std::shuffle(window.begin(), window.end(), rng);
         for (int64_t j = 0; j < k; ++j) {
           chosen.push_back(window[static_cast<size_t>(j)]);
@@ -165,7 +173,8 @@ void bench_moe(double bandwidth) {
       }
       active_total += std::count(used.begin(), used.end(), true);
     }
-    DeviceBytes routes_e(chosen.size() * 4), routes_w(weights.size() * 4), out(static_cast<size_t>(tokens * hidden * 4));
+    DeviceBytes routes_e(chosen.size() * 4), routes_w(weights.size() * 4),
+        out(static_cast<size_t>(tokens * hidden * 4));
     upload(routes_e, chosen.data(), routes_e.bytes);
     upload(routes_w, weights.data(), routes_w.bytes);
     const cuda::DeviceRoutes r0{routes_e.as<int32_t>(), routes_w.as<float>(), tokens, k};
@@ -174,10 +183,11 @@ void bench_moe(double bandwidth) {
     const double us = time_per_call_us(
         [&](cudaStream_t st, int i) {
           const int set = i % sets;
-          const cuda::DeviceRoutes r{routes_e.as<int32_t>() + set * tokens * k, routes_w.as<float>() + set * tokens * k,
-                                     tokens, k};
-          check(cuda::moe_experts_decode(x.view, r, bank, 10.0f, out.as<float>(), hidden, ws.ptr, ws_bytes, st),
-                "moe");
+          const cuda::DeviceRoutes r{routes_e.as<int32_t>() + set * tokens * k,
+                                     routes_w.as<float>() + set * tokens * k, tokens, k};
+          check(
+              cuda::moe_experts_decode(x.view, r, bank, 10.0f, out.as<float>(), hidden, ws.ptr, ws_bytes, st),
+              "moe");
         },
         sets * 2);
     const double bytes = double(active_total) / sets * 3 * (up_bytes + up_scales);
@@ -206,7 +216,8 @@ std::vector<int32_t> iota_rows(int64_t n) {
 void bench_attention(double bandwidth, const std::vector<std::pair<int64_t, double>>& sdpa) {
   std::mt19937 rng(10);
   const int64_t heads = 64, window = 128, top_k = 512;
-  DeviceBytes q(heads * cuda::kKvDim * 4), sinks(heads * 4), win_pool(window * 584), out(heads * cuda::kKvDim * 4);
+  DeviceBytes q(heads * cuda::kKvDim * 4), sinks(heads * 4), win_pool(window * 584),
+      out(heads * cuda::kKvDim * 4);
   fill_random_floats(q, rng);
   fill_random_floats(sinks, rng);
   fill_finite(win_pool, rng);
@@ -267,14 +278,19 @@ void bench_attention(double bandwidth, const std::vector<std::pair<int64_t, doub
       ia.picks = picks.as<int32_t>();
       double indexer_us = 0;
       if (csa) {
-        indexer_us = time_per_call_us([&](cudaStream_t st, int) { check(cuda::indexer_top_k(ia, st), "indexer"); }, 10);
+        indexer_us = time_per_call_us(
+            [&](cudaStream_t st, int) { check(cuda::indexer_top_k(ia, st), "indexer"); }, 10);
       }
       const double attn_us = time_per_call_us(
-          [&](cudaStream_t st, int) { check(cuda::sparse_decode_attention(a, ws.ptr, ws_bytes, st), "attention"); }, 10);
+          [&](cudaStream_t st, int) {
+            check(cuda::sparse_decode_attention(a, ws.ptr, ws_bytes, st), "attention");
+          },
+          10);
       const double bytes = (window + attended) * 584.0 + (csa ? entries * 68.0 : 0.0);
       char name[160];
       std::snprintf(name, sizeof name, "%s ctx=%ld: attention %.2f + indexer %.2f us; SDPA %.1f us -> %.1fx",
-                    csa ? "CSA" : "HCA", long(context), attn_us, indexer_us, sdpa_us, sdpa_us / (attn_us + indexer_us));
+                    csa ? "CSA" : "HCA", long(context), attn_us, indexer_us, sdpa_us,
+                    sdpa_us / (attn_us + indexer_us));
       report(name, attn_us + indexer_us, bytes / bandwidth * 1e6);
     }
   }
@@ -308,8 +324,8 @@ int main(int argc, char** argv) {
   cudaDeviceProp prop{};
   check(cudaGetDeviceProperties(&prop, 0), "properties");
   const double bandwidth = measure_read_bandwidth();
-  std::printf("device %s, %d SMs; read bandwidth %.2f TB/s (4 GiB streamed)\n", prop.name, prop.multiProcessorCount,
-              bandwidth / 1e12);
+  std::printf("device %s, %d SMs; read bandwidth %.2f TB/s (4 GiB streamed)\n", prop.name,
+              prop.multiProcessorCount, bandwidth / 1e12);
   bench_fp8_decode(bandwidth);
   if (fp8_peak_tflops > 0) bench_fp8_prefill(fp8_peak_tflops * 1e12);
   bench_moe(bandwidth);

@@ -36,7 +36,8 @@ struct Plan {
 
 Plan plan(const SparseDecodeArgs& a) {
   int sms = 132, device = 0;
-  if (cudaGetDevice(&device) == cudaSuccess) cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
+  if (cudaGetDevice(&device) == cudaSuccess)
+    cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
   const int64_t keys = a.window.count + a.extra.count;
   const int tiles = static_cast<int>(std::max<int64_t>(1, (keys + kTileKeys - 1) / kTileKeys));
   const int64_t groups = a.tokens * (a.heads / kHeads);
@@ -63,8 +64,10 @@ __device__ __forceinline__ uint32_t pack_bf16(float a, float b) {
 
 // 4 e4m3 codes × scale → 4 bf16 (exact: e4m3 values times a power of two fit bf16).
 __device__ __forceinline__ uint2 e4m3x4_to_bf16(uint32_t codes, float scale) {
-  const __half2_raw lo = __nv_cvt_fp8x2_to_halfraw2(static_cast<__nv_fp8x2_storage_t>(codes & 0xFFFF), __NV_E4M3);
-  const __half2_raw hi = __nv_cvt_fp8x2_to_halfraw2(static_cast<__nv_fp8x2_storage_t>(codes >> 16), __NV_E4M3);
+  const __half2_raw lo =
+      __nv_cvt_fp8x2_to_halfraw2(static_cast<__nv_fp8x2_storage_t>(codes & 0xFFFF), __NV_E4M3);
+  const __half2_raw hi =
+      __nv_cvt_fp8x2_to_halfraw2(static_cast<__nv_fp8x2_storage_t>(codes >> 16), __NV_E4M3);
   const float2 a = __half22float2(__half2(lo)), b = __half22float2(__half2(hi));
   return make_uint2(pack_bf16(a.x * scale, a.y * scale), pack_bf16(b.x * scale, b.y * scale));
 }
@@ -169,7 +172,8 @@ __device__ void accumulate_pv(const Smem& sm, float (&o)[16][4]) {
 #pragma unroll
     for (int np = 0; np < 8; ++np) {
       uint32_t b[4];
-      ldmatrix_x4_trans(b, &sm.k[kk * 16 + (lane % 8) + 8 * ((lane / 8) % 2)][warp * 128 + np * 16 + 8 * (lane / 16)]);
+      ldmatrix_x4_trans(
+          b, &sm.k[kk * 16 + (lane % 8) + 8 * ((lane / 8) % 2)][warp * 128 + np * 16 + 8 * (lane / 16)]);
       const uint32_t b0[2] = {b[0], b[1]}, b1[2] = {b[2], b[3]};
       mma_bf16_16x8x16(o[2 * np], a, b0);
       mma_bf16_16x8x16(o[2 * np + 1], a, b1);
@@ -177,8 +181,8 @@ __device__ void accumulate_pv(const Smem& sm, float (&o)[16][4]) {
   }
 }
 
-__global__ void __launch_bounds__(kThreads) sparse_decode_kernel(SparseDecodeArgs a, int tiles_per_split,
-                                                                 float* partial_o, float* partial_ml) {
+__global__ void __launch_bounds__(kThreads)
+    sparse_decode_kernel(SparseDecodeArgs a, int tiles_per_split, float* partial_o, float* partial_ml) {
   extern __shared__ __align__(16) uint8_t smem_raw[];
   Smem& sm = *reinterpret_cast<Smem*>(smem_raw);
   const int64_t t = blockIdx.z, group = blockIdx.y, split = blockIdx.x;
@@ -216,7 +220,8 @@ __global__ void __launch_bounds__(kThreads) sparse_decode_kernel(SparseDecodeArg
 }
 
 // One CTA per (token, head): merges the splits and the sink. 128 threads × 4 dims.
-__global__ void combine_kernel(SparseDecodeArgs a, int splits, const float* partial_o, const float* partial_ml) {
+__global__ void combine_kernel(SparseDecodeArgs a, int splits, const float* partial_o,
+                               const float* partial_ml) {
   const int64_t t = blockIdx.y, head = blockIdx.x, group = head / kHeads, hh = head % kHeads;
   const int64_t groups = a.heads / kHeads;
   auto at = [&](int s) { return ((t * groups + group) * splits + s) * kHeads + hh; };
@@ -256,7 +261,8 @@ cudaError_t sparse_decode_attention(const SparseDecodeArgs& args, void* workspac
   auto* partial_o = static_cast<float*>(workspace);
   float* partial_ml = partial_o + args.tokens * args.heads * p.splits * kKvDim;
   const int smem = static_cast<int>(sizeof(Smem));
-  cudaError_t e = cudaFuncSetAttribute(sparse_decode_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
+  cudaError_t e =
+      cudaFuncSetAttribute(sparse_decode_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
   if (e != cudaSuccess) return e;
   const dim3 grid(p.splits, static_cast<unsigned>(args.heads / kHeads), static_cast<unsigned>(args.tokens));
   sparse_decode_kernel<<<grid, kThreads, smem, stream>>>(args, p.tiles_per_split, partial_o, partial_ml);

@@ -2,9 +2,9 @@
 // pool): each query token attends to rows named by two index lists — its window and its compressed entries
 // (every visible HCA entry, or the CSA indexer's picks) — one KV head (K = V) of dim 512, query heads in
 // groups of 16, a learned sink per head in the softmax denominator. Rows are read in their stored form, the
-// 584-byte row of kv_codec.h (448 e4m3 with ue8m0 scales per 64 + 64 bf16 RoPE), dequantized to bf16 in shared
-// memory; q is rounded to bf16, products accumulate in fp32 (bf16 MMAs), softmax in fp32. The key list is
-// split over CTAs (online softmax within one) and a second kernel combines the splits with the sinks. The
+// 584-byte row of kv_codec.h (448 e4m3 with ue8m0 scales per 64 + 64 bf16 RoPE), dequantized to bf16 in
+// shared memory; q is rounded to bf16, products accumulate in fp32 (bf16 MMAs), softmax in fp32. The key list
+// is split over CTAs (online softmax within one) and a second kernel combines the splits with the sinks. The
 // inverse RoPE on the output is left to the caller. Device pointers; asynchronous; returns the launch status.
 #pragma once
 
@@ -32,7 +32,7 @@ struct KvRowList {
 };
 
 struct SparseDecodeArgs {
-  const float* q = nullptr;  // [tokens, heads·512]
+  const float* q = nullptr;       // [tokens, heads·512]
   int64_t tokens = 0, heads = 0;  // heads a multiple of 16
   KvPool window_pool;
   KvRowList window;

@@ -27,7 +27,8 @@ struct DecodeSplit {
 DecodeSplit plan_decode(int64_t tokens, const Fp8Weight& w) {
   int sms = 132;
   int device = 0;
-  if (cudaGetDevice(&device) == cudaSuccess) cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
+  if (cudaGetDevice(&device) == cudaSuccess)
+    cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
   DecodeSplit p;
   p.row_ctas = static_cast<int>((w.rows + kRowsPerCta - 1) / kRowsPerCta);
   const int k_blocks = static_cast<int>(w.cols / kBlock);
@@ -47,18 +48,20 @@ size_t counters_bytes(const DecodeSplit& p) {
 template <bool kUe8m0>
 __device__ __forceinline__ float weight_scale(const Fp8Weight& w, int64_t row_block, int64_t k_block) {
   const int64_t i = row_block * (w.cols / kBlock) + k_block;
-  return kUe8m0 ? ue8m0_to_float(static_cast<const uint8_t*>(w.scales)[i]) : static_cast<const float*>(w.scales)[i];
+  return kUe8m0 ? ue8m0_to_float(static_cast<const uint8_t*>(w.scales)[i])
+                : static_cast<const float*>(w.scales)[i];
 }
 
 // Copies the CTA's tokens × K-range of x (codes and scales) into shared memory; rows past x.rows are zero.
 template <int kTokens>
-__device__ void stage_activations(const Fp8Activations& x, int kb0, int nkb, int blocks_per_split, uint8_t* xs,
-                                  int xs_stride, float* sx) {
+__device__ void stage_activations(const Fp8Activations& x, int kb0, int nkb, int blocks_per_split,
+                                  uint8_t* xs, int xs_stride, float* sx) {
   const int vecs_per_row = nkb * kBlock / 16;
   for (int i = threadIdx.x; i < kTokens * vecs_per_row; i += blockDim.x) {
     const int tok = i / vecs_per_row, c = i % vecs_per_row;
     uint4 v = make_uint4(0, 0, 0, 0);
-    if (tok < x.rows) v = *reinterpret_cast<const uint4*>(x.data + tok * x.cols + int64_t{kb0} * kBlock + c * 16);
+    if (tok < x.rows)
+      v = *reinterpret_cast<const uint4*>(x.data + tok * x.cols + int64_t{kb0} * kBlock + c * 16);
     *reinterpret_cast<uint4*>(xs + tok * xs_stride + c * 16) = v;
   }
   for (int i = threadIdx.x; i < kTokens * nkb; i += blockDim.x) {
@@ -103,9 +106,9 @@ __device__ void reduce_splits(const float* partials, int splits, int tokens, int
 }
 
 template <int kTiles, bool kUe8m0>
-__global__ void __launch_bounds__(kWarps * 32) fp8_linear_decode_kernel(Fp8Activations x, Fp8Weight w, float* y,
-                                                                     int64_t ldy, int blocks_per_split,
-                                                                     float* partials, unsigned* counters) {
+__global__ void __launch_bounds__(kWarps * 32)
+    fp8_linear_decode_kernel(Fp8Activations x, Fp8Weight w, float* y, int64_t ldy, int blocks_per_split,
+                             float* partials, unsigned* counters) {
   constexpr int kTokens = kTiles * 8;
   extern __shared__ __align__(16) uint8_t smem[];
   const int xs_stride = blocks_per_split * kBlock + kSmemRowPad;
@@ -162,31 +165,37 @@ __global__ void __launch_bounds__(kWarps * 32) fp8_linear_decode_kernel(Fp8Activ
   __syncthreads();
   if (!last) return;
   __threadfence();
-  reduce_splits(partials, gridDim.y, static_cast<int>(x.rows), w.rows, int64_t{blockIdx.x} * kRowsPerCta, y, ldy);
+  reduce_splits(partials, gridDim.y, static_cast<int>(x.rows), w.rows, int64_t{blockIdx.x} * kRowsPerCta, y,
+                ldy);
   if (threadIdx.x == 0) counters[blockIdx.x] = 0;
 }
 
 template <int kTiles, bool kUe8m0>
-cudaError_t launch_decode(const Fp8Activations& x, const Fp8Weight& w, float* y, int64_t ldy, const DecodeSplit& p,
-                          float* partials, unsigned* counters, cudaStream_t stream) {
+cudaError_t launch_decode(const Fp8Activations& x, const Fp8Weight& w, float* y, int64_t ldy,
+                          const DecodeSplit& p, float* partials, unsigned* counters, cudaStream_t stream) {
   const size_t smem = kTiles * 8 * (p.blocks_per_split * kBlock + kSmemRowPad) +
                       kTiles * 8 * p.blocks_per_split * sizeof(float);
   auto kernel = fp8_linear_decode_kernel<kTiles, kUe8m0>;
-  cudaError_t e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem));
+  cudaError_t e =
+      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem));
   if (e != cudaSuccess) return e;
-  kernel<<<dim3(p.row_ctas, p.splits), kWarps * 32, smem, stream>>>(x, w, y, ldy, p.blocks_per_split, partials,
-                                                                     counters);
+  kernel<<<dim3(p.row_ctas, p.splits), kWarps * 32, smem, stream>>>(x, w, y, ldy, p.blocks_per_split,
+                                                                    partials, counters);
   return cudaGetLastError();
 }
 
 template <bool kUe8m0>
-cudaError_t dispatch_tiles(const Fp8Activations& x, const Fp8Weight& w, float* y, int64_t ldy, const DecodeSplit& p,
-                           float* partials, unsigned* counters, cudaStream_t stream) {
+cudaError_t dispatch_tiles(const Fp8Activations& x, const Fp8Weight& w, float* y, int64_t ldy,
+                           const DecodeSplit& p, float* partials, unsigned* counters, cudaStream_t stream) {
   switch ((x.rows + 7) / 8) {
-    case 1: return launch_decode<1, kUe8m0>(x, w, y, ldy, p, partials, counters, stream);
-    case 2: return launch_decode<2, kUe8m0>(x, w, y, ldy, p, partials, counters, stream);
-    case 3: return launch_decode<3, kUe8m0>(x, w, y, ldy, p, partials, counters, stream);
-    default: return launch_decode<4, kUe8m0>(x, w, y, ldy, p, partials, counters, stream);
+    case 1:
+      return launch_decode<1, kUe8m0>(x, w, y, ldy, p, partials, counters, stream);
+    case 2:
+      return launch_decode<2, kUe8m0>(x, w, y, ldy, p, partials, counters, stream);
+    case 3:
+      return launch_decode<3, kUe8m0>(x, w, y, ldy, p, partials, counters, stream);
+    default:
+      return launch_decode<4, kUe8m0>(x, w, y, ldy, p, partials, counters, stream);
   }
 }
 
@@ -198,8 +207,8 @@ size_t fp8_linear_decode_workspace_bytes(int64_t tokens, const Fp8Weight& w) {
   return counters_bytes(p) + static_cast<size_t>(p.splits) * tokens * w.rows * sizeof(float);
 }
 
-cudaError_t fp8_linear_decode(const Fp8Activations& x, const Fp8Weight& w, float* y, int64_t ldy, void* workspace,
-                              size_t workspace_bytes, cudaStream_t stream) {
+cudaError_t fp8_linear_decode(const Fp8Activations& x, const Fp8Weight& w, float* y, int64_t ldy,
+                              void* workspace, size_t workspace_bytes, cudaStream_t stream) {
   if (x.rows < 1 || x.rows > kFp8DecodeMaxTokens || x.cols != w.cols || w.cols % kBlock != 0 ||
       w.rows % kRowsPerWarp != 0 || x.scale_block_stride != 1 || ldy < w.rows)
     return cudaErrorInvalidValue;

@@ -1,9 +1,9 @@
 // Scoring: a CTA of 4 warps scores 256 entries of one token; each warp holds the token's query for all heads
-// as e4m3 MMA fragments (FP4 re-encoded exactly, block_scale.cuh) and walks 8 entries at a time: per k32 block
-// one m16n8k32 MMA per 16 heads, scaled by the two ue8m0 scales; ReLU, head weights and the sum over heads
-// (a shuffle across the 8 row groups) give the score. Selection: one CTA per token radix-selects the k-th
-// largest score (11 + 11 + 10-bit digits over order-preserving keys), gathers everything above it plus the
-// lowest-index entries equal to it, and bitonic-sorts them by (score desc, index asc).
+// as e4m3 MMA fragments (FP4 re-encoded exactly, block_scale.cuh) and walks 8 entries at a time: per k32
+// block one m16n8k32 MMA per 16 heads, scaled by the two ue8m0 scales; ReLU, head weights and the sum over
+// heads (a shuffle across the 8 row groups) give the score. Selection: one CTA per token radix-selects the
+// k-th largest score (11 + 11 + 10-bit digits over order-preserving keys), gathers everything above it plus
+// the lowest-index entries equal to it, and bitonic-sorts them by (score desc, index asc).
 #include <algorithm>
 #include <cstdint>
 
@@ -57,10 +57,12 @@ __global__ void __launch_bounds__(kScoreWarps * 32) score_kernel(IndexerArgs a) 
       const auto* data = reinterpret_cast<const uint32_t*>(base + slot * kIndexerDataBytes);
 #pragma unroll
       for (int j = 0; j < 4; ++j) kw[j] = __ldg(data + j * 4 + tq);
-      ks = __ldg(reinterpret_cast<const uint32_t*>(base + a.page_rows * kIndexerDataBytes + slot * kIndexerScaleBytes));
+      ks = __ldg(reinterpret_cast<const uint32_t*>(base + a.page_rows * kIndexerDataBytes +
+                                                   slot * kIndexerScaleBytes));
     }
     // Key scales of the columns this lane's accumulators hold (entries s0+2tq, s0+2tq+1).
-    const uint32_t ks0 = __shfl_sync(0xffffffffu, ks, (2 * tq) * 4), ks1 = __shfl_sync(0xffffffffu, ks, (2 * tq + 1) * 4);
+    const uint32_t ks0 = __shfl_sync(0xffffffffu, ks, (2 * tq) * 4),
+                   ks1 = __shfl_sync(0xffffffffu, ks, (2 * tq + 1) * 4);
     float dot[kMTiles][4] = {};
 #pragma unroll
     for (int j = 0; j < 4; ++j) {
@@ -149,8 +151,10 @@ __device__ void choose_digit(SelectSmem& sm, int bins, int shift) {
   const int incl = block_inclusive_scan(c0 + c1, sm.warp_sums, &total);
   const int before = incl - c0 - c1;  // elements in higher bins
   int digit = -1, above = 0;
-  if (before < r && r <= before + c0) digit = hi, above = before;
-  else if (before + c0 < r && r <= incl) digit = hi - 1, above = before + c0;
+  if (before < r && r <= before + c0)
+    digit = hi, above = before;
+  else if (before + c0 < r && r <= incl)
+    digit = hi - 1, above = before + c0;
   if (digit >= 0) {
     sm.remaining = r - above;
     sm.prefix |= static_cast<uint32_t>(digit) << shift;
@@ -219,7 +223,8 @@ __global__ void __launch_bounds__(kSelectThreads) select_kernel(IndexerArgs a) {
     }
   }
   for (int i = threadIdx.x; i < a.k; i += kSelectThreads)
-    a.picks[t * a.k + i] = i < take ? static_cast<int32_t>(0xFFFFFFFFu - static_cast<uint32_t>(sm.cand[i])) : -1;
+    a.picks[t * a.k + i] =
+        i < take ? static_cast<int32_t>(0xFFFFFFFFu - static_cast<uint32_t>(sm.cand[i])) : -1;
 }
 
 template <int kMTiles>
@@ -240,10 +245,18 @@ cudaError_t indexer_top_k(const IndexerArgs& a, cudaStream_t stream) {
   cudaError_t e = cudaSuccess;
   if (a.entries > 0) {
     switch (a.heads / 16) {
-      case 1: e = launch_scores<1>(a, stream); break;
-      case 2: e = launch_scores<2>(a, stream); break;
-      case 3: e = launch_scores<3>(a, stream); break;
-      default: e = launch_scores<4>(a, stream); break;
+      case 1:
+        e = launch_scores<1>(a, stream);
+        break;
+      case 2:
+        e = launch_scores<2>(a, stream);
+        break;
+      case 3:
+        e = launch_scores<3>(a, stream);
+        break;
+      default:
+        e = launch_scores<4>(a, stream);
+        break;
     }
   }
   if (e != cudaSuccess) return e;

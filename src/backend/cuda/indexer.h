@@ -18,8 +18,8 @@ inline constexpr int64_t kIndexerDataBytes = 64, kIndexerScaleBytes = 4;
 inline constexpr int64_t kIndexerMaxTopK = 1024;
 
 struct IndexerArgs {
-  const uint8_t* q_data = nullptr;    // [tokens, heads, 64]
-  const uint8_t* q_scales = nullptr;  // [tokens, heads, 4]
+  const uint8_t* q_data = nullptr;      // [tokens, heads, 64]
+  const uint8_t* q_scales = nullptr;    // [tokens, heads, 4]
   const float* head_weights = nullptr;  // [tokens, heads]
   int64_t tokens = 0, heads = 0;        // heads a multiple of 16, at most 64
   // Keys: entry s of token t is slot s % page_rows of page page_table[t·page_table_stride + s / page_rows]
@@ -28,12 +28,12 @@ struct IndexerArgs {
   int64_t page_rows = 0;
   const int32_t* page_table = nullptr;
   int64_t page_table_stride = 0;
-  int64_t entries = 0;                // N
+  int64_t entries = 0;                 // N
   const int64_t* positions = nullptr;  // [tokens]
   int64_t ratio = 0;
   float scale = 0;
-  int64_t k = 0;            // ≤ 1024
-  float* scores = nullptr;  // [tokens, entries] scratch (the visible prefix is written)
+  int64_t k = 0;             // ≤ 1024
+  float* scores = nullptr;   // [tokens, entries] scratch (the visible prefix is written)
   int32_t* picks = nullptr;  // [tokens, k]
 };
 

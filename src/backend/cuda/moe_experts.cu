@@ -16,7 +16,9 @@ constexpr int kSmemRowPad = 32;  // a half-warp's 8-byte loads of 4 token rows l
 constexpr int kGateUpWarps = 8;  // 128 rows of F: the block the SwiGLU output is requantized over
 constexpr int kDownWarps = 4;
 
-size_t align256(size_t n) { return (n + 255) / 256 * 256; }
+size_t align256(size_t n) {
+  return (n + 255) / 256 * 256;
+}
 
 struct MoeWorkspace {
   int32_t* offsets = nullptr;  // [E+1] start of each expert's run in `order`
@@ -49,7 +51,9 @@ MoeWorkspace carve(void* base, const DeviceRoutes& r, const Fp4ExpertBank& bank,
   return w;
 }
 
-__device__ __forceinline__ bool valid_expert(int32_t e, int64_t experts) { return e >= 0 && e < experts; }
+__device__ __forceinline__ bool valid_expert(int32_t e, int64_t experts) {
+  return e >= 0 && e < experts;
+}
 
 // Exclusive prefix sum over the CTA (≤ 1024 threads, blockDim a multiple of 32); *total gets the sum.
 __device__ int block_exclusive_scan(int v, int* warp_sums, int* total) {
@@ -157,7 +161,8 @@ struct Fp4Lane {
 // acc[n] += this step's 16 rows × token tile n; x_lane = xs + g·xs_stride + kb·128 + t·8, sx_kb = sx + kb.
 template <int kTiles>
 __device__ __forceinline__ void fp4_step_mma(const Fp4Step& st, const uint8_t* x_lane, int xs_stride,
-                                             const float* sx_kb, int sx_stride, int t, float (&acc)[kTiles][4]) {
+                                             const float* sx_kb, int sx_stride, int t,
+                                             float (&acc)[kTiles][4]) {
   float xs0[kTiles], xs1[kTiles];
 #pragma unroll
   for (int n = 0; n < kTiles; ++n) {
@@ -193,13 +198,14 @@ __device__ __forceinline__ float swiglu(float gate, float up, float limit) {
 }
 
 template <int kTiles>
-__global__ void __launch_bounds__(kGateUpWarps * 32) expert_gate_up_kernel(Fp8Activations x, DeviceRoutes r,
-                                                                        Fp4ExpertBank bank, float limit,
-                                                                        MoeWorkspace ws) {
+__global__ void __launch_bounds__(kGateUpWarps * 32)
+    expert_gate_up_kernel(Fp8Activations x, DeviceRoutes r, Fp4ExpertBank bank, float limit,
+                          MoeWorkspace ws) {
   constexpr int kTokens = kTiles * 8;
   if (static_cast<int>(blockIdx.y) >= *ws.active_count) return;
   const int e = ws.active[blockIdx.y], begin = ws.offsets[e], count = ws.offsets[e + 1] - begin;
-  const int hidden = static_cast<int>(bank.hidden), xs_stride = hidden + kSmemRowPad, sx_stride = hidden / kBlock;
+  const int hidden = static_cast<int>(bank.hidden), xs_stride = hidden + kSmemRowPad,
+            sx_stride = hidden / kBlock;
   extern __shared__ __align__(16) uint8_t smem[];
   uint8_t* xs = smem;
   float* sx = reinterpret_cast<float*>(smem + kTokens * xs_stride);
@@ -248,8 +254,8 @@ __global__ void __launch_bounds__(kGateUpWarps * 32) expert_gate_up_kernel(Fp8Ac
 }
 
 template <int kTiles>
-__global__ void __launch_bounds__(kDownWarps * 32) expert_down_kernel(DeviceRoutes r, Fp4ExpertBank bank,
-                                                                   MoeWorkspace ws) {
+__global__ void __launch_bounds__(kDownWarps * 32)
+    expert_down_kernel(DeviceRoutes r, Fp4ExpertBank bank, MoeWorkspace ws) {
   constexpr int kTokens = kTiles * 8;
   if (static_cast<int>(blockIdx.y) >= *ws.active_count) return;
   const int e = ws.active[blockIdx.y], begin = ws.offsets[e], count = ws.offsets[e + 1] - begin;
@@ -271,7 +277,8 @@ __global__ void __launch_bounds__(kDownWarps * 32) expert_down_kernel(DeviceRout
     w2.load(0, cur);
     for (int kb = 0; kb < sx_stride; ++kb) {
       if (kb + 1 < sx_stride) w2.load(kb + 1, next);
-      fp4_step_mma<kTiles>(cur, xs + g * xs_stride + kb * kBlock + t * 8, xs_stride, sx + kb, sx_stride, t, acc);
+      fp4_step_mma<kTiles>(cur, xs + g * xs_stride + kb * kBlock + t * 8, xs_stride, sx + kb, sx_stride, t,
+                           acc);
       cur = next;
     }
 #pragma unroll
@@ -309,23 +316,26 @@ __global__ void combine_kernel(DeviceRoutes r, int64_t experts, const float* y, 
 }
 
 template <int kTiles>
-cudaError_t launch_experts(const Fp8Activations& x, const DeviceRoutes& r, const Fp4ExpertBank& bank, float limit,
-                           const MoeWorkspace& ws, cudaStream_t stream) {
+cudaError_t launch_experts(const Fp8Activations& x, const DeviceRoutes& r, const Fp4ExpertBank& bank,
+                           float limit, const MoeWorkspace& ws, cudaStream_t stream) {
   constexpr int kTokens = kTiles * 8;
   const auto max_active = static_cast<unsigned>(std::min<int64_t>(bank.experts, r.tokens * r.k));
-  const size_t gu_smem = kTokens * (bank.hidden + kSmemRowPad) + kTokens * (bank.hidden / kBlock) * sizeof(float) +
+  const size_t gu_smem = kTokens * (bank.hidden + kSmemRowPad) +
+                         kTokens * (bank.hidden / kBlock) * sizeof(float) +
                          kTokens * (kBlock + 4) * sizeof(float);
-  const size_t down_smem = kTokens * (bank.inter + kSmemRowPad) + kTokens * (bank.inter / kBlock) * sizeof(float);
-  cudaError_t e = cudaFuncSetAttribute(expert_gate_up_kernel<kTiles>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                       static_cast<int>(gu_smem));
+  const size_t down_smem =
+      kTokens * (bank.inter + kSmemRowPad) + kTokens * (bank.inter / kBlock) * sizeof(float);
+  cudaError_t e = cudaFuncSetAttribute(
+      expert_gate_up_kernel<kTiles>, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(gu_smem));
   if (e == cudaSuccess)
     e = cudaFuncSetAttribute(expert_down_kernel<kTiles>, cudaFuncAttributeMaxDynamicSharedMemorySize,
                              static_cast<int>(down_smem));
   if (e != cudaSuccess) return e;
-  expert_gate_up_kernel<kTiles><<<dim3(bank.inter / kBlock, max_active), kGateUpWarps * 32, gu_smem, stream>>>(
-      x, r, bank, limit, ws);
+  expert_gate_up_kernel<kTiles>
+      <<<dim3(bank.inter / kBlock, max_active), kGateUpWarps * 32, gu_smem, stream>>>(x, r, bank, limit, ws);
   expert_down_kernel<kTiles>
-      <<<dim3(bank.hidden / (kDownWarps * 16), max_active), kDownWarps * 32, down_smem, stream>>>(r, bank, ws);
+      <<<dim3(bank.hidden / (kDownWarps * 16), max_active), kDownWarps * 32, down_smem, stream>>>(r, bank,
+                                                                                                  ws);
   return cudaGetLastError();
 }
 
@@ -338,12 +348,12 @@ size_t moe_experts_workspace_bytes(const DeviceRoutes& routes, const Fp4ExpertBa
 }
 
 cudaError_t moe_experts_decode(const Fp8Activations& x, const DeviceRoutes& routes, const Fp4ExpertBank& bank,
-                               float limit, float* out, int64_t ld_out, void* workspace, size_t workspace_bytes,
-                               cudaStream_t stream) {
+                               float limit, float* out, int64_t ld_out, void* workspace,
+                               size_t workspace_bytes, cudaStream_t stream) {
   const int64_t slots = routes.tokens * routes.k;
   if (slots < 1 || slots > kMoeMaxSlots || bank.experts < 1 || bank.experts > kMoeMaxExperts ||
-      x.rows != routes.tokens || x.cols != bank.hidden || bank.hidden % kBlock != 0 || bank.inter % kBlock != 0 ||
-      x.scale_block_stride != 1 || ld_out % 4 != 0 || workspace == nullptr)
+      x.rows != routes.tokens || x.cols != bank.hidden || bank.hidden % kBlock != 0 ||
+      bank.inter % kBlock != 0 || x.scale_block_stride != 1 || ld_out % 4 != 0 || workspace == nullptr)
     return cudaErrorInvalidValue;
   size_t need = 0;
   const MoeWorkspace ws = carve(workspace, routes, bank, &need);
@@ -352,10 +362,18 @@ cudaError_t moe_experts_decode(const Fp8Activations& x, const DeviceRoutes& rout
   cudaError_t e = cudaGetLastError();
   if (e != cudaSuccess) return e;
   switch ((std::min<int64_t>(routes.tokens, 32) + 7) / 8) {
-    case 1: e = launch_experts<1>(x, routes, bank, limit, ws, stream); break;
-    case 2: e = launch_experts<2>(x, routes, bank, limit, ws, stream); break;
-    case 3: e = launch_experts<3>(x, routes, bank, limit, ws, stream); break;
-    default: e = launch_experts<4>(x, routes, bank, limit, ws, stream); break;
+    case 1:
+      e = launch_experts<1>(x, routes, bank, limit, ws, stream);
+      break;
+    case 2:
+      e = launch_experts<2>(x, routes, bank, limit, ws, stream);
+      break;
+    case 3:
+      e = launch_experts<3>(x, routes, bank, limit, ws, stream);
+      break;
+    default:
+      e = launch_experts<4>(x, routes, bank, limit, ws, stream);
+      break;
   }
   if (e != cudaSuccess) return e;
   const dim3 grid(static_cast<unsigned>((bank.hidden / 4 + 255) / 256), static_cast<unsigned>(routes.tokens));

@@ -24,7 +24,8 @@ struct Fp4Matrix {
   const uint8_t* scales = nullptr;
 };
 
-// A layer's routed experts: device arrays of `experts` matrices each; w1, w3 [inter, hidden], w2 [hidden, inter].
+// A layer's routed experts: device arrays of `experts` matrices each; w1, w3 [inter, hidden], w2 [hidden,
+// inter].
 struct Fp4ExpertBank {
   const Fp4Matrix* w1 = nullptr;
   const Fp4Matrix* w3 = nullptr;
@@ -47,7 +48,7 @@ size_t moe_experts_workspace_bytes(const DeviceRoutes& routes, const Fp4ExpertBa
 // x: the tokens' FP8 activations [tokens, hidden] (row-major scales). out [tokens, hidden] (row stride
 // ld_out) is accumulated into. hidden and inter multiples of 128; limit 0 means no clamp.
 cudaError_t moe_experts_decode(const Fp8Activations& x, const DeviceRoutes& routes, const Fp4ExpertBank& bank,
-                               float limit, float* out, int64_t ld_out, void* workspace, size_t workspace_bytes,
-                               cudaStream_t stream);
+                               float limit, float* out, int64_t ld_out, void* workspace,
+                               size_t workspace_bytes, cudaStream_t stream);
 
 }  // namespace baleen::cuda

@@ -51,7 +51,8 @@ TEST_F(ActivationQuantTest, CodesAndScalesEqualTheHostRuleInBothScaleLayouts) {
   for (const bool vec128 : {false, true}) {
     codes.poison();
     scales.poison();
-    const Fp8Activations out{codes.get(), scales.get(), rows, cols, vec128 ? 1 : cols / 128, vec128 ? rows : 1};
+    const Fp8Activations out{codes.get(),      scales.get(), rows, cols, vec128 ? 1 : cols / 128,
+                             vec128 ? rows : 1};
     ASSERT_TRUE(synced(cuda::quantize_activations(dx.get(), stride, out, nullptr)));
     expect_matches_host(x, rows, cols, stride, codes.download(), scales.download(), out.scale_row_stride,
                         out.scale_block_stride);

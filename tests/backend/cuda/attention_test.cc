@@ -1,6 +1,6 @@
 // Sparse decode attention against cpu::attention_reference (float64) on the rows as KvCodec stores them:
-// window + every visible HCA entry, and window + CSA picks (some −1). q and the softmax weights are rounded to
-// bf16 for the tensor cores, so the tests allow 1e-2 relative L2 (the measured error is printed).
+// window + every visible HCA entry, and window + CSA picks (some −1). q and the softmax weights are rounded
+// to bf16 for the tensor cores, so the tests allow 1e-2 relative L2 (the measured error is printed).
 #include "backend/cuda/attention.h"
 
 #include <gtest/gtest.h>
@@ -48,7 +48,8 @@ void run_case(const Case& c, std::mt19937& rng) {
       window_list[static_cast<size_t>(t * kWindow + i)] = window.row_of[static_cast<size_t>(pos)];
     const int64_t visible = std::min(c.entries, (p + 1) / c.ratio);
     if (c.picks == 0) {
-      for (int64_t s = 0; s < visible; ++s) extra_list[static_cast<size_t>(t * extra_count + s)] = entries.row_of[static_cast<size_t>(s)];
+      for (int64_t s = 0; s < visible; ++s)
+        extra_list[static_cast<size_t>(t * extra_count + s)] = entries.row_of[static_cast<size_t>(s)];
       continue;
     }
     std::vector<int32_t> order(static_cast<size_t>(visible));
@@ -57,7 +58,8 @@ void run_case(const Case& c, std::mt19937& rng) {
     for (int64_t i = 0; i < c.picks; ++i) {
       const int32_t s = i < visible && coin(rng) > 0 ? order[static_cast<size_t>(i)] : -1;
       picks.push_back(s);
-      if (s >= 0) extra_list[static_cast<size_t>(t * extra_count + i)] = entries.row_of[static_cast<size_t>(s)];
+      if (s >= 0)
+        extra_list[static_cast<size_t>(t * extra_count + i)] = entries.row_of[static_cast<size_t>(s)];
     }
   }
   AttentionKeys keys;
@@ -97,8 +99,8 @@ void run_case(const Case& c, std::mt19937& rng) {
   std::copy(host.begin(), host.end(), got.data());
   const double err = relative_l2(got, want);
   EXPECT_LT(err, 1e-2) << "heads " << c.heads << " ratio " << c.ratio << " picks " << c.picks;
-  std::printf("sparse_decode_attention heads %ld ratio %ld entries %ld picks %ld: rel L2 %.2e\n", long(c.heads),
-              long(c.ratio), long(c.entries), long(c.picks), err);
+  std::printf("sparse_decode_attention heads %ld ratio %ld entries %ld picks %ld: rel L2 %.2e\n",
+              long(c.heads), long(c.ratio), long(c.entries), long(c.picks), err);
 }
 
 TEST_F(SparseAttentionTest, WindowPlusEveryVisibleHcaEntryMatchesFloat64Reference) {

@@ -36,7 +36,9 @@ class DeviceBuffer {
 
   T* get() const { return data_; }
   size_t size() const { return n_; }
-  void upload(const std::vector<T>& host) { cudaMemcpy(data_, host.data(), n_ * sizeof(T), cudaMemcpyHostToDevice); }
+  void upload(const std::vector<T>& host) {
+    cudaMemcpy(data_, host.data(), n_ * sizeof(T), cudaMemcpyHostToDevice);
+  }
   std::vector<T> download() const {
     std::vector<T> host(n_);
     cudaMemcpy(host.data(), data_, n_ * sizeof(T), cudaMemcpyDeviceToHost);

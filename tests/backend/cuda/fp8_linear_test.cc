@@ -39,7 +39,8 @@ HostWeight random_weight(int64_t rows, int64_t cols, bool ue8m0, std::mt19937& r
     for (int64_t c = 0; c < cols; ++c) {
       const size_t b = static_cast<size_t>(r / 128 * cb + c / 128);
       const float scale = ue8m0 ? ue8m0_to_f32(w.ue8m0[b]) : w.f32_scales[b];
-      w.dequantized.data()[r * cols + c] = fp8_e4m3_to_f32(w.codes[static_cast<size_t>(r * cols + c)]) * scale;
+      w.dequantized.data()[r * cols + c] =
+          fp8_e4m3_to_f32(w.codes[static_cast<size_t>(r * cols + c)]) * scale;
     }
   return w;
 }
@@ -62,8 +63,9 @@ struct QuantizedInput {
     dequantized = Tensor({rows, cols});
     for (int64_t r = 0; r < rows; ++r)
       for (int64_t k = 0; k < cols; ++k)
-        dequantized.data()[r * cols + k] = fp8_e4m3_to_f32(c[static_cast<size_t>(r * cols + k)]) *
-                                           s[static_cast<size_t>(r * view.scale_row_stride + k / 128 * view.scale_block_stride)];
+        dequantized.data()[r * cols + k] =
+            fp8_e4m3_to_f32(c[static_cast<size_t>(r * cols + k)]) *
+            s[static_cast<size_t>(r * view.scale_row_stride + k / 128 * view.scale_block_stride)];
   }
 };
 
@@ -73,8 +75,8 @@ struct DeviceWeight {
   Fp8Weight view;
   DeviceWeight(const HostWeight& w, int64_t rows, int64_t cols, bool ue8m0_scales)
       : codes(w.codes), ue8m0(w.ue8m0), f32_scales(w.f32_scales) {
-    view = {codes.get(), ue8m0_scales ? static_cast<const void*>(ue8m0.get()) : f32_scales.get(), ue8m0_scales,
-            rows, cols};
+    view = {codes.get(), ue8m0_scales ? static_cast<const void*>(ue8m0.get()) : f32_scales.get(),
+            ue8m0_scales, rows, cols};
   }
 };
 
@@ -108,15 +110,16 @@ TEST_P(Fp8LinearDecodeTest, MatchesFloat64ReferenceAndIsDeterministic) {
     ASSERT_TRUE(synced(cuda::fp8_linear_decode(x.view, w.view, y.get(), ldy, ws.get(), ws_bytes, nullptr)));
     const auto got = y.download();
     if (run == 0) first = got;
-    EXPECT_EQ(std::memcmp(first.data(), got.data(), got.size() * sizeof(float)), 0) << "run-to-run bits differ";
+    EXPECT_EQ(std::memcmp(first.data(), got.data(), got.size() * sizeof(float)), 0)
+        << "run-to-run bits differ";
   }
   const Tensor want = reference(x.dequantized, hw.dequantized);
   Tensor got({tokens, rows});
   for (int64_t t = 0; t < tokens; ++t)
     for (int64_t r = 0; r < rows; ++r) got.data()[t * rows + r] = first[static_cast<size_t>(t * ldy + r)];
   const double err = relative_l2(got, want);
-  EXPECT_LT(err, 1e-3) << "tokens " << tokens << " rows " << rows << " cols " << cols
-                       << " workspace " << ws_bytes;
+  EXPECT_LT(err, 1e-3) << "tokens " << tokens << " rows " << rows << " cols " << cols << " workspace "
+                       << ws_bytes;
   std::printf("fp8_linear_decode M=%ld N=%ld K=%ld %s: rel L2 %.2e (split workspace %zu B)\n", long(tokens),
               long(rows), long(cols), ue8m0 ? "ue8m0" : "f32", err, ws_bytes);
 }
@@ -132,7 +135,8 @@ TEST_F(Fp8LinearTest, DecodeRejectsTooManyTokens) {
   DeviceWeight w(hw, 128, 256, true);
   QuantizedInput x(33, 256, false, rng);
   DeviceBuffer<float> y(33 * 128);
-  EXPECT_EQ(cuda::fp8_linear_decode(x.view, w.view, y.get(), 128, nullptr, 0, nullptr), cudaErrorInvalidValue);
+  EXPECT_EQ(cuda::fp8_linear_decode(x.view, w.view, y.get(), 128, nullptr, 0, nullptr),
+            cudaErrorInvalidValue);
 }
 
 TEST_F(Fp8LinearTest, PrefillThroughCublasLtMatchesFloat64Reference) {
@@ -147,14 +151,16 @@ TEST_F(Fp8LinearTest, PrefillThroughCublasLtMatchesFloat64Reference) {
   DeviceBuffer<uint8_t> ws(ws_bytes);
   cuda::PrefillContext* context = cuda::create_prefill_context();
   ASSERT_NE(context, nullptr);
-  ASSERT_TRUE(synced(cuda::fp8_linear_prefill(context, x.view, w.view, y.get(), ws.get(), ws_bytes, nullptr)));
+  ASSERT_TRUE(
+      synced(cuda::fp8_linear_prefill(context, x.view, w.view, y.get(), ws.get(), ws_bytes, nullptr)));
   cuda::destroy_prefill_context(context);
   const auto host = y.download();
   Tensor got({tokens, rows});
   std::copy(host.begin(), host.end(), got.data());
   const double err = relative_l2(got, reference(x.dequantized, hw.dequantized));
   EXPECT_LT(err, 1e-3);
-  std::printf("fp8_linear_prefill M=%ld N=%ld K=%ld: rel L2 %.2e\n", long(tokens), long(rows), long(cols), err);
+  std::printf("fp8_linear_prefill M=%ld N=%ld K=%ld: rel L2 %.2e\n", long(tokens), long(rows), long(cols),
+              err);
 }
 
 }  // namespace

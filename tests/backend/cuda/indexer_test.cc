@@ -26,18 +26,20 @@ struct Outcome {
   int64_t mismatches = 0, unexplained = 0;
 };
 
-Outcome run(const Tensor& key_rows, int64_t heads, int64_t k, const std::vector<int64_t>& positions, int64_t ratio,
-            std::mt19937& rng) {
+Outcome run(const Tensor& key_rows, int64_t heads, int64_t k, const std::vector<int64_t>& positions,
+            int64_t ratio, std::mt19937& rng) {
   const KvCodec codec(KvFormat::kFp4, kDi, 0);
   EXPECT_EQ(codec.data_bytes(), cuda::kIndexerDataBytes);
   EXPECT_EQ(codec.scale_bytes(), cuda::kIndexerScaleBytes);
   const int64_t n = key_rows.dim(0), tokens = static_cast<int64_t>(positions.size());
   const PagedRows keys(codec, kPageRows, key_rows, rng);
   std::vector<int32_t> page_table;
-  for (int64_t s = 0; s < n; s += kPageRows) page_table.push_back(static_cast<int32_t>(keys.row_of[static_cast<size_t>(s)] / kPageRows));
+  for (int64_t s = 0; s < n; s += kPageRows)
+    page_table.push_back(static_cast<int32_t>(keys.row_of[static_cast<size_t>(s)] / kPageRows));
   // Queries stored per head as KvCodec rows; the truth sees them decoded.
   const Tensor q = random_tensor({tokens * heads, kDi}, rng);
-  std::vector<uint8_t> q_data(static_cast<size_t>(tokens * heads * 64)), q_scales(static_cast<size_t>(tokens * heads * 4));
+  std::vector<uint8_t> q_data(static_cast<size_t>(tokens * heads * 64)),
+      q_scales(static_cast<size_t>(tokens * heads * 4));
   Tensor q_dec({tokens, heads * kDi});
   for (int64_t r = 0; r < tokens * heads; ++r) {
     codec.encode(q.data() + r * kDi, q_data.data() + r * 64, q_scales.data() + r * 4);
@@ -47,8 +49,8 @@ Outcome run(const Tensor& key_rows, int64_t heads, int64_t k, const std::vector<
   const float scale = 1.0f / std::sqrt(float(kDi * heads));
   Tensor want_scores({tokens, n});
   std::vector<int32_t> want(static_cast<size_t>(tokens * k));
-  cpu::indexer_top_k_reference(q_dec.matrix(), w.matrix(), keys.decoded.matrix(), positions.data(), ratio, scale,
-                               want_scores.matrix(), MatrixView<int32_t>(want.data(), tokens, k));
+  cpu::indexer_top_k_reference(q_dec.matrix(), w.matrix(), keys.decoded.matrix(), positions.data(), ratio,
+                               scale, want_scores.matrix(), MatrixView<int32_t>(want.data(), tokens, k));
 
   DeviceBuffer<uint8_t> dq(q_data), dqs(q_scales), pages(keys.pages);
   DeviceBuffer<float> dw(std::vector<float>(w.values().begin(), w.values().end()));

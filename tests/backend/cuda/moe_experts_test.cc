@@ -37,16 +37,18 @@ HostFp4 random_fp4(int64_t rows, int64_t cols, std::mt19937& rng) {
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t c = 0; c < cols; ++c) {
       const uint8_t byte = m.codes[static_cast<size_t>((r * cols + c) / 2)];
-      m.dequantized.data()[r * cols + c] = fp4_e2m1_to_f32(static_cast<uint8_t>(byte >> (4 * (c % 2)))) *
-                                           ue8m0_to_f32(m.scales[static_cast<size_t>(r * cols / 32 + c / 32)]);
+      m.dequantized.data()[r * cols + c] =
+          fp4_e2m1_to_f32(static_cast<uint8_t>(byte >> (4 * (c % 2)))) *
+          ue8m0_to_f32(m.scales[static_cast<size_t>(r * cols / 32 + c / 32)]);
     }
   return m;
 }
 
 // (b): the per-slot sum with the SwiGLU output quantized per 128 as the kernel does.
-void quantized_reference(const Tensor& x, const std::vector<int32_t>& experts, const std::vector<float>& weights,
-                         int64_t k, const std::vector<HostFp4>& w1, const std::vector<HostFp4>& w3,
-                         const std::vector<HostFp4>& w2, float limit, Tensor& out) {
+void quantized_reference(const Tensor& x, const std::vector<int32_t>& experts,
+                         const std::vector<float>& weights, int64_t k, const std::vector<HostFp4>& w1,
+                         const std::vector<HostFp4>& w3, const std::vector<HostFp4>& w2, float limit,
+                         Tensor& out) {
   const int64_t hidden = x.dim(1), inter = w1[0].dequantized.dim(0);
   Tensor g({1, inter}), u({1, inter}), y({1, hidden});
   std::vector<uint8_t> codes(128);
@@ -59,10 +61,12 @@ void quantized_reference(const Tensor& x, const std::vector<int32_t>& experts, c
       cpu::swiglu(g.data(), u.data(), inter, limit);
       for (int64_t b = 0; b < inter / 128; ++b) {
         const int s = quantize_fp8_block(g.data() + b * 128, 128, codes.data());
-        for (int64_t i = 0; i < 128; ++i) g.data()[b * 128 + i] = fp8_e4m3_to_f32(codes[i]) * std::ldexp(1.0f, s);
+        for (int64_t i = 0; i < 128; ++i)
+          g.data()[b * 128 + i] = fp8_e4m3_to_f32(codes[i]) * std::ldexp(1.0f, s);
       }
       cpu::matmul_reference(g.matrix(), w2[e].dequantized.matrix(), y.matrix());
-      for (int64_t o = 0; o < hidden; ++o) out.data()[t * hidden + o] += weights[static_cast<size_t>(t * k + j)] * y.data()[o];
+      for (int64_t o = 0; o < hidden; ++o)
+        out.data()[t * hidden + o] += weights[static_cast<size_t>(t * k + j)] * y.data()[o];
     }
   }
 }
@@ -85,7 +89,8 @@ TEST_F(MoeExpertsTest, RoutedSumMatchesFloat64References) {
     std::vector<int32_t> pool(12);
     std::iota(pool.begin(), pool.end(), static_cast<int32_t>(t % 3 == 0 ? 12 : 0));
     std::shuffle(pool.begin(), pool.end(), rng);
-    for (int64_t j = 0; j < k; ++j) chosen.push_back(pool[static_cast<size_t>(j)]), weights.push_back(wd(rng));
+    for (int64_t j = 0; j < k; ++j)
+      chosen.push_back(pool[static_cast<size_t>(j)]), weights.push_back(wd(rng));
   }
   const Tensor x = random_tensor({tokens, hidden}, rng);
   DeviceBuffer<float> dx(std::vector<float>(x.values().begin(), x.values().end()));
@@ -129,7 +134,8 @@ TEST_F(MoeExpertsTest, RoutedSumMatchesFloat64References) {
   const size_t ws_bytes = cuda::moe_experts_workspace_bytes(routes, bank);
   DeviceBuffer<uint8_t> ws(ws_bytes);
   ws.poison();
-  ASSERT_TRUE(synced(cuda::moe_experts_decode(xa, routes, bank, limit, out.get(), hidden, ws.get(), ws_bytes, nullptr)));
+  ASSERT_TRUE(synced(
+      cuda::moe_experts_decode(xa, routes, bank, limit, out.get(), hidden, ws.get(), ws_bytes, nullptr)));
   const auto got_host = out.download();
   Tensor got({tokens, hidden});
   std::copy(got_host.begin(), got_host.end(), got.data());
@@ -137,7 +143,8 @@ TEST_F(MoeExpertsTest, RoutedSumMatchesFloat64References) {
   Tensor added = got, want_a = base, want_b = base;
   std::vector<ExpertWeights> ew;
   for (int64_t e = 0; e < n_experts; ++e)
-    ew.push_back({weight_view(w1[static_cast<size_t>(e)].dequantized), weight_view(w2[static_cast<size_t>(e)].dequantized),
+    ew.push_back({weight_view(w1[static_cast<size_t>(e)].dequantized),
+                  weight_view(w2[static_cast<size_t>(e)].dequantized),
                   weight_view(w3[static_cast<size_t>(e)].dequantized)});
   const MatrixView<const int32_t> ev(chosen.data(), tokens, k);
   const MatrixView<const float> wv(weights.data(), tokens, k);
@@ -151,7 +158,8 @@ TEST_F(MoeExpertsTest, RoutedSumMatchesFloat64References) {
   const double err_a = relative_l2(added, want_a), err_b = relative_l2(added, want_b);
   EXPECT_LT(err_a, 4e-2) << "vs cpu::moe_experts_reference";
   EXPECT_LT(err_b, 2e-3) << "vs the reference with FP8 SwiGLU output";
-  std::printf("moe_experts_decode: rel L2 %.2e vs moe_experts_reference, %.2e vs FP8-h reference\n", err_a, err_b);
+  std::printf("moe_experts_decode: rel L2 %.2e vs moe_experts_reference, %.2e vs FP8-h reference\n", err_a,
+              err_b);
 }
 
 }  // namespace

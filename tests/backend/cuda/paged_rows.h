@@ -14,9 +14,9 @@ namespace baleen::test {
 
 struct PagedRows {
   KvPageLayout layout;
-  std::vector<uint8_t> pages;     // the pool's bytes
-  std::vector<int32_t> row_of;    // logical row i is pool row row_of[i] (page·P + slot)
-  Tensor decoded;                 // [n, dim] what a reader of the stored rows sees
+  std::vector<uint8_t> pages;   // the pool's bytes
+  std::vector<int32_t> row_of;  // logical row i is pool row row_of[i] (page·P + slot)
+  Tensor decoded;               // [n, dim] what a reader of the stored rows sees
 
   PagedRows(const KvCodec& codec, int64_t page_rows, const Tensor& rows, std::mt19937& rng)
       : layout{codec, page_rows}, decoded({rows.dim(0), codec.dim()}) {
