@@ -8,7 +8,7 @@
 namespace baleen::app {
 
 void ChatOptions::add_to(CLI::App& cmd) {
-  cmd.add_option("--model", model, "checkpoint directory (default: $BALEEN_MODEL, else models/baleen-nano)");
+  ModelFlags::add_to(cmd, "paper");
   cmd.add_option("--tokenizer", tokenizer, "tokenizer.json (default: the one scripts/setup.sh installs)");
   cmd.add_flag("--thinking", thinking, "thinking mode (the model reasons before answering)");
   cmd.add_option("-n,--max-tokens", max_tokens, "most tokens generated per model turn")

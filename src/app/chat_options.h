@@ -6,12 +6,12 @@
 #include <CLI/CLI.hpp>
 #include <string>
 
+#include "app/model_options.h"
 #include "session/turn_runner.h"
 
 namespace baleen::app {
 
-struct ChatOptions {
-  std::string model;      // empty: session::resolve_model_dir's default
+struct ChatOptions : ModelFlags {
   std::string tokenizer;  // empty: tokenizer::default_tokenizer_path()
   bool thinking = false;
   int64_t max_tokens = 256;

@@ -138,8 +138,8 @@ void run(const Options& o) {
   check(o.resume.empty() || std::filesystem::exists(o.resume), "--resume {}: no such file", o.resume);
   agent::TrajectoryLog log = agent::TrajectoryLog::open(log_path);
   check_log_mode(log, o.one_shot);
-  session::LoadedModel loaded(session::resolve_model_dir(o.chat.model), o.chat.tokenizer_path());
-  session::TurnRunner session(loaded.model(), loaded.tokenizer());
+  session::LoadedModel loaded(session::resolve_model_dir(o.chat.model), o.chat.tokenizer_path(), o.chat.options());
+  session::TurnRunner session(loaded.model(), loaded.tokenizer(), o.chat.storage());
   const auto state_root = std::filesystem::temp_directory_path() / fmt::format("baleen-agent-{}", ::getpid());
   std::filesystem::create_directories(state_root);
   auto sandbox = make_sandbox(o, state_root);

@@ -26,8 +26,8 @@ chat::Conversation fresh(const std::string& system) {
 }
 
 void run(const Options& o) {
-  session::LoadedModel loaded(session::resolve_model_dir(o.chat.model), o.chat.tokenizer_path());
-  session::TurnRunner session(loaded.model(), loaded.tokenizer());
+  session::LoadedModel loaded(session::resolve_model_dir(o.chat.model), o.chat.tokenizer_path(), o.chat.options());
+  session::TurnRunner session(loaded.model(), loaded.tokenizer(), o.chat.storage());
   session::TurnOptions turn = o.chat.turn_options();
   EventPrinter printer;
   turn.on_event = [&](const chat::ParseEvent& e) { printer.print(e); };

@@ -24,8 +24,8 @@ struct Options {
 };
 
 void run(const Options& o) {
-  session::LoadedModel loaded(session::resolve_model_dir(o.chat.model), o.chat.tokenizer_path());
-  session::TurnRunner session(loaded.model(), loaded.tokenizer());
+  session::LoadedModel loaded(session::resolve_model_dir(o.chat.model), o.chat.tokenizer_path(), o.chat.options());
+  session::TurnRunner session(loaded.model(), loaded.tokenizer(), o.chat.storage());
   chat::Conversation c;
   if (!o.system.empty()) c.messages.push_back(session::text_message(chat::Role::kSystem, o.system));
   c.messages.push_back(session::text_message(chat::Role::kUser, o.prompt));
@@ -59,8 +59,8 @@ chat::Json answer_request(session::TurnRunner& session, session::TurnOptions tur
 }
 
 void run_requests(const Options& o) {
-  session::LoadedModel loaded(session::resolve_model_dir(o.chat.model), o.chat.tokenizer_path());
-  session::TurnRunner session(loaded.model(), loaded.tokenizer());
+  session::LoadedModel loaded(session::resolve_model_dir(o.chat.model), o.chat.tokenizer_path(), o.chat.options());
+  session::TurnRunner session(loaded.model(), loaded.tokenizer(), o.chat.storage());
   session::TurnOptions turn = o.chat.turn_options();
   transform_jsonl(o.requests, o.output, [&](const std::string& line, size_t number) {
     turn.id_seed = number;  // stable tool-call ids across runs, distinct across lines

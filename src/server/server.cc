@@ -49,7 +49,7 @@ std::string error_message(const httplib::Request& req, const httplib::Response& 
 
 struct Server::Impl {
   Impl(session::LoadedModel& loaded, ServerOptions opts)
-      : options(std::move(opts)), session(loaded.model(), loaded.tokenizer()) {
+      : options(std::move(opts)), session(loaded.model(), loaded.tokenizer(), options.storage) {
     if (options.max_context == 0) options.max_context = loaded.model().config().max_position_embeddings;
     check(options.max_context > 0,
           "the model's config.json has no max_position_embeddings: pass the context length explicitly");

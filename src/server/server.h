@@ -20,6 +20,7 @@ struct ServerOptions {
   session::TurnOptions defaults;  // dialect, thinking, sampling and max_tokens of requests that omit them
   int64_t max_context = 0;        // prompt + completion tokens; 0: the config's max_position_embeddings
   size_t max_body_bytes = 8u << 20;
+  StateStorage storage = StateStorage::kPaper;  // the sessions' KV storage
 };
 
 class Server {

@@ -4,18 +4,20 @@
 #include <string>
 #include <vector>
 
+#include "backend/backend_registry.h"
 #include "core/error.h"
 #include "tokenizer/deepseek_v4_tokens.h"
 
 namespace baleen::session {
 
-LoadedModel::LoadedModel(const std::filesystem::path& checkpoint_dir,
-                         const std::filesystem::path& tokenizer_file, unsigned threads)
+ModelInstance::ModelInstance(const std::filesystem::path& checkpoint_dir, const ModelOptions& options)
     : checkpoint_(Checkpoint::open(checkpoint_dir.string())),
-      weights_(load_weights(checkpoint_)),
-      backend_(make_cpu_backend(threads)),
-      model_(checkpoint_.config(), weights_, *backend_),
-      tokenizer_(tokenizer::load_deepseek_v4(tokenizer_file)) {}
+      backend_(make_backend(options.backend, {.threads = options.threads})),
+      model_(checkpoint_.config(), load_weights(checkpoint_, *backend_, options.weights), *backend_) {}
+
+LoadedModel::LoadedModel(const std::filesystem::path& checkpoint_dir, const std::filesystem::path& tokenizer_file,
+                         const ModelOptions& options)
+    : instance_(checkpoint_dir, options), tokenizer_(tokenizer::load_deepseek_v4(tokenizer_file)) {}
 
 std::filesystem::path resolve_model_dir(const std::filesystem::path& requested) {
   namespace fs = std::filesystem;

@@ -58,7 +58,7 @@ chat::Message text_message(chat::Role role, std::string content);
 class TurnRunner {
  public:
   // Borrows both; the model must outlive the session.
-  TurnRunner(Model& model, const tokenizer::Tokenizer& tokenizer, StateStorage storage = StateStorage::kFp32);
+  TurnRunner(Model& model, const tokenizer::Tokenizer& tokenizer, StateStorage storage = StateStorage::kPaper);
 
   // The conversation (request tools attached) rendered and tokenized: the prompt generate() takes.
   std::vector<int32_t> prompt_tokens(const chat::Conversation& conversation,
@@ -74,8 +74,9 @@ class TurnRunner {
   void reset();
 
  private:
-  // Brings state_ to hold `prompt`; returns the logits row of its last token and how many were reused.
-  std::vector<float> advance_to(const std::vector<int32_t>& prompt, int64_t& reused);
+  // Brings state_ to hold the longest reusable prefix of `prompt` (a resume boundary it shares with a
+  // recent prompt is prefilled and snapshotted); returns the tokens still to feed and how many were reused.
+  std::vector<int32_t> advance_to(const std::vector<int32_t>& prompt, int64_t& reused);
 
   Model& model_;
   const tokenizer::Tokenizer& tokenizer_;

@@ -2,7 +2,7 @@
 
 #include <chrono>
 
-#include "agent/trajectory/crc32c.h"
+#include "core/crc32c.h"
 #include "core/error.h"
 
 namespace baleen::agent {
