@@ -11,6 +11,7 @@
 
 #include "backend/backend.h"
 #include "core/thread_pool.h"
+#include "backend/cpu/cpu_backend.h"
 #include "engine/model.h"
 
 namespace baleen {
@@ -170,7 +171,7 @@ void BM_Decode(benchmark::State& state) {
   f.model.prefill(std::span(ids).first(static_cast<size_t>(context)), base, 256);
   for (auto _ : state) {
     state.PauseTiming();
-    SessionState session = base.clone();
+    SessionState session = base.fork();
     state.ResumeTiming();
     benchmark::DoNotOptimize(
         f.model.forward(std::span(ids).subspan(static_cast<size_t>(context), 1), session));

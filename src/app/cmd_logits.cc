@@ -1,5 +1,6 @@
 // `baleen logits`: token ids (.npy int32 1-D) in, logits (.npy float32 [T, vocab]) out, computed in one of
-// the engine's modes (full sequence, token by token, or chunks of N) over fp32 or paper session storage.
+// the engine's modes (full sequence, token by token, or chunks of N) over fp32 or paper session storage;
+// --load-state resumes a saved session first, --save-state saves the session after the ids.
 #include <cstdio>
 #include <string>
 
@@ -10,13 +11,14 @@
 #include "core/npy.h"
 #include "core/progress.h"
 #include "engine/model.h"
+#include "engine/state_file.h"
 
 namespace baleen::app {
 namespace {
 
 struct Options {
   ModelFlags model;
-  std::string ids, out, mode = "full";
+  std::string ids, out, mode = "full", load_state, save_state;
 };
 
 int64_t chunk_for_mode(const std::string& mode, int64_t tokens) {
@@ -39,7 +41,8 @@ void run(const Options& o) {
   log::info("loading {}", o.model.model);
   session::ModelInstance instance(o.model.model, o.model.options());
   Model& model = instance.model();
-  SessionState state = model.new_session(storage);
+  SessionState state = o.load_state.empty() ? model.new_session(storage)
+                                             : baleen::load_state(o.load_state, model, storage, instance.identity());
   Progress progress("prefill", ids.size(), "tokens");
   int64_t reported = 0;
   const Tensor logits = model.prefill(ids, state, chunk, LogitRows::kAll, [&](int64_t done, int64_t) {
@@ -48,6 +51,7 @@ void run(const Options& o) {
   });
   progress.finish();
   write_npy_float32(o.out, logits);
+  if (!o.save_state.empty()) save_state(o.save_state, state, model, instance.identity());
   log::info("wrote {} [{}, {}]; session state {} bytes", o.out, logits.dim(0), logits.dim(1), state.bytes());
 }
 
@@ -60,6 +64,8 @@ void add_logits_command(CLI::App& app) {
   cmd->add_option("--ids", opts->ids, "int32 1-D .npy of token ids")->required();
   cmd->add_option("--out", opts->out, "output float32 [T, vocab] .npy")->required();
   cmd->add_option("--mode", opts->mode, "full | incremental | chunked:N")->capture_default_str();
+  cmd->add_option("--load-state", opts->load_state, "resume the session saved in this file first");
+  cmd->add_option("--save-state", opts->save_state, "save the session to this file afterwards");
   cmd->callback([opts] { run(*opts); });
 }
 

@@ -10,7 +10,8 @@ void ModelFlags::add_to(CLI::App& cmd, const std::string& default_storage, bool 
   auto* m = cmd.add_option("--model", model, "checkpoint directory (default: $BALEEN_MODEL, else models/baleen-nano)");
   if (model_required) m->required();
   cmd.add_option("--backend", backend, fmt::format("backend: {}", fmt::join(backend_names(), " | ")))
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check([](const std::string& name) { return backend_unavailable(name); });
   cmd.add_option("--threads", threads, "backend threads (0: all cores)")->capture_default_str();
   cmd.add_option("--weights", weights, "weights as stored (FP8/FP4/BF16) or dequantized: stored | fp32")
       ->capture_default_str();

@@ -17,6 +17,8 @@ struct BackendOptions {
 };
 
 std::vector<std::string> backend_names();  // every name make_backend knows, built or not
+// Why make_backend(name) would fail (unknown, or not in this build), or empty when it would not.
+std::string backend_unavailable(std::string_view name);
 std::unique_ptr<Backend> make_backend(std::string_view name, const BackendOptions& options = {});
 
 }  // namespace baleen

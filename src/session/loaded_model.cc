@@ -12,6 +12,8 @@ namespace baleen::session {
 
 ModelInstance::ModelInstance(const std::filesystem::path& checkpoint_dir, const ModelOptions& options)
     : checkpoint_(Checkpoint::open(checkpoint_dir.string())),
+      identity_{std::filesystem::absolute(checkpoint_dir).lexically_normal().filename().string(),
+                checkpoint_.fingerprint()},
       backend_(make_backend(options.backend, {.threads = options.threads})),
       model_(checkpoint_.config(), load_weights(checkpoint_, *backend_, options.weights), *backend_) {}
 

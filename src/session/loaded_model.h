@@ -9,6 +9,7 @@
 
 #include "backend/backend.h"
 #include "engine/model.h"
+#include "engine/state_file.h"
 #include "engine/weights.h"
 #include "model/checkpoint.h"
 #include "tokenizer/tokenizer.h"
@@ -30,9 +31,12 @@ class ModelInstance {
 
   Model& model() { return model_; }
   const Checkpoint& checkpoint() const { return checkpoint_; }
+  // Which weights these are: the directory's name and the checkpoint's fingerprint (state files carry it).
+  const ModelIdentity& identity() const { return identity_; }
 
  private:
   Checkpoint checkpoint_;
+  ModelIdentity identity_;
   std::unique_ptr<Backend> backend_;
   Model model_;
 };
@@ -46,6 +50,7 @@ class LoadedModel {
   Model& model() { return instance_.model(); }
   const tokenizer::Tokenizer& tokenizer() const { return tokenizer_; }
   const Checkpoint& checkpoint() const { return instance_.checkpoint(); }
+  const ModelIdentity& identity() const { return instance_.identity(); }
 
  private:
   ModelInstance instance_;

@@ -24,7 +24,7 @@ session::LoadedModel* nano() {
     // The shards are committed gzipped; scripts/setup.sh unpacks them.
     if (!std::filesystem::exists(dir + "/model-00001-of-00002.safetensors")) return nullptr;
     return std::make_unique<session::LoadedModel>(std::string(BALEEN_SOURCE_DIR) + "/models/baleen-nano", tok,
-                                                  2);
+                                                  session::ModelOptions{.threads = 2});
   }();
   return loaded.get();
 }

@@ -30,7 +30,7 @@ std::vector<Plan> plans(int64_t n, int64_t vocab, std::mt19937& rng) {
   std::vector<Plan> out;
   for (int64_t i = 0; i < n; ++i) {
     const auto seed = static_cast<uint32_t>(rng());
-    const auto p = static_cast<int64_t>(prefix_len(rng)), s = i % 2 == 0 ? 1 : chunk_len(rng);
+    const int64_t p = prefix_len(rng), s = i % 2 == 0 ? 1 : chunk_len(rng);
     const std::vector<int32_t> ids = test::random_ids(p + s + 1, vocab, seed);
     out.push_back({{ids.begin(), ids.begin() + p}, {ids.begin() + p, ids.begin() + p + s}, {ids.back()}});
   }
@@ -116,7 +116,7 @@ TEST(Batch, GeneratorStepsSequencesTogetherAsTheyWouldRunAlone) {
   }
   std::vector<SessionState> states;
   std::vector<Sequence> seqs;
-  for (const auto& p : prompts) states.push_back(model.new_session(StateStorage::kPaper));
+  for (size_t i = 0; i < prompts.size(); ++i) states.push_back(model.new_session(StateStorage::kPaper));
   for (size_t i = 0; i < prompts.size(); ++i) seqs.emplace_back(states[i], prompts[i], SamplingParams{}, StopConditions{12, {}});
   std::vector<Sequence*> all;
   for (Sequence& s : seqs) all.push_back(&s);

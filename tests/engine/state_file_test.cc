@@ -162,6 +162,7 @@ TEST_F(StateFileTest, ForksOfALongPrefixHoldItsEntriesOnce) {
   // HCA layers only, so the 16K-token prefill stays quick under the sanitizers (CSA's indexer is quadratic).
   c.layers = {{0, MoeRouting::kLearned}, {16, MoeRouting::kLearned}, {32, MoeRouting::kLearned}};
   c.num_layers = 3;
+  c.num_heads = 1;
   auto be = make_cpu_backend(2);
   Model m(c, random_weights(c, 5), *be);
   const std::vector<int32_t> prefix = test::random_ids(16384, c.vocab_size, 8);

@@ -42,7 +42,7 @@ bool start(Served& out) {
   const std::string dir = std::string(BALEEN_SOURCE_DIR) + "/models/baleen-nano";
   if (!std::filesystem::exists(tok) || !std::filesystem::exists(dir + "/model-00001-of-00002.safetensors"))
     return false;
-  out.model = std::make_unique<session::LoadedModel>(dir, tok, 2);
+  out.model = std::make_unique<session::LoadedModel>(dir, tok, session::ModelOptions{.threads = 2});
   session::TurnOptions defaults;
   defaults.max_tokens = 96;
   out.server =

@@ -18,7 +18,7 @@ LoadedModel* nano() {
     const std::string dir = std::string(BALEEN_SOURCE_DIR) + "/models/baleen-nano";
     // The shards are committed gzipped; scripts/setup.sh unpacks them.
     if (!std::filesystem::exists(dir + "/model-00001-of-00002.safetensors")) return nullptr;
-    return std::make_unique<LoadedModel>(std::string(BALEEN_SOURCE_DIR) + "/models/baleen-nano", tok, 2);
+    return std::make_unique<LoadedModel>(std::string(BALEEN_SOURCE_DIR) + "/models/baleen-nano", tok, ModelOptions{.threads = 2});
   }();
   return loaded.get();
 }
