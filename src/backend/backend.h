@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "core/dtype.h"
+#include "core/error.h"
 #include "core/tensor.h"
 
 namespace baleen {
@@ -33,6 +34,25 @@ struct WeightView {
 inline WeightView weight_view(const Tensor& t) {
   const int64_t cols = t.shape().empty() ? 1 : t.shape().back();
   return {DType::kF32, t.data(), cols == 0 ? 0 : t.size() / cols, cols};
+}
+
+// Rows [begin, begin + count) of w (a group of the grouped matmul's weight). A block-scaled slice must
+// start on a block_rows boundary so that its scale rows are whole rows of w's; throws Error otherwise.
+inline WeightView weight_rows(const WeightView& w, int64_t begin, int64_t count) {
+  check(begin >= 0 && count >= 0 && begin + count <= w.rows, "weight rows [{}, {}) out of [0, {})", begin,
+        begin + count, w.rows);
+  WeightView s = w;
+  s.data = static_cast<const uint8_t*>(w.data) + begin * w.cols * dtype_bits(w.dtype) / 8;
+  s.rows = count;
+  if (w.scales != nullptr) {
+    check(w.block_rows > 0 && begin % w.block_rows == 0,
+          "weight rows from {}: a {} slice must start on a multiple of its {}-row scale blocks", begin,
+          dtype_name(w.dtype), w.block_rows);
+    const int64_t scale_cols = (w.cols + w.block_cols - 1) / w.block_cols;
+    s.scales = static_cast<const uint8_t*>(w.scales) +
+               begin / w.block_rows * scale_cols * dtype_bits(w.scale_dtype) / 8;
+  }
+  return s;
 }
 
 // Interleaved RoPE frequencies θ_i (rope_dim/2 of them) of one rope type (spec "Attention").
@@ -86,7 +106,8 @@ class Backend {
   // y[T, out] = x[T, in]·Wᵀ, fp32 accumulation.
   virtual void matmul(MatrixView<const float> x, const WeightView& w, MatrixView<float> y) = 0;
   // Block-diagonal product: x's columns split in `groups` equal slices, W is [groups·out_g, in_g];
-  // y's group-i columns = x_i·W_iᵀ (the grouped output projection's wo_a).
+  // y's group-i columns = x_i·W_iᵀ (the grouped output projection's wo_a). A block-scaled W needs out_g
+  // to be a multiple of block_rows (weight_rows throws Error otherwise).
   virtual void grouped_matmul(MatrixView<const float> x, const WeightView& w, int64_t groups,
                               MatrixView<float> y) = 0;
   // Per row: y = x·rsqrt(mean(x²)+eps)·weight; weight null means unweighted. x and y may alias.

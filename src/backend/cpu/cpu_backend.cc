@@ -29,28 +29,28 @@ class CpuBackend final : public Backend {
   explicit CpuBackend(unsigned threads) : pool_(threads) {}
 
   std::string_view name() const override { return "cpu"; }
-  bool supports(DType weight_dtype) const override { return weight_dtype == DType::kF32; }
+  bool supports(DType weight_dtype) const override {
+    return weight_dtype == DType::kF32 || weight_dtype == DType::kBF16 || weight_dtype == DType::kF8E4M3 ||
+           weight_dtype == DType::kF4E2M1x2;
+  }
 
   void matmul(MatrixView<const float> x, const WeightView& w, MatrixView<float> y) override {
-    const auto wm = w.f32();
     // Columns in multiples of 4 (the kernel's tile) so that threads split whole tiles.
-    pool_.parallel_for((wm.rows + 3) / 4, 8, [&](int64_t b, int64_t e) {
-      cpu::matmul_columns(x, wm, y, b * 4, std::min(wm.rows, e * 4));
+    pool_.parallel_for((w.rows + 3) / 4, 8, [&](int64_t b, int64_t e) {
+      cpu::matmul_columns(x, w, y, b * 4, std::min(w.rows, e * 4));
     });
   }
 
   void grouped_matmul(MatrixView<const float> x, const WeightView& w, int64_t groups,
                       MatrixView<float> y) override {
-    const auto wm = w.f32();
-    const int64_t out_g = wm.rows / groups, in_g = x.cols / groups;
-    pool_.parallel_for(groups * ((out_g + 3) / 4), 8, [&](int64_t b, int64_t e) {
-      const int64_t tiles = (out_g + 3) / 4;
+    const int64_t out_g = w.rows / groups, in_g = x.cols / groups, tiles = (out_g + 3) / 4;
+    for (int64_t g = 0; g < groups; ++g) weight_rows(w, g * out_g, out_g);  // throws before any thread runs
+    pool_.parallel_for(groups * tiles, 8, [&](int64_t b, int64_t e) {
       for (int64_t i = b; i < e; ++i) {
         const int64_t g = i / tiles, o = (i % tiles) * 4;
         MatrixView<const float> xg{x.data + g * in_g, x.rows, in_g, x.stride};
-        MatrixView<const float> wg{wm.row(g * out_g), out_g, in_g, wm.stride};
         MatrixView<float> yg{y.data + g * out_g, y.rows, out_g, y.stride};
-        cpu::matmul_columns(xg, wg, yg, o, std::min(out_g, o + 4));
+        cpu::matmul_columns(xg, weight_rows(w, g * out_g, out_g), yg, o, std::min(out_g, o + 4));
       }
     });
   }

@@ -1,0 +1,188 @@
+// A weight's rows read as fp32 lanes in registers, one reader per stored dtype (backend.h WeightView).
+// Every value a reader yields is bit-for-bit the fp32 value Checkpoint::load_f32 gives for it (code ×
+// scale with one fp32 rounding, model/checkpoint.h dequantize_fp8 / dequantize_fp4), for finite scales
+// and non-NaN codes, with the MXCSR defaults (no flush-to-zero, no denormals-are-zero). Inline, no
+// allocation; the kernel in matmul.cc calls them.
+//
+// A reader's row cursor offers: segment(k) before the columns [k·B, (k+1)·B) of B = segment_cols()
+// (one scale block; 0: the row is one segment), load(i) for the 8 columns i..i+7 inside the current
+// segment, and at(j) for one column anywhere (the scalar tail).
+#pragma once
+
+#include <immintrin.h>
+
+#include <bit>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+
+#include "backend/backend.h"
+#include "core/dtype.h"
+
+namespace baleen::cpu {
+
+// A scale element as the checkpoint's dequantizer reads it (ue8m0 2^(e−127), 0xFF NaN; f32; bf16).
+inline float scale_value(const void* scales, DType dtype, int64_t index) {
+  const auto* bytes = static_cast<const uint8_t*>(scales);
+  switch (dtype) {
+    case DType::kUE8M0: {
+      const uint8_t e = bytes[index];
+      if (e == 0xFF) return std::numeric_limits<float>::quiet_NaN();
+      return e == 0 ? 0x1p-127f : std::bit_cast<float>(uint32_t{e} << 23);  // 2^-127 is subnormal
+    }
+    case DType::kBF16: {
+      uint16_t v;
+      std::memcpy(&v, bytes + 2 * index, 2);
+      return bf16_to_f32(v);
+    }
+    default: {
+      float v;
+      std::memcpy(&v, bytes + 4 * index, 4);
+      return v;
+    }
+  }
+}
+
+// Dense fp32 rows (any row stride).
+struct F32Rows {
+  MatrixView<const float> w;
+
+  struct Row {
+    const float* p;
+    void segment(int64_t) {}
+    __m256 load(int64_t i) const { return _mm256_loadu_ps(p + i); }
+    float at(int64_t j) const { return p[j]; }
+  };
+  Row row(int64_t r) const { return {w.row(r)}; }
+  int64_t segment_cols() const { return 0; }
+};
+
+// bf16 is the top half of an fp32: widen and shift.
+struct Bf16Rows {
+  const uint16_t* data;
+  int64_t cols;
+
+  struct Row {
+    const uint16_t* p;
+    void segment(int64_t) {}
+    __m256 load(int64_t i) const {
+      const __m256i h = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i)));
+      return _mm256_castsi256_ps(_mm256_slli_epi32(h, 16));
+    }
+    float at(int64_t j) const { return bf16_to_f32(p[j]); }
+  };
+  Row row(int64_t r) const { return {data + r * cols}; }
+  int64_t segment_cols() const { return 0; }
+};
+
+// The scale row and block width shared by the block-scaled readers.
+struct BlockScales {
+  const void* data;
+  DType dtype;
+  int64_t row_stride;  // scale elements per scale row
+  int64_t block_rows, block_cols;
+
+  const void* row_of(int64_t r) const {
+    const int64_t bytes = dtype == DType::kUE8M0 ? 1 : dtype == DType::kBF16 ? 2 : 4;
+    return static_cast<const uint8_t*>(data) + (r / block_rows) * row_stride * bytes;
+  }
+};
+
+// e4m3 → fp32: the sign-extended byte shifted left 20 and masked puts the sign at bit 31 and the 7-bit
+// magnitude at bits 26..20, an fp32 equal to the code × 2^−120 (exact, subnormal codes included). One
+// multiply by scale·2^120 then gives code × scale with one rounding, as load_f32 does, provided
+// scale·2^120 is exact, i.e. finite (kFused). Otherwise (scales ≥ 2^8) the two steps are done apart:
+// × 2^120 (exact) then × scale. NaN codes (0x7F, 0xFF) read as ±480, not NaN.
+template <bool kFused>
+struct Fp8Rows {
+  const uint8_t* data;
+  int64_t cols;
+  BlockScales scales;
+
+  struct Row {
+    const uint8_t* p;
+    const void* scale_row;
+    DType scale_dtype;
+    int64_t block_cols;
+    __m256 factor;
+
+    void segment(int64_t k) {
+      const float s = scale_value(scale_row, scale_dtype, k);
+      factor = _mm256_set1_ps(kFused ? s * 0x1p120f : s);
+    }
+    __m256 load(int64_t i) const {
+      const __m256i b = _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p + i)));
+      const __m256i bits = _mm256_and_si256(_mm256_slli_epi32(b, 20), _mm256_set1_epi32(0x87F00000u));
+      const __m256 v = _mm256_castsi256_ps(bits);
+      if constexpr (kFused) return _mm256_mul_ps(v, factor);
+      return _mm256_mul_ps(_mm256_mul_ps(v, _mm256_set1_ps(0x1p120f)), factor);
+    }
+    float at(int64_t j) const { return fp8_e4m3_to_f32(p[j]) * scale_value(scale_row, scale_dtype, j / block_cols); }
+  };
+  Row row(int64_t r) const {
+    return {data + r * cols, scales.row_of(r), scales.dtype, scales.block_cols, _mm256_setzero_ps()};
+  }
+  int64_t segment_cols() const { return scales.block_cols; }
+};
+
+// e2m1 pairs (element 2i in the low nibble). Each lane gets its nibble by a variable shift of the
+// broadcast 4 bytes; an 8-entry table of magnitude × scale (one rounding each, as load_f32) is looked up
+// by the low 3 bits and the nibble's sign bit is flipped in. The table is stored pre-xored with m << 28 so
+// that one xor with nibble << 28 sets the sign and restores bits 30..28.
+struct Fp4Rows {
+  const uint8_t* data;
+  int64_t cols;
+  BlockScales scales;
+
+  struct Row {
+    const uint8_t* p;
+    const void* scale_row;
+    DType scale_dtype;
+    int64_t block_cols;
+    __m256 table;
+
+    void segment(int64_t k) {
+      const __m256 magnitudes = _mm256_setr_ps(0.0f, 0.5f, 1.0f, 1.5f, 2.0f, 3.0f, 4.0f, 6.0f);
+      const __m256i high = _mm256_setr_epi32(0, 1 << 28, 2 << 28, 3 << 28, 4 << 28, 5 << 28, 6 << 28, 7 << 28);
+      const __m256 scaled = _mm256_mul_ps(magnitudes, _mm256_set1_ps(scale_value(scale_row, scale_dtype, k)));
+      table = _mm256_xor_ps(scaled, _mm256_castsi256_ps(high));
+    }
+    __m256 load(int64_t i) const {
+      uint32_t word;
+      std::memcpy(&word, p + i / 2, 4);
+      const __m256i nibbles =
+          _mm256_srlv_epi32(_mm256_set1_epi32(static_cast<int>(word)), _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28));
+      const __m256 v = _mm256_permutevar8x32_ps(table, nibbles);
+      return _mm256_xor_ps(v, _mm256_castsi256_ps(_mm256_slli_epi32(nibbles, 28)));
+    }
+    float at(int64_t j) const {
+      const uint8_t byte = p[j / 2];
+      return fp4_e2m1_to_f32(j % 2 == 0 ? byte & 0xF : byte >> 4) *
+             scale_value(scale_row, scale_dtype, j / block_cols);
+    }
+  };
+  Row row(int64_t r) const {
+    return {data + r * (cols / 2), scales.row_of(r), scales.dtype, scales.block_cols, _mm256_setzero_ps()};
+  }
+  int64_t segment_cols() const { return scales.block_cols; }
+};
+
+// Any reader whose scale blocks do not fall on 8-column boundaries: 8 scalar reads per load (slow, exact).
+template <class Rows>
+struct ScalarRows {
+  Rows rows;
+
+  struct Row {
+    typename Rows::Row r;
+    void segment(int64_t) {}
+    __m256 load(int64_t i) const {
+      return _mm256_setr_ps(r.at(i), r.at(i + 1), r.at(i + 2), r.at(i + 3), r.at(i + 4), r.at(i + 5),
+                            r.at(i + 6), r.at(i + 7));
+    }
+    float at(int64_t j) const { return r.at(j); }
+  };
+  Row row(int64_t r) const { return {rows.row(r)}; }
+  int64_t segment_cols() const { return 0; }
+};
+
+}  // namespace baleen::cpu
