@@ -79,12 +79,12 @@ BlockScales block_scales(const WeightView& w) {
   return {w.scales, w.scale_dtype, ceil_div(w.cols, w.block_cols), w.block_rows, w.block_cols};
 }
 
-// Whether scale·2^120 is finite (so exact) for every block that rows [o_begin, o_end) use.
+// Whether scale·2^8 is finite (so exact) for every block that rows [o_begin, o_end) use.
 bool fused_factor_exact(const WeightView& w, int64_t o_begin, int64_t o_end) {
   const BlockScales s = block_scales(w);
   for (int64_t br = o_begin / w.block_rows; br <= (o_end - 1) / w.block_rows; ++br) {
     for (int64_t bc = 0; bc < s.row_stride; ++bc) {
-      if (!std::isfinite(scale_value(w.scales, w.scale_dtype, br * s.row_stride + bc) * 0x1p120f)) return false;
+      if (!std::isfinite(scale_value(w.scales, w.scale_dtype, br * s.row_stride + bc) * 0x1p8f)) return false;
     }
   }
   return true;

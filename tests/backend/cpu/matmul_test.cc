@@ -81,6 +81,7 @@ TEST(CpuMatmul, GroupedMatmulIsBlockDiagonal) {
 struct WeightCase {
   std::string name;
   std::function<void(test::StoredWeight&, std::mt19937&)> make;
+  bool finite = true;  // false: values near the fp32 range, where products and sums overflow
 };
 
 std::vector<WeightCase> weight_cases() {
@@ -92,14 +93,12 @@ std::vector<WeightCase> weight_cases() {
       {"fp8 [200, 300] 128x128 ue8m0", [=](auto& w, auto& rng) { test::make_fp8(w, 200, 300, 128, 128, ue8m0, rng); }},
       {"fp8 [200, 300] 128x128 f32 scales",
        [=](auto& w, auto& rng) { test::make_fp8(w, 200, 300, 128, 128, f32, rng); }},
-      // Scales from 2^-127 (products are subnormal) to 2^7: the fused scale·2^120 path at its limits.
-      {"fp8 ue8m0 2^-127..2^7",
-       [](auto& w, auto& rng) { test::make_fp8(w, 130, 136, 128, 128, {DType::kUE8M0, 0, 134}, rng); }},
-      // Scales ≥ 2^8, where scale·2^120 overflows: the two-step path.
-      {"fp8 ue8m0 up to 2^13",
-       [](auto& w, auto& rng) { test::make_fp8(w, 130, 136, 128, 128, {DType::kUE8M0, 125, 140}, rng); }},
-      {"fp8 f32 scales up to 390",
-       [](auto& w, auto& rng) { test::make_fp8(w, 70, 136, 128, 128, {DType::kF32, 1, 400000}, rng); }},
+      // Scales from 2^-127 (products are subnormal) to 2^119: the fused scale·2^8 path at its limits.
+      {"fp8 ue8m0 2^-127..2^119",
+       [](auto& w, auto& rng) { test::make_fp8(w, 130, 136, 128, 128, {DType::kUE8M0, 0, 246}, rng); }, false},
+      // Scales ≥ 2^120, where scale·2^8 overflows: the two-step path (codes ≤ 2^-2 keep values finite).
+      {"fp8 ue8m0 2^120..2^122 small codes",
+       [](auto& w, auto& rng) { test::make_fp8(w, 130, 136, 128, 128, {DType::kUE8M0, 247, 249}, rng, 0x28); }},
       {"fp8 [75, 100] 32x32 ue8m0", [=](auto& w, auto& rng) { test::make_fp8(w, 75, 100, 32, 32, ue8m0, rng); }},
       // Blocks that do not fall on 8-column chunks: the scalar reader.
       {"fp8 [23, 45] 5x12 f32 scales", [=](auto& w, auto& rng) { test::make_fp8(w, 23, 45, 5, 12, f32, rng); }},
@@ -157,6 +156,7 @@ TEST(CpuMatmul, StoredDtypesMatchFloat64Truth) {
   auto backend = make_cpu_backend(2);
   std::mt19937 rng(22);
   for (const auto& c : weight_cases()) {
+    if (!c.finite) continue;
     test::StoredWeight w;
     c.make(w, rng);
     for (int64_t t : {1, 3}) {

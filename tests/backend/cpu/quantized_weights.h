@@ -48,14 +48,15 @@ inline TensorInfo scale_info(const StoredWeight& w, const ScaleDraw& draw) {
   return {"scale", draw.dtype, {}, w.scales.data(), w.scales.size()};
 }
 
-// FP8 e4m3 codes drawn uniformly over every non-NaN byte (subnormals and ±0 included).
+// FP8 e4m3 codes drawn uniformly over every non-NaN byte (subnormals and ±0 included) whose magnitude
+// bits are at most max_magnitude.
 inline void make_fp8(StoredWeight& w, int64_t rows, int64_t cols, int64_t block_rows, int64_t block_cols,
-                     const ScaleDraw& draw, std::mt19937& rng) {
+                     const ScaleDraw& draw, std::mt19937& rng, uint8_t max_magnitude = 0x7E) {
   std::uniform_int_distribution<int> byte(0, 255);
   w.data.resize(static_cast<size_t>(rows * cols));
   for (auto& b : w.data) {
     do b = static_cast<uint8_t>(byte(rng));
-    while ((b & 0x7F) == 0x7F);
+    while ((b & 0x7F) > max_magnitude);
   }
   const int64_t scale_rows = (rows + block_rows - 1) / block_rows, scale_cols = (cols + block_cols - 1) / block_cols;
   fill_scales(w, scale_rows * scale_cols, draw, rng);
