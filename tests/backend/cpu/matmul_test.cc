@@ -76,7 +76,6 @@ TEST(CpuMatmul, GroupedMatmulIsBlockDiagonal) {
   EXPECT_LT(test::relative_l2(fast, truth), 1e-6);
 }
 
-
 // One stored weight per format and scale regime the readers distinguish.
 struct WeightCase {
   std::string name;
@@ -90,25 +89,38 @@ std::vector<WeightCase> weight_cases() {
   return {
       // DeepSeek's 128×128 blocks, partial at the bottom (200 = 128 + 72) and right (300 = 2·128 + 44),
       // and a 4-column scalar tail.
-      {"fp8 [200, 300] 128x128 ue8m0", [=](auto& w, auto& rng) { test::make_fp8(w, 200, 300, 128, 128, ue8m0, rng); }},
+      {"fp8 [200, 300] 128x128 ue8m0",
+       [=](auto& w, auto& rng) { test::make_fp8(w, 200, 300, 128, 128, ue8m0, rng); }},
       {"fp8 [200, 300] 128x128 f32 scales",
        [=](auto& w, auto& rng) { test::make_fp8(w, 200, 300, 128, 128, f32, rng); }},
       // Scales from 2^-127 (products are subnormal) to 2^119: the fused scale·2^8 path at its limits.
       {"fp8 ue8m0 2^-127..2^119",
-       [](auto& w, auto& rng) { test::make_fp8(w, 130, 136, 128, 128, {DType::kUE8M0, 0, 246}, rng); }, false},
+       [](auto& w, auto& rng) {
+         test::make_fp8(w, 130, 136, 128, 128, {DType::kUE8M0, 0, 246}, rng);
+       },
+       false},
       // Scales ≥ 2^120, where scale·2^8 overflows: the two-step path (codes ≤ 2^-2 keep values finite).
       {"fp8 ue8m0 2^120..2^122 small codes",
-       [](auto& w, auto& rng) { test::make_fp8(w, 130, 136, 128, 128, {DType::kUE8M0, 247, 249}, rng, 0x28); }},
-      {"fp8 [75, 100] 32x32 ue8m0", [=](auto& w, auto& rng) { test::make_fp8(w, 75, 100, 32, 32, ue8m0, rng); }},
+       [](auto& w, auto& rng) {
+         test::make_fp8(w, 130, 136, 128, 128, {DType::kUE8M0, 247, 249}, rng, 0x28);
+       }},
+      {"fp8 [75, 100] 32x32 ue8m0",
+       [=](auto& w, auto& rng) { test::make_fp8(w, 75, 100, 32, 32, ue8m0, rng); }},
       // Blocks that do not fall on 8-column chunks: the scalar reader.
-      {"fp8 [23, 45] 5x12 f32 scales", [=](auto& w, auto& rng) { test::make_fp8(w, 23, 45, 5, 12, f32, rng); }},
-      {"fp8 [9, 7] 128x128 (tail only)", [=](auto& w, auto& rng) { test::make_fp8(w, 9, 7, 128, 128, ue8m0, rng); }},
+      {"fp8 [23, 45] 5x12 f32 scales",
+       [=](auto& w, auto& rng) { test::make_fp8(w, 23, 45, 5, 12, f32, rng); }},
+      {"fp8 [9, 7] 128x128 (tail only)",
+       [=](auto& w, auto& rng) { test::make_fp8(w, 9, 7, 128, 128, ue8m0, rng); }},
       {"fp4 [37, 256] ue8m0", [=](auto& w, auto& rng) { test::make_fp4(w, 37, 256, ue8m0, rng); }},
-      {"fp4 [37, 200] ue8m0 (partial 32-block)", [=](auto& w, auto& rng) { test::make_fp4(w, 37, 200, ue8m0, rng); }},
-      {"fp4 [37, 90] ue8m0 (scalar tail)", [=](auto& w, auto& rng) { test::make_fp4(w, 37, 90, ue8m0, rng); }},
+      {"fp4 [37, 200] ue8m0 (partial 32-block)",
+       [=](auto& w, auto& rng) { test::make_fp4(w, 37, 200, ue8m0, rng); }},
+      {"fp4 [37, 90] ue8m0 (scalar tail)",
+       [=](auto& w, auto& rng) { test::make_fp4(w, 37, 90, ue8m0, rng); }},
       {"fp4 [21, 96] f32 scales", [=](auto& w, auto& rng) { test::make_fp4(w, 21, 96, f32, rng); }},
       {"fp4 ue8m0 2^-127..2^103",
-       [](auto& w, auto& rng) { test::make_fp4(w, 13, 64, {DType::kUE8M0, 0, 230}, rng); }},
+       [](auto& w, auto& rng) {
+         test::make_fp4(w, 13, 64, {DType::kUE8M0, 0, 230}, rng);
+       }},
       {"bf16 [45, 300]", [](auto& w, auto& rng) { test::make_bf16(w, 45, 300, rng); }},
   };
 }
@@ -179,7 +191,8 @@ TEST(CpuMatmul, WeightValueIsTheCheckpointsDequantizedValue) {
     const auto f = w.f32.matrix();
     int64_t off = 0;
     for (int64_t r = 0; r < f.rows; ++r)
-      for (int64_t k = 0; k < f.cols; ++k) off += static_cast<float>(cpu::weight_value(w.view, r, k)) != f(r, k);
+      for (int64_t k = 0; k < f.cols; ++k)
+        off += static_cast<float>(cpu::weight_value(w.view, r, k)) != f(r, k);
     EXPECT_EQ(off, 0) << c.name;
   }
 }
@@ -194,7 +207,8 @@ TEST(CpuMatmul, GroupedMatmulOnFp8GroupsIsTheFp32Result) {
          fp32({t, groups * out_g}), truth({t, groups * out_g});
   backend->grouped_matmul(x.matrix(), w.view, groups, quantized.matrix());
   backend->grouped_matmul(x.matrix(), weight_view(w.f32), groups, fp32.matrix());
-  EXPECT_TRUE(same_bits(quantized.data(), fp32.data(), quantized.size())) << first_difference(quantized, fp32);
+  EXPECT_TRUE(same_bits(quantized.data(), fp32.data(), quantized.size()))
+      << first_difference(quantized, fp32);
   for (int64_t g = 0; g < groups; ++g) {
     MatrixView<const float> xg{x.data() + g * in_g, t, in_g, groups * in_g};
     MatrixView<float> yg{truth.data() + g * out_g, t, out_g, groups * out_g};
@@ -221,7 +235,8 @@ TEST(CpuMatmul, WeightRowsMustStartOnAScaleBlock) {
 
 TEST(CpuMatmul, SupportsTheStoredWeightDtypes) {
   auto backend = make_cpu_backend(1);
-  for (DType d : {DType::kF32, DType::kBF16, DType::kF8E4M3, DType::kF4E2M1x2}) EXPECT_TRUE(backend->supports(d));
+  for (DType d : {DType::kF32, DType::kBF16, DType::kF8E4M3, DType::kF4E2M1x2})
+    EXPECT_TRUE(backend->supports(d));
   for (DType d : {DType::kF16, DType::kI8, DType::kUE8M0}) EXPECT_FALSE(backend->supports(d));
 }
 

@@ -67,7 +67,6 @@ TEST(CpuMoe, ExpertsMatchTruthWithClamp) {
   EXPECT_LT(test::relative_l2(fast, truth), 1e-5);
 }
 
-
 // The checkpoint's experts: FP4 w1/w2/w3 read in place give the fp32 experts' bits on their load_f32 copies.
 TEST(CpuMoe, Fp4ExpertsGiveTheBitsOfTheirLoadF32Copies) {
   auto backend = make_cpu_backend(2);

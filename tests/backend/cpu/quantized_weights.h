@@ -58,7 +58,8 @@ inline void make_fp8(StoredWeight& w, int64_t rows, int64_t cols, int64_t block_
     do b = static_cast<uint8_t>(byte(rng));
     while ((b & 0x7F) > max_magnitude);
   }
-  const int64_t scale_rows = (rows + block_rows - 1) / block_rows, scale_cols = (cols + block_cols - 1) / block_cols;
+  const int64_t scale_rows = (rows + block_rows - 1) / block_rows,
+                scale_cols = (cols + block_cols - 1) / block_cols;
   fill_scales(w, scale_rows * scale_cols, draw, rng);
   w.view = {DType::kF8E4M3, w.data.data(), rows, cols, w.scales.data(), draw.dtype, block_rows, block_cols};
   w.f32 = Tensor({rows, cols});
