@@ -22,8 +22,8 @@ namespace baleen {
 struct WeightView {
   DType dtype = DType::kF32;
   const void* data = nullptr;
-  int64_t rows = 0;  // out features
-  int64_t cols = 0;  // in features
+  int64_t rows = 0;              // out features
+  int64_t cols = 0;              // in features
   const void* scales = nullptr;  // null for kF32 / kBF16
   DType scale_dtype = DType::kUE8M0;
   int64_t block_rows = 0, block_cols = 0;
@@ -38,7 +38,7 @@ inline WeightView weight_view(const Tensor& t) {
 
 // Rows [begin, begin + count) of w (a group of the grouped matmul's weight). A block-scaled slice must
 // start on a block_rows boundary so that its scale rows are whole rows of w's; throws Error otherwise.
-inline WeightView weight_rows(const WeightView& w, int64_t begin, int64_t count) {
+inline WeightView weight_row_slice(const WeightView& w, int64_t begin, int64_t count) {
   check(begin >= 0 && count >= 0 && begin + count <= w.rows, "weight rows [{}, {}) out of [0, {})", begin,
         begin + count, w.rows);
   WeightView s = w;
@@ -107,7 +107,7 @@ class Backend {
   virtual void matmul(MatrixView<const float> x, const WeightView& w, MatrixView<float> y) = 0;
   // Block-diagonal product: x's columns split in `groups` equal slices, W is [groups·out_g, in_g];
   // y's group-i columns = x_i·W_iᵀ (the grouped output projection's wo_a). A block-scaled W needs out_g
-  // to be a multiple of block_rows (weight_rows throws Error otherwise).
+  // to be a multiple of block_rows (weight_row_slice throws Error otherwise).
   virtual void grouped_matmul(MatrixView<const float> x, const WeightView& w, int64_t groups,
                               MatrixView<float> y) = 0;
   // Per row: y = x·rsqrt(mean(x²)+eps)·weight; weight null means unweighted. x and y may alias.

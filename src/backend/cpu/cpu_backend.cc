@@ -44,13 +44,14 @@ class CpuBackend final : public Backend {
   void grouped_matmul(MatrixView<const float> x, const WeightView& w, int64_t groups,
                       MatrixView<float> y) override {
     const int64_t out_g = w.rows / groups, in_g = x.cols / groups, tiles = (out_g + 3) / 4;
-    for (int64_t g = 0; g < groups; ++g) weight_rows(w, g * out_g, out_g);  // throws before any thread runs
+    for (int64_t g = 0; g < groups; ++g)
+      weight_row_slice(w, g * out_g, out_g);  // throws before any thread runs
     pool_.parallel_for(groups * tiles, 8, [&](int64_t b, int64_t e) {
       for (int64_t i = b; i < e; ++i) {
         const int64_t g = i / tiles, o = (i % tiles) * 4;
         MatrixView<const float> xg{x.data + g * in_g, x.rows, in_g, x.stride};
         MatrixView<float> yg{y.data + g * out_g, y.rows, out_g, y.stride};
-        cpu::matmul_columns(xg, weight_rows(w, g * out_g, out_g), yg, o, std::min(out_g, o + 4));
+        cpu::matmul_columns(xg, weight_row_slice(w, g * out_g, out_g), yg, o, std::min(out_g, o + 4));
       }
     });
   }

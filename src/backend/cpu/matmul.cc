@@ -29,13 +29,53 @@ void prefetch_next_tile(const Rows& rows, const int64_t (&r)[kR], int64_t i, int
     _mm_prefetch(reinterpret_cast<const char*>(rows.address(r[k] + kPrefetchRows, start)), _MM_HINT_T0);
 }
 
-// kT tokens × kR weight rows per step (kT·kR accumulators, kR decoded chunks, within the 16 ymm
-// registers). Segments are the weight's scale blocks: the readers set their scale there, off the hot loop.
+// The unroll pragmas and forced inlining keep the accumulators and row readers in registers (GCC -O2
+// leaves these loops rolled and the arrays on the stack once the readers' bodies grow).
+
+// a[t][k] += x[t][i..i+7] ⊙ w[k] for every token and row: the one place the sums grow.
+template <int kT, int kR>
+[[gnu::always_inline]] inline void accumulate(__m256 (&a)[kT][kR], const float* const (&x)[kT],
+                                              const __m256 (&w)[kR], int64_t i) {
+#pragma GCC unroll 8
+  for (int t = 0; t < kT; ++t) {
+    const __m256 vx = _mm256_loadu_ps(x[t] + i);
+#pragma GCC unroll 8
+    for (int k = 0; k < kR; ++k) a[t][k] = _mm256_fmadd_ps(vx, w[k], a[t][k]);
+  }
+}
+
+// The chunks [s0, s1) of one segment: 16 columns a step, then one chunk of 8 if left.
+template <int kT, int kR, class Rows>
+[[gnu::always_inline]] inline void segment_chunks(const Rows& rows, const typename Rows::Row (&w)[kR],
+                                                  const int64_t (&r)[kR], __m256 (&a)[kT][kR],
+                                                  const float* const (&x)[kT], int64_t s0, int64_t s1) {
+  int64_t i = s0;
+  for (; i + 16 <= s1; i += 16) {
+    prefetch_next_tile<kR>(rows, r, i, 16);
+    __m256 lo[kR], hi[kR];
+#pragma GCC unroll 8
+    for (int k = 0; k < kR; ++k) {
+      __m256 v[2];
+      w[k].load2(i, v);
+      lo[k] = v[0], hi[k] = v[1];
+    }
+    accumulate<kT, kR>(a, x, lo, i);
+    accumulate<kT, kR>(a, x, hi, i + 8);
+  }
+  if (i < s1) {
+    prefetch_next_tile<kR>(rows, r, i, 8);
+    __m256 v[kR];
+#pragma GCC unroll 8
+    for (int k = 0; k < kR; ++k) v[k] = w[k].load(i);
+    accumulate<kT, kR>(a, x, v, i);
+  }
+}
+
+// kT tokens × kR weight rows (kT·kR accumulators and kR decoded chunks within the 16 ymm registers).
+// Segments are the weight's scale blocks: the readers set their scale there, off the hot loop.
 template <int kT, int kR, class Rows>
 void tile(const Rows& rows, const float* const (&x)[kT], const int64_t (&r)[kR], int64_t n,
           float (&out)[kT][kR]) {
-  // The unroll pragmas keep the accumulators and row readers in registers (GCC -O2 leaves these loops
-  // rolled and the arrays on the stack once the readers' bodies grow).
   typename Rows::Row w[kR];
 #pragma GCC unroll 8
   for (int k = 0; k < kR; ++k) w[k] = rows.row(r[k]);
@@ -49,35 +89,7 @@ void tile(const Rows& rows, const float* const (&x)[kT], const int64_t (&r)[kR],
   for (int64_t s0 = 0, segment = 0; s0 < body; s0 += width, ++segment) {
 #pragma GCC unroll 8
     for (int k = 0; k < kR; ++k) w[k].segment(segment);
-    const int64_t s1 = std::min(body, s0 + width);
-    int64_t i = s0;
-    for (; i + 16 <= s1; i += 16) {
-      prefetch_next_tile<kR>(rows, r, i, 16);
-      __m256 vw[kR][2];
-#pragma GCC unroll 8
-      for (int k = 0; k < kR; ++k) w[k].load2(i, vw[k]);
-#pragma GCC unroll 2
-      for (int c = 0; c < 2; ++c) {
-#pragma GCC unroll 8
-        for (int t = 0; t < kT; ++t) {
-          const __m256 vx = _mm256_loadu_ps(x[t] + i + 8 * c);
-#pragma GCC unroll 8
-          for (int k = 0; k < kR; ++k) a[t][k] = _mm256_fmadd_ps(vx, vw[k][c], a[t][k]);
-        }
-      }
-    }
-    if (i < s1) {  // one chunk left in the segment
-      prefetch_next_tile<kR>(rows, r, i, 8);
-      __m256 vw[kR];
-#pragma GCC unroll 8
-      for (int k = 0; k < kR; ++k) vw[k] = w[k].load(i);
-#pragma GCC unroll 8
-      for (int t = 0; t < kT; ++t) {
-        const __m256 vx = _mm256_loadu_ps(x[t] + i);
-#pragma GCC unroll 8
-        for (int k = 0; k < kR; ++k) a[t][k] = _mm256_fmadd_ps(vx, vw[k], a[t][k]);
-      }
-    }
+    segment_chunks<kT, kR>(rows, w, r, a, x, s0, std::min(body, s0 + width));
   }
   for (int t = 0; t < kT; ++t) {
     for (int k = 0; k < kR; ++k) {

@@ -212,21 +212,21 @@ TEST(CpuMatmul, GroupedMatmulOnFp8GroupsIsTheFp32Result) {
   for (int64_t g = 0; g < groups; ++g) {
     MatrixView<const float> xg{x.data() + g * in_g, t, in_g, groups * in_g};
     MatrixView<float> yg{truth.data() + g * out_g, t, out_g, groups * out_g};
-    cpu::matmul_reference(xg, weight_rows(w.view, g * out_g, out_g), yg);
+    cpu::matmul_reference(xg, weight_row_slice(w.view, g * out_g, out_g), yg);
   }
   EXPECT_LT(test::relative_l2(quantized, truth), 1e-6);
 }
 
-TEST(CpuMatmul, WeightRowsMustStartOnAScaleBlock) {
+TEST(CpuMatmul, WeightRowSlicesMustStartOnAScaleBlock) {
   std::mt19937 rng(25);
   test::StoredWeight fp8, fp4;
   test::make_fp8(fp8, 256, 64, 128, 128, {}, rng);
   test::make_fp4(fp4, 10, 64, {}, rng);
-  EXPECT_THROW(weight_rows(fp8.view, 64, 64), Error);
-  EXPECT_THROW(weight_rows(fp8.view, 128, 129), Error);  // past the end
-  const WeightView lower = weight_rows(fp8.view, 128, 128);
+  EXPECT_THROW(weight_row_slice(fp8.view, 64, 64), Error);
+  EXPECT_THROW(weight_row_slice(fp8.view, 128, 129), Error);  // past the end
+  const WeightView lower = weight_row_slice(fp8.view, 128, 128);
   EXPECT_EQ(cpu::weight_value(lower, 5, 7), cpu::weight_value(fp8.view, 133, 7));
-  const WeightView row3 = weight_rows(fp4.view, 3, 2);  // FP4 blocks are one row
+  const WeightView row3 = weight_row_slice(fp4.view, 3, 2);  // FP4 blocks are one row
   EXPECT_EQ(cpu::weight_value(row3, 1, 33), cpu::weight_value(fp4.view, 4, 33));
   auto backend = make_cpu_backend(1);
   Tensor x = test::random_tensor({1, 4 * 64}, rng), y({1, 256});
