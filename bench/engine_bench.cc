@@ -2,17 +2,15 @@
 // read bandwidth, and the decode floor it implies: (bytes of active weights + KV read per token) / bandwidth.
 // Run: build/release/bench/engine_bench  (results in docs/BENCHMARKS.md)
 #include <benchmark/benchmark.h>
-#include <immintrin.h>
 
-#include <chrono>
 #include <memory>
 #include <random>
 #include <vector>
 
 #include "backend/backend.h"
-#include "core/thread_pool.h"
 #include "backend/cpu/cpu_backend.h"
 #include "engine/model.h"
+#include "read_bandwidth.h"
 
 namespace baleen {
 namespace {
@@ -95,35 +93,6 @@ int64_t active_weight_bytes(const Config& c, const ModelWeights& w) {
              tensor_bytes(l.ffn.shared.w2) + tensor_bytes(l.ffn.shared.w3);
   }
   return total;
-}
-
-// Streaming read bandwidth (bytes/s): AVX2 sums over a 1 GiB buffer on all cores, best of 5.
-double read_bandwidth() {
-  static const double measured = [] {
-    const int64_t n = (int64_t{1} << 30) / 4;
-    std::vector<float> buffer(static_cast<size_t>(n), 1.0f);
-    ThreadPool pool(0);
-    double best = 0;
-    for (int rep = 0; rep < 5; ++rep) {
-      std::vector<float> sums(pool.size() * 16, 0.0f);
-      const auto t0 = std::chrono::steady_clock::now();
-      pool.parallel_for(n / 8, 1 << 14, [&](int64_t b, int64_t e) {
-        __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-        int64_t i = b;
-        for (; i + 2 <= e; i += 2) {
-          acc0 = _mm256_add_ps(acc0, _mm256_loadu_ps(buffer.data() + 8 * i));
-          acc1 = _mm256_add_ps(acc1, _mm256_loadu_ps(buffer.data() + 8 * i + 8));
-        }
-        float out[8];
-        _mm256_storeu_ps(out, _mm256_add_ps(acc0, acc1));
-        benchmark::DoNotOptimize(out);
-      });
-      const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      best = std::max(best, double(n) * 4 / secs);
-    }
-    return best;
-  }();
-  return measured;
 }
 
 void BM_ReadBandwidth(benchmark::State& state) {

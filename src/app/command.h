@@ -14,6 +14,7 @@ inline constexpr int kExitUsage = 2;  // bad command line
 
 void add_version_command(CLI::App& app);
 void add_inspect_command(CLI::App& app);
+void add_make_checkpoint_command(CLI::App& app);
 void add_logits_command(CLI::App& app);
 void add_generate_command(CLI::App& app);
 void add_tokenize_command(CLI::App& app);

@@ -10,6 +10,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   baleen::app::add_version_command(app);
   baleen::app::add_inspect_command(app);
+  baleen::app::add_make_checkpoint_command(app);
   baleen::app::add_logits_command(app);
   baleen::app::add_generate_command(app);
   baleen::app::add_tokenize_command(app);

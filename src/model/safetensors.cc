@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -202,37 +201,6 @@ const SafetensorsEntry* SafetensorsFile::find(const std::string& name) const {
   auto it = std::lower_bound(header_.entries.begin(), header_.entries.end(), name,
                              [](const SafetensorsEntry& e, const std::string& n) { return e.name < n; });
   return it != header_.entries.end() && it->name == name ? &*it : nullptr;
-}
-
-std::vector<uint8_t> serialize_safetensors(const std::vector<SafetensorsTensor>& tensors,
-                                           const std::map<std::string, std::string>& metadata) {
-  json header = json::object();
-  if (!metadata.empty()) header["__metadata__"] = metadata;
-  uint64_t offset = 0;
-  for (const auto& t : tensors) {
-    const uint64_t want = dtype_bytes(t.dtype, t.shape, "tensor '" + t.name + "'");
-    check(t.bytes.size() == want, "tensor '{}': {} bytes given, dtype × shape needs {}", t.name,
-          t.bytes.size(), want);
-    header[t.name] = {
-        {"dtype", dtype_name(t.dtype)}, {"shape", t.shape}, {"data_offsets", {offset, offset + want}}};
-    offset += want;
-  }
-  std::string text = header.dump();
-  text.append((8 - text.size() % 8) % 8, ' ');
-  std::vector<uint8_t> out(8);
-  for (int i = 0; i < 8; ++i) out[i] = static_cast<uint8_t>((text.size() >> (8 * i)) & 0xFF);
-  out.insert(out.end(), text.begin(), text.end());
-  for (const auto& t : tensors) out.insert(out.end(), t.bytes.begin(), t.bytes.end());
-  return out;
-}
-
-void write_safetensors(const std::filesystem::path& path, const std::vector<SafetensorsTensor>& tensors,
-                       const std::map<std::string, std::string>& metadata) {
-  const std::vector<uint8_t> bytes = serialize_safetensors(tensors, metadata);
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  check(out.good(), "{}: cannot open for writing", path.string());
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-  check(out.good(), "{}: write failed", path.string());
 }
 
 }  // namespace baleen

@@ -1,7 +1,8 @@
-// Reading and writing one .safetensors file. open() memory-maps the file read-only and validates the
-// whole header before anything is used: 8-byte length inside the file, well-formed JSON object, every
-// entry with a known dtype, a shape and data_offsets inside the data area, entries not overlapping, and
-// byte size == product(shape) × dtype size. Any violation throws Error naming the file and tensor.
+// Reading one .safetensors file (model/safetensors_writer.h writes them). open() memory-maps the file
+// read-only and validates the whole header before anything is used: 8-byte length inside the file,
+// well-formed JSON object, every entry with a known dtype, a shape and data_offsets inside the data area,
+// entries not overlapping, and byte size == product(shape) × dtype size. Any violation throws Error
+// naming the file and tensor.
 // A SafetensorsFile is immutable after open and safe to read from several threads.
 #pragma once
 
@@ -64,20 +65,6 @@ class SafetensorsFile {
   uint64_t size_ = 0;
   SafetensorsHeader header_;
 };
-
-// A tensor to write: raw little-endian bytes whose size must match dtype × shape.
-struct SafetensorsTensor {
-  std::string name;
-  DType dtype = DType::kF32;
-  std::vector<int64_t> shape;
-  std::vector<uint8_t> bytes;
-};
-
-// The bytes of a safetensors file holding `tensors` in the given order (header padded to 8 bytes).
-std::vector<uint8_t> serialize_safetensors(const std::vector<SafetensorsTensor>& tensors,
-                                           const std::map<std::string, std::string>& metadata = {});
-void write_safetensors(const std::filesystem::path& path, const std::vector<SafetensorsTensor>& tensors,
-                       const std::map<std::string, std::string>& metadata = {});
 
 // Number of elements in `shape` and the bytes they take in `dtype`; throws Error (naming `what`)
 // on overflow or a size that is not a whole number of bytes.

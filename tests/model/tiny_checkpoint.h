@@ -18,6 +18,7 @@
 #include "model/config.h"
 #include "model/layout.h"
 #include "model/safetensors.h"
+#include "model/safetensors_writer.h"
 
 namespace baleen::testing {
 

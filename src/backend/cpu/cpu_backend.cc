@@ -212,13 +212,15 @@ void CpuBackend::matmul(MatrixView<const float> x, const WeightView& w, MatrixVi
 void CpuBackend::grouped_matmul(MatrixView<const float> x, const WeightView& w, int64_t groups,
                                 MatrixView<float> y) {
   const int64_t out_g = w.rows / groups, in_g = x.cols / groups;
+  // Group g's outputs are y's columns [g·out_g, (g+1)·out_g) and read W's rows of the same indices, so each
+  // group is a column range of one product over its slice of x (no row slice: a group may start inside a
+  // scale block).
   pool_.parallel_for(groups * ((out_g + 3) / 4), 8, [&](int64_t b, int64_t e) {
     const int64_t tiles = (out_g + 3) / 4;
     for (int64_t i = b; i < e; ++i) {
       const int64_t g = i / tiles, o = (i % tiles) * 4;
       MatrixView<const float> xg{x.data + g * in_g, x.rows, in_g, x.stride};
-      MatrixView<float> yg{y.data + g * out_g, y.rows, out_g, y.stride};
-      cpu::matmul_columns(xg, w, yg, o, std::min(out_g, o + 4), g * out_g);
+      cpu::matmul_columns(xg, w, y, g * out_g + o, g * out_g + std::min(out_g, o + 4));
     }
   });
 }

@@ -5,6 +5,8 @@
 #include <numeric>
 #include <vector>
 
+#include "backend/cpu/matmul.h"
+
 namespace baleen::cpu {
 namespace {
 
@@ -82,19 +84,18 @@ void moe_experts_reference(MatrixView<const float> x, const MoeRoutes& routes,
     std::vector<double> acc(static_cast<size_t>(x.cols), 0.0);
     for (int64_t k = 0; k < routes.experts.cols; ++k) {
       const ExpertWeights& e = experts[static_cast<size_t>(routes.experts(t, k))];
-      const auto w1 = e.w1.f32(), w2 = e.w2.f32(), w3 = e.w3.f32();
-      std::vector<double> act(static_cast<size_t>(w1.rows));
-      for (int64_t f = 0; f < w1.rows; ++f) {
+      std::vector<double> act(static_cast<size_t>(e.w1.rows));
+      for (int64_t f = 0; f < e.w1.rows; ++f) {
         double g = 0, u = 0;
         for (int64_t i = 0; i < x.cols; ++i) {
-          g += double(w1(f, i)) * x(t, i);
-          u += double(w3(f, i)) * x(t, i);
+          g += weight_value(e.w1, f, i) * x(t, i);
+          u += weight_value(e.w3, f, i) * x(t, i);
         }
         act[static_cast<size_t>(f)] = clamp_silu_product<double>(g, u, limit);
       }
-      for (int64_t o = 0; o < w2.rows; ++o) {
+      for (int64_t o = 0; o < e.w2.rows; ++o) {
         double y = 0;
-        for (int64_t f = 0; f < w2.cols; ++f) y += double(w2(o, f)) * act[static_cast<size_t>(f)];
+        for (int64_t f = 0; f < e.w2.cols; ++f) y += weight_value(e.w2, o, f) * act[static_cast<size_t>(f)];
         acc[static_cast<size_t>(o)] += double(routes.weights(t, k)) * y;
       }
     }

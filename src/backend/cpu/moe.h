@@ -1,6 +1,6 @@
 // MoE kernels (spec "MoE"): the router (sqrt-softplus scores, hash or learned choice, normalised weights)
 // and the clamped SwiGLU activation, with float64 truths; moe_experts_reference is the scalar truth of the
-// whole routed-expert sum the backend composes from matmuls.
+// whole routed-expert sum the backend composes from matmuls (expert weights in any dtype matmul reads).
 #pragma once
 
 #include <span>
