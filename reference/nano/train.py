@@ -86,7 +86,8 @@ def add_mtp(model, shape, seed):
     block.init_weights(torch.Generator().manual_seed(seed + 7))
     model.mtp = torch.nn.ModuleList([block])
     model._streams = {}
-    model.model.layers[-1].register_forward_hook(lambda m, i, o: model._streams.__setitem__("last", o))
+    model.model.layers[-1].register_forward_hook(  # returns None: a returned value would replace the output
+        lambda m, i, o: model._streams.__setitem__("last", o[0] if isinstance(o, tuple) else o))
     return block
 
 
