@@ -18,5 +18,5 @@ echo "train.py exit $?"
 grep -v -i warning /tmp/v6.out | tail -n 30
 cp /tmp/v6.out "$OUT/train.out"; cp /tmp/v6/train_log.json "$OUT/" 2>/dev/null
 (cd /tmp/v6 && tar cf - fp8 | xz -T8 -6 > /tmp/v6-ckpt.tar.xz) && split -b 15M -d /tmp/v6-ckpt.tar.xz "$OUT/ckpt.tar.xz.part"
-python3 reference/nano/hf_logits.py --model /tmp/v6/fp8 --prompts data/nano_parity --out "$OUT" 2>&1 | grep -v -i warning | tail -n 5
+timeout 150 python3 reference/nano/hf_logits.py --model /tmp/v6/fp8 --prompts data/nano_parity --out "$OUT" 2>&1 | grep -v -i warning | tail -n 5
 ls -la "$OUT"
