@@ -106,14 +106,14 @@ def assistant_loss(model, ids, lab, weighted=True, parts=None):
     hidden = model.model(input_ids=ids, use_cache=False).last_hidden_state
     loss, n, hits = ce_at(model.lm_head, hidden[:, :-1], ids[:, 1:], lab[:, 1:], weighted)  # label t+1 from t
     if parts is not None:
-        parts.update(main=float(loss), main_n=n, main_hits=float(hits))
+        parts.update(main=float(loss.detach()), main_n=n, main_hits=float(hits))
     if not hasattr(model, "mtp") or ids.shape[1] < 3:
         return loss, n
     streams = model._streams.pop("last")
     h = model.mtp[0](streams[:, :-2], model.model.embed_tokens(ids[:, 1:-1]))  # t = 0..S-3, token t+1 in
     m_loss, m_n, m_hits = ce_at(model.lm_head, h, ids[:, 2:], lab[:, 2:], weighted)  # predicts token t+2
     if parts is not None:
-        parts.update(mtp=float(m_loss), mtp_n=m_n, mtp_hits=float(m_hits))
+        parts.update(mtp=float(m_loss.detach()), mtp_n=m_n, mtp_hits=float(m_hits))
     return loss + model.mtp_weight * m_loss, n
 
 
