@@ -14,13 +14,14 @@ tokenized by baleen itself (`baleen render`, `baleen tokenize --deepseek-v4`), a
     NAME/request.json      the `baleen render` input
     NAME/ids.npy           int32 [T]        token ids (BOS first, as rendered)
     NAME/top1.npy          int32 [T]        argmax over the full vocabulary at every position
-    NAME/positions.npy     int32 [P]        positions whose logits are stored: every ceil(T/128)-th + the last 16
+    NAME/positions.npy     int32 [P]        positions whose logits are stored: every ceil(T/STRIDES)-th + the last 16
     NAME/logits.npy        float32 [P, kept] logits of the head_rows at those positions
     NAME/mtp_positions.npy int32 [Q]        (checkpoints with an MTP block) the stored positions t <= T-2
     NAME/mtp_logits.npy    float32 [Q, kept] the MTP block's logits at t: token t+2 from the main model's streams
                                             at t and token t+1 (make_paper_logits Model.mtp_forward)
     NAME/mtp_top1.npy      int32 [T-1]      the MTP block's argmax over the full vocabulary at t = 0..T-2
-    hf_logits.npz          (--hf) transformers' own logits on the same weights (reference/nano/hf_logits.py, GPU)
+    hf_logits.npz          (--hf) transformers' own logits on the same weights (reference/nano/hf_logits.py, GPU):
+                           head_rows, and NAME/logits float32 [P, kept] at NAME/positions
     meta.json              command, versions, input hashes, per-prompt checks (and the numpy-vs-transformers diff)
 
 numpy only, CPU, about a minute:
@@ -48,6 +49,7 @@ from spec import SHAPES  # noqa: E402
 
 PROMPTS = ["tool_thinking=eval-0033", "plain_chat=eval-0026"]  # cmd_wc with a tool result; 3 plain turns
 TAIL = 16
+STRIDES = 32  # v6: 32 (3,848 head rows; v5 stored every ceil(T/128)-th position of 2,230 rows)
 ASSISTANT, EOS = 128804, 1  # <｜Assistant｜>, <｜end▁of▁sentence｜>
 
 
@@ -171,7 +173,7 @@ def main():
         t0 = time.time()
         kept, streams = model.forward(ids.astype(np.int64), streams=True)
         top1, margin = full_vocab_top1(kept, rows, head.shape[0])
-        T, stride = len(ids), math.ceil(len(ids) / 128)
+        T, stride = len(ids), math.ceil(len(ids) / STRIDES)
         asst = assistant_positions(ids)
         positions = np.array([t for t in range(T) if t % stride == 0 or t >= T - TAIL], np.int32)
         d = os.path.join(a.out, name)
@@ -219,8 +221,8 @@ def main():
         json.dump(meta, f, indent=1)
         f.write("\n")
     if a.hf:
-        import shutil
-        shutil.copyfile(a.hf, os.path.join(a.out, "hf_logits.npz"))
+        np.savez_compressed(os.path.join(a.out, "hf_logits.npz"), head_rows=hf["head_rows"], **{
+            f"{n}/logits": hf[f"{n}/logits"][np.load(os.path.join(a.out, n, "positions.npy"))] for n in names})
     ok = all(c["finite"] and c.get("mtp_finite", True) for c in checks.values())
     print("written to", a.out if ok else "NON-FINITE LOGITS")
     sys.exit(0 if ok else 1)
