@@ -10,7 +10,7 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {
     const baleen::server::ChatRequest request = baleen::server::parse_chat_request(
-        std::string_view(reinterpret_cast<const char*>(data), size), baleen::agent::TurnOptions{});
+        std::string_view(reinterpret_cast<const char*>(data), size), baleen::session::TurnOptions{});
     baleen::chat::render_prompt(request.conversation, request.turn.render);
   } catch (const baleen::Error&) {
   }

@@ -8,7 +8,7 @@
 namespace baleen::app {
 
 void ChatOptions::add_to(CLI::App& cmd) {
-  cmd.add_option("--model", model, "checkpoint directory (default: $BALEEN_MODEL, else models/baleen-nano)");
+  ModelFlags::add_to(cmd, "paper");
   cmd.add_option("--tokenizer", tokenizer, "tokenizer.json (default: the one scripts/setup.sh installs)");
   cmd.add_flag("--thinking", thinking, "thinking mode (the model reasons before answering)");
   cmd.add_option("-n,--max-tokens", max_tokens, "most tokens generated per model turn")
@@ -25,9 +25,9 @@ std::string ChatOptions::tokenizer_path() const {
   return path;
 }
 
-agent::TurnOptions ChatOptions::turn_options() const {
+session::TurnOptions ChatOptions::turn_options() const {
   check(max_tokens > 0, "-n must be > 0, got {}", max_tokens);
-  agent::TurnOptions t;
+  session::TurnOptions t;
   t.render.dialect = chat::parse_dialect(dialect);
   t.render.thinking = thinking;
   t.sampling.temperature = temperature;
@@ -69,9 +69,9 @@ void EventPrinter::end() {
   std::fflush(stdout);
 }
 
-void print_turn_summary(const agent::TurnResult& r) {
+void print_turn_summary(const session::TurnResult& r) {
   std::fprintf(stderr, "[finish %s; prompt %lld tokens (%lld reused), %lld generated]\n",
-               std::string(agent::finish_reason_name(r.finish)).c_str(),
+               std::string(session::finish_reason_name(r.finish)).c_str(),
                static_cast<long long>(r.prompt_tokens), static_cast<long long>(r.reused_tokens),
                static_cast<long long>(r.completion_tokens));
 }

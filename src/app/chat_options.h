@@ -6,12 +6,12 @@
 #include <CLI/CLI.hpp>
 #include <string>
 
-#include "agent/session/chat_session.h"
+#include "app/model_options.h"
+#include "session/turn_runner.h"
 
 namespace baleen::app {
 
-struct ChatOptions {
-  std::string model;      // empty: agent::resolve_model_dir's default
+struct ChatOptions : ModelFlags {
   std::string tokenizer;  // empty: tokenizer::default_tokenizer_path()
   bool thinking = false;
   int64_t max_tokens = 256;
@@ -21,7 +21,7 @@ struct ChatOptions {
 
   void add_to(CLI::App& cmd);
   std::string tokenizer_path() const;
-  agent::TurnOptions turn_options() const;
+  session::TurnOptions turn_options() const;
 };
 
 class EventPrinter {
@@ -35,6 +35,6 @@ class EventPrinter {
 };
 
 // One stderr line: finish reason and token counts.
-void print_turn_summary(const agent::TurnResult& result);
+void print_turn_summary(const session::TurnResult& result);
 
 }  // namespace baleen::app

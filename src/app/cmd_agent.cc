@@ -15,11 +15,11 @@
 
 #include "agent/sandbox/sandbox.h"
 #include "agent/session/agent_loop.h"
-#include "agent/session/loaded_model.h"
 #include "agent/trajectory/trajectory_record.h"
 #include "app/chat_options.h"
 #include "app/command.h"
 #include "core/error.h"
+#include "session/loaded_model.h"
 
 namespace baleen::app {
 namespace {
@@ -138,8 +138,8 @@ void run(const Options& o) {
   check(o.resume.empty() || std::filesystem::exists(o.resume), "--resume {}: no such file", o.resume);
   agent::TrajectoryLog log = agent::TrajectoryLog::open(log_path);
   check_log_mode(log, o.one_shot);
-  agent::LoadedModel loaded(agent::resolve_model_dir(o.chat.model), o.chat.tokenizer_path());
-  agent::ChatSession session(loaded.model(), loaded.tokenizer());
+  session::LoadedModel loaded(session::resolve_model_dir(o.chat.model), o.chat.tokenizer_path(), o.chat.options());
+  session::TurnRunner session(loaded.model(), loaded.tokenizer(), o.chat.storage());
   const auto state_root = std::filesystem::temp_directory_path() / fmt::format("baleen-agent-{}", ::getpid());
   std::filesystem::create_directories(state_root);
   auto sandbox = make_sandbox(o, state_root);

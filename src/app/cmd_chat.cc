@@ -6,10 +6,10 @@
 #include <iostream>
 #include <string>
 
-#include "agent/session/chat_session.h"
-#include "agent/session/loaded_model.h"
 #include "app/chat_options.h"
 #include "app/command.h"
+#include "session/loaded_model.h"
+#include "session/turn_runner.h"
 
 namespace baleen::app {
 namespace {
@@ -21,14 +21,14 @@ struct Options {
 
 chat::Conversation fresh(const std::string& system) {
   chat::Conversation c;
-  if (!system.empty()) c.messages.push_back(agent::text_message(chat::Role::kSystem, system));
+  if (!system.empty()) c.messages.push_back(session::text_message(chat::Role::kSystem, system));
   return c;
 }
 
 void run(const Options& o) {
-  agent::LoadedModel loaded(agent::resolve_model_dir(o.chat.model), o.chat.tokenizer_path());
-  agent::ChatSession session(loaded.model(), loaded.tokenizer());
-  agent::TurnOptions turn = o.chat.turn_options();
+  session::LoadedModel loaded(session::resolve_model_dir(o.chat.model), o.chat.tokenizer_path(), o.chat.options());
+  session::TurnRunner session(loaded.model(), loaded.tokenizer(), o.chat.storage());
+  session::TurnOptions turn = o.chat.turn_options();
   EventPrinter printer;
   turn.on_event = [&](const chat::ParseEvent& e) { printer.print(e); };
   const bool interactive = ::isatty(STDIN_FILENO) != 0;
@@ -42,11 +42,11 @@ void run(const Options& o) {
       c = fresh(o.system);
       continue;
     }
-    c.messages.push_back(agent::text_message(chat::Role::kUser, line));
-    const agent::TurnResult r = session.turn(c, turn);
+    c.messages.push_back(session::text_message(chat::Role::kUser, line));
+    const session::TurnResult r = session.turn(c, turn);
     printer.end();
     print_turn_summary(r);
-    chat::Message answer = agent::text_message(chat::Role::kAssistant, r.content);
+    chat::Message answer = session::text_message(chat::Role::kAssistant, r.content);
     answer.reasoning_content = r.reasoning;
     answer.tool_calls = r.tool_calls;
     c.messages.push_back(std::move(answer));

@@ -5,18 +5,16 @@
 #include <string>
 
 #include "app/command.h"
-#include "backend/backend.h"
+#include "app/model_options.h"
 #include "core/error.h"
-#include "core/log.h"
-#include "engine/model.h"
-#include "engine/sampler.h"
-#include "model/checkpoint.h"
+#include "engine/generator.h"
 
 namespace baleen::app {
 namespace {
 
 struct Options {
-  std::string model, ids, state = "fp32";
+  ModelFlags model;
+  std::string ids;
   int64_t tokens = 16;
   bool stop_at_eos = true;
   int32_t eos = 1;  // DeepSeek's <｜end▁of▁sentence｜>
@@ -41,21 +39,18 @@ std::vector<int32_t> parse_ids(const std::string& text) {
 }
 
 void run(const Options& o) {
-  check(o.state == "fp32" || o.state == "paper", "--state must be fp32 or paper, got '{}'", o.state);
   check(o.tokens >= 0, "-n must be >= 0, got {}", o.tokens);
   const std::vector<int32_t> prompt = parse_ids(o.ids);
-  const Checkpoint checkpoint = Checkpoint::open(o.model);
-  const ModelWeights weights = load_weights(checkpoint);
-  auto backend = make_cpu_backend();
-  Model model(checkpoint.config(), weights, *backend);
-  SessionState state = model.new_session(o.state == "paper" ? StateStorage::kPaper : StateStorage::kFp32);
-  Tensor logits = model.prefill(prompt, state, 256, LogitRows::kLast);
+  session::ModelInstance instance(o.model.model, o.model.options());
+  Model& model = instance.model();
   std::vector<int32_t> out;
-  for (int64_t i = 0; i < o.tokens; ++i) {
-    const int32_t next = argmax(logits.values());
-    out.push_back(next);
-    if (o.stop_at_eos && next == o.eos) break;
-    if (i + 1 < o.tokens) logits = model.forward(std::span(&out.back(), 1), state);
+  if (o.tokens > 0) {
+    SessionState state = model.new_session(o.model.storage());
+    StopConditions stop{o.tokens, {}};
+    if (o.stop_at_eos) stop.stop_ids.push_back(o.eos);
+    Sequence seq(state, prompt, SamplingParams{}, stop);
+    Generator(model).run(seq);
+    out = seq.sampled();
   }
   for (size_t i = 0; i < out.size(); ++i) std::printf(i ? ",%d" : "%d", out[i]);
   std::printf("\n");
@@ -66,13 +61,12 @@ void run(const Options& o) {
 void add_generate_command(CLI::App& app) {
   auto opts = std::make_shared<Options>();
   auto* cmd = app.add_subcommand("generate", "Greedy generation from token ids; prints the generated ids");
-  cmd->add_option("--model", opts->model, "checkpoint directory (config.json + safetensors)")->required();
+  opts->model.add_to(*cmd, "paper", true);
   cmd->add_option("--ids", opts->ids, "prompt token ids, comma-separated")->required();
   cmd->add_option("-n", opts->tokens, "tokens to generate")->capture_default_str();
   cmd->add_flag("--stop-at-eos,!--no-stop-at-eos", opts->stop_at_eos, "stop after the end-of-sentence id")
       ->capture_default_str();
   cmd->add_option("--eos", opts->eos, "end-of-sentence id")->capture_default_str();
-  cmd->add_option("--state", opts->state, "session storage: fp32 | paper")->capture_default_str();
   cmd->callback([opts] { run(*opts); });
 }
 

@@ -4,19 +4,19 @@
 #include <string>
 
 #include "app/command.h"
-#include "backend/backend.h"
+#include "app/model_options.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "core/npy.h"
 #include "core/progress.h"
 #include "engine/model.h"
-#include "model/checkpoint.h"
 
 namespace baleen::app {
 namespace {
 
 struct Options {
-  std::string model, ids, out, mode = "full", state = "fp32";
+  ModelFlags model;
+  std::string ids, out, mode = "full";
 };
 
 int64_t chunk_for_mode(const std::string& mode, int64_t tokens) {
@@ -32,21 +32,13 @@ int64_t chunk_for_mode(const std::string& mode, int64_t tokens) {
   fail("--mode must be full, incremental or chunked:N with N > 0, got '{}'", mode);
 }
 
-StateStorage storage_for(const std::string& state) {
-  if (state == "fp32") return StateStorage::kFp32;
-  if (state == "paper") return StateStorage::kPaper;
-  fail("--state must be fp32 or paper, got '{}'", state);
-}
-
 void run(const Options& o) {
-  const StateStorage storage = storage_for(o.state);
+  const StateStorage storage = o.model.storage();
   const std::vector<int32_t> ids = read_npy_int32(o.ids);
   const int64_t chunk = chunk_for_mode(o.mode, static_cast<int64_t>(ids.size()));
-  log::info("loading {}", o.model);
-  const Checkpoint checkpoint = Checkpoint::open(o.model);
-  const ModelWeights weights = load_weights(checkpoint);
-  auto backend = make_cpu_backend();
-  Model model(checkpoint.config(), weights, *backend);
+  log::info("loading {}", o.model.model);
+  session::ModelInstance instance(o.model.model, o.model.options());
+  Model& model = instance.model();
   SessionState state = model.new_session(storage);
   Progress progress("prefill", ids.size(), "tokens");
   int64_t reported = 0;
@@ -64,11 +56,10 @@ void run(const Options& o) {
 void add_logits_command(CLI::App& app) {
   auto opts = std::make_shared<Options>();
   auto* cmd = app.add_subcommand("logits", "Compute the logits of a token sequence (.npy in, .npy out)");
-  cmd->add_option("--model", opts->model, "checkpoint directory (config.json + safetensors)")->required();
+  opts->model.add_to(*cmd, "fp32", true);
   cmd->add_option("--ids", opts->ids, "int32 1-D .npy of token ids")->required();
   cmd->add_option("--out", opts->out, "output float32 [T, vocab] .npy")->required();
   cmd->add_option("--mode", opts->mode, "full | incremental | chunked:N")->capture_default_str();
-  cmd->add_option("--state", opts->state, "session storage: fp32 | paper")->capture_default_str();
   cmd->callback([opts] { run(*opts); });
 }
 

@@ -5,14 +5,14 @@
 #include <cstdio>
 #include <string>
 
-#include "agent/session/chat_session.h"
-#include "agent/session/loaded_model.h"
 #include "app/chat_options.h"
 #include "app/command.h"
 #include "app/jsonl.h"
 #include "chat/output_parser.h"
 #include "chat/render_request.h"
 #include "core/error.h"
+#include "session/loaded_model.h"
+#include "session/turn_runner.h"
 
 namespace baleen::app {
 namespace {
@@ -24,22 +24,22 @@ struct Options {
 };
 
 void run(const Options& o) {
-  agent::LoadedModel loaded(agent::resolve_model_dir(o.chat.model), o.chat.tokenizer_path());
-  agent::ChatSession session(loaded.model(), loaded.tokenizer());
+  session::LoadedModel loaded(session::resolve_model_dir(o.chat.model), o.chat.tokenizer_path(), o.chat.options());
+  session::TurnRunner session(loaded.model(), loaded.tokenizer(), o.chat.storage());
   chat::Conversation c;
-  if (!o.system.empty()) c.messages.push_back(agent::text_message(chat::Role::kSystem, o.system));
-  c.messages.push_back(agent::text_message(chat::Role::kUser, o.prompt));
-  agent::TurnOptions turn = o.chat.turn_options();
+  if (!o.system.empty()) c.messages.push_back(session::text_message(chat::Role::kSystem, o.system));
+  c.messages.push_back(session::text_message(chat::Role::kUser, o.prompt));
+  session::TurnOptions turn = o.chat.turn_options();
   EventPrinter printer;
   turn.on_event = [&](const chat::ParseEvent& e) { printer.print(e); };
-  const agent::TurnResult r = session.turn(c, turn);
+  const session::TurnResult r = session.turn(c, turn);
   printer.end();
   print_turn_summary(r);
 }
 
 // One request line: its "tools" go to the turn (the renderer and the parser both need them), the rest
 // through render_request_from_json, so a request means here what it means to `baleen render`.
-chat::Json answer_request(agent::ChatSession& session, agent::TurnOptions turn, const std::string& line) {
+chat::Json answer_request(session::TurnRunner& session, session::TurnOptions turn, const std::string& line) {
   chat::Json json = chat::parse_json_text(line, "request");
   check(json.is_object(), "request: expected a JSON object");
   if (const auto tools = json.find("tools"); tools != json.end()) {
@@ -48,10 +48,10 @@ chat::Json answer_request(agent::ChatSession& session, agent::TurnOptions turn, 
   }
   const chat::RenderRequest request = chat::render_request_from_json(json);
   turn.render = request.options;
-  const agent::TurnResult r = session.turn(request.conversation, turn);
+  const session::TurnResult r = session.turn(request.conversation, turn);
   chat::Json out = chat::parsed_output_json({r.reasoning, r.content, r.tool_calls, r.errors});
   out["raw"] = r.raw_text;
-  out["finish_reason"] = std::string(agent::finish_reason_name(r.finish));
+  out["finish_reason"] = std::string(session::finish_reason_name(r.finish));
   out["prompt_tokens"] = r.prompt_tokens;
   out["reused_tokens"] = r.reused_tokens;
   out["completion_tokens"] = r.completion_tokens;
@@ -59,9 +59,9 @@ chat::Json answer_request(agent::ChatSession& session, agent::TurnOptions turn, 
 }
 
 void run_requests(const Options& o) {
-  agent::LoadedModel loaded(agent::resolve_model_dir(o.chat.model), o.chat.tokenizer_path());
-  agent::ChatSession session(loaded.model(), loaded.tokenizer());
-  agent::TurnOptions turn = o.chat.turn_options();
+  session::LoadedModel loaded(session::resolve_model_dir(o.chat.model), o.chat.tokenizer_path(), o.chat.options());
+  session::TurnRunner session(loaded.model(), loaded.tokenizer(), o.chat.storage());
+  session::TurnOptions turn = o.chat.turn_options();
   transform_jsonl(o.requests, o.output, [&](const std::string& line, size_t number) {
     turn.id_seed = number;  // stable tool-call ids across runs, distinct across lines
     return answer_request(session, turn, line);

@@ -6,11 +6,11 @@
 #include <csignal>
 #include <thread>
 
-#include "agent/session/loaded_model.h"
 #include "app/chat_options.h"
 #include "app/command.h"
 #include "core/log.h"
 #include "server/server.h"
+#include "session/loaded_model.h"
 
 namespace baleen::app {
 namespace {
@@ -33,13 +33,14 @@ void run(const Options& o) {
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  const std::filesystem::path dir = agent::resolve_model_dir(o.chat.model);
-  agent::LoadedModel loaded(dir, o.chat.tokenizer_path());
+  const std::filesystem::path dir = session::resolve_model_dir(o.chat.model);
+  session::LoadedModel loaded(dir, o.chat.tokenizer_path(), o.chat.options());
   server::Server server(loaded,
                         {.model_name = o.served_name.empty() ? dir.filename().string() : o.served_name,
                          .defaults = o.chat.turn_options(),
                          .max_context = o.max_context,
-                         .max_body_bytes = o.max_body_bytes});
+                         .max_body_bytes = o.max_body_bytes,
+                         .storage = o.chat.storage()});
   const int port = server.bind(o.host, o.port);
   std::thread waiter([&] {
     int sig = 0;

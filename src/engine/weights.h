@@ -1,12 +1,16 @@
-// The model's parameters as dequantized fp32 tensors, named as in DeepSeek's official layout (spec
-// checkpoint.md). random_weights fills every parameter from a seed (tests, benchmarks); load_weights
-// reads a checkpoint and throws Error listing every missing or mis-shaped tensor.
+// The model's parameters, named as in DeepSeek's official layout (spec checkpoint.md), in two forms:
+// ModelWeights, fp32 host tensors (random_weights fills every one from a seed, for tests and benchmarks),
+// and BackendWeights, the views of what a backend holds, as the forward pass reads them. load_weights
+// puts a checkpoint's linear weights on a backend in their stored dtype (FP8 / FP4 with block scales,
+// BF16; views of the mapped file where the backend can read host memory), or dequantized to fp32 (the
+// exact mode), and every small parameter (norms, sinks, mHC, ape, router bias) as fp32.
 #pragma once
 
 #include <cstdint>
 #include <optional>
 #include <vector>
 
+#include "backend/backend.h"
 #include "core/tensor.h"
 #include "model/config.h"
 
@@ -60,6 +64,62 @@ struct ModelWeights {
 };
 
 ModelWeights random_weights(const Config& config, uint64_t seed);
-ModelWeights load_weights(const Checkpoint& checkpoint);
+
+// Views of the weights a backend holds (the backend owns the memory).
+struct BackendWeights {
+  struct HyperConnection {
+    const float *fn = nullptr, *base = nullptr, *scale = nullptr;
+  };
+  struct Compressor {
+    WeightView wkv, wgate;
+    const float *ape = nullptr, *norm = nullptr;
+  };
+  struct Indexer {
+    WeightView wq_b, weights_proj;
+    Compressor compressor;
+  };
+  struct Attention {
+    WeightView wq_a, wq_b, wkv, wo_a, wo_b;
+    const float *q_norm = nullptr, *kv_norm = nullptr, *sinks = nullptr;
+    std::optional<Compressor> compressor;
+    std::optional<Indexer> indexer;
+  };
+  struct Moe {
+    WeightView gate;
+    const float* bias = nullptr;       // learned layers
+    const int32_t* tid2eid = nullptr;  // hash layers
+    std::vector<ExpertWeights> experts;
+    ExpertWeights shared;
+  };
+  struct Layer {
+    HyperConnection hc_attn, hc_ffn;
+    const float *attn_norm = nullptr, *ffn_norm = nullptr;
+    Attention attn;
+    Moe ffn;
+  };
+  // A head whose rows are mostly exact zeros, multiplied through its other rows only (baleen-nano keeps
+  // 2,230 of 129,280): the packed rows and their indices.
+  struct KeptRows {
+    WeightView packed;
+    const int32_t* rows = nullptr;
+  };
+
+  WeightView embed;
+  std::vector<Layer> layers;
+  HyperConnection hc_head;
+  const float* norm = nullptr;
+  WeightView head;
+  std::optional<KeptRows> head_rows;
+
+  // Bytes of the linear weights as the backend holds them (elements + scales).
+  int64_t linear_bytes() const;
+};
+
+// Throws Error naming the tensor when a host weight is mis-shaped for the config.
+BackendWeights upload_weights(const Config& config, const ModelWeights& host, Backend& backend);
+
+enum class WeightFormat { kStored, kFp32 };
+// Throws Error listing every missing tensor, or naming one the backend cannot multiply.
+BackendWeights load_weights(const Checkpoint& checkpoint, Backend& backend, WeightFormat format);
 
 }  // namespace baleen

@@ -1,11 +1,12 @@
-// Grow-only scratch buffers of one model, named by use, so the forward pass allocates only when a chunk
-// is larger than any before it. Not thread-safe (one forward at a time per model).
+// Grow-only scratch buffers of one model in its backend's memory, named by use, so the forward pass
+// allocates only when a step is larger than any before it. The engine passes views of them to backend
+// ops and never touches their elements. Not thread-safe (one forward at a time per model).
 #pragma once
 
 #include <array>
 #include <cstdint>
-#include <vector>
 
+#include "backend/backend.h"
 #include "core/tensor.h"
 
 namespace baleen {
@@ -18,49 +19,61 @@ enum class Buf {
   kComb,
   kH,
   kSublayerOut,
-  kHeadRows,  // model
+  kHeadIn,
+  kLogits,  // model
   kQr,
   kQ,
   kKv,
-  kWindow,
-  kCompressed,
   kAttnOut,
   kGrouped,  // attention
   kProjKv,
-  kProjGate,
-  kSlotKv,
-  kSlotGate,
-  kEntries,  // compressor
+  kProjGate,  // compressor
   kIndexQ,
-  kIndexWeights,
-  kIndexKeys,
-  kIndexScores,  // indexer
+  kIndexWeights,  // indexer
   kRouterLogits,
-  kRouteWeights,
-  kSharedWeights,  // moe
+  kRouteWeights,  // moe
   kCount
 };
-enum class IntBuf { kPicks, kRoutes, kSharedRoutes, kCount };
+enum class IntBuf { kPicks, kRoutes, kCount };
 
 class Workspace {
  public:
+  explicit Workspace(Backend& backend) : backend_(backend) {}
+  Workspace(const Workspace&) = delete;
+  Workspace& operator=(const Workspace&) = delete;
+  ~Workspace() {
+    for (Slot& s : f_) backend_.release(s.data);
+    for (Slot& s : i_) backend_.release(s.data);
+  }
+
   MatrixView<float> matrix(Buf b, int64_t rows, int64_t cols) {
-    return {grow(f_[static_cast<size_t>(b)], rows * cols), rows, cols};
+    return {static_cast<float*>(grow(f_[static_cast<size_t>(b)], rows * cols * 4)), rows, cols};
   }
   MatrixView<int32_t> indices(IntBuf b, int64_t rows, int64_t cols) {
-    return {grow(i_[static_cast<size_t>(b)], rows * cols), rows, cols};
+    return {static_cast<int32_t*>(grow(i_[static_cast<size_t>(b)], rows * cols * 4)), rows, cols};
   }
-  std::vector<int64_t>& entry_positions() { return entry_positions_; }
+  // The two stream buffers trade places after each mHC site (the output becomes the next input).
+  void swap_streams() { std::swap(f_[static_cast<size_t>(Buf::kStreams)], f_[static_cast<size_t>(Buf::kStreamsNext)]); }
 
  private:
-  template <typename T>
-  static T* grow(std::vector<T>& v, int64_t n) {
-    if (static_cast<int64_t>(v.size()) < n) v.resize(static_cast<size_t>(n));
-    return v.data();
+  struct Slot {
+    void* data = nullptr;
+    int64_t bytes = 0;
+  };
+  void* grow(Slot& s, int64_t bytes) {
+    if (s.bytes < bytes) {
+      backend_.release(s.data);
+      s.data = nullptr;  // stays consistent if allocate throws
+      s.bytes = 0;
+      s.data = backend_.allocate(bytes);
+      s.bytes = bytes;
+    }
+    return s.data;
   }
-  std::array<std::vector<float>, static_cast<size_t>(Buf::kCount)> f_;
-  std::array<std::vector<int32_t>, static_cast<size_t>(IntBuf::kCount)> i_;
-  std::vector<int64_t> entry_positions_;
+
+  Backend& backend_;
+  std::array<Slot, static_cast<size_t>(Buf::kCount)> f_{};
+  std::array<Slot, static_cast<size_t>(IntBuf::kCount)> i_{};
 };
 
 }  // namespace baleen

@@ -241,6 +241,39 @@ std::vector<std::string> Checkpoint::names() const {
   return out;
 }
 
+WeightView Checkpoint::stored_weight(std::string_view name) const {
+  const TensorInfo& t = info(name);
+  check(t.shape.size() == 2, "{}: tensor '{}' is not a 2-D weight", dir_.string(), name);
+  WeightView w{t.dtype, t.data, t.shape[0], t.shape[1]};
+  const std::string scale = scale_name(name);
+  if (t.dtype != DType::kF4E2M1x2 && !(t.dtype == DType::kF8E4M3 && has(scale))) return w;
+  auto block = blocks_.find(t.name);
+  check(has(scale) && block != blocks_.end(), "{}: quantized tensor '{}' has no validated scale '{}'",
+        dir_.string(), name, scale);
+  const TensorInfo& s = info(scale);
+  w.scales = s.data;
+  w.scale_dtype = s.dtype;
+  w.block_rows = block->second.first;
+  w.block_cols = block->second.second;
+  return w;
+}
+
+uint64_t Checkpoint::fingerprint() const {
+  uint64_t h = 0xcbf29ce484222325ull;  // FNV-1a
+  auto mix = [&](const void* p, size_t n) {
+    for (size_t i = 0; i < n; ++i) h = (h ^ static_cast<const uint8_t*>(p)[i]) * 0x100000001b3ull;
+  };
+  for (const std::string& name : names()) {
+    const TensorInfo& t = tensors_.at(name);
+    mix(name.data(), name.size());
+    mix(&t.dtype, sizeof t.dtype);
+    mix(t.shape.data(), t.shape.size() * sizeof(int64_t));
+    const size_t n = std::min<size_t>(64, t.nbytes);
+    for (size_t at : {size_t{0}, (t.nbytes - n) / 2, t.nbytes - n}) mix(t.data + at, n);
+  }
+  return h;
+}
+
 Tensor Checkpoint::load_f32(std::string_view name) const {
   const TensorInfo& t = info(name);
   Tensor out(t.shape);

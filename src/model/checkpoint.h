@@ -17,6 +17,7 @@
 
 #include "core/dtype.h"
 #include "core/tensor.h"
+#include "core/weight_view.h"
 #include "model/config.h"
 #include "model/layout.h"
 
@@ -58,7 +59,14 @@ class Checkpoint {
   // A dequantized fp32 copy in the logical shape: F32, BF16, F16, integer tables, FP8 e4m3 × block scales,
   // FP4 e2m1 × per-32 ue8m0 scales, and scale tensors themselves.
   Tensor load_f32(std::string_view name) const;
+  // A 2-D weight as stored, with its scale companion when quantized: a view into the mapped files, valid
+  // while the Checkpoint lives. Throws Error naming the tensor when it is not 2-D.
+  WeightView stored_weight(std::string_view name) const;
   std::vector<std::string> names() const;  // sorted
+  // A 64-bit fingerprint of the weights: every tensor's name, dtype and shape and a sample of its bytes
+  // (both ends and the middle), so checkpoints of one shape but other values differ. Reads ~200 bytes a
+  // tensor.
+  uint64_t fingerprint() const;
 
  private:
   Checkpoint() = default;

@@ -12,6 +12,12 @@ constexpr int64_t kF32 = 4;
 
 }  // namespace
 
+StateStorage parse_state_storage(std::string_view name) {
+  if (name == "fp32") return StateStorage::kFp32;
+  if (name == "paper") return StateStorage::kPaper;
+  fail("KV storage must be paper or fp32, got '{}'", name);
+}
+
 int64_t kv_entry_bytes(const Config& c, StateStorage storage) {
   const KvFormat f = storage == StateStorage::kFp32 ? KvFormat::kF32 : KvFormat::kFp8Rope;
   return KvCodec(f, c.head_dim, c.rope_head_dim).row_bytes();

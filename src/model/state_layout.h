@@ -22,12 +22,15 @@
 #pragma once
 
 #include <cstdint>
+#include <string_view>
 
 #include "model/config.h"
 
 namespace baleen {
 
 enum class StateStorage { kFp32, kPaper };
+// "fp32" or "paper"; throws Error naming the value otherwise.
+StateStorage parse_state_storage(std::string_view name);
 
 struct LayerStateBytes {
   int64_t window = 0;

@@ -197,7 +197,7 @@ Json parse_body(std::string_view body) {
 
 }  // namespace
 
-ChatRequest parse_chat_request(std::string_view text, const agent::TurnOptions& defaults) {
+ChatRequest parse_chat_request(std::string_view text, const session::TurnOptions& defaults) {
   const Json body = parse_body(text);
   ChatRequest out;
   out.turn = defaults;

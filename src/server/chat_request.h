@@ -8,21 +8,21 @@
 #include <string>
 #include <string_view>
 
-#include "agent/session/chat_session.h"
 #include "chat/conversation.h"
+#include "session/turn_runner.h"
 
 namespace baleen::server {
 
 struct ChatRequest {
   std::string model;                // empty when the client did not name one
   chat::Conversation conversation;  // request tools and response_format attached
-  agent::TurnOptions turn;          // render options, tools for the parser, sampling, max_tokens
+  session::TurnOptions turn;        // render options, tools for the parser, sampling, max_tokens
   bool max_tokens_given = false;    // false: turn.max_tokens is the server's default
   bool stream = false;
   bool include_usage = false;  // stream_options.include_usage
 };
 
 // `defaults` supplies what the request leaves out (dialect, thinking, sampling, max_tokens).
-ChatRequest parse_chat_request(std::string_view body, const agent::TurnOptions& defaults);
+ChatRequest parse_chat_request(std::string_view body, const session::TurnOptions& defaults);
 
 }  // namespace baleen::server

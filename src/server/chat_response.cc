@@ -15,20 +15,20 @@ Json tool_call_json(const chat::ToolCall& call) {
       {"id", call.id}, {"type", "function"}, {"function", {{"name", call.name}, {"arguments", arguments}}}};
 }
 
-void log_parse_errors(const agent::TurnResult& result) {
+void log_parse_errors(const session::TurnResult& result) {
   for (const chat::ParseError& error : result.errors) log::warn("model output: {}", error.message);
 }
 
 }  // namespace
 
-Json usage_json(const agent::TurnResult& result) {
+Json usage_json(const session::TurnResult& result) {
   return {{"prompt_tokens", result.prompt_tokens},
           {"completion_tokens", result.completion_tokens},
           {"total_tokens", result.prompt_tokens + result.completion_tokens},
           {"prompt_tokens_details", {{"cached_tokens", result.reused_tokens}}}};
 }
 
-Json completion_json(const CompletionMeta& meta, const agent::TurnResult& result) {
+Json completion_json(const CompletionMeta& meta, const session::TurnResult& result) {
   log_parse_errors(result);
   Json message = {{"role", "assistant"}};
   // OpenAI's convention: content is null when the turn is only tool calls.
@@ -47,7 +47,7 @@ Json completion_json(const CompletionMeta& meta, const agent::TurnResult& result
            {{{"index", 0},
              {"message", message},
              {"logprobs", nullptr},
-             {"finish_reason", agent::finish_reason_name(result.finish)}}}},
+             {"finish_reason", session::finish_reason_name(result.finish)}}}},
           {"usage", usage_json(result)}};
 }
 
@@ -96,8 +96,8 @@ std::string ChunkEncoder::event(const chat::ParseEvent& event) {
   return "";
 }
 
-std::string ChunkEncoder::finish(const agent::TurnResult& result) const {
-  std::string out = sse_event(chunk(Json::object(), agent::finish_reason_name(result.finish)));
+std::string ChunkEncoder::finish(const session::TurnResult& result) const {
+  std::string out = sse_event(chunk(Json::object(), session::finish_reason_name(result.finish)));
   if (include_usage_) {
     Json last = chunk(Json::object(), nullptr);
     last["choices"] = Json::array();

@@ -6,8 +6,8 @@
 #include <cstdint>
 #include <string>
 
-#include "agent/session/chat_session.h"
 #include "chat/python_json.h"
+#include "session/turn_runner.h"
 
 namespace baleen::server {
 
@@ -19,9 +19,9 @@ struct CompletionMeta {
 
 // {"prompt_tokens", "completion_tokens", "total_tokens", "prompt_tokens_details": {"cached_tokens"}}
 // where cached_tokens counts the prompt tokens the session state already held (prefix reuse).
-chat::Json usage_json(const agent::TurnResult& result);
+chat::Json usage_json(const session::TurnResult& result);
 
-chat::Json completion_json(const CompletionMeta& meta, const agent::TurnResult& result);
+chat::Json completion_json(const CompletionMeta& meta, const session::TurnResult& result);
 
 // One SSE event: "data: <json>\n\n".
 std::string sse_event(const chat::Json& data);
@@ -36,7 +36,7 @@ class ChunkEncoder {
   // The event's chunk; empty for parse errors, which are logged, not sent.
   std::string event(const chat::ParseEvent& event);
   // The finish_reason chunk, the usage chunk when asked for, and [DONE].
-  std::string finish(const agent::TurnResult& result) const;
+  std::string finish(const session::TurnResult& result) const;
 
  private:
   chat::Json chunk(chat::Json delta, chat::Json finish_reason) const;

@@ -48,8 +48,8 @@ std::string error_message(const httplib::Request& req, const httplib::Response& 
 }  // namespace
 
 struct Server::Impl {
-  Impl(agent::LoadedModel& loaded, ServerOptions opts)
-      : options(std::move(opts)), session(loaded.model(), loaded.tokenizer()) {
+  Impl(session::LoadedModel& loaded, ServerOptions opts)
+      : options(std::move(opts)), session(loaded.model(), loaded.tokenizer(), options.storage) {
     if (options.max_context == 0) options.max_context = loaded.model().config().max_position_embeddings;
     check(options.max_context > 0,
           "the model's config.json has no max_position_embeddings: pass the context length explicitly");
@@ -59,14 +59,14 @@ struct Server::Impl {
   Json model_json() const;
   void chat_completions(const httplib::Request& req, httplib::Response& res);
   std::vector<int32_t> fit_prompt(ChatRequest& request) const;
-  agent::TurnResult run_turn(const std::vector<int32_t>& prompt, agent::TurnOptions turn);
+  session::TurnResult run_turn(const std::vector<int32_t>& prompt, session::TurnOptions turn);
   bool stream_turn(const ChatRequest& request, const std::vector<int32_t>& prompt, const CompletionMeta& meta,
                    httplib::DataSink& sink);
 
   ServerOptions options;
   httplib::Server http;
   std::mutex engine;                  // one generation at a time; guards session
-  agent::ChatSession session;         // prompt_tokens() is const and thread-safe; generate() needs `engine`
+  session::TurnRunner session;        // prompt_tokens() is const and thread-safe; generate() needs `engine`
   std::atomic<bool> cancel{false};    // interrupts the generation running now
   std::atomic<bool> stopping{false};  // set by stop(): every later generation is cancelled at once
   std::atomic<uint64_t> requests{0};
@@ -159,15 +159,15 @@ std::vector<int32_t> Server::Impl::fit_prompt(ChatRequest& request) const {
   return prompt;
 }
 
-agent::TurnResult Server::Impl::run_turn(const std::vector<int32_t>& prompt, agent::TurnOptions turn) {
+session::TurnResult Server::Impl::run_turn(const std::vector<int32_t>& prompt, session::TurnOptions turn) {
   std::lock_guard lock(engine);
   cancel = stopping.load();
   turn.stop = &cancel;
   try {
-    agent::TurnResult result = session.generate(prompt, turn);
+    session::TurnResult result = session.generate(prompt, turn);
     ++completed;
     return result;
-  } catch (const agent::TurnInterrupted&) {
+  } catch (const session::TurnInterrupted&) {
     ++interrupted;
     throw;
   }
@@ -189,7 +189,7 @@ void Server::Impl::chat_completions(const httplib::Request& req, httplib::Respon
   if (!request.stream) {
     try {
       send_json(res, 200, completion_json(meta, run_turn(prompt, request.turn)));
-    } catch (const agent::TurnInterrupted&) {
+    } catch (const session::TurnInterrupted&) {
       throw ApiError(503, "the server is shutting down");
     }
     return;
@@ -216,11 +216,11 @@ bool Server::Impl::stream_turn(const ChatRequest& request, const std::vector<int
   };
   send(encoder.start());
   if (!connected) return false;
-  agent::TurnOptions turn = request.turn;
+  session::TurnOptions turn = request.turn;
   turn.on_event = [&](const chat::ParseEvent& event) { send(encoder.event(event)); };
   try {
     send(encoder.finish(run_turn(prompt, turn)));
-  } catch (const agent::TurnInterrupted&) {
+  } catch (const session::TurnInterrupted&) {
     log::info("{}: stream ended early ({})", meta.id, connected ? "server stopping" : "client disconnected");
     return false;
   } catch (const std::exception& e) {
@@ -232,7 +232,7 @@ bool Server::Impl::stream_turn(const ChatRequest& request, const std::vector<int
   return true;
 }
 
-Server::Server(agent::LoadedModel& model, ServerOptions options)
+Server::Server(session::LoadedModel& model, ServerOptions options)
     : impl_(std::make_unique<Impl>(model, std::move(options))) {
   impl_->install_routes();
 }

@@ -1,7 +1,8 @@
 // The HTTP server of `baleen serve`: OpenAI's POST /v1/chat/completions (whole or streamed as SSE),
 // GET /v1/models and GET /health over one loaded model. Generations run one at a time through one
-// ChatSession behind a mutex, so a request that extends the previous conversation (an agent's tool loop
-// re-sending its history) prefills only its new tokens. Errors are OpenAI-shaped JSON (server/api_error.h).
+// session::TurnRunner behind a mutex, so a request that extends the previous conversation (an agent's tool
+// loop re-sending its history) prefills only its new tokens. Errors are OpenAI-shaped JSON
+// (server/api_error.h).
 #pragma once
 
 #include <cstddef>
@@ -9,22 +10,23 @@
 #include <memory>
 #include <string>
 
-#include "agent/session/chat_session.h"
-#include "agent/session/loaded_model.h"
+#include "session/loaded_model.h"
+#include "session/turn_runner.h"
 
 namespace baleen::server {
 
 struct ServerOptions {
-  std::string model_name;       // the id /v1/models lists and requests may name
-  agent::TurnOptions defaults;  // dialect, thinking, sampling and max_tokens of requests that omit them
-  int64_t max_context = 0;      // prompt + completion tokens; 0: the config's max_position_embeddings
+  std::string model_name;         // the id /v1/models lists and requests may name
+  session::TurnOptions defaults;  // dialect, thinking, sampling and max_tokens of requests that omit them
+  int64_t max_context = 0;        // prompt + completion tokens; 0: the config's max_position_embeddings
   size_t max_body_bytes = 8u << 20;
+  StateStorage storage = StateStorage::kPaper;  // the sessions' KV storage
 };
 
 class Server {
  public:
   // Borrows the model, which must outlive the server. Throws Error when no context length is known.
-  Server(agent::LoadedModel& model, ServerOptions options);
+  Server(session::LoadedModel& model, ServerOptions options);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;

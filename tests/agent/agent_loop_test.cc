@@ -9,21 +9,22 @@
 #include <optional>
 #include <vector>
 
-#include "agent/session/loaded_model.h"
+#include "session/loaded_model.h"
 
 namespace baleen::agent {
 namespace {
 
 namespace fs = std::filesystem;
 
-LoadedModel* nano() {
-  static std::unique_ptr<LoadedModel> loaded = []() -> std::unique_ptr<LoadedModel> {
+session::LoadedModel* nano() {
+  static std::unique_ptr<session::LoadedModel> loaded = []() -> std::unique_ptr<session::LoadedModel> {
     const auto tok = tokenizer::default_tokenizer_path();
     if (!fs::exists(tok)) return nullptr;
     const std::string dir = std::string(BALEEN_SOURCE_DIR) + "/models/baleen-nano";
     // The shards are committed gzipped; scripts/setup.sh unpacks them.
     if (!std::filesystem::exists(dir + "/model-00001-of-00002.safetensors")) return nullptr;
-    return std::make_unique<LoadedModel>(std::string(BALEEN_SOURCE_DIR) + "/models/baleen-nano", tok, 2);
+    return std::make_unique<session::LoadedModel>(std::string(BALEEN_SOURCE_DIR) + "/models/baleen-nano", tok,
+                                                  2);
   }();
   return loaded.get();
 }
@@ -66,10 +67,10 @@ AgentOptions count_task() {
 }
 
 TEST(AgentLoop, ToolRoundTripThenResumeExecutesNoLoggedCall) {
-  LoadedModel* n = nano();
+  session::LoadedModel* n = nano();
   if (!n) GTEST_SKIP() << "no tokenizer or unpacked baleen-nano (scripts/setup.sh)";
   Workspace ws;
-  ChatSession session(n->model(), n->tokenizer());
+  session::TurnRunner session(n->model(), n->tokenizer());
   AgentOutcome live;
   {
     auto sandbox = ws.sandbox();
@@ -83,7 +84,7 @@ TEST(AgentLoop, ToolRoundTripThenResumeExecutesNoLoggedCall) {
   EXPECT_EQ(tool.content.rfind("error", 0), std::string::npos) << tool.content;
   EXPECT_NE(tool.content.find("alpha.txt"), std::string::npos) << tool.content;
 
-  ChatSession cold(n->model(), n->tokenizer());
+  session::TurnRunner cold(n->model(), n->tokenizer());
   auto sandbox = ws.sandbox();
   TrajectoryLog log = TrajectoryLog::open(ws.log.string());
   const AgentOutcome resumed = run_agent(cold, *sandbox, log, count_task());
@@ -95,10 +96,10 @@ TEST(AgentLoop, ToolRoundTripThenResumeExecutesNoLoggedCall) {
 }
 
 TEST(AgentLoop, StopFlagEndsBeforeAnyStepIsLogged) {
-  LoadedModel* n = nano();
+  session::LoadedModel* n = nano();
   if (!n) GTEST_SKIP() << "no tokenizer or unpacked baleen-nano (scripts/setup.sh)";
   Workspace ws;
-  ChatSession session(n->model(), n->tokenizer());
+  session::TurnRunner session(n->model(), n->tokenizer());
   std::atomic<bool> stop{true};
   AgentOptions options = count_task();
   options.stop = &stop;
@@ -131,8 +132,8 @@ struct Lines {
 };
 
 // Runs every task next_task() gives, as `baleen agent` without -p does; stops at an interrupted task.
-std::vector<AgentOutcome> run_session(const Workspace& ws, ChatSession& session, const AgentOptions& options,
-                                      Lines& input) {
+std::vector<AgentOutcome> run_session(const Workspace& ws, session::TurnRunner& session,
+                                      const AgentOptions& options, Lines& input) {
   auto sandbox = ws.sandbox();
   TrajectoryLog log = TrajectoryLog::open(ws.log.string());
   AgentLoop loop(session, *sandbox, log, options);
@@ -150,10 +151,10 @@ struct Uninterrupted {
   std::string log_bytes;
 };
 
-const Uninterrupted& uninterrupted(LoadedModel& n) {
+const Uninterrupted& uninterrupted(session::LoadedModel& n) {
   static const Uninterrupted run = [&] {
     Workspace ws;
-    ChatSession session(n.model(), n.tokenizer());
+    session::TurnRunner session(n.model(), n.tokenizer());
     Lines input{kTasks};
     Uninterrupted done{run_session(ws, session, session_options(), input), {}};
     std::ifstream in(ws.log, std::ios::binary);
@@ -176,7 +177,7 @@ int64_t count_of(const std::vector<TrajectoryRecord>& records, RecordType type) 
 }
 
 TEST(AgentLoop, TwoTasksShareOneConversationAndOneLogAndTheSecondReusesThePrefix) {
-  LoadedModel* n = nano();
+  session::LoadedModel* n = nano();
   if (!n) GTEST_SKIP() << "no tokenizer or unpacked baleen-nano (scripts/setup.sh)";
   const std::vector<AgentOutcome>& live = uninterrupted(*n).outcomes;
   ASSERT_EQ(live.size(), 2u);
@@ -198,12 +199,12 @@ TEST(AgentLoop, TwoTasksShareOneConversationAndOneLogAndTheSecondReusesThePrefix
 }
 
 TEST(AgentLoop, ResumedSessionReplaysEveryTaskWithoutExecutingThenReadsNewOnes) {
-  LoadedModel* n = nano();
+  session::LoadedModel* n = nano();
   if (!n) GTEST_SKIP() << "no tokenizer or unpacked baleen-nano (scripts/setup.sh)";
   const std::vector<AgentOutcome>& live = uninterrupted(*n).outcomes;
   Workspace ws;
   std::ofstream(ws.log, std::ios::binary) << uninterrupted(*n).log_bytes;
-  ChatSession cold(n->model(), n->tokenizer());
+  session::TurnRunner cold(n->model(), n->tokenizer());
   Lines input{{"How many files are in docs/?"}};
   const std::vector<AgentOutcome> resumed = run_session(ws, cold, session_options(), input);
   ASSERT_EQ(resumed.size(), 3u);
@@ -220,23 +221,23 @@ TEST(AgentLoop, ResumedSessionReplaysEveryTaskWithoutExecutingThenReadsNewOnes) 
 }
 
 TEST(AgentLoop, EndOfInputBeforeAnyTaskLogsNothing) {
-  LoadedModel* n = nano();
+  session::LoadedModel* n = nano();
   if (!n) GTEST_SKIP() << "no tokenizer or unpacked baleen-nano (scripts/setup.sh)";
   Workspace ws;
-  ChatSession session(n->model(), n->tokenizer());
+  session::TurnRunner session(n->model(), n->tokenizer());
   Lines input;
   EXPECT_TRUE(run_session(ws, session, session_options(), input).empty());
   EXPECT_TRUE(TrajectoryLog::read(ws.log.string()).payloads.empty());
 }
 
 TEST(AgentLoop, TaskInterruptedMidRunResumesLiveAsTheUninterruptedRunAfterReplayingTheEarlierTask) {
-  LoadedModel* n = nano();
+  session::LoadedModel* n = nano();
   if (!n) GTEST_SKIP() << "no tokenizer or unpacked baleen-nano (scripts/setup.sh)";
   const std::vector<AgentOutcome>& reference = uninterrupted(*n).outcomes;
   Workspace ws;
   std::vector<AgentOutcome> cut;
   {
-    ChatSession session(n->model(), n->tokenizer());
+    session::TurnRunner session(n->model(), n->tokenizer());
     std::atomic<bool> stop{false};
     AgentOptions options = session_options();
     options.stop = &stop;
@@ -251,7 +252,7 @@ TEST(AgentLoop, TaskInterruptedMidRunResumesLiveAsTheUninterruptedRunAfterReplay
   EXPECT_EQ(logged(ws.log).back().type, RecordType::kToolResult)
       << "the log ends with the result that came in";
 
-  ChatSession cold(n->model(), n->tokenizer());
+  session::TurnRunner cold(n->model(), n->tokenizer());
   Lines input;
   const std::vector<AgentOutcome> resumed = run_session(ws, cold, session_options(), input);
   ASSERT_EQ(resumed.size(), 2u);

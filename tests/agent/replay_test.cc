@@ -15,7 +15,7 @@
 #include <set>
 #include <sstream>
 
-#include "agent/trajectory/crc32c.h"
+#include "core/crc32c.h"
 #include "core/error.h"
 #include "sandbox_fixture.h"
 

@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "../backend/cpu/random_inputs.h"
+#include "backend/cpu/cpu_backend.h"
 #include "core/error.h"
 #include "core/npy.h"
 #include "engine/model.h"
@@ -44,7 +45,6 @@ int64_t top1_agreement(const Tensor& a, const Tensor& b) {
 
 struct Fixture {
   Checkpoint checkpoint;
-  ModelWeights weights;
   std::vector<int32_t> ids;
   Tensor logits;
 };
@@ -53,8 +53,7 @@ struct Fixture {
 std::optional<Fixture> load(const fs::path& dir) {
   try {
     Checkpoint ckpt = Checkpoint::open(dir);
-    ModelWeights w = load_weights(ckpt);
-    return Fixture{std::move(ckpt), std::move(w), read_npy_int32(dir / "ids.npy"),
+    return Fixture{std::move(ckpt), read_npy_int32(dir / "ids.npy"),
                    read_npy_float32(dir / "logits.npy")};
   } catch (const Error& e) {
     ADD_FAILURE() << "cannot load fixture: " << e.what();
@@ -71,8 +70,16 @@ TEST(FixtureParity, Fp32StateMatchesTransformersInEveryMode) {
     const std::optional<Fixture> loaded = load(dir);
     if (!loaded) continue;
     const Fixture& f = *loaded;
-    Model model(f.checkpoint.config(), f.weights, *backend);
+    // Weights as stored (FP8 / FP4 / BF16 read directly) and dequantized at load give the same bits.
+    Model stored(f.checkpoint.config(), load_weights(f.checkpoint, *backend, WeightFormat::kStored), *backend);
+    Model dequantized(f.checkpoint.config(), load_weights(f.checkpoint, *backend, WeightFormat::kFp32), *backend);
     const int64_t T = static_cast<int64_t>(f.ids.size());
+    {
+      SessionState a = stored.new_session(StateStorage::kFp32), b = dequantized.new_session(StateStorage::kFp32);
+      const Tensor la = stored.prefill(f.ids, a, 7), lb = dequantized.prefill(f.ids, b, 7);
+      EXPECT_TRUE(std::equal(la.data(), la.data() + la.size(), lb.data())) << "stored vs fp32 weights";
+    }
+    Model& model = stored;
     for (int64_t chunk : {T, int64_t{1}, int64_t{3}, int64_t{7}, int64_t{64}}) {
       SessionState state = model.new_session(StateStorage::kFp32);
       const Tensor logits = model.prefill(f.ids, state, chunk);
@@ -104,7 +111,7 @@ TEST(FixtureParity, PaperStorageMatchesQuantizedReferenceInEveryMode) {
     if (!loaded) continue;
     const Fixture& f = *loaded;
     const Tensor paper_ref = read_npy_float32(dir / "logits_paper.npy");
-    Model model(f.checkpoint.config(), f.weights, *backend);
+    Model model(f.checkpoint.config(), load_weights(f.checkpoint, *backend, WeightFormat::kStored), *backend);
     const int64_t T = static_cast<int64_t>(f.ids.size());
     for (int64_t chunk : {T, int64_t{1}, int64_t{7}, int64_t{64}}) {
       SessionState state = model.new_session(StateStorage::kPaper);

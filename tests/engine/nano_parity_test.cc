@@ -11,6 +11,7 @@
 #include <string>
 
 #include "../model/nano_checkpoint.h"
+#include "backend/cpu/cpu_backend.h"
 #include "core/npy.h"
 #include "engine/model.h"
 #include "model/checkpoint.h"
@@ -36,12 +37,11 @@ Reference load_reference(const std::string& name) {
           read_npy_int32(dir / "positions.npy"), read_npy_float32(dir / "logits.npy")};
 }
 
-// The model loaded once for the suite; the Model borrows the weights and the backend.
+// The model loaded once for the suite; the Model borrows the checkpoint's mapped weights and the backend.
 struct Nano {
   Checkpoint checkpoint = Checkpoint::open(test::nano_dir());
-  ModelWeights weights = load_weights(checkpoint);
   std::unique_ptr<Backend> backend = make_cpu_backend(0);
-  Model model{checkpoint.config(), weights, *backend};
+  Model model{checkpoint.config(), load_weights(checkpoint, *backend, WeightFormat::kStored), *backend};
 };
 
 class NanoParity : public ::testing::Test {

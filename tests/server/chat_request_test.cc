@@ -14,13 +14,13 @@ using chat::Json;
 const Json kMessages = Json::parse(R"([{"role": "user", "content": "Say hello."}])");
 
 ChatRequest parse(const Json& body) {
-  return parse_chat_request(body.dump(), agent::TurnOptions{});
+  return parse_chat_request(body.dump(), session::TurnOptions{});
 }
 
 // The ApiError a body raises: its status and param, and that the message names `mention`.
 void expect_error(std::string_view body, int status, std::string_view param, std::string_view mention) {
   try {
-    parse_chat_request(body, agent::TurnOptions{});
+    parse_chat_request(body, session::TurnOptions{});
     ADD_FAILURE() << "accepted: " << body;
   } catch (const ApiError& e) {
     EXPECT_EQ(e.status(), status) << e.what();
@@ -56,7 +56,7 @@ TEST(ChatRequest, ReadsSamplingLimitsAndStreaming) {
 }
 
 TEST(ChatRequest, DefaultsFillWhatTheRequestLeavesOut) {
-  agent::TurnOptions defaults;
+  session::TurnOptions defaults;
   defaults.max_tokens = 77;
   defaults.render.thinking = true;
   const ChatRequest r = parse_chat_request(Json{{"messages", kMessages}}.dump(), defaults);

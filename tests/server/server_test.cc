@@ -25,7 +25,7 @@ constexpr size_t kMaxBody = 64 * 1024;
 // baleen-nano behind a real server on a free port, shared by the suite; null (tests skipped) without a
 // tokenizer or unpacked shards.
 struct Served {
-  std::unique_ptr<agent::LoadedModel> model;
+  std::unique_ptr<session::LoadedModel> model;
   std::unique_ptr<Server> server;
   std::thread thread;
   int port = 0;
@@ -42,8 +42,8 @@ bool start(Served& out) {
   const std::string dir = std::string(BALEEN_SOURCE_DIR) + "/models/baleen-nano";
   if (!std::filesystem::exists(tok) || !std::filesystem::exists(dir + "/model-00001-of-00002.safetensors"))
     return false;
-  out.model = std::make_unique<agent::LoadedModel>(dir, tok, 2);
-  agent::TurnOptions defaults;
+  out.model = std::make_unique<session::LoadedModel>(dir, tok, 2);
+  session::TurnOptions defaults;
   defaults.max_tokens = 96;
   out.server =
       std::make_unique<Server>(*out.model, ServerOptions{"baleen-nano", defaults, kMaxContext, kMaxBody});
@@ -337,8 +337,9 @@ std::string read_to_end(int fd) {
   return got;
 }
 
-// Hot sampling keeps nano from ending the turn on its own, so only a hang-up or stop() ends it early. The seed
-// is one on which the shipped nano starts with content (on others it may open a tool call or stop early).
+// Hot sampling keeps nano from ending the turn on its own, so only a hang-up or stop() ends it early. The
+// seed is one on which the shipped nano starts with content (on others it may open a tool call or stop
+// early).
 Json endless_stream_request() {
   return {{"messages", {{{"role", "user"}, {"content", "Tell me a long story."}}}},
           {"temperature", 2.0},
@@ -361,7 +362,7 @@ TEST(Server, ClientDisconnectStopsTheGenerationAndServerStaysHealthy) {
 // What SIGTERM does in `baleen serve`: stop() ends the running stream (no [DONE]) and run() returns.
 TEST(Server, StopEndsTheRunningStreamAndRunReturns) {
   REQUIRE_NANO();
-  agent::TurnOptions defaults;
+  session::TurnOptions defaults;
   Server server(*s->model, ServerOptions{"baleen-nano", defaults, kMaxContext, kMaxBody});
   const int port = server.bind("127.0.0.1", 0);
   std::thread running([&] { server.run(); });

@@ -14,7 +14,7 @@
 
 #include "agent/sandbox/confined_path.h"
 #include "agent/sandbox/image.h"
-#include "agent/trajectory/crc32c.h"
+#include "core/crc32c.h"
 #include "core/error.h"
 
 namespace baleen::agent {

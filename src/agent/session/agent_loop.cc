@@ -2,7 +2,7 @@
 
 #include <chrono>
 
-#include "agent/trajectory/crc32c.h"
+#include "core/crc32c.h"
 #include "core/error.h"
 
 namespace baleen::agent {
@@ -13,7 +13,7 @@ std::string hash_tokens(const std::vector<int32_t>& tokens) {
   return fmt::format("crc32c:{:08x}", crc32c(bytes));
 }
 
-ModelStep to_model_step(const TurnResult& turn) {
+ModelStep to_model_step(const session::TurnResult& turn) {
   ModelStep step;
   step.output = turn.raw_text;
   for (const chat::ToolCall& call : turn.tool_calls) {
@@ -24,12 +24,12 @@ ModelStep to_model_step(const TurnResult& turn) {
 
 // The assistant message of a step's raw output: the same parse as the streamed one, so live and replayed
 // steps build the same history.
-chat::Message assistant_message(const ModelStep& step, const TurnOptions& turn, int64_t index) {
+chat::Message assistant_message(const ModelStep& step, const session::TurnOptions& turn, int64_t index) {
   const chat::ParsedOutput parsed =
       chat::parse_output(step.output, {.starts_in_reasoning = turn.render.thinking,
                                        .tools = turn.tools,
                                        .id_seed = static_cast<uint64_t>(index)});
-  chat::Message m = text_message(chat::Role::kAssistant, parsed.content);
+  chat::Message m = session::text_message(chat::Role::kAssistant, parsed.content);
   m.reasoning_content = parsed.reasoning;
   m.tool_calls = parsed.tool_calls;
   return m;
@@ -61,7 +61,7 @@ std::string_view agent_end_name(AgentEnd end) {
   return "answered";
 }
 
-AgentLoop::AgentLoop(ChatSession& session, Sandbox& sandbox, TrajectoryLog& log, AgentOptions options)
+AgentLoop::AgentLoop(session::TurnRunner& session, Sandbox& sandbox, TrajectoryLog& log, AgentOptions options)
     : session_(session),
       sandbox_(sandbox),
       trajectory_(log),
@@ -71,7 +71,7 @@ AgentLoop::AgentLoop(ChatSession& session, Sandbox& sandbox, TrajectoryLog& log,
   if (turn_.tools.is_null()) turn_.tools = workspace_tool_schemas();
   turn_.stop = options_.stop;
   if (!options_.system.empty())
-    conversation_.messages.push_back(text_message(chat::Role::kSystem, options_.system));
+    conversation_.messages.push_back(session::text_message(chat::Role::kSystem, options_.system));
 }
 
 std::optional<std::string> AgentLoop::next_task(const std::function<std::optional<std::string>()>& read) {
@@ -81,7 +81,7 @@ std::optional<std::string> AgentLoop::next_task(const std::function<std::optiona
 }
 
 AgentOutcome AgentLoop::run_task(const std::string& task) {
-  conversation_.messages.push_back(text_message(chat::Role::kUser, task));
+  conversation_.messages.push_back(session::text_message(chat::Role::kUser, task));
   const ReplayStats before = trajectory_.stats();
   AgentOutcome out;
   for (;;) {
@@ -114,14 +114,14 @@ std::optional<chat::Message> AgentLoop::model_step(AgentOutcome& out) {
   ModelStep logged;
   try {
     logged = trajectory_.model_step(step, static_cast<int64_t>(prompt.size()), hash_tokens(prompt), [&] {
-      const TurnResult result = session_.generate(prompt, turn_);
+      const session::TurnResult result = session_.generate(prompt, turn_);
       if (out.prompt_tokens == 0) {
         out.prompt_tokens = result.prompt_tokens;
         out.reused_tokens = result.reused_tokens;
       }
       return to_model_step(result);
     });
-  } catch (const TurnInterrupted&) {
+  } catch (const session::TurnInterrupted&) {
     return std::nullopt;
   }
   ++step_;
@@ -146,13 +146,13 @@ void AgentLoop::run_tool_calls(int64_t step, const chat::Message& assistant) {
     outcome = {result.content, result.is_error};
     const bool replayed = trajectory_.stats().tool_calls_executed == executed_before;
     if (options_.on_tool_result) options_.on_tool_result(call, outcome, replayed);
-    chat::Message tool = text_message(chat::Role::kTool, result.content);
+    chat::Message tool = session::text_message(chat::Role::kTool, result.content);
     tool.tool_call_id = call.id;
     conversation_.messages.push_back(std::move(tool));
   }
 }
 
-AgentOutcome run_agent(ChatSession& session, Sandbox& sandbox, TrajectoryLog& log,
+AgentOutcome run_agent(session::TurnRunner& session, Sandbox& sandbox, TrajectoryLog& log,
                        const AgentOptions& options) {
   AgentLoop loop(session, sandbox, log, options);
   return loop.run_task(options.task);

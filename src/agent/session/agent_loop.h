@@ -2,7 +2,7 @@
 // interleaved thinking, until the model answers without a tool call or the step limit. Every model step and
 // tool call goes through a TrajectorySession, so it is logged durably before it is acted on, and a resumed
 // log returns its recorded results without running anything again. An AgentLoop runs tasks one after the
-// other in one conversation (each a new user turn, so each prompt extends the last and the ChatSession
+// other in one conversation (each a new user turn, so each prompt extends the last and the TurnRunner
 // reuses its prefix); run_agent is the one-shot case, a single task whose user turn is not logged.
 #pragma once
 
@@ -12,9 +12,9 @@
 #include <string>
 
 #include "agent/sandbox/sandbox.h"
-#include "agent/session/chat_session.h"
 #include "agent/session/workspace_tools.h"
 #include "agent/trajectory/replay.h"
+#include "session/turn_runner.h"
 
 namespace baleen::agent {
 
@@ -25,7 +25,7 @@ struct AgentOptions {
   std::string task;  // run_agent's task
 
   std::string system = kAgentSystemPrompt;  // empty: no system message
-  TurnOptions turn;                         // tools default to workspace_tool_schemas() when null
+  session::TurnOptions turn;                // tools default to workspace_tool_schemas() when null
   int64_t max_steps = 8;                    // per task
   const std::atomic<bool>* stop = nullptr;  // set (SIGINT): the loop stops between tokens or steps
   // Progress: each model step's parsed output and each tool call's result, as they happen.
@@ -51,7 +51,7 @@ struct AgentOutcome {
 class AgentLoop {
  public:
   // Borrows all four; replays `log` from its first record.
-  AgentLoop(ChatSession& session, Sandbox& sandbox, TrajectoryLog& log, AgentOptions options);
+  AgentLoop(session::TurnRunner& session, Sandbox& sandbox, TrajectoryLog& log, AgentOptions options);
 
   // The next task of an interactive session: the next logged user turn while the log has records, else
   // read()'s, logged durably before it is returned; nullopt when read() has none. Throws ReplayDivergence
@@ -71,18 +71,18 @@ class AgentLoop {
   // The calls of model step `step` (replayed or run in the sandbox), their results appended.
   void run_tool_calls(int64_t step, const chat::Message& assistant);
 
-  ChatSession& session_;
+  session::TurnRunner& session_;
   Sandbox& sandbox_;
   TrajectorySession trajectory_;
   AgentOptions options_;
-  TurnOptions turn_;
+  session::TurnOptions turn_;
   chat::Conversation conversation_;
   int64_t step_ = 0;        // model steps of the session: the log's step index
   int64_t user_turns_ = 0;  // logged (or replayed) by next_task
 };
 
 // One task (options.task) from a fresh conversation.
-AgentOutcome run_agent(ChatSession& session, Sandbox& sandbox, TrajectoryLog& log,
+AgentOutcome run_agent(session::TurnRunner& session, Sandbox& sandbox, TrajectoryLog& log,
                        const AgentOptions& options);
 
 }  // namespace baleen::agent

@@ -9,7 +9,7 @@
 #include <cstring>
 #include <filesystem>
 
-#include "agent/trajectory/crc32c.h"
+#include "core/crc32c.h"
 #include "core/error.h"
 #include "core/log.h"
 

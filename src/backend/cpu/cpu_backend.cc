@@ -1,10 +1,14 @@
-// The CPU backend: dispatches each op's fast kernel over the thread pool.
+// The CPU backend: dispatches each op's fast kernel over the thread pool; states live in a StateStore.
+#include "backend/cpu/cpu_backend.h"
+
 #include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <new>
 #include <vector>
 
-#include "backend/backend.h"
 #include "backend/cpu/attention.h"
-#include "backend/cpu/compressor_pool.h"
+#include "backend/cpu/compressor.h"
 #include "backend/cpu/hadamard.h"
 #include "backend/cpu/hyper_connections.h"
 #include "backend/cpu/indexer.h"
@@ -12,6 +16,8 @@
 #include "backend/cpu/moe.h"
 #include "backend/cpu/rms_norm.h"
 #include "backend/cpu/rope.h"
+#include "backend/cpu/state_store.h"
+#include "core/error.h"
 #include "core/thread_pool.h"
 
 namespace baleen {
@@ -24,50 +30,62 @@ T* scratch(std::vector<T>& v, int64_t n) {
   return v.data();
 }
 
+constexpr size_t kAlign = 64;
+
 class CpuBackend final : public Backend {
  public:
   explicit CpuBackend(unsigned threads) : pool_(threads) {}
+  ~CpuBackend() override {
+    for (void* p : owned_) ::operator delete(p, std::align_val_t(kAlign));
+  }
 
   std::string_view name() const override { return "cpu"; }
-  bool supports(DType weight_dtype) const override { return weight_dtype == DType::kF32; }
+  bool supports(const WeightView& w) const override { return cpu::matmul_supports(w); }
+  void check_config(const Config& c) const override;
 
-  void matmul(MatrixView<const float> x, const WeightView& w, MatrixView<float> y) override {
-    const auto wm = w.f32();
-    // Columns in multiples of 4 (the kernel's tile) so that threads split whole tiles.
-    pool_.parallel_for((wm.rows + 3) / 4, 8, [&](int64_t b, int64_t e) {
-      cpu::matmul_columns(x, wm, y, b * 4, std::min(wm.rows, e * 4));
-    });
+  WeightView upload_weight(const WeightView& host, HostMemory lifetime) override;
+  const void* upload(const void* host, int64_t bytes) override {
+    void* p = allocate(bytes);
+    std::memcpy(p, host, static_cast<size_t>(bytes));
+    owned_.push_back(p);
+    return p;
+  }
+  void* allocate(int64_t bytes) override {
+    return ::operator new(static_cast<size_t>(std::max<int64_t>(bytes, 1)), std::align_val_t(kAlign));
+  }
+  void release(void* buffer) override { ::operator delete(buffer, std::align_val_t(kAlign)); }
+  void download(const void* src, void* host, int64_t bytes) override {
+    if (src != host) std::memcpy(host, src, static_cast<size_t>(bytes));
   }
 
+  Step begin_step(const StepInputs& in) override;
+
+  void embed(const int32_t* tokens, const WeightView& table, int64_t streams, MatrixView<float> out) override;
+  void matmul(MatrixView<const float> x, const WeightView& w, MatrixView<float> y) override;
   void grouped_matmul(MatrixView<const float> x, const WeightView& w, int64_t groups,
-                      MatrixView<float> y) override {
-    const auto wm = w.f32();
-    const int64_t out_g = wm.rows / groups, in_g = x.cols / groups;
-    pool_.parallel_for(groups * ((out_g + 3) / 4), 8, [&](int64_t b, int64_t e) {
-      const int64_t tiles = (out_g + 3) / 4;
-      for (int64_t i = b; i < e; ++i) {
-        const int64_t g = i / tiles, o = (i % tiles) * 4;
-        MatrixView<const float> xg{x.data + g * in_g, x.rows, in_g, x.stride};
-        MatrixView<const float> wg{wm.row(g * out_g), out_g, in_g, wm.stride};
-        MatrixView<float> yg{y.data + g * out_g, y.rows, out_g, y.stride};
-        cpu::matmul_columns(xg, wg, yg, o, std::min(out_g, o + 4));
-      }
-    });
-  }
-
+                      MatrixView<float> y) override;
+  void matmul_kept_rows(MatrixView<const float> x, const WeightView& packed, const int32_t* kept,
+                        const WeightView& dense, MatrixView<float> y) override;
   void rms_norm(MatrixView<const float> x, const float* weight, float eps, MatrixView<float> y) override {
     pool_.parallel_for(x.rows, 16,
                        [&](int64_t b, int64_t e) { cpu::rms_norm_rows(x, weight, eps, y, b, e); });
   }
-
   void rope(MatrixView<float> x, int64_t head_dim, const int64_t* positions, const RopeFrequencies& f,
             bool inverse) override {
     pool_.parallel_for(
         x.rows, 8, [&](int64_t b, int64_t e) { cpu::rope_rows(x, head_dim, positions, f, inverse, b, e); });
   }
-
   void hadamard(MatrixView<float> x) override {
     pool_.parallel_for(x.rows, 16, [&](int64_t b, int64_t e) { cpu::hadamard_rows(x, b, e); });
+  }
+  void kv_round_trip(const KvCodec& codec, MatrixView<float> rows) override {
+    if (codec.format() == KvFormat::kF32) return;
+    pool_.parallel_for(rows.rows, 16, [&](int64_t b, int64_t e) {
+      for (int64_t r = b; r < e; ++r) codec.round_trip(rows.row(r));
+    });
+  }
+  void gather_rows(MatrixView<const float> src, const int32_t* rows, MatrixView<float> dst) override {
+    for (int64_t i = 0; i < dst.rows; ++i) std::copy(src.row(rows[i]), src.row(rows[i]) + src.cols, dst.row(i));
   }
 
   void hc_pre(MatrixView<const float> streams, const HyperConnectionParams& p, MatrixView<float> x,
@@ -75,51 +93,15 @@ class CpuBackend final : public Backend {
     pool_.parallel_for(streams.rows, 1,
                        [&](int64_t b, int64_t e) { cpu::hc_pre_rows(streams, p, x, post, comb, b, e); });
   }
-
   void hc_post(MatrixView<const float> y, MatrixView<const float> post, MatrixView<const float> comb,
                MatrixView<const float> streams, MatrixView<float> out) override {
     pool_.parallel_for(y.rows, 1,
                        [&](int64_t b, int64_t e) { cpu::hc_post_rows(y, post, comb, streams, out, b, e); });
   }
-
   void hc_head(MatrixView<const float> streams, const HyperConnectionParams& p,
                MatrixView<float> y) override {
     pool_.parallel_for(streams.rows, 1,
                        [&](int64_t b, int64_t e) { cpu::hc_head_rows(streams, p, y, b, e); });
-  }
-
-  void compressor_pool(MatrixView<const float> kv, MatrixView<const float> gate, int64_t slots,
-                       MatrixView<float> entries) override {
-    pool_.parallel_for(entries.rows, 1, [&](int64_t b, int64_t e) {
-      cpu::compressor_pool_entries(kv, gate, slots, entries, b, e);
-    });
-  }
-
-  void indexer_top_k(MatrixView<const float> q, MatrixView<const float> head_weights,
-                     MatrixView<const float> keys, const int64_t* positions, int64_t ratio, float scale,
-                     MatrixView<float> scores, MatrixView<int32_t> picks) override {
-    const int64_t parts = std::min<int64_t>(pool_.size(), q.rows), n = std::max<int64_t>(keys.rows, 1);
-    int32_t* order = scratch(order_, parts * n);
-    pool_.parallel_for(parts, 1, [&](int64_t b, int64_t e) {
-      for (int64_t part = b; part < e; ++part) {
-        const int64_t t0 = q.rows * part / parts, t1 = q.rows * (part + 1) / parts;
-        cpu::indexer_top_k_rows(q, head_weights, keys, positions, ratio, scale, scores, picks,
-                                {order + part * n, static_cast<size_t>(n)}, t0, t1);
-      }
-    });
-  }
-
-  void attention(MatrixView<const float> q, int64_t heads, const AttentionKeys& keys,
-                 const int64_t* positions, const float* sinks, float scale, MatrixView<float> out) override {
-    if (q.rows >= static_cast<int64_t>(pool_.size())) {
-      pool_.parallel_for(q.rows, 1, [&](int64_t b, int64_t e) {
-        cpu::attention_rows(q, heads, keys, positions, sinks, scale, out, b, e, 0, heads);
-      });
-    } else {  // decode: split the heads instead
-      pool_.parallel_for(heads, 1, [&](int64_t b, int64_t e) {
-        cpu::attention_rows(q, heads, keys, positions, sinks, scale, out, 0, q.rows, b, e);
-      });
-    }
   }
 
   void moe_route(MatrixView<const float> logits, const float* bias, const int32_t* tid2eid,
@@ -127,22 +109,143 @@ class CpuBackend final : public Backend {
                  MatrixView<float> weights) override {
     cpu::moe_route_rows(logits, bias, tid2eid, tokens, scaling, experts, weights, 0, logits.rows);
   }
-
   void moe_experts(MatrixView<const float> x, const MoeRoutes& routes, std::span<const ExpertWeights> experts,
-                   float limit, MatrixView<float> out) override;
+                   const ExpertWeights& shared, float limit, MatrixView<float> out) override;
+
+  void window_append(const Step& step, int64_t layer, MatrixView<const float> kv) override;
+  void compressor_append(const Step& step, int64_t layer, const CompressorParams& p, MatrixView<const float> kv,
+                         MatrixView<const float> gate) override;
+  void indexer_top_k(const Step& step, int64_t layer, MatrixView<const float> q,
+                     MatrixView<const float> head_weights, float weight_scale, float scale,
+                     MatrixView<int32_t> picks) override;
+  void attention(const Step& step, int64_t layer, MatrixView<const float> q, int64_t heads,
+                 MatrixView<const float> chunk_kv, MatrixView<const int32_t> picks, const float* sinks,
+                 float scale, MatrixView<float> out) override;
+
+  StateId create_state(const StateSpec& spec) override { return states_.create(spec); }
+  StateId fork_state(StateId from) override { return states_.fork(from); }
+  void free_state(StateId state) override { states_.free(state); }
+  StateUsage state_usage(StateId state) const override { return states_.usage(state); }
+  int64_t state_memory() const override { return states_.memory(); }
+  StateImage export_state(StateId state) const override { return states_.export_state(state); }
+  StateId import_state(const StateSpec& spec, const StateImage& image) override {
+    return states_.import_state(spec, image);
+  }
 
  private:
+  // The sequence's rows of a step-wide matrix.
+  static MatrixView<const float> rows_of(MatrixView<const float> m, const StepSequence& s) {
+    return m.rows_slice(s.first_row, s.rows);
+  }
+  // Calls body(sequence, begin, end) on row ranges that lie within one sequence, in parallel.
+  template <typename Body>
+  void for_sequence_rows(const Step& step, Body&& body);
+  void expert_forward(MatrixView<const float> x, const int64_t* members, int64_t n, int64_t k,
+                      const ExpertWeights& w, const float* weights, float limit, MatrixView<float> out);
+
   ThreadPool pool_;
+  cpu::StateStore states_;
+  std::vector<void*> owned_;                    // uploads
+  std::vector<std::vector<float>> decoded_;     // weights the kernels read as fp32 (kTransient uploads)
+  std::vector<int32_t> step_tokens_;
+  std::vector<int64_t> step_positions_;
+  std::vector<int32_t> step_logit_rows_;
+  std::vector<StepSequence> step_sequences_;
+  std::vector<float> dequantized_, head_weights_, score_;
   std::vector<int32_t> order_;
   std::vector<int64_t> members_;  // (token, slot) pairs routed to one expert
   std::vector<float> gathered_, hidden_gate_, hidden_up_, expert_out_;
+  cpu::CompressorScratch compressor_scratch_;
 };
+
+void CpuBackend::check_config(const Config& c) const {
+  // The CPU kernels keep per-token scratch on the stack, sized by these limits.
+  check(c.hc_mult >= 1 && c.hc_mult <= cpu::kMaxStreams, "hc_mult {} outside the supported 1..{} streams",
+        c.hc_mult, cpu::kMaxStreams);
+  check(c.num_heads <= 1024, "num_heads {} exceeds the supported 1024", c.num_heads);
+  check(c.n_routed_experts <= 1024, "n_routed_experts {} exceeds the supported 1024", c.n_routed_experts);
+  check(c.head_dim <= cpu::kMaxKeyDim && c.index_head_dim <= cpu::kMaxKeyDim,
+        "head_dim {} / index_head_dim {} exceed the supported {}", c.head_dim, c.index_head_dim,
+        cpu::kMaxKeyDim);
+  check(c.rope_head_dim <= 512, "rope_head_dim {} exceeds the supported 512", c.rope_head_dim);
+}
+
+WeightView CpuBackend::upload_weight(const WeightView& host, HostMemory lifetime) {
+  check(supports(host), "the cpu backend cannot multiply {} weights with {} scales", dtype_name(host.dtype),
+        dtype_name(host.scale_dtype));
+  if (lifetime == HostMemory::kPersistent) return host;  // host memory is this backend's memory
+  WeightView w = host;
+  w.data = upload(host.data, host.bytes());
+  if (host.quantized()) w.scales = upload(host.scales, host.scale_bytes());
+  return w;
+}
+
+Step CpuBackend::begin_step(const StepInputs& in) {
+  step_tokens_.assign(in.tokens.begin(), in.tokens.end());
+  step_logit_rows_.assign(in.logit_rows.begin(), in.logit_rows.end());
+  step_sequences_.assign(in.sequences.begin(), in.sequences.end());
+  step_positions_.resize(in.tokens.size());
+  for (const StepSequence& s : in.sequences) {
+    for (int64_t i = 0; i < s.rows; ++i) step_positions_[static_cast<size_t>(s.first_row + i)] = s.start + i;
+  }
+  return {static_cast<int64_t>(step_tokens_.size()), step_tokens_.data(),          step_positions_.data(),
+          static_cast<int64_t>(step_logit_rows_.size()), step_logit_rows_.data(), step_sequences_};
+}
+
+void CpuBackend::embed(const int32_t* tokens, const WeightView& table, int64_t streams, MatrixView<float> out) {
+  const int64_t d = table.cols;
+  pool_.parallel_for(out.rows, 16, [&](int64_t b, int64_t e) {
+    for (int64_t t = b; t < e; ++t) {
+      cpu::weight_row(table, tokens[t], out.row(t));
+      for (int64_t j = 1; j < streams; ++j) std::copy(out.row(t), out.row(t) + d, out.row(t) + j * d);
+    }
+  });
+}
+
+void CpuBackend::matmul(MatrixView<const float> x, const WeightView& w, MatrixView<float> y) {
+  // Columns in multiples of 4 (the kernel's tile) so that threads split whole tiles.
+  pool_.parallel_for((w.rows + 3) / 4, 8, [&](int64_t b, int64_t e) {
+    cpu::matmul_columns(x, w, y, b * 4, std::min(w.rows, e * 4));
+  });
+}
+
+void CpuBackend::grouped_matmul(MatrixView<const float> x, const WeightView& w, int64_t groups,
+                                MatrixView<float> y) {
+  const int64_t out_g = w.rows / groups, in_g = x.cols / groups;
+  pool_.parallel_for(groups * ((out_g + 3) / 4), 8, [&](int64_t b, int64_t e) {
+    const int64_t tiles = (out_g + 3) / 4;
+    for (int64_t i = b; i < e; ++i) {
+      const int64_t g = i / tiles, o = (i % tiles) * 4;
+      MatrixView<const float> xg{x.data + g * in_g, x.rows, in_g, x.stride};
+      MatrixView<float> yg{y.data + g * out_g, y.rows, out_g, y.stride};
+      cpu::matmul_columns(xg, w, yg, o, std::min(out_g, o + 4), g * out_g);
+    }
+  });
+}
+
+void CpuBackend::matmul_kept_rows(MatrixView<const float> x, const WeightView& packed, const int32_t* kept,
+                                  const WeightView& dense, MatrixView<float> y) {
+  MatrixView<float> out{scratch(dequantized_, x.rows * packed.rows), x.rows, packed.rows};
+  if (packed.rows > 0) matmul(x, packed, out);
+  for (int64_t t = 0; t < x.rows; ++t) {
+    const float* xr = x.row(t);
+    if (!std::all_of(xr, xr + x.cols, [](float v) { return std::isfinite(v); })) {
+      matmul(x.rows_slice(t, 1), dense, y.rows_slice(t, 1));  // inf·0 is NaN: keep the dense bits
+      continue;
+    }
+    float* yr = y.row(t);
+    std::fill(yr, yr + y.cols, 0.0f);
+    for (int64_t k = 0; k < packed.rows; ++k) yr[kept[k]] = out(t, k);
+  }
+}
 
 // Tokens are grouped per expert so each expert's weights are read once per call.
 void CpuBackend::moe_experts(MatrixView<const float> x, const MoeRoutes& routes,
-                             std::span<const ExpertWeights> experts, float limit, MatrixView<float> out) {
-  const int64_t tokens = x.rows, k = routes.experts.cols, d = x.cols;
-  int64_t* members = scratch(members_, tokens * k);
+                             std::span<const ExpertWeights> experts, const ExpertWeights& shared, float limit,
+                             MatrixView<float> out) {
+  const int64_t tokens = x.rows, k = routes.experts.cols;
+  for (int64_t t = 0; t < tokens; ++t) std::fill(out.row(t), out.row(t) + out.cols, 0.0f);
+  int64_t* members = scratch(members_, std::max(tokens * k, tokens));
   for (size_t e = 0; e < experts.size(); ++e) {
     int64_t n = 0;
     for (int64_t t = 0; t < tokens; ++t) {
@@ -150,24 +253,130 @@ void CpuBackend::moe_experts(MatrixView<const float> x, const MoeRoutes& routes,
         if (routes.experts(t, s) == static_cast<int32_t>(e)) members[n++] = t * k + s;
       }
     }
-    if (n == 0) continue;
-    const ExpertWeights& w = experts[e];
-    const int64_t f = w.w1.rows;
-    MatrixView<float> gx{scratch(gathered_, n * d), n, d};
-    MatrixView<float> hg{scratch(hidden_gate_, n * f), n, f};
-    MatrixView<float> hu{scratch(hidden_up_, n * f), n, f};
-    MatrixView<float> y{scratch(expert_out_, n * d), n, d};
-    for (int64_t i = 0; i < n; ++i) std::copy(x.row(members[i] / k), x.row(members[i] / k) + d, gx.row(i));
-    matmul(gx, w.w1, hg);
-    matmul(gx, w.w3, hu);
-    for (int64_t i = 0; i < n; ++i) cpu::swiglu(hg.row(i), hu.row(i), f, limit);
-    matmul(hg, w.w2, y);
-    for (int64_t i = 0; i < n; ++i) {
-      const int64_t t = members[i] / k, s = members[i] % k;
-      const float weight = routes.weights(t, s);
-      float* o = out.row(t);
-      for (int64_t c = 0; c < d; ++c) o[c] += weight * y(i, c);
+    if (n > 0) expert_forward(x, members, n, k, experts[e], routes.weights.data, limit, out);
+  }
+  // The shared expert, as one more route of weight 1 for every token.
+  const float one = 1.0f;
+  for (int64_t t = 0; t < tokens; ++t) members[t] = t;
+  std::vector<float> ones(static_cast<size_t>(tokens), one);
+  expert_forward(x, members, tokens, 1, shared, ones.data(), limit, out);
+}
+
+// out[t] += weights[t·k + s]·expert(x[t]) for each member t·k + s.
+void CpuBackend::expert_forward(MatrixView<const float> x, const int64_t* members, int64_t n, int64_t k,
+                                const ExpertWeights& w, const float* weights, float limit,
+                                MatrixView<float> out) {
+  const int64_t d = x.cols, f = w.w1.rows;
+  MatrixView<float> gx{scratch(gathered_, n * d), n, d};
+  MatrixView<float> hg{scratch(hidden_gate_, n * f), n, f};
+  MatrixView<float> hu{scratch(hidden_up_, n * f), n, f};
+  MatrixView<float> y{scratch(expert_out_, n * d), n, d};
+  for (int64_t i = 0; i < n; ++i) std::copy(x.row(members[i] / k), x.row(members[i] / k) + d, gx.row(i));
+  matmul(gx, w.w1, hg);
+  matmul(gx, w.w3, hu);
+  for (int64_t i = 0; i < n; ++i) cpu::swiglu(hg.row(i), hu.row(i), f, limit);
+  matmul(hg, w.w2, y);
+  for (int64_t i = 0; i < n; ++i) {
+    const float weight = weights[members[i]];
+    float* o = out.row(members[i] / k);
+    for (int64_t c = 0; c < d; ++c) o[c] += weight * y(i, c);
+  }
+}
+
+template <typename Body>
+void CpuBackend::for_sequence_rows(const Step& step, Body&& body) {
+  const auto& seqs = step.sequences;
+  pool_.parallel_for(step.rows, 1, [&](int64_t b, int64_t e) {
+    // Sequences are in row order: find the one holding row b, then walk.
+    size_t i = static_cast<size_t>(
+        std::upper_bound(seqs.begin(), seqs.end(), b,
+                         [](int64_t row, const StepSequence& s) { return row < s.first_row + s.rows; }) -
+        seqs.begin());
+    for (int64_t row = b; row < e && i < seqs.size(); ++i) {
+      const int64_t end = std::min(e, seqs[i].first_row + seqs[i].rows);
+      if (end > row) body(seqs[i], row, end);
+      row = end;
     }
+  });
+}
+
+void CpuBackend::window_append(const Step& step, int64_t layer, MatrixView<const float> kv) {
+  for (const StepSequence& s : step.sequences) {
+    cpu::RingRows& ring = states_.get(s.state).layers[static_cast<size_t>(layer)].window;
+    // Rows older than the ring would be overwritten within this step: skip them.
+    const int64_t skip = std::max<int64_t>(0, s.rows - states_.get(s.state).spec.window);
+    ring.set_count(s.start + skip);
+    for (int64_t r = skip; r < s.rows; ++r) ring.append(kv.row(s.first_row + r));
+  }
+}
+
+void CpuBackend::compressor_append(const Step& step, int64_t layer, const CompressorParams& p,
+                                   MatrixView<const float> kv, MatrixView<const float> gate) {
+  for (const StepSequence& s : step.sequences) {
+    cpu::LayerState& l = states_.get(s.state).layers[static_cast<size_t>(layer)];
+    cpu::CompressorState& c = p.role == CompressorRole::kMain ? *l.compressor : *l.indexer;
+    cpu::compressor_append(pool_, p, rows_of(kv, s), rows_of(gate, s), s.start, c, compressor_scratch_);
+  }
+}
+
+void CpuBackend::indexer_top_k(const Step& step, int64_t layer, MatrixView<const float> q,
+                               MatrixView<const float> head_weights, float weight_scale, float scale,
+                               MatrixView<int32_t> picks) {
+  // The reference scales the head weights before the scores: the same fp32 products.
+  MatrixView<float> w{scratch(head_weights_, head_weights.rows * head_weights.cols), head_weights.rows,
+                      head_weights.cols};
+  for (int64_t t = 0; t < w.rows; ++t) {
+    for (int64_t h = 0; h < w.cols; ++h) w(t, h) = head_weights(t, h) * weight_scale;
+  }
+  int64_t most = 1;
+  for (const StepSequence& s : step.sequences) {
+    most = std::max(most, states_.get(s.state).layers[static_cast<size_t>(layer)].indexer->entries.count());
+  }
+  const int64_t parts = pool_.size();
+  float* score = scratch(score_, parts * most);
+  int32_t* order = scratch(order_, parts * most);
+  pool_.parallel_for(parts, 1, [&](int64_t pb, int64_t pe) {
+    for (int64_t part = pb; part < pe; ++part) {
+      const int64_t t0 = step.rows * part / parts, t1 = step.rows * (part + 1) / parts;
+      for (const StepSequence& s : step.sequences) {
+        const int64_t b = std::max(t0, s.first_row), e = std::min(t1, s.first_row + s.rows);
+        if (b >= e) continue;
+        const cpu::CompressorState& c = *states_.get(s.state).layers[static_cast<size_t>(layer)].indexer;
+        cpu::indexer_top_k_rows(q, w, cpu::StoredRows{&c.entries}, step.positions, c.spec.ratio, scale, picks,
+                                {score + part * most, static_cast<size_t>(most)},
+                                {order + part * most, static_cast<size_t>(most)}, b, e);
+      }
+    }
+  });
+}
+
+void CpuBackend::attention(const Step& step, int64_t layer, MatrixView<const float> q, int64_t heads,
+                           MatrixView<const float> chunk_kv, MatrixView<const int32_t> picks, const float* sinks,
+                           float scale, MatrixView<float> out) {
+  std::vector<cpu::StoredKeys> keys;
+  for (const StepSequence& s : step.sequences) {
+    const cpu::SessionRecord& r = states_.get(s.state);
+    const cpu::LayerState& l = r.layers[static_cast<size_t>(layer)];
+    cpu::StoredKeys k{&l.window, rows_of(chunk_kv, s), s.start, r.spec.window, nullptr, 0, picks};
+    if (l.compressor) {
+      k.entries = &l.compressor->entries;
+      k.ratio = l.compressor->spec.ratio;
+    }
+    keys.push_back(k);
+  }
+  const auto& seqs = step.sequences;
+  if (step.rows >= static_cast<int64_t>(pool_.size())) {
+    for_sequence_rows(step, [&](const StepSequence& s, int64_t b, int64_t e) {
+      const size_t i = static_cast<size_t>(&s - seqs.data());
+      cpu::attention_rows(q, heads, keys[i], step.positions, sinks, scale, out, b, e, 0, heads);
+    });
+  } else {  // decode: split the heads instead
+    pool_.parallel_for(heads, 1, [&](int64_t b, int64_t e) {
+      for (size_t i = 0; i < seqs.size(); ++i) {
+        cpu::attention_rows(q, heads, keys[i], step.positions, sinks, scale, out, seqs[i].first_row,
+                            seqs[i].first_row + seqs[i].rows, b, e);
+      }
+    });
   }
 }
 

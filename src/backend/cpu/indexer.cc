@@ -25,25 +25,34 @@ void select_top_k(const Score* score, int32_t* order, int64_t visible, int32_t* 
 
 }  // namespace
 
-void indexer_top_k_rows(MatrixView<const float> q, MatrixView<const float> head_weights,
-                        MatrixView<const float> keys, const int64_t* positions, int64_t ratio, float scale,
-                        MatrixView<float> scores, MatrixView<int32_t> picks, std::span<int32_t> order,
-                        int64_t begin, int64_t end) {
-  const int64_t heads = head_weights.cols, di = keys.cols;
+template <typename Rows>
+void indexer_top_k_rows(MatrixView<const float> q, MatrixView<const float> head_weights, const Rows& keys,
+                        const int64_t* positions, int64_t ratio, float scale, MatrixView<int32_t> picks,
+                        std::span<float> score, std::span<int32_t> order, int64_t begin, int64_t end) {
+  const int64_t heads = head_weights.cols, di = q.cols / heads;
+  float scratch[kMaxKeyDim];
   for (int64_t t = begin; t < end; ++t) {
-    const int64_t visible = visible_entries(positions[t], ratio, keys.rows);
-    float* sc = scores.row(t);
+    const int64_t visible = visible_entries(positions[t], ratio, keys.count());
     for (int64_t s = 0; s < visible; ++s) {
+      const float* key = keys.row(s, scratch);
       float acc = 0;
       for (int64_t h = 0; h < heads; ++h) {
-        const float v = dot(q.row(t) + h * di, keys.row(s), di);
+        const float v = dot(q.row(t) + h * di, key, di);
         acc += head_weights(t, h) * std::max(v, 0.0f);
       }
-      sc[s] = acc * scale;
+      score[static_cast<size_t>(s)] = acc * scale;
     }
-    select_top_k(sc, order.data(), visible, picks.row(t), picks.cols);
+    select_top_k(score.data(), order.data(), visible, picks.row(t), picks.cols);
   }
 }
+
+template void indexer_top_k_rows<DenseRows>(MatrixView<const float>, MatrixView<const float>, const DenseRows&,
+                                            const int64_t*, int64_t, float, MatrixView<int32_t>,
+                                            std::span<float>, std::span<int32_t>, int64_t, int64_t);
+template void indexer_top_k_rows<StoredRows>(MatrixView<const float>, MatrixView<const float>,
+                                             const StoredRows&, const int64_t*, int64_t, float,
+                                             MatrixView<int32_t>, std::span<float>, std::span<int32_t>, int64_t,
+                                             int64_t);
 
 void indexer_top_k_reference(MatrixView<const float> q, MatrixView<const float> head_weights,
                              MatrixView<const float> keys, const int64_t* positions, int64_t ratio,

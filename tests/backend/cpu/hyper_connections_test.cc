@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include "backend/backend.h"
+#include "backend/cpu/cpu_backend.h"
 #include "random_inputs.h"
 
 namespace baleen {

@@ -6,7 +6,7 @@
 #include <bit>
 #include <numeric>
 
-#include "backend/backend.h"
+#include "backend/cpu/cpu_backend.h"
 #include "random_inputs.h"
 
 namespace baleen {

@@ -4,7 +4,7 @@
 
 #include <set>
 
-#include "backend/backend.h"
+#include "backend/cpu/cpu_backend.h"
 #include "random_inputs.h"
 
 namespace baleen {
@@ -59,9 +59,17 @@ TEST(CpuMoe, ExpertsMatchTruthWithClamp) {
   Tensor x = test::random_tensor({t, d}, rng), w = test::random_tensor({t, k}, rng);
   std::vector<int32_t> ids = {0, 3, 1, 3, 2, 0, 3, 1, 1, 2};
   const MoeRoutes routes{{ids.data(), t, k}, w.matrix()};
-  Tensor fast = test::random_tensor({t, d}, rng), truth = fast;  // accumulates onto existing values
-  backend->moe_experts(x.matrix(), routes, experts, 2.0f, fast.matrix());
+  // The shared expert: one more route of weight 1 for every token.
+  Tensor sw1 = test::random_tensor({f, d}, rng), sw2 = test::random_tensor({d, f}, rng, 0.3f),
+         sw3 = test::random_tensor({f, d}, rng);
+  const ExpertWeights shared{weight_view(sw1), weight_view(sw2), weight_view(sw3)};
+  std::vector<int32_t> zeros(t, 0);
+  Tensor ones({t, 1});
+  for (float& v : ones.values()) v = 1.0f;
+  Tensor fast = test::random_tensor({t, d}, rng), truth({t, d});  // written, not accumulated
+  backend->moe_experts(x.matrix(), routes, experts, shared, 2.0f, fast.matrix());
   cpu::moe_experts_reference(x.matrix(), routes, experts, 2.0f, truth.matrix());
+  cpu::moe_experts_reference(x.matrix(), {{zeros.data(), t, 1}, ones.matrix()}, {&shared, 1}, 2.0f, truth.matrix());
   EXPECT_LT(test::relative_l2(fast, truth), 1e-5);
 }
 

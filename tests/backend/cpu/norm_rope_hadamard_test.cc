@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "backend/backend.h"
+#include "backend/cpu/cpu_backend.h"
 #include "backend/cpu/hadamard.h"
 #include "backend/cpu/rms_norm.h"
 #include "backend/cpu/rope.h"

@@ -1,4 +1,4 @@
-#include "agent/session/loaded_model.h"
+#include "session/loaded_model.h"
 
 #include <gtest/gtest.h>
 
@@ -6,7 +6,7 @@
 
 #include "core/error.h"
 
-namespace baleen::agent {
+namespace baleen::session {
 namespace {
 
 struct ModelEnv : ::testing::Test {
@@ -33,4 +33,4 @@ TEST_F(ModelEnv, EnvironmentThenTheCommittedNanoModel) {
 }
 
 }  // namespace
-}  // namespace baleen::agent
+}  // namespace baleen::session

@@ -1,11 +1,12 @@
-#include "agent/session/chat_session.h"
+#include "session/turn_runner.h"
 
 #include <algorithm>
 
 #include "core/error.h"
+#include "engine/generator.h"
 #include "tokenizer/stream_detokenizer.h"
 
-namespace baleen::agent {
+namespace baleen::session {
 namespace {
 
 bool extends(const std::vector<int32_t>& prompt, const std::vector<int32_t>& prefix) {
@@ -64,7 +65,7 @@ std::string_view finish_reason_name(FinishReason reason) {
   return "stop";
 }
 
-ChatSession::ChatSession(Model& model, const tokenizer::Tokenizer& tokenizer, StateStorage storage)
+TurnRunner::TurnRunner(Model& model, const tokenizer::Tokenizer& tokenizer, StateStorage storage)
     : model_(model),
       tokenizer_(tokenizer),
       storage_(storage),
@@ -76,7 +77,7 @@ ChatSession::ChatSession(Model& model, const tokenizer::Tokenizer& tokenizer, St
         model.config().vocab_size);
 }
 
-void ChatSession::reset() {
+void TurnRunner::reset() {
   state_ = model_.new_session(storage_);
   prompt_state_ = model_.new_session(storage_);
   held_.clear();
@@ -85,8 +86,8 @@ void ChatSession::reset() {
   recent_prompts_.clear();
 }
 
-std::vector<int32_t> ChatSession::prompt_tokens(const chat::Conversation& conversation,
-                                                const TurnOptions& options) const {
+std::vector<int32_t> TurnRunner::prompt_tokens(const chat::Conversation& conversation,
+                                               const TurnOptions& options) const {
   chat::Conversation with_tools = conversation;
   if (!options.tools.is_null()) {
     chat::attach_request_tools(with_tools, chat::tool_functions_from_json(options.tools, "tools"), nullptr);
@@ -96,10 +97,10 @@ std::vector<int32_t> ChatSession::prompt_tokens(const chat::Conversation& conver
   return {ids.begin(), ids.end()};
 }
 
-std::vector<float> ChatSession::advance_to(const std::vector<int32_t>& prompt, int64_t& reused) {
+std::vector<int32_t> TurnRunner::advance_to(const std::vector<int32_t>& prompt, int64_t& reused) {
   if (!extends(prompt, held_)) {
     if (extends(prompt, prompt_held_)) {
-      state_ = prompt_state_.clone();
+      state_ = prompt_state_.fork();
       held_ = prompt_held_;
     } else {
       state_ = model_.new_session(storage_);
@@ -112,7 +113,7 @@ std::vector<float> ChatSession::advance_to(const std::vector<int32_t>& prompt, i
         }
       }
       if (best != prefixes_.end()) {
-        state_ = best->state.clone();
+        state_ = best->state.fork();
         held_ = best->tokens;
         std::rotate(prefixes_.begin(), best, best + 1);  // most recently used first
       }
@@ -127,58 +128,62 @@ std::vector<float> ChatSession::advance_to(const std::vector<int32_t>& prompt, i
   const int64_t boundary = std::min(shared, static_cast<int64_t>(prompt.size()) - 1) / step * step;
   if (boundary > reused) {
     model_.prefill(std::span(prompt).subspan(held_.size(), static_cast<size_t>(boundary) - held_.size()),
-                   state_, 256, LogitRows::kLast);
+                   state_, kPrefillChunk, LogitRows::kNone);
     held_.assign(prompt.begin(), prompt.begin() + boundary);
-    prefixes_.insert(prefixes_.begin(), {held_, state_.clone()});
+    prefixes_.insert(prefixes_.begin(), {held_, state_.fork()});
     if (prefixes_.size() > kMaxPrefixSnapshots) prefixes_.pop_back();
   }
-  const std::span<const int32_t> rest(prompt.data() + held_.size(), prompt.size() - held_.size());
-  const Tensor logits = model_.prefill(rest, state_, 256, LogitRows::kLast);
-  held_ = prompt;
-  prompt_state_ = state_.clone();
-  prompt_held_ = prompt;
   recent_prompts_.push_front(prompt);
   if (recent_prompts_.size() > kRecentPrompts) recent_prompts_.pop_back();
-  return {logits.values().begin(), logits.values().end()};
+  return {prompt.begin() + static_cast<ptrdiff_t>(held_.size()), prompt.end()};
 }
 
-TurnResult ChatSession::generate(const std::vector<int32_t>& prompt, const TurnOptions& options) {
-  check(!prompt.empty(), "chat session: empty prompt");
+TurnResult TurnRunner::generate(const std::vector<int32_t>& prompt, const TurnOptions& options) {
+  check(!prompt.empty(), "turn runner: empty prompt");
   check(options.max_tokens > 0, "max_tokens must be > 0, got {}", options.max_tokens);
   TurnResult result;
   result.prompt_tokens = static_cast<int64_t>(prompt.size());
-  std::vector<float> logits = advance_to(prompt, result.reused_tokens);
-  Sampler sampler(options.sampling);
+  Sequence seq(state_, advance_to(prompt, result.reused_tokens), options.sampling,
+               {options.max_tokens, {static_cast<int32_t>(eos_)}});
+  // What the state holds, whenever the turn ends: the prompt, then the sampled tokens fed back.
+  auto sync_held = [&] {
+    held_ = prompt;
+    held_.insert(held_.end(), seq.sampled().begin(), seq.sampled().end());
+    held_.resize(static_cast<size_t>(state_.length()));
+  };
+  Generator generator(model_);
+  Sequence* one[] = {&seq};
   tokenizer::StreamDetokenizer detok(tokenizer_);
   chat::OutputParser parser(
       {.starts_in_reasoning = options.render.thinking, .tools = options.tools, .id_seed = options.id_seed});
-  bool eos = false;
   std::string piece;
-  while (result.completion_tokens < options.max_tokens) {
-    if (options.stop && options.stop->load()) throw TurnInterrupted();
-    const int32_t next = sampler.sample(logits);
-    ++result.completion_tokens;
-    if (static_cast<uint32_t>(next) == eos_) {
-      eos = true;
-      break;
+  while (!seq.finished()) {
+    if (options.stop && options.stop->load()) {
+      sync_held();
+      throw TurnInterrupted();
     }
+    if (generator.step(one) == 0) continue;  // a prefill chunk before the prompt's last
+    ++result.completion_tokens;
+    if (seq.sampled().size() == 1) {  // the state holds exactly the prompt: keep it for a re-rendered next turn
+      prompt_state_ = state_.fork();
+      prompt_held_ = prompt;
+    }
+    const int32_t next = seq.sampled().back();
+    if (static_cast<uint32_t>(next) == eos_) break;
     piece.clear();
     detok.push(static_cast<uint32_t>(next), piece);
     result.raw_text += piece;
     apply(parser.feed(piece), result, options);
-    if (result.completion_tokens == options.max_tokens) break;
-    held_.push_back(next);
-    const Tensor row = model_.forward(std::span(&held_.back(), 1), state_);
-    std::copy(row.data(), row.data() + row.size(), logits.begin());
   }
+  sync_held();
   piece = detok.flush();
   result.raw_text += piece;
   apply(parser.feed(piece), result, options);
   apply(parser.finish(), result, options);
-  result.finish = !result.tool_calls.empty() ? FinishReason::kToolCalls
-                  : eos                      ? FinishReason::kStop
-                                             : FinishReason::kLength;
+  result.finish = !result.tool_calls.empty()            ? FinishReason::kToolCalls
+                  : seq.end() == SequenceEnd::kStopId ? FinishReason::kStop
+                                                        : FinishReason::kLength;
   return result;
 }
 
-}  // namespace baleen::agent
+}  // namespace baleen::session

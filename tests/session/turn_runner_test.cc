@@ -1,13 +1,13 @@
-#include "agent/session/chat_session.h"
+#include "session/turn_runner.h"
 
 #include <gtest/gtest.h>
 
 #include <filesystem>
 
-#include "agent/session/loaded_model.h"
 #include "chat/python_json.h"
+#include "session/loaded_model.h"
 
-namespace baleen::agent {
+namespace baleen::session {
 namespace {
 
 // The nano model and the installed tokenizer, loaded once; null (test skipped) without a tokenizer.
@@ -30,10 +30,10 @@ chat::Conversation ask(const std::string& text) {
   return c;
 }
 
-TEST(ChatSession, GreedyTurnIsParseableAndStopsAtEndOfSentence) {
+TEST(TurnRunner, GreedyTurnIsParseableAndStopsAtEndOfSentence) {
   LoadedModel* n = nano();
   if (!n) GTEST_SKIP() << "no tokenizer or unpacked baleen-nano (scripts/setup.sh)";
-  ChatSession session(n->model(), n->tokenizer());
+  TurnRunner session(n->model(), n->tokenizer());
   TurnOptions options;
   options.max_tokens = 96;
   // A request of a trained kind: the test is about the session (stop at end of sentence, parse), and nano's
@@ -47,12 +47,12 @@ TEST(ChatSession, GreedyTurnIsParseableAndStopsAtEndOfSentence) {
   EXPECT_LE(r.completion_tokens, 96);
 }
 
-TEST(ChatSession, PrefixReuseGivesTheColdRunsOutput) {
+TEST(TurnRunner, PrefixReuseGivesTheColdRunsOutput) {
   LoadedModel* n = nano();
   if (!n) GTEST_SKIP() << "no tokenizer or unpacked baleen-nano (scripts/setup.sh)";
   TurnOptions options;
   options.max_tokens = 40;
-  ChatSession warm(n->model(), n->tokenizer());
+  TurnRunner warm(n->model(), n->tokenizer());
   chat::Conversation c = ask("Say hello.");
   const TurnResult first = warm.turn(c, options);
   chat::Message answer = text_message(chat::Role::kAssistant, first.content);
@@ -61,14 +61,14 @@ TEST(ChatSession, PrefixReuseGivesTheColdRunsOutput) {
   c.messages.push_back(text_message(chat::Role::kUser, "Now say goodbye."));
   const TurnResult second = warm.turn(c, options);
   EXPECT_GT(second.reused_tokens, first.prompt_tokens / 2);
-  ChatSession cold(n->model(), n->tokenizer());
+  TurnRunner cold(n->model(), n->tokenizer());
   const TurnResult fresh = cold.turn(c, options);
   EXPECT_EQ(fresh.reused_tokens, 0);
   EXPECT_EQ(second.raw_text, fresh.raw_text);
   EXPECT_EQ(second.completion_tokens, fresh.completion_tokens);
 }
 
-TEST(ChatSession, IndependentRequestsResumeTheSharedPrefixAndGiveTheColdRunsOutput) {
+TEST(TurnRunner, IndependentRequestsResumeTheSharedPrefixAndGiveTheColdRunsOutput) {
   LoadedModel* n = nano();
   if (!n) GTEST_SKIP() << "no tokenizer or unpacked baleen-nano (scripts/setup.sh)";
   TurnOptions options;
@@ -79,11 +79,11 @@ TEST(ChatSession, IndependentRequestsResumeTheSharedPrefixAndGiveTheColdRunsOutp
       "tools");
   const std::vector<std::string> asks = {"Count the lines of a.txt.", "What is in notes.md?", "Say hello.",
                                          "Read b.txt and tell me its first word."};
-  ChatSession warm(n->model(), n->tokenizer());
+  TurnRunner warm(n->model(), n->tokenizer());
   const int64_t step = n->model().config().resume_granularity();
   for (size_t i = 0; i < asks.size(); ++i) {
     const TurnResult got = warm.turn(ask(asks[i]), options);
-    ChatSession cold(n->model(), n->tokenizer());
+    TurnRunner cold(n->model(), n->tokenizer());
     const TurnResult want = cold.turn(ask(asks[i]), options);
     EXPECT_EQ(got.raw_text, want.raw_text) << asks[i];
     EXPECT_EQ(got.completion_tokens, want.completion_tokens) << asks[i];
@@ -98,4 +98,4 @@ TEST(ChatSession, IndependentRequestsResumeTheSharedPrefixAndGiveTheColdRunsOutp
 }
 
 }  // namespace
-}  // namespace baleen::agent
+}  // namespace baleen::session

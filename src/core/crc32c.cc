@@ -1,10 +1,10 @@
-#include "agent/trajectory/crc32c.h"
+#include "core/crc32c.h"
 
 #include <nmmintrin.h>
 
 #include <cstring>
 
-namespace baleen::agent {
+namespace baleen {
 
 uint32_t crc32c(std::string_view data, uint32_t crc) {
   uint64_t state = ~crc;
@@ -29,4 +29,4 @@ uint32_t crc32c_reference(std::string_view data, uint32_t crc) {
   return ~crc;
 }
 
-}  // namespace baleen::agent
+}  // namespace baleen

@@ -1,11 +1,11 @@
-// A model-turn runner: holds a Model, a Tokenizer and a SessionState; renders a conversation with baleen's
-// encoder, prefills only the tokens beyond the state's prefix when the new prompt extends it (else resumes
-// from the longest saved prefix snapshot, else starts a fresh state), decodes until end of sentence or
-// max_tokens, and parses the output as it streams. Independent requests that share a system prompt and
-// tools block (harnesses such as `baleen run --requests`) reuse that prefix: when a prompt shares a
-// prefix with a recent one, the state at the prefix's last resume boundary (Config::resume_granularity)
-// is saved, and later prompts with that prefix resume there, exactly (a pass split anywhere gives the
-// one-pass bits).
+// The turn runner (render → tokenize → generate → parse): holds a Model, a Tokenizer and a SessionState;
+// renders a conversation with baleen's encoder, prefills only the tokens beyond the state's prefix when the
+// new prompt extends it (else resumes from the longest saved prefix snapshot, else starts a fresh state),
+// decodes until end of sentence or max_tokens, and parses the output as it streams. Independent requests that
+// share a system prompt and tools block (harnesses such as `baleen run --requests`) reuse that prefix: when a
+// prompt shares a prefix with a recent one, the state at the prefix's last resume boundary
+// (Config::resume_granularity) is saved, and later prompts with that prefix resume there, exactly (a pass
+// split anywhere gives the one-pass bits).
 #pragma once
 
 #include <atomic>
@@ -22,7 +22,7 @@
 #include "engine/sampler.h"
 #include "tokenizer/tokenizer.h"
 
-namespace baleen::agent {
+namespace baleen::session {
 
 enum class FinishReason { kStop, kLength, kToolCalls };
 std::string_view finish_reason_name(FinishReason reason);
@@ -55,11 +55,10 @@ class TurnInterrupted : public Error {
 // A message with a role and text only.
 chat::Message text_message(chat::Role role, std::string content);
 
-class ChatSession {
+class TurnRunner {
  public:
   // Borrows both; the model must outlive the session.
-  ChatSession(Model& model, const tokenizer::Tokenizer& tokenizer,
-              StateStorage storage = StateStorage::kFp32);
+  TurnRunner(Model& model, const tokenizer::Tokenizer& tokenizer, StateStorage storage = StateStorage::kPaper);
 
   // The conversation (request tools attached) rendered and tokenized: the prompt generate() takes.
   std::vector<int32_t> prompt_tokens(const chat::Conversation& conversation,
@@ -75,8 +74,9 @@ class ChatSession {
   void reset();
 
  private:
-  // Brings state_ to hold `prompt`; returns the logits row of its last token and how many were reused.
-  std::vector<float> advance_to(const std::vector<int32_t>& prompt, int64_t& reused);
+  // Brings state_ to hold the longest reusable prefix of `prompt` (a resume boundary it shares with a
+  // recent prompt is prefilled and snapshotted); returns the tokens still to feed and how many were reused.
+  std::vector<int32_t> advance_to(const std::vector<int32_t>& prompt, int64_t& reused);
 
   Model& model_;
   const tokenizer::Tokenizer& tokenizer_;
@@ -97,4 +97,4 @@ class ChatSession {
   std::deque<std::vector<int32_t>> recent_prompts_;  // newest first
 };
 
-}  // namespace baleen::agent
+}  // namespace baleen::session

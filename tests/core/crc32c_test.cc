@@ -1,11 +1,11 @@
-#include "agent/trajectory/crc32c.h"
+#include "core/crc32c.h"
 
 #include <random>
 #include <string>
 
 #include <gtest/gtest.h>
 
-namespace baleen::agent {
+namespace baleen {
 namespace {
 
 TEST(Crc32c, MatchesTheStandardCheckValue) {
@@ -27,4 +27,4 @@ TEST(Crc32c, HardwareMatchesBitwiseReferenceOnRandomInputsAndChains) {
 }
 
 }  // namespace
-}  // namespace baleen::agent
+}  // namespace baleen

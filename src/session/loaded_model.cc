@@ -1,21 +1,23 @@
-#include "agent/session/loaded_model.h"
+#include "session/loaded_model.h"
 
 #include <cstdlib>
 #include <string>
 #include <vector>
 
+#include "backend/backend_registry.h"
 #include "core/error.h"
 #include "tokenizer/deepseek_v4_tokens.h"
 
-namespace baleen::agent {
+namespace baleen::session {
 
-LoadedModel::LoadedModel(const std::filesystem::path& checkpoint_dir,
-                         const std::filesystem::path& tokenizer_file, unsigned threads)
+ModelInstance::ModelInstance(const std::filesystem::path& checkpoint_dir, const ModelOptions& options)
     : checkpoint_(Checkpoint::open(checkpoint_dir.string())),
-      weights_(load_weights(checkpoint_)),
-      backend_(make_cpu_backend(threads)),
-      model_(checkpoint_.config(), weights_, *backend_),
-      tokenizer_(tokenizer::load_deepseek_v4(tokenizer_file)) {}
+      backend_(make_backend(options.backend, {.threads = options.threads})),
+      model_(checkpoint_.config(), load_weights(checkpoint_, *backend_, options.weights), *backend_) {}
+
+LoadedModel::LoadedModel(const std::filesystem::path& checkpoint_dir, const std::filesystem::path& tokenizer_file,
+                         const ModelOptions& options)
+    : instance_(checkpoint_dir, options), tokenizer_(tokenizer::load_deepseek_v4(tokenizer_file)) {}
 
 std::filesystem::path resolve_model_dir(const std::filesystem::path& requested) {
   namespace fs = std::filesystem;
@@ -44,4 +46,4 @@ std::filesystem::path resolve_model_dir(const std::filesystem::path& requested) 
   fail("no model: pass --model DIR or set $BALEEN_MODEL (looked for models/baleen-nano in {})", where);
 }
 
-}  // namespace baleen::agent
+}  // namespace baleen::session

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# On the GPU machine, in one call: configure and build the kernels-only tree (core, model, backends) with all
+# cores, run the CUDA kernel tests (and compute-sanitizer memcheck on them where it is installed), the PyTorch
+# peers (bench/cuda/peers.py) and the kernel benchmarks. Logs go to $OUT (or logs/gpu); the summary is printed.
+# Debian packages the build needs but the machine lacks (gtest, benchmark, fmt, nlohmann-json) may be carried
+# as .deb files in deps/ (scripts/gpu_carry.sh puts them there); they are unpacked beside the tree, never into /.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+out="${OUT:-$PWD/logs/gpu}"
+mkdir -p "$out"
+prefix=()
+if compgen -G "deps/*.deb" >/dev/null; then
+  rm -rf .deps && mkdir -p .deps
+  for f in deps/*.deb; do dpkg-deb -x "$f" .deps; done
+  prefix=(-DCMAKE_PREFIX_PATH="$PWD/.deps/usr")
+  export LD_LIBRARY_PATH="$PWD/.deps/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}"
+fi
+nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.mem --format=csv | tee "$out/device.txt"
+nvcc --version | tail -2 | tee -a "$out/device.txt"
+
+if ! cmake -S . -B build/gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DBALEEN_KERNELS_ONLY=ON -DBALEEN_CUDA=ON \
+  "${prefix[@]}" >"$out/configure.log" 2>&1; then
+  tail -40 "$out/configure.log"
+  exit 1
+fi
+start=$(date +%s)
+if ! ninja -C build/gpu -j "$(nproc)" backend_cuda_tests cuda_kernels_bench >"$out/build.log" 2>&1; then
+  grep -E "error|FAILED" -A4 "$out/build.log" | head -80
+  exit 1
+fi
+echo "build: $(($(date +%s) - start)) s"
+
+tests=build/gpu/tests/backend/cuda/backend_cuda_tests
+"$tests" 2>&1 | tee "$out/tests.log" | grep -E "rel L2|OK \]|FAILED|PASSED|SKIPPED|Failure|error|Expected|Which is|actual" | head -80
+if command -v compute-sanitizer >/dev/null; then
+  timeout 100 compute-sanitizer --tool memcheck --error-exitcode 3 "$tests" --gtest_brief=1 >"$out/memcheck.log" 2>&1
+  echo "compute-sanitizer memcheck exit $? (0 clean; 3 errors found; 124 timed out)"
+  grep -E "ERROR SUMMARY|Invalid|out of bounds" "$out/memcheck.log" | head -10
+fi
+
+PYTHONUNBUFFERED=1 timeout 60 python3 bench/cuda/peers.py 2>&1 | tee "$out/peers.log"
+peak=$(awk '/^fp8_peak_tflops/ {print $2}' "$out/peers.log")
+sdpa=$(awk '/^sdpa_decode_us/ {printf "%s%s:%s", sep, $2, $3; sep=","}' "$out/peers.log")
+timeout 120 build/gpu/bench/cuda/cuda_kernels_bench --fp8-peak-tflops "${peak:-0}" --sdpa-us "${sdpa:-}" 2>&1 |
+  tee "$out/bench.log"

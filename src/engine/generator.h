@@ -1,0 +1,65 @@
+// Generation (DESIGN.md "engine"): a Sequence is one session being extended — the tokens still to feed
+// (a prompt's tail, then each sampled token), its sampler and stop conditions; a Generator advances many
+// sequences by one batched forward per step: each gets its next prefill chunk or its decode token, and
+// every sequence whose prompt is done samples its next token. The CLI, the agent and the server all
+// generate through it. A sequence borrows its session state; not thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <vector>
+
+#include "engine/model.h"
+#include "engine/sampler.h"
+#include "engine/session_state.h"
+
+namespace baleen {
+
+struct StopConditions {
+  int64_t max_tokens = 256;       // tokens sampled at most
+  std::vector<int32_t> stop_ids;  // a sampled stop id ends the sequence (counted, never fed)
+};
+
+enum class SequenceEnd { kRunning, kStopId, kLength, kCancelled };
+
+class Sequence {
+ public:
+  // `pending`: tokens to append to `state` before the first sample (at least one).
+  Sequence(SessionState& state, std::vector<int32_t> pending, SamplingParams sampling, StopConditions stop);
+
+  SessionState& state() { return *state_; }
+  bool finished() const { return end_ != SequenceEnd::kRunning; }
+  SequenceEnd end() const { return end_; }
+  void cancel() { end_ = SequenceEnd::kCancelled; }
+  const std::vector<int32_t>& sampled() const { return sampled_; }
+  // Called on each logits row before sampling (constraints, penalties); may edit it.
+  std::function<void(std::span<float> logits, const Sequence& seq)> process_logits;
+
+ private:
+  friend class Generator;
+  SessionState* state_;
+  std::vector<int32_t> pending_;
+  Sampler sampler_;
+  StopConditions stop_;
+  std::vector<int32_t> sampled_;
+  SequenceEnd end_ = SequenceEnd::kRunning;
+};
+
+class Generator {
+ public:
+  explicit Generator(Model& model, int64_t prefill_chunk = kPrefillChunk);
+
+  // One step over the unfinished sequences; returns how many sampled a token.
+  int64_t step(std::span<Sequence* const> sequences);
+  // Steps `sequence` until it finishes; on_token(token) after each sample.
+  void run(Sequence& sequence, const std::function<void(int32_t)>& on_token = {});
+
+ private:
+  Model& model_;
+  int64_t chunk_;
+  std::vector<BatchSequence> batch_;
+  std::vector<Sequence*> members_;  // batch_[i] feeds members_[i]
+};
+
+}  // namespace baleen
