@@ -13,7 +13,7 @@ tasks drawn with them: "schemas with names never seen in training").
 import json
 import os
 
-from tools import TOOLS, execute
+from tools import TOOLS, execute, schema_problems as schema_errors  # noqa: F401 (eval.py uses it)
 
 CANONICAL = {t["function"]["name"]: t for t in TOOLS}
 OPS = ["add", "subtract", "multiply", "divide", "power", "modulo"]
@@ -165,29 +165,6 @@ class Kit:
                 continue
             out[b["params"][k]] = b["ops"][v] if k == "op" else v
         return self.by_impl[impl], out
-
-
-def schema_errors(tools, name, args):
-    """Problems of one call against the schema of `tools` (tools.schema_errors' rules and wording)."""
-    tool = next((t for t in tools if t["function"]["name"] == name), None)
-    if tool is None:
-        return [f"unknown tool {name!r}"]
-    if not isinstance(args, dict):
-        return [f"{name}: arguments are not an object"]
-    params = tool["function"]["parameters"]
-    errors = [f"{name}: missing {k!r}" for k in params["required"] if k not in args]
-    types = {"string": str, "number": (int, float), "boolean": bool}
-    for key, value in args.items():
-        spec = params["properties"].get(key)
-        if spec is None:
-            errors.append(f"{name}: unexpected {key!r}")
-            continue
-        ok = isinstance(value, types[spec["type"]]) and not (spec["type"] == "number" and isinstance(value, bool))
-        if ok and "enum" in spec and value not in spec["enum"]:
-            ok = False
-        if not ok:
-            errors.append(f"{name}: {key!r}={value!r} is not a valid {spec['type']}")
-    return errors
 
 
 def search_files(root, text, path):
