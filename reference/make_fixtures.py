@@ -112,11 +112,12 @@ def official_config(s):
         "n_shared_experts": 1, "num_experts_per_tok": s["K"], "scoring_func": "sqrtsoftplus",
         "topk_method": "noaux_tc", "norm_topk_prob": True, "routed_scaling_factor": COMMON["routed_scaling_factor"],
         "num_hash_layers": s["n_hash"], "swiglu_limit": s["swiglu"], "sliding_window": s["window"],
-        "compress_ratios": list(s["ratios"]), "compress_rope_theta": COMMON["compress_rope_theta"],
+        "compress_ratios": list(s["ratios"]) + [0] * s.get("mtp", 0),  # + the MTP blocks' (sliding), as V4's
+        "compress_rope_theta": COMMON["compress_rope_theta"],
         "rope_theta": COMMON["rope_theta"], "max_position_embeddings": s["max_pos"],
         "index_n_heads": s["idx_heads"], "index_head_dim": s["idx_dim"], "index_topk": s["topk"],
         "hc_mult": COMMON["hc_mult"], "hc_sinkhorn_iters": COMMON["hc_sinkhorn_iters"], "hc_eps": COMMON["hc_eps"],
-        "rms_norm_eps": COMMON["rms_norm_eps"], "num_nextn_predict_layers": 0, "hidden_act": "silu",
+        "rms_norm_eps": COMMON["rms_norm_eps"], "num_nextn_predict_layers": s.get("mtp", 0), "hidden_act": "silu",
         "bos_token_id": 0, "eos_token_id": 1, "tie_word_embeddings": False, "torch_dtype": "bfloat16",
     }
     if s["yarn"]:
@@ -133,7 +134,7 @@ def inference_config(s):
     y = s["yarn"]
     c = {
         "vocab_size": s["vocab"], "dim": s["D"], "moe_inter_dim": s["F"], "n_layers": s["L"],
-        "n_hash_layers": s["n_hash"], "n_mtp_layers": 0, "n_heads": s["H"], "n_routed_experts": s["E"],
+        "n_hash_layers": s["n_hash"], "n_mtp_layers": s.get("mtp", 0), "n_heads": s["H"], "n_routed_experts": s["E"],
         "n_shared_experts": 1, "n_activated_experts": s["K"], "score_func": "sqrtsoftplus",
         "route_scale": COMMON["routed_scaling_factor"], "swiglu_limit": s["swiglu"], "q_lora_rank": s["q_lora"],
         "head_dim": s["d"], "rope_head_dim": s["r"], "norm_eps": COMMON["rms_norm_eps"], "o_groups": s["o_groups"],
@@ -144,7 +145,8 @@ def inference_config(s):
         "index_n_heads": s["idx_heads"], "index_head_dim": s["idx_dim"], "index_topk": s["topk"],
         "hc_mult": COMMON["hc_mult"], "hc_sinkhorn_iters": COMMON["hc_sinkhorn_iters"], "hc_eps": COMMON["hc_eps"],
         "dtype": "fp8" if s["storage"] == "fp8fp4" else "bf16",
-        "compress_rope_theta": COMMON["compress_rope_theta"], "compress_ratios": list(s["ratios"]),
+        "compress_rope_theta": COMMON["compress_rope_theta"],
+        "compress_ratios": list(s["ratios"]) + [0] * s.get("mtp", 0),
     }
     if s["storage"] == "fp8fp4":
         c["scale_fmt"] = "ue8m0"
@@ -260,6 +262,9 @@ def hf_to_official(sd, F):
         if k in TOP_MAP:
             out[TOP_MAP[k]] = v
             continue
+        if k.startswith("mtp."):  # reference/nano/mtp.py names its parameters the official way
+            out[k] = v
+            continue
         parts = k.split(".")
         assert parts[0] == "model" and parts[1] == "layers", k
         i, rest = parts[2], ".".join(parts[3:])
@@ -283,8 +288,8 @@ def official_to_hf(od, L, E):
     inv_layer = {v: k for k, v in LAYER_MAP.items()}
     sd, experts = {}, {}
     for k, v in od.items():
-        if k in inv_top:
-            sd[inv_top[k]] = v
+        if k in inv_top or k.startswith("mtp."):
+            sd[inv_top.get(k, k)] = v
             continue
         parts = k.split(".")
         assert parts[0] == "layers", k
@@ -310,7 +315,7 @@ def official_to_hf(od, L, E):
 # --------------------------------------------------------------------------------------------------
 FP8_LINEARS = ("attn.wq_a.weight", "attn.wq_b.weight", "attn.wkv.weight", "attn.wo_a.weight", "attn.wo_b.weight",
                "attn.indexer.wq_b.weight", "ffn.shared_experts.w1.weight", "ffn.shared_experts.w2.weight",
-               "ffn.shared_experts.w3.weight")
+               "ffn.shared_experts.w3.weight", "mtp.0.e_proj.weight", "mtp.0.h_proj.weight")
 F32_SUFFIXES = ("attn_sink", ".ape", "ffn.gate.bias", "hc_attn_fn", "hc_attn_base", "hc_attn_scale", "hc_ffn_fn",
                 "hc_ffn_base", "hc_ffn_scale", "hc_head_fn", "hc_head_base", "hc_head_scale")
 

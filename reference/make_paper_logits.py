@@ -331,10 +331,14 @@ class Model:
         e = rms(e, self.w[p + "norm.weight"], self.eps)
         return rope(e, np.arange(n) * m)
 
+    def prefix(self, i):
+        """Block i's tensor prefix: layers.i for the main layers, mtp.(i - L) for the MTP blocks after them."""
+        return f"layers.{i}." if i < self.s["L"] else f"mtp.{i - self.s['L']}."
+
     def attention(self, i, x, ids):
-        s, w, P = self.s, self.w, f"layers.{i}.attn."
+        s, w, P = self.s, self.w, self.prefix(i) + "attn."
         T, H, d = x.shape[0], s["H"], s["d"]
-        m = s["ratios"][i]
+        m = s["ratios"][i] if i < s["L"] else 0  # an MTP block is sliding-only
         rope = self.main_rope if m == 0 else self.comp_rope
         pos = np.arange(T)
         q_res = rms(x @ w[P + "wq_a.weight"].T, w[P + "q_norm.weight"], self.eps)
@@ -379,7 +383,7 @@ class Model:
         return pick
 
     def ffn(self, i, h, ids):
-        s, w, P = self.s, self.w, f"layers.{i}.ffn."
+        s, w, P = self.s, self.w, self.prefix(i) + "ffn."
         L = s["swiglu"]
 
         def expert(p, v):
@@ -412,21 +416,40 @@ class Model:
             comb = comb / (comb.sum(-2, keepdims=True) + self.hc_eps)
         return post, comb, (pre[..., None] * X).sum(1)
 
-    def forward(self, ids):
-        w, s, n = self.w, self.s, self.c["hc_mult"]
-        X = np.repeat(w["embed.weight"][ids][:, None, :], n, 1)
-        for i in range(s["L"]):
-            for kind in ("attn", "ffn"):
-                post, comb, col = self.hc(X, w[f"layers.{i}.hc_{kind}_fn"], w[f"layers.{i}.hc_{kind}_base"],
-                                          w[f"layers.{i}.hc_{kind}_scale"])
-                h = rms(col, w[f"layers.{i}.{kind}_norm.weight"], self.eps)
-                y = self.attention(i, h, ids) if kind == "attn" else self.ffn(i, h, ids)
-                X = post[..., None] * y[:, None, :] + np.einsum("tjk,tjd->tkd", comb, X)
-        T = X.shape[0]
-        f = rms(X.reshape(T, -1), None, self.eps) @ w["hc_head_fn"].T
-        pre = sigmoid(f * w["hc_head_scale"] + w["hc_head_base"]) + self.hc_eps
-        y = rms((pre[..., None] * X).sum(1), w["norm.weight"], self.eps)
+    def block(self, i, X, ids):
+        """One V4 block over the hyper-connection streams X [T, n, D]."""
+        w, P = self.w, self.prefix(i)
+        for kind in ("attn", "ffn"):
+            post, comb, col = self.hc(X, w[f"{P}hc_{kind}_fn"], w[f"{P}hc_{kind}_base"], w[f"{P}hc_{kind}_scale"])
+            h = rms(col, w[f"{P}{kind}_norm.weight"], self.eps)
+            y = self.attention(i, h, ids) if kind == "attn" else self.ffn(i, h, ids)
+            X = post[..., None] * y[:, None, :] + np.einsum("tjk,tjd->tkd", comb, X)
+        return X
+
+    def head(self, X, P=""):
+        """hc_head (P's hc_head_*), then P's norm, then the shared head."""
+        w, T = self.w, X.shape[0]
+        f = rms(X.reshape(T, -1), None, self.eps) @ w[P + "hc_head_fn"].T
+        pre = sigmoid(f * w[P + "hc_head_scale"] + w[P + "hc_head_base"]) + self.hc_eps
+        y = rms((pre[..., None] * X).sum(1), w[P + "norm.weight"], self.eps)
         return y @ w["head.weight"].T
+
+    def forward(self, ids, streams=False):
+        """Logits [T, V] (and the last layer's streams [T, n, D], which the MTP block reads)."""
+        w, n = self.w, self.c["hc_mult"]
+        X = np.repeat(w["embed.weight"][ids][:, None, :], n, 1)
+        for i in range(self.s["L"]):
+            X = self.block(i, X, ids)
+        return (self.head(X), X) if streams else self.head(X)
+
+    def mtp_forward(self, X, ids):
+        """The MTP block (reference inference/model.py MTPBlock) at positions 0..T-2: from the main streams X[t]
+        and the embedding of token t+1, logits [T-1, V] for token t+2 (reference/nano/mtp.py has the math)."""
+        w, L, P = self.w, self.s["L"], "mtp.0."
+        e = rms(w["embed.weight"][ids[1:]], w[P + "enorm.weight"], self.eps)
+        h = rms(X[:-1], w[P + "hnorm.weight"], self.eps)
+        x = (e @ w[P + "e_proj.weight"].T)[:, None, :] + h @ w[P + "h_proj.weight"].T
+        return self.head(self.block(L, x, ids[1:]), P)
 
 
 # --------------------------------------------------------------------------------------------------

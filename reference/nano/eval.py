@@ -18,9 +18,11 @@ import tempfile
 from collections import Counter, defaultdict
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import toolkits  # noqa: E402
 from tools import execute, materialize, schema_errors  # noqa: E402
 
 MARKERS = ("<｜DSML｜", "<think>", "</think>", "<｜end▁of▁sentence｜>", "<｜User｜>", "<｜Assistant｜>")
+GIVE_UP = ("not ", "n't", "no ", "cannot", "unable", "undefined", "outside")  # a reply that says it cannot
 
 
 class BaleenCLI:
@@ -74,6 +76,18 @@ def new_state(task, root):
     return {"task": task, "root": root, "messages": msgs, "turn": 0, "steps": 0, "turn_ok": [], "done": False}
 
 
+def run_call(st, name, args):
+    """A call through the task's toolkit (v6 tasks: toolkits.execute_bound), else the five canonical tools."""
+    t = st["task"]
+    if "bindings" in t:
+        return toolkits.execute_bound(st["root"], t["tools"], t["bindings"], t["errors"], name, args)
+    return execute(st["root"], name, args)
+
+
+def call_problems(task, name, args):
+    return toolkits.schema_errors(task["tools"], name, args) if "bindings" in task else schema_errors(name, args)
+
+
 def score_step(st, out, stats):
     """Books one model output; returns the assistant message to append (and runs its tool calls)."""
     thinking = st["task"]["thinking"]
@@ -81,8 +95,12 @@ def score_step(st, out, stats):
     leaks = any(m in out["content"] or m in out["reasoning"] for m in MARKERS)
     split_ok = not out["errors"] and not leaks and (bool(out["reasoning"].strip()) == thinking)
     stats["split_ok"] += split_ok
-    stats["calls_attempted"] += max(out.get("invokes", 0), len(out["tool_calls"]))
-    stats["calls_parsed"] += len(out["tool_calls"]) if not out["errors"] else 0
+    attempted = max(out.get("invokes", 0), len(out["tool_calls"]))
+    parsed = len(out["tool_calls"]) if not out["errors"] else 0
+    stats["calls_attempted"] += attempted
+    stats["calls_parsed"] += parsed
+    unseen = st["task"].get("pool") == "heldout"
+    stats["unseen_calls_attempted"] += attempted if unseen else 0
     msg = {"role": "assistant", "content": out["content"]}
     if thinking:
         msg["reasoning_content"] = out["reasoning"]
@@ -91,18 +109,24 @@ def score_step(st, out, stats):
         msg["tool_calls"] = []
         for k, call in enumerate(out["tool_calls"]):
             cid = f"call_{st['turn']}_{st['steps']}_{k}"
-            ok = not schema_errors(call["name"], call["arguments"])
+            ok = not call_problems(st["task"], call["name"], call["arguments"])
             stats["calls_schema_ok"] += ok
+            stats["unseen_calls_schema_ok"] += ok if unseen else 0
+            key = json.dumps([call["name"], call["arguments"]], sort_keys=True)
+            st["repeated"] = st.get("repeated", False) or key in st.setdefault("seen_calls", set())
+            st["seen_calls"].add(key)
             msg["tool_calls"].append({"id": cid, "type": "function", "function": {
                 "name": call["name"], "arguments": json.dumps(call["arguments"], ensure_ascii=False)}})
             results.append({"role": "tool", "tool_call_id": cid,
-                            "content": execute(st["root"], call["name"], call["arguments"])})
+                            "content": run_call(st, call["name"], call["arguments"])})
     return msg, results
 
 
 def answer_ok(st, content):
     turn = st["task"]["turns"][st["turn"]]
     ok = all(part in content for part in (turn["answer"] or "").split("|"))
+    if turn.get("give_up"):  # it must say why it cannot (and not only name the path)
+        ok = ok and any(m in content.lower() for m in GIVE_UP)
     if turn.get("expect_file"):
         path, want = turn["expect_file"]
         try:
@@ -121,9 +145,17 @@ def advance(st, out, stats, max_steps):
         st["messages"] += results
         return
     ok = not results and answer_ok(st, out["content"])
+    stats["turns_with_repeated_call"] += st.get("repeated", False)
+    clean = not results and not st.get("repeated", False)  # ended with a reply, no identical call twice
+    stats["clean_turns"] += clean
+    st["repeated"], st["seen_calls"] = False, set()
+    ok = ok and (clean or "bindings" not in st["task"])  # v6 tasks: a repeated call fails the turn
     st["turn_ok"].append(ok)
     stats["kind_total"][st["task"]["turns"][st["turn"]]["kind"]] += 1
     stats["kind_ok"][st["task"]["turns"][st["turn"]]["kind"]] += ok
+    if st["task"]["turns"][st["turn"]].get("give_up"):
+        stats["give_up_total"] += 1
+        stats["give_up_ok"] += ok
     if not ok and len(stats["failures"]) < 20:
         stats["failures"].append({"id": st["task"]["id"], "turn": st["turn"], "output": out,
                                   "messages": st["messages"][-8:]})
@@ -155,6 +187,11 @@ def run_tasks(backend, tasks, max_steps=6, deadline=None):
             "tool_call_parse_rate": rate(stats["calls_parsed"], stats["calls_attempted"]),
             "tool_call_schema_rate": rate(stats["calls_schema_ok"], stats["calls_attempted"]),
             "split_correct_rate": rate(stats["split_ok"], stats["model_turns"]),
+            "unseen_name_schema_rate": rate(stats["unseen_calls_schema_ok"], stats["unseen_calls_attempted"]),
+            "unseen_name_calls": stats["unseen_calls_attempted"],
+            "turns_with_repeated_identical_call": stats["turns_with_repeated_call"],
+            "turns_ending_cleanly": rate(stats["clean_turns"], turns),
+            "give_up_turns": {"ok": stats["give_up_ok"], "of": stats["give_up_total"]},
             "model_turns": stats["model_turns"], "calls_attempted": stats["calls_attempted"],
             "by_kind": {k: f"{stats['kind_ok'][k]}/{n}" for k, n in sorted(stats["kind_total"].items())},
             "failures": stats["failures"]}

@@ -14,9 +14,15 @@ tokenized by baleen itself (`baleen render`, `baleen tokenize --deepseek-v4`), a
     NAME/request.json      the `baleen render` input
     NAME/ids.npy           int32 [T]        token ids (BOS first, as rendered)
     NAME/top1.npy          int32 [T]        argmax over the full vocabulary at every position
-    NAME/positions.npy     int32 [P]        positions whose logits are stored: every ceil(T/128)-th + the last 16
+    NAME/positions.npy     int32 [P]        positions whose logits are stored: every ceil(T/STRIDES)-th + the last 16
     NAME/logits.npy        float32 [P, kept] logits of the head_rows at those positions
-    meta.json              command, versions, input hashes, per-prompt checks
+    NAME/mtp_positions.npy int32 [Q]        (checkpoints with an MTP block) the stored positions t <= T-2
+    NAME/mtp_logits.npy    float32 [Q, kept] the MTP block's logits at t: token t+2 from the main model's streams
+                                            at t and token t+1 (make_paper_logits Model.mtp_forward)
+    NAME/mtp_top1.npy      int32 [T-1]      the MTP block's argmax over the full vocabulary at t = 0..T-2
+    hf_logits.npz          (--hf) transformers' own logits on the same weights (reference/nano/hf_logits.py, GPU):
+                           head_rows, and NAME/logits float32 [P, kept] at NAME/positions
+    meta.json              command, versions, input hashes, per-prompt checks (and the numpy-vs-transformers diff)
 
 numpy only, CPU, about a minute:
     python3 reference/nano/gen_data.py --split eval --count 200 --out /tmp/eval.jsonl
@@ -43,6 +49,7 @@ from spec import SHAPES  # noqa: E402
 
 PROMPTS = ["tool_thinking=eval-0033", "plain_chat=eval-0026"]  # cmd_wc with a tool result; 3 plain turns
 TAIL = 16
+STRIDES = 32  # v6: 32 (3,848 head rows; v5 stored every ceil(T/128)-th position of 2,230 rows)
 ASSISTANT, EOS = 128804, 1  # <｜Assistant｜>, <｜end▁of▁sentence｜>
 
 
@@ -55,7 +62,8 @@ def shape_of(model_dir):
     """The spec.SHAPES entry the checkpoint was trained with: its config.json fields that the reference takes from
     the spec (the head split and what does not show in tensor shapes) must be that entry's."""
     c = json.load(open(os.path.join(model_dir, "config.json")))
-    got = dict(d=c["head_dim"], r=c["qk_rope_head_dim"], ratios=c["compress_ratios"], window=c["sliding_window"],
+    got = dict(d=c["head_dim"], r=c["qk_rope_head_dim"], ratios=c["compress_ratios"][:c["num_hidden_layers"]],
+               window=c["sliding_window"],
                topk=c["index_topk"], n_hash=c["num_hash_layers"], swiglu=c["swiglu_limit"],
                K=c["num_experts_per_tok"], yarn=c.get("rope_scaling"))
     for key, value in ref.fixture_specs()["COMMON"].items():
@@ -110,6 +118,20 @@ def render_and_tokenize(baleen, tokenizer, requests):
         return [np.array(r["ids"], np.int32) for r in lines("ids.jsonl")]
 
 
+def mtp_fixture(model, streams, ids, positions, rows, vocab, asst, d):
+    """Writes the MTP block's logits at the stored positions t <= T-2; returns its checks and all its logits."""
+    mtp = model.mtp_forward(streams, ids.astype(np.int64))  # [T-1, kept]: token t+2 at t
+    top1, margin = full_vocab_top1(mtp, rows, vocab)
+    keep = positions[positions <= len(ids) - 2]
+    for file, value in (("mtp_positions", keep.astype(np.int32)), ("mtp_top1", top1),
+                        ("mtp_logits", mtp[keep].astype(np.float32))):
+        np.save(os.path.join(d, file + ".npy"), value)
+    two = asst[asst <= len(ids) - 3]  # assistant positions whose token t+2 exists
+    return dict(mtp_stored_positions=len(keep), mtp_finite=bool(np.isfinite(mtp).all()),
+                mtp_min_top1_margin=float(margin.min()),
+                mtp_assistant_token_after_next_top1=float((top1[two] == ids[two + 2]).mean())), mtp
+
+
 def main():
     repo = ref.REPO
     tok_default = os.path.join(os.environ.get("BALEEN_CACHE") or os.path.expanduser("~/.cache/baleen"),
@@ -121,6 +143,7 @@ def main():
     ap.add_argument("--tokenizer", default=os.environ.get("BALEEN_TOKENIZER") or tok_default)
     ap.add_argument("--prompt", nargs="+", default=PROMPTS, metavar="NAME=TASK_ID")
     ap.add_argument("--out", default=os.path.join(repo, "tests", "fixtures", "nano_parity"))
+    ap.add_argument("--hf", help="hf_logits.npz from reference/nano/hf_logits.py: compared, and copied beside")
     a = ap.parse_args()
 
     ref.self_test()
@@ -131,6 +154,12 @@ def main():
                  "reasoning_effort": None, "dialect": "v4"} for i in task_ids]
     all_ids = render_and_tokenize(a.baleen, a.tokenizer, requests)
 
+    hf = None
+    if a.hf:
+        hf = dict(np.load(a.hf))
+        if not np.array_equal(hf["head_rows"], np.flatnonzero(np.any(ref.load_official(a.model_dir)["head.weight"] != 0,
+                                                                        axis=1))):
+            raise SystemExit(f"{a.hf}: its head rows are not this checkpoint's")
     w = ref.load_official(a.model_dir)
     head = w["head.weight"]
     rows = np.flatnonzero(np.any(head != 0, axis=1)).astype(np.int32)
@@ -142,9 +171,9 @@ def main():
     checks = {}
     for name, task_id, request, ids in zip(names, task_ids, requests, all_ids):
         t0 = time.time()
-        kept = model.forward(ids.astype(np.int64))
+        kept, streams = model.forward(ids.astype(np.int64), streams=True)
         top1, margin = full_vocab_top1(kept, rows, head.shape[0])
-        T, stride = len(ids), math.ceil(len(ids) / 128)
+        T, stride = len(ids), math.ceil(len(ids) / STRIDES)
         asst = assistant_positions(ids)
         positions = np.array([t for t in range(T) if t % stride == 0 or t >= T - TAIL], np.int32)
         d = os.path.join(a.out, name)
@@ -160,6 +189,18 @@ def main():
             min_top1_margin=float(margin.min()),
             assistant_next_token_top1=float((top1[asst] == ids[asst + 1]).mean()), assistant_positions=len(asst),
             logit_std=float(kept.std()))
+        mtp = None
+        if "mtp.0.e_proj.weight" in w:
+            mtp_checks, mtp = mtp_fixture(model, streams, ids, positions, rows, head.shape[0], asst, d)
+            checks[name].update(mtp_checks)
+        if hf is not None:
+            ref_hf = hf[f"{name}/logits"]
+            checks[name]["vs_transformers"] = dict(
+                max_abs_diff=float(np.abs(ref_hf - kept).max()), top1_agree=float(
+                    (full_vocab_top1(ref_hf.astype(np.float64), rows, head.shape[0])[0] == top1).mean()))
+            if f"{name}/mtp_logits" in hf and mtp is not None:
+                checks[name]["vs_transformers"]["mtp_max_abs_diff_torch_fp32"] = float(
+                    np.abs(hf[f"{name}/mtp_logits"] - mtp).max())
         print(f"[{name}] {task_id}: {T} tokens, {len(positions)} stored; teacher-forced next-token top-1 on the "
               f"{len(asst)} assistant positions {checks[name]['assistant_next_token_top1']:.3f}; min top-1 margin "
               f"{checks[name]['min_top1_margin']:.3g} ({time.time() - t0:.1f}s)")
@@ -179,7 +220,10 @@ def main():
     with open(os.path.join(a.out, "meta.json"), "w") as f:
         json.dump(meta, f, indent=1)
         f.write("\n")
-    ok = all(c["finite"] for c in checks.values())
+    if a.hf:
+        np.savez_compressed(os.path.join(a.out, "hf_logits.npz"), head_rows=hf["head_rows"], **{
+            f"{n}/logits": hf[f"{n}/logits"][np.load(os.path.join(a.out, n, "positions.npy"))] for n in names})
+    ok = all(c["finite"] and c.get("mtp_finite", True) for c in checks.values())
     print("written to", a.out if ok else "NON-FINITE LOGITS")
     sys.exit(0 if ok else 1)
 

@@ -18,6 +18,7 @@ class Step:
     calls: list = field(default_factory=list)  # [(name, args dict)]
     answer: str | None = None  # final steps: the text the reply must contain
     expect_file: tuple | None = None  # final steps: (path, exact content) the workspace must then hold
+    give_up: bool = False  # final steps (v6 tool errors): the reply says why the task cannot be done
 
 
 SYMBOL = {"add": "+", "subtract": "-", "multiply": "*", "divide": "/", "power": "^", "modulo": "mod"}

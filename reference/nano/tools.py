@@ -45,7 +45,6 @@ TOOLS = [
             "round": {"type": "boolean", "description": "Round the result to the nearest integer."}},
             "required": ["op", "a", "b"]}}},
 ]
-TOOL_BY_NAME = {t["function"]["name"]: t for t in TOOLS}
 OPS = {"add": lambda a, b: a + b, "subtract": lambda a, b: a - b, "multiply": lambda a, b: a * b,
        "divide": lambda a, b: a / b, "power": lambda a, b: a ** b, "modulo": lambda a, b: a % b}
 
@@ -66,9 +65,9 @@ def calculate(op, a, b, rnd=False):
     return json.loads(number_text(value))
 
 
-def schema_errors(name, args):
-    """Problems of one call against its tool's JSON schema (empty when the call is valid)."""
-    tool = TOOL_BY_NAME.get(name)
+def schema_problems(tools, name, args):
+    """Problems of one call against the schemas of `tools` (empty when the call is valid)."""
+    tool = next((t for t in tools if t["function"]["name"] == name), None)
     if tool is None:
         return [f"unknown tool {name!r}"]
     if not isinstance(args, dict):
@@ -89,6 +88,11 @@ def schema_errors(name, args):
         if not ok:
             errors.append(f"{name}: {key!r}={value!r} is not a valid {spec['type']}")
     return errors
+
+
+def schema_errors(name, args):
+    """Problems of one call against its tool's JSON schema among the five (empty when the call is valid)."""
+    return schema_problems(TOOLS, name, args)
 
 
 def confined(root, path):

@@ -8,7 +8,9 @@ Data: token ids of rendered conversations (prepare.py packs them; the final mode
 or `</think>` up to and including the next EOS. Embedding and head rows of token ids that never occur in the data
 start at zero and get no gradient, so they stay zero and the checkpoint compresses. Learned-MoE layers balance
 their load the V4 way (no aux loss: the router bias moves against each expert's load after every step).
-MTP is not trained: transformers' DeepseekV4 has no MTP module, so the checkpoint has num_nextn_predict_layers 0.
+The MTP block (mtp.py: V4's, from the reference inference/model.py; transformers has none) is trained with the model
+(`--mtp-weight`, the weight of its loss: the cross-entropy of token t+2 from the main model's last-layer streams at
+t and the embedding of token t+1); it reads the main model's streams, so its loss trains the main model too.
 """
 import argparse
 import json
@@ -24,6 +26,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import export  # noqa: E402
+import mtp as mtp_block  # noqa: E402
 import prepare  # noqa: E402
 from spec import SHAPES  # noqa: E402
 
@@ -76,13 +79,42 @@ def collate(seqs, masks, idx, device):
     return torch.from_numpy(ids).to(device), torch.from_numpy(lab).to(device)
 
 
-def assistant_loss(model, ids, lab, weighted=True):
+def add_mtp(model, shape, seed):
+    """Attaches a randomly initialised MTP block as model.mtp[0] (state-dict names mtp.0.*, the official ones) and
+    a hook that keeps the last decoder layer's output streams for it."""
+    block = mtp_block.MTPBlock(mtp_block.block_config(SHAPES[shape], export.mf.COMMON))
+    block.init_weights(torch.Generator().manual_seed(seed + 7))
+    model.mtp = torch.nn.ModuleList([block])
+    model._streams = {}
+    model.model.layers[-1].register_forward_hook(  # returns None: a returned value would replace the output
+        lambda m, i, o: model._streams.__setitem__("last", o[0] if isinstance(o, tuple) else o))
+    return block
+
+
+def ce_at(logits_fn, hidden, ids, lab, weighted):
+    """Cross-entropy of ids where lab > 0, from the hidden vectors one position per label before them."""
+    sel = lab > 0
+    logits = logits_fn(hidden[sel]).float()
+    ce = F.cross_entropy(logits, ids[sel], reduction="none")
+    w = lab[sel] if weighted else torch.ones_like(ce)
+    return (ce * w).sum() / w.sum(), int(sel.sum()), (logits.argmax(-1) == ids[sel]).float().sum()
+
+
+def assistant_loss(model, ids, lab, weighted=True, parts=None):
+    """Main loss (+ mtp weight x the MTP block's loss, when the model has one). parts: a dict that gets the two
+    losses, their token counts and top-1 hits."""
     hidden = model.model(input_ids=ids, use_cache=False).last_hidden_state
-    sel = lab[:, 1:] > 0  # the label at t+1 is predicted from position t
-    logits = model.lm_head(hidden[:, :-1][sel]).float()
-    ce = F.cross_entropy(logits, ids[:, 1:][sel], reduction="none")
-    w = lab[:, 1:][sel] if weighted else torch.ones_like(ce)
-    return (ce * w).sum() / w.sum(), int(sel.sum())
+    loss, n, hits = ce_at(model.lm_head, hidden[:, :-1], ids[:, 1:], lab[:, 1:], weighted)  # label t+1 from t
+    if parts is not None:
+        parts.update(main=float(loss.detach()), main_n=n, main_hits=float(hits))
+    if not hasattr(model, "mtp") or ids.shape[1] < 3:
+        return loss, n
+    streams = model._streams.pop("last")
+    h = model.mtp[0](streams[:, :-2], model.model.embed_tokens(ids[:, 1:-1]))  # t = 0..S-3, token t+1 in
+    m_loss, m_n, m_hits = ce_at(model.lm_head, h, ids[:, 2:], lab[:, 2:], weighted)  # predicts token t+2
+    if parts is not None:
+        parts.update(mtp=float(m_loss.detach()), mtp_n=m_n, mtp_hits=float(m_hits))
+    return loss + model.mtp_weight * m_loss, n
 
 
 def count_experts(counts):
@@ -92,7 +124,7 @@ def count_experts(counts):
 
 
 def router_counters(model):
-    counts = {}
+    counts = {}  # (the MTP block's MoE counts its own load: mtp.MoE.rebalance)
     for layer in model.model.layers:
         gate = layer.mlp.gate
         if hasattr(gate, "e_score_correction_bias"):
@@ -101,11 +133,13 @@ def router_counters(model):
     return counts
 
 
-def rebalance(counts, speed):
+def rebalance(counts, speed, model=None):
     with torch.no_grad():
         for gate, c in counts.items():
             gate.e_score_correction_bias.add_(speed * torch.sign(c.mean() - c))
             c.zero_()
+    for block in getattr(model, "mtp", []):
+        block.ffn.rebalance(speed)
 
 
 def throughput(model, counts, seqs, masks, lengths, tokens_per_batch, max_len, rng, steps=6):
@@ -154,14 +188,25 @@ def lr_at(frac, peak, warm=0.03):
 
 
 @torch.no_grad()
-def held_out_loss(model, seqs, masks, idx, device):
-    tot, n = 0.0, 0
+def held_out(model, seqs, masks, idx, device):
+    """Unweighted assistant-token loss of the main model on held-out sequences, and of the MTP block (with its
+    top-1 accuracy on token t+2: how often a draft would be accepted under greedy decoding, teacher-forced)."""
+    tot = {"main": 0.0, "main_n": 0, "main_hits": 0.0, "mtp": 0.0, "mtp_n": 0, "mtp_hits": 0.0}
     for i in idx:
         ids, lab = collate(seqs, masks, [i], device)
+        parts = {}
         with torch.autocast("cuda", dtype=torch.bfloat16):
-            loss, k = assistant_loss(model, ids, lab, weighted=False)
-        tot, n = tot + float(loss) * k, n + k
-    return tot / max(n, 1)
+            assistant_loss(model, ids, lab, weighted=False, parts=parts)
+        for k in ("main", "mtp"):
+            if k in parts:
+                tot[k] += parts[k] * parts[k + "_n"]
+                tot[k + "_n"] += parts[k + "_n"]
+                tot[k + "_hits"] += parts[k + "_hits"]
+    out = {"loss": round(tot["main"] / max(tot["main_n"], 1), 4)}
+    if tot["mtp_n"]:
+        out.update(mtp_loss=round(tot["mtp"] / tot["mtp_n"], 4), mtp_top1=round(tot["mtp_hits"] / tot["mtp_n"], 4),
+                   main_top1=round(tot["main_hits"] / max(tot["main_n"], 1), 4))
+    return out
 
 
 def train_loop(model, opt, counts, seqs, masks, lengths, args, log, rng, resumed):
@@ -181,9 +226,10 @@ def train_loop(model, opt, counts, seqs, masks, lengths, args, log, rng, resumed
                 g["lr"] = lr_at(frac, args.lr) * (min(1.0, (step - first + 1) / rewarm) if rewarm else 1.0)
             ids, lab = collate(seqs, masks, idx, device)
             opt.zero_grad(set_to_none=True)
+            parts = {}
             try:
                 with torch.autocast("cuda", dtype=torch.bfloat16):
-                    loss, _ = assistant_loss(model, ids, lab)
+                    loss, _ = assistant_loss(model, ids, lab, parts=parts)
                 loss.backward()
             except torch.cuda.OutOfMemoryError:
                 loss = None
@@ -196,11 +242,12 @@ def train_loop(model, opt, counts, seqs, masks, lengths, args, log, rng, resumed
                 break
             gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
-            rebalance(counts, 1e-3)
+            rebalance(counts, 1e-3, model)
             step, seen = step + 1, seen + ids.numel()
             if step % 25 == 0 or len(log["curve"]) == 0:
                 el = time.time() - start
-                row = {"step": step, "epoch": epoch, "loss": round(float(loss), 4), "gnorm": round(float(gnorm), 3),
+                row = {"step": step, "epoch": epoch, "loss": round(parts["main"], 4),
+                       **({"mtp_loss": round(parts["mtp"], 4)} if "mtp" in parts else {}), "gnorm": round(float(gnorm), 3),
                        "lr": round(lr_at(frac, args.lr), 6), "tok_per_s": round(seen / el), "elapsed_s": round(el, 1)}
                 log["curve"].append(row)
                 print(json.dumps(row), flush=True)
@@ -246,6 +293,8 @@ def parse_args():
                     help="loss weight of assistant tokens that copy a rare token from earlier in the conversation")
     ap.add_argument("--copy-reach", type=int,
                     help="only copies from at most this many tokens back (v3 and v4: 128); default any distance")
+    ap.add_argument("--mtp-weight", type=float, default=0.3,
+                    help="weight of the MTP block's loss (0: no MTP block; DeepSeek-V3 used 0.3, then 0.1)")
     ap.add_argument("--out", required=True)
     ap.add_argument("--eval-tasks", help="PILOT ONLY: run eval tasks with transformers right after training")
     ap.add_argument("--eval-limit", type=int, default=48)
@@ -299,9 +348,25 @@ def load_exported(model, ckpt_dir):
           if not k.endswith(".scale")}
     sd = mf.official_to_hf(od, model.config.num_hidden_layers, model.config.n_routed_experts)
     missing, unexpected = model.load_state_dict(sd, strict=False)
-    if unexpected or any("weight" in m for m in missing):
+    main_missing = [m for m in missing if not m.startswith("mtp.")]  # a checkpoint without MTP: random init
+    if unexpected or any("weight" in m for m in main_missing):
         raise SystemExit(f"{ckpt_dir} does not fit the model: missing {missing}, unexpected {unexpected}")
     return missing
+
+
+def init_new_rows(model, row_mask, seed):
+    """Token ids the loaded checkpoint never saw have zero embedding rows; a zero row makes every RMSNorm its
+    token's streams pass through divide by sqrt(eps) in the backward pass (v6's first run: gradient norms up to
+    4e7 on 40% of the logged steps, clipped). They start as random rows of the trained rows' scale instead (the
+    head rows may stay zero: a zero head row has an ordinary gradient)."""
+    with torch.no_grad():
+        w = model.model.embed_tokens.weight
+        new = (row_mask[:, 0].to(w.device) > 0) & (w.abs().sum(1) == 0)
+        old = (row_mask[:, 0].to(w.device) > 0) & ~new
+        g = torch.Generator().manual_seed(seed + 11)
+        std = float(w[old].std()) if old.any() else 0.02
+        w[new] = (torch.randn(int(new.sum()), w.shape[1], generator=g) * std).to(w.device, w.dtype)
+    return int(new.sum())
 
 
 def save_state(path, model, opt, rng, step, elapsed_s, args):
@@ -320,15 +385,17 @@ def export_and_score(model, row_mask, seqs, masks, held, hf_tok, args, log):
         for w in (model.model.embed_tokens.weight, model.lm_head.weight):
             w[row_mask[:, 0] == 0] = 0.0
     log["variants"] = {}
-    for name, (deq, meta) in export.write_variants(model, args.out, SHAPES[args.shape]).items():
+    shape = dict(SHAPES[args.shape], mtp=len(getattr(model, "mtp", [])))
+    for name, (deq, meta) in export.write_variants(model, args.out, shape).items():
         missing, unexpected = model.load_state_dict(deq, strict=False)
         model = model.to(device)
-        row = {"export": meta, "missing": missing, "unexpected": unexpected,
-               "held_out_loss": round(held_out_loss(model, seqs, masks, held, device), 4)}
+        scores = held_out(model, seqs, masks, held, device)
+        row = {"export": meta, "missing": missing, "unexpected": unexpected, "held_out_loss": scores["loss"],
+               "held_out": scores}
         if args.eval_tasks and args.eval_limit > 0 and hf_tok is not None and name in args.eval_variants.split(","):
             row["pilot_eval"] = pilot_eval_run(model, hf_tok, args)
         log["variants"][name] = row
-        print(json.dumps({"variant": name, "held_out_loss": row["held_out_loss"],
+        print(json.dumps({"variant": name, **scores,
                           **{k: v for k, v in row.get("pilot_eval", {}).items() if k != "failures"}}), flush=True)
         model = model.cpu()
 
@@ -343,6 +410,9 @@ def main():
     cfg = export.nano_config(SHAPES[args.shape])
     torch.backends.cuda.matmul.allow_tf32 = True  # make_fixtures turns it off for exact fixtures
     model, row_mask = build_model(cfg, used, args.seed)
+    if args.mtp_weight > 0:
+        add_mtp(model, args.shape, args.seed)
+        model.mtp_weight = args.mtp_weight
     model = model.to(device)
     keep_rows_zero(model, row_mask)
     n_all = sum(p.numel() for p in model.parameters())
@@ -365,6 +435,7 @@ def main():
         args.tokens_per_batch, args.lr = resumed["tokens_per_batch"], resumed["lr"]
     elif args.init_from:
         log["init_from_missing"] = load_exported(model, args.init_from)
+        log["embed_rows_initialised"] = init_new_rows(model, row_mask, args.seed)
         resumed = {"elapsed_s": args.init_elapsed, "step": args.init_step, "rewarm": args.rewarm_steps}
         args.tokens_per_batch = int(args.tokens_per_batch)
     else:
@@ -377,10 +448,11 @@ def main():
         save_state(args.save_state, model, opt, rng, step, (resumed or {}).get("elapsed_s", 0.0) + train_s, args)
     model.eval()
     import transformers
+    scores = held_out(model, seqs, masks, held, device)
     log.update(steps=step, epochs_started=epoch, train_s=round(train_s, 1), tokens_seen=seen,
-               held_out_loss=round(held_out_loss(model, seqs, masks, held, device), 4),
+               held_out_loss=scores["loss"], held_out=scores, mtp_weight=args.mtp_weight,
                device=torch.cuda.get_device_name(0), torch=torch.__version__, transformers=transformers.__version__)
-    print(json.dumps({k: log[k] for k in ("steps", "train_s", "tokens_seen", "held_out_loss")}), flush=True)
+    print(json.dumps({k: log[k] for k in ("steps", "train_s", "tokens_seen", "held_out")}), flush=True)
     with torch.no_grad():  # the zero rows are part of the model; check they held
         log["zero_rows_embed"] = int((model.model.embed_tokens.weight.abs().sum(1) == 0).sum())
         log["zero_rows_head"] = int((model.lm_head.weight.abs().sum(1) == 0).sum())
