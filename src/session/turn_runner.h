@@ -69,8 +69,6 @@ class TurnRunner {
     return generate(prompt_tokens(conversation, options), options);
   }
 
-  // Tokens the session state holds now (prompt + generated of the last turn).
-  int64_t held_tokens() const { return static_cast<int64_t>(held_.size()); }
   void reset();
 
  private:

@@ -43,7 +43,6 @@ class Tokenizer {
   std::string_view token_bytes(uint32_t id) const;
   bool is_defined(uint32_t id) const { return id < kinds_.size() && kinds_[id] != Kind::kNone; }
   bool is_special(uint32_t id) const { return id < kinds_.size() && kinds_[id] == Kind::kSpecial; }
-  bool is_added(uint32_t id) const { return is_defined(id) && kinds_[id] != Kind::kVocab; }
 
   // Id of an added token by content, or of a vocab token by its raw bytes.
   std::optional<uint32_t> find_token(std::string_view content) const;
