@@ -146,12 +146,12 @@ class CpuBackend final : public Backend {
   ThreadPool pool_;
   cpu::StateStore states_;
   std::vector<void*> owned_;                    // uploads
-  std::vector<std::vector<float>> decoded_;     // weights the kernels read as fp32 (kTransient uploads)
   std::vector<int32_t> step_tokens_;
   std::vector<int64_t> step_positions_;
   std::vector<int32_t> step_logit_rows_;
   std::vector<StepSequence> step_sequences_;
-  std::vector<float> dequantized_, head_weights_, score_;
+  std::vector<float> kept_out_, head_weights_, score_, ones_;
+  std::vector<cpu::StoredKeys> keys_;  // per step sequence, in attention()
   std::vector<int32_t> order_;
   std::vector<int64_t> members_;  // (token, slot) pairs routed to one expert
   std::vector<float> gathered_, hidden_gate_, hidden_up_, expert_out_;
@@ -227,7 +227,7 @@ void CpuBackend::grouped_matmul(MatrixView<const float> x, const WeightView& w, 
 
 void CpuBackend::matmul_kept_rows(MatrixView<const float> x, const WeightView& packed, const int32_t* kept,
                                   const WeightView& dense, MatrixView<float> y) {
-  MatrixView<float> out{scratch(dequantized_, x.rows * packed.rows), x.rows, packed.rows};
+  MatrixView<float> out{scratch(kept_out_, x.rows * packed.rows), x.rows, packed.rows};
   if (packed.rows > 0) matmul(x, packed, out);
   for (int64_t t = 0; t < x.rows; ++t) {
     const float* xr = x.row(t);
@@ -258,10 +258,12 @@ void CpuBackend::moe_experts(MatrixView<const float> x, const MoeRoutes& routes,
     if (n > 0) expert_forward(x, members, n, k, experts[e], routes.weights.data, limit, out);
   }
   // The shared expert, as one more route of weight 1 for every token.
-  const float one = 1.0f;
-  for (int64_t t = 0; t < tokens; ++t) members[t] = t;
-  std::vector<float> ones(static_cast<size_t>(tokens), one);
-  expert_forward(x, members, tokens, 1, shared, ones.data(), limit, out);
+  float* ones = scratch(ones_, tokens);
+  for (int64_t t = 0; t < tokens; ++t) {
+    members[t] = t;
+    ones[t] = 1.0f;
+  }
+  expert_forward(x, members, tokens, 1, shared, ones, limit, out);
 }
 
 // out[t] += weights[t·k + s]·expert(x[t]) for each member t·k + s.
@@ -355,7 +357,8 @@ void CpuBackend::indexer_top_k(const Step& step, int64_t layer, MatrixView<const
 void CpuBackend::attention(const Step& step, int64_t layer, MatrixView<const float> q, int64_t heads,
                            MatrixView<const float> chunk_kv, MatrixView<const int32_t> picks, const float* sinks,
                            float scale, MatrixView<float> out) {
-  std::vector<cpu::StoredKeys> keys;
+  std::vector<cpu::StoredKeys>& keys = keys_;
+  keys.clear();
   for (const StepSequence& s : step.sequences) {
     const cpu::SessionRecord& r = states_.get(s.state);
     const cpu::LayerState& l = r.layers[static_cast<size_t>(layer)];
