@@ -48,7 +48,8 @@ class Reader {
   template <typename T>
   void vec(std::vector<T>& v, int64_t n, const char* field) {
     v.resize(static_cast<size_t>(n));
-    std::memcpy(v.data(), take(static_cast<size_t>(n) * sizeof(T), field), static_cast<size_t>(n) * sizeof(T));
+    const char* from = take(static_cast<size_t>(n) * sizeof(T), field);
+    if (n > 0) std::memcpy(v.data(), from, static_cast<size_t>(n) * sizeof(T));  // an empty v has no data()
   }
   std::string_view take_view(size_t n, const char* field) { return {take(n, field), n}; }
   size_t offset() const { return at_; }

@@ -61,8 +61,8 @@ void SafetensorsWriter::append(std::span<const uint8_t> bytes) {
   check(file_ != nullptr, "{}: already finished", path_.string());
   check(written_ + bytes.size() <= ends_.back(), "{}: {} bytes past the end of tensor '{}'", path_.string(),
         written_ + bytes.size() - ends_.back(), tensors_.back().name);
-  check(std::fwrite(bytes.data(), 1, bytes.size(), file_) == bytes.size(), "{}: write failed: {}",
-        partial_.string(), std::strerror(errno));
+  check(bytes.empty() || std::fwrite(bytes.data(), 1, bytes.size(), file_) == bytes.size(),
+        "{}: write failed: {}", partial_.string(), std::strerror(errno));  // an empty span may have no data()
   written_ += bytes.size();
   while (next_ + 1 < tensors_.size() && written_ >= ends_[next_]) ++next_;
 }
