@@ -1,6 +1,9 @@
 #include "core/thread_pool.h"
 
+#include <immintrin.h>
+
 #include <algorithm>
+#include <chrono>
 
 namespace baleen {
 
@@ -12,11 +15,33 @@ ThreadPool::ThreadPool(unsigned threads) {
 ThreadPool::~ThreadPool() {
   {
     std::lock_guard lock(mutex_);
-    stop_ = true;
+    stop_.store(true);
   }
   wake_.notify_all();
   for (auto& w : workers_) w.join();
 }
+
+namespace {
+
+// Spins until done() or about 100 µs have passed, then returns done(). After the first few µs each round
+// yields, so on a machine with more runnable threads than cores the thread being waited for can run.
+template <typename Done>
+bool spin_until(Done&& done) {
+  using clock = std::chrono::steady_clock;
+  const auto start = clock::now();
+  for (int i = 0;; ++i) {
+    if (done()) return true;
+    if ((i & 31) != 31) {
+      _mm_pause();
+      continue;
+    }
+    const auto spent = clock::now() - start;
+    if (spent > std::chrono::microseconds(100)) return done();
+    if (spent > std::chrono::microseconds(5)) std::this_thread::yield();
+  }
+}
+
+}  // namespace
 
 void ThreadPool::parallel_for(int64_t n, int64_t grain,
                               const std::function<void(int64_t, int64_t)>& body) {
@@ -28,39 +53,43 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain,
   }
   std::lock_guard run_lock(run_mutex_);
   const int64_t chunk = (n + parts - 1) / parts;
+  bool sleepers;
   {
     std::lock_guard lock(mutex_);
     body_ = &body;
     n_ = n;
     chunk_ = chunk;
-    pending_ = static_cast<unsigned>(workers_.size());
-    ++generation_;
+    pending_.store(static_cast<unsigned>(workers_.size()), std::memory_order_relaxed);
+    generation_.fetch_add(1, std::memory_order_release);
+    sleepers = sleeping_ > 0;
   }
-  wake_.notify_all();
+  if (sleepers) wake_.notify_all();
   body(0, std::min(n, chunk));  // the caller takes chunk 0
-  std::unique_lock lock(mutex_);
-  done_.wait(lock, [this] { return pending_ == 0; });
+  const auto finished = [this] { return pending_.load(std::memory_order_acquire) == 0; };
+  if (!spin_until(finished)) {
+    std::unique_lock lock(mutex_);
+    done_.wait(lock, finished);
+  }
   body_ = nullptr;
 }
 
 void ThreadPool::worker_loop(unsigned index) {
   uint64_t seen = 0;
+  const auto posted = [&] { return stop_.load() || generation_.load(std::memory_order_acquire) != seen; };
   while (true) {
-    const std::function<void(int64_t, int64_t)>* body;
-    int64_t begin, end;
-    {
+    if (!spin_until(posted)) {
       std::unique_lock lock(mutex_);
-      wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
-      if (stop_) return;
-      seen = generation_;
-      body = body_;
-      begin = std::min(n_, chunk_ * index);
-      end = std::min(n_, begin + chunk_);
+      ++sleeping_;
+      wake_.wait(lock, posted);
+      --sleeping_;
     }
-    if (begin < end) (*body)(begin, end);
-    {
-      std::lock_guard lock(mutex_);
-      if (--pending_ == 0) done_.notify_one();
+    if (stop_.load()) return;
+    seen = generation_.load(std::memory_order_acquire);
+    const int64_t begin = std::min(n_, chunk_ * index), end = std::min(n_, begin + chunk_);
+    if (begin < end) (*body_)(begin, end);
+    if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      std::lock_guard lock(mutex_);  // the caller may be between its check and its wait
+      done_.notify_one();
     }
   }
 }

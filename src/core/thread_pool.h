@@ -1,9 +1,11 @@
 // A fixed pool of worker threads for data-parallel loops. parallel_for splits [0, n) into
 // contiguous chunks, runs them on the pool and the calling thread, and returns when all are done.
 // One parallel_for at a time per pool (calls from several threads are serialised); the body must
-// not throw.
+// not throw. Between loops the workers spin for a short while before they sleep, as a decode step is a few
+// hundred short loops with little serial work between them: waking a sleeping thread costs more than a loop.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -34,12 +36,14 @@ class ThreadPool {
   std::mutex mutex_;
   std::condition_variable wake_;
   std::condition_variable done_;
+  // Written before generation_ is bumped (release) and read after it is seen (acquire).
   const std::function<void(int64_t, int64_t)>* body_ = nullptr;
   int64_t n_ = 0;
   int64_t chunk_ = 0;
-  uint64_t generation_ = 0;
-  unsigned pending_ = 0;
-  bool stop_ = false;
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<unsigned> pending_{0};
+  std::atomic<bool> stop_{false};
+  unsigned sleeping_ = 0;  // workers waiting on wake_ (guarded by mutex_)
 };
 
 }  // namespace baleen

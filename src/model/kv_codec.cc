@@ -1,6 +1,9 @@
 #include "model/kv_codec.h"
 
+#include <immintrin.h>
+
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 
@@ -91,23 +94,84 @@ void KvCodec::encode(const float* row, uint8_t* out, uint8_t* scales) const {
   }
 }
 
+namespace {
+
+// Code → value tables, so a decode is a load and a multiply per element (attention reads stored rows on every
+// step). Exactly the values of the scalar conversions: the scales are powers of two.
+const float* fp8_values() {
+  static const auto table = [] {
+    std::array<float, 256> t{};
+    for (int c = 0; c < 256; ++c) t[static_cast<size_t>(c)] = fp8_e4m3_to_f32(static_cast<uint8_t>(c));
+    return t;
+  }();
+  return table.data();
+}
+
+const float* fp4_pair_values() {  // [byte][2]: the low nibble's value, then the high one's
+  static const auto table = [] {
+    std::array<float, 512> t{};
+    for (int b = 0; b < 256; ++b) {
+      t[static_cast<size_t>(2 * b)] = fp4_e2m1_to_f32(static_cast<uint8_t>(b & 15));
+      t[static_cast<size_t>(2 * b + 1)] = fp4_e2m1_to_f32(static_cast<uint8_t>(b >> 4));
+    }
+    return t;
+  }();
+  return table.data();
+}
+
+// Eight e4m3 codes × scale: the exponent and mantissa bits moved into an fp32's place and rescaled by 2^120
+// (subnormals too, exactly), the sign put back, the NaN codes S.1111.111 as fp8_e4m3_to_f32 gives them.
+// Bit for bit the values of the table above times the scale.
+__m256 fp8x8_to_f32(const uint8_t* codes, __m256 scale) {
+  const __m256i b = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(codes)));
+  const __m256i magnitude = _mm256_and_si256(b, _mm256_set1_epi32(0x7f));
+  const __m256 sign = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_and_si256(b, _mm256_set1_epi32(0x80)), 24));
+  __m256 v = _mm256_mul_ps(_mm256_castsi256_ps(_mm256_slli_epi32(magnitude, 20)), _mm256_set1_ps(0x1p120f));
+  v = _mm256_or_ps(v, sign);
+  const __m256 nan = _mm256_or_ps(sign, _mm256_castsi256_ps(_mm256_set1_epi32(0x7fc00000)));
+  v = _mm256_blendv_ps(v, nan, _mm256_castsi256_ps(_mm256_cmpeq_epi32(magnitude, _mm256_set1_epi32(0x7f))));
+  return _mm256_mul_ps(v, scale);
+}
+
+}  // namespace
+
 void KvCodec::decode(const uint8_t* in, const uint8_t* scales, float* row) const {
   if (format_ == KvFormat::kF32) {
     std::memcpy(row, in, static_cast<size_t>(4 * dim_));
   } else if (format_ == KvFormat::kFp8Rope) {
+    const float* values = fp8_values();
     const int64_t nope = dim_ - rope_dim_;
-    for (int64_t i = 0; i < nope; ++i)
-      row[i] = fp8_e4m3_to_f32(in[i]) * ue8m0_to_f32(scales[i / kFp8ScaleBlock]);
+    for (int64_t b = 0; b < nope; b += kFp8ScaleBlock) {
+      const float scale = ue8m0_to_f32(scales[b / kFp8ScaleBlock]);
+      const int64_t end = std::min(nope, b + kFp8ScaleBlock);
+      int64_t i = b;
+      for (; i + 8 <= end; i += 8) _mm256_storeu_ps(row + i, fp8x8_to_f32(in + i, _mm256_set1_ps(scale)));
+      for (; i < end; ++i) row[i] = values[in[i]] * scale;
+    }
     const uint8_t* rope = in + nope;
-    for (int64_t i = 0; i < rope_dim_; ++i) {
+    int64_t i = 0;
+    for (; i + 8 <= rope_dim_; i += 8) {  // bf16 is the top half of an fp32
+      const __m256i bits = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(rope + 2 * i)));
+      _mm256_storeu_ps(row + nope + i, _mm256_castsi256_ps(_mm256_slli_epi32(bits, 16)));
+    }
+    for (; i < rope_dim_; ++i) {
       uint16_t bits;
       std::memcpy(&bits, rope + 2 * i, 2);
-      row[nope + i] = bf16_to_f32(bits);
+      const uint32_t wide = uint32_t{bits} << 16;
+      std::memcpy(row + nope + i, &wide, 4);
     }
   } else {
-    for (int64_t k = 0; k < dim_; ++k) {
-      const uint8_t nibble = static_cast<uint8_t>(in[k / 2] >> (4 * (k % 2)));
-      row[k] = fp4_e2m1_to_f32(nibble) * ue8m0_to_f32(scales[k / kFp4ScaleBlock]);
+    const float* pairs = fp4_pair_values();
+    for (int64_t b = 0; b < dim_; b += kFp4ScaleBlock) {
+      const float scale = ue8m0_to_f32(scales[b / kFp4ScaleBlock]);
+      const int64_t end = std::min(dim_, b + kFp4ScaleBlock);
+      int64_t k = b;  // blocks hold an even count but a partial last block, so pairs first, then a lone low nibble
+      for (; k + 1 < end; k += 2) {
+        const float* v = pairs + 2 * in[k / 2];
+        row[k] = v[0] * scale;
+        row[k + 1] = v[1] * scale;
+      }
+      if (k < end) row[k] = pairs[2 * in[k / 2]] * scale;
     }
   }
 }

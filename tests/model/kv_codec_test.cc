@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <cmath>
 #include <random>
 #include <vector>
@@ -83,6 +84,44 @@ TEST(KvCodec, Fp4RowUsesPowerOfTwoScalesPer32AndLowNibbleFirst) {
     }
   }
   EXPECT_EQ(fp4_e2m1_to_f32(bytes[0] & 0xF) * ue8m0_to_f32(bytes[32]), back[0]);
+}
+
+// decode's vector and table paths against the scalar conversions, for every code (NaN codes included) under
+// every finite scale byte (0xFF is NaN, and NaN × NaN keeps either operand's sign), in a row whose nope part ends in a partial vector (100 = 64 + 32 + 4) and whose rope part
+// does too (12 = 8 + 4): the same bits.
+TEST(KvCodec, DecodeGivesTheScalarConversionsBitsForEveryCodeAndScale) {
+  std::mt19937 rng(5);
+  const KvCodec fp8(KvFormat::kFp8Rope, 112, 12), fp4(KvFormat::kFp4, 70, 0);
+  for (int s = 0; s < 255; ++s) {
+    for (int rep = 0; rep < 4; ++rep) {
+      std::vector<uint8_t> data(static_cast<size_t>(fp8.data_bytes())), scales(static_cast<size_t>(fp8.scale_bytes()));
+      for (uint8_t& b : data) b = static_cast<uint8_t>(rng());
+      for (int64_t i = 0; i < 100; ++i) data[static_cast<size_t>(i)] = static_cast<uint8_t>(i + 100 * rep + s);
+      for (uint8_t& b : scales) b = static_cast<uint8_t>(s);
+      std::vector<float> row(112);
+      fp8.decode(data.data(), scales.data(), row.data());
+      for (int64_t i = 0; i < 112; ++i) {
+        float want;
+        if (i < 100) {
+          want = fp8_e4m3_to_f32(data[static_cast<size_t>(i)]) * ue8m0_to_f32(static_cast<uint8_t>(s));
+        } else {
+          want = bf16_to_f32(static_cast<uint16_t>(data[100 + 2 * (i - 100)] | data[101 + 2 * (i - 100)] << 8));
+        }
+        ASSERT_EQ(std::bit_cast<uint32_t>(row[static_cast<size_t>(i)]), std::bit_cast<uint32_t>(want))
+            << "element " << i << " code " << int(data[static_cast<size_t>(i < 100 ? i : 0)]) << " scale " << s;
+      }
+      std::vector<uint8_t> packed(static_cast<size_t>(fp4.data_bytes())), scales4(static_cast<size_t>(fp4.scale_bytes()));
+      for (uint8_t& b : packed) b = static_cast<uint8_t>(rng());
+      for (uint8_t& b : scales4) b = static_cast<uint8_t>(s);
+      std::vector<float> row4(70);
+      fp4.decode(packed.data(), scales4.data(), row4.data());
+      for (int64_t k = 0; k < 70; ++k) {
+        const float want = fp4_e2m1_to_f32(static_cast<uint8_t>(packed[static_cast<size_t>(k / 2)] >> (4 * (k % 2)))) *
+                           ue8m0_to_f32(static_cast<uint8_t>(s));
+        ASSERT_EQ(std::bit_cast<uint32_t>(row4[static_cast<size_t>(k)]), std::bit_cast<uint32_t>(want)) << k;
+      }
+    }
+  }
 }
 
 TEST(KvCodec, F32IsExact) {

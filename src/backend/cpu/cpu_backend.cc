@@ -337,7 +337,23 @@ void CpuBackend::indexer_top_k(const Step& step, int64_t layer, MatrixView<const
     most = std::max(most, states_.get(s.state).layers[static_cast<size_t>(layer)].indexer->entries.count());
   }
   const int64_t parts = pool_.size();
-  float* score = scratch(score_, parts * most);
+  if (step.rows < parts) {  // decode: too few rows to share out, so each row's entries are split instead
+    float* score = scratch(score_, most);
+    int32_t* order = scratch(order_, most);
+    for (const StepSequence& s : step.sequences) {
+      const cpu::CompressorState& c = *states_.get(s.state).layers[static_cast<size_t>(layer)].indexer;
+      const cpu::StoredRows keys{&c.entries};
+      for (int64_t t = s.first_row; t < s.first_row + s.rows; ++t) {
+        const int64_t visible = cpu::visible_entries(step.positions[t], c.spec.ratio, keys.count());
+        pool_.parallel_for(visible, 256, [&](int64_t b, int64_t e) {
+          cpu::indexer_scores(q, w, keys, t, scale, b, e, score);
+        });
+        cpu::top_k_picks(score, order, visible, picks.row(t), picks.cols);
+      }
+    }
+    return;
+  }
+  float* score = scratch(score_, parts * cpu::kIndexerRowTile * most);
   int32_t* order = scratch(order_, parts * most);
   pool_.parallel_for(parts, 1, [&](int64_t pb, int64_t pe) {
     for (int64_t part = pb; part < pe; ++part) {
@@ -346,8 +362,9 @@ void CpuBackend::indexer_top_k(const Step& step, int64_t layer, MatrixView<const
         const int64_t b = std::max(t0, s.first_row), e = std::min(t1, s.first_row + s.rows);
         if (b >= e) continue;
         const cpu::CompressorState& c = *states_.get(s.state).layers[static_cast<size_t>(layer)].indexer;
+        const size_t n = static_cast<size_t>(cpu::kIndexerRowTile * most);
         cpu::indexer_top_k_rows(q, w, cpu::StoredRows{&c.entries}, step.positions, c.spec.ratio, scale, picks,
-                                {score + part * most, static_cast<size_t>(most)},
+                                {score + part * static_cast<int64_t>(n), n},
                                 {order + part * most, static_cast<size_t>(most)}, b, e);
       }
     }

@@ -7,13 +7,14 @@
 #include "backend/cpu/dot.h"
 
 namespace baleen::cpu {
-namespace {
 
 int64_t visible_entries(int64_t position, int64_t ratio, int64_t entries) {
   return std::min(entries, (position + 1) / ratio);
 }
 
-// Writes the `picks.cols` best of order[0, visible) by descending score, −1 beyond what is visible.
+namespace {
+
+// Writes the `k` best of order[0, visible) by descending score into picks, −1 beyond what is visible.
 template <typename Score>
 void select_top_k(const Score* score, int32_t* order, int64_t visible, int32_t* picks, int64_t k) {
   std::iota(order, order + visible, 0);
@@ -23,26 +24,57 @@ void select_top_k(const Score* score, int32_t* order, int64_t visible, int32_t* 
   for (int64_t i = 0; i < k; ++i) picks[i] = i < take ? order[i] : -1;
 }
 
+float score_one(const float* q, const float* head_weights, const float* key, int64_t heads, int64_t di,
+                float scale) {
+  float acc = 0;
+  for (int64_t h = 0; h < heads; ++h) acc += head_weights[h] * std::max(dot(q + h * di, key, di), 0.0f);
+  return acc * scale;
+}
+
 }  // namespace
+
+void top_k_picks(const float* score, int32_t* order, int64_t visible, int32_t* picks, int64_t k) {
+  select_top_k(score, order, visible, picks, k);
+}
+
+template <typename Rows>
+void indexer_scores(MatrixView<const float> q, MatrixView<const float> head_weights, const Rows& keys, int64_t t,
+                    float scale, int64_t s_begin, int64_t s_end, float* score) {
+  const int64_t heads = head_weights.cols, di = q.cols / heads;
+  float scratch[kMaxKeyDim];
+  for (int64_t s = s_begin; s < s_end; ++s) {
+    score[s] = score_one(q.row(t), head_weights.row(t), keys.row(s, scratch), heads, di, scale);
+  }
+}
 
 template <typename Rows>
 void indexer_top_k_rows(MatrixView<const float> q, MatrixView<const float> head_weights, const Rows& keys,
                         const int64_t* positions, int64_t ratio, float scale, MatrixView<int32_t> picks,
                         std::span<float> score, std::span<int32_t> order, int64_t begin, int64_t end) {
-  const int64_t heads = head_weights.cols, di = q.cols / heads;
-  float scratch[kMaxKeyDim];
-  for (int64_t t = begin; t < end; ++t) {
-    const int64_t visible = visible_entries(positions[t], ratio, keys.count());
-    for (int64_t s = 0; s < visible; ++s) {
-      const float* key = keys.row(s, scratch);
-      float acc = 0;
-      for (int64_t h = 0; h < heads; ++h) {
-        const float v = dot(q.row(t) + h * di, key, di);
-        acc += head_weights(t, h) * std::max(v, 0.0f);
+  const int64_t heads = head_weights.cols, di = q.cols / heads, count = keys.count();
+  // A tile of rows against a block of keys at a time, so a stored key is decoded once per tile, not per row.
+  constexpr int64_t kKeyBlock = 32;
+  float decoded[kKeyBlock * kMaxKeyDim];
+  for (int64_t tb = begin; tb < end; tb += kIndexerRowTile) {
+    const int64_t te = std::min(end, tb + kIndexerRowTile);
+    int64_t most = 0;
+    for (int64_t t = tb; t < te; ++t) most = std::max(most, visible_entries(positions[t], ratio, count));
+    for (int64_t s0 = 0; s0 < most; s0 += kKeyBlock) {
+      const int64_t s1 = std::min(most, s0 + kKeyBlock);
+      const float* key[kKeyBlock];
+      for (int64_t s = s0; s < s1; ++s) key[s - s0] = keys.row(s, decoded + (s - s0) * kMaxKeyDim);
+      for (int64_t t = tb; t < te; ++t) {
+        float* sc = score.data() + (t - tb) * count;
+        const int64_t visible = std::min(s1, visible_entries(positions[t], ratio, count));
+        for (int64_t s = s0; s < visible; ++s) {
+          sc[s] = score_one(q.row(t), head_weights.row(t), key[s - s0], heads, di, scale);
+        }
       }
-      score[static_cast<size_t>(s)] = acc * scale;
     }
-    select_top_k(score.data(), order.data(), visible, picks.row(t), picks.cols);
+    for (int64_t t = tb; t < te; ++t) {
+      select_top_k(score.data() + (t - tb) * count, order.data(), visible_entries(positions[t], ratio, count),
+                   picks.row(t), picks.cols);
+    }
   }
 }
 
@@ -53,7 +85,10 @@ template void indexer_top_k_rows<StoredRows>(MatrixView<const float>, MatrixView
                                              const StoredRows&, const int64_t*, int64_t, float,
                                              MatrixView<int32_t>, std::span<float>, std::span<int32_t>, int64_t,
                                              int64_t);
-
+template void indexer_scores<DenseRows>(MatrixView<const float>, MatrixView<const float>, const DenseRows&,
+                                        int64_t, float, int64_t, int64_t, float*);
+template void indexer_scores<StoredRows>(MatrixView<const float>, MatrixView<const float>, const StoredRows&,
+                                         int64_t, float, int64_t, int64_t, float*);
 void indexer_top_k_reference(MatrixView<const float> q, MatrixView<const float> head_weights,
                              MatrixView<const float> keys, const int64_t* positions, int64_t ratio,
                              float scale, MatrixView<float> scores, MatrixView<int32_t> picks) {
