@@ -3,7 +3,8 @@
 // decode ms/step at batch B beside its byte floor ((weights read + state read) / read bandwidth, both
 // measured in this run), the state bytes held. Best of --repeat runs for the decode steps.
 //   context_bench --model DIR [--storage paper|fp32] [--contexts 1024,32768] [--decode 16] [--batch 1,8]
-#include <sys/resource.h>
+//                 [--repeat 2] [--threads 0 (all cores)]
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -27,7 +28,7 @@ namespace {
 struct Args {
   std::string model, storage = "paper";
   std::vector<int64_t> contexts = {1024, 32768}, batches = {1, 8};
-  int64_t decode = 16, repeat = 2, chunk = kPrefillChunk;
+  int64_t decode = 16, repeat = 2, chunk = kPrefillChunk, threads = 0;
 };
 
 std::vector<int64_t> numbers(const std::string& text) {
@@ -48,6 +49,7 @@ Args parse(int argc, char** argv) {
     else if (k == "--decode") a.decode = std::stoll(v);
     else if (k == "--repeat") a.repeat = std::stoll(v);
     else if (k == "--chunk") a.chunk = std::stoll(v);
+    else if (k == "--threads") a.threads = std::stoll(v);
     else fail("unknown option {}", k);
   }
   check(!a.model.empty(), "--model DIR is required");
@@ -138,25 +140,30 @@ double matmul_flops_per_second(Backend& backend) {
   return 2.0 * t * in * out / best;
 }
 
-long rss_kib() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return u.ru_maxrss;
+// Resident memory now (the peak would count the bandwidth probe's buffer).
+long rss_now_kib() {
+  long pages = 0, resident = 0;
+  if (std::FILE* f = std::fopen("/proc/self/statm", "r")) {
+    if (std::fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
+    std::fclose(f);
+  }
+  return resident * (sysconf(_SC_PAGESIZE) / 1024);
 }
 
 void run(const Args& a) {
-  const double bandwidth = read_bandwidth();
   const Checkpoint checkpoint = Checkpoint::open(a.model);
-  auto backend = make_backend("cpu");
+  auto backend = make_backend("cpu", {.threads = static_cast<unsigned>(a.threads)});
   Model model(checkpoint.config(), load_weights(checkpoint, *backend, WeightFormat::kStored), *backend);
+  const long loaded_kib = rss_now_kib();
+  const double bandwidth = read_bandwidth();
   const Config& c = model.config();
   const StateStorage storage = parse_state_storage(a.storage);
   const StateSpec spec = state_spec(c, storage);
   const double roof = matmul_flops_per_second(*backend);
   const int64_t wbytes = decode_weight_bytes(c, model.weights());
   std::printf("model %s, %s storage; read bandwidth %.2f GB/s, fp32 matmul %.1f GFLOP/s; decode reads %.2f MB "
-              "of weights a token; peak RSS after load %ld MiB\n",
-              a.model.c_str(), a.storage.c_str(), bandwidth / 1e9, roof / 1e9, wbytes / 1e6, rss_kib() / 1024);
+              "of weights a token; resident after load %ld MiB\n",
+              a.model.c_str(), a.storage.c_str(), bandwidth / 1e9, roof / 1e9, wbytes / 1e6, loaded_kib / 1024);
   std::mt19937 rng(11);
   std::uniform_int_distribution<int32_t> token(0, static_cast<int32_t>(std::min<int64_t>(c.vocab_size, 2230) - 1));
   for (const int64_t context : a.contexts) {
@@ -191,7 +198,7 @@ void run(const Args& a) {
                   wbytes / 1e6, decode_state_bytes(c, spec, context) / 1e6, best / floor);
     }
   }
-  std::printf("peak RSS %ld MiB\n", rss_kib() / 1024);
+  std::printf("resident at the end %ld MiB\n", rss_now_kib() / 1024);
 }
 
 }  // namespace
