@@ -140,8 +140,17 @@ class CpuBackend final : public Backend {
   // Calls body(sequence, begin, end) on row ranges that lie within one sequence, in parallel.
   template <typename Body>
   void for_sequence_rows(const Step& step, Body&& body);
-  void expert_forward(MatrixView<const float> x, const int64_t* members, int64_t n, int64_t k,
-                      const ExpertWeights& w, const float* weights, float limit, MatrixView<float> out);
+  // One expert's share of a moe_experts call: members [first, first + n) of members_, routed k to a token.
+  struct ExpertTask {
+    const ExpertWeights* w;
+    int64_t first, n, k;
+    const float* weights;  // indexed by member
+  };
+  struct ExpertScratch {
+    MatrixView<float> gathered, gate, up, y;  // a row per member
+  };
+  void expert_rows(MatrixView<const float> x, const int64_t* members, const ExpertTask& task, float limit,
+                   const ExpertScratch& sc, bool split);
 
   ThreadPool pool_;
   cpu::StateStore states_;
@@ -153,7 +162,8 @@ class CpuBackend final : public Backend {
   std::vector<float> kept_out_, head_weights_, score_, ones_;
   std::vector<cpu::StoredKeys> keys_;  // per step sequence, in attention()
   std::vector<int32_t> order_;
-  std::vector<int64_t> members_;  // (token, slot) pairs routed to one expert
+  std::vector<int64_t> members_;  // (token, slot) pairs, grouped by expert
+  std::vector<ExpertTask> tasks_;
   std::vector<float> gathered_, hidden_gate_, hidden_up_, expert_out_;
   cpu::CompressorScratch compressor_scratch_;
 };
@@ -241,50 +251,78 @@ void CpuBackend::matmul_kept_rows(MatrixView<const float> x, const WeightView& p
   }
 }
 
-// Tokens are grouped per expert so each expert's weights are read once per call.
+// Tokens are grouped per expert so each expert's weights are read once per call. With many rows an expert's
+// matmuls are split across the threads; with few (decode), whole experts run side by side, one thread each.
+// Either way every expert's rows are computed alike and added into out in one order (routed experts
+// ascending, members in token order, then the shared expert), so the bits do not depend on the split.
 void CpuBackend::moe_experts(MatrixView<const float> x, const MoeRoutes& routes,
                              std::span<const ExpertWeights> experts, const ExpertWeights& shared, float limit,
                              MatrixView<float> out) {
-  const int64_t tokens = x.rows, k = routes.experts.cols;
+  const int64_t tokens = x.rows, k = routes.experts.cols, d = x.cols;
   for (int64_t t = 0; t < tokens; ++t) std::fill(out.row(t), out.row(t) + out.cols, 0.0f);
-  int64_t* members = scratch(members_, std::max(tokens * k, tokens));
+  // The shared expert is one more route of weight 1 for every token: member t of a k = 1 routing.
+  int64_t* members = scratch(members_, tokens * k + tokens);
+  float* ones = scratch(ones_, tokens);
+  tasks_.clear();
+  int64_t n = 0, most = 0;
   for (size_t e = 0; e < experts.size(); ++e) {
-    int64_t n = 0;
+    const int64_t first = n;
     for (int64_t t = 0; t < tokens; ++t) {
       for (int64_t s = 0; s < k; ++s) {
         if (routes.experts(t, s) == static_cast<int32_t>(e)) members[n++] = t * k + s;
       }
     }
-    if (n > 0) expert_forward(x, members, n, k, experts[e], routes.weights.data, limit, out);
+    if (n > first) tasks_.push_back({&experts[e], first, n - first, k, routes.weights.data});
+    most = std::max(most, n - first);
   }
-  // The shared expert, as one more route of weight 1 for every token.
-  float* ones = scratch(ones_, tokens);
   for (int64_t t = 0; t < tokens; ++t) {
-    members[t] = t;
+    members[n + t] = t;
     ones[t] = 1.0f;
   }
-  expert_forward(x, members, tokens, 1, shared, ones, limit, out);
+  tasks_.push_back({&shared, n, tokens, 1, ones});
+  n += tokens;
+  const int64_t f = shared.w1.rows;
+  for (const ExpertTask& task : tasks_) check(task.w->w1.rows == f, "moe: experts of different widths");
+  ExpertScratch sc{{scratch(gathered_, n * d), n, d}, {scratch(hidden_gate_, n * f), n, f},
+                   {scratch(hidden_up_, n * f), n, f}, {scratch(expert_out_, n * d), n, d}};
+  constexpr int64_t kSideBySide = 16;  // rows per expert up to which whole experts go to threads
+  if (most <= kSideBySide && tokens <= kSideBySide) {
+    pool_.parallel_for(static_cast<int64_t>(tasks_.size()), 1, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) expert_rows(x, members, tasks_[static_cast<size_t>(i)], limit, sc, false);
+    });
+  } else {
+    for (const ExpertTask& task : tasks_) expert_rows(x, members, task, limit, sc, true);
+  }
+  for (const ExpertTask& task : tasks_) {
+    for (int64_t i = task.first; i < task.first + task.n; ++i) {
+      const float weight = task.weights[members[i]];
+      float* o = out.row(members[i] / task.k);
+      for (int64_t c = 0; c < d; ++c) o[c] += weight * sc.y(i, c);
+    }
+  }
 }
 
-// out[t] += weights[t·k + s]·expert(x[t]) for each member t·k + s.
-void CpuBackend::expert_forward(MatrixView<const float> x, const int64_t* members, int64_t n, int64_t k,
-                                const ExpertWeights& w, const float* weights, float limit,
-                                MatrixView<float> out) {
-  const int64_t d = x.cols, f = w.w1.rows;
-  MatrixView<float> gx{scratch(gathered_, n * d), n, d};
-  MatrixView<float> hg{scratch(hidden_gate_, n * f), n, f};
-  MatrixView<float> hu{scratch(hidden_up_, n * f), n, f};
-  MatrixView<float> y{scratch(expert_out_, n * d), n, d};
-  for (int64_t i = 0; i < n; ++i) std::copy(x.row(members[i] / k), x.row(members[i] / k) + d, gx.row(i));
-  matmul(gx, w.w1, hg);
-  matmul(gx, w.w3, hu);
-  for (int64_t i = 0; i < n; ++i) cpu::swiglu(hg.row(i), hu.row(i), f, limit);
-  matmul(hg, w.w2, y);
-  for (int64_t i = 0; i < n; ++i) {
-    const float weight = weights[members[i]];
-    float* o = out.row(members[i] / k);
-    for (int64_t c = 0; c < d; ++c) o[c] += weight * y(i, c);
+// Rows [first, first + n) of the scratch: expert(x[t]) for each member t·k + s of the task.
+void CpuBackend::expert_rows(MatrixView<const float> x, const int64_t* members, const ExpertTask& task,
+                             float limit, const ExpertScratch& sc, bool split) {
+  const int64_t d = x.cols, f = task.w->w1.rows;
+  const auto rows = [&](MatrixView<float> m) { return MatrixView<float>{m.row(task.first), task.n, m.cols}; };
+  const MatrixView<float> gx = rows(sc.gathered), hg = rows(sc.gate), hu = rows(sc.up), y = rows(sc.y);
+  for (int64_t i = 0; i < task.n; ++i) {
+    const float* from = x.row(members[task.first + i] / task.k);
+    std::copy(from, from + d, gx.row(i));
   }
+  const auto product = [&](MatrixView<const float> in, const WeightView& w, MatrixView<float> o) {
+    if (split) {
+      matmul(in, w, o);
+    } else {
+      cpu::matmul_columns(in, w, o, 0, w.rows);
+    }
+  };
+  product(gx, task.w->w1, hg);
+  product(gx, task.w->w3, hu);
+  for (int64_t i = 0; i < task.n; ++i) cpu::swiglu(hg.row(i), hu.row(i), f, limit);
+  product(hg, task.w->w2, y);
 }
 
 template <typename Body>
