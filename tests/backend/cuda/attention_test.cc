@@ -62,7 +62,7 @@ void run_case(const Case& c, std::mt19937& rng) {
         extra_list[static_cast<size_t>(t * extra_count + i)] = entries.row_of[static_cast<size_t>(s)];
     }
   }
-  AttentionKeys keys;
+  cpu::AttentionKeys keys;
   keys.window = window.decoded.matrix();
   keys.window_start = window_start;
   keys.window_size = kWindow;
