@@ -25,7 +25,7 @@ std::string backend_unavailable(std::string_view name) {
 
 std::unique_ptr<Backend> make_backend(std::string_view name, const BackendOptions& options) {
   if (const std::string why = backend_unavailable(name); !why.empty()) throw Error(why);
-  return make_cpu_backend(options.threads);
+  return make_cpu_backend(options.threads, options.expert_group);
 }
 
 }  // namespace baleen

@@ -8,12 +8,14 @@
 #include <vector>
 
 #include "backend/backend.h"
+#include "backend/communicator.h"
 
 namespace baleen {
 
 struct BackendOptions {
   unsigned threads = 0;  // host threads (cpu: the kernels' pool; 0: all cores)
   int device = 0;        // GPU ordinal (cuda)
+  Communicator* expert_group = nullptr;  // expert parallelism: this backend's rank (null: all experts here)
 };
 
 std::vector<std::string> backend_names();  // every name make_backend knows, built or not

@@ -34,7 +34,7 @@ constexpr size_t kAlign = 64;
 
 class CpuBackend final : public Backend {
  public:
-  explicit CpuBackend(unsigned threads) : pool_(threads) {}
+  CpuBackend(unsigned threads, Communicator* expert_group) : pool_(threads), group_(expert_group) {}
   ~CpuBackend() override {
     for (void* p : owned_) ::operator delete(p, std::align_val_t(kAlign));
   }
@@ -151,6 +151,13 @@ class CpuBackend final : public Backend {
   };
   void expert_rows(MatrixView<const float> x, const int64_t* members, const ExpertTask& task, float limit,
                    const ExpertScratch& sc, bool split);
+  // Runs the tasks' rows (side by side when few) into sc.
+  void run_experts(MatrixView<const float> x, const int64_t* members, int64_t most, int64_t tokens, float limit,
+                   const ExpertScratch& sc);
+  // The routed experts' rows for this rank's tokens, computed on the ranks that own the experts: y row of
+  // member t·k + s (unweighted), for every member, in `routed`.
+  void routed_on_owners(MatrixView<const float> x, const MoeRoutes& routes, std::span<const ExpertWeights> experts,
+                        float limit, MatrixView<float> routed);
 
   ThreadPool pool_;
   cpu::StateStore states_;
@@ -164,6 +171,8 @@ class CpuBackend final : public Backend {
   std::vector<int32_t> order_;
   std::vector<int64_t> members_;  // (token, slot) pairs, grouped by expert
   std::vector<ExpertTask> tasks_;
+  Communicator* group_ = nullptr;  // expert parallelism (null: every expert is here)
+  std::vector<float> routed_, received_;
   std::vector<float> gathered_, hidden_gate_, hidden_up_, expert_out_;
   cpu::CompressorScratch compressor_scratch_;
 };
@@ -260,6 +269,20 @@ void CpuBackend::moe_experts(MatrixView<const float> x, const MoeRoutes& routes,
                              MatrixView<float> out) {
   const int64_t tokens = x.rows, k = routes.experts.cols, d = x.cols;
   for (int64_t t = 0; t < tokens; ++t) std::fill(out.row(t), out.row(t) + out.cols, 0.0f);
+  if (group_ != nullptr && group_->size() > 1) {
+    // Expert parallel: each member's row from its owner, added in the order of the single-device path below.
+    MatrixView<float> routed{scratch(routed_, tokens * k * d), tokens * k, d};
+    routed_on_owners(x, routes, experts, limit, routed);
+    for (size_t e = 0; e < experts.size(); ++e) {
+      for (int64_t m = 0; m < tokens * k; ++m) {
+        if (routes.experts(m / k, m % k) != static_cast<int32_t>(e)) continue;
+        const float weight = routes.weights(m / k, m % k);
+        float* o = out.row(m / k);
+        for (int64_t c = 0; c < d; ++c) o[c] += weight * routed(m, c);
+      }
+    }
+    experts = {};  // only the shared expert is left to run here
+  }
   // The shared expert is one more route of weight 1 for every token: member t of a k = 1 routing.
   int64_t* members = scratch(members_, tokens * k + tokens);
   float* ones = scratch(ones_, tokens);
@@ -283,8 +306,20 @@ void CpuBackend::moe_experts(MatrixView<const float> x, const MoeRoutes& routes,
   n += tokens;
   const int64_t f = shared.w1.rows;
   for (const ExpertTask& task : tasks_) check(task.w->w1.rows == f, "moe: experts of different widths");
-  ExpertScratch sc{{scratch(gathered_, n * d), n, d}, {scratch(hidden_gate_, n * f), n, f},
-                   {scratch(hidden_up_, n * f), n, f}, {scratch(expert_out_, n * d), n, d}};
+  const ExpertScratch sc{{scratch(gathered_, n * d), n, d}, {scratch(hidden_gate_, n * f), n, f},
+                         {scratch(hidden_up_, n * f), n, f}, {scratch(expert_out_, n * d), n, d}};
+  run_experts(x, members, most, tokens, limit, sc);
+  for (const ExpertTask& task : tasks_) {
+    for (int64_t i = task.first; i < task.first + task.n; ++i) {
+      const float weight = task.weights[members[i]];
+      float* o = out.row(members[i] / task.k);
+      for (int64_t c = 0; c < d; ++c) o[c] += weight * sc.y(i, c);
+    }
+  }
+}
+
+void CpuBackend::run_experts(MatrixView<const float> x, const int64_t* members, int64_t most, int64_t tokens,
+                             float limit, const ExpertScratch& sc) {
   constexpr int64_t kSideBySide = 16;  // rows per expert up to which whole experts go to threads
   if (most <= kSideBySide && tokens <= kSideBySide) {
     pool_.parallel_for(static_cast<int64_t>(tasks_.size()), 1, [&](int64_t b, int64_t e) {
@@ -293,12 +328,93 @@ void CpuBackend::moe_experts(MatrixView<const float> x, const MoeRoutes& routes,
   } else {
     for (const ExpertTask& task : tasks_) expert_rows(x, members, task, limit, sc, true);
   }
-  for (const ExpertTask& task : tasks_) {
-    for (int64_t i = task.first; i < task.first + task.n; ++i) {
-      const float weight = task.weights[members[i]];
-      float* o = out.row(members[i] / task.k);
-      for (int64_t c = 0; c < d; ++c) o[c] += weight * sc.y(i, c);
+}
+
+namespace {
+
+// A dispatched member: its expert, then its token's row.
+void put_member(std::vector<uint8_t>& to, int32_t expert, const float* row, int64_t d) {
+  const size_t at = to.size();
+  to.resize(at + 4 + static_cast<size_t>(d) * 4);
+  std::memcpy(to.data() + at, &expert, 4);
+  std::memcpy(to.data() + at + 4, row, static_cast<size_t>(d) * 4);
+}
+
+}  // namespace
+
+void CpuBackend::routed_on_owners(MatrixView<const float> x, const MoeRoutes& routes,
+                                  std::span<const ExpertWeights> experts, float limit, MatrixView<float> routed) {
+  const int ranks = group_->size(), me = group_->rank();
+  const int64_t tokens = x.rows, k = routes.experts.cols, d = x.cols, count = static_cast<int64_t>(experts.size());
+  // Rank r owns experts [r·E/R, (r+1)·E/R): the owner of e is the last r with r·E/R ≤ e.
+  const auto owner_of = [&](int64_t e) {
+    int r = 0;
+    while (r + 1 < ranks && (r + 1) * count / ranks <= e) ++r;
+    return r;
+  };
+  // Dispatch: members in (token, slot) order to their experts' owners.
+  std::vector<std::vector<uint8_t>> send(static_cast<size_t>(ranks));
+  for (int64_t m = 0; m < tokens * k; ++m) {
+    const int32_t e = routes.experts(m / k, m % k);
+    check(e >= 0 && e < count, "moe: route to expert {} of {}", e, count);
+    put_member(send[static_cast<size_t>(owner_of(e))], e, x.row(m / k), d);
+  }
+  const std::vector<std::vector<uint8_t>> got = group_->all_to_all(std::move(send));
+  // The members other ranks sent here, as rows, grouped by expert (ascending), then run like local ones.
+  const size_t record = 4 + static_cast<size_t>(d) * 4;
+  int64_t n = 0;
+  for (const auto& g : got) n += static_cast<int64_t>(g.size() / record);
+  MatrixView<float> rows{scratch(received_, n * d), n, d};
+  int64_t* members = scratch(members_, n);
+  std::vector<std::pair<int32_t, int64_t>> order;  // (expert, arrival index)
+  std::vector<const uint8_t*> arrival;
+  for (const auto& g : got) {
+    check(g.size() % record == 0, "moe: a dispatch of {} bytes is not whole rows of {}", g.size(), record);
+    for (size_t at = 0; at < g.size(); at += record) {
+      int32_t e;
+      std::memcpy(&e, g.data() + at, 4);
+      check(e >= 0 && e < count && owner_of(e) == me, "moe: expert {} dispatched to rank {}", e, me);
+      order.push_back({e, static_cast<int64_t>(arrival.size())});
+      arrival.push_back(g.data() + at + 4);
     }
+  }
+  std::stable_sort(order.begin(), order.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  tasks_.clear();
+  int64_t most = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    std::memcpy(rows.row(i), arrival[static_cast<size_t>(order[static_cast<size_t>(i)].second)], static_cast<size_t>(d) * 4);
+    members[i] = i;
+    const int32_t e = order[static_cast<size_t>(i)].first;
+    if (tasks_.empty() || tasks_.back().w != &experts[static_cast<size_t>(e)]) {
+      tasks_.push_back({&experts[static_cast<size_t>(e)], i, 0, 1, nullptr});
+    }
+    most = std::max(most, ++tasks_.back().n);
+  }
+  const int64_t f = experts.empty() ? 0 : experts.front().w1.rows;
+  const ExpertScratch sc{{scratch(gathered_, n * d), n, d}, {scratch(hidden_gate_, n * f), n, f},
+                         {scratch(hidden_up_, n * f), n, f}, {scratch(expert_out_, n * d), n, d}};
+  run_experts(rows, members, most, n, limit, sc);
+  // Combine: each arrival's row back to its sender, in the order it came.
+  std::vector<std::vector<uint8_t>> reply(static_cast<size_t>(ranks));
+  std::vector<int64_t> slot_of(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) slot_of[static_cast<size_t>(order[static_cast<size_t>(i)].second)] = i;
+  int64_t a = 0;
+  for (int r = 0; r < ranks; ++r) {
+    const int64_t from_r = static_cast<int64_t>(got[static_cast<size_t>(r)].size() / record);
+    std::vector<uint8_t>& to = reply[static_cast<size_t>(r)];
+    to.resize(static_cast<size_t>(from_r * d) * 4);
+    for (int64_t j = 0; j < from_r; ++j, ++a) {
+      std::memcpy(to.data() + static_cast<size_t>(j * d) * 4, sc.y.row(slot_of[static_cast<size_t>(a)]), static_cast<size_t>(d) * 4);
+    }
+  }
+  const std::vector<std::vector<uint8_t>> back = group_->all_to_all(std::move(reply));
+  // Members went to each owner in (token, slot) order; their rows come back in that order.
+  std::vector<size_t> next(static_cast<size_t>(ranks), 0);
+  for (int64_t m = 0; m < tokens * k; ++m) {
+    const size_t r = static_cast<size_t>(owner_of(routes.experts(m / k, m % k)));
+    check(back[r].size() >= (next[r] + 1) * static_cast<size_t>(d) * 4, "moe: rank {} returned too few rows", r);
+    std::memcpy(routed.row(m), back[r].data() + next[r] * static_cast<size_t>(d) * 4, static_cast<size_t>(d) * 4);
+    ++next[r];
   }
 }
 
@@ -442,8 +558,8 @@ void CpuBackend::attention(const Step& step, int64_t layer, MatrixView<const flo
 
 }  // namespace
 
-std::unique_ptr<Backend> make_cpu_backend(unsigned threads) {
-  return std::make_unique<CpuBackend>(threads);
+std::unique_ptr<Backend> make_cpu_backend(unsigned threads, Communicator* expert_group) {
+  return std::make_unique<CpuBackend>(threads, expert_group);
 }
 
 }  // namespace baleen
