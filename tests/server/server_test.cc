@@ -37,6 +37,15 @@ struct Served {
   }
 };
 
+ServerOptions serve_options(const session::TurnOptions& defaults) {
+  ServerOptions o;
+  o.model_name = "baleen-nano";
+  o.defaults = defaults;
+  o.max_context = kMaxContext;
+  o.max_body_bytes = kMaxBody;
+  return o;
+}
+
 bool start(Served& out) {
   const auto tok = tokenizer::default_tokenizer_path();
   const std::string dir = std::string(BALEEN_SOURCE_DIR) + "/models/baleen-nano";
@@ -46,7 +55,7 @@ bool start(Served& out) {
   session::TurnOptions defaults;
   defaults.max_tokens = 96;
   out.server =
-      std::make_unique<Server>(*out.model, ServerOptions{"baleen-nano", defaults, kMaxContext, kMaxBody});
+      std::make_unique<Server>(*out.model, serve_options(defaults));
   out.port = out.server->bind("127.0.0.1", 0);
   out.thread = std::thread([server = out.server.get()] { server->run(); });
   return true;
@@ -363,7 +372,7 @@ TEST(Server, ClientDisconnectStopsTheGenerationAndServerStaysHealthy) {
 TEST(Server, StopEndsTheRunningStreamAndRunReturns) {
   REQUIRE_NANO();
   session::TurnOptions defaults;
-  Server server(*s->model, ServerOptions{"baleen-nano", defaults, kMaxContext, kMaxBody});
+  Server server(*s->model, serve_options(defaults));
   const int port = server.bind("127.0.0.1", 0);
   std::thread running([&] { server.run(); });
   const int fd = open_stream(port, endless_stream_request());
