@@ -14,6 +14,9 @@
 #include "server/chat_response.h"
 #include "server/messages_request.h"
 #include "server/messages_response.h"
+#include "server/response_store.h"
+#include "server/responses_request.h"
+#include "server/responses_response.h"
 #include "server/turn_memory.h"
 
 namespace baleen::server {
@@ -25,7 +28,9 @@ using chat::Json;
 // httplib matches routes on the path alone, so `/v1/messages?beta=true` (Claude Code) is /v1/messages.
 const char* allowed_method(std::string_view path) {
   if (path == "/health" || path == "/v1/models" || path.starts_with("/v1/models/")) return "GET";
-  if (path == "/v1/chat/completions" || path == "/v1/messages" || path == "/v1/messages/count_tokens")
+  if (path.starts_with("/v1/responses/")) return "GET";
+  if (path == "/v1/chat/completions" || path == "/v1/messages" || path == "/v1/messages/count_tokens" ||
+      path == "/v1/responses")
     return "POST";
   return nullptr;
 }
@@ -49,6 +54,9 @@ std::string error_message(const httplib::Request& req, const httplib::Response& 
     case 404:
       return fmt::format("Unknown route: {} {}", req.method, req.path);
     case 405:
+      if (req.get_header_value("Upgrade") == "websocket")
+        return fmt::format("WebSocket transport is not supported on {}: use HTTP POST (Codex: "
+                           "supports_websockets = false)", req.path);
       return fmt::format("Method {} is not allowed on {} (use {})", req.method, req.path,
                          res.get_header_value("Allow"));
     case 413:
@@ -91,6 +99,7 @@ struct Server::Impl {
   void chat_completions(const httplib::Request& req, httplib::Response& res);
   void messages(const httplib::Request& req, httplib::Response& res);
   void count_tokens(const httplib::Request& req, httplib::Response& res);
+  void responses(const httplib::Request& req, httplib::Response& res);
   std::vector<int32_t> fit_prompt(const chat::Conversation& conversation, session::TurnOptions& turn,
                                   bool max_tokens_given) const;
   session::TurnResult run_turn(const std::vector<int32_t>& prompt, session::TurnOptions turn);
@@ -104,6 +113,7 @@ struct Server::Impl {
   std::mutex engine;                  // one generation at a time; guards session
   session::TurnRunner session;        // prompt_tokens() is thread-safe; generate() needs `engine`
   TurnMemory memory;                  // the turns generated, for exact replay
+  ResponseStore stored;               // /v1/responses with store: true
   std::atomic<bool> cancel{false};    // interrupts the generation running now
   std::atomic<bool> stopping{false};  // set by stop(): every later generation is cancelled at once
   std::atomic<uint64_t> requests{0};
@@ -192,6 +202,14 @@ void Server::Impl::install_routes() {
   http.Post("/v1/messages", [this](const httplib::Request& req, httplib::Response& res) { messages(req, res); });
   http.Post("/v1/messages/count_tokens",
             [this](const httplib::Request& req, httplib::Response& res) { count_tokens(req, res); });
+  http.Post("/v1/responses", [this](const httplib::Request& req, httplib::Response& res) { responses(req, res); });
+  http.Get(R"(/v1/responses/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
+    const std::optional<Json> response = stored.response(req.matches[1]);
+    if (!response)
+      throw ApiError(404, fmt::format("No response with id '{}' (only stored ones can be retrieved)",
+                                      req.matches[1].str()), "response_id", "not_found");
+    send_json(res, 200, *response);
+  });
 }
 
 // The prompt's tokens, checked against the context; max_tokens is cut to what the context has left when
@@ -307,7 +325,9 @@ void Server::Impl::messages(const httplib::Request& req, httplib::Response& res)
   const MessageMeta meta{fmt::format("msg_{:x}{:06x}", started, n), request.model.empty() ? options.model_name
                                                                                           : request.model};
   memory.restore(request.conversation, request.signatures, request.turn.render.thinking);
-  std::vector<int32_t> prompt = fit_prompt(request.conversation, request.turn, /*max_tokens_given=*/true);
+  // max_tokens is cut to what the context has left rather than refused: Claude Code asks for 32000 or
+  // 64000 whatever the window, and the turn ends at the window anyway.
+  std::vector<int32_t> prompt = fit_prompt(request.conversation, request.turn, /*max_tokens_given=*/false);
   auto remember = [this, meta, thinking = request.turn.render.thinking](const session::TurnResult& result) {
     std::vector<chat::ToolCall> calls = result.tool_calls;
     for (chat::ToolCall& call : calls) call.id = tool_use_id(call.id);
@@ -337,6 +357,51 @@ void Server::Impl::count_tokens(const httplib::Request& req, httplib::Response& 
     throw invalid_request(e);
   }
   send_json(res, 200, {{"input_tokens", prompt.size()}});
+}
+
+void Server::Impl::responses(const httplib::Request& req, httplib::Response& res) {
+  ResponsesRequest request = parse_responses_request(
+      req.body, options.defaults, [this](const std::string& id) { return stored.history(id); });
+  check_model(request.model);
+  const uint64_t n = next_request(request.turn);
+  auto builder = std::make_shared<ResponseBuilder>(ResponseMeta{
+      fmt::format("resp_{:x}{:06x}", started, n), unix_seconds(),
+      request.model.empty() ? options.model_name : request.model, request.echo, request.custom_tools,
+      request.namespaced});
+  const bool thinking = request.turn.render.thinking;
+  memory.restore(request.conversation, request.item_ids, thinking);
+  std::vector<int32_t> prompt;
+  try {
+    prompt = fit_prompt(request.conversation, request.turn, request.max_tokens_given);
+  } catch (const ApiError& e) {
+    // Codex reads an overflow from response.failed (then compacts its history).
+    if (!request.stream || e.code() != "context_length_exceeded") throw;
+    std::string events = builder->begin();
+    res.set_content(events + builder->failed(e.code(), e.what()), "text/event-stream");
+    return;
+  }
+  auto done = [this, builder, thinking, store = request.store,
+               history = std::make_shared<chat::Conversation>(std::move(request.history))](
+                  const session::TurnResult& result) {
+    memory.remember(result, result.tool_calls, thinking, builder->item_ids());
+    if (!store) return;
+    chat::Conversation after = *history;
+    after.messages.push_back(generated_turn(result, result.tool_calls));
+    stored.put(builder->response()["id"], builder->response(), std::move(after));
+  };
+  if (!request.stream) {
+    request.turn.on_event = [&](const chat::ParseEvent& event) { builder->event(event); };
+    try {
+      const session::TurnResult result = run_turn(prompt, request.turn);
+      builder->finish(result);
+      done(result);
+      send_json(res, 200, builder->response());
+    } catch (const session::TurnInterrupted&) {
+      throw ApiError(503, "the server is shutting down");
+    }
+    return;
+  }
+  stream(res, builder, {std::move(prompt), request.turn, done});
 }
 
 Server::Server(session::LoadedModel& model, ServerOptions options)

@@ -17,12 +17,17 @@ std::string content_key(const std::string& content) {
   return "content:" + content;
 }
 
+chat::Message generated_turn(const session::TurnResult& result, std::vector<chat::ToolCall> calls) {
+  chat::Message m = session::text_message(chat::Role::kAssistant, result.content);
+  m.reasoning_content = result.reasoning;
+  m.tool_calls = std::move(calls);
+  return m;
+}
+
 void TurnMemory::remember(const session::TurnResult& result, std::vector<chat::ToolCall> calls, bool thinking,
                           const std::vector<std::string>& extra_keys) {
   Turn turn;
-  turn.message = session::text_message(chat::Role::kAssistant, result.content);
-  turn.message.reasoning_content = result.reasoning;
-  turn.message.tool_calls = std::move(calls);
+  turn.message = generated_turn(result, std::move(calls));
   turn.message.sampled = result.raw_text;
   turn.thinking = thinking;
   std::vector<std::string> keys = extra_keys;

@@ -41,6 +41,9 @@ class TurnMemory {
   std::map<std::string, size_t> keys_;  // key -> forgotten_ + index at insertion
 };
 
+// The assistant message of a generated turn (reasoning, content, these calls), as history.
+chat::Message generated_turn(const session::TurnResult& result, std::vector<chat::ToolCall> calls);
+
 // The key of a turn's answer text.
 std::string content_key(const std::string& content);
 

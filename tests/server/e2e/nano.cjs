@@ -54,7 +54,7 @@ async function main(body) {
 // Deep copy without the fields that differ between two generations of the same turn (ids, signatures).
 function withoutIds(value) {
   return JSON.parse(JSON.stringify(value, (k, v) =>
-    ["id", "call_id", "signature", "created_at", "created", "item_id", "sequence_number", "parsed_output"].includes(k) ? undefined : v));
+    ["id", "call_id", "signature", "created_at", "created", "item_id", "sequence_number", "parsed_output", "parsed_arguments"].includes(k) ? undefined : v));
 }
 
 module.exports = {SYSTEM, FUNCTIONS, check, toolResult, checkReuse, main, withoutIds,
