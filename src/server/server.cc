@@ -102,7 +102,12 @@ struct Server::Impl {
   void responses(const httplib::Request& req, httplib::Response& res);
   std::vector<int32_t> fit_prompt(const chat::Conversation& conversation, session::TurnOptions& turn,
                                   bool max_tokens_given) const;
-  session::TurnResult run_turn(const std::vector<int32_t>& prompt, session::TurnOptions turn);
+  session::TurnResult run_turn(const std::vector<int32_t>& prompt, session::TurnOptions turn,
+                               std::atomic<bool>& cancel);
+  session::TurnResult run_turn(const std::vector<int32_t>& prompt, const session::TurnOptions& turn) {
+    std::atomic<bool> cancel{false};
+    return run_turn(prompt, turn, cancel);
+  }
   template <typename Encoder>
   void stream(httplib::Response& res, std::shared_ptr<Encoder> encoder, StreamJob job);
   template <typename Encoder>
@@ -114,8 +119,11 @@ struct Server::Impl {
   session::TurnRunner session;        // prompt_tokens() is thread-safe; generate() needs `engine`
   TurnMemory memory;                  // the turns generated, for exact replay
   ResponseStore stored;               // /v1/responses with store: true
-  std::atomic<bool> cancel{false};    // interrupts the generation running now
   std::atomic<bool> stopping{false};  // set by stop(): every later generation is cancelled at once
+  // The cancel flag of the generation running now (each turn has its own, so a stream that notices its
+  // client has gone after its turn ended cannot cancel the next one). Guarded by `running_mutex`.
+  std::mutex running_mutex;
+  std::atomic<bool>* running = nullptr;
   std::atomic<uint64_t> requests{0};
   std::atomic<int64_t> completed{0}, interrupted{0};  // generations, reported by /health
   const int64_t started = unix_seconds();
@@ -240,9 +248,21 @@ std::vector<int32_t> Server::Impl::fit_prompt(const chat::Conversation& conversa
   return prompt;
 }
 
-session::TurnResult Server::Impl::run_turn(const std::vector<int32_t>& prompt, session::TurnOptions turn) {
+session::TurnResult Server::Impl::run_turn(const std::vector<int32_t>& prompt, session::TurnOptions turn,
+                                           std::atomic<bool>& cancel) {
   std::lock_guard lock(engine);
-  cancel = stopping.load();
+  {
+    std::lock_guard hold(running_mutex);
+    running = &cancel;
+    if (stopping) cancel = true;
+  }
+  struct Clear {
+    Impl& impl;
+    ~Clear() {
+      std::lock_guard hold(impl.running_mutex);
+      impl.running = nullptr;
+    }
+  } clear{*this};
   turn.stop = &cancel;
   try {
     session::TurnResult result = session.generate(prompt, turn);
@@ -267,6 +287,7 @@ void Server::Impl::stream(httplib::Response& res, std::shared_ptr<Encoder> encod
 template <typename Encoder>
 bool Server::Impl::stream_turn(Encoder& encoder, const StreamJob& job, httplib::DataSink& sink) {
   bool connected = true;
+  std::atomic<bool> cancel{false};
   auto send = [&](const std::string& text) {
     if (connected && !text.empty() && !sink.write(text.data(), text.size())) {
       connected = false;
@@ -279,7 +300,7 @@ bool Server::Impl::stream_turn(Encoder& encoder, const StreamJob& job, httplib::
   turn.on_prompt = [&](int64_t prompt, int64_t reused) { send(encoder.prompt(prompt, reused)); };
   turn.on_event = [&](const chat::ParseEvent& event) { send(encoder.event(event)); };
   try {
-    const session::TurnResult result = run_turn(job.prompt, turn);
+    const session::TurnResult result = run_turn(job.prompt, turn, cancel);
     send(encoder.finish(result));
     if (job.done) job.done(result);
   } catch (const session::TurnInterrupted&) {
@@ -427,7 +448,10 @@ void Server::run() {
 
 void Server::stop() {
   impl_->stopping = true;
-  impl_->cancel = true;
+  {
+    std::lock_guard hold(impl_->running_mutex);
+    if (impl_->running) *impl_->running = true;
+  }
   impl_->http.stop();
 }
 

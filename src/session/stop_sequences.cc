@@ -12,11 +12,10 @@ StopSequences::StopSequences(const std::vector<std::string>& sequences) {
 std::string StopSequences::feed(std::string_view text) {
   if (matched_) return "";
   held_ += text;
-  // The earliest match wins; at one position the longest sequence.
+  // The earliest match wins (as text streams, a sequence completes before any longer one at its position).
   size_t at = std::string::npos;
   for (const std::string& s : sequences_) {
-    const size_t p = held_.find(s);
-    if (p < at || (p == at && p != std::string::npos && s.size() > matched_->size())) {
+    if (const size_t p = held_.find(s); p < at) {
       at = p;
       matched_ = s;
     }
