@@ -96,34 +96,6 @@ int64_t max_tokens(const Json& body, bool& given) {
   return n.value_or(0);
 }
 
-// stop: one string or an array of strings; the turn ends at the first in the content.
-std::vector<std::string> stop_sequences(const Json& body) {
-  const Json* stop = field(body, "stop");
-  if (!stop) return {};
-  if (stop->is_string()) return {stop->get<std::string>()};
-  if (!stop->is_array()) reject("stop", "stop: expected a string or an array of strings");
-  std::vector<std::string> out;
-  for (size_t i = 0; i < stop->size(); ++i) {
-    if (!(*stop)[i].is_string()) reject(fmt::format("stop[{}]", i), "stop[{}]: expected a string", i);
-    out.push_back((*stop)[i].get<std::string>());
-  }
-  return out;
-}
-
-// Fields accepted only at the value that means "off": the engine has no penalties, logprobs or n > 1.
-void refuse_unsupported_values(const Json& body) {
-  if (auto n = int_field(body, "n"); n && *n != 1)
-    unsupported("n", "n: only 1 choice is supported, got {}", *n);
-  if (bool_field(body, "logprobs", false)) unsupported("logprobs", "logprobs: not supported yet");
-  for (const char* key : {"frequency_penalty", "presence_penalty"}) {
-    if (auto x = number_field(body, key, -2.0, 2.0); x && *x != 0.0)
-      unsupported(key, "{}: not supported yet (only 0)", key);
-  }
-  bool_field(body, "parallel_tool_calls", true);
-  if (const Json* user = field(body, "user"); user && !user->is_string())
-    reject("user", "user: expected a string, got {}", user->type_name());
-}
-
 void read_streaming(const Json& body, ChatRequest& out) {
   out.stream = bool_field(body, "stream", false);
   const Json* options = field(body, "stream_options");
@@ -148,6 +120,8 @@ ChatRequest parse_chat_request(std::string_view text, const session::TurnOptions
     out.model = model->get<std::string>();
   }
   refuse_unsupported_values(body);
+  if (bool_field(body, "logprobs", false)) unsupported("logprobs", "logprobs: not supported yet");
+  bool_field(body, "parallel_tool_calls", true);
   read_streaming(body, out);
   read_sampling(body, out.turn.sampling);
   out.turn.stop_sequences = stop_sequences(body);

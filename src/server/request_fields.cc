@@ -67,6 +67,29 @@ void read_sampling(const Json& body, SamplingParams& sampling) {
   }
 }
 
+std::vector<std::string> stop_sequences(const Json& body) {
+  const Json* stop = field(body, "stop");
+  if (!stop) return {};
+  if (stop->is_string()) return {stop->get<std::string>()};
+  if (!stop->is_array()) reject("stop", "stop: expected a string or an array of strings");
+  std::vector<std::string> out;
+  for (size_t i = 0; i < stop->size(); ++i) {
+    if (!(*stop)[i].is_string()) reject(fmt::format("stop[{}]", i), "stop[{}]: expected a string", i);
+    out.push_back((*stop)[i].get<std::string>());
+  }
+  return out;
+}
+
+void refuse_unsupported_values(const Json& body) {
+  if (auto n = int_field(body, "n"); n && *n != 1) unsupported("n", "n: only 1 choice is supported, got {}", *n);
+  for (const char* key : {"frequency_penalty", "presence_penalty"}) {
+    if (auto x = number_field(body, key, -2.0, 2.0); x && *x != 0.0)
+      unsupported(key, "{}: not supported yet (only 0)", key);
+  }
+  if (const Json* user = field(body, "user"); user && !user->is_string())
+    reject("user", "user: expected a string, got {}", user->type_name());
+}
+
 std::string v4_effort(std::string_view level, std::string_view param) {
   if (level == "low" || level == "minimal") return "low";
   if (level == "medium" || level == "high") return "high";

@@ -9,6 +9,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "chat/python_json.h"
 #include "engine/sampler.h"
@@ -42,6 +43,13 @@ std::optional<std::string> string_field(const chat::Json& object, std::string_vi
 
 // temperature [0, 2], top_p [0, 1], top_k >= 0 and seed where present; the sampler checks the rest.
 void read_sampling(const chat::Json& body, SamplingParams& sampling);
+
+// OpenAI's `stop`: one string or an array of strings.
+std::vector<std::string> stop_sequences(const chat::Json& body);
+
+// OpenAI's fields accepted only at the value that means "off" (the engine has no penalties or n > 1): n,
+// frequency_penalty, presence_penalty; and `user`, which must be a string.
+void refuse_unsupported_values(const chat::Json& body);
 
 // An API's reasoning-effort name (Anthropic's output_config.effort, OpenAI's reasoning.effort) as V4's
 // level: low and minimal -> "low", medium and high -> "high", xhigh and max -> "max".

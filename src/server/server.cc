@@ -12,6 +12,8 @@
 #include "server/api_error.h"
 #include "server/chat_request.h"
 #include "server/chat_response.h"
+#include "server/completions_request.h"
+#include "server/completions_response.h"
 #include "server/messages_request.h"
 #include "server/messages_response.h"
 #include "server/response_store.h"
@@ -29,7 +31,7 @@ using chat::Json;
 const char* allowed_method(std::string_view path) {
   if (path == "/health" || path == "/v1/models" || path.starts_with("/v1/models/")) return "GET";
   if (path.starts_with("/v1/responses/")) return "GET";
-  if (path == "/v1/chat/completions" || path == "/v1/messages" || path == "/v1/messages/count_tokens" ||
+  if (path == "/v1/chat/completions" || path == "/v1/completions" || path == "/v1/messages" || path == "/v1/messages/count_tokens" ||
       path == "/v1/responses")
     return "POST";
   return nullptr;
@@ -82,7 +84,10 @@ struct StreamJob {
 
 struct Server::Impl {
   Impl(session::LoadedModel& loaded, ServerOptions opts)
-      : options(std::move(opts)), session(loaded.model(), loaded.tokenizer(), options.storage) {
+      : options(std::move(opts)),
+        tokenizer(loaded.tokenizer()),
+        vocab_size(static_cast<int64_t>(loaded.tokenizer().size())),
+        session(loaded.model(), loaded.tokenizer(), options.storage) {
     if (options.max_context == 0) options.max_context = loaded.model().config().max_position_embeddings;
     check(options.max_context > 0,
           "the model's config.json has no max_position_embeddings: pass the context length explicitly");
@@ -97,11 +102,13 @@ struct Server::Impl {
   void check_model(const std::string& requested) const;
   uint64_t next_request(session::TurnOptions& turn);
   void chat_completions(const httplib::Request& req, httplib::Response& res);
+  void completions(const httplib::Request& req, httplib::Response& res);
   void messages(const httplib::Request& req, httplib::Response& res);
   void count_tokens(const httplib::Request& req, httplib::Response& res);
   void responses(const httplib::Request& req, httplib::Response& res);
   std::vector<int32_t> fit_prompt(const chat::Conversation& conversation, session::TurnOptions& turn,
                                   bool max_tokens_given) const;
+  std::vector<int32_t> fit(std::vector<int32_t> prompt, session::TurnOptions& turn, bool max_tokens_given) const;
   session::TurnResult run_turn(const std::vector<int32_t>& prompt, session::TurnOptions turn,
                                std::atomic<bool>& cancel);
   session::TurnResult run_turn(const std::vector<int32_t>& prompt, const session::TurnOptions& turn) {
@@ -114,6 +121,8 @@ struct Server::Impl {
   bool stream_turn(Encoder& encoder, const StreamJob& job, httplib::DataSink& sink);
 
   ServerOptions options;
+  const tokenizer::Tokenizer& tokenizer;
+  const int64_t vocab_size;  // token ids a raw prompt may hold
   httplib::Server http;
   std::mutex engine;                  // one generation at a time; guards session
   session::TurnRunner session;        // prompt_tokens() is thread-safe; generate() needs `engine`
@@ -207,6 +216,8 @@ void Server::Impl::install_routes() {
   });
   http.Post("/v1/chat/completions",
             [this](const httplib::Request& req, httplib::Response& res) { chat_completions(req, res); });
+  http.Post("/v1/completions",
+            [this](const httplib::Request& req, httplib::Response& res) { completions(req, res); });
   http.Post("/v1/messages", [this](const httplib::Request& req, httplib::Response& res) { messages(req, res); });
   http.Post("/v1/messages/count_tokens",
             [this](const httplib::Request& req, httplib::Response& res) { count_tokens(req, res); });
@@ -220,16 +231,21 @@ void Server::Impl::install_routes() {
   });
 }
 
-// The prompt's tokens, checked against the context; max_tokens is cut to what the context has left when
+// The prompt's tokens (rendered from a conversation, or raw), checked against the context; max_tokens is cut to what the context has left when
 // the client did not set it.
 std::vector<int32_t> Server::Impl::fit_prompt(const chat::Conversation& conversation, session::TurnOptions& turn,
                                               bool max_tokens_given) const {
-  std::vector<int32_t> prompt;
   try {
-    prompt = session.prompt_tokens(conversation, turn);
+    return fit(session.prompt_tokens(conversation, turn), turn, max_tokens_given);
+  } catch (const ApiError&) {
+    throw;
   } catch (const Error& e) {
     throw invalid_request(e);
   }
+}
+
+std::vector<int32_t> Server::Impl::fit(std::vector<int32_t> prompt, session::TurnOptions& turn,
+                                       bool max_tokens_given) const {
   const int64_t n = static_cast<int64_t>(prompt.size());
   const int64_t limit = options.max_context;
   if (n >= limit)
@@ -337,6 +353,38 @@ void Server::Impl::chat_completions(const httplib::Request& req, httplib::Respon
   }
   stream(res, std::make_shared<ChunkEncoder>(meta, request.include_usage),
          {std::move(prompt), request.turn, remember});
+}
+
+void Server::Impl::completions(const httplib::Request& req, httplib::Response& res) {
+  CompletionsRequest request = parse_completions_request(req.body, options.defaults, vocab_size);
+  check_model(request.model);
+  const uint64_t n = next_request(request.turn);
+  const CompletionMeta meta{fmt::format("cmpl-{:x}-{}", started, n), unix_seconds(), options.model_name};
+  std::vector<int32_t> prompt;
+  std::string text;
+  try {
+    if (const auto* t = std::get_if<std::string>(&request.prompt)) {
+      text = *t;
+      prompt = session.text_tokens(text);
+    } else {
+      prompt = std::get<std::vector<int32_t>>(request.prompt);
+      if (request.echo) text = tokenizer.decode(std::vector<uint32_t>(prompt.begin(), prompt.end()));
+    }
+  } catch (const Error& e) {
+    throw invalid_request(e);
+  }
+  prompt = fit(std::move(prompt), request.turn, request.max_tokens_given);
+  const std::string echoed = request.echo ? text : "";
+  if (!request.stream) {
+    try {
+      send_json(res, 200, text_completion_json(meta, run_turn(prompt, request.turn), echoed));
+    } catch (const session::TurnInterrupted&) {
+      throw ApiError(503, "the server is shutting down");
+    }
+    return;
+  }
+  stream(res, std::make_shared<TextChunkEncoder>(meta, request.include_usage, echoed),
+         {std::move(prompt), request.turn, nullptr});
 }
 
 void Server::Impl::messages(const httplib::Request& req, httplib::Response& res) {

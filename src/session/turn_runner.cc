@@ -80,6 +80,13 @@ class EventSink {
   StopSequences stops_;
 };
 
+// Output text as one content event, for a turn whose output is not parsed.
+std::vector<chat::ParseEvent> raw(const std::string& piece) {
+  chat::ParseEvent event;
+  event.text = piece;  // kind: content
+  return {event};
+}
+
 }  // namespace
 
 chat::Message text_message(chat::Role role, std::string content) {
@@ -133,7 +140,10 @@ std::vector<int32_t> TurnRunner::prompt_tokens(const chat::Conversation& convers
   if (!options.tools.is_null()) {
     chat::attach_request_tools(with_tools, chat::tool_functions_from_json(options.tools, "tools"), nullptr);
   }
-  const std::string text = chat::render_prompt(with_tools, options.render);
+  return text_tokens(chat::render_prompt(with_tools, options.render));
+}
+
+std::vector<int32_t> TurnRunner::text_tokens(std::string_view text) const {
   std::vector<int32_t> prompt;
   std::string_view tail = text;
   {
@@ -231,14 +241,14 @@ TurnResult TurnRunner::generate(const std::vector<int32_t>& prompt, const TurnOp
     piece.clear();
     detok.push(static_cast<uint32_t>(next), piece);
     result.raw_text += piece;
-    sink.apply(parser.feed(piece));
+    sink.apply(options.raw_output ? raw(piece) : parser.feed(piece));
   }
   sync_held();
   if (!sink.stopped()) {
     piece = detok.flush();
     result.raw_text += piece;
-    sink.apply(parser.feed(piece));
-    sink.apply(parser.finish());
+    sink.apply(options.raw_output ? raw(piece) : parser.feed(piece));
+    if (!options.raw_output) sink.apply(parser.finish());
   }
   sink.finish();
   result.finish = sink.stopped()                       ? FinishReason::kStopSequence

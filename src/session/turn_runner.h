@@ -36,6 +36,7 @@ struct TurnOptions {
   SamplingParams sampling;
   int64_t max_tokens = 256;
   uint64_t id_seed = 0;                                   // tool-call ids (OutputParser)
+  bool raw_output = false;  // plain text out: no reasoning, DSML or tool calls parsed (/v1/completions)
   std::vector<std::string> stop_sequences;                // end the turn at one in the content
   std::function<void(const chat::ParseEvent&)> on_event;  // streamed parse events, optional
   // Called once the reused prefix is known, before the prompt's new tokens are prefilled.
@@ -71,6 +72,8 @@ class TurnRunner {
   // Thread-safe against a running generate().
   std::vector<int32_t> prompt_tokens(const chat::Conversation& conversation,
                                      const TurnOptions& options) const;
+  // Text tokenized as a prompt (a raw continuation): the held tokens where the text extends the held text.
+  std::vector<int32_t> text_tokens(std::string_view text) const;
   // One assistant turn from a prompt of prompt_tokens().
   TurnResult generate(const std::vector<int32_t>& prompt, const TurnOptions& options);
   TurnResult turn(const chat::Conversation& conversation, const TurnOptions& options) {

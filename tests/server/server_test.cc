@@ -530,5 +530,38 @@ TEST(Server, ApiKeyIsRequiredWhenSet) {
   running.join();
 }
 
+// /v1/completions continues raw text: token ids and the text they spell give the same continuation,
+// the stream adds up to the whole answer, and a stop sequence ends it before the sequence.
+TEST(Server, CompletionsContinueRawPrompts) {
+  REQUIRE_NANO();
+  const std::string text = "<｜begin▁of▁sentence｜><｜User｜>Say hello.<｜Assistant｜></think>";
+  const Reply whole = post(s->port, {{"prompt", text}, {"max_tokens", 16}}, "/v1/completions");
+  ASSERT_EQ(whole.status, 200) << whole.body.dump();
+  EXPECT_EQ(whole.body["object"], "text_completion");
+  const std::string answer = whole.body["choices"][0]["text"];
+  EXPECT_FALSE(answer.empty());
+  const std::vector<uint32_t> ids = s->model->tokenizer().encode(text);
+  const Reply by_ids = post(s->port, {{"prompt", ids}, {"max_tokens", 16}}, "/v1/completions");
+  ASSERT_EQ(by_ids.status, 200) << by_ids.body.dump();
+  EXPECT_EQ(by_ids.body["choices"][0]["text"], answer);
+  auto streamed = client(s->port).Post("/v1/completions",
+                                       Json{{"prompt", text}, {"max_tokens", 16}, {"stream", true}}.dump(),
+                                       "application/json");
+  ASSERT_TRUE(streamed);
+  std::string joined;
+  for (const Json& e : sse_events(streamed->body))
+    if (e != "[DONE]" && !e["choices"].empty()) joined += e["choices"][0]["text"].get<std::string>();
+  EXPECT_EQ(joined, answer);
+  ASSERT_GE(answer.size(), 2u);
+  const std::string stop = answer.substr(answer.size() / 2, 1);
+  const Reply stopped = post(s->port, {{"prompt", text}, {"max_tokens", 16}, {"stop", stop}}, "/v1/completions");
+  ASSERT_EQ(stopped.status, 200) << stopped.body.dump();
+  EXPECT_EQ(stopped.body["choices"][0]["text"], answer.substr(0, answer.find(stop)));
+  EXPECT_EQ(stopped.body["choices"][0]["finish_reason"], "stop");
+  const Reply bad = post(s->port, {{"prompt", Json::array({1, -5})}}, "/v1/completions");
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(bad.body["error"]["param"], "prompt[1]") << bad.body.dump();
+}
+
 }  // namespace
 }  // namespace baleen::server
