@@ -10,9 +10,9 @@ namespace {
 
 using chat::Json;
 
-constexpr std::array<std::string_view, 9> kCountFields = {
+constexpr std::array<std::string_view, 10> kCountFields = {
     "model", "messages", "system", "tools", "tool_choice", "thinking", "output_config", "context_management",
-    "mcp_servers"};
+    "mcp_servers", "cache_control"};
 // Messages adds generation fields. metadata, service_tier, context_management and cache_control carry
 // nothing a local engine acts on; they are accepted and ignored (DeepSeek's Anthropic endpoint does too).
 constexpr std::array<std::string_view, 20> kMessagesFields = {
