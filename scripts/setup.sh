@@ -36,6 +36,16 @@ if [ ! -s "$tok" ]; then
   rm -rf "$tmp"
 fi
 
+# The agent clients the server's end-to-end tests drive (official SDKs, Claude Code, Codex CLI), pinned by
+# tests/server/e2e/package-lock.json, installed with npm ci into the cache (reinstalled when the lock changes).
+clients="$cache/agent-clients"
+if ! cmp -s tests/server/e2e/package-lock.json "$clients/package-lock.json" || [ ! -d "$clients/node_modules" ]; then
+  mkdir -p "$clients"
+  cp tests/server/e2e/package.json tests/server/e2e/package-lock.json "$clients/"
+  (cd "$clients" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) ||
+    echo "setup.sh: npm ci of the agent clients failed; the end-to-end server tests will skip" >&2
+fi
+
 # The microvm sandbox's kernel (Debian's cloud kernel, apt-get download) into the cache; the tests
 # pack the initramfs around the freshly built guest agent (scripts/build_microvm.sh).
 scripts/build_microvm.sh --fetch-kernel >/dev/null || echo "setup.sh: no microvm kernel; its tests will skip" >&2

@@ -4,6 +4,7 @@
 #include <pthread.h>
 
 #include <csignal>
+#include <map>
 #include <thread>
 
 #include "app/chat_options.h"
@@ -22,7 +23,19 @@ struct Options {
   std::string served_name;
   int64_t max_context = 0;
   size_t max_body_bytes = 8u << 20;
+  std::string api_key;
+  std::vector<std::string> aliases;  // NAME=MODEL
 };
+
+std::map<std::string, std::string> parse_aliases(const std::vector<std::string>& aliases) {
+  std::map<std::string, std::string> out;
+  for (const std::string& a : aliases) {
+    const size_t eq = a.find('=');
+    check(eq != std::string::npos && eq > 0 && eq + 1 < a.size(), "--model-alias {}: expected NAME=MODEL", a);
+    out[a.substr(0, eq)] = a.substr(eq + 1);
+  }
+  return out;
+}
 
 void run(const Options& o) {
   // The signals are taken by one waiting thread (blocked before any thread starts — the
@@ -40,7 +53,9 @@ void run(const Options& o) {
                          .defaults = o.chat.turn_options(),
                          .max_context = o.max_context,
                          .max_body_bytes = o.max_body_bytes,
-                         .storage = o.chat.storage()});
+                         .storage = o.chat.storage(),
+                         .api_key = o.api_key,
+                         .model_aliases = parse_aliases(o.aliases)});
   const int port = server.bind(o.host, o.port);
   std::thread waiter([&] {
     int sig = 0;
@@ -48,7 +63,7 @@ void run(const Options& o) {
     log::info("signal {}: stopping", sig);
     server.stop();
   });
-  log::info("serving {} on http://{}:{} (OpenAI API under /v1)", dir.string(), o.host, port);
+  log::info("serving {} on http://{}:{} (OpenAI and Anthropic APIs under /v1)", dir.string(), o.host, port);
   server.run();
   pthread_kill(waiter.native_handle(), SIGTERM);  // wakes the waiter when run() ended without a signal
   waiter.join();
@@ -61,7 +76,8 @@ void add_serve_command(CLI::App& app) {
   auto opts = std::make_shared<Options>();
   auto* cmd = app.add_subcommand(
       "serve",
-      "OpenAI-compatible HTTP server: /v1/chat/completions, /v1/models (default model: baleen-nano)");
+      "HTTP server: OpenAI /v1/chat/completions and /v1/responses, Anthropic /v1/messages, /v1/models "
+      "(default model: baleen-nano)");
   opts->chat.add_to(*cmd);
   cmd->add_option("--host", opts->host, "address to listen on")->capture_default_str();
   cmd->add_option("--port", opts->port, "port to listen on; 0 picks a free one")->capture_default_str();
@@ -71,6 +87,11 @@ void add_serve_command(CLI::App& app) {
                   "prompt + completion tokens per request (default: the config's max_position_embeddings)");
   cmd->add_option("--max-body-bytes", opts->max_body_bytes, "largest request body; larger ones get 413")
       ->capture_default_str();
+  cmd->add_option("--api-key", opts->api_key,
+                  "require this key on /v1/ requests (x-api-key or Authorization: Bearer); default: none");
+  cmd->add_option("--model-alias", opts->aliases,
+                  "NAME=MODEL: answer requests for NAME with the served MODEL (repeatable; claude-* names "
+                  "always are)");
   cmd->callback([opts] { run(*opts); });
 }
 

@@ -33,6 +33,10 @@ struct Message {
   std::string tool_call_id;          // tool only
   Json tools;                        // null or array of function objects {name, description, parameters}
   Json response_format;              // null or the schema object
+  // Assistant only: the turn's text exactly as the model sampled it (reasoning, "</think>", content, DSML
+  // block), rendered verbatim instead of those parts when the turn's reasoning is rendered (or in chat
+  // mode), so a re-sent turn renders to the tokens the session state holds. Set by the server only.
+  std::string sampled;
 };
 
 struct Conversation {

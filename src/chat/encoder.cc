@@ -173,8 +173,12 @@ struct RenderState {
 
 std::string render_assistant(const RenderState& s, size_t index) {
   const Message& m = *s.turns[index].source;
+  const bool reasoning_rendered =
+      s.options.thinking && (!s.drop_thinking || static_cast<int>(index) > s.last_user);
+  if (!m.sampled.empty() && (!s.options.thinking || (reasoning_rendered && !s.turns[index].reasoning_dropped)))
+    return m.sampled + std::string(text::kEos);
   std::string out;
-  if (s.options.thinking && (!s.drop_thinking || static_cast<int>(index) > s.last_user)) {
+  if (reasoning_rendered) {
     if (!s.turns[index].reasoning_dropped) out += m.reasoning_content;
     out += text::kThinkEnd;
   }

@@ -9,6 +9,22 @@ chat::Json ApiError::body() const {
   return error_body(what(), status_ < 500 ? "invalid_request_error" : "server_error", param_, code_);
 }
 
+chat::Json ApiError::anthropic_body() const {
+  return anthropic_error_body(status_, what());
+}
+
+chat::Json anthropic_error_body(int status, std::string_view message) {
+  const std::string_view type = status == 401   ? "authentication_error"
+                                : status == 403 ? "permission_error"
+                                : status == 404 ? "not_found_error"
+                                : status == 413 ? "request_too_large"
+                                : status == 429 ? "rate_limit_error"
+                                : status == 503 || status == 529 ? "overloaded_error"
+                                : status < 500                   ? "invalid_request_error"
+                                                                 : "api_error";
+  return {{"type", "error"}, {"error", {{"type", type}, {"message", message}}}};
+}
+
 chat::Json error_body(std::string_view message, std::string_view type, std::string_view param,
                       std::string_view code) {
   auto or_null = [](std::string_view s) { return s.empty() ? chat::Json() : chat::Json(s); };

@@ -7,7 +7,7 @@
 #include "chat/render_request.h"
 #include "engine/sampler.h"
 #include "server/api_error.h"
-#include "tokenizer/utf8.h"
+#include "server/request_fields.h"
 
 namespace baleen::server {
 namespace {
@@ -38,47 +38,6 @@ constexpr std::array<std::string_view, 22> kKnownFields = {"model",
                                                            "frequency_penalty",
                                                            "presence_penalty",
                                                            "logprobs"};
-
-template <typename... Args>
-[[noreturn]] void reject(std::string param, fmt::format_string<Args...> format, Args&&... args) {
-  throw ApiError(400, fmt::format(format, std::forward<Args>(args)...), std::move(param));
-}
-
-template <typename... Args>
-[[noreturn]] void unsupported(std::string param, fmt::format_string<Args...> format, Args&&... args) {
-  throw ApiError(400, fmt::format(format, std::forward<Args>(args)...), std::move(param),
-                 "unsupported_value");
-}
-
-// The field's value, or null when it is absent or JSON null (OpenAI treats both as "not given").
-const Json* field(const Json& body, std::string_view key) {
-  const auto it = body.find(key);
-  return it == body.end() || it->is_null() ? nullptr : &*it;
-}
-
-bool bool_field(const Json& body, std::string_view key, bool fallback) {
-  const Json* v = field(body, key);
-  if (!v) return fallback;
-  if (!v->is_boolean()) reject(std::string(key), "{}: expected true or false, got {}", key, v->type_name());
-  return v->get<bool>();
-}
-
-std::optional<double> number_field(const Json& body, std::string_view key, double lo, double hi) {
-  const Json* v = field(body, key);
-  if (!v) return std::nullopt;
-  if (!v->is_number()) reject(std::string(key), "{}: expected a number, got {}", key, v->type_name());
-  const double x = v->get<double>();
-  if (!(x >= lo && x <= hi)) reject(std::string(key), "{}: must be in [{}, {}], got {}", key, lo, hi, x);
-  return x;
-}
-
-std::optional<int64_t> int_field(const Json& body, std::string_view key) {
-  const Json* v = field(body, key);
-  if (!v) return std::nullopt;
-  if (!v->is_number_integer())
-    reject(std::string(key), "{}: expected an integer, got {}", key, v->type_name());
-  return v->get<int64_t>();
-}
 
 // Thinking mode from DeepSeek's API spelling `thinking: {"type": "enabled"|"disabled"}` (or a bare bool,
 // render_request's spelling) and from vLLM/SGLang's `chat_template_kwargs: {"thinking": bool}`.
@@ -137,33 +96,6 @@ int64_t max_tokens(const Json& body, bool& given) {
   return n.value_or(0);
 }
 
-void read_sampling(const Json& body, SamplingParams& sampling) {
-  if (auto t = number_field(body, "temperature", 0.0, 2.0)) sampling.temperature = static_cast<float>(*t);
-  if (auto p = number_field(body, "top_p", 0.0, 1.0)) sampling.top_p = static_cast<float>(*p);
-  if (auto s = int_field(body, "seed")) sampling.seed = static_cast<uint64_t>(*s);
-  try {
-    Sampler check_params(sampling);
-  } catch (const Error& e) {
-    throw invalid_request(e);
-  }
-}
-
-// Fields accepted only at the value that means "off": the engine has no penalties, logprobs or n > 1.
-void refuse_unsupported_values(const Json& body) {
-  if (const Json* stop = field(body, "stop"); stop && !(stop->is_array() && stop->empty()))
-    unsupported("stop", "stop: stop sequences are not supported yet");
-  if (auto n = int_field(body, "n"); n && *n != 1)
-    unsupported("n", "n: only 1 choice is supported, got {}", *n);
-  if (bool_field(body, "logprobs", false)) unsupported("logprobs", "logprobs: not supported yet");
-  for (const char* key : {"frequency_penalty", "presence_penalty"}) {
-    if (auto x = number_field(body, key, -2.0, 2.0); x && *x != 0.0)
-      unsupported(key, "{}: not supported yet (only 0)", key);
-  }
-  bool_field(body, "parallel_tool_calls", true);
-  if (const Json* user = field(body, "user"); user && !user->is_string())
-    reject("user", "user: expected a string, got {}", user->type_name());
-}
-
 void read_streaming(const Json& body, ChatRequest& out) {
   out.stream = bool_field(body, "stream", false);
   const Json* options = field(body, "stream_options");
@@ -177,28 +109,10 @@ void read_streaming(const Json& body, ChatRequest& out) {
   out.include_usage = bool_field(*options, "include_usage", false);
 }
 
-Json parse_body(std::string_view body) {
-  if (const size_t bad = tokenizer::find_invalid_utf8(body); bad != std::string_view::npos)
-    reject("", "request body is not valid UTF-8 (bad byte at offset {})", bad);
-  Json json;
-  try {
-    json = Json::parse(body);
-  } catch (const Json::exception& e) {
-    reject("", "request body is not valid JSON: {}", e.what());
-  }
-  if (!json.is_object()) reject("", "request body: expected a JSON object, got {}", json.type_name());
-  for (const auto& [key, value] : json.items()) {
-    if (std::find(kKnownFields.begin(), kKnownFields.end(), key) == kKnownFields.end())
-      throw ApiError(400, fmt::format("Unrecognized request argument supplied: {}", key), key,
-                     "unknown_parameter");
-  }
-  return json;
-}
-
 }  // namespace
 
 ChatRequest parse_chat_request(std::string_view text, const session::TurnOptions& defaults) {
-  const Json body = parse_body(text);
+  const Json body = parse_body(text, kKnownFields);
   ChatRequest out;
   out.turn = defaults;
   if (const Json* model = field(body, "model")) {
@@ -206,8 +120,11 @@ ChatRequest parse_chat_request(std::string_view text, const session::TurnOptions
     out.model = model->get<std::string>();
   }
   refuse_unsupported_values(body);
+  if (bool_field(body, "logprobs", false)) unsupported("logprobs", "logprobs: not supported yet");
+  bool_field(body, "parallel_tool_calls", true);
   read_streaming(body, out);
   read_sampling(body, out.turn.sampling);
+  out.turn.stop_sequences = stop_sequences(body);
   if (const int64_t n = max_tokens(body, out.max_tokens_given); out.max_tokens_given) out.turn.max_tokens = n;
 
   // The conversation goes through render_request so the server and `baleen render` agree byte for byte.
@@ -215,6 +132,8 @@ ChatRequest parse_chat_request(std::string_view text, const session::TurnOptions
   Json render = {{"thinking", resolve_thinking(body, defaults.render.thinking)},
                  {"drop_thinking", defaults.render.drop_thinking},
                  {"dialect", chat::dialect_name(defaults.render.dialect)}};
+  if (const Json* messages = field(body, "messages"); messages && messages->is_array() && messages->empty())
+    reject("messages", "messages: at least one message is required");
   for (const char* key : {"messages", "response_format", "reasoning_effort"}) {
     if (body.contains(key)) render[key] = body.at(key);
   }

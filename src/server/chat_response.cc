@@ -1,6 +1,7 @@
 #include "server/chat_response.h"
 
 #include "core/log.h"
+#include "server/api_error.h"
 
 namespace baleen::server {
 namespace {
@@ -73,7 +74,11 @@ Json ChunkEncoder::chunk(Json delta, Json finish_reason) const {
   return c;
 }
 
-std::string ChunkEncoder::start() const {
+std::string ChunkEncoder::error(std::string_view message) const {
+  return sse_event(error_body(message, "server_error", "", ""));
+}
+
+std::string ChunkEncoder::begin() const {
   return sse_event(chunk({{"role", "assistant"}, {"content", ""}}, nullptr));
 }
 

@@ -32,11 +32,14 @@ class ChunkEncoder {
  public:
   ChunkEncoder(CompletionMeta meta, bool include_usage);
 
-  std::string start() const;  // the first chunk: delta {"role": "assistant", "content": ""}
+  std::string begin() const;  // the first chunk: delta {"role": "assistant", "content": ""}
+  std::string prompt(int64_t, int64_t) const { return ""; }  // usage comes last
   // The event's chunk; empty for parse errors, which are logged, not sent.
   std::string event(const chat::ParseEvent& event);
   // The finish_reason chunk, the usage chunk when asked for, and [DONE].
   std::string finish(const session::TurnResult& result) const;
+  // A failure after the stream started: a last `data: {"error": ...}` event.
+  std::string error(std::string_view message) const;
 
  private:
   chat::Json chunk(chat::Json delta, chat::Json finish_reason) const;

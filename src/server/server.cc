@@ -7,12 +7,19 @@
 #include <csignal>
 #include <cstring>
 #include <mutex>
-#include <tuple>
 
 #include "core/log.h"
 #include "server/api_error.h"
 #include "server/chat_request.h"
 #include "server/chat_response.h"
+#include "server/completions_request.h"
+#include "server/completions_response.h"
+#include "server/messages_request.h"
+#include "server/messages_response.h"
+#include "server/response_store.h"
+#include "server/responses_request.h"
+#include "server/responses_response.h"
+#include "server/turn_memory.h"
 
 namespace baleen::server {
 namespace {
@@ -20,10 +27,19 @@ namespace {
 using chat::Json;
 
 // The method each route answers; another method on a known path is a 405, an unknown path a 404.
+// httplib matches routes on the path alone, so `/v1/messages?beta=true` (Claude Code) is /v1/messages.
 const char* allowed_method(std::string_view path) {
   if (path == "/health" || path == "/v1/models" || path.starts_with("/v1/models/")) return "GET";
-  if (path == "/v1/chat/completions") return "POST";
+  if (path.starts_with("/v1/responses/")) return "GET";
+  if (path == "/v1/chat/completions" || path == "/v1/completions" || path == "/v1/messages" || path == "/v1/messages/count_tokens" ||
+      path == "/v1/responses")
+    return "POST";
   return nullptr;
+}
+
+// Anthropic's routes answer errors in Anthropic's shape; every other route in OpenAI's.
+bool anthropic_route(std::string_view path) {
+  return path.starts_with("/v1/messages");
 }
 
 void send_json(httplib::Response& res, int status, const Json& body) {
@@ -31,11 +47,18 @@ void send_json(httplib::Response& res, int status, const Json& body) {
   res.set_content(body.dump(), "application/json");
 }
 
+void send_error(const httplib::Request& req, httplib::Response& res, const ApiError& e) {
+  send_json(res, e.status(), anthropic_route(req.path) ? e.anthropic_body() : e.body());
+}
+
 std::string error_message(const httplib::Request& req, const httplib::Response& res, size_t max_body) {
   switch (res.status) {
     case 404:
       return fmt::format("Unknown route: {} {}", req.method, req.path);
     case 405:
+      if (req.get_header_value("Upgrade") == "websocket")
+        return fmt::format("WebSocket transport is not supported on {}: use HTTP POST (Codex: "
+                           "supports_websockets = false)", req.path);
       return fmt::format("Method {} is not allowed on {} (use {})", req.method, req.path,
                          res.get_header_value("Allow"));
     case 413:
@@ -45,35 +68,74 @@ std::string error_message(const httplib::Request& req, const httplib::Response& 
   }
 }
 
+int64_t unix_seconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// What a streamed turn needs once the handler has returned.
+struct StreamJob {
+  std::vector<int32_t> prompt;
+  session::TurnOptions turn;
+  std::function<void(const session::TurnResult&)> done;  // after the last event was written
+};
+
 }  // namespace
 
 struct Server::Impl {
   Impl(session::LoadedModel& loaded, ServerOptions opts)
-      : options(std::move(opts)), session(loaded.model(), loaded.tokenizer(), options.storage) {
+      : options(std::move(opts)),
+        tokenizer(loaded.tokenizer()),
+        vocab_size(static_cast<int64_t>(loaded.tokenizer().size())),
+        session(loaded.model(), loaded.tokenizer(), options.storage) {
     if (options.max_context == 0) options.max_context = loaded.model().config().max_position_embeddings;
     check(options.max_context > 0,
           "the model's config.json has no max_position_embeddings: pass the context length explicitly");
+    for (const auto& [alias, target] : options.model_aliases)
+      check(target == options.model_name, "--model-alias {}={}: the served model is {}", alias, target,
+            options.model_name);
   }
 
   void install_routes();
+  bool authorized(const httplib::Request& req) const;
   Json model_json() const;
+  void check_model(const std::string& requested) const;
+  uint64_t next_request(session::TurnOptions& turn);
   void chat_completions(const httplib::Request& req, httplib::Response& res);
-  std::vector<int32_t> fit_prompt(ChatRequest& request) const;
-  session::TurnResult run_turn(const std::vector<int32_t>& prompt, session::TurnOptions turn);
-  bool stream_turn(const ChatRequest& request, const std::vector<int32_t>& prompt, const CompletionMeta& meta,
-                   httplib::DataSink& sink);
+  void completions(const httplib::Request& req, httplib::Response& res);
+  void messages(const httplib::Request& req, httplib::Response& res);
+  void count_tokens(const httplib::Request& req, httplib::Response& res);
+  void responses(const httplib::Request& req, httplib::Response& res);
+  std::vector<int32_t> fit_prompt(const chat::Conversation& conversation, session::TurnOptions& turn,
+                                  bool max_tokens_given) const;
+  std::vector<int32_t> fit(std::vector<int32_t> prompt, session::TurnOptions& turn, bool max_tokens_given) const;
+  session::TurnResult run_turn(const std::vector<int32_t>& prompt, session::TurnOptions turn,
+                               std::atomic<bool>& cancel);
+  session::TurnResult run_turn(const std::vector<int32_t>& prompt, const session::TurnOptions& turn) {
+    std::atomic<bool> cancel{false};
+    return run_turn(prompt, turn, cancel);
+  }
+  template <typename Encoder>
+  void stream(httplib::Response& res, std::shared_ptr<Encoder> encoder, StreamJob job);
+  template <typename Encoder>
+  bool stream_turn(Encoder& encoder, const StreamJob& job, httplib::DataSink& sink);
 
   ServerOptions options;
+  const tokenizer::Tokenizer& tokenizer;
+  const int64_t vocab_size;  // token ids a raw prompt may hold
   httplib::Server http;
   std::mutex engine;                  // one generation at a time; guards session
-  session::TurnRunner session;        // prompt_tokens() is const and thread-safe; generate() needs `engine`
-  std::atomic<bool> cancel{false};    // interrupts the generation running now
+  session::TurnRunner session;        // prompt_tokens() is thread-safe; generate() needs `engine`
+  TurnMemory memory;                  // the turns generated, for exact replay
+  ResponseStore stored;               // /v1/responses with store: true
   std::atomic<bool> stopping{false};  // set by stop(): every later generation is cancelled at once
+  // The cancel flag of the generation running now (each turn has its own, so a stream that notices its
+  // client has gone after its turn ended cannot cancel the next one). Guarded by `running_mutex`.
+  std::mutex running_mutex;
+  std::atomic<bool>* running = nullptr;
   std::atomic<uint64_t> requests{0};
   std::atomic<int64_t> completed{0}, interrupted{0};  // generations, reported by /health
-  const int64_t started =
-      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
-          .count();
+  const int64_t started = unix_seconds();
 };
 
 Json Server::Impl::model_json() const {
@@ -84,9 +146,34 @@ Json Server::Impl::model_json() const {
           {"max_model_len", options.max_context}};
 }
 
+bool Server::Impl::authorized(const httplib::Request& req) const {
+  if (options.api_key.empty() || !req.path.starts_with("/v1/")) return true;
+  return req.get_header_value("x-api-key") == options.api_key ||
+         req.get_header_value("Authorization") == "Bearer " + options.api_key;
+}
+
+// The served model answers its own name, its aliases and Anthropic's model names; other names are a 404.
+void Server::Impl::check_model(const std::string& requested) const {
+  if (requested.empty() || requested == options.model_name || options.model_aliases.contains(requested) ||
+      requested.starts_with("claude-"))
+    return;
+  throw ApiError(404, fmt::format("The model `{}` does not exist", requested), "model", "model_not_found");
+}
+
+uint64_t Server::Impl::next_request(session::TurnOptions& turn) {
+  const uint64_t n = ++requests;
+  turn.id_seed = static_cast<uint64_t>(started) << 20 ^ n;  // tool-call ids unique across requests
+  return n;
+}
+
 void Server::Impl::install_routes() {
   http.set_payload_max_length(options.max_body_bytes);
-  http.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+  http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    if (!authorized(req)) {
+      send_error(req, res, ApiError(401, "Invalid or missing API key (send it as x-api-key or "
+                                         "Authorization: Bearer)", "", "invalid_api_key"));
+      return httplib::Server::HandlerResponse::Handled;
+    }
     const char* allowed = allowed_method(req.path);
     if (!allowed || req.method == allowed || (req.method == "HEAD" && std::string_view(allowed) == "GET"))
       return httplib::Server::HandlerResponse::Unhandled;
@@ -94,24 +181,23 @@ void Server::Impl::install_routes() {
     res.set_header("Allow", allowed);
     return httplib::Server::HandlerResponse::Handled;
   });
-  // Every 4xx/5xx that left no body (unknown route, 405, 413, httplib's own 400s) gets OpenAI's shape.
+  // Every 4xx/5xx that left no body (unknown route, 405, 413, httplib's own 400s) gets the API's shape.
   http.set_error_handler(
       httplib::Server::HandlerWithResponse([this](const httplib::Request& req, httplib::Response& res) {
-        if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
-        const std::string code = res.status == 404 ? "unknown_url" : "";
-        send_json(res, res.status,
-                  error_body(error_message(req, res, options.max_body_bytes),
-                             res.status < 500 ? "invalid_request_error" : "server_error", "", code));
+        if (!res.body.empty()) return httplib::Server::HandlerResponse::Handled;
+        send_error(req, res,
+                   ApiError(res.status, error_message(req, res, options.max_body_bytes), "",
+                            res.status == 404 ? "unknown_url" : ""));
         return httplib::Server::HandlerResponse::Handled;
       }));
-  http.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+  http.set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
     try {
       std::rethrow_exception(ep);
     } catch (const ApiError& e) {
-      send_json(res, e.status(), e.body());
+      send_error(req, res, e);
     } catch (const std::exception& e) {
       log::error("request failed: {}", e.what());
-      send_json(res, 500, error_body(e.what(), "server_error", "", ""));
+      send_error(req, res, ApiError(500, e.what()));
     }
   });
   http.Get("/health", [this](const httplib::Request&, httplib::Response& res) {
@@ -130,38 +216,69 @@ void Server::Impl::install_routes() {
   });
   http.Post("/v1/chat/completions",
             [this](const httplib::Request& req, httplib::Response& res) { chat_completions(req, res); });
+  http.Post("/v1/completions",
+            [this](const httplib::Request& req, httplib::Response& res) { completions(req, res); });
+  http.Post("/v1/messages", [this](const httplib::Request& req, httplib::Response& res) { messages(req, res); });
+  http.Post("/v1/messages/count_tokens",
+            [this](const httplib::Request& req, httplib::Response& res) { count_tokens(req, res); });
+  http.Post("/v1/responses", [this](const httplib::Request& req, httplib::Response& res) { responses(req, res); });
+  http.Get(R"(/v1/responses/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
+    const std::optional<Json> response = stored.response(req.matches[1]);
+    if (!response)
+      throw ApiError(404, fmt::format("No response with id '{}' (only stored ones can be retrieved)",
+                                      req.matches[1].str()), "response_id", "not_found");
+    send_json(res, 200, *response);
+  });
 }
 
-// The prompt's tokens, checked against the context; max_tokens is cut to what the context has left when
+// The prompt's tokens (rendered from a conversation, or raw), checked against the context; max_tokens is cut to what the context has left when
 // the client did not set it.
-std::vector<int32_t> Server::Impl::fit_prompt(ChatRequest& request) const {
-  std::vector<int32_t> prompt;
+std::vector<int32_t> Server::Impl::fit_prompt(const chat::Conversation& conversation, session::TurnOptions& turn,
+                                              bool max_tokens_given) const {
   try {
-    prompt = session.prompt_tokens(request.conversation, request.turn);
+    return fit(session.prompt_tokens(conversation, turn), turn, max_tokens_given);
+  } catch (const ApiError&) {
+    throw;
   } catch (const Error& e) {
     throw invalid_request(e);
   }
+}
+
+std::vector<int32_t> Server::Impl::fit(std::vector<int32_t> prompt, session::TurnOptions& turn,
+                                       bool max_tokens_given) const {
   const int64_t n = static_cast<int64_t>(prompt.size());
   const int64_t limit = options.max_context;
   if (n >= limit)
     throw ApiError(400,
-                   fmt::format("This model's maximum context length is {} tokens, but the messages "
-                               "resulted in {} tokens",
-                               limit, n),
+                   fmt::format("prompt is too long: {} tokens > {} maximum (this model's maximum context "
+                               "length is {} tokens, but the messages resulted in {} tokens)",
+                               n, limit - 1, limit, n),
                    "messages", "context_length_exceeded");
-  if (request.max_tokens_given && n + request.turn.max_tokens > limit)
+  if (max_tokens_given && n + turn.max_tokens > limit)
     throw ApiError(400,
-                   fmt::format("This model's maximum context length is {} tokens, but the messages "
-                               "resulted in {} tokens and max_tokens asks for {} more",
-                               limit, n, request.turn.max_tokens),
+                   fmt::format("input length and max_tokens exceed context limit: {} + {} > {} (this "
+                               "model's maximum context length is {} tokens)",
+                               n, turn.max_tokens, limit, limit),
                    "max_tokens", "context_length_exceeded");
-  request.turn.max_tokens = std::min(request.turn.max_tokens, limit - n);
+  turn.max_tokens = std::min(turn.max_tokens, limit - n);
   return prompt;
 }
 
-session::TurnResult Server::Impl::run_turn(const std::vector<int32_t>& prompt, session::TurnOptions turn) {
+session::TurnResult Server::Impl::run_turn(const std::vector<int32_t>& prompt, session::TurnOptions turn,
+                                           std::atomic<bool>& cancel) {
   std::lock_guard lock(engine);
-  cancel = stopping.load();
+  {
+    std::lock_guard hold(running_mutex);
+    running = &cancel;
+    if (stopping) cancel = true;
+  }
+  struct Clear {
+    Impl& impl;
+    ~Clear() {
+      std::lock_guard hold(impl.running_mutex);
+      impl.running = nullptr;
+    }
+  } clear{*this};
   turn.stop = &cancel;
   try {
     session::TurnResult result = session.generate(prompt, turn);
@@ -173,63 +290,187 @@ session::TurnResult Server::Impl::run_turn(const std::vector<int32_t>& prompt, s
   }
 }
 
-void Server::Impl::chat_completions(const httplib::Request& req, httplib::Response& res) {
-  ChatRequest request = parse_chat_request(req.body, options.defaults);
-  if (!request.model.empty() && request.model != options.model_name)
-    throw ApiError(404, fmt::format("The model `{}` does not exist", request.model), "model",
-                   "model_not_found");
-  const uint64_t n = ++requests;
-  request.turn.id_seed = static_cast<uint64_t>(started) << 20 ^ n;  // tool-call ids unique across requests
-  const CompletionMeta meta{
-      fmt::format("chatcmpl-{:x}-{}", started, n),
-      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
-          .count(),
-      options.model_name};
-  std::vector<int32_t> prompt = fit_prompt(request);
-  if (!request.stream) {
-    try {
-      send_json(res, 200, completion_json(meta, run_turn(prompt, request.turn)));
-    } catch (const session::TurnInterrupted&) {
-      throw ApiError(503, "the server is shutting down");
-    }
-    return;
-  }
-  auto job = std::make_shared<std::tuple<ChatRequest, std::vector<int32_t>, CompletionMeta>>(
-      std::move(request), std::move(prompt), meta);
-  res.set_chunked_content_provider("text/event-stream", [this, job](size_t, httplib::DataSink& sink) {
-    const auto& [request, prompt, meta] = *job;
-    return stream_turn(request, prompt, meta, sink);
+template <typename Encoder>
+void Server::Impl::stream(httplib::Response& res, std::shared_ptr<Encoder> encoder, StreamJob job) {
+  auto shared = std::make_shared<StreamJob>(std::move(job));
+  res.set_chunked_content_provider("text/event-stream", [this, encoder, shared](size_t, httplib::DataSink& sink) {
+    return stream_turn(*encoder, *shared, sink);
   });
 }
 
 // Writes one streamed turn. A failed write (the client went away) cancels the generation at its next
-// token; returning false then closes the connection without [DONE].
-bool Server::Impl::stream_turn(const ChatRequest& request, const std::vector<int32_t>& prompt,
-                               const CompletionMeta& meta, httplib::DataSink& sink) {
-  ChunkEncoder encoder(meta, request.include_usage);
+// token; returning false then closes the connection without the stream's last event.
+template <typename Encoder>
+bool Server::Impl::stream_turn(Encoder& encoder, const StreamJob& job, httplib::DataSink& sink) {
   bool connected = true;
+  std::atomic<bool> cancel{false};
   auto send = [&](const std::string& text) {
     if (connected && !text.empty() && !sink.write(text.data(), text.size())) {
       connected = false;
       cancel = true;
     }
   };
-  send(encoder.start());
+  send(encoder.begin());
   if (!connected) return false;
-  session::TurnOptions turn = request.turn;
+  session::TurnOptions turn = job.turn;
+  turn.on_prompt = [&](int64_t prompt, int64_t reused) { send(encoder.prompt(prompt, reused)); };
   turn.on_event = [&](const chat::ParseEvent& event) { send(encoder.event(event)); };
   try {
-    send(encoder.finish(run_turn(prompt, turn)));
+    const session::TurnResult result = run_turn(job.prompt, turn, cancel);
+    send(encoder.finish(result));
+    if (job.done) job.done(result);
   } catch (const session::TurnInterrupted&) {
-    log::info("{}: stream ended early ({})", meta.id, connected ? "server stopping" : "client disconnected");
+    log::info("stream ended early ({})", connected ? "server stopping" : "client disconnected");
     return false;
   } catch (const std::exception& e) {
-    log::error("{}: {}", meta.id, e.what());
-    send(sse_event(error_body(e.what(), "server_error", "", "")));
+    log::error("stream failed: {}", e.what());
+    send(encoder.error(e.what()));
   }
   if (!connected) return false;
   sink.done();
   return true;
+}
+
+void Server::Impl::chat_completions(const httplib::Request& req, httplib::Response& res) {
+  ChatRequest request = parse_chat_request(req.body, options.defaults);
+  check_model(request.model);
+  const uint64_t n = next_request(request.turn);
+  const CompletionMeta meta{fmt::format("chatcmpl-{:x}-{}", started, n), unix_seconds(), options.model_name};
+  memory.restore(request.conversation, {}, request.turn.render.thinking);
+  std::vector<int32_t> prompt = fit_prompt(request.conversation, request.turn, request.max_tokens_given);
+  auto remember = [this, thinking = request.turn.render.thinking](const session::TurnResult& result) {
+    memory.remember(result, result.tool_calls, thinking, {});
+  };
+  if (!request.stream) {
+    try {
+      const session::TurnResult result = run_turn(prompt, request.turn);
+      remember(result);
+      send_json(res, 200, completion_json(meta, result));
+    } catch (const session::TurnInterrupted&) {
+      throw ApiError(503, "the server is shutting down");
+    }
+    return;
+  }
+  stream(res, std::make_shared<ChunkEncoder>(meta, request.include_usage),
+         {std::move(prompt), request.turn, remember});
+}
+
+void Server::Impl::completions(const httplib::Request& req, httplib::Response& res) {
+  CompletionsRequest request = parse_completions_request(req.body, options.defaults, vocab_size);
+  check_model(request.model);
+  const uint64_t n = next_request(request.turn);
+  const CompletionMeta meta{fmt::format("cmpl-{:x}-{}", started, n), unix_seconds(), options.model_name};
+  std::vector<int32_t> prompt;
+  std::string text;
+  try {
+    if (const auto* t = std::get_if<std::string>(&request.prompt)) {
+      text = *t;
+      prompt = session.text_tokens(text);
+    } else {
+      prompt = std::get<std::vector<int32_t>>(request.prompt);
+      if (request.echo) text = tokenizer.decode(std::vector<uint32_t>(prompt.begin(), prompt.end()));
+    }
+  } catch (const Error& e) {
+    throw invalid_request(e);
+  }
+  prompt = fit(std::move(prompt), request.turn, request.max_tokens_given);
+  const std::string echoed = request.echo ? text : "";
+  if (!request.stream) {
+    try {
+      send_json(res, 200, text_completion_json(meta, run_turn(prompt, request.turn), echoed));
+    } catch (const session::TurnInterrupted&) {
+      throw ApiError(503, "the server is shutting down");
+    }
+    return;
+  }
+  stream(res, std::make_shared<TextChunkEncoder>(meta, request.include_usage, echoed),
+         {std::move(prompt), request.turn, nullptr});
+}
+
+void Server::Impl::messages(const httplib::Request& req, httplib::Response& res) {
+  MessagesRequest request = parse_messages_request(req.body, options.defaults);
+  check_model(request.model);
+  const uint64_t n = next_request(request.turn);
+  const MessageMeta meta{fmt::format("msg_{:x}{:06x}", started, n), request.model.empty() ? options.model_name
+                                                                                          : request.model};
+  memory.restore(request.conversation, request.signatures, request.turn.render.thinking);
+  // max_tokens is cut to what the context has left rather than refused: Claude Code asks for 32000 or
+  // 64000 whatever the window, and the turn ends at the window anyway.
+  std::vector<int32_t> prompt = fit_prompt(request.conversation, request.turn, /*max_tokens_given=*/false);
+  auto remember = [this, meta, thinking = request.turn.render.thinking](const session::TurnResult& result) {
+    std::vector<chat::ToolCall> calls = result.tool_calls;
+    for (chat::ToolCall& call : calls) call.id = tool_use_id(call.id);
+    memory.remember(result, std::move(calls), thinking, {thinking_signature(meta)});
+  };
+  if (!request.stream) {
+    try {
+      const session::TurnResult result = run_turn(prompt, request.turn);
+      remember(result);
+      send_json(res, 200, message_json(meta, result));
+    } catch (const session::TurnInterrupted&) {
+      throw ApiError(503, "the server is shutting down");
+    }
+    return;
+  }
+  stream(res, std::make_shared<MessageStreamEncoder>(meta), {std::move(prompt), request.turn, remember});
+}
+
+void Server::Impl::count_tokens(const httplib::Request& req, httplib::Response& res) {
+  MessagesRequest request = parse_messages_request(req.body, options.defaults, /*count_tokens=*/true);
+  check_model(request.model);
+  memory.restore(request.conversation, request.signatures, request.turn.render.thinking);
+  std::vector<int32_t> prompt;
+  try {
+    prompt = session.prompt_tokens(request.conversation, request.turn);
+  } catch (const Error& e) {
+    throw invalid_request(e);
+  }
+  send_json(res, 200, {{"input_tokens", prompt.size()}});
+}
+
+void Server::Impl::responses(const httplib::Request& req, httplib::Response& res) {
+  ResponsesRequest request = parse_responses_request(
+      req.body, options.defaults, [this](const std::string& id) { return stored.history(id); });
+  check_model(request.model);
+  const uint64_t n = next_request(request.turn);
+  auto builder = std::make_shared<ResponseBuilder>(ResponseMeta{
+      fmt::format("resp_{:x}{:06x}", started, n), unix_seconds(),
+      request.model.empty() ? options.model_name : request.model, request.echo, request.custom_tools,
+      request.namespaced});
+  const bool thinking = request.turn.render.thinking;
+  memory.restore(request.conversation, request.item_ids, thinking);
+  std::vector<int32_t> prompt;
+  try {
+    prompt = fit_prompt(request.conversation, request.turn, request.max_tokens_given);
+  } catch (const ApiError& e) {
+    // Codex reads an overflow from response.failed (then compacts its history).
+    if (!request.stream || e.code() != "context_length_exceeded") throw;
+    std::string events = builder->begin();
+    res.set_content(events + builder->failed(e.code(), e.what()), "text/event-stream");
+    return;
+  }
+  auto done = [this, builder, thinking, store = request.store,
+               history = std::make_shared<chat::Conversation>(std::move(request.history))](
+                  const session::TurnResult& result) {
+    memory.remember(result, result.tool_calls, thinking, builder->item_ids());
+    if (!store) return;
+    chat::Conversation after = *history;
+    after.messages.push_back(generated_turn(result, result.tool_calls));
+    stored.put(builder->response()["id"], builder->response(), std::move(after));
+  };
+  if (!request.stream) {
+    request.turn.on_event = [&](const chat::ParseEvent& event) { builder->event(event); };
+    try {
+      const session::TurnResult result = run_turn(prompt, request.turn);
+      builder->finish(result);
+      done(result);
+      send_json(res, 200, builder->response());
+    } catch (const session::TurnInterrupted&) {
+      throw ApiError(503, "the server is shutting down");
+    }
+    return;
+  }
+  stream(res, builder, {std::move(prompt), request.turn, done});
 }
 
 Server::Server(session::LoadedModel& model, ServerOptions options)
@@ -255,7 +496,10 @@ void Server::run() {
 
 void Server::stop() {
   impl_->stopping = true;
-  impl_->cancel = true;
+  {
+    std::lock_guard hold(impl_->running_mutex);
+    if (impl_->running) *impl_->running = true;
+  }
   impl_->http.stop();
 }
 

@@ -4,6 +4,7 @@
 
 #include "core/error.h"
 #include "engine/generator.h"
+#include "session/stop_sequences.h"
 #include "tokenizer/stream_detokenizer.h"
 
 namespace baleen::session {
@@ -24,24 +25,66 @@ int64_t common_prefix(const std::vector<int32_t>& a, const std::vector<int32_t>&
 constexpr size_t kMaxPrefixSnapshots = 8;
 constexpr size_t kRecentPrompts = 8;
 
-void apply(const std::vector<chat::ParseEvent>& events, TurnResult& result, const TurnOptions& options) {
-  for (const chat::ParseEvent& event : events) {
+// Folds parse events into the result and passes them on; content goes through the stop sequences first,
+// and nothing after a match is kept.
+class EventSink {
+ public:
+  EventSink(TurnResult& result, const TurnOptions& options)
+      : result_(result), options_(options), stops_(options.stop_sequences) {}
+
+  void apply(std::vector<chat::ParseEvent> events) {
+    for (chat::ParseEvent& event : events) {
+      if (stopped()) return;
+      if (event.kind == chat::ParseEvent::Kind::kContent) {
+        event.text = stops_.feed(event.text);
+        if (!event.text.empty()) pass(event);
+      } else {
+        release_held();
+        pass(event);
+      }
+    }
+  }
+  // End of the turn: content held back for a possible stop sequence that never came.
+  void finish() {
+    if (!stopped()) release_held();
+  }
+  bool stopped() const { return stops_.matched().has_value(); }
+  const std::string& matched() const { return *stops_.matched(); }
+
+ private:
+  void release_held() {
+    chat::ParseEvent held;
+    held.text = stops_.flush();  // kind: content
+    if (!held.text.empty()) pass(held);
+  }
+  void pass(const chat::ParseEvent& event) {
     switch (event.kind) {
       case chat::ParseEvent::Kind::kReasoning:
-        result.reasoning += event.text;
+        result_.reasoning += event.text;
         break;
       case chat::ParseEvent::Kind::kContent:
-        result.content += event.text;
+        result_.content += event.text;
         break;
       case chat::ParseEvent::Kind::kToolCall:
-        result.tool_calls.push_back(event.call);
+        result_.tool_calls.push_back(event.call);
         break;
       case chat::ParseEvent::Kind::kError:
-        result.errors.push_back(event.error);
+        result_.errors.push_back(event.error);
         break;
     }
-    if (options.on_event) options.on_event(event);
+    if (options_.on_event) options_.on_event(event);
   }
+
+  TurnResult& result_;
+  const TurnOptions& options_;
+  StopSequences stops_;
+};
+
+// Output text as one content event, for a turn whose output is not parsed.
+std::vector<chat::ParseEvent> raw(const std::string& piece) {
+  chat::ParseEvent event;
+  event.text = piece;  // kind: content
+  return {event};
 }
 
 }  // namespace
@@ -61,6 +104,8 @@ std::string_view finish_reason_name(FinishReason reason) {
       return "length";
     case FinishReason::kToolCalls:
       return "tool_calls";
+    case FinishReason::kStopSequence:
+      return "stop";
   }
   return "stop";
 }
@@ -84,6 +129,9 @@ void TurnRunner::reset() {
   prompt_held_.clear();
   prefixes_.clear();
   recent_prompts_.clear();
+  std::lock_guard lock(held_text_mutex_);
+  held_text_.clear();
+  held_text_tokens_.clear();
 }
 
 std::vector<int32_t> TurnRunner::prompt_tokens(const chat::Conversation& conversation,
@@ -92,9 +140,22 @@ std::vector<int32_t> TurnRunner::prompt_tokens(const chat::Conversation& convers
   if (!options.tools.is_null()) {
     chat::attach_request_tools(with_tools, chat::tool_functions_from_json(options.tools, "tools"), nullptr);
   }
-  const std::string text = chat::render_prompt(with_tools, options.render);
-  const std::vector<uint32_t> ids = tokenizer_.encode(text);
-  return {ids.begin(), ids.end()};
+  return text_tokens(chat::render_prompt(with_tools, options.render));
+}
+
+std::vector<int32_t> TurnRunner::text_tokens(std::string_view text) const {
+  std::vector<int32_t> prompt;
+  std::string_view tail = text;
+  {
+    std::lock_guard lock(held_text_mutex_);
+    if (!held_text_.empty() && text.size() > held_text_.size() && text.starts_with(held_text_)) {
+      prompt = held_text_tokens_;
+      tail.remove_prefix(held_text_.size());
+    }
+  }
+  const std::vector<uint32_t> ids = tokenizer_.encode(tail);
+  prompt.insert(prompt.end(), ids.begin(), ids.end());
+  return prompt;
 }
 
 std::vector<int32_t> TurnRunner::advance_to(const std::vector<int32_t>& prompt, int64_t& reused) {
@@ -143,8 +204,14 @@ TurnResult TurnRunner::generate(const std::vector<int32_t>& prompt, const TurnOp
   check(options.max_tokens > 0, "max_tokens must be > 0, got {}", options.max_tokens);
   TurnResult result;
   result.prompt_tokens = static_cast<int64_t>(prompt.size());
+  {
+    std::lock_guard lock(held_text_mutex_);  // the state changes: no prompt may be spliced onto it now
+    held_text_.clear();
+    held_text_tokens_.clear();
+  }
   Sequence seq(state_, advance_to(prompt, result.reused_tokens), options.sampling,
                {options.max_tokens, {static_cast<int32_t>(eos_)}});
+  if (options.on_prompt) options.on_prompt(result.prompt_tokens, result.reused_tokens);
   // What the state holds, whenever the turn ends: the prompt, then the sampled tokens fed back.
   auto sync_held = [&] {
     held_ = prompt;
@@ -156,8 +223,9 @@ TurnResult TurnRunner::generate(const std::vector<int32_t>& prompt, const TurnOp
   tokenizer::StreamDetokenizer detok(tokenizer_);
   chat::OutputParser parser(
       {.starts_in_reasoning = options.render.thinking, .tools = options.tools, .id_seed = options.id_seed});
+  EventSink sink(result, options);
   std::string piece;
-  while (!seq.finished()) {
+  while (!seq.finished() && !sink.stopped()) {
     if (options.stop && options.stop->load()) {
       sync_held();
       throw TurnInterrupted();
@@ -173,17 +241,31 @@ TurnResult TurnRunner::generate(const std::vector<int32_t>& prompt, const TurnOp
     piece.clear();
     detok.push(static_cast<uint32_t>(next), piece);
     result.raw_text += piece;
-    apply(parser.feed(piece), result, options);
+    sink.apply(options.raw_output ? raw(piece) : parser.feed(piece));
   }
   sync_held();
-  piece = detok.flush();
-  result.raw_text += piece;
-  apply(parser.feed(piece), result, options);
-  apply(parser.finish(), result, options);
-  result.finish = !result.tool_calls.empty()            ? FinishReason::kToolCalls
+  if (!sink.stopped()) {
+    piece = detok.flush();
+    result.raw_text += piece;
+    sink.apply(options.raw_output ? raw(piece) : parser.feed(piece));
+    if (!options.raw_output) sink.apply(parser.finish());
+  }
+  sink.finish();
+  result.finish = sink.stopped()                       ? FinishReason::kStopSequence
+                  : !result.tool_calls.empty()          ? FinishReason::kToolCalls
                   : seq.end() == SequenceEnd::kStopId ? FinishReason::kStop
                                                         : FinishReason::kLength;
+  if (sink.stopped()) result.stop_sequence = sink.matched();
+  remember_held_text();
   return result;
+}
+
+void TurnRunner::remember_held_text() {
+  std::string text;
+  for (const int32_t id : held_) text += tokenizer_.token_bytes(static_cast<uint32_t>(id));
+  std::lock_guard lock(held_text_mutex_);
+  held_text_ = std::move(text);
+  held_text_tokens_ = held_;
 }
 
 }  // namespace baleen::session

@@ -111,7 +111,9 @@ TEST(ChatRequest, BadBodiesNameWhatIsWrong) {
   expect_error(with("stream", "yes").dump(), 400, "stream", "true or false");
   expect_error(with("stream_options", {{"include_usage", true}}).dump(), 400, "stream_options",
                "stream is true");
-  expect_error(with("stop", "\n").dump(), 400, "stop", "not supported");
+  expect_error(with("stop", 5).dump(), 400, "stop", "expected a string");
+  expect_error(with("stop", Json::array({"a", 1})).dump(), 400, "stop[1]", "expected a string");
+  expect_error(Json{{"messages", Json::array()}}.dump(), 400, "messages", "at least one message");
   expect_error(with("n", 2).dump(), 400, "n", "only 1");
   expect_error(with("model", 5).dump(), 400, "model", "expected a string");
   const Json bad_role = Json::parse(R"({"messages": [{"role": "wizard", "content": "hi"}]})");

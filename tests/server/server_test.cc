@@ -37,6 +37,15 @@ struct Served {
   }
 };
 
+ServerOptions serve_options(const session::TurnOptions& defaults) {
+  ServerOptions o;
+  o.model_name = "baleen-nano";
+  o.defaults = defaults;
+  o.max_context = kMaxContext;
+  o.max_body_bytes = kMaxBody;
+  return o;
+}
+
 bool start(Served& out) {
   const auto tok = tokenizer::default_tokenizer_path();
   const std::string dir = std::string(BALEEN_SOURCE_DIR) + "/models/baleen-nano";
@@ -46,7 +55,7 @@ bool start(Served& out) {
   session::TurnOptions defaults;
   defaults.max_tokens = 96;
   out.server =
-      std::make_unique<Server>(*out.model, ServerOptions{"baleen-nano", defaults, kMaxContext, kMaxBody});
+      std::make_unique<Server>(*out.model, serve_options(defaults));
   out.port = out.server->bind("127.0.0.1", 0);
   out.thread = std::thread([server = out.server.get()] { server->run(); });
   return true;
@@ -73,8 +82,8 @@ struct Reply {
   Json body;
 };
 
-Reply post(int port, const Json& body) {
-  auto res = client(port).Post("/v1/chat/completions", body.dump(), "application/json");
+Reply post(int port, const Json& body, const std::string& path = "/v1/chat/completions") {
+  auto res = client(port).Post(path, body.dump(), "application/json");
   if (!res) return {};
   return {res->status, Json::parse(res->body)};
 }
@@ -302,9 +311,10 @@ TEST(Server, ErrorsHaveOpenAIShape) {
   EXPECT_EQ(over["error"]["code"], "context_length_exceeded");
 }
 
-// Sends a streaming request on a raw socket and reads until generation has started (a delta past the role
-// chunk); returns the open socket.
-int open_stream(int port, const Json& request) {
+// Sends a streaming request on a raw socket and reads until `marker` (generation has started); returns the
+// open socket.
+int open_stream(int port, const Json& request, const std::string& path = "/v1/chat/completions",
+                const std::string& marker = "\"delta\":{\"content\"") {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   EXPECT_GE(fd, 0);
   sockaddr_in addr{};
@@ -314,18 +324,18 @@ int open_stream(int port, const Json& request) {
   EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
   const std::string body = request.dump();
   const std::string all = fmt::format(
-      "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+      "POST {} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
       "Content-Length: {}\r\n\r\n{}",
-      body.size(), body);
+      path, body.size(), body);
   EXPECT_EQ(::send(fd, all.data(), all.size(), 0), static_cast<ssize_t>(all.size()));
   std::string got;
   char buf[4096];
-  while (got.find("\"delta\":{\"content\"") == std::string::npos) {
+  while (got.find(marker) == std::string::npos) {
     const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
     if (n <= 0) break;
     got.append(buf, static_cast<size_t>(n));
   }
-  EXPECT_NE(got.find("\"delta\":{\"content\""), std::string::npos) << got;
+  EXPECT_NE(got.find(marker), std::string::npos) << got;
   return fd;
 }
 
@@ -363,7 +373,7 @@ TEST(Server, ClientDisconnectStopsTheGenerationAndServerStaysHealthy) {
 TEST(Server, StopEndsTheRunningStreamAndRunReturns) {
   REQUIRE_NANO();
   session::TurnOptions defaults;
-  Server server(*s->model, ServerOptions{"baleen-nano", defaults, kMaxContext, kMaxBody});
+  Server server(*s->model, serve_options(defaults));
   const int port = server.bind("127.0.0.1", 0);
   std::thread running([&] { server.run(); });
   const int fd = open_stream(port, endless_stream_request());
@@ -371,6 +381,186 @@ TEST(Server, StopEndsTheRunningStreamAndRunReturns) {
   running.join();
   const std::string rest = read_to_end(fd);
   EXPECT_EQ(rest.find("[DONE]"), std::string::npos) << rest;
+}
+
+// The same bad input on Anthropic's route: Anthropic's error shape, and the server keeps serving.
+TEST(Server, MessagesErrorsHaveAnthropicShape) {
+  REQUIRE_NANO();
+  const Json ok = {{"model", "claude-opus-5-5"}, {"max_tokens", 8},
+                   {"messages", {{{"role", "user"}, {"content", "Say hello."}}}}};
+  Json unknown = ok;
+  unknown["best_of"] = 2;
+  Json wrong_type = ok;
+  wrong_type["max_tokens"] = "eight";
+  Json other_model = ok;
+  other_model["model"] = "gpt-9";
+  std::mt19937 rng(std::random_device{}());
+  std::string long_text;
+  while (long_text.size() < 30000) long_text += fmt::format("w{} ", rng() % 100000);
+  Json too_long = ok;
+  too_long["messages"][0]["content"] = long_text;
+  Json orphan = ok;
+  orphan["messages"][0]["content"] = {{{"type", "tool_result"}, {"tool_use_id", "toolu_x"}, {"content", "3"}}};
+  const std::vector<ErrorCase> cases = {
+      {"malformed JSON", "POST", "/v1/messages", "{\"messages\": [", 400, "not valid JSON"},
+      {"unknown parameter", "POST", "/v1/messages?beta=true", unknown.dump(), 400, "best_of"},
+      {"invalid UTF-8", "POST", "/v1/messages", "{\"messages\": [{\"role\": \"user\", \"content\": \"a\xc3\x28\"}]}", 400,
+       "UTF-8"},
+      {"wrong type", "POST", "/v1/messages", wrong_type.dump(), 400, "max_tokens"},
+      {"unknown model", "POST", "/v1/messages", other_model.dump(), 404, "gpt-9"},
+      {"over the context", "POST", "/v1/messages", too_long.dump(), 400, "prompt is too long"},
+      {"tool_result without its tool_use", "POST", "/v1/messages", orphan.dump(), 400, "toolu_x"},
+      {"wrong method", "GET", "/v1/messages", "", 405, "POST"},
+      {"oversized body", "POST", "/v1/messages", std::string(kMaxBody + 1, ' '), 413, "limit"},
+  };
+  auto c = client(s->port);
+  for (const ErrorCase& e : cases) {
+    SCOPED_TRACE(e.name);
+    auto res = e.method == "GET" ? c.Get(e.path) : c.Post(e.path, e.body, "application/json");
+    ASSERT_TRUE(res) << httplib::to_string(res.error());
+    EXPECT_EQ(res->status, e.status) << res->body;
+    const Json body = Json::parse(res->body, nullptr, false);
+    EXPECT_EQ(body.value("type", ""), "error") << res->body;
+    ASSERT_TRUE(body.contains("error") && body["error"]["type"].is_string()) << res->body;
+    EXPECT_EQ(body["error"]["type"], e.status == 404   ? "not_found_error"
+                                     : e.status == 413 ? "request_too_large"
+                                                       : "invalid_request_error");
+    EXPECT_NE(body["error"]["message"].get<std::string>().find(e.mention), std::string::npos)
+        << res->body << " lacks " << e.mention;
+  }
+  const Reply after = post(s->port, ok, "/v1/messages");
+  EXPECT_EQ(after.status, 200) << after.body.dump();
+}
+
+TEST(Server, ResponsesErrorsAndOverflow) {
+  REQUIRE_NANO();
+  auto c = client(s->port);
+  auto unknown = c.Post("/v1/responses", R"({"input": "hi", "best_of": 2})", "application/json");
+  ASSERT_TRUE(unknown);
+  EXPECT_EQ(unknown->status, 400);
+  EXPECT_EQ(Json::parse(unknown->body)["error"]["param"], "best_of") << unknown->body;
+  std::string long_text;
+  while (long_text.size() < 30000) long_text += "word ";
+  auto over = c.Post("/v1/responses", Json{{"input", long_text}}.dump(), "application/json");
+  ASSERT_TRUE(over);
+  EXPECT_EQ(over->status, 400);
+  EXPECT_EQ(Json::parse(over->body)["error"]["code"], "context_length_exceeded") << over->body;
+  auto streamed = c.Post("/v1/responses", Json{{"input", long_text}, {"stream", true}}.dump(), "application/json");
+  ASSERT_TRUE(streamed);
+  EXPECT_EQ(streamed->status, 200);
+  EXPECT_NE(streamed->body.find("event: response.failed"), std::string::npos) << streamed->body;
+  EXPECT_NE(streamed->body.find("\"code\":\"context_length_exceeded\""), std::string::npos) << streamed->body;
+  auto missing = c.Get("/v1/responses/resp_nothing");
+  ASSERT_TRUE(missing);
+  EXPECT_EQ(missing->status, 404);
+  httplib::Headers upgrade = {{"Connection", "Upgrade"}, {"Upgrade", "websocket"}};
+  auto ws = c.Get("/v1/responses", upgrade);
+  ASSERT_TRUE(ws);
+  EXPECT_EQ(ws->status, 405);
+  EXPECT_NE(ws->body.find("WebSocket"), std::string::npos) << ws->body;
+}
+
+TEST(Server, MessagesClientDisconnectMidStreamKeepsServing) {
+  REQUIRE_NANO();
+  // Messages has no seed field: the server's default seed makes this the chat case's endless stream.
+  session::TurnOptions defaults;
+  defaults.sampling.seed = endless_stream_request()["seed"];
+  Server server(*s->model, serve_options(defaults));
+  const int port = server.bind("127.0.0.1", 0);
+  std::thread running([&] { server.run(); });
+  auto c = client(port);
+  Json endless = endless_stream_request();
+  endless.erase("seed");
+  endless["model"] = "claude-sonnet-4-5";
+  ::close(open_stream(port, endless, "/v1/messages", "text_delta"));
+  const Reply next = post(port, tool_request("How many lines are in notes.txt?"));
+  ASSERT_EQ(next.status, 200) << next.body.dump();
+  EXPECT_EQ(Json::parse(c.Get("/health")->body)["generations"]["interrupted"], 1);
+  server.stop();
+  running.join();
+}
+
+// An assistant turn the server generated, sent back without its reasoning and with its arguments
+// re-serialized, renders to the sampled tokens: the next turn reuses the previous prompt and completion.
+TEST(Server, ReplayedTurnReusesThePreviousPromptAndCompletion) {
+  REQUIRE_NANO();
+  Json request = tool_request("How many lines are in notes.txt?");
+  const Reply first = post(s->port, request);
+  ASSERT_EQ(first.status, 200) << first.body.dump();
+  Json message = first.body["choices"][0]["message"];
+  ASSERT_TRUE(message.contains("tool_calls")) << message.dump();
+  message.erase("reasoning_content");
+  Json& call = message["tool_calls"][0];
+  const Json args = Json::parse(call["function"]["arguments"].get<std::string>());
+  call["function"]["arguments"] = args.dump(2);
+  request["messages"].push_back(message);
+  request["messages"].push_back({{"role", "tool"}, {"tool_call_id", call["id"]}, {"content", "7 notes.txt"}});
+  const Reply second = post(s->port, request);
+  ASSERT_EQ(second.status, 200) << second.body.dump();
+  const int64_t previous = first.body["usage"]["total_tokens"];
+  const int64_t reused = second.body["usage"]["prompt_tokens_details"]["cached_tokens"];
+  EXPECT_GE(reused, previous * 95 / 100) << "reused " << reused << " of " << previous;
+}
+
+TEST(Server, ApiKeyIsRequiredWhenSet) {
+  REQUIRE_NANO();
+  ServerOptions options = serve_options({});
+  options.api_key = "sekrit";
+  Server server(*s->model, options);
+  const int port = server.bind("127.0.0.1", 0);
+  std::thread running([&] { server.run(); });
+  auto c = client(port);
+  const std::string body = R"({"model": "claude-x", "messages": [{"role": "user", "content": "hi"}]})";
+  auto none = c.Post("/v1/messages/count_tokens", body, "application/json");
+  ASSERT_TRUE(none);
+  EXPECT_EQ(none->status, 401);
+  EXPECT_EQ(Json::parse(none->body)["error"]["type"], "authentication_error") << none->body;
+  auto chat = c.Post("/v1/chat/completions", "{}", "application/json");
+  ASSERT_TRUE(chat);
+  EXPECT_EQ(chat->status, 401);
+  EXPECT_EQ(Json::parse(chat->body)["error"]["code"], "invalid_api_key") << chat->body;
+  auto keyed = c.Post("/v1/messages/count_tokens", {{"x-api-key", "sekrit"}}, body, "application/json");
+  ASSERT_TRUE(keyed);
+  EXPECT_EQ(keyed->status, 200) << keyed->body;
+  auto bearer = c.Post("/v1/messages/count_tokens", {{"Authorization", "Bearer sekrit"}}, body, "application/json");
+  ASSERT_TRUE(bearer);
+  EXPECT_EQ(bearer->status, 200) << bearer->body;
+  EXPECT_EQ(c.Get("/health")->status, 200);
+  server.stop();
+  running.join();
+}
+
+// /v1/completions continues raw text: token ids and the text they spell give the same continuation,
+// the stream adds up to the whole answer, and a stop sequence ends it before the sequence.
+TEST(Server, CompletionsContinueRawPrompts) {
+  REQUIRE_NANO();
+  const std::string text = "<｜begin▁of▁sentence｜><｜User｜>Say hello.<｜Assistant｜></think>";
+  const Reply whole = post(s->port, {{"prompt", text}, {"max_tokens", 16}}, "/v1/completions");
+  ASSERT_EQ(whole.status, 200) << whole.body.dump();
+  EXPECT_EQ(whole.body["object"], "text_completion");
+  const std::string answer = whole.body["choices"][0]["text"];
+  EXPECT_FALSE(answer.empty());
+  const std::vector<uint32_t> ids = s->model->tokenizer().encode(text);
+  const Reply by_ids = post(s->port, {{"prompt", ids}, {"max_tokens", 16}}, "/v1/completions");
+  ASSERT_EQ(by_ids.status, 200) << by_ids.body.dump();
+  EXPECT_EQ(by_ids.body["choices"][0]["text"], answer);
+  auto streamed = client(s->port).Post("/v1/completions",
+                                       Json{{"prompt", text}, {"max_tokens", 16}, {"stream", true}}.dump(),
+                                       "application/json");
+  ASSERT_TRUE(streamed);
+  std::string joined;
+  for (const Json& e : sse_events(streamed->body))
+    if (e != "[DONE]" && !e["choices"].empty()) joined += e["choices"][0]["text"].get<std::string>();
+  EXPECT_EQ(joined, answer);
+  ASSERT_GE(answer.size(), 2u);
+  const std::string stop = answer.substr(answer.size() / 2, 1);
+  const Reply stopped = post(s->port, {{"prompt", text}, {"max_tokens", 16}, {"stop", stop}}, "/v1/completions");
+  ASSERT_EQ(stopped.status, 200) << stopped.body.dump();
+  EXPECT_EQ(stopped.body["choices"][0]["text"], answer.substr(0, answer.find(stop)));
+  EXPECT_EQ(stopped.body["choices"][0]["finish_reason"], "stop");
+  const Reply bad = post(s->port, {{"prompt", Json::array({1, -5})}}, "/v1/completions");
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(bad.body["error"]["param"], "prompt[1]") << bad.body.dump();
 }
 
 }  // namespace
