@@ -14,15 +14,15 @@
 #include <string_view>
 #include <vector>
 
-#include "agent/trajectory/replay.h"
-#include "agent/trajectory/trajectory_log.h"
-#include "agent/trajectory/trajectory_record.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "trajectory/replay.h"
+#include "trajectory/trajectory_log.h"
+#include "trajectory/trajectory_record.h"
 
 namespace {
 
-using namespace baleen::agent;
+using namespace baleen::trajectory;
 
 // tmpfs when there is one: fdatasync is then free.
 const std::string& log_path() {

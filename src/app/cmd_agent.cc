@@ -13,13 +13,13 @@
 #include <optional>
 #include <string>
 
-#include "agent/sandbox/sandbox.h"
-#include "agent/session/agent_loop.h"
-#include "agent/trajectory/trajectory_record.h"
+#include "agent/agent_loop.h"
 #include "app/chat_options.h"
 #include "app/command.h"
 #include "core/error.h"
+#include "sandbox/sandbox.h"
 #include "session/loaded_model.h"
+#include "trajectory/trajectory_record.h"
 
 namespace baleen::app {
 namespace {
@@ -36,8 +36,8 @@ struct Options {
   bool one_shot = false;  // -p given
 };
 
-std::unique_ptr<agent::Sandbox> make_sandbox(const Options& o, const std::filesystem::path& state_root) {
-  agent::SandboxSpec spec;
+std::unique_ptr<sandbox::Sandbox> make_sandbox(const Options& o, const std::filesystem::path& state_root) {
+  sandbox::SandboxSpec spec;
   spec.state_root = state_root.string();
   if (o.sandbox == "function") {
     spec.image = std::filesystem::absolute(o.root).string();
@@ -45,7 +45,7 @@ std::unique_ptr<agent::Sandbox> make_sandbox(const Options& o, const std::filesy
     check(!o.image.empty(), "--sandbox {} needs --image DIR (scripts/build_image.sh)", o.sandbox);
     spec.image = o.image;
   }
-  return agent::create_sandbox(o.sandbox, spec);
+  return sandbox::create_sandbox(o.sandbox, spec);
 }
 
 agent::AgentOptions agent_options(const Options& o) {
@@ -71,7 +71,7 @@ agent::AgentOptions agent_options(const Options& o) {
 
 // "tool calls: X executed, ...": executed counts every live run of a tool, the re-runs of calls a crash cut
 // off after their tool_start included.
-std::string tool_call_counts(const agent::ReplayStats& stats) {
+std::string tool_call_counts(const trajectory::ReplayStats& stats) {
   return fmt::format("tool calls: {} executed, {} replayed, {} re-run after an interruption",
                      stats.tool_calls_executed, stats.tool_calls_replayed, stats.interrupted_calls_rerun);
 }
@@ -121,9 +121,10 @@ agent::AgentEnd run_interactive(agent::AgentLoop& loop, const std::string& log_p
 
 // An interactive session's log starts with a user turn, a one-shot run's does not: resuming one in the other
 // mode would diverge at its first record.
-void check_log_mode(const agent::TrajectoryLog& log, bool one_shot) {
+void check_log_mode(const trajectory::TrajectoryLog& log, bool one_shot) {
   if (log.payloads().empty()) return;
-  const bool interactive = agent::decode_record(log.payloads().front()).type == agent::RecordType::kUser;
+  const bool interactive =
+      trajectory::decode_record(log.payloads().front()).type == trajectory::RecordType::kUser;
   check(!one_shot || !interactive, "{} is the log of an interactive session: resume it without -p",
         log.path());
   check(one_shot || interactive, "{} is the log of a one-shot run: resume it with -p and its task",
@@ -136,9 +137,10 @@ void run(const Options& o) {
                                : !o.log.empty()  ? o.log
                                                  : "baleen-agent.trajectory";
   check(o.resume.empty() || std::filesystem::exists(o.resume), "--resume {}: no such file", o.resume);
-  agent::TrajectoryLog log = agent::TrajectoryLog::open(log_path);
+  trajectory::TrajectoryLog log = trajectory::TrajectoryLog::open(log_path);
   check_log_mode(log, o.one_shot);
-  session::LoadedModel loaded(session::resolve_model_dir(o.chat.model), o.chat.tokenizer_path(), o.chat.options());
+  session::LoadedModel loaded(session::resolve_model_dir(o.chat.model), o.chat.tokenizer_path(),
+                              o.chat.options());
   session::TurnRunner session(loaded.model(), loaded.tokenizer(), o.chat.storage());
   const auto state_root = std::filesystem::temp_directory_path() / fmt::format("baleen-agent-{}", ::getpid());
   std::filesystem::create_directories(state_root);

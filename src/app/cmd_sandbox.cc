@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "agent/sandbox/sandbox.h"
 #include "app/command.h"
 #include "core/error.h"
+#include "sandbox/sandbox.h"
 
 namespace baleen::app {
 
@@ -37,7 +37,7 @@ void write_out(FILE* stream, const std::string& data) {
 }
 
 void create(const SandboxOptions& o) {
-  agent::SandboxSpec spec;
+  sandbox::SandboxSpec spec;
   spec.image = o.image;
   spec.state_root = o.root;
   spec.persist = true;
@@ -48,13 +48,13 @@ void create(const SandboxOptions& o) {
   spec.limits.network = o.network;
   spec.limits.wall_timeout = std::chrono::milliseconds(static_cast<int64_t>(o.timeout_s * 1000));
   if (o.no_user_namespace) spec.user_namespace = std::nullopt;
-  auto sandbox = agent::create_sandbox(o.substrate, spec);
+  auto sandbox = sandbox::create_sandbox(o.substrate, spec);
   std::printf("%s\n", sandbox->id().c_str());
 }
 
 [[noreturn]] void exec(const SandboxOptions& o) {
-  auto sandbox = agent::attach_sandbox(o.root, o.id);
-  agent::ExecRequest request;
+  auto sandbox = sandbox::attach_sandbox(o.root, o.id);
+  sandbox::ExecRequest request;
   request.argv = o.argv;
   request.shell = o.shell;
   request.env = o.env;
@@ -65,7 +65,7 @@ void create(const SandboxOptions& o) {
   if (o.forward_stdin) {
     request.stdin_data.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
   }
-  agent::ExecResult result = sandbox->exec(request);
+  sandbox::ExecResult result = sandbox->exec(request);
   write_out(stdout, result.stdout_data);
   write_out(stderr, result.stderr_data);
   if (result.stdout_truncated || result.stderr_truncated) std::fprintf(stderr, "baleen: output truncated\n");
@@ -73,7 +73,7 @@ void create(const SandboxOptions& o) {
 }
 
 void list(const SandboxOptions& o) {
-  for (const auto& info : agent::list_sandboxes(o.root)) {
+  for (const auto& info : sandbox::list_sandboxes(o.root)) {
     std::printf("%s\t%s\t%s\t%s\n", info.id.c_str(), info.substrate.c_str(), info.alive ? "alive" : "dead",
                 info.image.c_str());
   }
@@ -124,7 +124,7 @@ void add_sandbox_command(CLI::App& app) {
   auto* destroy_cmd = cmd->add_subcommand("destroy", "Stop a sandbox and remove its state");
   add_root(destroy_cmd);
   destroy_cmd->add_option("id", options->id, "Sandbox id")->required();
-  destroy_cmd->callback([options] { agent::attach_sandbox(options->root, options->id)->destroy(); });
+  destroy_cmd->callback([options] { sandbox::attach_sandbox(options->root, options->id)->destroy(); });
 
   auto* list_cmd = cmd->add_subcommand("list", "List sandboxes: id, substrate, alive|dead, image");
   add_root(list_cmd);

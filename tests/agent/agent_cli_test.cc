@@ -16,12 +16,18 @@
 #include <thread>
 #include <vector>
 
-#include "agent/trajectory/trajectory_log.h"
-#include "agent/trajectory/trajectory_record.h"
 #include "cli_outcome.h"
+#include "trajectory/trajectory_log.h"
+#include "trajectory/trajectory_record.h"
 
 namespace baleen::agent {
 namespace {
+
+using trajectory::RecordType;
+using trajectory::TrajectoryLog;
+using trajectory::TrajectoryRecord;
+using trajectory::decode_record;
+using trajectory::encode_record;
 
 namespace fs = std::filesystem;
 using testing::Outcome;
