@@ -59,7 +59,7 @@ BENCHMARK(MicrovmExec)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(5.
 
 int main(int argc, char** argv) {
   std::string reason;
-  if (!baleen::sandbox::MicrovmSandbox::available(&reason) ||
+  if (!baleen::sandbox::find_substrate("microvm").available(&reason) ||
       !std::filesystem::exists(bench_spec().image + "/microvm.json")) {
     std::printf("microvm_bench: skipped: %s\n",
                 reason.empty() ? "scripts/build_microvm.sh failed" : reason.c_str());

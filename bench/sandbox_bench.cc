@@ -117,7 +117,7 @@ void report_latency(benchmark::State& state, std::vector<double> samples_ms) {
 
 bool process_substrate_available(benchmark::State& state) {
   std::string reason;
-  if (baleen::sandbox::ProcessSandbox::available(&reason)) return true;
+  if (baleen::sandbox::find_substrate("process").available(&reason)) return true;
   state.SkipWithError(reason.c_str());
   return false;
 }
@@ -228,7 +228,7 @@ int64_t cgroup_memory_kb(const nlohmann::json& state, const char* v1_file) {
 
 void ContainerCreateExecDestroy(benchmark::State& state) {
   std::string reason;
-  if (!baleen::sandbox::ContainerSandbox::available(&reason)) return state.SkipWithError(reason.c_str());
+  if (!baleen::sandbox::find_substrate("container").available(&reason)) return state.SkipWithError(reason.c_str());
   create_exec_destroy(state, "container");
 }
 BENCHMARK(ContainerCreateExecDestroy)

@@ -91,7 +91,7 @@ ToolOutcome exec_text(sandbox::Sandbox& sandbox, sandbox::ExecRequest request) {
   if (r.timed_out) return {out + "\n[timed out]", true};
   if (r.signal != 0) return {fmt::format("{}\n[signal {}]", out, r.signal), true};
   if (r.exit_code != 0) {
-    if (sandbox.substrate() == "function") return {"error: " + out, true};
+    if (!sandbox.runs_processes()) return {"error: " + out, true};
     return {(out.empty() ? "" : out + "\n") + fmt::format("[exit code {}]", r.exit_code), false};
   }
   return {out, false};
@@ -151,7 +151,7 @@ std::string number_text(double value) {
 ToolOutcome run_workspace_tool(sandbox::Sandbox& sandbox, const std::string& name, const chat::Json& args) {
   if (const std::string errors = schema_errors(name, args); !errors.empty())
     return {"error: " + errors, true};
-  const bool function = sandbox.substrate() == "function";
+  const bool function = !sandbox.runs_processes();
   try {
     if (name == "calculator") return calculate(args);
     if (name == "run_command") {

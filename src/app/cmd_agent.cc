@@ -34,18 +34,38 @@ struct Options {
   std::string task, sandbox = "function", image, root = ".", log, resume;
   int64_t max_steps = 8;
   bool one_shot = false;  // -p given
+  bool apply = false, root_read_write = false;
 };
 
 std::unique_ptr<sandbox::Sandbox> make_sandbox(const Options& o, const std::filesystem::path& state_root) {
   sandbox::SandboxSpec spec;
   spec.state_root = state_root.string();
-  if (o.sandbox == "function") {
-    spec.image = std::filesystem::absolute(o.root).string();
-  } else {
-    check(!o.image.empty(), "--sandbox {} needs --image DIR (scripts/build_image.sh)", o.sandbox);
-    spec.image = o.image;
-  }
+  spec.workspace = sandbox::Workspace{
+      std::filesystem::absolute(o.root).string(),
+      o.root_read_write ? sandbox::WorkspaceMode::kReadWrite : sandbox::WorkspaceMode::kCopyOnWrite};
+  check(o.sandbox == "function" || !o.image.empty(),
+        "--sandbox {} needs --image DIR (scripts/build_image.sh)", o.sandbox);
+  spec.image = o.image;
   return sandbox::create_sandbox(o.sandbox, spec);
+}
+
+// A copy-on-write workspace's changes on stderr, written to --root with --apply. A substrate that cannot
+// list them (microvm) says so; with --apply that is an error.
+void finish_workspace(sandbox::Sandbox& sandbox, const Options& o) {
+  std::vector<sandbox::WorkspaceChange> changes;
+  try {
+    changes = sandbox.workspace_changes();
+  } catch (const Error& e) {
+    if (o.apply) throw;
+    std::fprintf(stderr, "[workspace: %s]\n", e.what());
+  }
+  if (changes.empty()) return;
+  for (const auto& change : changes)
+    std::fprintf(stderr, "[workspace] %c %s\n", "AMD"[change.kind], change.path.c_str());
+  if (o.apply) sandbox.apply_workspace();
+  std::fprintf(stderr, "[workspace: %zu changes %s %s%s]\n", changes.size(),
+               o.apply ? "applied to" : "not applied to", o.root.c_str(),
+               o.apply ? "" : " (--apply writes them)");
 }
 
 agent::AgentOptions agent_options(const Options& o) {
@@ -157,6 +177,7 @@ void run(const Options& o) {
     agent::AgentLoop loop(session, *sandbox, log, agent_options(o));
     end = run_interactive(loop, log_path);
   }
+  if (end != agent::AgentEnd::kInterrupted) finish_workspace(*sandbox, o);
   sandbox->destroy();
   std::filesystem::remove_all(state_root);
   check(end != agent::AgentEnd::kInterrupted, "interrupted; resume with --resume {}", log_path);
@@ -175,7 +196,12 @@ void add_agent_command(CLI::App& app) {
   cmd->add_option("--sandbox", opts->sandbox, "substrate: function | process | container | microvm")
       ->capture_default_str();
   cmd->add_option("--image", opts->image, "image directory (process, container, microvm)");
-  cmd->add_option("--root", opts->root, "workspace directory (function substrate)")->capture_default_str();
+  cmd->add_option("--root", opts->root, "workspace directory, seen at /work (function: the tools' root)")
+      ->capture_default_str();
+  cmd->add_flag("--apply", opts->apply,
+                "write the sandbox's changes to --root at the end (default: list them)");
+  cmd->add_flag("--root-read-write", opts->root_read_write,
+                "the sandbox writes --root directly instead of a copy-on-write layer over it");
   cmd->add_option("--log", opts->log, "trajectory log to write (default baleen-agent.trajectory)");
   cmd->add_option("--resume", opts->resume,
                   "trajectory log to replay, then continue live (without -p: every logged task, then stdin)");

@@ -15,9 +15,11 @@
 
 #include "core/error.h"
 #include "core/log.h"
-#include "sandbox/confined_path.h"
+#include "sandbox/cgroup.h"
+#include "sandbox/crun.h"
+#include "sandbox/exec_command.h"
 #include "sandbox/image.h"
-#include "sandbox/layer_copy.h"
+#include "sandbox/layered_sandbox.h"
 #include "sandbox/oci_config.h"
 #include "sandbox/output_capture.h"
 #include "sandbox/sandbox_state.h"
@@ -56,9 +58,25 @@ double seconds(const timeval& t) {
   return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) * 1e-6;
 }
 
-}  // namespace
+// One sandbox: crun's state and the sandbox's cgroups. This file's alone, so its members are public to
+// the create and attach functions below.
+class ContainerSandbox final : public LayeredSandbox {
+ public:
+  ContainerSandbox() : LayeredSandbox("container") {}
+  ~ContainerSandbox() override { destroy_unless_persisted(); }
+  ExecResult exec(const ExecRequest& request) override;
+  void destroy() override;
+  // Kills every process of the sandbox but its init (a timeout), as init's kill(-1) would.
+  void kill_commands() const;
 
-bool ContainerSandbox::available(std::string* reason) {
+  Crun crun_;
+
+ protected:
+  // The host sees the same overlay mount as the container.
+  Fd open_dir(Dir dir) const override;
+};
+
+bool available(std::string* reason) {
   auto no = [&](const char* why) {
     if (reason != nullptr) *reason = why;
     return false;
@@ -71,66 +89,46 @@ bool ContainerSandbox::available(std::string* reason) {
   return true;
 }
 
-std::unique_ptr<Sandbox> ContainerSandbox::create(const SandboxSpec& spec) {
-  std::string reason;
-  check(available(&reason), "container substrate unavailable: {}", reason);
-  check(!spec.state_root.empty(), "container substrate: the spec names no state_root");
-  Image image = Image::open(spec.image);
-  std::unique_ptr<ContainerSandbox> sandbox(new ContainerSandbox());
-  sandbox->id_ = new_sandbox_id();
-  sandbox->state_dir_ = fs::absolute(sandbox_state_dir(spec.state_root, sandbox->id_)).string();
-  sandbox->image_dir_ = image.dir;
-  sandbox->limits_ = spec.limits;
-  sandbox->persist_ = spec.persist;
-  sandbox->crun_ = Crun(sandbox->state_dir_ + "/crun");
-  const std::string& dir = sandbox->state_dir_;
-  for (const char* sub : {"/mnt", "/bundle", "/crun"}) fs::create_directories(dir + sub);
+std::unique_ptr<Sandbox> create(const SandboxSpec& spec) {
+  auto sandbox = std::make_unique<ContainerSandbox>();
+  sandbox->start_new(&available, spec);
+  const std::string& dir = sandbox->state_dir();
+  sandbox->crun_ = Crun(dir + "/crun");
   bool mounted = false;
   try {
-    sandbox->cgroup_ = SandboxCgroup::create(sandbox->id_, spec.limits);
+    Image image = Image::open(spec.image);
+    sandbox->image_dir_ = image.dir;
+    for (const char* sub : {"/mnt", "/bundle", "/crun"}) fs::create_directories(dir + sub);
+    sandbox->cgroup_ = SandboxCgroup::create(sandbox->id(), spec.limits);
     WritableLayer layer = WritableLayer::plan(image, spec.limits.disk_bytes, dir + "/mnt");
     layer.mount();
     mounted = true;
-    OciConfigInput input{layer.root, sandbox->id_, spec.limits, sandbox->cgroup_.limits_memory()};
+    if (sandbox->workspace()) layer.mount_workspace(*sandbox->workspace());
+    OciConfigInput input{layer.root, sandbox->id(), spec.limits, sandbox->cgroup_.limits_memory()};
     std::ofstream(dir + "/bundle/config.json") << oci_config(input).dump(2) << "\n";
-    sandbox->crun_.run({.args = {"run", "--detach", "--bundle", dir + "/bundle", sandbox->id_},
+    sandbox->crun_.run({.args = {"run", "--detach", "--bundle", dir + "/bundle", sandbox->id()},
                         .cgroup = &sandbox->cgroup_});
+    sandbox->save_layers_state(image, nlohmann::json::object());
   } catch (...) {
     try {
-      sandbox->crun_.run({.args = {"delete", "--force", sandbox->id_}});
+      sandbox->crun_.run({.args = {"delete", "--force", sandbox->id()}});
     } catch (const Error&) {
     }
     if (mounted) WritableLayer::unmount(dir + "/mnt");
-    sandbox->cgroup_.remove();
-    std::error_code ignored;
-    fs::remove_all(dir, ignored);
+    sandbox->abandon();
     throw;
   }
-  save_sandbox_state(dir, {{"id", sandbox->id_},
-                           {"substrate", "container"},
-                           {"image", image.dir},
-                           {"image_hash", image.hash},
-                           {"limits", limits_to_json(spec.limits)},
-                           {"cgroups", sandbox->cgroup_.dirs()},
-                           {"cgroup_v2", sandbox->cgroup_.v2()},
-                           {"persist", spec.persist}});
   return sandbox;
 }
 
-std::unique_ptr<Sandbox> ContainerSandbox::attach(const std::string& state_dir) {
-  nlohmann::json state = load_sandbox_state(state_dir);
-  std::unique_ptr<ContainerSandbox> sandbox(new ContainerSandbox());
-  sandbox->id_ = state.at("id");
-  sandbox->state_dir_ = fs::absolute(state_dir).string();
-  sandbox->image_dir_ = state.at("image");
-  sandbox->limits_ = limits_from_json(state.at("limits"));
-  sandbox->cgroup_ = SandboxCgroup::from_dirs(state.at("cgroups"), state.at("cgroup_v2"));
-  sandbox->crun_ = Crun(sandbox->state_dir_ + "/crun");
-  sandbox->persist_ = true;  // attached sandboxes are never destroyed implicitly
+std::unique_ptr<Sandbox> attach(const std::string& state_dir) {
+  auto sandbox = std::make_unique<ContainerSandbox>();
+  sandbox->attach_layers(state_dir);
+  sandbox->crun_ = Crun(sandbox->state_dir() + "/crun");
   return sandbox;
 }
 
-bool ContainerSandbox::alive(const std::string& state_dir) {
+bool alive(const std::string& state_dir) {
   std::string dir = fs::absolute(state_dir).string();
   try {
     nlohmann::json state = load_sandbox_state(dir);
@@ -141,13 +139,11 @@ bool ContainerSandbox::alive(const std::string& state_dir) {
   }
 }
 
-ContainerSandbox::~ContainerSandbox() {
-  if (destroyed_ || persist_) return;
-  try {
-    destroy();
-  } catch (const Error& e) {
-    log::warn("sandbox {}: {}", id_, e.what());
-  }
+}  // namespace
+
+const Substrate& container_substrate() {
+  static const Substrate row{"container", &create, &attach, &available, &alive};
+  return row;
 }
 
 void ContainerSandbox::kill_commands() const {
@@ -160,14 +156,12 @@ void ContainerSandbox::kill_commands() const {
 }
 
 ExecResult ContainerSandbox::exec(const ExecRequest& request) {
-  check(!destroyed_, "sandbox {} was destroyed", id_);
-  std::vector<std::string> argv = request.argv;
-  if (!request.shell.empty()) argv = {"/bin/sh", "-c", request.shell};
-  check(!argv.empty(), "exec: the request has neither argv nor a shell line");
+  check_not_destroyed();
+  const ExecCommand command = exec_command(request, limits_, working_dir());
+  const std::vector<std::string>& argv = command.argv;
   // crun exec takes no_new_privs from its flags, not from config.json.
-  std::vector<std::string> args = {"exec", "--no-new-privs", "--cwd",
-                                   request.cwd.empty() ? "/" : request.cwd};
-  for (const std::string& variable : request.env.empty() ? default_exec_env() : request.env) {
+  std::vector<std::string> args = {"exec", "--no-new-privs", "--cwd", command.cwd};
+  for (const std::string& variable : command.env) {
     args.insert(args.end(), {"--env", variable});
   }
   args.push_back(id_);
@@ -186,7 +180,7 @@ ExecResult ContainerSandbox::exec(const ExecRequest& request) {
   Fd exited(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
   check(static_cast<bool>(exited), "pidfd_open failed: {}", std::strerror(errno));
   bool timed_out = false;
-  auto timeout = request.timeout.value_or(limits_.wall_timeout);
+  const auto timeout = command.timeout;
   Deadline deadline{start + timeout, [&] {
                       timed_out = true;
                       kill_commands();
@@ -211,43 +205,16 @@ ExecResult ContainerSandbox::exec(const ExecRequest& request) {
   return result;
 }
 
-int ContainerSandbox::open_root() const {
-  check(!destroyed_, "sandbox {} was destroyed", id_);
-  std::string root = state_dir_ + "/mnt/root";
-  int fd = ::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
-  check(fd >= 0, "sandbox {}: cannot open its root {}: {}", id_, root, std::strerror(errno));
+Fd ContainerSandbox::open_dir(Dir which) const {
+  check_not_destroyed();
+  std::string dir = state_dir_ + (which == Dir::kRoot ? "/mnt/root" : "/mnt");
+  Fd fd(::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  check(static_cast<bool>(fd), "sandbox {}: cannot open {}: {}", id_, dir, std::strerror(errno));
   return fd;
 }
 
-// The host sees the same overlay mount as the container: openat2(RESOLVE_IN_ROOT) on it resolves
-// '..' and absolute symlinks inside it, like chroot.
-void ContainerSandbox::write_file(const std::string& path, std::string_view data, int mode) {
-  Fd root(open_root());
-  std::string relative = relative_to_root(path);
-  size_t slash = relative.rfind('/');
-  if (slash != std::string::npos)
-    make_dirs_confined(root.get(), relative.substr(0, slash), Confinement::kInRoot);
-  Fd fd = open_confined(root.get(), relative, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, mode,
-                        Confinement::kInRoot);
-  write_whole(fd.get(), data, path);
-  bool ok = ::fchmod(fd.get(), static_cast<mode_t>(mode)) == 0;
-  check(ok, "cannot chmod '{}': {}", path, std::strerror(errno));
-}
-
-std::string ContainerSandbox::read_file(const std::string& path, int64_t max_bytes) {
-  Fd root(open_root());
-  Fd fd = open_confined(root.get(), path, O_RDONLY, 0, Confinement::kInRoot);
-  return read_whole(fd.get(), max_bytes, path);
-}
-
-std::string ContainerSandbox::snapshot(const std::string& image_dir) {
-  check(!destroyed_, "sandbox {} was destroyed", id_);
-  return write_snapshot_image(image_dir_, state_dir_ + "/mnt/upper", image_dir, std::nullopt);
-}
-
 void ContainerSandbox::destroy() {
-  if (destroyed_) return;
-  destroyed_ = true;
+  if (!begin_destroy()) return;
   if (!fs::exists(state_dir_)) return;  // another handle destroyed it
   // delete --force kills the init (and so the pid namespace) and removes crun's state.
   try {
@@ -257,9 +224,7 @@ void ContainerSandbox::destroy() {
   }
   WritableLayer::unmount(state_dir_ + "/mnt");
   cgroup_.remove();
-  std::error_code error;
-  fs::remove_all(state_dir_, error);
-  check(!error, "sandbox {}: cannot remove its state '{}': {}", id_, state_dir_, error.message());
+  remove_state();
 }
 
 }  // namespace baleen::sandbox

@@ -12,7 +12,9 @@
 #include <vector>
 
 #include "core/error.h"
+#include "sandbox/confined_path.h"
 #include "sandbox/sandbox_state.h"
+#include "sandbox/stateful_sandbox.h"
 
 namespace baleen::sandbox {
 
@@ -38,33 +40,68 @@ std::string join(const std::string& dir, const std::string& name) {
   return dir == "." || dir.empty() ? name : dir + "/" + name;
 }
 
-}  // namespace
+// One sandbox: the directory its tools work in. This file's alone, so its members are public to the create
+// and attach functions below.
+class FunctionSandbox final : public StatefulSandbox {
+ public:
+  FunctionSandbox() : StatefulSandbox("function") {}
+  ~FunctionSandbox() override { destroy_unless_persisted(); }
+  bool runs_processes() const override { return false; }
+  // The directory is the sandbox's whole filesystem: its root.
+  std::string working_dir() const override { return "/"; }
+  ExecResult exec(const ExecRequest& request) override;
+  void write_file(const std::string& path, std::string_view data, int mode) override;
+  std::string read_file(const std::string& path, int64_t max_bytes) override;
+  std::string snapshot(const std::string& image_dir) override;
+  void destroy() override;
+  void open_root(std::string root);
+  std::string run_tool(const ExecRequest& request);
+  std::string list_dir(const std::string& path);
+  std::string search(const std::string& text, const std::string& path, int64_t cap);
 
-FunctionSandbox::FunctionSandbox(std::string id, std::string root, std::string state_dir, Limits limits)
-    : id_(std::move(id)), root_(std::move(root)), state_dir_(std::move(state_dir)), limits_(limits) {
-  root_fd_ = Fd(::open(root_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-  check(static_cast<bool>(root_fd_), "function sandbox root '{}' is not a directory: {}", root_,
-        std::strerror(errno));
+  std::string root_;
+  Fd root_fd_;
+};
+
+bool available(std::string*) {
+  return true;
 }
 
-std::unique_ptr<Sandbox> FunctionSandbox::create(const SandboxSpec& spec) {
-  check(!spec.image.empty(), "function substrate: the spec names no root directory (image)");
-  check(!spec.state_root.empty(), "function substrate: the spec names no state_root");
-  std::string root = std::filesystem::absolute(spec.image).lexically_normal().string();
-  std::string id = new_sandbox_id();
-  std::string state_dir = sandbox_state_dir(spec.state_root, id);
-  std::filesystem::create_directories(state_dir);
-  std::unique_ptr<Sandbox> sandbox(new FunctionSandbox(id, root, state_dir, spec.limits));
-  save_sandbox_state(
-      state_dir,
-      {{"id", id}, {"substrate", "function"}, {"image", root}, {"limits", limits_to_json(spec.limits)}});
+bool alive(const std::string&) {
+  return true;  // no process of it runs
+}
+
+std::unique_ptr<Sandbox> create(const SandboxSpec& spec) {
+  const std::string& dir = spec.workspace ? spec.workspace->dir : spec.image;
+  check(!dir.empty(), "function substrate: the spec names no workspace (or image) directory");
+  SandboxSpec own = spec;
+  // The tools change the directory itself: the workspace is read-write whatever the spec asks.
+  own.workspace = Workspace{dir, WorkspaceMode::kReadWrite};
+  auto sandbox = std::make_unique<FunctionSandbox>();
+  sandbox->start_new(&available, own);
+  sandbox->open_root(sandbox->workspace()->dir);
+  sandbox->save_state(sandbox->root_, "", nlohmann::json::object());
   return sandbox;
 }
 
-std::unique_ptr<Sandbox> FunctionSandbox::attach(const std::string& state_dir) {
-  nlohmann::json state = load_sandbox_state(state_dir);
-  return std::unique_ptr<Sandbox>(new FunctionSandbox(state.at("id"), state.at("image"), state_dir,
-                                                      limits_from_json(state.at("limits"))));
+std::unique_ptr<Sandbox> attach(const std::string& state_dir) {
+  auto sandbox = std::make_unique<FunctionSandbox>();
+  sandbox->open_root(sandbox->attach_to(state_dir).at("image"));
+  return sandbox;
+}
+
+}  // namespace
+
+const Substrate& function_substrate() {
+  static const Substrate row{"function", &create, &attach, &available, &alive};
+  return row;
+}
+
+void FunctionSandbox::open_root(std::string root) {
+  root_ = std::move(root);
+  root_fd_ = Fd(::open(root_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  check(static_cast<bool>(root_fd_), "function sandbox root '{}' is not a directory: {}", root_,
+        std::strerror(errno));
 }
 
 ExecResult FunctionSandbox::exec(const ExecRequest& request) {
@@ -180,9 +217,7 @@ std::string FunctionSandbox::snapshot(const std::string& image_dir) {
 }
 
 void FunctionSandbox::destroy() {
-  std::error_code error;
-  if (!state_dir_.empty()) std::filesystem::remove_all(state_dir_, error);
-  state_dir_.clear();
+  if (begin_destroy()) remove_state();
 }
 
 }  // namespace baleen::sandbox

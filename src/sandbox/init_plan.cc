@@ -10,9 +10,10 @@ namespace {
 // The plan's fields in one order, for both directions: `field(x)` visits each member.
 template <typename Plan, typename Visit>
 void visit_plan(Plan& plan, Visit&& field) {
-  for (auto* text :
-       {&plan.mnt, &plan.tmpfs_options, &plan.upper, &plan.work, &plan.root, &plan.overlay_options,
-        &plan.root_proc, &plan.root_proc_sys, &plan.root_sysrq, &plan.root_dev, &plan.dev_options}) {
+  for (auto* text : {&plan.mnt, &plan.tmpfs_options, &plan.upper, &plan.work, &plan.root,
+                     &plan.overlay_options, &plan.root_proc, &plan.root_proc_sys, &plan.root_sysrq,
+                     &plan.root_dev, &plan.dev_options, &plan.workspace, &plan.root_workspace,
+                     &plan.workspace_upper, &plan.workspace_work, &plan.workspace_options}) {
     field(*text);
   }
   field(plan.lowers);
@@ -123,6 +124,7 @@ const char* init_step_name(int step) {
                                            "mounting the image's layers idmapped to the sandbox's ids",
                                            "entering the user namespace",
                                            "dropping the bounding set and installing the seccomp filter",
+                                           "mounting the workspace at /work",
                                            "starting the init program (baleen-sandbox-init)"};
   return step >= 0 && step < static_cast<int>(std::size(kNames)) ? kNames[step] : "unknown step";
 }

@@ -22,6 +22,10 @@ struct InitPlan {
   std::string dev_options;             // the /dev tmpfs's: size, mode, owner
   std::vector<std::string> dev_nodes;  // root/dev/<name> for null, zero, full, random, urandom, tty
   std::vector<unsigned> dev_numbers;   // makedev numbers, same order
+  // With a workspace (sandbox.h), the host directory `workspace` at root_workspace: copy-on-write as an
+  // overlay (workspace_options: its lowerdir, and upperdir/workdir on the tmpfs), read-write as a bind
+  // (workspace_options empty).
+  std::string workspace, root_workspace, workspace_upper, workspace_work, workspace_options;
   bool die_with_parent = true;
   // With user_namespace, init joins the user namespace (user_namespace.h) once the root is built; the
   // layers are then mounted idmapped and the writable layer owned by host_root_id, the host uid and
@@ -66,6 +70,7 @@ enum InitStep : int32_t {
   kIdmap,
   kUserns,
   kConfine,
+  kWorkspace,
   kStartProgram,
 };
 

@@ -47,7 +47,7 @@ enum Op : uint32_t {
   kPing = 1,      // reply: Reply with status 0
   kExec = 2,      // + ExecRequest header and blob, fds [stdin, stdout, stderr]; reply: ExecReply
   kRootDir = 3,   // reply: Reply + the sandbox's root directory fd
-  kUpperDir = 4,  // reply: Reply + the writable layer's directory fd
+  kLayerDir = 4,  // reply: Reply + the writable layer's tmpfs: upper/ and, with a workspace, workspace-upper/
   kShutdown = 5,  // kills every process of the sandbox; init replies, then exits
 };
 

@@ -19,9 +19,12 @@
 #include <thread>
 
 #include "core/error.h"
+#include "core/fd.h"
 #include "core/log.h"
+#include "sandbox/exec_command.h"
 #include "sandbox/microvm_protocol.h"
 #include "sandbox/sandbox_state.h"
+#include "sandbox/stateful_sandbox.h"
 
 namespace baleen::sandbox {
 
@@ -207,51 +210,62 @@ std::string tail_of(const std::string& path, size_t bytes) {
   return text.size() > bytes ? text.substr(text.size() - bytes) : text;
 }
 
-}  // namespace
+// One sandbox: its QEMU process and the guest agent's socket. This file's alone, so its members are
+// public to the create and attach functions below.
+class MicrovmSandbox final : public StatefulSandbox {
+ public:
+  MicrovmSandbox() : StatefulSandbox("microvm") {}
+  ~MicrovmSandbox() override { destroy_unless_persisted(); }
+  ExecResult exec(const ExecRequest& request) override;
+  void write_file(const std::string& path, std::string_view data, int mode) override;
+  std::string read_file(const std::string& path, int64_t max_bytes) override;
+  std::string snapshot(const std::string& image_dir) override;
+  void destroy() override;
+  // One request on a fresh connection to the guest agent; throws on an "error" reply, when the
+  // VM exits, or when no reply comes within `patience`.
+  json request(json message, std::chrono::milliseconds patience) const;
+  std::string console_tail() const;
+  // Copies the workspace's files into the guest's /work: the guest shares no filesystem with the host, so
+  // its changes stay in its RAM (listing them is not supported).
+  void copy_workspace_in();
 
-bool MicrovmSandbox::available(std::string* reason) {
+  pid_t qemu_pid_ = -1;
+  bool own_child_ = false;  // QEMU is our child: reap it
+};
+
+bool available(std::string* reason) {
   if (!find_qemu().empty()) return true;
   if (reason != nullptr) *reason = "qemu-system-x86_64 is not on PATH (apt-get install qemu-system-x86)";
   return false;
 }
 
-bool MicrovmSandbox::alive(const std::string& state_dir) {
+bool alive(const std::string& state_dir) {
   std::string absolute = fs::absolute(state_dir).string();
   return qemu_running(load_sandbox_state(absolute).value("qemu_pid", -1), absolute, false);
 }
 
-std::unique_ptr<Sandbox> MicrovmSandbox::create(const SandboxSpec& spec) {
-  std::string reason;
-  check(available(&reason), "microvm substrate unavailable: {}", reason);
-  check(!spec.state_root.empty(), "microvm substrate: the spec names no state_root");
+std::unique_ptr<Sandbox> create(const SandboxSpec& spec) {
+  check(!spec.workspace || spec.workspace->mode == WorkspaceMode::kCopyOnWrite,
+        "microvm substrate: a read-write workspace needs a filesystem shared with the host, which the VM "
+        "does not have (use the process or container substrate)");
   BootFiles boot = open_boot_files(spec.image);
   const std::vector<Accel> choices = accel_choices();
   for (size_t i = 0;; ++i) {
     const Accel accel = choices[i];
-    std::unique_ptr<MicrovmSandbox> sandbox(new MicrovmSandbox());
-    sandbox->id_ = new_sandbox_id();
-    sandbox->state_dir_ = fs::absolute(sandbox_state_dir(spec.state_root, sandbox->id_)).string();
-    sandbox->limits_ = spec.limits;
-    sandbox->persist_ = spec.persist;
-    fs::create_directories(sandbox->state_dir_);
+    auto sandbox = std::make_unique<MicrovmSandbox>();
+    sandbox->start_new(&available, spec);
     try {
-      std::vector<std::string> command =
-          qemu_command(find_qemu(), boot, spec.limits, accel, sandbox->state_dir_);
-      sandbox->qemu_pid_ = start_qemu(command, sandbox->state_dir_ + "/qemu.log", spec.persist);
+      const std::string& dir = sandbox->state_dir();
+      sandbox->qemu_pid_ = start_qemu(qemu_command(find_qemu(), boot, spec.limits, accel, dir),
+                                      dir + "/qemu.log", spec.persist);
       sandbox->own_child_ = true;
-      save_sandbox_state(sandbox->state_dir_, {{"id", sandbox->id_},
-                                               {"substrate", "microvm"},
-                                               {"image", boot.dir},
-                                               {"image_hash", boot.hash},
-                                               {"limits", limits_to_json(spec.limits)},
-                                               {"qemu_pid", sandbox->qemu_pid_},
-                                               {"accel", accel_name(accel)},
-                                               {"persist", spec.persist}});
+      sandbox->save_state(boot.dir, boot.hash,
+                          {{"qemu_pid", sandbox->qemu_pid_}, {"accel", accel_name(accel)}});
       sandbox->request({{"op", "ping"}}, accel == Accel::kKvm ? kKvmBootPatience : kBootPatience);
+      if (sandbox->workspace()) sandbox->copy_workspace_in();
       return sandbox;
     } catch (const Error& e) {
       std::string console = sandbox->console_tail();
-      sandbox->persist_ = false;
       sandbox->destroy();
       if (i + 1 == choices.size())
         fail("cannot boot the microvm sandbox ({}): {}\n{}", accel_name(accel), e.what(), console);
@@ -261,23 +275,32 @@ std::unique_ptr<Sandbox> MicrovmSandbox::create(const SandboxSpec& spec) {
   }
 }
 
-std::unique_ptr<Sandbox> MicrovmSandbox::attach(const std::string& state_dir) {
-  json state = load_sandbox_state(state_dir);
-  std::unique_ptr<MicrovmSandbox> sandbox(new MicrovmSandbox());
-  sandbox->id_ = state.at("id");
-  sandbox->state_dir_ = fs::absolute(state_dir).string();
-  sandbox->limits_ = limits_from_json(state.at("limits"));
-  sandbox->qemu_pid_ = state.at("qemu_pid");
-  sandbox->persist_ = true;  // attached sandboxes are never destroyed implicitly
+std::unique_ptr<Sandbox> attach(const std::string& state_dir) {
+  auto sandbox = std::make_unique<MicrovmSandbox>();
+  sandbox->qemu_pid_ = sandbox->attach_to(state_dir).at("qemu_pid");
   return sandbox;
 }
 
-MicrovmSandbox::~MicrovmSandbox() {
-  if (destroyed_ || persist_) return;
-  try {
-    destroy();
-  } catch (const Error& e) {
-    log::warn("sandbox {}: {}", id_, e.what());
+}  // namespace
+
+const Substrate& microvm_substrate() {
+  static const Substrate row{"microvm", &create, &attach, &available, &alive};
+  return row;
+}
+
+void MicrovmSandbox::copy_workspace_in() {
+  int64_t bytes = 0;
+  for (const auto& entry : fs::recursive_directory_iterator(workspace_->dir)) {
+    if (entry.is_symlink() || !entry.is_regular_file()) continue;
+    bytes += static_cast<int64_t>(entry.file_size());
+    check(limits_.disk_bytes == 0 || bytes <= limits_.disk_bytes,
+          "microvm substrate: the workspace '{}' holds more than the disk limit of {} bytes", workspace_->dir,
+          limits_.disk_bytes);
+    std::ifstream in(entry.path(), std::ios::binary);
+    std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const auto mode = static_cast<int>(entry.status().permissions() & fs::perms::mask);
+    write_file(fmt::format("{}/{}", kWorkspaceMount, fs::relative(entry.path(), workspace_->dir).string()),
+               data, mode);
   }
 }
 
@@ -287,7 +310,7 @@ std::string MicrovmSandbox::console_tail() const {
 }
 
 json MicrovmSandbox::request(json message, std::chrono::milliseconds patience) const {
-  check(!destroyed_, "sandbox {} was destroyed", id_);
+  check_not_destroyed();
   auto deadline = std::chrono::steady_clock::now() + patience;
   auto wait_a_little = [&](const char* what) {
     check(qemu_running(qemu_pid_, state_dir_, own_child_), "sandbox {}: its VM has exited ({})", id_, what);
@@ -321,18 +344,13 @@ json MicrovmSandbox::request(json message, std::chrono::milliseconds patience) c
 }
 
 ExecResult MicrovmSandbox::exec(const ExecRequest& request) {
-  std::vector<std::string> argv = request.argv;
-  if (!request.shell.empty()) argv = {"/bin/sh", "-c", request.shell};
-  check(!argv.empty(), "exec: the request has neither argv nor a shell line");
-  std::vector<std::string> env = request.env;
-  if (env.empty())
-    env = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root", "TERM=dumb"};
-  std::chrono::milliseconds timeout = request.timeout.value_or(limits_.wall_timeout);
+  const ExecCommand command = exec_command(request, limits_, working_dir());
+  const std::chrono::milliseconds timeout = command.timeout;
   json reply = this->request(
       {{"op", "exec"},
-       {"argv", argv},
-       {"env", env},
-       {"cwd", request.cwd},
+       {"argv", command.argv},
+       {"env", command.env},
+       {"cwd", command.cwd},
        {"stdin", json::binary_t(std::vector<uint8_t>(request.stdin_data.begin(), request.stdin_data.end()))},
        {"timeout_ms", timeout.count()},
        {"output_bytes", limits_.output_bytes}},
@@ -361,16 +379,17 @@ void MicrovmSandbox::write_file(const std::string& path, std::string_view data, 
         "moves at most {} bytes a file",
         path, data.size(), kMaxFileBytes);
   request({{"op", "write_file"},
-           {"path", path},
+           {"path", in_working_dir(path)},
            {"mode", mode},
            {"data", json::binary_t(std::vector<uint8_t>(data.begin(), data.end()))}},
           kReplyPatience);
 }
 
 std::string MicrovmSandbox::read_file(const std::string& path, int64_t max_bytes) {
-  json reply =
-      request({{"op", "read_file"}, {"path", path}, {"max_bytes", std::min(max_bytes, kMaxFileBytes)}},
-              kReplyPatience);
+  json reply = request({{"op", "read_file"},
+                        {"path", in_working_dir(path)},
+                        {"max_bytes", std::min(max_bytes, kMaxFileBytes)}},
+                       kReplyPatience);
   const auto& bytes = reply.at("data").get_binary();
   return std::string(bytes.begin(), bytes.end());
 }
@@ -401,11 +420,9 @@ void MicrovmSandbox::destroy() {
       exited_within(10s);
     }
   }
-  destroyed_ = true;
+  begin_destroy();
   if (own_child_) ::waitpid(qemu_pid_, nullptr, 0);
-  std::error_code error;
-  fs::remove_all(state_dir_, error);
-  check(!error, "sandbox {}: cannot remove its state '{}': {}", id_, state_dir_, error.message());
+  remove_state();
 }
 
 }  // namespace baleen::sandbox

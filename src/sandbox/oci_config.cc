@@ -2,6 +2,7 @@
 
 #include <cerrno>
 
+#include "sandbox/exec_command.h"
 #include "sandbox/seccomp_filter.h"
 
 namespace baleen::sandbox {
@@ -48,12 +49,6 @@ nlohmann::json empty_capabilities() {
 }
 
 }  // namespace
-
-const std::vector<std::string>& default_exec_env() {
-  static const std::vector<std::string> env = {
-      "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root", "TERM=dumb"};
-  return env;
-}
 
 nlohmann::json oci_config(const OciConfigInput& input) {
   nlohmann::json namespaces = {{{"type", "pid"}}, {{"type", "mount"}}, {{"type", "ipc"}}, {{"type", "uts"}}};

@@ -18,9 +18,6 @@ struct OciConfigInput {
   bool memory_cgroup = false;  // false: RLIMIT_AS of limits.memory_bytes stands in for it
 };
 
-// Environment of an exec whose request names none.
-const std::vector<std::string>& default_exec_env();
-
 nlohmann::json oci_config(const OciConfigInput& input);
 
 }  // namespace baleen::sandbox

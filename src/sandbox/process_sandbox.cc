@@ -20,11 +20,13 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "sandbox/cgroup.h"
+#include "sandbox/exec_command.h"
 #include "sandbox/image.h"
 #include "sandbox/init_plan.h"
 #include "sandbox/init_pool.h"
 #include "sandbox/init_protocol.h"
-#include "sandbox/layer_copy.h"
+#include "sandbox/layered_sandbox.h"
 #include "sandbox/output_capture.h"
 #include "sandbox/sandbox_state.h"
 #include "sandbox/seccomp_filter.h"
@@ -131,6 +133,16 @@ InitPlan make_plan(const Image& image, const SandboxSpec& spec, const std::strin
     plan.dev_nodes.push_back(plan.root_dev + "/" + name);
     plan.dev_numbers.push_back(number);
   }
+  if (spec.workspace) {
+    plan.workspace = fs::absolute(spec.workspace->dir).lexically_normal().string();
+    plan.root_workspace = plan.root + kWorkspaceMount;
+    if (spec.workspace->mode == WorkspaceMode::kCopyOnWrite) {
+      plan.workspace_upper = plan.mnt + "/workspace-upper";
+      plan.workspace_work = plan.mnt + "/workspace-work";
+      plan.workspace_options = fmt::format("lowerdir={},upperdir={},workdir={}", plan.workspace,
+                                           plan.workspace_upper, plan.workspace_work);
+    }
+  }
   plan.die_with_parent = !spec.persist;
   // Both are fixed for the life of the host process; computing them once saves ~0.2 ms a sandbox.
   static const std::vector<sock_filter> seccomp = sandbox_seccomp_program();
@@ -227,9 +239,27 @@ class InitHandover {
   bool ready_ = false;
 };
 
-}  // namespace
+// One sandbox: a handle on its init (the control socket) and its cgroups. This file's alone, so its
+// members are public to the create and attach functions below.
+class ProcessSandbox final : public LayeredSandbox {
+ public:
+  ProcessSandbox() : LayeredSandbox("process") {}
+  ~ProcessSandbox() override { destroy_unless_persisted(); }
+  ExecResult exec(const ExecRequest& request) override;
+  void destroy() override;
+  Fd connect() const;
+  Fd request_dir(uint32_t op) const;
 
-bool ProcessSandbox::available(std::string* reason) {
+  pid_t init_pid_ = -1;
+  bool own_child_ = false;  // init is our child: reap it, and kill it when destroyed
+
+ protected:
+  Fd open_dir(Dir dir) const override {
+    return request_dir(dir == Dir::kRoot ? proto::kRootDir : proto::kLayerDir);
+  }
+};
+
+bool available(std::string* reason) {
   auto no = [&](const char* why) {
     if (reason != nullptr) *reason = why;
     return false;
@@ -250,79 +280,53 @@ bool ProcessSandbox::available(std::string* reason) {
   return kernel_lacks == nullptr || no(kernel_lacks);
 }
 
-std::unique_ptr<Sandbox> ProcessSandbox::create(const SandboxSpec& spec) {
-  std::string reason;
-  check(available(&reason), "process substrate unavailable: {}", reason);
-  check(!spec.state_root.empty(), "process substrate: the spec names no state_root");
-  Image image = Image::open(spec.image);
-  std::unique_ptr<ProcessSandbox> sandbox(new ProcessSandbox());
-  sandbox->id_ = new_sandbox_id();
-  sandbox->state_dir_ = fs::absolute(sandbox_state_dir(spec.state_root, sandbox->id_)).string();
-  sandbox->image_dir_ = image.dir;
-  sandbox->limits_ = spec.limits;
-  sandbox->persist_ = spec.persist;
-  sandbox->ids_ = spec.user_namespace;
-  fs::create_directories(sandbox->state_dir_ + "/mnt");
+std::unique_ptr<Sandbox> create(const SandboxSpec& spec) {
+  auto sandbox = std::make_unique<ProcessSandbox>();
+  sandbox->start_new(&available, spec);
+  const std::string& state_dir = sandbox->state_dir();
   try {
-    Fd listener = listen_socket(sandbox->state_dir_);
-    InitPlan plan = make_plan(image, spec, sandbox->state_dir_);
+    Image image = Image::open(spec.image);
+    sandbox->image_dir_ = image.dir;
+    sandbox->ids_ = spec.user_namespace;
+    fs::create_directories(state_dir + "/mnt");
+    Fd listener = listen_socket(state_dir);
+    InitPlan plan = make_plan(image, spec, state_dir);
     plan.listen_fd = listener.get();
     InitHandover init(plan, spec.limits, !spec.limits.network);
     // All of this runs while init builds the root (on another CPU when there is one).
-    sandbox->cgroup_ = init.cgroup(sandbox->id_, spec.limits);
+    sandbox->cgroup_ = init.cgroup(sandbox->id(), spec.limits);
     sandbox->init_pid_ = init.pid();
-    save_sandbox_state(sandbox->state_dir_, {{"id", sandbox->id_},
-                                             {"substrate", "process"},
-                                             {"image", image.dir},
-                                             {"image_hash", image.hash},
-                                             {"limits", limits_to_json(spec.limits)},
-                                             {"init_pid", sandbox->init_pid_},
-                                             {"cgroups", sandbox->cgroup_.dirs()},
-                                             {"cgroup_v2", sandbox->cgroup_.v2()},
-                                             {"persist", spec.persist},
-                                             {"user_namespace", ids_to_json(spec.user_namespace)}});
+    sandbox->save_layers_state(image, {{"init_pid", sandbox->init_pid_}});
     init.await_ready();
     sandbox->own_child_ = true;
   } catch (...) {
-    sandbox->cgroup_.remove();
-    std::error_code ignored;
-    fs::remove_all(sandbox->state_dir_, ignored);
+    sandbox->abandon();
     throw;
   }
   return sandbox;
 }
 
-std::unique_ptr<Sandbox> ProcessSandbox::attach(const std::string& state_dir) {
-  nlohmann::json state = load_sandbox_state(state_dir);
-  std::unique_ptr<ProcessSandbox> sandbox(new ProcessSandbox());
-  sandbox->id_ = state.at("id");
-  sandbox->state_dir_ = fs::absolute(state_dir).string();
-  sandbox->image_dir_ = state.at("image");
-  sandbox->limits_ = limits_from_json(state.at("limits"));
-  sandbox->init_pid_ = state.at("init_pid");
-  sandbox->cgroup_ = SandboxCgroup::from_dirs(state.at("cgroups"), state.at("cgroup_v2"));
-  sandbox->persist_ = true;  // attached sandboxes are never destroyed implicitly
-  sandbox->ids_ = ids_from_json(state.value("user_namespace", nlohmann::json()));
+std::unique_ptr<Sandbox> attach(const std::string& state_dir) {
+  auto sandbox = std::make_unique<ProcessSandbox>();
+  sandbox->init_pid_ = sandbox->attach_layers(state_dir).at("init_pid");
   return sandbox;
 }
 
-bool ProcessSandbox::alive(const std::string& state_dir) {
+bool alive(const std::string& state_dir) {
   sockaddr_un address = socket_address(fs::absolute(state_dir).string());
   Fd fd(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
   return fd && ::connect(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
 }
 
-ProcessSandbox::~ProcessSandbox() {
-  if (destroyed_ || persist_) return;
-  try {
-    destroy();
-  } catch (const Error& e) {
-    log::warn("sandbox {}: {}", id_, e.what());
-  }
+}  // namespace
+
+const Substrate& process_substrate() {
+  static const Substrate row{"process", &create, &attach, &available, &alive};
+  return row;
 }
 
 Fd ProcessSandbox::connect() const {
-  check(!destroyed_, "sandbox {} was destroyed", id_);
+  check_not_destroyed();
   sockaddr_un address = socket_address(state_dir_);
   Fd fd(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
   check(static_cast<bool>(fd), "cannot create a socket: {}", std::strerror(errno));
@@ -342,25 +346,22 @@ Fd ProcessSandbox::request_dir(uint32_t op) const {
 }
 
 ExecResult ProcessSandbox::exec(const ExecRequest& request) {
-  std::vector<std::string> argv = request.argv;
-  if (!request.shell.empty()) argv = {"/bin/sh", "-c", request.shell};
-  check(!argv.empty(), "exec: the request has neither argv nor a shell line");
-  std::vector<std::string> env = request.env;
-  if (env.empty())
-    env = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root", "TERM=dumb"};
+  const ExecCommand command = exec_command(request, limits_, working_dir());
+  const std::vector<std::string>& argv = command.argv;
+  const std::vector<std::string>& env = command.env;
   check(argv.size() <= proto::kMaxStrings && env.size() <= proto::kMaxStrings, "exec: more than {} arguments",
         proto::kMaxStrings);
   proto::Header header{};
   header.op = proto::kExec;
   header.argc = static_cast<uint32_t>(argv.size());
   header.envc = static_cast<uint32_t>(env.size());
-  header.timeout_ms = request.timeout.value_or(limits_.wall_timeout).count();
+  header.timeout_ms = command.timeout.count();
   header.rlimit_as = cgroup_.limits_memory() ? 0 : limits_.memory_bytes;
   std::vector<char> message(sizeof(header));
   for (const auto* list : {&argv, &env}) {
     for (const std::string& s : *list) message.insert(message.end(), s.c_str(), s.c_str() + s.size() + 1);
   }
-  message.insert(message.end(), request.cwd.c_str(), request.cwd.c_str() + request.cwd.size() + 1);
+  message.insert(message.end(), command.cwd.c_str(), command.cwd.c_str() + command.cwd.size() + 1);
   check(message.size() <= proto::kMaxMessageBytes,
         "exec: the command line is {} bytes; the limit is {} "
         "(write a script with write_file instead)",
@@ -390,7 +391,7 @@ ExecResult ProcessSandbox::exec(const ExecRequest& request) {
   result.peak_memory_bytes = reply.max_rss_kb * 1024;
   if (reply.stage != proto::kRan) {
     const char* what = reply.stage == proto::kChdir ? "cannot enter directory" : "cannot run";
-    std::string subject = reply.stage == proto::kChdir ? request.cwd : argv[0];
+    std::string subject = reply.stage == proto::kChdir ? command.cwd : argv[0];
     result.stderr_data +=
         fmt::format("baleen sandbox: {} '{}': {}\n", what, subject, std::strerror(reply.error));
     result.exit_code = reply.stage == proto::kExecve && reply.error == ENOENT ? 127 : 126;
@@ -402,40 +403,8 @@ ExecResult ProcessSandbox::exec(const ExecRequest& request) {
   return result;
 }
 
-void ProcessSandbox::write_file(const std::string& path, std::string_view data, int mode) {
-  Fd root = request_dir(proto::kRootDir);
-  std::string relative = relative_to_root(path);
-  size_t slash = relative.rfind('/');
-  if (slash != std::string::npos)
-    make_dirs_confined(root.get(), relative.substr(0, slash), Confinement::kInRoot,
-                       ids_ ? std::optional<uint32_t>(ids_->first) : std::nullopt);
-  Fd fd = open_confined(root.get(), relative, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, mode,
-                        Confinement::kInRoot);
-  write_whole(fd.get(), data, path);
-  // We write as host root: what we create must belong to the sandbox's root, or inside it would be
-  // an unmapped owner that not even the sandbox's root may change.
-  struct stat st {};
-  bool ok = !ids_ || (::fstat(fd.get(), &st) == 0 &&
-                      (ids_->contains(st.st_uid) || ::fchown(fd.get(), ids_->first, ids_->first) == 0));
-  check(ok, "cannot give '{}' to the sandbox's root: {}", path, std::strerror(errno));
-  ok = ::fchmod(fd.get(), static_cast<mode_t>(mode)) == 0;
-  check(ok, "cannot chmod '{}': {}", path, std::strerror(errno));
-}
-
-std::string ProcessSandbox::read_file(const std::string& path, int64_t max_bytes) {
-  Fd root = request_dir(proto::kRootDir);
-  Fd fd = open_confined(root.get(), path, O_RDONLY, 0, Confinement::kInRoot);
-  return read_whole(fd.get(), max_bytes, path);
-}
-
-std::string ProcessSandbox::snapshot(const std::string& image_dir) {
-  Fd upper = request_dir(proto::kUpperDir);
-  return write_snapshot_image(image_dir_, fmt::format("/proc/self/fd/{}", upper.get()), image_dir, ids_);
-}
-
 void ProcessSandbox::destroy() {
-  if (destroyed_) return;
-  destroyed_ = true;
+  if (!begin_destroy()) return;
   if (own_child_) {
     // Killing a pid namespace's init kills every process in it; waitpid returns once all are gone.
     ::kill(init_pid_, SIGKILL);
@@ -456,9 +425,7 @@ void ProcessSandbox::destroy() {
     }
   }
   cgroup_.remove();
-  std::error_code error;
-  fs::remove_all(state_dir_, error);
-  check(!error, "sandbox {}: cannot remove its state '{}': {}", id_, state_dir_, error.message());
+  remove_state();
 }
 
 }  // namespace baleen::sandbox

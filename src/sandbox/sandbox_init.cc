@@ -80,25 +80,47 @@ bool loopback_up() {
 // host id N reads as the sandbox's N, so the image's root-owned files belong to the sandbox's root
 // and copy-up keeps that. A bind of the layer (open_tree) is idmapped (mount_setattr) and moved
 // over the layer's own path, which the overlay's lowerdir names.
-bool idmap_layers(const InitPlan& plan) {
+bool idmap_in_place(const InitPlan& plan, const std::string& dir, bool read_only) {
   mount_attr attr{};
-  attr.attr_set = MOUNT_ATTR_IDMAP | MOUNT_ATTR_RDONLY;
+  attr.attr_set = MOUNT_ATTR_IDMAP | (read_only ? MOUNT_ATTR_RDONLY : 0);
   attr.userns_fd = static_cast<uint64_t>(plan.userns_fd);
+  int tree =
+      static_cast<int>(::syscall(SYS_open_tree, AT_FDCWD, dir.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
+  if (tree < 0) return false;
+  bool ok = ::syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH, &attr, sizeof(attr)) == 0 &&
+            ::syscall(SYS_move_mount, tree, "", AT_FDCWD, dir.c_str(),
+                      MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_SYMLINKS) == 0;
+  ::close(tree);
+  return ok;
+}
+
+bool idmap_layers(const InitPlan& plan) {
   for (const std::string& layer : plan.lowers) {
-    int tree = static_cast<int>(
-        ::syscall(SYS_open_tree, AT_FDCWD, layer.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
-    if (tree < 0) return false;
-    bool ok = ::syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH, &attr, sizeof(attr)) == 0 &&
-              ::syscall(SYS_move_mount, tree, "", AT_FDCWD, layer.c_str(),
-                        MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_SYMLINKS) == 0;
-    ::close(tree);
-    if (!ok) return false;
+    if (!idmap_in_place(plan, layer, true)) return false;
   }
   return true;
 }
 
+// The workspace at root_workspace (init_plan.h), idmapped like the layers in a user namespace so that
+// the host's owners read as the sandbox's; a copy-on-write one writes to a layer on the tmpfs.
+bool mount_workspace(const InitPlan& plan) {
+  const bool copy_on_write = !plan.workspace_options.empty();
+  if (plan.user_namespace && !idmap_in_place(plan, plan.workspace, copy_on_write)) return false;
+  if (::mkdir(plan.root_workspace.c_str(), 0755) != 0 && errno != EEXIST) return false;
+  if (!copy_on_write) {
+    return ::mount(plan.workspace.c_str(), plan.root_workspace.c_str(), nullptr, MS_BIND, nullptr) == 0;
+  }
+  for (const std::string* dir : {&plan.workspace_upper, &plan.workspace_work}) {
+    if (::mkdir(dir->c_str(), 0755) != 0) return false;
+    if (plan.user_namespace && ::chown(dir->c_str(), plan.host_root_id, plan.host_root_id) != 0) return false;
+  }
+  return ::mount("overlay", plan.root_workspace.c_str(), "overlay", MS_NOSUID,
+                 plan.workspace_options.c_str()) == 0;
+}
+
 // Builds the root filesystem and enters it; exits through report_and_exit on any failure. Returns a
-// descriptor of the writable layer, which stays reachable (for snapshots) through it only.
+// descriptor of the writable layer's tmpfs (upper/, and the workspace's layer), which stays reachable
+// (for snapshots and workspace changes) through it only.
 int build_root(const InitPlan& plan, int ready) {
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) report_and_exit(ready, kPrivate);
   if (plan.user_namespace && !idmap_layers(plan)) report_and_exit(ready, kIdmap);
@@ -117,8 +139,9 @@ int build_root(const InitPlan& plan, int ready) {
   if (::mount("overlay", plan.root.c_str(), "overlay", MS_NOSUID, plan.overlay_options.c_str()) != 0) {
     report_and_exit(ready, kOverlay);
   }
-  int upper_fd = ::open(plan.upper.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (upper_fd < 0) report_and_exit(ready, kFds);
+  if (!plan.workspace.empty() && !mount_workspace(plan)) report_and_exit(ready, kWorkspace);
+  int layer_fd = ::open(plan.mnt.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (layer_fd < 0) report_and_exit(ready, kFds);
   for (const std::string* dir : {&plan.root_proc, &plan.root_dev}) {
     if (::mkdir(dir->c_str(), 0755) != 0 && errno != EEXIST) report_and_exit(ready, kDirs);
   }
@@ -142,7 +165,7 @@ int build_root(const InitPlan& plan, int ready) {
       ::umount2(".", MNT_DETACH) != 0 || ::chdir("/") != 0) {
     report_and_exit(ready, kPivot);
   }
-  return upper_fd;
+  return layer_fd;
 }
 
 // The stack a command runs on between its clone and its execve (run_command needs ~5 KiB).
@@ -371,7 +394,7 @@ void send_reply(int connection, const void* data, size_t size, int fd_to_pass) {
 }
 
 // Serves the requests of one connection until the client closes it.
-void serve(Buffers& buffers, int connection, int signal_fd, int upper_fd) {
+void serve(Buffers& buffers, int connection, int signal_fd, int layer_fd) {
   for (;;) {
     int fds[3] = {-1, -1, -1};
     size_t fd_count = 0;
@@ -399,8 +422,8 @@ void serve(Buffers& buffers, int connection, int signal_fd, int upper_fd) {
         reply.error = EINVAL;
       }
       send_reply(connection, &reply, sizeof(reply), -1);
-    } else if (header->op == proto::kRootDir || header->op == proto::kUpperDir) {
-      int dir = header->op == proto::kRootDir ? ::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC) : upper_fd;
+    } else if (header->op == proto::kRootDir || header->op == proto::kLayerDir) {
+      int dir = header->op == proto::kRootDir ? ::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC) : layer_fd;
       send_reply(connection, &ok, sizeof(ok), dir);
       if (header->op == proto::kRootDir && dir >= 0) ::close(dir);
     } else if (header->op == proto::kShutdown) {
@@ -484,7 +507,7 @@ void run_sandbox_init(int channel, bool own_network) {
   if (!receive_plan(channel, &plan)) report_and_exit(channel, kPlan);
   if (!plan.die_with_parent) ::prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
   if (!loopback) report_and_exit(channel, kLoopback);
-  int upper_fd = build_root(plan, channel);
+  int layer_fd = build_root(plan, channel);
   ::syscall(SYS_sethostname, "sandbox", 7);
   if (plan.user_namespace) join_user_namespace(plan, channel);
   if (!confine_commands(plan)) report_and_exit(channel, kConfine);
@@ -514,7 +537,7 @@ void run_sandbox_init(int channel, bool own_network) {
     if (fds[0].revents) {
       int connection = ::accept4(plan.listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
       if (connection < 0) continue;
-      serve(buffers, connection, signal_fd, upper_fd);
+      serve(buffers, connection, signal_fd, layer_fd);
       ::close(connection);
     }
   }

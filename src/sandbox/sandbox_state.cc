@@ -57,6 +57,18 @@ std::optional<IdMapping> ids_from_json(const nlohmann::json& json) {
   return IdMapping{json.at("first").get<uint32_t>(), json.at("count").get<uint32_t>()};
 }
 
+nlohmann::json workspace_to_json(const std::optional<Workspace>& workspace) {
+  if (!workspace) return nullptr;
+  return {{"dir", workspace->dir}, {"read_write", workspace->mode == WorkspaceMode::kReadWrite}};
+}
+
+std::optional<Workspace> workspace_from_json(const nlohmann::json& json) {
+  if (json.is_null()) return std::nullopt;
+  return Workspace{json.at("dir").get<std::string>(), json.at("read_write").get<bool>()
+                                                          ? WorkspaceMode::kReadWrite
+                                                          : WorkspaceMode::kCopyOnWrite};
+}
+
 void save_sandbox_state(const std::string& state_dir, const nlohmann::json& state) {
   std::string path = state_dir + "/sandbox.json";
   std::string temp = path + ".tmp";

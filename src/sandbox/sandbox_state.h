@@ -19,6 +19,10 @@ Limits limits_from_json(const nlohmann::json& json);
 nlohmann::json ids_to_json(const std::optional<IdMapping>& ids);
 std::optional<IdMapping> ids_from_json(const nlohmann::json& json);
 
+// A workspace, null for none.
+nlohmann::json workspace_to_json(const std::optional<Workspace>& workspace);
+std::optional<Workspace> workspace_from_json(const nlohmann::json& json);
+
 // Writes state_dir/sandbox.json atomically (temp file + rename).
 void save_sandbox_state(const std::string& state_dir, const nlohmann::json& state);
 nlohmann::json load_sandbox_state(const std::string& state_dir);

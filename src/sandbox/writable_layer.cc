@@ -44,8 +44,22 @@ void WritableLayer::mount() const {
   }
 }
 
+void WritableLayer::mount_workspace(const Workspace& workspace) const {
+  const std::string target = root + kWorkspaceMount;
+  bool ok = ::mkdir(target.c_str(), 0755) == 0 || errno == EEXIST;
+  if (ok && workspace.mode == WorkspaceMode::kReadWrite) {
+    ok = ::mount(workspace.dir.c_str(), target.c_str(), nullptr, MS_BIND, nullptr) == 0;
+  } else if (ok) {
+    const std::string upper = mnt + "/workspace-upper", work = mnt + "/workspace-work";
+    ok = ::mkdir(upper.c_str(), 0755) == 0 && ::mkdir(work.c_str(), 0755) == 0;
+    std::string options = fmt::format("lowerdir={},upperdir={},workdir={}", workspace.dir, upper, work);
+    ok = ok && ::mount("overlay", target.c_str(), "overlay", MS_NOSUID, options.c_str()) == 0;
+  }
+  check(ok, "cannot mount the workspace '{}' on {}: {}", workspace.dir, target, std::strerror(errno));
+}
+
 void WritableLayer::unmount(const std::string& mnt) {
-  for (const std::string& target : {mnt + "/root", mnt}) {
+  for (const std::string& target : {mnt + "/root" + kWorkspaceMount, mnt + "/root", mnt}) {
     bool ok = ::umount2(target.c_str(), MNT_DETACH) == 0 || errno == EINVAL || errno == ENOENT;
     check(ok, "cannot unmount {}: {}", target, std::strerror(errno));
   }

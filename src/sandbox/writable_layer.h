@@ -8,6 +8,7 @@
 #include <string>
 
 #include "sandbox/image.h"
+#include "sandbox/sandbox.h"
 
 namespace baleen::sandbox {
 
@@ -21,7 +22,10 @@ struct WritableLayer {
 
   // Mounts the tmpfs and the overlay in the calling process's mount namespace.
   void mount() const;
-  // Detaches both mounts; a missing mount is not an error (idempotent).
+  // Mounts `workspace` at root/work (sandbox.h): copy-on-write as an overlay whose layer is
+  // mnt/workspace-upper, read-write as a bind. After mount().
+  void mount_workspace(const Workspace& workspace) const;
+  // Detaches every mount; a missing mount is not an error (idempotent).
   static void unmount(const std::string& mnt);
 };
 

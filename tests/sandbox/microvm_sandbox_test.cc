@@ -7,6 +7,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <random>
 
 #include "core/error.h"
@@ -21,7 +22,7 @@ using testing::TempDir;
 // The boot artifacts from scripts/build_microvm.sh (the kernel is cached in ~/.cache/baleen), or ""
 // with `reason` set.
 std::string microvm_image(std::string* reason) {
-  if (!MicrovmSandbox::available(reason)) return "";
+  if (!find_substrate("microvm").available(reason)) return "";
   std::string output;
   bool ok = testing::run_script(std::string(BALEEN_SOURCE_DIR) + "/scripts/build_microvm.sh " + GUEST_AGENT,
                                 &output);
@@ -60,10 +61,28 @@ TEST(MicrovmSandbox, OneVmRunsCommandsMovesFilesKeepsLimitsAndIsDestroyed) {
   spec.limits.disk_bytes = int64_t{24} << 20;
   spec.limits.output_bytes = int64_t{64} << 10;
   spec.limits.wall_timeout = std::chrono::milliseconds(120'000);
+  TempDir workspace;
+  std::filesystem::create_directories(workspace.path() + "/sub");
+  std::ofstream(workspace.path() + "/notes.txt") << "one\ntwo\nthree\n";
+  std::ofstream(workspace.path() + "/sub/a.txt") << "a\n";
+  spec.workspace = Workspace{workspace.path()};
   auto sandbox = create_sandbox("microvm", spec);
   std::mt19937_64 rng(std::random_device{}());
   std::string token = std::to_string(rng());
 
+  {
+    SCOPED_TRACE("the workspace: a copy at /work, the working directory; the host's stays as it was");
+    ExecResult result = sh(*sandbox, "pwd; wc -l notes.txt; cat sub/a.txt; echo four >> notes.txt");
+    EXPECT_EQ(result.exit_code, 0) << result.stderr_data;
+    EXPECT_EQ(result.stdout_data, "/work\n3 notes.txt\na\n");
+    EXPECT_EQ(sandbox->read_file("notes.txt"), "one\ntwo\nthree\nfour\n");
+    std::ifstream host(workspace.path() + "/notes.txt");
+    EXPECT_EQ(std::string(std::istreambuf_iterator<char>(host), {}), "one\ntwo\nthree\n");
+    EXPECT_THROW(sandbox->workspace_changes(), Error);
+    spec.workspace->mode = WorkspaceMode::kReadWrite;
+    EXPECT_THROW(create_sandbox("microvm", spec), Error) << "no filesystem is shared with the host";
+    spec.workspace->mode = WorkspaceMode::kCopyOnWrite;
+  }
   {
     SCOPED_TRACE("argv, env, cwd");
     ExecRequest request;

@@ -25,40 +25,24 @@
 namespace baleen::sandbox {
 namespace {
 
+using testing::slurp;
 using testing::TempDir;
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
-struct EscapeCase {
-  const char* substrate;
-  bool user_namespace;  // process: the default user namespace, or host ids
-  const char* name;
-};
-
-const EscapeCase kEscapeCases[] = {
-    {"process", true, "process"}, {"process", false, "process_host_ids"}, {"container", false, "container"}};
-
-class SandboxEscape : public ::testing::TestWithParam<EscapeCase> {
+class SandboxEscape : public testing::SubstrateTest {
  protected:
   void SetUp() override {
-    std::string reason;
-    if (!testing::substrate_available(GetParam().substrate, &reason)) GTEST_SKIP() << reason;
-    image_ = testing::base_image(&reason);
-    if (image_.empty()) GTEST_SKIP() << reason;
+    SubstrateTest::SetUp();
+    std::ofstream(workspace_.path() + "/inside.txt") << "inside\n";
   }
 
+  // Every probe runs with a (copy-on-write) workspace mounted at /work.
   std::unique_ptr<Sandbox> make(int64_t memory = int64_t{128} << 20, int64_t pids = 64) {
-    SandboxSpec spec;
-    spec.image = image_;
-    spec.state_root = state_.path();
+    SandboxSpec spec = this->spec();
     spec.limits.memory_bytes = memory;
     spec.limits.pids = pids;
     spec.limits.disk_bytes = int64_t{16} << 20;
     spec.limits.wall_timeout = std::chrono::milliseconds(20'000);
-    if (!GetParam().user_namespace) spec.user_namespace = std::nullopt;
+    spec.workspace = Workspace{workspace_.path()};
     auto sandbox = create_sandbox(GetParam().substrate, spec);
     sandbox->write_file("/probe", slurp(SANDBOX_PROBE), 0755);
     return sandbox;
@@ -90,9 +74,34 @@ class SandboxEscape : public ::testing::TestWithParam<EscapeCase> {
     next->destroy();
   }
 
-  TempDir state_;
-  std::string image_;
+  TempDir workspace_;
 };
+
+// The workspace is the one host directory inside: '..' and symlinks from it resolve in the sandbox, it
+// cannot be unmounted, and nothing written through it reaches the host without apply.
+TEST_P(SandboxEscape, TheWorkspaceLeadsNowhereElseOnTheHost) {
+  TempDir host;
+  std::string secret = host.path() + "/secret";
+  std::ofstream(secret) << "host secret";
+  std::filesystem::create_symlink(secret, workspace_.path() + "/link-out");
+  std::filesystem::create_symlink("../../../../../../" + secret, workspace_.path() + "/dots-out");
+  auto sandbox = make();
+  ExecResult read = sh(*sandbox, "cat /work/link-out /work/dots-out /work/../.." + secret + "; true");
+  EXPECT_EQ(read.stdout_data.find("host secret"), std::string::npos) << read.stdout_data;
+  EXPECT_THROW(sandbox->read_file("link-out"), Error);
+  ExecResult unmount = sh(*sandbox, "umount /work || umount -l /work");
+  EXPECT_NE(unmount.exit_code, 0);
+  sh(*sandbox,
+     "echo escaped > /work/../escaped; echo escaped > /work/link-out; echo changed > /work/inside.txt; "
+     "rm -f /work/dots-out");
+  EXPECT_EQ(slurp(secret), "host secret");
+  EXPECT_EQ(slurp(workspace_.path() + "/inside.txt"), "inside\n");
+  EXPECT_TRUE(std::filesystem::is_symlink(workspace_.path() + "/dots-out"));
+  EXPECT_FALSE(std::filesystem::exists(std::filesystem::path(workspace_.path()).parent_path() / "escaped"));
+  sandbox->destroy();
+  EXPECT_EQ(slurp(workspace_.path() + "/inside.txt"), "inside\n");
+  expect_next_sandbox_clean();
+}
 
 TEST_P(SandboxEscape, ReadingAndWritingOutsideTheRootStayInside) {
   TempDir host;
@@ -254,7 +263,7 @@ TEST_P(SandboxEscape, FillingTheDiskStopsAtTheQuota) {
   expect_next_sandbox_clean();
 }
 
-INSTANTIATE_TEST_SUITE_P(Substrates, SandboxEscape, ::testing::ValuesIn(kEscapeCases),
+INSTANTIATE_TEST_SUITE_P(Substrates, SandboxEscape, ::testing::ValuesIn(testing::kSubstrateCases),
                          [](const auto& info) { return std::string(info.param.name); });
 
 class ProcessUserNamespace : public ::testing::Test {
@@ -337,8 +346,9 @@ TEST_F(ProcessUserNamespace, DevBelongsToTheSandboxsRootAndItsNodesToTheHost) {
   for (bool user_namespace : {true, false}) {
     SCOPED_TRACE(user_namespace ? "user namespace" : "host ids");
     auto sandbox = make(user_namespace);
-    ExecResult dev = sh(*sandbox, "stat -c %u:%g /dev; stat -c %u:%g:%a /dev/null; echo x > /dev/null && "
-                                  "head -c 4 /dev/zero | wc -c && touch /dev/made && stat -c %u /dev/made");
+    ExecResult dev = sh(*sandbox,
+                        "stat -c %u:%g /dev; stat -c %u:%g:%a /dev/null; echo x > /dev/null && "
+                        "head -c 4 /dev/zero | wc -c && touch /dev/made && stat -c %u /dev/made");
     EXPECT_EQ(dev.exit_code, 0) << dev.stderr_data;
     EXPECT_EQ(dev.stdout_data, user_namespace ? "0:0\n65534:65534:666\n4\n0\n" : "0:0\n0:0:666\n4\n0\n");
     sandbox->destroy();

@@ -50,6 +50,8 @@ TEST(InitPlan, RoundTripsEveryFieldAndRefusesATruncatedMessage) {
   plan.overlay_options = text();
   plan.root_sysrq = text();
   plan.dev_options = text();
+  plan.workspace = text();
+  plan.workspace_options = text();
   plan.lowers = {text(), text()};
   plan.dev_nodes = {text(), text(), text()};
   plan.dev_numbers = {static_cast<unsigned>(random()), 7u, 0u};
@@ -67,6 +69,8 @@ TEST(InitPlan, RoundTripsEveryFieldAndRefusesATruncatedMessage) {
   EXPECT_EQ(decoded.overlay_options, plan.overlay_options);
   EXPECT_EQ(decoded.root_sysrq, plan.root_sysrq);
   EXPECT_EQ(decoded.dev_options, plan.dev_options);
+  EXPECT_EQ(decoded.workspace, plan.workspace);
+  EXPECT_EQ(decoded.workspace_options, plan.workspace_options);
   EXPECT_EQ(decoded.lowers, plan.lowers);
   EXPECT_EQ(decoded.dev_nodes, plan.dev_nodes);
   EXPECT_EQ(decoded.dev_numbers, plan.dev_numbers);

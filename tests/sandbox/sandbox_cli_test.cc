@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <string>
 
 #include "../core/command_line.h"
@@ -43,6 +45,29 @@ TEST_P(SandboxCli, CreateExecListDestroy) {
   Outcome gone = run(baleen + "exec" + at + id + " -- true");
   EXPECT_EQ(gone.status, 1);
   EXPECT_NE(gone.out.find("no sandbox"), std::string::npos) << gone.out;
+}
+
+// A workspace at /work: the sandbox's changes are listed by `diff` and reach the host only by `apply`.
+TEST_P(SandboxCli, WorkspaceDiffAndApply) {
+  BALEEN_REQUIRE_SANDBOX(GetParam(), image);
+  TempDir root, workspace;
+  std::ofstream(workspace.path() + "/notes.txt") << "one\ntwo\n";
+  std::string baleen = std::string(BALEEN_BINARY) + " sandbox ";
+  std::string at = " --root " + root.path() + " ";
+  Outcome created = run(baleen + "create" + at + "--image " + image + " --workspace " + workspace.path() +
+                        " --substrate " + GetParam());
+  ASSERT_EQ(created.status, 0) << created.out;
+  std::string id = created.out.substr(0, created.out.find('\n'));
+  EXPECT_EQ(run(baleen + "exec" + at + id + " -- wc -l notes.txt").out, "2 notes.txt\n");
+  EXPECT_EQ(run(baleen + "exec" + at + id + " --sh 'echo three >> notes.txt; echo new > new.txt'").status, 0);
+  EXPECT_EQ(run(baleen + "diff" + at + id).out, "A\tnew.txt\nM\tnotes.txt\n");
+  std::ifstream before(workspace.path() + "/notes.txt");
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(before), {}), "one\ntwo\n");
+  EXPECT_EQ(run(baleen + "apply" + at + id).status, 0);
+  std::ifstream after(workspace.path() + "/notes.txt");
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(after), {}), "one\ntwo\nthree\n");
+  EXPECT_TRUE(std::filesystem::exists(workspace.path() + "/new.txt"));
+  EXPECT_EQ(run(baleen + "destroy" + at + id).status, 0);
 }
 
 INSTANTIATE_TEST_SUITE_P(Substrates, SandboxCli, ::testing::ValuesIn(testing::kImageSubstrates),

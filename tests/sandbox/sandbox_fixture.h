@@ -6,11 +6,11 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <string>
 
 #include "../core/temp_dir.h"
-#include "sandbox/container_sandbox.h"
-#include "sandbox/process_sandbox.h"
+#include "sandbox/sandbox.h"
 
 namespace baleen::sandbox::testing {
 
@@ -45,14 +45,50 @@ inline std::string base_image(std::string* reason) {
   return image;
 }
 
-// Whether the host can run `substrate` ("process" or "container"), and if not, why.
+// Whether the host can run `substrate`, and if not, why.
 inline bool substrate_available(const std::string& substrate, std::string* reason) {
-  if (substrate == "container") return ContainerSandbox::available(reason);
-  return ProcessSandbox::available(reason);
+  return find_substrate(substrate).available(reason);
 }
 
 // The image-based substrates the shared suites run over.
 inline const char* const kImageSubstrates[] = {"process", "container"};
+
+// The same, with `process` both in its user namespace and with host ids.
+struct SubstrateCase {
+  const char* substrate;
+  bool user_namespace;  // process: the default user namespace, or host ids
+  const char* name;
+};
+inline const SubstrateCase kSubstrateCases[] = {
+    {"process", true, "process"}, {"process", false, "process_host_ids"}, {"container", false, "container"}};
+
+// A suite over kSubstrateCases: skips where the host lacks the case's substrate or the base image;
+// spec() is the case's spec (the image, a state root of the test's own, the user namespace or none).
+class SubstrateTest : public ::testing::TestWithParam<SubstrateCase> {
+ protected:
+  void SetUp() override {
+    std::string reason;
+    if (!substrate_available(GetParam().substrate, &reason)) GTEST_SKIP() << reason;
+    image_ = base_image(&reason);
+    if (image_.empty()) GTEST_SKIP() << reason;
+  }
+  SandboxSpec spec() const {
+    SandboxSpec spec;
+    spec.image = image_;
+    spec.state_root = state_.path();
+    if (!GetParam().user_namespace) spec.user_namespace = std::nullopt;
+    return spec;
+  }
+
+  TempDir state_;
+  std::string image_;
+};
+
+// A host file's bytes ("" when missing).
+inline std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
 
 }  // namespace baleen::sandbox::testing
 
