@@ -1,11 +1,17 @@
 // The guest agent of the `microvm` substrate: pid 1 of the VM after scripts/microvm/init, serving
 // microvm_protocol.h requests on the virtio-serial port named on its command line. Built static
 // (it runs from the initramfs, which has no libc). The VM is the isolation boundary, so commands
-// run as the guest's root; the agent only has to run them, bound them and report.
+// run as the guest's root; the agent runs them, bounds them and reports. Bounds besides the VM's size:
+// a pids cgroup (Limits::pids for all commands alive at once) and the process substrate's seccomp
+// filter, which the host compiles and sends with each exec (the guest has no libseccomp).
 #include <fcntl.h>
+#include <linux/filter.h>
 #include <linux/openat2.h>
+#include <linux/seccomp.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/reboot.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -87,10 +93,45 @@ void make_pipe(OwnedFd* read_end, OwnedFd* write_end) {
   write_end->fd = fds[1];
 }
 
-// Forks the command; a failed chdir or execve is reported through `status_write` as
-// {stage, errno} (1 = chdir, 2 = execve) so the caller can tell it from the command's own exit.
+bool write_text(const std::string& path, const std::string& text) {
+  OwnedFd fd{::open(path.c_str(), O_WRONLY | O_CLOEXEC)};
+  return fd.fd >= 0 && ::write(fd.fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+}
+
+// The commands' cgroup, made once (cgroup2 with the pids controller; the agent stays in the root
+// cgroup), its pids.max set to `pids` (0: no limit). Returns its cgroup.procs, for the command to join.
+int commands_cgroup(int64_t pids) {
+  const std::string dir = "/sys/fs/cgroup/commands";
+  static bool made = false;
+  if (!made) {
+    bool ok =
+        (::mount("cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) == 0 ||
+         errno == EBUSY) &&
+        write_text("/sys/fs/cgroup/cgroup.subtree_control", "+pids") &&
+        (::mkdir(dir.c_str(), 0755) == 0 || errno == EEXIST);
+    check(ok, "cannot make the commands' pids cgroup: {}", std::strerror(errno));
+    made = true;
+  }
+  check(write_text(dir + "/pids.max", pids > 0 ? std::to_string(pids) : "max"), "cannot set pids.max: {}",
+        std::strerror(errno));
+  int procs = ::open((dir + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC);
+  check(procs >= 0, "cannot open the commands' cgroup.procs: {}", std::strerror(errno));
+  return procs;
+}
+
+// What a command runs under: its cgroup and the seccomp filter (empty: none).
+struct Confinement {
+  int cgroup_procs = -1;
+  std::vector<sock_filter> seccomp;
+};
+
+// Forks the command; a failed chdir, confinement or execve is reported through `status_write` as
+// {stage, errno} (1 = chdir, 2 = execve, 3 = cgroup or seccomp) so the caller can tell it from the
+// command's own exit.
 pid_t spawn(const std::vector<std::string>& argv, const std::vector<std::string>& env, const std::string& cwd,
-            int stdin_fd, int stdout_fd, int stderr_fd, int status_write) {
+            const Confinement& confinement, int stdin_fd, int stdout_fd, int stderr_fd, int status_write) {
+  sock_fprog program{static_cast<unsigned short>(confinement.seccomp.size()),
+                     const_cast<sock_filter*>(confinement.seccomp.data())};
   std::vector<char*> args, envp;
   for (const auto& s : argv) args.push_back(const_cast<char*>(s.c_str()));
   for (const auto& s : env) envp.push_back(const_cast<char*>(s.c_str()));
@@ -104,8 +145,14 @@ pid_t spawn(const std::vector<std::string>& argv, const std::vector<std::string>
   ::dup2(stdout_fd, 1);
   ::dup2(stderr_fd, 2);
   ::signal(SIGPIPE, SIG_DFL);
-  int failure[2] = {1, 0};
-  if (::chdir(cwd.c_str()) == 0) {
+  int failure[2] = {3, 0};
+  // The cgroup, then the filter (which leaves chdir and execve alone).
+  const bool confined =
+      ::write(confinement.cgroup_procs, "0", 1) == 1 &&
+      (confinement.seccomp.empty() || (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 &&
+                                       ::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) == 0));
+  if (confined) failure[0] = 1;
+  if (confined && ::chdir(cwd.c_str()) == 0) {
     environ = envp.data();  // execvp searches the command's PATH, not the agent's
     ::execvp(args[0], args.data());
     failure[0] = 2;
@@ -121,6 +168,14 @@ json run_exec(const json& request) {
   int64_t cap = request.at("output_bytes");
   auto timeout = std::chrono::milliseconds(request.at("timeout_ms").get<int64_t>());
   check(!argv.empty(), "exec: empty argv");
+  Confinement confinement;
+  const Bytes& filter = request.at("seccomp").get_binary();
+  check(filter.size() % sizeof(sock_filter) == 0 && filter.size() / sizeof(sock_filter) <= BPF_MAXINSNS,
+        "exec: the seccomp filter is {} bytes, not whole instructions", filter.size());
+  confinement.seccomp.resize(filter.size() / sizeof(sock_filter));
+  if (!filter.empty()) std::memcpy(confinement.seccomp.data(), filter.data(), filter.size());
+  OwnedFd procs{commands_cgroup(request.at("pids").get<int64_t>())};
+  confinement.cgroup_procs = procs.fd;
 
   OwnedFd in_read, in_write, out_read, out_write, err_read, err_write, status_read, status_write;
   make_pipe(&in_read, &in_write);
@@ -128,7 +183,7 @@ json run_exec(const json& request) {
   make_pipe(&err_read, &err_write);
   make_pipe(&status_read, &status_write);
   auto start = std::chrono::steady_clock::now();
-  pid_t pid = spawn(argv, env, cwd, in_read.fd, out_write.fd, err_write.fd, status_write.fd);
+  pid_t pid = spawn(argv, env, cwd, confinement, in_read.fd, out_write.fd, err_write.fd, status_write.fd);
   for (OwnedFd* end : {&in_read, &out_write, &err_write, &status_write}) end->reset();
   OwnedFd exited{static_cast<int>(::syscall(SYS_pidfd_open, pid, 0))};
   check(exited.fd >= 0, "pidfd_open: {}", std::strerror(errno));
@@ -185,7 +240,9 @@ json run_exec(const json& request) {
                  {"max_rss_kb", usage.ru_maxrss}};
   int failure[2] = {0, 0};
   if (::read(status_read.fd, failure, sizeof(failure)) == sizeof(failure)) {
-    const char* what = failure[0] == 1 ? "cannot enter directory" : "cannot run";
+    const char* what = failure[0] == 1   ? "cannot enter directory"
+                       : failure[0] == 3 ? "cannot confine (pids cgroup, seccomp)"
+                                         : "cannot run";
     const std::string& subject = failure[0] == 1 ? cwd : argv[0];
     err += "baleen sandbox: " + std::string(what) + " '" + subject + "': " + std::strerror(failure[1]) + "\n";
     result["exit_code"] = failure[0] == 2 && failure[1] == ENOENT ? 127 : 126;

@@ -24,6 +24,7 @@
 #include "sandbox/exec_command.h"
 #include "sandbox/microvm_protocol.h"
 #include "sandbox/sandbox_state.h"
+#include "sandbox/seccomp_filter.h"
 #include "sandbox/stateful_sandbox.h"
 
 namespace baleen::sandbox {
@@ -204,6 +205,16 @@ Fd connect_agent(const std::string& state_dir) {
   return fd;
 }
 
+// The process substrate's filter, for the guest agent to install in each command (it has no libseccomp).
+const json::binary_t& seccomp_bytes() {
+  static const json::binary_t bytes = [] {
+    const std::vector<sock_filter> program = sandbox_seccomp_program();
+    const auto* begin = reinterpret_cast<const uint8_t*>(program.data());
+    return json::binary_t(std::vector<uint8_t>(begin, begin + program.size() * sizeof(sock_filter)));
+  }();
+  return bytes;
+}
+
 std::string tail_of(const std::string& path, size_t bytes) {
   std::ifstream in(path, std::ios::binary);
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -353,6 +364,8 @@ ExecResult MicrovmSandbox::exec(const ExecRequest& request) {
        {"cwd", command.cwd},
        {"stdin", json::binary_t(std::vector<uint8_t>(request.stdin_data.begin(), request.stdin_data.end()))},
        {"timeout_ms", timeout.count()},
+       {"pids", limits_.pids},
+       {"seccomp", seccomp_bytes()},
        {"output_bytes", limits_.output_bytes}},
       timeout + kReplyPatience);
   auto text = [&](const char* key) {

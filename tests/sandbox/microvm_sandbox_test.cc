@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <thread>
 
 #include "core/error.h"
 #include "sandbox/sandbox.h"
@@ -61,6 +62,7 @@ TEST(MicrovmSandbox, OneVmRunsCommandsMovesFilesKeepsLimitsAndIsDestroyed) {
   spec.limits.disk_bytes = int64_t{24} << 20;
   spec.limits.output_bytes = int64_t{64} << 10;
   spec.limits.wall_timeout = std::chrono::milliseconds(120'000);
+  spec.limits.pids = 48;
   TempDir workspace;
   std::filesystem::create_directories(workspace.path() + "/sub");
   std::ofstream(workspace.path() + "/notes.txt") << "one\ntwo\nthree\n";
@@ -160,6 +162,27 @@ TEST(MicrovmSandbox, OneVmRunsCommandsMovesFilesKeepsLimitsAndIsDestroyed) {
     ExecResult fill = sh(*sandbox, "dd if=/dev/zero of=/work/fill bs=1M count=40 2>&1; rm -f /work/fill");
     EXPECT_NE(fill.stdout_data.find("No space left"), std::string::npos) << fill.stdout_data;
     EXPECT_EQ(sh(*sandbox, "ls /sys/class/net").stdout_data, "lo\n");
+  }
+  {
+    SCOPED_TRACE("pids limit and the process substrate's seccomp filter, in the guest");
+    // The shell dies at its first refused fork; only builtins run after the bomb.
+    ExecResult bomb = sh(*sandbox,
+                         "(i=0; while [ $i -lt 100 ]; do sleep 1 & i=$((i+1)); done) 2>/dev/null; "
+                         "read n < /sys/fs/cgroup/commands/pids.current; echo $n; "
+                         "read key value < /sys/fs/cgroup/commands/pids.events; echo $key $value");
+    ASSERT_EQ(bomb.exit_code, 0) << bomb.stderr_data;
+    EXPECT_LE(std::stoll(bomb.stdout_data), spec.limits.pids) << bomb.stdout_data;
+    EXPECT_NE(bomb.stdout_data.find("\nmax "), std::string::npos) << "pids.events counts refused forks";
+    EXPECT_EQ(bomb.stdout_data.find("\nmax 0\n"), std::string::npos) << bomb.stdout_data;
+    // The bomb's sleeps hold the cgroup full for a second: until then a command cannot join it.
+    for (int i = 0; i < 50 && sh(*sandbox, "true").exit_code != 0; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    sandbox->write_file("/probe", testing::slurp(SANDBOX_PROBE), 0755);
+    ExecResult seccomp =
+        sh(*sandbox, "grep Seccomp: /proc/self/status; /probe unshare-user; /probe mount; true");
+    EXPECT_EQ(seccomp.stdout_data.substr(0, 11), "Seccomp:\t2\n") << seccomp.stdout_data;
+    EXPECT_EQ(seccomp.stdout_data.find("allowed"), std::string::npos) << seccomp.stdout_data;
+    EXPECT_NE(seccomp.stdout_data.find("denied"), std::string::npos) << seccomp.stdout_data;
   }
   EXPECT_THROW(sandbox->snapshot(state.path() + "/snap"), Error);
   {
