@@ -92,7 +92,8 @@ AgentOutcome AgentLoop::run_task(const std::string& task) {
       break;
     }
     const int64_t step = step_;
-    const std::optional<chat::Message> assistant = stopped() ? std::nullopt : model_step(out);
+    const bool stop = stopped() || trajectory_.stop_logged(step_);
+    const std::optional<chat::Message> assistant = stop ? std::nullopt : model_step(out);
     if (!assistant) {
       out.end = AgentEnd::kInterrupted;
       break;
@@ -107,6 +108,10 @@ AgentOutcome AgentLoop::run_task(const std::string& task) {
   out.stats = since(trajectory_.stats(), before);
   out.conversation = conversation_;
   return out;
+}
+
+void AgentLoop::stop_task() {
+  trajectory_.stop(step_);
 }
 
 std::optional<chat::Message> AgentLoop::model_step(AgentOutcome& out) {

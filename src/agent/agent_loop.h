@@ -58,9 +58,14 @@ class AgentLoop {
   // read()'s, logged durably before it is returned; nullopt when read() has none. Throws ReplayDivergence
   // when the log has something else next (a one-shot log, or a task cut off by a smaller --max-steps).
   std::optional<std::string> next_task(const std::function<std::optional<std::string>()>& read);
-  // Runs `task` as the next user turn until the model answers, max_steps steps, or the stop flag. After
-  // kInterrupted the conversation is cut mid-task: run no further task (resume the log instead).
+  // Runs `task` as the next user turn until the model answers, max_steps steps, the stop flag or a logged
+  // stop (stop_task). After kInterrupted the conversation is cut mid-task: call stop_task before the next
+  // task, or run no further task (resume the log instead).
   AgentOutcome run_task(const std::string& task);
+  // Ends the task run_task returned kInterrupted for as stopped by the user (a `stop` record), so the
+  // session can take its next task; a resumed log replays the stop instead of continuing the task.
+  // Without it, a resumed log continues the interrupted task live.
+  void stop_task();
 
   bool replaying() const { return !trajectory_.live(); }
   const trajectory::ReplayStats& stats() const { return trajectory_.stats(); }  // the whole session's

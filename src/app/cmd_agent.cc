@@ -1,8 +1,9 @@
 // `baleen agent`: the model ↔ tools loop in a sandbox, with a durable trajectory log that --resume replays
 // (logged tool calls return their recorded results without running). With -p it runs that one task; without,
 // it reads tasks from stdin, one per line, and runs them one after the other in one sandbox, one conversation
-// and one log ("/exit" or end of input ends). SIGINT stops a running task cleanly between tokens or steps,
-// the log intact; --resume then replays every logged task and continues the interrupted one.
+// and one log ("/exit", end of input or Ctrl-C at the prompt ends). SIGINT stops a running task cleanly
+// between tokens or steps, the log intact: a one-shot run exits and --resume continues the task; an
+// interactive session logs the task as stopped and returns to the prompt.
 #include <unistd.h>
 
 #include <atomic>
@@ -119,11 +120,11 @@ std::optional<std::string> read_task() {
   }
 }
 
-// Tasks the log holds first (replayed), then tasks from stdin; stops at the first interrupted task.
-agent::AgentEnd run_interactive(agent::AgentLoop& loop, const std::string& log_path) {
-  agent::AgentEnd end = agent::AgentEnd::kAnswered;
+// Tasks the log holds first (replayed), then tasks from stdin. Ctrl-C stops the running task (logged as
+// stopped, so a resume replays the stop) and returns to the prompt; Ctrl-C at the prompt ends the session.
+void run_interactive(agent::AgentLoop& loop, const std::string& log_path) {
   int64_t tasks = 0;
-  while (end != agent::AgentEnd::kInterrupted) {
+  while (true) {
     const bool from_log = loop.replaying();
     const std::optional<std::string> task = loop.next_task(read_task);
     if (!task) break;
@@ -131,12 +132,15 @@ agent::AgentEnd run_interactive(agent::AgentLoop& loop, const std::string& log_p
       std::fprintf(stderr, "[task %lld, from the log] %s\n", static_cast<long long>(tasks), task->c_str());
     const agent::AgentOutcome out = loop.run_task(*task);
     print_outcome(out, log_path);
-    end = out.end;
     ++tasks;
+    if (out.end == agent::AgentEnd::kInterrupted) {
+      loop.stop_task();
+      g_interrupted.store(false);
+      if (!from_log) std::fprintf(stderr, "[task stopped; Ctrl-C at the prompt ends the session]\n");
+    }
   }
   std::fprintf(stderr, "[session: %lld tasks; %s; log %s]\n", static_cast<long long>(tasks),
                tool_call_counts(loop.stats()).c_str(), log_path.c_str());
-  return end;
 }
 
 // An interactive session's log starts with a user turn, a one-shot run's does not: resuming one in the other
@@ -168,14 +172,14 @@ void run(const Options& o) {
   struct sigaction sa {};
   sa.sa_handler = on_sigint;
   ::sigaction(SIGINT, &sa, nullptr);
-  agent::AgentEnd end;
+  agent::AgentEnd end = agent::AgentEnd::kAnswered;
   if (o.one_shot) {
     const agent::AgentOutcome out = agent::run_agent(session, *sandbox, log, agent_options(o));
     print_outcome(out, log_path);
     end = out.end;
   } else {
     agent::AgentLoop loop(session, *sandbox, log, agent_options(o));
-    end = run_interactive(loop, log_path);
+    run_interactive(loop, log_path);
   }
   if (end != agent::AgentEnd::kInterrupted) finish_workspace(*sandbox, o);
   sandbox->destroy();

@@ -10,6 +10,7 @@ std::string describe(const TrajectoryRecord& record) {
   if (record.type == RecordType::kUser) {
     return fmt::format("user turn {}: \"{}\"", record.user.turn, record.user.content.substr(0, 200));
   }
+  if (record.type == RecordType::kStop) return fmt::format("a stop before model step {}", record.step);
   if (record.type == RecordType::kModel) {
     return fmt::format("model step {} (prompt {} tokens, hash {})", record.model.step,
                        record.model.prompt_tokens, record.model.prompt_hash);
@@ -69,6 +70,22 @@ std::optional<std::string> TrajectorySession::user_turn(
   record.user = {turn, *content};
   log_.append(encode_record(record));  // durable before the model sees it
   return content;
+}
+
+bool TrajectorySession::stop_logged(int64_t step) const {
+  return !live() && logged_[cursor_].type == RecordType::kStop && logged_[cursor_].step == step;
+}
+
+void TrajectorySession::stop(int64_t step) {
+  if (!live()) {
+    if (!stop_logged(step)) diverge(fmt::format("a stop before model step {}", step));
+    ++cursor_;
+    return;
+  }
+  TrajectoryRecord record;
+  record.type = RecordType::kStop;
+  record.step = step;
+  log_.append(encode_record(record));
 }
 
 ModelStep TrajectorySession::model_step(int64_t step, int64_t prompt_tokens, const std::string& prompt_hash,

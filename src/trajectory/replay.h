@@ -53,6 +53,10 @@ class TrajectorySession {
   // returns the model's output and tool calls; step, prompt fields are filled in here.
   ModelStep model_step(int64_t step, int64_t prompt_tokens, const std::string& prompt_hash,
                        const std::function<ModelStep()>& generate);
+  // Whether the log's next record is a stop before model step `step` (while replaying).
+  bool stop_logged(int64_t step) const;
+  // The user stopped the task before model step `step`: logged durably, or matched with the log's stop.
+  void stop(int64_t step);
   // Call `call` (0-based) of model step `step`.
   ToolResult tool_call(int64_t step, int64_t call, const ToolCall& tool_call,
                        const std::function<ToolResult()>& execute);

@@ -32,6 +32,8 @@ std::string encode_record(const TrajectoryRecord& record) {
   nlohmann::json json;
   if (record.type == RecordType::kUser) {
     json = {{"type", "user"}, {"turn", record.user.turn}, {"content", record.user.content}};
+  } else if (record.type == RecordType::kStop) {
+    json = {{"type", "stop"}, {"step", record.step}};
   } else if (record.type == RecordType::kModel) {
     const ModelStep& m = record.model;
     nlohmann::json calls = nlohmann::json::array();
@@ -76,6 +78,11 @@ TrajectoryRecord decode_record(std::string_view payload) {
     if (type == "user") {
       record.type = RecordType::kUser;
       record.user = {integer_field(json, "turn"), json.at("content")};
+      return record;
+    }
+    if (type == "stop") {
+      record.type = RecordType::kStop;
+      record.step = integer_field(json, "step");
       return record;
     }
     check(type == "tool_start" || type == "tool_result", "unknown record type '{}'", type);

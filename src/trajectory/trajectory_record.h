@@ -2,7 +2,9 @@
 // `model` record (logged before any of its tool calls runs) and, per tool call, a `tool_start`
 // record (logged before the call executes) and a `tool_result` record (logged before the result is
 // used). Tool calls are keyed by (step, call index, name, canonical arguments). An interactive
-// session logs each task as a `user` record before its first step; a one-shot log has none.
+// session logs each task as a `user` record before its first step; a one-shot log has none. A task the
+// user stopped (Ctrl-C in an interactive session) ends with a `stop` record naming the model step it
+// stopped before; the next task follows it.
 #pragma once
 
 #include <cstdint>
@@ -37,12 +39,12 @@ struct UserTurn {
   std::string content;
 };
 
-enum class RecordType { kModel, kToolStart, kToolResult, kUser };
+enum class RecordType { kModel, kToolStart, kToolResult, kUser, kStop };
 
 struct TrajectoryRecord {
   RecordType type = RecordType::kModel;
   ModelStep model;   // kModel
-  int64_t step = 0;  // kToolStart / kToolResult
+  int64_t step = 0;  // kToolStart / kToolResult; kStop: the model step the task stopped before
   int64_t call = 0;
   ToolCall tool_call;
   ToolResult result;  // kToolResult

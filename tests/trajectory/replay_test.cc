@@ -234,6 +234,41 @@ TEST(TrajectoryReplay, UserTurnsComeFromTheLogThenFromTheReaderAndAreLoggedFirst
   EXPECT_EQ(encode_record(decode_record(log.payloads().back())), log.payloads().back());
 }
 
+// A task the user stopped: its stop is logged before the next task; a replay sees it where the run asks
+// for that model step, and asking for a stop the log does not have diverges.
+TEST(TrajectoryReplay, AStoppedTaskReplaysItsStopThenTheNextTask) {
+  TempDir dir;
+  const std::string path = dir.path() + "/log";
+  auto text = [](const char* t) { return [t] { return std::optional<std::string>(t); }; };
+  {
+    TrajectoryLog log = TrajectoryLog::open(path);
+    TrajectorySession session(log);
+    session.user_turn(0, text("stopped task"));
+    EXPECT_FALSE(session.stop_logged(0)) << "nothing to replay while live";
+    session.stop(0);
+    session.user_turn(1, text("next task"));
+    session.model_step(0, 12, "h1", [] { return answer_step("answer"); });
+  }
+  TrajectoryLog log = TrajectoryLog::open(path);
+  ASSERT_EQ(log.payloads().size(), 4u);
+  EXPECT_EQ(decode_record(log.payloads()[1]).type, RecordType::kStop);
+  EXPECT_EQ(encode_record(decode_record(log.payloads()[1])), log.payloads()[1]);
+  {
+    TrajectorySession session(log);
+    EXPECT_EQ(session.user_turn(0, text("not read")), "stopped task");
+    EXPECT_FALSE(session.stop_logged(1)) << "a stop names its step";
+    EXPECT_TRUE(session.stop_logged(0));
+    session.stop(0);
+    EXPECT_EQ(session.user_turn(1, text("not read")), "next task");
+    EXPECT_EQ(session.model_step(0, 12, "h1", [] { return answer_step("regenerated"); }).output, "answer");
+    EXPECT_TRUE(session.live());
+  }
+  TrajectorySession session(log);
+  session.user_turn(0, text("not read"));
+  session.stop(0);
+  EXPECT_THROW(session.stop(0), ReplayDivergence) << "the log has the next task, not another stop";
+}
+
 TEST(TrajectoryReplay, UserTurnWhereTheLogHasAnotherRecordDiverges) {
   TempDir dir;
   const std::string path = dir.path() + "/log";
