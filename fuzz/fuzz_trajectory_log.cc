@@ -77,6 +77,8 @@ void replay(TrajectoryLog& log) {
       const ModelStep got =
           session.model_step(m.step, m.prompt_tokens, m.prompt_hash, [] { return ModelStep{}; });
       if (got.output != m.output) std::abort();
+    } else if (record.type == RecordType::kStop) {
+      session.stop(record.step);
     } else {
       session.tool_call(record.step, record.call, record.tool_call, [] {
         return ToolResult{"live", false, 1};
