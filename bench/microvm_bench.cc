@@ -9,12 +9,12 @@
 #include <memory>
 #include <string>
 
-#include "agent/sandbox/microvm_sandbox.h"
-#include "agent/sandbox/sandbox.h"
+#include "sandbox/microvm_sandbox.h"
+#include "sandbox/sandbox.h"
 
 namespace {
 
-using baleen::agent::SandboxSpec;
+using baleen::sandbox::SandboxSpec;
 
 std::string build_artifacts() {
   std::string command = std::string(BALEEN_SOURCE_DIR) + "/scripts/build_microvm.sh " + GUEST_AGENT;
@@ -38,7 +38,7 @@ SandboxSpec bench_spec() {
 
 void MicrovmBoot(benchmark::State& state) {
   for (auto _ : state) {
-    auto sandbox = baleen::agent::create_sandbox("microvm", bench_spec());
+    auto sandbox = baleen::sandbox::create_sandbox("microvm", bench_spec());
     state.PauseTiming();
     sandbox->destroy();
     state.ResumeTiming();
@@ -47,8 +47,8 @@ void MicrovmBoot(benchmark::State& state) {
 BENCHMARK(MicrovmBoot)->Iterations(3)->Unit(benchmark::kSecond)->UseRealTime();
 
 void MicrovmExec(benchmark::State& state) {
-  auto sandbox = baleen::agent::create_sandbox("microvm", bench_spec());
-  baleen::agent::ExecRequest request;
+  auto sandbox = baleen::sandbox::create_sandbox("microvm", bench_spec());
+  baleen::sandbox::ExecRequest request;
   request.argv = {"true"};
   for (auto _ : state) benchmark::DoNotOptimize(sandbox->exec(request));
   sandbox->destroy();
@@ -59,7 +59,7 @@ BENCHMARK(MicrovmExec)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(5.
 
 int main(int argc, char** argv) {
   std::string reason;
-  if (!baleen::agent::MicrovmSandbox::available(&reason) ||
+  if (!baleen::sandbox::find_substrate("microvm").available(&reason) ||
       !std::filesystem::exists(bench_spec().image + "/microvm.json")) {
     std::printf("microvm_bench: skipped: %s\n",
                 reason.empty() ? "scripts/build_microvm.sh failed" : reason.c_str());

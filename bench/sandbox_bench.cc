@@ -25,15 +25,15 @@
 #include <thread>
 #include <vector>
 
-#include "agent/sandbox/container_sandbox.h"
-#include "agent/sandbox/process_sandbox.h"
-#include "agent/sandbox/sandbox.h"
 #include "core/error.h"
+#include "sandbox/container_sandbox.h"
+#include "sandbox/process_sandbox.h"
+#include "sandbox/sandbox.h"
 
 namespace {
 
-using baleen::agent::ExecRequest;
-using baleen::agent::SandboxSpec;
+using baleen::sandbox::ExecRequest;
+using baleen::sandbox::SandboxSpec;
 
 std::string build_image() {
   std::string cache = (std::filesystem::temp_directory_path() / "baleen-test-images").string();
@@ -117,7 +117,7 @@ void report_latency(benchmark::State& state, std::vector<double> samples_ms) {
 
 bool process_substrate_available(benchmark::State& state) {
   std::string reason;
-  if (baleen::agent::ProcessSandbox::available(&reason)) return true;
+  if (baleen::sandbox::find_substrate("process").available(&reason)) return true;
   state.SkipWithError(reason.c_str());
   return false;
 }
@@ -152,7 +152,7 @@ void create_exec_destroy(benchmark::State& state, const char* substrate) {
   double cpu_start = cpu_ms();
   for (auto _ : state) {
     auto start = std::chrono::steady_clock::now();
-    auto sandbox = baleen::agent::create_sandbox(substrate, spec);
+    auto sandbox = baleen::sandbox::create_sandbox(substrate, spec);
     creates.push_back(ms_since(start));
     auto result = sandbox->exec(request);
     execs.push_back(ms_since(start) - creates.back());
@@ -228,7 +228,7 @@ int64_t cgroup_memory_kb(const nlohmann::json& state, const char* v1_file) {
 
 void ContainerCreateExecDestroy(benchmark::State& state) {
   std::string reason;
-  if (!baleen::agent::ContainerSandbox::available(&reason)) return state.SkipWithError(reason.c_str());
+  if (!baleen::sandbox::find_substrate("container").available(&reason)) return state.SkipWithError(reason.c_str());
   create_exec_destroy(state, "container");
 }
 BENCHMARK(ContainerCreateExecDestroy)
@@ -245,10 +245,10 @@ void LiveIdleSandboxes(benchmark::State& state) {
   for (auto _ : state) {
     int64_t available_before = meminfo_kb("MemAvailable");
     int64_t creator_fds_before = open_fds(-1);
-    std::vector<std::unique_ptr<baleen::agent::Sandbox>> live;
+    std::vector<std::unique_ptr<baleen::sandbox::Sandbox>> live;
     auto start = std::chrono::steady_clock::now();
     try {
-      for (size_t i = 0; i < count; ++i) live.push_back(baleen::agent::create_sandbox("process", spec));
+      for (size_t i = 0; i < count; ++i) live.push_back(baleen::sandbox::create_sandbox("process", spec));
     } catch (const baleen::Error& e) {
       std::fprintf(stderr, "sandbox %zu of %zu failed: %s\n", live.size() + 1, count, e.what());
       state.SkipWithError("a sandbox could not be created");
@@ -260,7 +260,7 @@ void LiveIdleSandboxes(benchmark::State& state) {
     for (auto& sandbox : live) failures += sandbox->exec(request).exit_code != 0;
     int64_t available_after = meminfo_kb("MemAvailable");
     int64_t pss = 0, charged = 0, kernel = 0, init_fds = 0;
-    for (const auto& info : baleen::agent::list_sandboxes(root)) {
+    for (const auto& info : baleen::sandbox::list_sandboxes(root)) {
       std::ifstream in(root + "/" + info.id + "/sandbox.json");
       nlohmann::json saved = nlohmann::json::parse(in);
       pid_t init = saved.at("init_pid").get<pid_t>();

@@ -14,15 +14,15 @@
 #include <string_view>
 #include <vector>
 
-#include "agent/trajectory/replay.h"
-#include "agent/trajectory/trajectory_log.h"
-#include "agent/trajectory/trajectory_record.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "trajectory/replay.h"
+#include "trajectory/trajectory_log.h"
+#include "trajectory/trajectory_record.h"
 
 namespace {
 
-using namespace baleen::agent;
+using namespace baleen::trajectory;
 
 // tmpfs when there is one: fdatasync is then free.
 const std::string& log_path() {
@@ -77,6 +77,8 @@ void replay(TrajectoryLog& log) {
       const ModelStep got =
           session.model_step(m.step, m.prompt_tokens, m.prompt_hash, [] { return ModelStep{}; });
       if (got.output != m.output) std::abort();
+    } else if (record.type == RecordType::kStop) {
+      session.stop(record.step);
     } else {
       session.tool_call(record.step, record.call, record.tool_call, [] {
         return ToolResult{"live", false, 1};

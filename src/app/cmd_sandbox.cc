@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "agent/sandbox/sandbox.h"
 #include "app/command.h"
 #include "core/error.h"
+#include "sandbox/sandbox.h"
 
 namespace baleen::app {
 
@@ -20,13 +20,14 @@ namespace {
 struct SandboxOptions {
   std::string root = "/tmp/baleen-sandboxes";
   std::string substrate = "process";
-  std::string image;
+  std::string image, workspace;
+  bool workspace_read_write = false;
   double memory_mb = 512, disk_mb = 256, cpus = 1, timeout_s = 60;
   int64_t pids = 256;
   bool network = false;
   bool no_user_namespace = false;
   std::string id;
-  std::string shell, cwd = "/";
+  std::string shell, cwd;
   std::vector<std::string> argv, env;
   bool forward_stdin = false;
 };
@@ -37,7 +38,7 @@ void write_out(FILE* stream, const std::string& data) {
 }
 
 void create(const SandboxOptions& o) {
-  agent::SandboxSpec spec;
+  sandbox::SandboxSpec spec;
   spec.image = o.image;
   spec.state_root = o.root;
   spec.persist = true;
@@ -48,13 +49,18 @@ void create(const SandboxOptions& o) {
   spec.limits.network = o.network;
   spec.limits.wall_timeout = std::chrono::milliseconds(static_cast<int64_t>(o.timeout_s * 1000));
   if (o.no_user_namespace) spec.user_namespace = std::nullopt;
-  auto sandbox = agent::create_sandbox(o.substrate, spec);
+  if (!o.workspace.empty()) {
+    spec.workspace =
+        sandbox::Workspace{o.workspace, o.workspace_read_write ? sandbox::WorkspaceMode::kReadWrite
+                                                               : sandbox::WorkspaceMode::kCopyOnWrite};
+  }
+  auto sandbox = sandbox::create_sandbox(o.substrate, spec);
   std::printf("%s\n", sandbox->id().c_str());
 }
 
 [[noreturn]] void exec(const SandboxOptions& o) {
-  auto sandbox = agent::attach_sandbox(o.root, o.id);
-  agent::ExecRequest request;
+  auto sandbox = sandbox::attach_sandbox(o.root, o.id);
+  sandbox::ExecRequest request;
   request.argv = o.argv;
   request.shell = o.shell;
   request.env = o.env;
@@ -65,15 +71,23 @@ void create(const SandboxOptions& o) {
   if (o.forward_stdin) {
     request.stdin_data.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
   }
-  agent::ExecResult result = sandbox->exec(request);
+  sandbox::ExecResult result = sandbox->exec(request);
   write_out(stdout, result.stdout_data);
   write_out(stderr, result.stderr_data);
   if (result.stdout_truncated || result.stderr_truncated) std::fprintf(stderr, "baleen: output truncated\n");
   std::exit(result.timed_out ? 124 : result.signal != 0 ? 128 + result.signal : result.exit_code);
 }
 
+// One line a change: A (added), M (modified) or D (deleted), a tab, the path in the workspace.
+void diff(const SandboxOptions& o) {
+  for (const auto& change : sandbox::attach_sandbox(o.root, o.id)->workspace_changes()) {
+    const char kind = "AMD"[change.kind];
+    std::printf("%c\t%s\n", kind, change.path.c_str());
+  }
+}
+
 void list(const SandboxOptions& o) {
-  for (const auto& info : agent::list_sandboxes(o.root)) {
+  for (const auto& info : sandbox::list_sandboxes(o.root)) {
     std::printf("%s\t%s\t%s\t%s\n", info.id.c_str(), info.substrate.c_str(), info.alive ? "alive" : "dead",
                 info.image.c_str());
   }
@@ -93,11 +107,13 @@ void add_sandbox_command(CLI::App& app) {
   add_root(create_cmd);
   create_cmd->add_option("--substrate", options->substrate, "function | process | container | microvm")
       ->capture_default_str();
-  create_cmd
-      ->add_option("--image", options->image,
-                   "Image directory (scripts/build_image.sh), or the "
-                   "directory a function sandbox works in")
-      ->required();
+  create_cmd->add_option("--image", options->image,
+                         "Image directory (scripts/build_image.sh; microvm: scripts/build_microvm.sh's)");
+  create_cmd->add_option(
+      "--workspace", options->workspace,
+      "Host directory seen at /work (copy-on-write: see `diff`, `apply`); function: required");
+  create_cmd->add_flag("--workspace-read-write", options->workspace_read_write,
+                       "The sandbox writes the workspace directly instead of a layer over it");
   create_cmd->add_option("--memory-mb", options->memory_mb, "Memory limit")->capture_default_str();
   create_cmd->add_option("--disk-mb", options->disk_mb, "Writable layer quota")->capture_default_str();
   create_cmd->add_option("--cpus", options->cpus, "CPU bandwidth in cores")->capture_default_str();
@@ -114,7 +130,9 @@ void add_sandbox_command(CLI::App& app) {
   add_root(exec_cmd);
   exec_cmd->add_option("id", options->id, "Sandbox id")->required();
   exec_cmd->add_option("--sh", options->shell, "Shell line run with /bin/sh -c");
-  exec_cmd->add_option("--cwd", options->cwd, "Working directory inside the sandbox")->capture_default_str();
+  exec_cmd->add_option("--cwd", options->cwd,
+                       "Working directory inside the sandbox (default: /work with a "
+                       "workspace, else /)");
   exec_cmd->add_option("--env", options->env, "KEY=VALUE (repeatable)");
   exec_cmd->add_option("--timeout", options->timeout_s, "Timeout, seconds")->capture_default_str();
   exec_cmd->add_flag("--stdin", options->forward_stdin, "Pass this process's stdin to the command");
@@ -124,7 +142,19 @@ void add_sandbox_command(CLI::App& app) {
   auto* destroy_cmd = cmd->add_subcommand("destroy", "Stop a sandbox and remove its state");
   add_root(destroy_cmd);
   destroy_cmd->add_option("id", options->id, "Sandbox id")->required();
-  destroy_cmd->callback([options] { agent::attach_sandbox(options->root, options->id)->destroy(); });
+  destroy_cmd->callback([options] { sandbox::attach_sandbox(options->root, options->id)->destroy(); });
+
+  auto* diff_cmd =
+      cmd->add_subcommand("diff", "List what the sandbox changed in its workspace: A|M|D, tab, path");
+  add_root(diff_cmd);
+  diff_cmd->add_option("id", options->id, "Sandbox id")->required();
+  diff_cmd->callback([options] { diff(*options); });
+
+  auto* apply_cmd =
+      cmd->add_subcommand("apply", "Write the sandbox's workspace changes to the host directory");
+  add_root(apply_cmd);
+  apply_cmd->add_option("id", options->id, "Sandbox id")->required();
+  apply_cmd->callback([options] { sandbox::attach_sandbox(options->root, options->id)->apply_workspace(); });
 
   auto* list_cmd = cmd->add_subcommand("list", "List sandboxes: id, substrate, alive|dead, image");
   add_root(list_cmd);

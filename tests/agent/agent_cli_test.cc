@@ -1,9 +1,11 @@
 // `baleen agent` without -p end to end through the built binary on baleen-nano: tasks piped on stdin run in
 // one session and one log, --resume replays them without running a tool, SIGINT stops a task with the log
-// intact, and a log resumed in the other mode fails with a hint.
+// intact and returns to the prompt (a second at the prompt ends the session), and a log resumed in the other
+// mode fails with a hint.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -12,16 +14,23 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "agent/trajectory/trajectory_log.h"
-#include "agent/trajectory/trajectory_record.h"
 #include "cli_outcome.h"
+#include "trajectory/trajectory_log.h"
+#include "trajectory/trajectory_record.h"
 
 namespace baleen::agent {
 namespace {
+
+using trajectory::decode_record;
+using trajectory::encode_record;
+using trajectory::RecordType;
+using trajectory::TrajectoryLog;
+using trajectory::TrajectoryRecord;
 
 namespace fs = std::filesystem;
 using testing::Outcome;
@@ -99,12 +108,13 @@ TEST(AgentCli, PipedTasksShareOneSessionAndResumeReplaysThemWithoutRunningATool)
   EXPECT_EQ(user_turns(s.log), 2) << "end of input logs no task";
 }
 
-TEST(AgentCli, SigintStopsTheRunningTaskAndResumeContinuesItAfterTheEarlierOne) {
+// Ctrl-C during a task stops it and returns to the prompt with the log intact; the next task runs in the same
+// session; Ctrl-C at the prompt ends it. A resume replays both tasks, the stop included, running nothing.
+TEST(AgentCli, SigintStopsTheRunningTaskReturnsToThePromptAndASecondEndsTheSession) {
   if (!testing::nano_available()) GTEST_SKIP() << "no tokenizer or unpacked baleen-nano (scripts/setup.sh)";
   const Session s;
   const fs::path tasks = s.dir / "tasks";
-  std::ofstream(tasks)
-      << "How many files are in docs/?\nRead timeout from etc/server.conf and multiply it by 3.\n";
+  ASSERT_EQ(::mkfifo(tasks.c_str(), 0600), 0);
   const std::string command =
       fmt::format("exec {} <{} >{}", s.agent("--log"), tasks.string(), (s.dir / "out").string());
   const pid_t pid = ::fork();
@@ -112,32 +122,53 @@ TEST(AgentCli, SigintStopsTheRunningTaskAndResumeContinuesItAfterTheEarlierOne) 
     ::execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
     ::_exit(127);
   }
-  // SIGINT once the second task is logged: its first model step is then being generated.
+  FILE* input = std::fopen(tasks.c_str(), "w");  // stdin stays open: the agent waits at its prompt
+  ASSERT_NE(input, nullptr);
+  auto wait_for = [&](const std::function<bool()>& done) {
+    for (int i = 0; i < 12'000 && !done() && ::waitpid(pid, nullptr, WNOHANG) == 0; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    return done();
+  };
+  auto logged = [&](RecordType type) {
+    if (!fs::exists(s.log)) return int64_t{0};
+    const std::vector<std::string> payloads = TrajectoryLog::read(s.log.string()).payloads;
+    return static_cast<int64_t>(std::count_if(payloads.begin(), payloads.end(), [&](const std::string& p) {
+      return decode_record(p).type == type;
+    }));
+  };
+  // The first task's first model step is being generated once its user turn is logged.
+  std::fputs("Read timeout from etc/server.conf and multiply it by 3.\n", input);
+  std::fflush(input);
+  ASSERT_TRUE(wait_for([&] { return logged(RecordType::kUser) == 1; })) << read_text(s.err);
+  ::kill(pid, SIGINT);
+  ASSERT_TRUE(wait_for([&] { return read_text(s.err).find("[task stopped;") != std::string::npos; }))
+      << read_text(s.err);
+  EXPECT_EQ(logged(RecordType::kStop), 1);
+  std::fputs("How many files are in docs/?\n", input);
+  std::fflush(input);
+  ASSERT_TRUE(wait_for([&] { return read_text(s.err).find("[answered after") != std::string::npos; }))
+      << read_text(s.err);
+  ::kill(pid, SIGINT);  // at the prompt
   int status = 0;
-  bool sent = false;
-  while (::waitpid(pid, &status, WNOHANG) == 0) {
-    if (!sent && fs::exists(s.log) && user_turns(s.log) == 2) sent = ::kill(pid, SIGINT) == 0;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  std::fclose(input);
   const std::string err = read_text(s.err);
-  ASSERT_TRUE(sent) << "the agent ended before the second task was logged:\n" << err;
   ASSERT_TRUE(WIFEXITED(status)) << err;
-  EXPECT_EQ(WEXITSTATUS(status), 1) << err;
-  EXPECT_NE(err.find("interrupted; resume with --resume " + s.log.string()), std::string::npos) << err;
-  const std::vector<std::string> logged = TrajectoryLog::read(s.log.string()).payloads;
-  const int64_t logged_calls = std::count_if(logged.begin(), logged.end(), [](const std::string& p) {
-    return decode_record(p).type == RecordType::kToolResult;
-  });
-  ASSERT_GE(logged_calls, 1) << err;
+  EXPECT_EQ(WEXITSTATUS(status), 0) << err;
+  EXPECT_NE(err.find("[session: 2 tasks;"), std::string::npos) << err;
+  const std::string answers = read_text(s.dir / "out");
+  EXPECT_EQ(std::count(answers.begin(), answers.end(), '\n'), 1)
+      << "only the second task answers: " << answers;
+  EXPECT_EQ(answers.find("135"), std::string::npos) << answers;
+  const long long executed = tool_calls(err).first;
+  ASSERT_GE(executed, 1) << err;
 
   const Outcome resumed = s.run(s.agent("--resume") + " </dev/null");
   const std::string resumed_err = read_text(s.err);
   ASSERT_EQ(resumed.status, 0) << resumed_err;
-  EXPECT_NE(resumed_err.find("[task 1, from the log] Read timeout"), std::string::npos) << resumed_err;
-  EXPECT_NE(resumed_err.find("[session: 2 tasks;"), std::string::npos) << resumed_err;
-  const auto [executed, replayed] = tool_calls(resumed_err);
-  EXPECT_EQ(replayed, logged_calls) << resumed_err;
-  EXPECT_GE(executed, 1) << "the interrupted task continues live:\n" << resumed_err;
+  EXPECT_NE(resumed_err.find("[task 1, from the log] How many files"), std::string::npos) << resumed_err;
+  EXPECT_EQ(tool_calls(resumed_err), std::make_pair(0LL, executed)) << resumed_err;
+  EXPECT_EQ(resumed.out, read_text(s.dir / "out")) << "the replayed answers differ";
 }
 
 TEST(AgentCli, ResumingALogInTheOtherModeFailsWithAHint) {

@@ -23,13 +23,21 @@
 #include <thread>
 #include <vector>
 
-#include "agent/trajectory/trajectory_log.h"
-#include "agent/trajectory/trajectory_record.h"
-#include "sandbox_fixture.h"
+#include "../core/temp_dir.h"
 #include "tokenizer/tokenizer.h"
+#include "trajectory/trajectory_log.h"
+#include "trajectory/trajectory_record.h"
 
 namespace baleen::agent {
 namespace {
+
+using trajectory::RecordType;
+using trajectory::TrajectoryLog;
+using trajectory::TrajectoryRecord;
+using trajectory::canonical_arguments;
+using trajectory::decode_record;
+using trajectory::LogContents;
+using trajectory::ToolCall;
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
@@ -118,7 +126,7 @@ class OpenCounter {
 };
 
 struct Workspace {
-  testing::TempDir dir;
+  baleen::test::TempDir dir;
   fs::path root = fs::path(dir.path()) / "root", tmp = fs::path(dir.path()) / "tmp";
   Workspace() {
     fs::create_directories(root / "etc");

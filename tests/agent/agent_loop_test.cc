@@ -1,4 +1,4 @@
-#include "agent/session/agent_loop.h"
+#include "agent/agent_loop.h"
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -13,6 +13,14 @@
 
 namespace baleen::agent {
 namespace {
+
+using sandbox::Sandbox;
+using sandbox::SandboxSpec;
+using sandbox::create_sandbox;
+using trajectory::RecordType;
+using trajectory::TrajectoryLog;
+using trajectory::TrajectoryRecord;
+using trajectory::decode_record;
 
 namespace fs = std::filesystem;
 

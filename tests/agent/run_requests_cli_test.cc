@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "agent/session/workspace_tools.h"
+#include "agent/workspace_tools.h"
 #include "chat/conversation.h"
 #include "cli_outcome.h"
 

@@ -1,4 +1,4 @@
-#include "agent/session/workspace_tools.h"
+#include "agent/workspace_tools.h"
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -11,6 +11,10 @@
 
 namespace baleen::agent {
 namespace {
+
+using sandbox::Sandbox;
+using sandbox::SandboxSpec;
+using sandbox::create_sandbox;
 
 namespace fs = std::filesystem;
 

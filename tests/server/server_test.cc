@@ -12,7 +12,7 @@
 #include <random>
 #include <thread>
 
-#include "agent/session/workspace_tools.h"
+#include "agent/workspace_tools.h"
 
 namespace baleen::server {
 namespace {
