@@ -260,21 +260,27 @@ struct ErrorCase {
   std::string mention;
 };
 
-TEST(Server, ErrorsHaveOpenAIShape) {
-  REQUIRE_NANO();
-  const Json ok = {{"messages", {{{"role", "user"}, {"content", "Say hello."}}}}, {"max_tokens", 8}};
-  Json unknown = ok;
-  unknown["best_of"] = 2;
-  Json wrong_type = ok;
-  wrong_type["max_tokens"] = "eight";
-  Json other_model = ok;
-  other_model["model"] = "gpt-9";
-  // Random words past the context: the error names both numbers.
+// The bad requests every API is tried with, made from a good one: an unknown field, a wrong type, another
+// model's name, random words past the context (the error names both numbers).
+struct BadVariants {
+  Json unknown, wrong_type, other_model, too_long;
+};
+BadVariants bad_variants(const Json& ok) {
+  BadVariants v{ok, ok, ok, ok};
+  v.unknown["best_of"] = 2;
+  v.wrong_type["max_tokens"] = "eight";
+  v.other_model["model"] = "gpt-9";
   std::mt19937 rng(std::random_device{}());
   std::string long_text;
   while (long_text.size() < 30000) long_text += fmt::format("w{} ", rng() % 100000);
-  Json too_long = ok;
-  too_long["messages"][0]["content"] = long_text;
+  v.too_long["messages"][0]["content"] = long_text;
+  return v;
+}
+
+TEST(Server, ErrorsHaveOpenAIShape) {
+  REQUIRE_NANO();
+  const Json ok = {{"messages", {{{"role", "user"}, {"content", "Say hello."}}}}, {"max_tokens", 8}};
+  const auto [unknown, wrong_type, other_model, too_long] = bad_variants(ok);
   Json asks_too_much = ok;
   asks_too_much["max_tokens"] = kMaxContext;
   const std::vector<ErrorCase> cases = {
@@ -388,17 +394,7 @@ TEST(Server, MessagesErrorsHaveAnthropicShape) {
   REQUIRE_NANO();
   const Json ok = {{"model", "claude-opus-5-5"}, {"max_tokens", 8},
                    {"messages", {{{"role", "user"}, {"content", "Say hello."}}}}};
-  Json unknown = ok;
-  unknown["best_of"] = 2;
-  Json wrong_type = ok;
-  wrong_type["max_tokens"] = "eight";
-  Json other_model = ok;
-  other_model["model"] = "gpt-9";
-  std::mt19937 rng(std::random_device{}());
-  std::string long_text;
-  while (long_text.size() < 30000) long_text += fmt::format("w{} ", rng() % 100000);
-  Json too_long = ok;
-  too_long["messages"][0]["content"] = long_text;
+  const auto [unknown, wrong_type, other_model, too_long] = bad_variants(ok);
   Json orphan = ok;
   orphan["messages"][0]["content"] = {{{"type", "tool_result"}, {"tool_use_id", "toolu_x"}, {"content", "3"}}};
   const std::vector<ErrorCase> cases = {
