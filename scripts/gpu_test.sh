@@ -24,7 +24,7 @@ if ! cmake -S . -B build/gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DBALEEN_KERNEL
   exit 1
 fi
 start=$(date +%s)
-if ! ninja -C build/gpu -j "$(nproc)" backend_cuda_tests cuda_kernels_bench >"$out/build.log" 2>&1; then
+if ! ninja -C build/gpu -j "$(nproc)" backend_cuda_tests cuda_model_tests cuda_kernels_bench >"$out/build.log" 2>&1; then
   grep -E "error|FAILED" -A4 "$out/build.log" | head -80
   exit 1
 fi
@@ -36,6 +36,19 @@ if command -v compute-sanitizer >/dev/null; then
   timeout 100 compute-sanitizer --tool memcheck --error-exitcode 3 "$tests" --gtest_brief=1 >"$out/memcheck.log" 2>&1
   echo "compute-sanitizer memcheck exit $? (0 clean; 3 errors found; 124 timed out)"
   grep -E "ERROR SUMMARY|Invalid|out of bounds" "$out/memcheck.log" | head -10
+fi
+
+# Whole models through the CUDA backend: the fixtures and baleen-nano (its shards unpacked here).
+for gz in models/baleen-nano/*.safetensors.gz; do [ -f "${gz%.gz}" ] || gunzip -kf "$gz"; done
+models=build/gpu/tests/backend/cuda/cuda_model_tests
+timeout 300 "$models" 2>&1 | tee "$out/models.log" | grep -E "^cuda|OK \]|FAILED|PASSED|SKIPPED|Failure|Expected|Which is|actual|error" | head -80
+if command -v compute-sanitizer >/dev/null; then
+  for tool in memcheck racecheck; do
+    timeout 150 compute-sanitizer --tool "$tool" --error-exitcode 3 "$models" --gtest_brief=1 \
+      --gtest_filter='CudaModel.*' >"$out/models_$tool.log" 2>&1
+    echo "compute-sanitizer $tool on the fixture models: exit $? (0 clean; 3 errors found; 124 timed out)"
+    grep -E "ERROR SUMMARY|RACECHECK SUMMARY|Invalid|out of bounds|hazard" "$out/models_$tool.log" | head -6
+  done
 fi
 
 PYTHONUNBUFFERED=1 timeout 60 python3 bench/cuda/peers.py 2>&1 | tee "$out/peers.log"

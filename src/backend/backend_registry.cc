@@ -1,6 +1,9 @@
 #include "backend/backend_registry.h"
 
 #include "backend/cpu/cpu_backend.h"
+#ifdef BALEEN_HAVE_CUDA
+#include "backend/cuda/cuda_backend.h"
+#endif
 #include "core/error.h"
 
 namespace baleen {
@@ -13,8 +16,7 @@ std::string backend_unavailable(std::string_view name) {
   if (name == "cpu") return "";
   if (name == "cuda") {
 #ifdef BALEEN_HAVE_CUDA
-    return "--backend cuda: this build has the CUDA kernels (src/backend/cuda) but not yet the Backend that "
-           "runs a model on them; use --backend cpu";
+    return "";
 #else
     return "--backend cuda: this build has no CUDA backend (nvcc was not found when it was configured); use "
            "--backend cpu";
@@ -25,6 +27,13 @@ std::string backend_unavailable(std::string_view name) {
 
 std::unique_ptr<Backend> make_backend(std::string_view name, const BackendOptions& options) {
   if (const std::string why = backend_unavailable(name); !why.empty()) throw Error(why);
+#ifdef BALEEN_HAVE_CUDA
+  if (name == "cuda") {
+    check(options.expert_group == nullptr || options.expert_group->size() == 1,
+          "--backend cuda: expert parallelism is not supported on the cuda backend yet");
+    return make_cuda_backend(options.device);
+  }
+#endif
   return make_cpu_backend(options.threads, options.expert_group);
 }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "backend/state_image_checks.h"
 #include "core/error.h"
 
 namespace baleen::cpu {
@@ -255,19 +256,8 @@ CompressorImage export_compressor(const CompressorState& c) {
 
 // Fills a fresh compressor from an image after checking every size against its spec.
 void import_compressor(const CompressorImage& img, int64_t length, const std::string& what, CompressorState& c) {
-  const int64_t m = c.spec.ratio, dim = c.spec.dim;
-  const auto rows = static_cast<size_t>(img.tail_rows * c.width);
-  check(img.tail_rows == length % m && img.entries == length / m,
-        "{}: {} tail rows and {} entries do not fit {} tokens at ratio {}", what, img.tail_rows, img.entries,
-        length, m);
-  check(img.tail_kv.size() == rows && img.tail_gate.size() == rows, "{}: tail of {} values, expected {}", what,
-        img.tail_kv.size(), rows);
-  const size_t overlap = c.spec.overlap && length >= m ? static_cast<size_t>(m * dim) : 0;
-  check(img.overlap_kv.size() == overlap && img.overlap_gate.size() == overlap,
-        "{}: overlap of {} values, expected {}", what, img.overlap_kv.size(), overlap);
+  check_compressor_image(img, c.spec, length, what);
   const int64_t rb = c.entries.codec().row_bytes();
-  check(static_cast<int64_t>(img.rows.size()) == img.entries * rb, "{}: {} entry bytes, expected {}", what,
-        img.rows.size(), img.entries * rb);
   std::copy(img.tail_kv.begin(), img.tail_kv.end(), c.tail_kv.begin());
   std::copy(img.tail_gate.begin(), img.tail_gate.end(), c.tail_gate.begin());
   c.tail_rows = img.tail_rows;
@@ -310,10 +300,8 @@ StateId StateStore::import_state(const StateSpec& spec, const StateImage& img) {
       const LayerImage& li = img.layers[i];
       LayerState& l = r.layers[i];
       const std::string what = fmt::format("state image layer {}", i);
-      const int64_t held = std::min(img.length, spec.window), rb = l.window.codec().row_bytes();
-      check(li.window_rows == held && static_cast<int64_t>(li.window.size()) == held * rb,
-            "{}: window of {} rows ({} bytes), expected {} rows of {} bytes", what, li.window_rows,
-            li.window.size(), held, rb);
+      check_window_image(li, l.window.codec(), spec.window, img.length, what);
+      const int64_t held = li.window_rows, rb = l.window.codec().row_bytes();
       l.window.set_count(img.length - held);
       for (int64_t k = 0; k < held; ++k) l.window.append_stored(li.window.data() + k * rb);
       if (l.compressor) import_compressor(li.compressor, img.length, what + " compressor", *l.compressor);

@@ -1,0 +1,356 @@
+#include "backend/cuda/device_state.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "backend/state_image_checks.h"
+#include "core/error.h"
+
+namespace baleen::cuda {
+namespace {
+
+bool same_format(const KvCodec& a, const KvCodec& b) {
+  return a.format() == b.format() && a.dim() == b.dim() && a.rope_dim() == b.rope_dim();
+}
+
+void copy_async(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind, cudaStream_t stream) {
+  if (bytes > 0) check_cuda(cudaMemcpyAsync(dst, src, bytes, kind, stream), "cudaMemcpyAsync");
+}
+
+void sync(cudaStream_t stream) {
+  check_cuda(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
+}
+
+// A stored row (data part, then scale part) from or into its two places in a host page image.
+void get_stored(const KvPageLayout& l, const uint8_t* page, int64_t slot, uint8_t* row) {
+  std::memcpy(row, l.data(page, slot), static_cast<size_t>(l.codec.data_bytes()));
+  std::memcpy(row + l.codec.data_bytes(), l.scales(page, slot), static_cast<size_t>(l.codec.scale_bytes()));
+}
+void put_stored(const KvPageLayout& l, const uint8_t* row, uint8_t* page, int64_t slot) {
+  std::memcpy(l.data(page, slot), row, static_cast<size_t>(l.codec.data_bytes()));
+  std::memcpy(l.scales(page, slot), row + l.codec.data_bytes(), static_cast<size_t>(l.codec.scale_bytes()));
+}
+
+}  // namespace
+
+int32_t DevicePagePool::allocate() {
+  if (free_.empty()) {
+    const auto bytes = static_cast<size_t>(layout_.page_bytes());
+    chunks_.emplace_back(bytes * kChunkPages);
+    for (int64_t i = kChunkPages - 1; i >= 0; --i) {
+      free_.push_back(static_cast<int32_t>(pages_.size() + static_cast<size_t>(i)));
+    }
+    for (int64_t i = 0; i < kChunkPages; ++i) pages_.push_back(chunks_.back().get<uint8_t>() + i * bytes);
+    refs_.resize(pages_.size(), 0);
+  }
+  const int32_t id = free_.back();
+  free_.pop_back();
+  refs_[static_cast<size_t>(id)] = 1;
+  return id;
+}
+
+void DevicePagePool::release(int32_t page) {
+  if (--refs_[static_cast<size_t>(page)] == 0) free_.push_back(page);
+}
+
+DeviceRows::~DeviceRows() {
+  for (int32_t p : pages_) pool_->release(p);
+}
+
+void DeviceRows::add_page(int32_t id, cudaStream_t stream) {
+  pages_.push_back(id);
+  pointers_.push_back(pool_->page(id));
+  const size_t need = pointers_.size() * sizeof(uint8_t*);
+  if (need > table_.bytes()) {  // grow by doubling, rewriting the whole table
+    DeviceBuffer bigger(std::max<size_t>(need * 2, 64 * sizeof(uint8_t*)));
+    copy_async(bigger.get(), pointers_.data(), need, cudaMemcpyHostToDevice, stream);
+    table_ = std::move(bigger);
+  } else {
+    copy_async(table_.get<const uint8_t*>() + pointers_.size() - 1, &pointers_.back(), sizeof(uint8_t*),
+               cudaMemcpyHostToDevice, stream);
+  }
+}
+
+void DeviceRows::grow_to(int64_t rows, cudaStream_t stream) {
+  while (static_cast<int64_t>(pages_.size()) * kPageRows < rows) add_page(pool_->allocate(), stream);
+  count_ = rows;
+}
+
+std::unique_ptr<DeviceRows> DeviceRows::fork(cudaStream_t stream) const {
+  auto copy = std::make_unique<DeviceRows>(pool_);
+  for (int64_t i = 0; i < full_pages(); ++i) {
+    const int32_t p = pages_[static_cast<size_t>(i)];
+    pool_->retain(p);
+    copy->add_page(p, stream);
+  }
+  if (partial_pages()) {  // appends write into the last page, so each state owns its partial page
+    const int32_t p = pool_->allocate();
+    copy_async(pool_->page(p), pool_->page(pages_[static_cast<size_t>(full_pages())]),
+               static_cast<size_t>(pool_->layout().page_bytes()), cudaMemcpyDeviceToDevice, stream);
+    copy->add_page(p, stream);
+  }
+  copy->count_ = count_;
+  return copy;
+}
+
+std::vector<uint8_t> DeviceRows::download(cudaStream_t stream) const {
+  const KvPageLayout& l = pool_->layout();
+  const int64_t rb = l.codec.row_bytes();
+  std::vector<uint8_t> page(static_cast<size_t>(l.page_bytes())), rows(static_cast<size_t>(count_ * rb));
+  for (int64_t p = 0; p * kPageRows < count_; ++p) {
+    copy_async(page.data(), pool_->page(pages_[static_cast<size_t>(p)]), page.size(), cudaMemcpyDeviceToHost, stream);
+    sync(stream);
+    for (int64_t s = 0; s < kPageRows && p * kPageRows + s < count_; ++s) {
+      get_stored(l, page.data(), s, rows.data() + (p * kPageRows + s) * rb);
+    }
+  }
+  return rows;
+}
+
+void DeviceRows::upload(const uint8_t* rows, int64_t count, cudaStream_t stream) {
+  const KvPageLayout& l = pool_->layout();
+  const int64_t rb = l.codec.row_bytes(), first = count_;
+  check(first % kPageRows == 0, "DeviceRows::upload after {} rows", first);
+  grow_to(first + count, stream);
+  std::vector<uint8_t> page(static_cast<size_t>(l.page_bytes()));
+  for (int64_t r = 0; r < count; r += kPageRows) {
+    std::fill(page.begin(), page.end(), uint8_t{0});
+    for (int64_t s = 0; s < kPageRows && r + s < count; ++s) put_stored(l, rows + (r + s) * rb, page.data(), s);
+    copy_async(pool_->page(pages_[static_cast<size_t>((first + r) / kPageRows)]), page.data(), page.size(),
+               cudaMemcpyHostToDevice, stream);
+    sync(stream);  // `page` is reused
+  }
+}
+
+DevicePagePool* DeviceStateStore::pool_for(const KvCodec& codec) {
+  for (const auto& p : pools_) {
+    if (same_format(p->layout().codec, codec)) return p.get();
+  }
+  pools_.push_back(std::make_unique<DevicePagePool>(codec));
+  return pools_.back().get();
+}
+
+DeviceCompressor DeviceStateStore::make_compressor(const CompressorSpec& spec) {
+  DeviceCompressor c;
+  c.spec = spec;
+  c.width = (spec.overlap ? 2 : 1) * spec.dim;
+  c.tail_kv = DeviceBuffer(static_cast<size_t>(spec.ratio * c.width) * 4);
+  c.tail_gate = DeviceBuffer(static_cast<size_t>(spec.ratio * c.width) * 4);
+  if (spec.overlap) {
+    c.overlap_kv = DeviceBuffer(static_cast<size_t>(spec.ratio * spec.dim) * 4);
+    c.overlap_gate = DeviceBuffer(static_cast<size_t>(spec.ratio * spec.dim) * 4);
+  }
+  c.entries = std::make_unique<DeviceRows>(pool_for(spec.entries));
+  return c;
+}
+
+DeviceRing DeviceStateStore::make_ring(const KvCodec& codec, int64_t window) {
+  DeviceRing r{KvPageLayout{codec, window}, DeviceBuffer(static_cast<size_t>(window * codec.row_bytes())),
+               DeviceBuffer(sizeof(uint8_t*)), 0};
+  const uint8_t* p = r.bytes.get<uint8_t>();
+  copy_async(r.table.get(), &p, sizeof p, cudaMemcpyHostToDevice, stream_);
+  return r;
+}
+
+StateId DeviceStateStore::create(const StateSpec& spec) {
+  DeviceSession s;
+  s.spec = spec;
+  for (const LayerStateSpec& l : spec.layers) {
+    DeviceLayerState layer;
+    layer.window = make_ring(l.window, spec.window);
+    if (l.compressor.ratio > 0) layer.compressor = make_compressor(l.compressor);
+    if (l.indexer.ratio > 0) layer.indexer = make_compressor(l.indexer);
+    s.layers.push_back(std::move(layer));
+  }
+  const StateId id = next_++;
+  states_.emplace(id, std::move(s));
+  return id;
+}
+
+StateId DeviceStateStore::fork(StateId from) {
+  const DeviceSession& src = get(from);
+  DeviceSession s;
+  s.spec = src.spec;
+  for (const DeviceLayerState& l : src.layers) {
+    DeviceLayerState layer;
+    layer.window = make_ring(l.window.layout.codec, l.window.layout.rows);
+    layer.window.count = l.window.count;
+    copy_async(layer.window.bytes.get(), l.window.bytes.get(), l.window.bytes.bytes(), cudaMemcpyDeviceToDevice,
+               stream_);
+    for (auto [to, of] : {std::pair{&layer.compressor, &l.compressor}, std::pair{&layer.indexer, &l.indexer}}) {
+      if (!*of) continue;
+      const DeviceCompressor& c = **of;
+      DeviceCompressor copy = make_compressor(c.spec);
+      copy.entries = c.entries->fork(stream_);
+      copy.tail_rows = c.tail_rows;
+      copy.has_overlap = c.has_overlap;
+      copy_async(copy.tail_kv.get(), c.tail_kv.get(), c.tail_kv.bytes(), cudaMemcpyDeviceToDevice, stream_);
+      copy_async(copy.tail_gate.get(), c.tail_gate.get(), c.tail_gate.bytes(), cudaMemcpyDeviceToDevice, stream_);
+      copy_async(copy.overlap_kv.get(), c.overlap_kv.get(), c.overlap_kv.bytes(), cudaMemcpyDeviceToDevice, stream_);
+      copy_async(copy.overlap_gate.get(), c.overlap_gate.get(), c.overlap_gate.bytes(), cudaMemcpyDeviceToDevice,
+                 stream_);
+      *to = std::move(copy);
+    }
+    s.layers.push_back(std::move(layer));
+  }
+  const StateId id = next_++;
+  states_.emplace(id, std::move(s));
+  return id;
+}
+
+void DeviceStateStore::free(StateId state) {
+  // Pending kernels may still read the state's memory: let them finish before it is reused or freed.
+  sync(stream_);
+  states_.erase(state);
+}
+
+DeviceSession& DeviceStateStore::get(StateId state) {
+  auto it = states_.find(state);
+  check(it != states_.end(), "no session state {}", state);
+  return it->second;
+}
+
+const DeviceSession& DeviceStateStore::get(StateId state) const {
+  auto it = states_.find(state);
+  check(it != states_.end(), "no session state {}", state);
+  return it->second;
+}
+
+StateUsage DeviceStateStore::usage(StateId state) const {
+  const DeviceSession& s = get(state);
+  StateUsage u;
+  for (const DeviceLayerState& l : s.layers) {
+    u.bytes += l.window.held() * l.window.layout.codec.row_bytes();
+    u.private_bytes += l.window.layout.page_bytes();
+    int64_t entries[2] = {0, 0};
+    int i = 0;
+    for (const auto* c : {&l.compressor, &l.indexer}) {
+      if (*c) {
+        const DeviceCompressor& d = **c;
+        const int64_t page_bytes = kPageRows * d.entries->codec().row_bytes();
+        u.bytes += d.tail_bytes() + d.entries->count() * d.entries->codec().row_bytes();
+        u.private_bytes += d.tail_bytes() + d.entries->partial_pages() * page_bytes;
+        u.shared_bytes += d.entries->full_pages() * page_bytes;
+        entries[i] = d.entries->count();
+      }
+      ++i;
+    }
+    u.entries.push_back(entries[0]);
+    u.indexer_entries.push_back(entries[1]);
+  }
+  return u;
+}
+
+int64_t DeviceStateStore::memory() const {
+  int64_t total = 0;
+  for (const auto& p : pools_) total += p->pages_in_use() * p->layout().page_bytes();
+  for (const auto& [id, s] : states_) {
+    for (const DeviceLayerState& l : s.layers) {
+      total += l.window.layout.page_bytes();
+      if (l.compressor) total += l.compressor->tail_bytes();
+      if (l.indexer) total += l.indexer->tail_bytes();
+    }
+  }
+  return total;
+}
+
+namespace {
+
+std::vector<float> download_floats(const DeviceBuffer& b, int64_t n, cudaStream_t stream) {
+  std::vector<float> v(static_cast<size_t>(n));
+  copy_async(v.data(), b.get(), v.size() * 4, cudaMemcpyDeviceToHost, stream);
+  sync(stream);
+  return v;
+}
+
+void upload_floats(const std::vector<float>& v, DeviceBuffer& b, cudaStream_t stream) {
+  copy_async(b.get(), v.data(), v.size() * 4, cudaMemcpyHostToDevice, stream);
+  sync(stream);
+}
+
+CompressorImage export_compressor(const DeviceCompressor& c, cudaStream_t stream) {
+  CompressorImage img;
+  img.tail_rows = c.tail_rows;
+  img.tail_kv = download_floats(c.tail_kv, c.tail_rows * c.width, stream);
+  img.tail_gate = download_floats(c.tail_gate, c.tail_rows * c.width, stream);
+  if (c.has_overlap) {
+    img.overlap_kv = download_floats(c.overlap_kv, c.spec.ratio * c.spec.dim, stream);
+    img.overlap_gate = download_floats(c.overlap_gate, c.spec.ratio * c.spec.dim, stream);
+  }
+  img.entries = c.entries->count();
+  img.rows = c.entries->download(stream);
+  return img;
+}
+
+void import_compressor(const CompressorImage& img, int64_t length, const std::string& what, DeviceCompressor& c,
+                       cudaStream_t stream) {
+  check_compressor_image(img, c.spec, length, what);
+  upload_floats(img.tail_kv, c.tail_kv, stream);
+  upload_floats(img.tail_gate, c.tail_gate, stream);
+  c.tail_rows = img.tail_rows;
+  c.has_overlap = !img.overlap_kv.empty();
+  if (c.has_overlap) {
+    upload_floats(img.overlap_kv, c.overlap_kv, stream);
+    upload_floats(img.overlap_gate, c.overlap_gate, stream);
+  }
+  c.entries->upload(img.rows.data(), img.entries, stream);
+}
+
+}  // namespace
+
+StateImage DeviceStateStore::export_state(StateId state) const {
+  const DeviceSession& s = get(state);
+  StateImage img;
+  img.length = s.layers.empty() ? 0 : s.layers.front().window.count;
+  for (const DeviceLayerState& l : s.layers) {
+    LayerImage li;
+    const KvPageLayout& layout = l.window.layout;
+    const int64_t rb = layout.codec.row_bytes();
+    li.window_rows = l.window.held();
+    std::vector<uint8_t> ring(static_cast<size_t>(layout.page_bytes()));
+    copy_async(ring.data(), l.window.bytes.get(), ring.size(), cudaMemcpyDeviceToHost, stream_);
+    sync(stream_);
+    li.window.resize(static_cast<size_t>(li.window_rows * rb));
+    const int64_t first = l.window.count - li.window_rows;
+    for (int64_t i = 0; i < li.window_rows; ++i) {
+      get_stored(layout, ring.data(), (first + i) % layout.rows, li.window.data() + i * rb);
+    }
+    if (l.compressor) li.compressor = export_compressor(*l.compressor, stream_);
+    if (l.indexer) li.indexer = export_compressor(*l.indexer, stream_);
+    img.layers.push_back(std::move(li));
+  }
+  return img;
+}
+
+StateId DeviceStateStore::import_state(const StateSpec& spec, const StateImage& img) {
+  check(img.layers.size() == spec.layers.size(), "state image has {} layers, the model {}", img.layers.size(),
+        spec.layers.size());
+  check(img.length >= 0, "state image: negative length {}", img.length);
+  const StateId id = create(spec);
+  try {
+    DeviceSession& s = get(id);
+    for (size_t i = 0; i < img.layers.size(); ++i) {
+      const LayerImage& li = img.layers[i];
+      DeviceLayerState& l = s.layers[i];
+      const std::string what = fmt::format("state image layer {}", i);
+      const KvPageLayout& layout = l.window.layout;
+      check_window_image(li, layout.codec, spec.window, img.length, what);
+      std::vector<uint8_t> ring(static_cast<size_t>(layout.page_bytes()), 0);
+      const int64_t rb = layout.codec.row_bytes(), first = img.length - li.window_rows;
+      for (int64_t k = 0; k < li.window_rows; ++k) {
+        put_stored(layout, li.window.data() + k * rb, ring.data(), (first + k) % layout.rows);
+      }
+      copy_async(l.window.bytes.get(), ring.data(), ring.size(), cudaMemcpyHostToDevice, stream_);
+      sync(stream_);
+      l.window.count = img.length;
+      if (l.compressor) import_compressor(li.compressor, img.length, what + " compressor", *l.compressor, stream_);
+      if (l.indexer) import_compressor(li.indexer, img.length, what + " indexer", *l.indexer, stream_);
+    }
+  } catch (...) {
+    free(id);
+    throw;
+  }
+  return id;
+}
+
+}  // namespace baleen::cuda

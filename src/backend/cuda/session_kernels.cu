@@ -1,0 +1,404 @@
+#include <cub/device/device_segmented_sort.cuh>
+
+#include "backend/cuda/kv_codec.cuh"
+#include "backend/cuda/session_kernels.h"
+#include "backend/cuda/weight_values.cuh"
+
+namespace baleen::cuda {
+namespace {
+
+__device__ inline const uint8_t* stored_data(const StoredRowsRef& r, int64_t i) {
+  return r.pages[i / r.page_rows] + (i % r.page_rows) * r.codec.data_bytes;
+}
+__device__ inline const uint8_t* stored_scales(const StoredRowsRef& r, int64_t i) {
+  return r.pages[i / r.page_rows] + r.page_rows * r.codec.data_bytes + (i % r.page_rows) * r.codec.scale_bytes;
+}
+__device__ inline float stored_value(const StoredRowsRef& r, int64_t i, int c) {
+  return decode_element(r.codec, stored_data(r, i), stored_scales(r, i), c);
+}
+
+unsigned blocks(int64_t n, int64_t per) {
+  return static_cast<unsigned>((n + per - 1) / per);
+}
+
+// ---- attention ----
+
+constexpr int kHeadsPerBlock = 4;  // one warp each
+constexpr int kKeyTile = 8;        // keys decoded into shared memory per round
+constexpr int kMaxHeadDim = 512;   // 16 accumulators a lane
+
+// The key of query t's list at `key`: window positions first … p, then its entries (picks or every visible
+// one). Returns whether it exists (a pick of −1 does not).
+struct KeyList {
+  int64_t first, window_keys, entry_keys;
+};
+
+__device__ inline KeyList key_list(const AttentionLaunch& a, const SequenceKeys& s, int64_t p) {
+  KeyList l;
+  l.first = max(int64_t{0}, p - s.window + 1);
+  l.window_keys = p - l.first + 1;
+  l.entry_keys = s.ratio == 0 ? 0 : a.picks ? a.pick_cols : min(s.entry_count, (p + 1) / s.ratio);
+  return l;
+}
+
+__global__ void attention_kernel(AttentionLaunch a) {
+  extern __shared__ float smem[];
+  const int64_t t = blockIdx.x, d = a.head_dim;
+  float* qs = smem;                            // [kHeadsPerBlock, d]
+  float* ks = smem + kHeadsPerBlock * d;       // [kKeyTile, d]
+  __shared__ int64_t entry_of[kKeyTile];       // −1: a window key; −2: no key
+  const SequenceKeys& s = a.sequences[a.row_sequence[t]];
+  const int64_t p = a.positions[t];
+  const KeyList l = key_list(a, s, p);
+  const int64_t n = l.window_keys + l.entry_keys;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int64_t h0 = int64_t{blockIdx.y} * kHeadsPerBlock, h = h0 + warp;
+  for (int64_t i = threadIdx.x; i < kHeadsPerBlock * d; i += blockDim.x) {
+    const int64_t hh = h0 + i / d;
+    qs[i] = hh < a.heads ? a.q[t * a.ldq + hh * d + i % d] : 0.0f;
+  }
+  const bool active = h < a.heads;
+  float run_max = active ? a.sinks[h] : 0.0f, run_sum = 1.0f;
+  float acc[kMaxHeadDim / 32] = {};
+  const int per_lane = static_cast<int>((d + 31) / 32);
+  for (int64_t base = 0; base < n; base += kKeyTile) {
+    __syncthreads();
+    if (threadIdx.x < kKeyTile) {
+      const int64_t key = base + threadIdx.x;
+      int64_t e = -2;
+      if (key < l.window_keys) {
+        e = -1;
+      } else if (key < n) {
+        const int64_t j = key - l.window_keys;
+        e = a.picks ? a.picks[t * a.ld_picks + j] : j;
+        if (e < 0 || e >= s.entry_count) e = -2;
+      }
+      entry_of[threadIdx.x] = e;
+    }
+    __syncthreads();
+    for (int64_t i = threadIdx.x; i < kKeyTile * d; i += blockDim.x) {
+      const int j = static_cast<int>(i / d), c = static_cast<int>(i % d);
+      const int64_t e = entry_of[j];
+      float v = 0.0f;
+      if (e == -1) {
+        const int64_t pos = l.first + base + j;
+        v = pos >= s.start ? s.chunk[(pos - s.start) * s.ld_chunk + c] : stored_value(s.ring, pos % s.window, c);
+      } else if (e >= 0) {
+        v = stored_value(s.entries, e, c);
+      }
+      ks[i] = v;
+    }
+    __syncthreads();
+    if (!active) continue;
+    for (int j = 0; j < kKeyTile; ++j) {
+      if (entry_of[j] == -2) continue;
+      const float* key = ks + j * d;
+      float dot = 0.0f;
+      for (int64_t c = lane; c < d; c += 32) dot = fmaf(qs[warp * d + c], key[c], dot);
+      const float score = warp_sum(dot) * a.scale;
+      if (score > run_max) {
+        const float shrink = expf(run_max - score);
+        run_sum *= shrink;
+        for (int i = 0; i < per_lane; ++i) acc[i] *= shrink;
+        run_max = score;
+      }
+      const float w = expf(score - run_max);
+      run_sum += w;
+      for (int i = 0; i < per_lane; ++i) {
+        const int64_t c = lane + 32 * i;
+        if (c < d) acc[i] = fmaf(w, key[c], acc[i]);
+      }
+    }
+  }
+  if (!active) return;
+  const float inv = 1.0f / run_sum;
+  for (int i = 0; i < per_lane; ++i) {
+    const int64_t c = lane + 32 * i;
+    if (c < d) a.out[t * a.ldo + h * d + c] = acc[i] * inv;
+  }
+}
+
+// ---- indexer ----
+
+constexpr int kIndexerWarps = 4;
+constexpr int kIndexerKeys = 16;  // keys per block
+
+__global__ void indexer_scores_kernel(IndexerLaunch a, float* scores) {
+  extern __shared__ float smem[];
+  const int64_t t = blockIdx.x, di = a.dim, hd = a.heads * di;
+  float* qs = smem;        // [heads·dim]
+  float* ws = smem + hd;   // [heads]
+  float* ks = ws + a.heads;  // [kIndexerKeys, dim]
+  const SequenceKeys& s = a.sequences[a.row_sequence[t]];
+  const int64_t visible = min(s.entry_count, (a.positions[t] + 1) / s.ratio);
+  const int64_t s0 = int64_t{blockIdx.y} * kIndexerKeys;
+  if (s0 >= visible) return;
+  for (int64_t i = threadIdx.x; i < hd; i += blockDim.x) qs[i] = a.q[t * a.ldq + i];
+  for (int64_t i = threadIdx.x; i < a.heads; i += blockDim.x) ws[i] = a.head_weights[t * a.ldw + i];
+  for (int64_t i = threadIdx.x; i < kIndexerKeys * di; i += blockDim.x) {
+    const int64_t key = s0 + i / di;
+    ks[i] = key < visible ? stored_value(s.entries, key, static_cast<int>(i % di)) : 0.0f;
+  }
+  __syncthreads();
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  for (int j = warp; j < kIndexerKeys && s0 + j < visible; j += kIndexerWarps) {
+    float acc = 0.0f;
+    for (int64_t hh = 0; hh < a.heads; ++hh) {
+      float dot = 0.0f;
+      for (int64_t c = lane; c < di; c += 32) dot = fmaf(qs[hh * di + c], ks[j * di + c], dot);
+      acc += ws[hh] * fmaxf(warp_sum(dot), 0.0f);
+    }
+    // + 0: a −0 score ties +0 as it does on the CPU (the sort below orders by bits).
+    if (lane == 0) scores[t * a.most + s0 + j] = acc * a.scale + 0.0f;
+  }
+}
+
+__global__ void indexer_segments_kernel(IndexerLaunch a, int32_t* index, int64_t* begin, int64_t* end) {
+  const int64_t t = blockIdx.y;
+  const SequenceKeys& s = a.sequences[a.row_sequence[t]];
+  const int64_t visible = min(s.entry_count, (a.positions[t] + 1) / s.ratio);
+  for (int64_t i = int64_t{blockIdx.x} * blockDim.x + threadIdx.x; i < a.most; i += int64_t{gridDim.x} * blockDim.x) {
+    index[t * a.most + i] = static_cast<int32_t>(i);
+  }
+  if (blockIdx.x == 0 && threadIdx.x == 0) {
+    begin[t] = t * a.most;
+    end[t] = t * a.most + visible;
+  }
+}
+
+__global__ void indexer_picks_kernel(IndexerLaunch a, const int32_t* sorted, const int64_t* begin,
+                                     const int64_t* end) {
+  const int64_t t = blockIdx.x;
+  const int64_t take = min(a.k, end[t] - begin[t]);
+  for (int64_t i = threadIdx.x; i < a.k; i += blockDim.x) {
+    a.picks[t * a.ld_picks + i] = i < take ? sorted[begin[t] + i] : -1;
+  }
+}
+
+struct IndexerScratch {
+  float* scores;
+  float* sorted_scores;
+  int32_t* index;
+  int32_t* sorted_index;
+  int64_t* begin;
+  int64_t* end;
+  void* sort_temp;
+  size_t sort_bytes;
+};
+
+size_t align256(size_t n) {
+  return (n + 255) / 256 * 256;
+}
+
+size_t sort_temp_bytes(int64_t rows, int64_t most) {
+  size_t bytes = 0;
+  cub::DeviceSegmentedSort::StableSortPairsDescending(nullptr, bytes, static_cast<const float*>(nullptr),
+                                                      static_cast<float*>(nullptr), static_cast<const int32_t*>(nullptr),
+                                                      static_cast<int32_t*>(nullptr), rows * most, rows,
+                                                      static_cast<const int64_t*>(nullptr),
+                                                      static_cast<const int64_t*>(nullptr));
+  return bytes;
+}
+
+IndexerScratch carve(void* scratch, int64_t rows, int64_t most) {
+  auto* p = static_cast<uint8_t*>(scratch);
+  const size_t n = static_cast<size_t>(rows * most);
+  IndexerScratch s;
+  s.scores = reinterpret_cast<float*>(p), p += align256(n * 4);
+  s.sorted_scores = reinterpret_cast<float*>(p), p += align256(n * 4);
+  s.index = reinterpret_cast<int32_t*>(p), p += align256(n * 4);
+  s.sorted_index = reinterpret_cast<int32_t*>(p), p += align256(n * 4);
+  s.begin = reinterpret_cast<int64_t*>(p), p += align256(static_cast<size_t>(rows) * 8);
+  s.end = reinterpret_cast<int64_t*>(p), p += align256(static_cast<size_t>(rows) * 8);
+  s.sort_temp = p;
+  s.sort_bytes = sort_temp_bytes(rows, most);
+  return s;
+}
+
+__global__ void scale_rows_kernel(const float* in, int64_t ld_in, int64_t cols, float scale, float* out,
+                                  int64_t ld_out) {
+  const int64_t t = blockIdx.y;
+  for (int64_t c = int64_t{blockIdx.x} * blockDim.x + threadIdx.x; c < cols; c += int64_t{gridDim.x} * blockDim.x) {
+    out[t * ld_out + c] = in[t * ld_in + c] * scale;
+  }
+}
+
+// ---- rows into state ----
+
+__global__ void ring_append_kernel(DeviceCodec codec, const float* kv, int64_t ld, int64_t skip, int64_t start,
+                                   uint8_t* ring, int64_t window) {
+  const int64_t r = skip + blockIdx.x, slot = (start + r) % window;
+  encode_row_block(codec, kv + r * ld, ring + slot * codec.data_bytes,
+                   ring + window * codec.data_bytes + slot * codec.scale_bytes);
+}
+
+__global__ void store_rows_kernel(const float* rows_in, int64_t dim, StoredRowsRef rows, int64_t first) {
+  const int64_t i = first + blockIdx.x;
+  uint8_t* page = const_cast<uint8_t*>(rows.pages[i / rows.page_rows]);
+  const int64_t slot = i % rows.page_rows;
+  encode_row_block(rows.codec, rows_in + int64_t{blockIdx.x} * dim, page + slot * rows.codec.data_bytes,
+                   page + rows.page_rows * rows.codec.data_bytes + slot * rows.codec.scale_bytes);
+}
+
+// ---- compressor ----
+
+// Token row j of (tail ++ chunk), column col, of the kv and gate projections (gates with ape).
+__device__ inline float token_kv(const CompressorLaunch& c, int64_t j, int64_t col) {
+  return j < c.tail_rows ? c.tail_kv[j * c.width + col] : c.kv[(j - c.tail_rows) * c.ld_kv + col];
+}
+__device__ inline float token_gate(const CompressorLaunch& c, int64_t j, int64_t col) {
+  if (j < c.tail_rows) return c.tail_gate[j * c.width + col];
+  const int64_t i = j - c.tail_rows;
+  return c.gate[i * c.ld_gate + col] + c.ape[((c.start + i) % c.ratio) * c.width + col];
+}
+
+constexpr float kUnused = -__builtin_huge_valf();
+
+// One window per block: per channel, a softmax over its slots — for CSA the previous window's a-halves
+// (token rows of window w − 1, or the kept overlap, or none for the very first window), then this
+// window's b-halves; for HCA its m tokens — weights the slots' kv.
+__global__ void compressor_pool_kernel(CompressorLaunch c, float* entries) {
+  const int64_t w = blockIdx.x, m = c.ratio;
+  for (int64_t ch = threadIdx.x; ch < c.dim; ch += blockDim.x) {
+    // Slot s of 2m (CSA: 0 … m−1 previous, m … 2m−1 current) or of m (HCA).
+    const auto slot = [&](int64_t s, float& kv, float& gate) {
+      if (!c.overlap) {
+        kv = token_kv(c, w * m + s, ch), gate = token_gate(c, w * m + s, ch);
+      } else if (s >= m) {
+        kv = token_kv(c, w * m + s - m, c.dim + ch), gate = token_gate(c, w * m + s - m, c.dim + ch);
+      } else if (w > 0) {
+        kv = token_kv(c, (w - 1) * m + s, ch), gate = token_gate(c, (w - 1) * m + s, ch);
+      } else if (c.has_overlap) {
+        kv = c.overlap_kv[s * c.dim + ch], gate = c.overlap_gate[s * c.dim + ch];
+      } else {
+        kv = 0.0f, gate = kUnused;
+      }
+    };
+    const int64_t slots = c.overlap ? 2 * m : m;
+    float top = kUnused;
+    for (int64_t s = 0; s < slots; ++s) {
+      float kv, gate;
+      slot(s, kv, gate);
+      top = fmaxf(top, gate);
+    }
+    float sum = 0.0f, acc = 0.0f;
+    for (int64_t s = 0; s < slots; ++s) {
+      float kv, gate;
+      slot(s, kv, gate);
+      if (gate == kUnused) continue;
+      const float e = expf(gate - top);
+      sum += e;
+      acc += e * kv;
+    }
+    entries[w * c.dim + ch] = acc / sum;
+  }
+}
+
+__global__ void compressor_overlap_kernel(CompressorLaunch c, int64_t windows) {
+  const int64_t j = blockIdx.x, row = (windows - 1) * c.ratio + j;
+  for (int64_t ch = threadIdx.x; ch < c.dim; ch += blockDim.x) {
+    c.overlap_kv[j * c.dim + ch] = token_kv(c, row, ch);
+    c.overlap_gate[j * c.dim + ch] = token_gate(c, row, ch);
+  }
+}
+
+// Tail row j (from `from` on) takes token row windows·m + j, which lies in the chunk.
+__global__ void compressor_tail_kernel(CompressorLaunch c, int64_t windows, int64_t from) {
+  const int64_t j = from + blockIdx.x, row = windows * c.ratio + j;
+  for (int64_t col = threadIdx.x; col < c.width; col += blockDim.x) {
+    c.tail_kv[j * c.width + col] = token_kv(c, row, col);
+    c.tail_gate[j * c.width + col] = token_gate(c, row, col);
+  }
+}
+
+__global__ void entry_positions_kernel(int64_t first, int64_t count, int64_t ratio, int64_t* positions) {
+  const int64_t i = int64_t{blockIdx.x} * blockDim.x + threadIdx.x;
+  if (i < count) positions[i] = (first + i) * ratio;
+}
+
+}  // namespace
+
+cudaError_t session_attention(const AttentionLaunch& a, cudaStream_t stream) {
+  if (a.rows <= 0) return cudaSuccess;
+  if (a.head_dim > kMaxHeadDim || a.heads <= 0) return cudaErrorInvalidValue;
+  const size_t smem = static_cast<size_t>((kHeadsPerBlock + kKeyTile) * a.head_dim) * sizeof(float);
+  const dim3 grid(static_cast<unsigned>(a.rows), blocks(a.heads, kHeadsPerBlock));
+  attention_kernel<<<grid, kHeadsPerBlock * 32, smem, stream>>>(a);
+  return cudaGetLastError();
+}
+
+size_t indexer_scratch_bytes(int64_t rows, int64_t most) {
+  const size_t n = static_cast<size_t>(rows * most);
+  return 4 * align256(n * 4) + 2 * align256(static_cast<size_t>(rows) * 8) + align256(sort_temp_bytes(rows, most));
+}
+
+cudaError_t session_indexer(const IndexerLaunch& a, void* scratch, size_t scratch_bytes, cudaStream_t stream) {
+  if (a.rows <= 0) return cudaSuccess;
+  if (a.most <= 0) {  // nothing visible anywhere: every pick is −1
+    return cudaMemset2DAsync(a.picks, static_cast<size_t>(a.ld_picks) * 4, 0xff, static_cast<size_t>(a.k) * 4,
+                             static_cast<size_t>(a.rows), stream);
+  }
+  if (scratch_bytes < indexer_scratch_bytes(a.rows, a.most)) return cudaErrorInvalidValue;
+  const IndexerScratch s = carve(scratch, a.rows, a.most);
+  const size_t smem = static_cast<size_t>(a.heads * a.dim + a.heads + kIndexerKeys * a.dim) * sizeof(float);
+  if (smem > 48 * 1024) {
+    cudaFuncSetAttribute(indexer_scores_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem));
+  }
+  indexer_scores_kernel<<<dim3(static_cast<unsigned>(a.rows), blocks(a.most, kIndexerKeys)), kIndexerWarps * 32, smem,
+                          stream>>>(a, s.scores);
+  indexer_segments_kernel<<<dim3(min(blocks(a.most, 256), 64u), static_cast<unsigned>(a.rows)), 256, 0,
+                            stream>>>(a, s.index, s.begin, s.end);
+  size_t temp = s.sort_bytes;
+  cudaError_t err = cub::DeviceSegmentedSort::StableSortPairsDescending(
+      s.sort_temp, temp, s.scores, s.sorted_scores, s.index, s.sorted_index, a.rows * a.most, a.rows, s.begin,
+      s.end, stream);
+  if (err != cudaSuccess) return err;
+  indexer_picks_kernel<<<static_cast<unsigned>(a.rows), 256, 0, stream>>>(a, s.sorted_index, s.begin, s.end);
+  return cudaGetLastError();
+}
+
+cudaError_t scale_rows(const float* in, int64_t ld_in, int64_t rows, int64_t cols, float scale, float* out,
+                       int64_t ld_out, cudaStream_t stream) {
+  if (rows <= 0) return cudaSuccess;
+  scale_rows_kernel<<<dim3(blocks(cols, 128), static_cast<unsigned>(rows)), 128, 0, stream>>>(in, ld_in, cols, scale,
+                                                                                             out, ld_out);
+  return cudaGetLastError();
+}
+
+cudaError_t ring_append(const DeviceCodec& codec, const float* kv, int64_t ld, int64_t rows, int64_t skip,
+                        int64_t start, uint8_t* ring, int64_t window, cudaStream_t stream) {
+  if (rows <= skip) return cudaSuccess;
+  ring_append_kernel<<<static_cast<unsigned>(rows - skip), 128, 0, stream>>>(codec, kv, ld, skip, start, ring, window);
+  return cudaGetLastError();
+}
+
+cudaError_t compressor_pool(const CompressorLaunch& c, int64_t windows, float* entries, cudaStream_t stream) {
+  if (windows <= 0) return cudaSuccess;
+  compressor_pool_kernel<<<static_cast<unsigned>(windows), 128, 0, stream>>>(c, entries);
+  return cudaGetLastError();
+}
+
+cudaError_t compressor_keep_tail(const CompressorLaunch& c, int64_t windows, cudaStream_t stream) {
+  if (windows > 0 && c.overlap) {
+    compressor_overlap_kernel<<<static_cast<unsigned>(c.ratio), 128, 0, stream>>>(c, windows);
+  }
+  const int64_t total = c.tail_rows + c.rows, keep = total - windows * c.ratio;
+  const int64_t from = windows > 0 ? 0 : c.tail_rows;
+  if (keep > from) compressor_tail_kernel<<<static_cast<unsigned>(keep - from), 128, 0, stream>>>(c, windows, from);
+  return cudaGetLastError();
+}
+
+cudaError_t entry_positions(int64_t first, int64_t count, int64_t ratio, int64_t* positions, cudaStream_t stream) {
+  if (count <= 0) return cudaSuccess;
+  entry_positions_kernel<<<blocks(count, 128), 128, 0, stream>>>(first, count, ratio, positions);
+  return cudaGetLastError();
+}
+
+cudaError_t store_rows(const float* rows_in, int64_t count, int64_t dim, StoredRowsRef rows, int64_t first,
+                       cudaStream_t stream) {
+  if (count <= 0) return cudaSuccess;
+  store_rows_kernel<<<static_cast<unsigned>(count), 128, 0, stream>>>(rows_in, dim, rows, first);
+  return cudaGetLastError();
+}
+
+}  // namespace baleen::cuda
