@@ -94,9 +94,11 @@ __device__ __forceinline__ float scaled(float x, int e) {
 }
 
 // The scale exponent of the block a warp holds (a lane's |values| in `amax`, 0 for lanes past the end):
-// the amax over the warp from `floor` up, NaNs ignored (fmaxf), as std::max in quantize_block does.
+// the amax over the warp from `floor` up, NaNs ignored (fmaxf), as std::max in quantize_block does. An
+// infinite amax gets exponent 0, what glibc's frexp(∞) yields on the CPU.
 __device__ __forceinline__ int warp_block_exponent(float amax, float max_code, float floor) {
   for (int o = 16; o > 0; o /= 2) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, o));
+  if (isinf(amax)) return 0;
   return pow2_scale_exponent(fmaxf(amax, floor), max_code);
 }
 

@@ -2,6 +2,7 @@
 // (or per token), a block-wide sum where the CPU takes a dot product. Where the CPU's float operations can
 // be repeated exactly (the Hadamard butterflies, the rope rotation, the codec, copies) they are, so those
 // ops are bit-identical; sums over a row differ only in their order.
+#include <algorithm>
 #include <cmath>
 
 #include "backend/cuda/kv_codec.cuh"
