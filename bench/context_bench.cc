@@ -3,7 +3,9 @@
 // decode ms/step at batch B beside its byte floor ((weights read + state read) / read bandwidth, both
 // measured in this run), the state bytes held. Best of --repeat runs for the decode steps.
 //   context_bench --model DIR [--storage paper|fp32] [--contexts 1024,32768] [--decode 16] [--batch 1,8]
-//                 [--repeat 2] [--threads 0 (all cores)]
+//                 [--repeat 2] [--threads 0 (all cores)] [--backend cpu|cuda] [--bandwidth GB/s]
+// --bandwidth gives the floor's read bandwidth when it is not this host's memory (a GPU's, measured in the
+// same run by bench/cuda); without it the host's is measured here.
 #include <unistd.h>
 
 #include <algorithm>
@@ -26,7 +28,8 @@ namespace baleen {
 namespace {
 
 struct Args {
-  std::string model, storage = "paper";
+  std::string model, storage = "paper", backend = "cpu";
+  double bandwidth = 0;  // bytes/s; 0: measure the host's
   std::vector<int64_t> contexts = {1024, 32768}, batches = {1, 8};
   int64_t decode = 16, repeat = 2, chunk = kPrefillChunk, threads = 0;
 };
@@ -50,6 +53,8 @@ Args parse(int argc, char** argv) {
     else if (k == "--repeat") a.repeat = std::stoll(v);
     else if (k == "--chunk") a.chunk = std::stoll(v);
     else if (k == "--threads") a.threads = std::stoll(v);
+    else if (k == "--backend") a.backend = v;
+    else if (k == "--bandwidth") a.bandwidth = std::stod(v) * 1e9;
     else fail("unknown option {}", k);
   }
   check(!a.model.empty(), "--model DIR is required");
@@ -122,21 +127,28 @@ double prefill_linear_flops(const Config& c, const BackendWeights& w) {
   return 2.0 * double(params);
 }
 
-// The backend's own fp32 matmul at a prefill-like shape: the compute roof prefill is held against.
+// The backend's own fp32 matmul at a prefill-like shape, on its memory: the compute roof prefill is held
+// against. A one-float download after each call waits for it.
 double matmul_flops_per_second(Backend& backend) {
   const int64_t t = 256, in = 1024, out = 1024;
-  std::vector<float> x(t * in), w(out * in), y(t * out);
+  std::vector<float> x(t * in), w(out * in);
   std::mt19937 rng(3);
   std::normal_distribution<float> dist;
   for (float& v : x) v = dist(rng);
   for (float& v : w) v = dist(rng);
-  const WeightView wv{DType::kF32, w.data(), out, in};
+  const auto* dx = static_cast<const float*>(backend.upload(x.data(), t * in * 4));
+  const WeightView wv =
+      backend.upload_weight(WeightView{DType::kF32, w.data(), out, in}, HostMemory::kTransient);
+  auto* dy = static_cast<float*>(backend.allocate(t * out * 4));
+  float sink = 0;
   double best = 1e30;
   for (int rep = 0; rep < 5; ++rep) {
     const double t0 = now();
-    backend.matmul({x.data(), t, in}, wv, {y.data(), t, out});
+    backend.matmul({dx, t, in}, wv, {dy, t, out});
+    backend.download(dy, &sink, 4);
     best = std::min(best, now() - t0);
   }
+  backend.release(dy);
   return 2.0 * t * in * out / best;
 }
 
@@ -152,18 +164,18 @@ long rss_now_kib() {
 
 void run(const Args& a) {
   const Checkpoint checkpoint = Checkpoint::open(a.model);
-  auto backend = make_backend("cpu", {.threads = static_cast<unsigned>(a.threads)});
+  auto backend = make_backend(a.backend, {.threads = static_cast<unsigned>(a.threads)});
   Model model(checkpoint.config(), load_weights(checkpoint, *backend, WeightFormat::kStored), *backend);
   const long loaded_kib = rss_now_kib();
-  const double bandwidth = read_bandwidth();
+  const double bandwidth = a.bandwidth > 0 ? a.bandwidth : read_bandwidth();
   const Config& c = model.config();
   const StateStorage storage = parse_state_storage(a.storage);
   const StateSpec spec = state_spec(c, storage);
   const double roof = matmul_flops_per_second(*backend);
   const int64_t wbytes = decode_weight_bytes(c, model.weights());
-  std::printf("model %s, %s storage; read bandwidth %.2f GB/s, fp32 matmul %.1f GFLOP/s; decode reads %.2f MB "
+  std::printf("backend %s, model %s, %s storage; read bandwidth %.2f GB/s, fp32 matmul %.1f GFLOP/s; decode reads %.2f MB "
               "of weights a token; resident after load %ld MiB\n",
-              a.model.c_str(), a.storage.c_str(), bandwidth / 1e9, roof / 1e9, wbytes / 1e6, loaded_kib / 1024);
+              a.backend.c_str(), a.model.c_str(), a.storage.c_str(), bandwidth / 1e9, roof / 1e9, wbytes / 1e6, loaded_kib / 1024);
   std::mt19937 rng(11);
   std::uniform_int_distribution<int32_t> token(0, static_cast<int32_t>(std::min<int64_t>(c.vocab_size, 2230) - 1));
   for (const int64_t context : a.contexts) {

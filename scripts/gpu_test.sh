@@ -24,7 +24,7 @@ if ! cmake -S . -B build/gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DBALEEN_KERNEL
   exit 1
 fi
 start=$(date +%s)
-if ! ninja -C build/gpu -j "$(nproc)" backend_cuda_tests cuda_model_tests cuda_kernels_bench >"$out/build.log" 2>&1; then
+if ! ninja -C build/gpu -j "$(nproc)" backend_cuda_tests cuda_model_tests cuda_kernels_bench context_bench >"$out/build.log" 2>&1; then
   grep -E "error|FAILED" -A4 "$out/build.log" | head -80
   exit 1
 fi
@@ -56,3 +56,9 @@ peak=$(awk '/^fp8_peak_tflops/ {print $2}' "$out/peers.log")
 sdpa=$(awk '/^sdpa_decode_us/ {printf "%s%s:%s", sep, $2, $3; sep=","}' "$out/peers.log")
 timeout 120 build/gpu/bench/cuda/cuda_kernels_bench --fp8-peak-tflops "${peak:-0}" --sdpa-us "${sdpa:-}" 2>&1 |
   tee "$out/bench.log"
+
+# baleen-nano through the CUDA backend: prefill and decode against context and batch, beside the byte floor
+# at the read bandwidth the kernel benchmark measured in this run.
+tbps=$(awk '/read bandwidth/ {for (i = 1; i <= NF; ++i) if ($i == "bandwidth") print $(i + 1)}' "$out/bench.log")
+timeout 150 build/gpu/bench/context_bench --backend cuda --bandwidth "$(awk -v t="${tbps:-4.4}" 'BEGIN {print t * 1000}')" \
+  --model models/baleen-nano --contexts 1024,16384 --batch 1,8,32 --decode 32 --repeat 3 2>&1 | tee "$out/context.log"

@@ -68,7 +68,9 @@ class CudaBackend final : public Backend {
   WeightView upload_weight(const WeightView& host, HostMemory lifetime) override;
   const void* upload(const void* host, int64_t bytes) override {
     owned_.emplace_back(static_cast<size_t>(bytes));
-    check_cuda(cudaMemcpy(owned_.back().get(), host, static_cast<size_t>(bytes), cudaMemcpyHostToDevice),
+    // On the op stream, so every later op sees it (from pageable memory the call returns once it is staged).
+    check_cuda(cudaMemcpyAsync(owned_.back().get(), host, static_cast<size_t>(bytes), cudaMemcpyHostToDevice,
+                               stream_),
                "upload");
     return owned_.back().get();
   }
@@ -272,7 +274,8 @@ const cuda::DeviceExperts& CudaBackend::expert_table(std::span<const ExpertWeigh
     host[2 * n + e] = device_weight(experts[e].w3);
   }
   ExpertTable t{DeviceBuffer(std::max<size_t>(host.size(), 1) * sizeof(cuda::DeviceWeight)), {}, first};
-  check_cuda(cudaMemcpy(t.weights.get(), host.data(), host.size() * sizeof(cuda::DeviceWeight), cudaMemcpyHostToDevice),
+  check_cuda(cudaMemcpyAsync(t.weights.get(), host.data(), host.size() * sizeof(cuda::DeviceWeight),
+                             cudaMemcpyHostToDevice, stream_),
              "expert table");
   const auto* base = t.weights.get<const cuda::DeviceWeight>();
   t.experts = {base, base + n, base + 2 * n, static_cast<int64_t>(n), device_weight(shared.w1),

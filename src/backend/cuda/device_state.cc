@@ -57,38 +57,42 @@ DeviceRows::~DeviceRows() {
   for (int32_t p : pages_) pool_->release(p);
 }
 
-void DeviceRows::add_page(int32_t id, cudaStream_t stream) {
-  pages_.push_back(id);
-  pointers_.push_back(pool_->page(id));
+void DeviceRows::add_pages(const std::vector<int32_t>& ids, cudaStream_t stream) {
+  if (ids.empty()) return;
+  const size_t first = pointers_.size();
+  for (int32_t id : ids) {
+    pages_.push_back(id);
+    pointers_.push_back(pool_->page(id));
+  }
   const size_t need = pointers_.size() * sizeof(uint8_t*);
   if (need > table_.bytes()) {  // grow by doubling, rewriting the whole table
     DeviceBuffer bigger(std::max<size_t>(need * 2, 64 * sizeof(uint8_t*)));
     copy_async(bigger.get(), pointers_.data(), need, cudaMemcpyHostToDevice, stream);
-    table_ = std::move(bigger);
+    table_ = std::move(bigger);  // cudaFree of the old table waits for the kernels that read it
   } else {
-    copy_async(table_.get<const uint8_t*>() + pointers_.size() - 1, &pointers_.back(), sizeof(uint8_t*),
+    copy_async(table_.get<const uint8_t*>() + first, pointers_.data() + first, ids.size() * sizeof(uint8_t*),
                cudaMemcpyHostToDevice, stream);
   }
 }
 
 void DeviceRows::grow_to(int64_t rows, cudaStream_t stream) {
-  while (static_cast<int64_t>(pages_.size()) * kPageRows < rows) add_page(pool_->allocate(), stream);
+  std::vector<int32_t> ids;
+  while (static_cast<int64_t>(pages_.size() + ids.size()) * kPageRows < rows) ids.push_back(pool_->allocate());
+  add_pages(ids, stream);
   count_ = rows;
 }
 
 std::unique_ptr<DeviceRows> DeviceRows::fork(cudaStream_t stream) const {
   auto copy = std::make_unique<DeviceRows>(pool_);
-  for (int64_t i = 0; i < full_pages(); ++i) {
-    const int32_t p = pages_[static_cast<size_t>(i)];
-    pool_->retain(p);
-    copy->add_page(p, stream);
-  }
+  std::vector<int32_t> ids(pages_.begin(), pages_.begin() + full_pages());
+  for (int32_t p : ids) pool_->retain(p);
   if (partial_pages()) {  // appends write into the last page, so each state owns its partial page
     const int32_t p = pool_->allocate();
     copy_async(pool_->page(p), pool_->page(pages_[static_cast<size_t>(full_pages())]),
                static_cast<size_t>(pool_->layout().page_bytes()), cudaMemcpyDeviceToDevice, stream);
-    copy->add_page(p, stream);
+    ids.push_back(p);
   }
+  copy->add_pages(ids, stream);
   copy->count_ = count_;
   return copy;
 }

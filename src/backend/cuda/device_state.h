@@ -66,7 +66,7 @@ class DeviceRows {
   void upload(const uint8_t* rows, int64_t count, cudaStream_t stream);
 
  private:
-  void add_page(int32_t id, cudaStream_t stream);
+  void add_pages(const std::vector<int32_t>& ids, cudaStream_t stream);
 
   DevicePagePool* pool_;
   std::vector<int32_t> pages_;
