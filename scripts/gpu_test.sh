@@ -2,6 +2,7 @@
 # On the GPU machine, in one call: configure and build the kernels-only tree (core, model, backends) with all
 # cores, run the CUDA kernel tests (and compute-sanitizer memcheck on them where it is installed), the PyTorch
 # peers (bench/cuda/peers.py) and the kernel benchmarks. Logs go to $OUT (or logs/gpu); the summary is printed.
+# BALEEN_GPU_SANITIZE=0 skips compute-sanitizer, BALEEN_GPU_BENCH=0 the benchmarks (a quicker correctness run).
 # Debian packages the build needs but the machine lacks (gtest, benchmark, fmt, nlohmann-json) may be carried
 # as .deb files in deps/ (scripts/gpu_carry.sh puts them there); they are unpacked beside the tree, never into /.
 set -uo pipefail
@@ -32,7 +33,8 @@ echo "build: $(($(date +%s) - start)) s"
 
 tests=build/gpu/tests/backend/cuda/backend_cuda_tests
 "$tests" 2>&1 | tee "$out/tests.log" | grep -E "rel L2|OK \]|FAILED|PASSED|SKIPPED|Failure|error|Expected|Which is|actual" | head -80
-if command -v compute-sanitizer >/dev/null; then
+sanitize=${BALEEN_GPU_SANITIZE:-1}
+if [ "$sanitize" = 1 ] && command -v compute-sanitizer >/dev/null; then
   timeout 100 compute-sanitizer --tool memcheck --error-exitcode 3 "$tests" --gtest_brief=1 >"$out/memcheck.log" 2>&1
   echo "compute-sanitizer memcheck exit $? (0 clean; 3 errors found; 124 timed out)"
   grep -E "ERROR SUMMARY|Invalid|out of bounds" "$out/memcheck.log" | head -10
@@ -42,7 +44,7 @@ fi
 for gz in models/baleen-nano/*.safetensors.gz; do [ -f "${gz%.gz}" ] || gunzip -kf "$gz"; done
 models=build/gpu/tests/backend/cuda/cuda_model_tests
 timeout 300 "$models" 2>&1 | tee "$out/models.log" | grep -E "^cuda|OK \]|FAILED|PASSED|SKIPPED|Failure|Expected|Which is|actual|error" | head -80
-if command -v compute-sanitizer >/dev/null; then
+if [ "$sanitize" = 1 ] && command -v compute-sanitizer >/dev/null; then
   for tool in memcheck racecheck; do
     timeout 150 compute-sanitizer --tool "$tool" --error-exitcode 3 "$models" --gtest_brief=1 \
       --gtest_filter='CudaModel.*' >"$out/models_$tool.log" 2>&1
@@ -51,6 +53,7 @@ if command -v compute-sanitizer >/dev/null; then
   done
 fi
 
+[ "${BALEEN_GPU_BENCH:-1}" = 1 ] || exit 0
 PYTHONUNBUFFERED=1 timeout 60 python3 bench/cuda/peers.py 2>&1 | tee "$out/peers.log"
 peak=$(awk '/^fp8_peak_tflops/ {print $2}' "$out/peers.log")
 sdpa=$(awk '/^sdpa_decode_us/ {printf "%s%s:%s", sep, $2, $3; sep=","}' "$out/peers.log")

@@ -73,7 +73,9 @@ TEST_F(CudaModel, FixturesMatchTheirReferencesInBothStorageModesAndEveryChunking
                     paper ? "paper" : "fp32 ", static_cast<long>(chunk), err, static_cast<long>(agree),
                     static_cast<long>(T));
         EXPECT_GE(agree * 100, T * 99) << "chunk " << chunk;
-        if (!paper) EXPECT_LE(err, 1e-3) << "chunk " << chunk;
+        if (!paper) {
+          EXPECT_LE(err, 1e-3) << "chunk " << chunk;
+        }
       }
     }
   }
@@ -178,7 +180,9 @@ TEST_F(CudaNano, GreedyContinuationsEqualTheCpuBackendsOrDivergeOnlyAtANearTie) 
       std::printf("cuda nano greedy %-13s: %ld of 64 tokens equal the cpu's%s\n", name.c_str(), static_cast<long>(diverge),
                   diverge < 64 ? fmt::format(" (cpu margin there {:.3g})", margins[static_cast<size_t>(diverge)]).c_str()
                                : "");
-      if (diverge < 64) EXPECT_LT(margins[static_cast<size_t>(diverge)], 0.05f) << "diverged at " << diverge;
+      if (diverge < 64) {
+        EXPECT_LT(margins[static_cast<size_t>(diverge)], 0.05f) << "diverged at " << diverge;
+      }
     }
   }
 }
