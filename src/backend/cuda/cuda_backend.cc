@@ -51,11 +51,13 @@ class CudaBackend final : public Backend {
     check(device >= 0 && device < count, "--backend cuda: device {} of {}", device, count);
     check_cuda(cudaSetDevice(device), "cudaSetDevice");
     check_cuda(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate");
-    states_ = std::make_unique<cuda::DeviceStateStore>(stream_);
+    queue_ = std::make_unique<cuda::DeviceQueue>(stream_);
+    states_ = std::make_unique<cuda::DeviceStateStore>(*queue_);
   }
   ~CudaBackend() override {
     cudaStreamSynchronize(stream_);
     states_.reset();
+    queue_.reset();
     expert_tables_.clear();
     owned_.clear();
     cudaStreamDestroy(stream_);
@@ -68,10 +70,7 @@ class CudaBackend final : public Backend {
   WeightView upload_weight(const WeightView& host, HostMemory lifetime) override;
   const void* upload(const void* host, int64_t bytes) override {
     owned_.emplace_back(static_cast<size_t>(bytes));
-    // On the op stream, so every later op sees it (from pageable memory the call returns once it is staged).
-    check_cuda(cudaMemcpyAsync(owned_.back().get(), host, static_cast<size_t>(bytes), cudaMemcpyHostToDevice,
-                               stream_),
-               "upload");
+    queue_->upload(owned_.back().get(), host, static_cast<size_t>(bytes));
     return owned_.back().get();
   }
   void* allocate(int64_t bytes) override {
@@ -101,10 +100,18 @@ class CudaBackend final : public Backend {
     launched(cuda::weight_matmul(x.data, x.stride, x.rows, device_weight(w), groups, y.data, y.stride, stream_),
              "grouped_matmul");
   }
-  // The dense product has these bits by definition; on a GPU the zero rows cost little.
-  void matmul_kept_rows(MatrixView<const float> x, const WeightView&, const int32_t*, const WeightView& dense,
-                        MatrixView<float> y) override {
-    matmul(x, dense, y);
+  // The kept rows' product scattered among the zero rows' values: the dense product's bits (a row's
+  // products do not depend on which other rows are computed).
+  void matmul_kept_rows(MatrixView<const float> x, const WeightView& packed, const int32_t* kept,
+                        const WeightView& dense, MatrixView<float> y) override {
+    float* p = scratch<float>(kept_out_, x.rows * packed.rows);
+    if (packed.rows > 0) {
+      launched(cuda::weight_matmul(x.data, x.stride, x.rows, device_weight(packed), 1, p, packed.rows, stream_),
+               "matmul_kept_rows");
+    }
+    launched(cuda::scatter_kept_rows(p, packed.rows, packed.rows, kept, x.data, x.stride, x.cols, x.rows, y.data,
+                                     y.stride, dense.rows, stream_),
+             "matmul_kept_rows scatter");
   }
   void rms_norm(MatrixView<const float> x, const float* weight, float eps, MatrixView<float> y) override {
     launched(cuda::rms_norm(x, weight, eps, y, stream_), "rms_norm");
@@ -175,6 +182,7 @@ class CudaBackend final : public Backend {
 
   int device_;
   cudaStream_t stream_ = nullptr;
+  std::unique_ptr<cuda::DeviceQueue> queue_;
   std::unique_ptr<cuda::DeviceStateStore> states_;
   std::vector<DeviceBuffer> owned_;  // uploads and weights
   std::string pending_;
@@ -185,7 +193,7 @@ class CudaBackend final : public Backend {
   DeviceBuffer step_tokens_, step_positions_, step_logit_rows_, step_row_sequence_;
   // Op scratch.
   std::vector<cuda::SequenceKeys> keys_;
-  DeviceBuffer keys_device_, head_weights_, indexer_scratch_, expert_scratch_, entries_, entry_positions_;
+  DeviceBuffer partials_, kept_out_, keys_device_, head_weights_, indexer_scratch_, expert_scratch_, entries_, entry_positions_;
   struct ExpertTable {
     DeviceBuffer weights;  // w1[E], w2[E], w3[E]
     cuda::DeviceExperts experts;
@@ -241,9 +249,10 @@ Step CudaBackend::begin_step(const StepInputs& in) {
       row_sequence_[static_cast<size_t>(s.first_row + r)] = static_cast<int32_t>(i);
     }
   }
+  queue_->reset();  // the previous step's staged inputs are consumed
   const auto put = [&](DeviceBuffer& b, const void* host, size_t bytes) {
     b.reserve(std::max<size_t>(bytes, 8));
-    if (bytes > 0) check_cuda(cudaMemcpyAsync(b.get(), host, bytes, cudaMemcpyHostToDevice, stream_), "begin_step");
+    queue_->upload(b.get(), host, bytes);
   };
   put(step_tokens_, in.tokens.data(), in.tokens.size_bytes());
   put(step_positions_, positions_.data(), positions_.size() * 8);
@@ -274,9 +283,7 @@ const cuda::DeviceExperts& CudaBackend::expert_table(std::span<const ExpertWeigh
     host[2 * n + e] = device_weight(experts[e].w3);
   }
   ExpertTable t{DeviceBuffer(std::max<size_t>(host.size(), 1) * sizeof(cuda::DeviceWeight)), {}, first};
-  check_cuda(cudaMemcpyAsync(t.weights.get(), host.data(), host.size() * sizeof(cuda::DeviceWeight),
-                             cudaMemcpyHostToDevice, stream_),
-             "expert table");
+  queue_->upload(t.weights.get(), host.data(), host.size() * sizeof(cuda::DeviceWeight));
   const auto* base = t.weights.get<const cuda::DeviceWeight>();
   t.experts = {base, base + n, base + 2 * n, static_cast<int64_t>(n), device_weight(shared.w1),
                device_weight(shared.w2), device_weight(shared.w3), shared.w1.cols, shared.w1.rows};
@@ -332,7 +339,7 @@ void CudaBackend::compressor_append(const Step& step, int64_t layer, const Compr
       launched(cuda::entry_positions(first, windows, m, positions, stream_), "compressor positions");
       launched(cuda::rope(entries, dim, positions, p.rope, false, stream_), "compressor rope");
       if (p.rotate) launched(cuda::hadamard(entries, stream_), "compressor hadamard");
-      c.entries->grow_to(first + windows, stream_);
+      c.entries->grow_to(first + windows, *queue_);
       launched(cuda::store_rows(entries.data, windows, dim, c.entries->ref(), first, stream_), "compressor store");
     }
     launched(cuda::compressor_keep_tail(cl, windows, stream_), "compressor tail");
@@ -361,9 +368,9 @@ const cuda::SequenceKeys* CudaBackend::sequence_keys(const Step& step, int64_t l
     keys_.push_back(k);
   }
   const size_t bytes = keys_.size() * sizeof(cuda::SequenceKeys);
+  // Queued behind the kernels that read the previous keys, so one buffer serves every call.
   keys_device_.reserve(bytes);
-  // From pageable memory the copy is staged before the call returns, so keys_ may change after it.
-  check_cuda(cudaMemcpyAsync(keys_device_.get(), keys_.data(), bytes, cudaMemcpyHostToDevice, stream_), "keys");
+  queue_->upload(keys_device_.get(), keys_.data(), bytes);
   return keys_device_.get<const cuda::SequenceKeys>();
 }
 
@@ -403,7 +410,27 @@ void CudaBackend::attention(const Step& step, int64_t layer, MatrixView<const fl
   if (picks.rows > 0) a.picks = picks.data, a.ld_picks = picks.stride, a.pick_cols = picks.cols;
   a.sinks = sinks, a.scale = scale;
   a.out = out.data, a.ldo = out.stride;
-  launched(cuda::session_attention(a, stream_), "attention");
+  // The most keys any query has, an upper bound from each sequence: its window and its entries.
+  int64_t most = 0;
+  for (size_t i = 0; i < keys_.size(); ++i) {
+    const cuda::SequenceKeys& k = keys_[i];
+    const int64_t entries = k.ratio == 0 ? 0 : picks.rows > 0 ? picks.cols : k.entry_count;
+    most = std::max(most, std::min(k.window, k.start + step.sequences[i].rows) + entries);
+  }
+  a.splits = std::max<int64_t>(1, (most + cuda::kAttentionSplit - 1) / cuda::kAttentionSplit);
+  // Partials for at most ~512 MB at a time: long prefill chunks go in row groups (a row's bits stay its own).
+  const int64_t per_row = cuda::attention_partials_floats(1, heads, a.head_dim, a.splits) * 4;
+  const int64_t group = per_row == 0 ? q.rows : std::max<int64_t>(1, (int64_t{512} << 20) / per_row);
+  a.partials = scratch<float>(partials_, cuda::attention_partials_floats(std::min(group, q.rows), heads, a.head_dim,
+                                                                         a.splits));
+  for (int64_t r = 0; r < q.rows; r += group) {
+    cuda::AttentionLaunch part = a;
+    part.rows = std::min(group, q.rows - r);
+    part.q = q.row(r), part.out = out.row(r);
+    part.row_sequence = a.row_sequence + r, part.positions = a.positions + r;
+    if (a.picks) part.picks = a.picks + r * a.ld_picks;
+    launched(cuda::session_attention(part, stream_), "attention");
+  }
 }
 
 }  // namespace

@@ -57,7 +57,7 @@ DeviceRows::~DeviceRows() {
   for (int32_t p : pages_) pool_->release(p);
 }
 
-void DeviceRows::add_pages(const std::vector<int32_t>& ids, cudaStream_t stream) {
+void DeviceRows::add_pages(const std::vector<int32_t>& ids, DeviceQueue& q) {
   if (ids.empty()) return;
   const size_t first = pointers_.size();
   for (int32_t id : ids) {
@@ -67,37 +67,37 @@ void DeviceRows::add_pages(const std::vector<int32_t>& ids, cudaStream_t stream)
   const size_t need = pointers_.size() * sizeof(uint8_t*);
   if (need > table_.bytes()) {  // grow by doubling, rewriting the whole table
     DeviceBuffer bigger(std::max<size_t>(need * 2, 64 * sizeof(uint8_t*)));
-    copy_async(bigger.get(), pointers_.data(), need, cudaMemcpyHostToDevice, stream);
+    q.upload(bigger.get(), pointers_.data(), need);
     table_ = std::move(bigger);  // cudaFree of the old table waits for the kernels that read it
   } else {
-    copy_async(table_.get<const uint8_t*>() + first, pointers_.data() + first, ids.size() * sizeof(uint8_t*),
-               cudaMemcpyHostToDevice, stream);
+    q.upload(table_.get<const uint8_t*>() + first, pointers_.data() + first, ids.size() * sizeof(uint8_t*));
   }
 }
 
-void DeviceRows::grow_to(int64_t rows, cudaStream_t stream) {
+void DeviceRows::grow_to(int64_t rows, DeviceQueue& q) {
   std::vector<int32_t> ids;
   while (static_cast<int64_t>(pages_.size() + ids.size()) * kPageRows < rows) ids.push_back(pool_->allocate());
-  add_pages(ids, stream);
+  add_pages(ids, q);
   count_ = rows;
 }
 
-std::unique_ptr<DeviceRows> DeviceRows::fork(cudaStream_t stream) const {
+std::unique_ptr<DeviceRows> DeviceRows::fork(DeviceQueue& q) const {
   auto copy = std::make_unique<DeviceRows>(pool_);
   std::vector<int32_t> ids(pages_.begin(), pages_.begin() + full_pages());
   for (int32_t p : ids) pool_->retain(p);
   if (partial_pages()) {  // appends write into the last page, so each state owns its partial page
     const int32_t p = pool_->allocate();
     copy_async(pool_->page(p), pool_->page(pages_[static_cast<size_t>(full_pages())]),
-               static_cast<size_t>(pool_->layout().page_bytes()), cudaMemcpyDeviceToDevice, stream);
+               static_cast<size_t>(pool_->layout().page_bytes()), cudaMemcpyDeviceToDevice, q.stream());
     ids.push_back(p);
   }
-  copy->add_pages(ids, stream);
+  copy->add_pages(ids, q);
   copy->count_ = count_;
   return copy;
 }
 
-std::vector<uint8_t> DeviceRows::download(cudaStream_t stream) const {
+std::vector<uint8_t> DeviceRows::download(DeviceQueue& q) const {
+  const cudaStream_t stream = q.stream();
   const KvPageLayout& l = pool_->layout();
   const int64_t rb = l.codec.row_bytes();
   std::vector<uint8_t> page(static_cast<size_t>(l.page_bytes())), rows(static_cast<size_t>(count_ * rb));
@@ -111,18 +111,16 @@ std::vector<uint8_t> DeviceRows::download(cudaStream_t stream) const {
   return rows;
 }
 
-void DeviceRows::upload(const uint8_t* rows, int64_t count, cudaStream_t stream) {
+void DeviceRows::upload(const uint8_t* rows, int64_t count, DeviceQueue& q) {
   const KvPageLayout& l = pool_->layout();
   const int64_t rb = l.codec.row_bytes(), first = count_;
   check(first % kPageRows == 0, "DeviceRows::upload after {} rows", first);
-  grow_to(first + count, stream);
+  grow_to(first + count, q);
   std::vector<uint8_t> page(static_cast<size_t>(l.page_bytes()));
   for (int64_t r = 0; r < count; r += kPageRows) {
     std::fill(page.begin(), page.end(), uint8_t{0});
     for (int64_t s = 0; s < kPageRows && r + s < count; ++s) put_stored(l, rows + (r + s) * rb, page.data(), s);
-    copy_async(pool_->page(pages_[static_cast<size_t>((first + r) / kPageRows)]), page.data(), page.size(),
-               cudaMemcpyHostToDevice, stream);
-    sync(stream);  // `page` is reused
+    q.upload(pool_->page(pages_[static_cast<size_t>((first + r) / kPageRows)]), page.data(), page.size());
   }
 }
 
@@ -152,7 +150,7 @@ DeviceRing DeviceStateStore::make_ring(const KvCodec& codec, int64_t window) {
   DeviceRing r{KvPageLayout{codec, window}, DeviceBuffer(static_cast<size_t>(window * codec.row_bytes())),
                DeviceBuffer(sizeof(uint8_t*)), 0};
   const uint8_t* p = r.bytes.get<uint8_t>();
-  copy_async(r.table.get(), &p, sizeof p, cudaMemcpyHostToDevice, stream_);
+  q_.upload(r.table.get(), &p, sizeof p);
   return r;
 }
 
@@ -180,19 +178,19 @@ StateId DeviceStateStore::fork(StateId from) {
     layer.window = make_ring(l.window.layout.codec, l.window.layout.rows);
     layer.window.count = l.window.count;
     copy_async(layer.window.bytes.get(), l.window.bytes.get(), l.window.bytes.bytes(), cudaMemcpyDeviceToDevice,
-               stream_);
+               q_.stream());
     for (auto [to, of] : {std::pair{&layer.compressor, &l.compressor}, std::pair{&layer.indexer, &l.indexer}}) {
       if (!*of) continue;
       const DeviceCompressor& c = **of;
       DeviceCompressor copy = make_compressor(c.spec);
-      copy.entries = c.entries->fork(stream_);
+      copy.entries = c.entries->fork(q_);
       copy.tail_rows = c.tail_rows;
       copy.has_overlap = c.has_overlap;
-      copy_async(copy.tail_kv.get(), c.tail_kv.get(), c.tail_kv.bytes(), cudaMemcpyDeviceToDevice, stream_);
-      copy_async(copy.tail_gate.get(), c.tail_gate.get(), c.tail_gate.bytes(), cudaMemcpyDeviceToDevice, stream_);
-      copy_async(copy.overlap_kv.get(), c.overlap_kv.get(), c.overlap_kv.bytes(), cudaMemcpyDeviceToDevice, stream_);
+      copy_async(copy.tail_kv.get(), c.tail_kv.get(), c.tail_kv.bytes(), cudaMemcpyDeviceToDevice, q_.stream());
+      copy_async(copy.tail_gate.get(), c.tail_gate.get(), c.tail_gate.bytes(), cudaMemcpyDeviceToDevice, q_.stream());
+      copy_async(copy.overlap_kv.get(), c.overlap_kv.get(), c.overlap_kv.bytes(), cudaMemcpyDeviceToDevice, q_.stream());
       copy_async(copy.overlap_gate.get(), c.overlap_gate.get(), c.overlap_gate.bytes(), cudaMemcpyDeviceToDevice,
-                 stream_);
+                 q_.stream());
       *to = std::move(copy);
     }
     s.layers.push_back(std::move(layer));
@@ -204,7 +202,7 @@ StateId DeviceStateStore::fork(StateId from) {
 
 void DeviceStateStore::free(StateId state) {
   // Pending kernels may still read the state's memory: let them finish before it is reused or freed.
-  sync(stream_);
+  sync(q_.stream());
   states_.erase(state);
 }
 
@@ -267,12 +265,12 @@ std::vector<float> download_floats(const DeviceBuffer& b, int64_t n, cudaStream_
   return v;
 }
 
-void upload_floats(const std::vector<float>& v, DeviceBuffer& b, cudaStream_t stream) {
-  copy_async(b.get(), v.data(), v.size() * 4, cudaMemcpyHostToDevice, stream);
-  sync(stream);
+void upload_floats(const std::vector<float>& v, DeviceBuffer& b, DeviceQueue& q) {
+  q.upload(b.get(), v.data(), v.size() * 4);
 }
 
-CompressorImage export_compressor(const DeviceCompressor& c, cudaStream_t stream) {
+CompressorImage export_compressor(const DeviceCompressor& c, DeviceQueue& q) {
+  const cudaStream_t stream = q.stream();
   CompressorImage img;
   img.tail_rows = c.tail_rows;
   img.tail_kv = download_floats(c.tail_kv, c.tail_rows * c.width, stream);
@@ -282,22 +280,22 @@ CompressorImage export_compressor(const DeviceCompressor& c, cudaStream_t stream
     img.overlap_gate = download_floats(c.overlap_gate, c.spec.ratio * c.spec.dim, stream);
   }
   img.entries = c.entries->count();
-  img.rows = c.entries->download(stream);
+  img.rows = c.entries->download(q);
   return img;
 }
 
 void import_compressor(const CompressorImage& img, int64_t length, const std::string& what, DeviceCompressor& c,
-                       cudaStream_t stream) {
+                       DeviceQueue& q) {
   check_compressor_image(img, c.spec, length, what);
-  upload_floats(img.tail_kv, c.tail_kv, stream);
-  upload_floats(img.tail_gate, c.tail_gate, stream);
+  upload_floats(img.tail_kv, c.tail_kv, q);
+  upload_floats(img.tail_gate, c.tail_gate, q);
   c.tail_rows = img.tail_rows;
   c.has_overlap = !img.overlap_kv.empty();
   if (c.has_overlap) {
-    upload_floats(img.overlap_kv, c.overlap_kv, stream);
-    upload_floats(img.overlap_gate, c.overlap_gate, stream);
+    upload_floats(img.overlap_kv, c.overlap_kv, q);
+    upload_floats(img.overlap_gate, c.overlap_gate, q);
   }
-  c.entries->upload(img.rows.data(), img.entries, stream);
+  c.entries->upload(img.rows.data(), img.entries, q);
 }
 
 }  // namespace
@@ -312,15 +310,15 @@ StateImage DeviceStateStore::export_state(StateId state) const {
     const int64_t rb = layout.codec.row_bytes();
     li.window_rows = l.window.held();
     std::vector<uint8_t> ring(static_cast<size_t>(layout.page_bytes()));
-    copy_async(ring.data(), l.window.bytes.get(), ring.size(), cudaMemcpyDeviceToHost, stream_);
-    sync(stream_);
+    copy_async(ring.data(), l.window.bytes.get(), ring.size(), cudaMemcpyDeviceToHost, q_.stream());
+    sync(q_.stream());
     li.window.resize(static_cast<size_t>(li.window_rows * rb));
     const int64_t first = l.window.count - li.window_rows;
     for (int64_t i = 0; i < li.window_rows; ++i) {
       get_stored(layout, ring.data(), (first + i) % layout.rows, li.window.data() + i * rb);
     }
-    if (l.compressor) li.compressor = export_compressor(*l.compressor, stream_);
-    if (l.indexer) li.indexer = export_compressor(*l.indexer, stream_);
+    if (l.compressor) li.compressor = export_compressor(*l.compressor, q_);
+    if (l.indexer) li.indexer = export_compressor(*l.indexer, q_);
     img.layers.push_back(std::move(li));
   }
   return img;
@@ -344,11 +342,10 @@ StateId DeviceStateStore::import_state(const StateSpec& spec, const StateImage& 
       for (int64_t k = 0; k < li.window_rows; ++k) {
         put_stored(layout, li.window.data() + k * rb, ring.data(), (first + k) % layout.rows);
       }
-      copy_async(l.window.bytes.get(), ring.data(), ring.size(), cudaMemcpyHostToDevice, stream_);
-      sync(stream_);
+      q_.upload(l.window.bytes.get(), ring.data(), ring.size());
       l.window.count = img.length;
-      if (l.compressor) import_compressor(li.compressor, img.length, what + " compressor", *l.compressor, stream_);
-      if (l.indexer) import_compressor(li.indexer, img.length, what + " indexer", *l.indexer, stream_);
+      if (l.compressor) import_compressor(li.compressor, img.length, what + " compressor", *l.compressor, q_);
+      if (l.indexer) import_compressor(li.indexer, img.length, what + " indexer", *l.indexer, q_);
     }
   } catch (...) {
     free(id);

@@ -3,7 +3,7 @@
 // overlap), and its entries in fixed-size pages from a pool of their row format, named to the kernels by
 // a device array of page pointers. Pages are reference-counted: a fork shares every full page and copies
 // the rest. The bookkeeping (counts, page lists) is host memory, known from the step's inputs, so no op
-// waits for the device to learn a size. Not thread-safe; everything runs on the backend's one stream.
+// waits for the device to learn a size. Not thread-safe; everything runs on the backend's one queue.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -55,18 +55,18 @@ class DeviceRows {
   int64_t count() const { return count_; }
   // Pages for rows [0, rows) exist and the table names them; then count = rows. Rows count … rows − 1
   // are for the caller to write.
-  void grow_to(int64_t rows, cudaStream_t stream);
+  void grow_to(int64_t rows, DeviceQueue& q);
   StoredRowsRef ref() const { return {device_codec(codec()), table_.get<const uint8_t* const>(), kPageRows}; }
   // Shares the full pages, copies a partly filled last one.
-  std::unique_ptr<DeviceRows> fork(cudaStream_t stream) const;
+  std::unique_ptr<DeviceRows> fork(DeviceQueue& q) const;
   int64_t full_pages() const { return count_ / kPageRows; }
   int64_t partial_pages() const { return count_ % kPageRows ? 1 : 0; }
   // Stored rows (data part, then scale part each) to and from host memory; the stream is synchronized.
-  std::vector<uint8_t> download(cudaStream_t stream) const;
-  void upload(const uint8_t* rows, int64_t count, cudaStream_t stream);
+  std::vector<uint8_t> download(DeviceQueue& q) const;
+  void upload(const uint8_t* rows, int64_t count, DeviceQueue& q);
 
  private:
-  void add_pages(const std::vector<int32_t>& ids, cudaStream_t stream);
+  void add_pages(const std::vector<int32_t>& ids, DeviceQueue& q);
 
   DevicePagePool* pool_;
   std::vector<int32_t> pages_;
@@ -112,7 +112,7 @@ struct DeviceSession {
 
 class DeviceStateStore {
  public:
-  explicit DeviceStateStore(cudaStream_t stream) : stream_(stream) {}
+  explicit DeviceStateStore(DeviceQueue& q) : q_(q) {}
 
   StateId create(const StateSpec& spec);
   StateId fork(StateId from);
@@ -129,7 +129,7 @@ class DeviceStateStore {
   DeviceCompressor make_compressor(const CompressorSpec& spec);
   DeviceRing make_ring(const KvCodec& codec, int64_t window);
 
-  cudaStream_t stream_;
+  DeviceQueue& q_;
   std::vector<std::unique_ptr<DevicePagePool>> pools_;
   std::unordered_map<StateId, DeviceSession> states_;
   StateId next_ = 0;

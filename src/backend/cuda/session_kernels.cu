@@ -58,17 +58,25 @@ __global__ void attention_kernel(AttentionLaunch a) {
     qs[i] = hh < a.heads ? a.q[t * a.ldq + hh * d + i % d] : 0.0f;
   }
   const bool active = h < a.heads;
-  float run_max = active ? a.sinks[h] : 0.0f, run_sum = 1.0f;
+  // Split z of the key list takes keys [begin, end); alone, the sink starts the running softmax
+  // (exp(sink − max) = 1), split, the combine adds it.
+  const int64_t parts = (n + kAttentionSplit - 1) / kAttentionSplit, z = blockIdx.z;
+  if (z > 0 && z >= parts) return;
+  const int64_t begin = z * kAttentionSplit, end = min(n, begin + kAttentionSplit);
+  const bool alone = parts <= 1;
+  float run_max = alone ? (active ? a.sinks[h] : 0.0f) : -INFINITY, run_sum = alone ? 1.0f : 0.0f;
   float acc[kMaxHeadDim / 32] = {};
   const int per_lane = static_cast<int>((d + 31) / 32);
-  for (int64_t base = 0; base < n; base += kKeyTile) {
+  for (int64_t base = begin; base < end; base += kKeyTile) {
     __syncthreads();
     if (threadIdx.x < kKeyTile) {
       const int64_t key = base + threadIdx.x;
       int64_t e = -2;
-      if (key < l.window_keys) {
+      if (key >= end) {
+        e = -2;
+      } else if (key < l.window_keys) {
         e = -1;
-      } else if (key < n) {
+      } else {
         const int64_t j = key - l.window_keys;
         e = a.picks ? a.picks[t * a.ld_picks + j] : j;
         if (e < 0 || e >= s.entry_count) e = -2;
@@ -97,7 +105,7 @@ __global__ void attention_kernel(AttentionLaunch a) {
       for (int64_t c = lane; c < d; c += 32) dot = fmaf(qs[warp * d + c], key[c], dot);
       const float score = warp_sum(dot) * a.scale;
       if (score > run_max) {
-        const float shrink = expf(run_max - score);
+        const float shrink = run_max == -INFINITY ? 0.0f : expf(run_max - score);
         run_sum *= shrink;
         for (int i = 0; i < per_lane; ++i) acc[i] *= shrink;
         run_max = score;
@@ -111,10 +119,43 @@ __global__ void attention_kernel(AttentionLaunch a) {
     }
   }
   if (!active) return;
+  if (!alone) {  // partial (max, sum, acc) of split z
+    float* part = a.partials + ((t * a.heads + h) * a.splits + z) * (d + 2);
+    if (lane == 0) part[0] = run_max, part[1] = run_sum;
+    for (int i = 0; i < per_lane; ++i) {
+      const int64_t c = lane + 32 * i;
+      if (c < d) part[2 + c] = acc[i];
+    }
+    return;
+  }
   const float inv = 1.0f / run_sum;
   for (int i = 0; i < per_lane; ++i) {
     const int64_t c = lane + 32 * i;
     if (c < d) a.out[t * a.ldo + h * d + c] = acc[i] * inv;
+  }
+}
+
+// out(t, h) from the splits' partials and the sink: each split's share rescaled to the common maximum.
+__global__ void attention_combine_kernel(AttentionLaunch a) {
+  const int64_t t = blockIdx.x, h = blockIdx.y, d = a.head_dim;
+  const KeyList l = key_list(a, a.sequences[a.row_sequence[t]], a.positions[t]);
+  const int64_t parts = (l.window_keys + l.entry_keys + kAttentionSplit - 1) / kAttentionSplit;
+  if (parts <= 1) return;  // written by its one block
+  const float* part = a.partials + (t * a.heads + h) * a.splits * (d + 2);
+  float top = a.sinks[h];
+  for (int64_t z = 0; z < parts; ++z) top = fmaxf(top, part[z * (d + 2)]);
+  float den = expf(a.sinks[h] - top);
+  for (int64_t z = 0; z < parts; ++z) {
+    const float m = part[z * (d + 2)];
+    if (m != -INFINITY) den += expf(m - top) * part[z * (d + 2) + 1];
+  }
+  for (int64_t c = threadIdx.x; c < d; c += blockDim.x) {
+    float v = 0.0f;
+    for (int64_t z = 0; z < parts; ++z) {
+      const float m = part[z * (d + 2)];
+      if (m != -INFINITY) v += expf(m - top) * part[z * (d + 2) + 2 + c];
+    }
+    a.out[t * a.ldo + h * d + c] = v / den;
   }
 }
 
@@ -318,12 +359,21 @@ __global__ void entry_positions_kernel(int64_t first, int64_t count, int64_t rat
 
 }  // namespace
 
+int64_t attention_partials_floats(int64_t rows, int64_t heads, int64_t head_dim, int64_t splits) {
+  return splits > 1 ? rows * heads * splits * (head_dim + 2) : 0;
+}
+
 cudaError_t session_attention(const AttentionLaunch& a, cudaStream_t stream) {
   if (a.rows <= 0) return cudaSuccess;
-  if (a.head_dim > kMaxHeadDim || a.heads <= 0) return cudaErrorInvalidValue;
+  if (a.head_dim > kMaxHeadDim || a.heads <= 0 || a.splits < 1 || (a.splits > 1 && !a.partials)) {
+    return cudaErrorInvalidValue;
+  }
   const size_t smem = static_cast<size_t>((kHeadsPerBlock + kKeyTile) * a.head_dim) * sizeof(float);
-  const dim3 grid(static_cast<unsigned>(a.rows), blocks(a.heads, kHeadsPerBlock));
+  const dim3 grid(static_cast<unsigned>(a.rows), blocks(a.heads, kHeadsPerBlock), static_cast<unsigned>(a.splits));
   attention_kernel<<<grid, kHeadsPerBlock * 32, smem, stream>>>(a);
+  if (a.splits > 1) {
+    attention_combine_kernel<<<dim3(static_cast<unsigned>(a.rows), static_cast<unsigned>(a.heads)), 128, 0, stream>>>(a);
+  }
   return cudaGetLastError();
 }
 

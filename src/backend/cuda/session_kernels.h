@@ -45,7 +45,15 @@ struct AttentionLaunch {
   float scale = 0;
   float* out = nullptr;
   int64_t ldo = 0;
+  // A query whose key list is longer than kAttentionSplit keys has it cut into parts of that many, run
+  // side by side and combined (flash-decoding), so a decode step's few rows still fill the GPU. The cut
+  // depends on the query's own keys alone, so a row's bits do not depend on the rest of its batch.
+  // splits: the most parts any row has (the grid's depth).
+  int64_t splits = 1;
+  float* partials = nullptr;  // attention_partials_floats(...) floats
 };
+inline constexpr int64_t kAttentionSplit = 256;
+int64_t attention_partials_floats(int64_t rows, int64_t heads, int64_t head_dim, int64_t splits);
 cudaError_t session_attention(const AttentionLaunch& a, cudaStream_t stream);
 
 // Lightning-indexer scores of every row against its sequence's visible keys, then its top k.

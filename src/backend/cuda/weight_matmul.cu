@@ -118,6 +118,31 @@ unsigned blocks(int64_t n, int64_t per) {
   return static_cast<unsigned>((n + per - 1) / per);
 }
 
+// Row t per blockIdx.y: whether x row t is finite, then the zero rows' value in every column.
+__global__ void fill_zero_rows_kernel(const float* __restrict__ x, int64_t ldx, int64_t cols, float* __restrict__ y,
+                                      int64_t ldy, int64_t n) {
+  __shared__ int finite;
+  const int64_t t = blockIdx.y;
+  if (threadIdx.x == 0) finite = 1;
+  __syncthreads();
+  for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) {
+    if (!isfinite(x[t * ldx + c])) finite = 0;
+  }
+  __syncthreads();
+  const float value = finite ? 0.0f : __uint_as_float(0x7fc00000u);
+  for (int64_t c = int64_t{blockIdx.x} * blockDim.x + threadIdx.x; c < n; c += int64_t{gridDim.x} * blockDim.x) {
+    y[t * ldy + c] = value;
+  }
+}
+
+__global__ void scatter_kept_kernel(const float* __restrict__ packed, int64_t ldp, int64_t kept_count,
+                                    const int32_t* __restrict__ kept, float* __restrict__ y, int64_t ldy) {
+  const int64_t t = blockIdx.y;
+  for (int64_t k = int64_t{blockIdx.x} * blockDim.x + threadIdx.x; k < kept_count; k += int64_t{gridDim.x} * blockDim.x) {
+    y[t * ldy + kept[k]] = packed[t * ldp + k];
+  }
+}
+
 }  // namespace
 
 cudaError_t weight_matmul(const float* x, int64_t ldx, int64_t tokens, const DeviceWeight& w, int64_t groups,
@@ -127,6 +152,19 @@ cudaError_t weight_matmul(const float* x, int64_t ldx, int64_t tokens, const Dev
   const int64_t out_g = w.rows / groups;
   const dim3 grid(blocks(out_g, kWarps), blocks(tokens, kTokenTile), static_cast<unsigned>(groups));
   weight_matmul_kernel<<<grid, kWarps * 32, 0, stream>>>(x, ldx, tokens, w, out_g, w.cols, y, ldy);
+  return cudaGetLastError();
+}
+
+cudaError_t scatter_kept_rows(const float* packed, int64_t ldp, int64_t kept_count, const int32_t* kept,
+                              const float* x, int64_t ldx, int64_t cols, int64_t tokens, float* y, int64_t ldy,
+                              int64_t n, cudaStream_t stream) {
+  if (tokens <= 0) return cudaSuccess;
+  const unsigned t = static_cast<unsigned>(tokens);
+  fill_zero_rows_kernel<<<dim3(min(blocks(n, 256), 64u), t), 256, 0, stream>>>(x, ldx, cols, y, ldy, n);
+  if (kept_count > 0) {
+    scatter_kept_kernel<<<dim3(min(blocks(kept_count, 256), 64u), t), 256, 0, stream>>>(packed, ldp, kept_count, kept,
+                                                                                         y, ldy);
+  }
   return cudaGetLastError();
 }
 

@@ -18,6 +18,13 @@ namespace baleen::cuda {
 cudaError_t weight_matmul(const float* x, int64_t ldx, int64_t tokens, const DeviceWeight& w, int64_t groups,
                           float* y, int64_t ldy, cudaStream_t stream);
 
+// y[T, N] from the kept rows' product packed[T, P] (row stride ldp): y(t, kept[k]) = packed(t, k), every
+// other column the dense product's bits for a zero weight row — +0, or NaN where x row t is not finite
+// (x [T, K], row stride ldx).
+cudaError_t scatter_kept_rows(const float* packed, int64_t ldp, int64_t kept_count, const int32_t* kept,
+                              const float* x, int64_t ldx, int64_t cols, int64_t tokens, float* y, int64_t ldy,
+                              int64_t n, cudaStream_t stream);
+
 // One MoE layer's experts on the device: routed [experts] and the shared one, each w1, w3 [inter, hidden],
 // w2 [hidden, inter] (the arrays are device memory).
 struct DeviceExperts {

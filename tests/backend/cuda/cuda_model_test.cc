@@ -177,7 +177,8 @@ TEST_F(CudaNano, GreedyContinuationsEqualTheCpuBackendsOrDivergeOnlyAtANearTie) 
       const auto gpu = greedy(nano_->on_cuda, prompt, 64, storage);
       const auto cpu = greedy(nano_->on_cpu, prompt, 64, storage, &margins);
       const auto diverge = std::mismatch(gpu.begin(), gpu.end(), cpu.begin()).first - gpu.begin();
-      std::printf("cuda nano greedy %-13s: %ld of 64 tokens equal the cpu's%s\n", name.c_str(), static_cast<long>(diverge),
+      std::printf("cuda nano greedy %-13s %s: %ld of 64 tokens equal the cpu's%s\n", name.c_str(),
+                  storage == StateStorage::kPaper ? "paper" : "fp32 ", static_cast<long>(diverge),
                   diverge < 64 ? fmt::format(" (cpu margin there {:.3g})", margins[static_cast<size_t>(diverge)]).c_str()
                                : "");
       if (diverge < 64) {
