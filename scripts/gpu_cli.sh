@@ -30,7 +30,7 @@ PY
 step chat bash -c "printf 'Hello!\n/exit\n' | '$bin' chat --backend cuda --model $model -n 32"
 mkdir -p /tmp/gpu_cli_root && printf 'one\ntwo\nthree\n' >/tmp/gpu_cli_root/notes.txt
 step agent "$bin" agent --backend cuda --model $model --sandbox function --root /tmp/gpu_cli_root \
-  -p "How many lines are in notes.txt?" --max-steps 4
+  -p "How many lines are in notes.txt?" --max-steps 4 --log "$out/agent.trajectory"
 "$bin" serve --backend cuda --model $model --port 18123 >"$out/cli_serve.log" 2>&1 &
 server=$!
 for _ in $(seq 60); do curl -sf localhost:18123/health >/dev/null 2>&1 && break; sleep 0.5; done
