@@ -217,7 +217,8 @@ TEST_F(CudaNano, SessionsInOneForwardGiveTheBitsOfEachAlone) {
   }
 }
 
-// A state exported to the host and imported back, or forked, continues with the same bits.
+// A state exported to the host and imported back, or forked, continues with the same bits; one the CPU
+// backend exported continues alike.
 TEST_F(CudaNano, ExportedImportedAndForkedStatesContinueIdentically) {
   Model& model = nano_->on_cuda;
   Backend& cuda = *nano_->cuda;
@@ -235,6 +236,15 @@ TEST_F(CudaNano, ExportedImportedAndForkedStatesContinueIdentically) {
     const Tensor got_fork = model.forward(p.subspan(333, 20), forked, LogitRows::kAll);
     EXPECT_TRUE(std::equal(want.data(), want.data() + want.size(), got_import.data())) << "imported";
     EXPECT_TRUE(std::equal(want.data(), want.data() + want.size(), got_fork.data())) << "forked";
+    // A state saved on the CPU backend continues on this one: the same image format and checks.
+    SessionState on_cpu = nano_->on_cpu.new_session(storage);
+    nano_->on_cpu.prefill(p.first(333), on_cpu, kPrefillChunk, LogitRows::kNone);
+    SessionState moved(cuda, cuda.import_state(state_spec(model.config(), storage), nano_->cpu->export_state(on_cpu.id())),
+                       storage, 333);
+    const Tensor got_moved = model.forward(p.subspan(333, 20), moved, LogitRows::kAll);
+    std::printf("cuda nano continuing a cpu state (%s): relative L2 %.3g to continuing its own\n",
+                storage == StateStorage::kPaper ? "paper" : "fp32", test::relative_l2(got_moved, want));
+    EXPECT_EQ(top1_agreement(got_moved, want), want.dim(0));
     const StateUsage u = cuda.state_usage(original.id());
     std::printf("cuda nano state after 353 tokens (%s): %ld bytes\n", storage == StateStorage::kPaper ? "paper" : "fp32",
                 static_cast<long>(u.bytes));
