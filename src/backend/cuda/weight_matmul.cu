@@ -121,14 +121,10 @@ unsigned blocks(int64_t n, int64_t per) {
 // Row t per blockIdx.y: whether x row t is finite, then the zero rows' value in every column.
 __global__ void fill_zero_rows_kernel(const float* __restrict__ x, int64_t ldx, int64_t cols, float* __restrict__ y,
                                       int64_t ldy, int64_t n) {
-  __shared__ int finite;
   const int64_t t = blockIdx.y;
-  if (threadIdx.x == 0) finite = 1;
-  __syncthreads();
-  for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) {
-    if (!isfinite(x[t * ldx + c])) finite = 0;
-  }
-  __syncthreads();
+  int mine = 1;
+  for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) mine &= isfinite(x[t * ldx + c]) ? 1 : 0;
+  const int finite = __syncthreads_and(mine);
   const float value = finite ? 0.0f : __uint_as_float(0x7fc00000u);
   for (int64_t c = int64_t{blockIdx.x} * blockDim.x + threadIdx.x; c < n; c += int64_t{gridDim.x} * blockDim.x) {
     y[t * ldy + c] = value;
