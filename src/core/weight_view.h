@@ -47,6 +47,22 @@ struct WeightView {
   }
 };
 
+// Whether `w` is one of the stored formats above, with its scales described: the weights the backends'
+// general matmuls read.
+inline bool stored_format(const WeightView& w) {
+  switch (w.dtype) {
+    case DType::kF32:
+    case DType::kBF16:
+      return !w.quantized();
+    case DType::kF8E4M3:
+    case DType::kF4E2M1x2:
+      return w.quantized() && w.block_rows > 0 && w.block_cols > 0 &&
+             (w.scale_dtype == DType::kUE8M0 || w.scale_dtype == DType::kF32 || w.scale_dtype == DType::kBF16);
+    default:
+      return false;
+  }
+}
+
 inline WeightView weight_view(const Tensor& t) {
   const int64_t cols = t.shape().empty() ? 1 : t.shape().back();
   return {DType::kF32, t.data(), cols == 0 ? 0 : t.size() / cols, cols};

@@ -264,17 +264,7 @@ double weight_value(const WeightView& w, int64_t r, int64_t c) {
 }
 
 bool matmul_supports(const WeightView& w) {
-  switch (w.dtype) {
-    case DType::kF32:
-    case DType::kBF16:
-      return !w.quantized();
-    case DType::kF8E4M3:
-    case DType::kF4E2M1x2:
-      return w.quantized() && w.block_rows > 0 && w.block_cols > 0 &&
-             (w.scale_dtype == DType::kUE8M0 || w.scale_dtype == DType::kF32 || w.scale_dtype == DType::kBF16);
-    default:
-      return false;
-  }
+  return stored_format(w);
 }
 
 // The double product of two floats is exact, so its rounding to float is load_f32's one fp32 rounding.

@@ -203,18 +203,7 @@ class CudaBackend final : public Backend {
 };
 
 bool CudaBackend::supports(const WeightView& w) const {
-  switch (w.dtype) {
-    case DType::kF32:
-    case DType::kBF16:
-      return !w.quantized();
-    case DType::kF8E4M3:
-    case DType::kF4E2M1x2:
-      return w.quantized() && w.block_rows > 0 && w.block_cols > 0 &&
-             (w.scale_dtype == DType::kUE8M0 || w.scale_dtype == DType::kF32 || w.scale_dtype == DType::kBF16) &&
-             (w.dtype != DType::kF4E2M1x2 || w.cols % 2 == 0);
-    default:
-      return false;
-  }
+  return stored_format(w) && (w.dtype != DType::kF4E2M1x2 || w.cols % 2 == 0);  // whole bytes a row
 }
 
 void CudaBackend::check_config(const Config& c) const {
