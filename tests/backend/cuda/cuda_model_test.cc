@@ -245,9 +245,14 @@ TEST_F(CudaNano, ExportedImportedAndForkedStatesContinueIdentically) {
     std::printf("cuda nano continuing a cpu state (%s): relative L2 %.3g to continuing its own\n",
                 storage == StateStorage::kPaper ? "paper" : "fp32", test::relative_l2(got_moved, want));
     EXPECT_EQ(top1_agreement(got_moved, want), want.dim(0));
-    const StateUsage u = cuda.state_usage(original.id());
-    std::printf("cuda nano state after 353 tokens (%s): %ld bytes\n", storage == StateStorage::kPaper ? "paper" : "fp32",
-                static_cast<long>(u.bytes));
+    // The device holds what the state accounting counts, as the CPU backend does.
+    nano_->on_cpu.forward(p.subspan(333, 20), on_cpu, LogitRows::kNone);
+    const StateUsage u = cuda.state_usage(original.id()), c = on_cpu.usage();
+    std::printf("cuda nano state after 353 tokens (%s): %ld bytes (cpu %ld)\n",
+                storage == StateStorage::kPaper ? "paper" : "fp32", static_cast<long>(u.bytes), static_cast<long>(c.bytes));
+    EXPECT_EQ(u.bytes, c.bytes);
+    EXPECT_EQ(u.entries, c.entries);
+    EXPECT_EQ(u.indexer_entries, c.indexer_entries);
   }
 }
 
