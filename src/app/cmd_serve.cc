@@ -25,6 +25,7 @@ struct Options {
   size_t max_body_bytes = 8u << 20;
   std::string api_key;
   std::vector<std::string> aliases;  // NAME=MODEL
+  session::SchedulerOptions scheduling;
 };
 
 std::map<std::string, std::string> parse_aliases(const std::vector<std::string>& aliases) {
@@ -54,6 +55,7 @@ void run(const Options& o) {
                          .max_context = o.max_context,
                          .max_body_bytes = o.max_body_bytes,
                          .storage = o.chat.storage(),
+                         .scheduling = o.scheduling,
                          .api_key = o.api_key,
                          .model_aliases = parse_aliases(o.aliases)});
   const int port = server.bind(o.host, o.port);
@@ -92,6 +94,18 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--model-alias", opts->aliases,
                   "NAME=MODEL: answer requests for NAME with the served MODEL (repeatable; claude-* names "
                   "always are)");
+  cmd->add_option("--max-running", opts->scheduling.max_running,
+                  "generations batched together (each step feeds one token of each)")
+      ->capture_default_str();
+  cmd->add_option("--max-queue", opts->scheduling.max_waiting,
+                  "generations waiting for a batch slot; beyond them a request gets 429 with Retry-After")
+      ->capture_default_str();
+  cmd->add_option("--step-tokens", opts->scheduling.step_tokens,
+                  "tokens one step feeds at most: a decode token per running generation, then prefill chunks")
+      ->capture_default_str();
+  cmd->add_option("--cache-entries", opts->scheduling.cache_entries,
+                  "session states kept for prefix reuse (conversation ends, prompts, shared prefixes)")
+      ->capture_default_str();
   cmd->callback([opts] { run(*opts); });
 }
 
