@@ -13,80 +13,12 @@
 #include <thread>
 
 #include "agent/workspace_tools.h"
+#include "nano_server.h"
 
 namespace baleen::server {
 namespace {
 
 using chat::Json;
-
-constexpr int64_t kMaxContext = 2048;
-constexpr size_t kMaxBody = 64 * 1024;
-
-// baleen-nano behind a real server on a free port, shared by the suite; null (tests skipped) without a
-// tokenizer or unpacked shards.
-struct Served {
-  std::unique_ptr<session::LoadedModel> model;
-  std::unique_ptr<Server> server;
-  std::thread thread;
-  int port = 0;
-
-  ~Served() {
-    if (!server) return;
-    server->stop();
-    thread.join();
-  }
-};
-
-ServerOptions serve_options(const session::TurnOptions& defaults) {
-  ServerOptions o;
-  o.model_name = "baleen-nano";
-  o.defaults = defaults;
-  o.max_context = kMaxContext;
-  o.max_body_bytes = kMaxBody;
-  return o;
-}
-
-bool start(Served& out) {
-  const auto tok = tokenizer::default_tokenizer_path();
-  const std::string dir = std::string(BALEEN_SOURCE_DIR) + "/models/baleen-nano";
-  if (!std::filesystem::exists(tok) || !std::filesystem::exists(dir + "/model-00001-of-00002.safetensors"))
-    return false;
-  out.model = std::make_unique<session::LoadedModel>(dir, tok, session::ModelOptions{.threads = 2});
-  session::TurnOptions defaults;
-  defaults.max_tokens = 96;
-  out.server =
-      std::make_unique<Server>(*out.model, serve_options(defaults));
-  out.port = out.server->bind("127.0.0.1", 0);
-  out.thread = std::thread([server = out.server.get()] { server->run(); });
-  return true;
-}
-
-Served* served() {
-  static Served s;
-  static const bool ready = start(s);
-  return ready ? &s : nullptr;
-}
-
-#define REQUIRE_NANO()  \
-  Served* s = served(); \
-  if (!s) GTEST_SKIP() << "no tokenizer or unpacked baleen-nano (scripts/setup.sh)"
-
-httplib::Client client(int port) {
-  httplib::Client c("127.0.0.1", port);
-  c.set_read_timeout(120);
-  return c;
-}
-
-struct Reply {
-  int status = 0;
-  Json body;
-};
-
-Reply post(int port, const Json& body, const std::string& path = "/v1/chat/completions") {
-  auto res = client(port).Post(path, body.dump(), "application/json");
-  if (!res) return {};
-  return {res->status, Json::parse(res->body)};
-}
 
 // The five tools nano was trained on (reference/nano/tools.py), without the agent's extra `search`.
 Json trained_tools() {
