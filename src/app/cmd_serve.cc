@@ -5,6 +5,7 @@
 
 #include <csignal>
 #include <map>
+#include <optional>
 #include <thread>
 
 #include "app/chat_options.h"
@@ -48,9 +49,10 @@ void run(const Options& o) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   const std::filesystem::path dir = session::resolve_model_dir(o.chat.model);
-  session::LoadedModel loaded(dir, o.chat.tokenizer_path(), o.chat.options());
-  server::Server server(loaded,
-                        {.model_name = o.served_name.empty() ? dir.filename().string() : o.served_name,
+  // The server listens while the model loads (GET /health: 503 "loading", then 200 "ok"); the model is
+  // declared first so that it outlives the server.
+  std::optional<session::LoadedModel> loaded;
+  server::Server server({.model_name = o.served_name.empty() ? dir.filename().string() : o.served_name,
                          .defaults = o.chat.turn_options(),
                          .max_context = o.max_context,
                          .max_body_bytes = o.max_body_bytes,
@@ -65,9 +67,24 @@ void run(const Options& o) {
     log::info("signal {}: stopping", sig);
     server.stop();
   });
+  std::thread http([&] { server.run(); });
+  auto finish = [&] {
+    server.stop();
+    http.join();
+    pthread_kill(waiter.native_handle(), SIGTERM);  // wakes the waiter when no signal came
+    waiter.join();
+  };
+  log::info("listening at {}:{}; loading {}", o.host, port, dir.string());
+  try {
+    loaded.emplace(dir, o.chat.tokenizer_path(), o.chat.options());
+    server.attach(*loaded);
+  } catch (...) {
+    finish();
+    throw;
+  }
   log::info("serving {} on http://{}:{} (OpenAI and Anthropic APIs under /v1)", dir.string(), o.host, port);
-  server.run();
-  pthread_kill(waiter.native_handle(), SIGTERM);  // wakes the waiter when run() ended without a signal
+  http.join();
+  pthread_kill(waiter.native_handle(), SIGTERM);
   waiter.join();
   log::info("stopped");
 }

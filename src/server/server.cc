@@ -6,6 +6,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstring>
+#include <mutex>
 
 #include "core/log.h"
 #include "server/api_error.h"
@@ -16,6 +17,7 @@
 #include "server/completions_response.h"
 #include "server/messages_request.h"
 #include "server/messages_response.h"
+#include "server/metrics.h"
 #include "server/response_store.h"
 #include "server/responses_request.h"
 #include "server/responses_response.h"
@@ -29,7 +31,8 @@ using chat::Json;
 // The method each route answers; another method on a known path is a 405, an unknown path a 404.
 // httplib matches routes on the path alone, so `/v1/messages?beta=true` (Claude Code) is /v1/messages.
 const char* allowed_method(std::string_view path) {
-  if (path == "/health" || path == "/v1/models" || path.starts_with("/v1/models/")) return "GET";
+  if (path == "/health" || path == "/metrics" || path == "/v1/models" || path.starts_with("/v1/models/"))
+    return "GET";
   if (path.starts_with("/v1/responses/")) return "GET";
   if (path == "/v1/chat/completions" || path == "/v1/completions" || path == "/v1/messages" || path == "/v1/messages/count_tokens" ||
       path == "/v1/responses")
@@ -88,15 +91,20 @@ struct StreamJob {
 
 }  // namespace
 
-struct Server::Impl {
-  Impl(session::LoadedModel& loaded, ServerOptions opts)
-      : options(std::move(opts)),
-        tokenizer(loaded.tokenizer()),
+// The served model's side of the server, there once it is loaded.
+struct Engine {
+  Engine(session::LoadedModel& loaded, const session::SchedulerOptions& options)
+      : tokenizer(loaded.tokenizer()),
         vocab_size(static_cast<int64_t>(loaded.tokenizer().size())),
-        scheduler(loaded.model(), loaded.tokenizer(), scheduler_options(options)) {
-    if (options.max_context == 0) options.max_context = loaded.model().config().max_position_embeddings;
-    check(options.max_context > 0,
-          "the model's config.json has no max_position_embeddings: pass the context length explicitly");
+        scheduler(loaded.model(), loaded.tokenizer(), options) {}
+
+  const tokenizer::Tokenizer& tokenizer;
+  const int64_t vocab_size;      // token ids a raw prompt may hold
+  session::Scheduler scheduler;  // the engine thread: every generation runs through it
+};
+
+struct Server::Impl {
+  explicit Impl(ServerOptions opts) : options(std::move(opts)) {
     for (const auto& [alias, target] : options.model_aliases)
       check(target == options.model_name, "--model-alias {}={}: the served model is {}", alias, target,
             options.model_name);
@@ -107,6 +115,7 @@ struct Server::Impl {
     http.new_task_queue = [workers] { return new httplib::ThreadPool(workers); };
   }
 
+  void attach(session::LoadedModel& loaded);
   void install_routes();
   bool authorized(const httplib::Request& req) const;
   Json model_json() const;
@@ -130,16 +139,30 @@ struct Server::Impl {
   bool stream_turn(Encoder& encoder, const StreamJob& job, httplib::DataSink& sink);
 
   ServerOptions options;
-  const tokenizer::Tokenizer& tokenizer;
-  const int64_t vocab_size;  // token ids a raw prompt may hold
   httplib::Server http;
-  session::Scheduler scheduler;       // the engine thread: every generation runs through it
+  // Set once by attach() (under engine_mutex, with stop()); the routes other than /health and /metrics
+  // answer 503 until `ready`.
+  std::mutex engine_mutex;
+  std::unique_ptr<Engine> engine;
+  std::atomic<bool> ready{false};
+  RequestCounts counts;               // /metrics
   TurnMemory memory;                  // the turns generated, for exact replay
   ResponseStore stored;               // /v1/responses with store: true
   std::atomic<bool> stopping{false};  // set by stop()
   std::atomic<uint64_t> requests{0};
   const int64_t started = unix_seconds();
 };
+
+void Server::Impl::attach(session::LoadedModel& loaded) {
+  std::lock_guard lock(engine_mutex);
+  check(!engine, "the server already serves a model");
+  if (options.max_context == 0) options.max_context = loaded.model().config().max_position_embeddings;
+  check(options.max_context > 0,
+        "the model's config.json has no max_position_embeddings: pass the context length explicitly");
+  engine = std::make_unique<Engine>(loaded, scheduler_options(options));
+  if (stopping) engine->scheduler.stop();
+  ready = true;
+}
 
 Json Server::Impl::model_json() const {
   return {{"id", options.model_name},
@@ -177,6 +200,10 @@ void Server::Impl::install_routes() {
                                          "Authorization: Bearer)", "", "invalid_api_key"));
       return httplib::Server::HandlerResponse::Handled;
     }
+    if (!ready && req.path != "/health" && req.path != "/metrics") {
+      send_error(req, res, ApiError(503, "the model is still loading"));
+      return httplib::Server::HandlerResponse::Handled;
+    }
     const char* allowed = allowed_method(req.path);
     if (!allowed || req.method == allowed || (req.method == "HEAD" && std::string_view(allowed) == "GET"))
       return httplib::Server::HandlerResponse::Unhandled;
@@ -204,11 +231,26 @@ void Server::Impl::install_routes() {
       send_error(req, res, ApiError(500, e.what()));
     }
   });
+  http.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+    counts.count(req.path, res.status);
+  });
   http.Get("/health", [this](const httplib::Request&, httplib::Response& res) {
-    const session::SchedulerStats stats = scheduler.stats();
-    send_json(res, 200,
-              {{"status", "ok"},
-               {"generations", {{"completed", stats.completed}, {"interrupted", stats.interrupted}}}});
+    if (!ready) {
+      send_json(res, 503, {{"status", "loading"}});
+      return;
+    }
+    const session::SchedulerStats stats = engine->scheduler.stats();
+    send_json(
+        res, 200,
+        {{"status", "ok"},
+         {"generations",
+          {{"completed", stats.completed}, {"interrupted", stats.interrupted}, {"failed", stats.failed}}},
+         {"running", stats.running},
+         {"waiting", stats.waiting}});
+  });
+  http.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+    res.set_content(metrics_text(counts, ready ? engine->scheduler.stats() : session::SchedulerStats{}),
+                    "text/plain; version=0.0.4");
   });
   http.Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
     send_json(res, 200, {{"object", "list"}, {"data", Json::array({model_json()})}});
@@ -241,7 +283,7 @@ void Server::Impl::install_routes() {
 std::vector<int32_t> Server::Impl::fit_prompt(const chat::Conversation& conversation, session::TurnOptions& turn,
                                               bool max_tokens_given) const {
   try {
-    return fit(scheduler.prompt_tokens(conversation, turn), turn, max_tokens_given);
+    return fit(engine->scheduler.prompt_tokens(conversation, turn), turn, max_tokens_given);
   } catch (const ApiError&) {
     throw;
   } catch (const Error& e) {
@@ -272,7 +314,7 @@ std::vector<int32_t> Server::Impl::fit(std::vector<int32_t> prompt, session::Tur
 std::shared_ptr<session::TurnTicket> Server::Impl::submit(std::vector<int32_t> prompt,
                                                           const session::TurnOptions& turn) {
   try {
-    return scheduler.submit(std::move(prompt), turn);
+    return engine->scheduler.submit(std::move(prompt), turn);
   } catch (const session::QueueFull& e) {
     throw ApiError(429, e.what(), "", "rate_limit_exceeded");
   }
@@ -357,7 +399,7 @@ void Server::Impl::chat_completions(const httplib::Request& req, httplib::Respon
 }
 
 void Server::Impl::completions(const httplib::Request& req, httplib::Response& res) {
-  CompletionsRequest request = parse_completions_request(req.body, options.defaults, vocab_size);
+  CompletionsRequest request = parse_completions_request(req.body, options.defaults, engine->vocab_size);
   check_model(request.model);
   const uint64_t n = next_request(request.turn);
   const CompletionMeta meta{fmt::format("cmpl-{:x}-{}", started, n), unix_seconds(), options.model_name};
@@ -366,10 +408,10 @@ void Server::Impl::completions(const httplib::Request& req, httplib::Response& r
   try {
     if (const auto* t = std::get_if<std::string>(&request.prompt)) {
       text = *t;
-      prompt = scheduler.text_tokens(text);
+      prompt = engine->scheduler.text_tokens(text);
     } else {
       prompt = std::get<std::vector<int32_t>>(request.prompt);
-      if (request.echo) text = tokenizer.decode(std::vector<uint32_t>(prompt.begin(), prompt.end()));
+      if (request.echo) text = engine->tokenizer.decode(std::vector<uint32_t>(prompt.begin(), prompt.end()));
     }
   } catch (const Error& e) {
     throw invalid_request(e);
@@ -415,7 +457,7 @@ void Server::Impl::count_tokens(const httplib::Request& req, httplib::Response& 
   memory.restore(request.conversation, request.signatures, request.turn.render.thinking);
   std::vector<int32_t> prompt;
   try {
-    prompt = scheduler.prompt_tokens(request.conversation, request.turn);
+    prompt = engine->scheduler.prompt_tokens(request.conversation, request.turn);
   } catch (const Error& e) {
     throw invalid_request(e);
   }
@@ -463,9 +505,16 @@ void Server::Impl::responses(const httplib::Request& req, httplib::Response& res
   stream(res, builder, {submit(std::move(prompt), request.turn), request.turn, done});
 }
 
-Server::Server(session::LoadedModel& model, ServerOptions options)
-    : impl_(std::make_unique<Impl>(model, std::move(options))) {
+Server::Server(session::LoadedModel& model, ServerOptions options) : Server(std::move(options)) {
+  attach(model);
+}
+
+Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {
   impl_->install_routes();
+}
+
+void Server::attach(session::LoadedModel& model) {
+  impl_->attach(model);
 }
 
 Server::~Server() = default;
@@ -485,8 +534,11 @@ void Server::run() {
 }
 
 void Server::stop() {
-  impl_->stopping = true;
-  impl_->scheduler.stop();
+  {
+    std::lock_guard lock(impl_->engine_mutex);
+    impl_->stopping = true;
+    if (impl_->engine) impl_->engine->scheduler.stop();
+  }
   impl_->http.stop();
 }
 

@@ -34,12 +34,18 @@ struct ServerOptions {
 
 class Server {
  public:
-  // Borrows the model, which must outlive the server. Throws Error when no context length is known.
+  // Serves `model` (attach()).
   Server(session::LoadedModel& model, ServerOptions options);
+  // Serves nothing yet: until attach(), GET /health answers 503 {"status": "loading"}, /metrics its
+  // counters, and every other route 503 — so a server can listen while its model loads.
+  explicit Server(ServerOptions options);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
+  // Serves `model` from now on (once); borrows it: the model must outlive the server. Throws Error when no
+  // context length is known. Thread-safe against run().
+  void attach(session::LoadedModel& model);
   // Binds the listening socket; port 0 picks a free port. Returns the port. Throws Error on failure.
   int bind(const std::string& host, int port);
   // Serves until stop(); returns once in-flight requests have ended.

@@ -227,20 +227,23 @@ void Scheduler::step(std::vector<std::unique_ptr<Running>>& running) {
   int64_t batch = 0, generated = 0, completed = 0;
   std::vector<double> ttft, itl;
   for (size_t i = 0; i < running.size(); ++i) batch += sequences[i]->state().length() > lengths[i];
+  int64_t failed = 0;
+  // A turn whose output cannot be decoded (a sampled id the tokenizer lacks) fails alone.
   std::erase_if(running, [&](const std::unique_ptr<Running>& r) {
-    if (r->turn->after_step()) {
-      ++generated;
-      (r->turn->sequence().sampled().size() == 1 ? ttft : itl)
-          .push_back(seconds_since(r->turn->sequence().sampled().size() == 1 ? r->submitted : r->last_token));
-      r->last_token = Clock::now();
-    }
-    if (!r->turn->done()) return false;
     try {
+      if (r->turn->after_step()) {
+        ++generated;
+        const bool first = r->turn->sequence().sampled().size() == 1;
+        (first ? ttft : itl).push_back(seconds_since(first ? r->submitted : r->last_token));
+        r->last_token = Clock::now();
+      }
+      if (!r->turn->done()) return false;
       TurnResult result = r->turn->finish();
       r->ticket->post([&](TurnNews& news) { news.result = std::move(result); });
       ++completed;
     } catch (const std::exception&) {
       end(*r->ticket, std::current_exception());
+      ++failed;
     }
     return true;
   });
@@ -249,6 +252,7 @@ void Scheduler::step(std::vector<std::unique_ptr<Running>>& running) {
   stats_.batch_size.observe(static_cast<double>(batch));
   stats_.generated_tokens += generated;
   stats_.completed += completed;
+  stats_.failed += failed;
   for (const double t : ttft) stats_.ttft_seconds.observe(t);
   for (const double t : itl) stats_.itl_seconds.observe(t);
 }

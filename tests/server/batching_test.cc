@@ -122,6 +122,13 @@ TEST(Batching, SixteenConcurrentRequestsGetTheAnswersEachGetsAlone) {
       together[i] = answer(batched.port, rs[i]);
     });
   for (std::thread& t : clients) t.join();
+  // They did share steps (how many at once depends on how fast the handlers render them).
+  const std::string metrics = client(batched.port).Get("/metrics")->body;
+  auto sample = [&](const std::string& name) {
+    const size_t at = metrics.find("\n" + name + " ");
+    return at == std::string::npos ? -1.0 : std::stod(metrics.substr(at + name.size() + 2));
+  };
+  EXPECT_LT(sample(R"(baleen_batch_size_bucket{le="1"})"), sample("baleen_batch_size_count")) << metrics;
   for (size_t i = 0; i < rs.size(); ++i) {
     EXPECT_NE(alone[i].find("\"status\":200"), std::string::npos) << rs[i].path << ": " << alone[i];
     EXPECT_EQ(together[i], alone[i]) << "request " << i << " (" << rs[i].path << ") differs when batched";

@@ -249,53 +249,6 @@ TEST(Server, ErrorsHaveOpenAIShape) {
   EXPECT_EQ(over["error"]["code"], "context_length_exceeded");
 }
 
-// Sends a streaming request on a raw socket and reads until `marker` (generation has started); returns the
-// open socket.
-int open_stream(int port, const Json& request, const std::string& path = "/v1/chat/completions",
-                const std::string& marker = "\"delta\":{\"content\"") {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  EXPECT_GE(fd, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  const std::string body = request.dump();
-  const std::string all = fmt::format(
-      "POST {} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-      "Content-Length: {}\r\n\r\n{}",
-      path, body.size(), body);
-  EXPECT_EQ(::send(fd, all.data(), all.size(), 0), static_cast<ssize_t>(all.size()));
-  std::string got;
-  char buf[4096];
-  while (got.find(marker) == std::string::npos) {
-    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-    if (n <= 0) break;
-    got.append(buf, static_cast<size_t>(n));
-  }
-  EXPECT_NE(got.find(marker), std::string::npos) << got;
-  return fd;
-}
-
-std::string read_to_end(int fd) {
-  std::string got;
-  char buf[4096];
-  for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) got.append(buf, static_cast<size_t>(n));
-  ::close(fd);
-  return got;
-}
-
-// Hot sampling keeps nano from ending the turn on its own, so only a hang-up or stop() ends it early. The
-// seed is one on which the shipped nano starts with content (on others it may open a tool call or stop
-// early).
-Json endless_stream_request() {
-  return {{"messages", {{{"role", "user"}, {"content", "Tell me a long story."}}}},
-          {"temperature", 2.0},
-          {"seed", 2},
-          {"max_tokens", 2000},
-          {"stream", true}};
-}
-
 TEST(Server, ClientDisconnectStopsTheGenerationAndServerStaysHealthy) {
   REQUIRE_NANO();
   ::close(open_stream(s->port, endless_stream_request()));
