@@ -82,6 +82,7 @@ std::string metrics_text(const RequestCounts& requests, const session::Scheduler
   single(out, "baleen_prefix_cache_entries", "gauge", "Session states kept for prefix reuse.",
          s.cache_entries);
   histogram(out, "baleen_batch_size", "Sequences fed per batched forward pass.", s.batch_size);
+  histogram(out, "baleen_step_seconds", "One batched forward pass and its sampling.", s.step_seconds);
   histogram(out, "baleen_time_to_first_token_seconds", "From submission to the first sampled token.",
             s.ttft_seconds);
   histogram(out, "baleen_inter_token_latency_seconds", "Between consecutive tokens of one generation.",

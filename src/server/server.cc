@@ -1,6 +1,7 @@
 #include "server/server.h"
 
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include <atomic>
 #include <chrono>
@@ -522,10 +523,20 @@ Server::~Server() = default;
 int Server::bind(const std::string& host, int port) {
   // A client that hangs up makes the next write fail with EPIPE; the default SIGPIPE would kill the server.
   std::signal(SIGPIPE, SIG_IGN);
+  int listening = -1;
+  impl_->http.set_socket_options([&listening](socket_t sock) {
+    httplib::default_socket_options(sock);
+    listening = sock;
+  });
   const int bound = port == 0                              ? impl_->http.bind_to_any_port(host)
                     : impl_->http.bind_to_port(host, port) ? port
                                                            : -1;
   check(bound > 0, "cannot listen on {}:{}: {}", host, port, std::strerror(errno));
+  // httplib 0.11 listens with a backlog of 5: a burst of connections (64 agents starting at once) overflows
+  // it and the kernel drops some, which then wait for a SYN retransmit or fail. Listening again on the
+  // bound socket raises the backlog.
+  check(listening >= 0 && ::listen(listening, SOMAXCONN) == 0, "cannot listen on {}:{}: {}", host, port,
+        std::strerror(errno));
   return bound;
 }
 

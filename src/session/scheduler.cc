@@ -214,6 +214,7 @@ void Scheduler::step(std::vector<std::unique_ptr<Running>>& running) {
     sequences.push_back(&r->turn->sequence());
     lengths.push_back(r->turn->sequence().state().length());
   }
+  const Clock::time_point start = Clock::now();
   try {
     generator_.step(sequences, options_.step_tokens);
   } catch (const std::exception& e) {
@@ -224,6 +225,7 @@ void Scheduler::step(std::vector<std::unique_ptr<Running>>& running) {
     running.clear();
     return;
   }
+  const double step_seconds = seconds_since(start);
   int64_t batch = 0, generated = 0, completed = 0;
   std::vector<double> ttft, itl;
   for (size_t i = 0; i < running.size(); ++i) batch += sequences[i]->state().length() > lengths[i];
@@ -250,6 +252,7 @@ void Scheduler::step(std::vector<std::unique_ptr<Running>>& running) {
   std::lock_guard lock(mutex_);
   ++stats_.steps;
   stats_.batch_size.observe(static_cast<double>(batch));
+  stats_.step_seconds.observe(step_seconds);
   stats_.generated_tokens += generated;
   stats_.completed += completed;
   stats_.failed += failed;

@@ -81,6 +81,8 @@ struct SchedulerStats {
   int64_t state_bytes = 0;  // the backend's session state memory (pages shared by forks counted once)
   int64_t cache_entries = 0;
   Histogram batch_size{{1, 2, 4, 8, 16, 32, 64, 128}};  // sequences per forward
+  Histogram step_seconds{
+      {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1}};  // one forward + sampling
   Histogram ttft_seconds{{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30}};
   Histogram itl_seconds{{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5}};
 };
