@@ -4,7 +4,8 @@
 // started in the window runs to its end. Reported per N, for the best of --repeat runs by tokens/s: the
 // generated tokens per second of wall time (usage.completion_tokens summed), requests, the p50/p99 gap
 // between consecutive streamed deltas of one request (inter-token latency as a client sees it), p50 time
-// to first delta, and the mean sequences per batched step (from /metrics).
+// to first delta, the mean sequences per batched step and step time, and the prompt tokens prefilled (from
+// /metrics).
 //   serve_bench [--model DIR] [--streams 1,16,64] [--seconds 10] [--max-tokens 64] [--repeat 3]
 //               [--threads 2] [--step-tokens 512]
 #include <httplib.h>
@@ -148,12 +149,14 @@ double metric(int port, const std::string& name) {
 struct Run {
   double tokens_per_s = 0, wall = 0;
   int64_t tokens = 0, requests = 0, failures = 0;
-  double p50 = 0, p99 = 0, ttft50 = 0, batch = 0, step_ms = 0;
+  double p50 = 0, p99 = 0, ttft50 = 0, batch = 0, step_ms = 0, prompt_tokens = 0;
 };
 
 Run run(int port, int64_t streams, const Args& a, int64_t round) {
   const double steps0 = metric(port, "baleen_batch_size_count"), fed0 = metric(port, "baleen_batch_size_sum");
   const double busy0 = metric(port, "baleen_step_seconds_sum");
+  const double prompt0 =
+      metric(port, "baleen_prompt_tokens_total") - metric(port, "baleen_cached_prompt_tokens_total");
   std::vector<ClientLog> logs(static_cast<size_t>(streams));
   const Clock::time_point start = Clock::now();
   const auto until = start + std::chrono::duration<double>(a.seconds);
@@ -190,6 +193,8 @@ Run run(int port, int64_t streams, const Args& a, int64_t round) {
   r.ttft50 = quantile(first, 0.5);
   const double steps = metric(port, "baleen_batch_size_count") - steps0;
   r.batch = steps > 0 ? (metric(port, "baleen_batch_size_sum") - fed0) / steps : 0;
+  r.prompt_tokens = metric(port, "baleen_prompt_tokens_total") -
+                    metric(port, "baleen_cached_prompt_tokens_total") - prompt0;
   r.step_ms = steps > 0 ? (metric(port, "baleen_step_seconds_sum") - busy0) / steps * 1e3 : 0;
   return r;
 }
@@ -208,17 +213,18 @@ int bench_main(int argc, char** argv) {
   std::thread serving([&] { server.run(); });
   std::printf(
       "streams  tokens/s  requests  tokens  failures  wall_s  itl_p50_ms  itl_p99_ms  ttft_p50_ms  "
-      "batch_mean  step_ms  (best of %lld by tokens/s; all runs below it)\n",
+      "batch_mean  step_ms  prefilled  (best of %lld by tokens/s; all runs below it)\n",
       static_cast<long long>(a.repeat));
   for (const int64_t n : a.streams) {
     std::vector<Run> runs;
     for (int64_t i = 0; i < a.repeat; ++i) runs.push_back(run(port, n, a, i));
     const Run best = *std::max_element(
         runs.begin(), runs.end(), [](const Run& x, const Run& y) { return x.tokens_per_s < y.tokens_per_s; });
-    std::printf("%7lld  %8.1f  %8lld  %6lld  %8lld  %6.1f  %10.2f  %10.2f  %11.1f  %10.2f  %7.2f\n",
+    std::printf("%7lld  %8.1f  %8lld  %6lld  %8lld  %6.1f  %10.2f  %10.2f  %11.1f  %10.2f  %7.2f  %9.0f\n",
                 static_cast<long long>(n), best.tokens_per_s, static_cast<long long>(best.requests),
                 static_cast<long long>(best.tokens), static_cast<long long>(best.failures), best.wall,
-                best.p50 * 1e3, best.p99 * 1e3, best.ttft50 * 1e3, best.batch, best.step_ms);
+                best.p50 * 1e3, best.p99 * 1e3, best.ttft50 * 1e3, best.batch, best.step_ms,
+                best.prompt_tokens);
     std::printf("         runs:");
     for (const Run& r : runs) std::printf(" %.1f", r.tokens_per_s);
     std::printf("\n");
