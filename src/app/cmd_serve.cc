@@ -27,6 +27,7 @@ struct Options {
   std::string api_key;
   std::vector<std::string> aliases;  // NAME=MODEL
   session::SchedulerOptions scheduling;
+  int64_t cache_memory_mib = 2048;
 };
 
 std::map<std::string, std::string> parse_aliases(const std::vector<std::string>& aliases) {
@@ -52,12 +53,14 @@ void run(const Options& o) {
   // The server listens while the model loads (GET /health: 503 "loading", then 200 "ok"); the model is
   // declared first so that it outlives the server.
   std::optional<session::LoadedModel> loaded;
+  session::SchedulerOptions scheduling = o.scheduling;
+  scheduling.cache.max_bytes = o.cache_memory_mib << 20;
   server::Server server({.model_name = o.served_name.empty() ? dir.filename().string() : o.served_name,
                          .defaults = o.chat.turn_options(),
                          .max_context = o.max_context,
                          .max_body_bytes = o.max_body_bytes,
                          .storage = o.chat.storage(),
-                         .scheduling = o.scheduling,
+                         .scheduling = scheduling,
                          .api_key = o.api_key,
                          .model_aliases = parse_aliases(o.aliases)});
   const int port = server.bind(o.host, o.port);
@@ -120,8 +123,14 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--step-tokens", opts->scheduling.step_tokens,
                   "tokens one step feeds at most: a decode token per running generation, then prefill chunks")
       ->capture_default_str();
-  cmd->add_option("--cache-entries", opts->scheduling.cache_entries,
-                  "session states kept for prefix reuse (conversation ends, prompts, shared prefixes)")
+  cmd->add_option(
+         "--cache-entries", opts->scheduling.cache.max_entries,
+         "session states kept for prefix reuse (every 128-token boundary, prompt and conversation end)")
+      ->capture_default_str();
+  cmd->add_option(
+         "--cache-memory", opts->cache_memory_mib,
+         "MiB of session state (running and cached) beyond which the least recently used cached states "
+         "are evicted; 0: no bound")
       ->capture_default_str();
   cmd->callback([opts] { run(*opts); });
 }

@@ -79,6 +79,8 @@ std::string metrics_text(const RequestCounts& requests, const session::Scheduler
   single(out, "baleen_state_memory_bytes", "gauge",
          "Session state memory in use (running sequences and the prefix cache; shared pages counted once).",
          s.state_bytes);
+  single(out, "baleen_prefix_cache_evictions_total", "counter", "Cached session states evicted.",
+         s.cache_evictions);
   single(out, "baleen_prefix_cache_entries", "gauge", "Session states kept for prefix reuse.",
          s.cache_entries);
   histogram(out, "baleen_batch_size", "Sequences fed per batched forward pass.", s.batch_size);

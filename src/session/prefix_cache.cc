@@ -7,53 +7,70 @@
 namespace baleen::session {
 namespace {
 
-// Earlier prompts a new one is compared with: a request file interleaves a few distinct system prompt +
-// tools blocks (the nano eval: 4 with tools, more without).
-constexpr size_t kRecentPrompts = 8;
-
-bool extends(const std::vector<int32_t>& prompt, const std::vector<int32_t>& prefix) {
-  return !prefix.empty() && prompt.size() > prefix.size() &&
-         std::equal(prefix.begin(), prefix.end(), prompt.begin());
-}
-
-int64_t common_prefix(const std::vector<int32_t>& a, const std::vector<int32_t>& b) {
-  const size_t n = std::min(a.size(), b.size());
-  return std::mismatch(a.begin(), a.begin() + static_cast<ptrdiff_t>(n), b.begin()).first - a.begin();
-}
+// The cache keeps a state every this many tokens at least: small enough that a shared prefix is reused
+// to within 128 tokens (V4's lcm of its compression ratios), large enough that a prefill chunk, cut at
+// each boundary, still reads the weights once for many tokens where the lcm is small (nano's is 16).
+constexpr int64_t kMinGranularity = 128;
 
 }  // namespace
 
-PrefixCache::PrefixCache(Model& model, const tokenizer::Tokenizer& tokenizer, StateStorage storage,
-                         size_t max_entries)
-    : model_(model), tokenizer_(tokenizer), storage_(storage), max_entries_(max_entries) {
-  check(max_entries_ >= 1, "prefix cache: max_entries must be >= 1");
+int64_t cache_granularity(const Config& config) {
+  const int64_t lcm = config.resume_granularity();
+  return (kMinGranularity + lcm - 1) / lcm * lcm;
 }
+
+struct PrefixCache::Node {
+  Node* parent = nullptr;
+  std::vector<int32_t> edge;                          // the tokens from the parent to here
+  int64_t depth = 0;                                  // tokens from the root
+  std::map<int32_t, std::unique_ptr<Node>> children;  // by the first token of their edge
+  std::optional<SessionState> state;                  // holds the depth tokens from the root
+  std::string text;                                   // of those tokens, for a conversation end
+  std::list<Node*>::iterator lru;                     // while it holds a state
+};
+
+PrefixCache::PrefixCache(Model& model, const tokenizer::Tokenizer& tokenizer, StateStorage storage,
+                         CacheLimits limits)
+    : model_(model),
+      tokenizer_(tokenizer),
+      storage_(storage),
+      limits_(limits),
+      granularity_(cache_granularity(model.config())),
+      root_(std::make_unique<Node>()) {
+  check(limits_.max_entries >= 1, "prefix cache: max_entries must be >= 1");
+  check(limits_.max_bytes >= 0, "prefix cache: max_bytes must be >= 0, got {}", limits_.max_bytes);
+}
+
+PrefixCache::~PrefixCache() = default;
 
 PrefixCache::Start PrefixCache::start(const std::vector<int32_t>& prompt) {
   check(!prompt.empty(), "prefix cache: empty prompt");
   std::lock_guard lock(mutex_);
-  auto best = entries_.end();
-  for (auto it = entries_.begin(); it != entries_.end(); ++it)
-    if (extends(prompt, it->tokens) && (best == entries_.end() || it->tokens.size() > best->tokens.size()))
-      best = it;
-  Start start{best == entries_.end() ? model_.new_session(storage_) : best->state.fork()};
-  if (best != entries_.end()) {
-    start.reused = static_cast<int64_t>(best->tokens.size());
-    entries_.splice(entries_.begin(), entries_, best);
+  Node* n = root_.get();
+  Node* best = nullptr;
+  for (size_t d = 0;;) {
+    if (n->state && d < prompt.size()) best = n;
+    if (d == prompt.size()) break;
+    const auto it = n->children.find(prompt[d]);
+    if (it == n->children.end()) break;
+    const Node& c = *it->second;
+    if (d + c.edge.size() > prompt.size() || !std::equal(c.edge.begin(), c.edge.end(), prompt.begin() + d))
+      break;
+    n = it->second.get();
+    d += c.edge.size();
   }
-  // The longest prefix this prompt shares with a recent one (a system prompt and tools block) is likely
-  // shared by the next prompts too: its last resume boundary is worth saving.
-  int64_t shared = 0;
-  for (const std::vector<int32_t>& p : recent_) shared = std::max(shared, common_prefix(prompt, p));
-  const int64_t step = model_.config().resume_granularity();
-  const int64_t boundary = std::min(shared, static_cast<int64_t>(prompt.size()) - 1) / step * step;
-  if (boundary > start.reused) start.checkpoint = boundary;
-  recent_.push_front(prompt);
-  if (recent_.size() > kRecentPrompts) recent_.pop_back();
+  Start start{best ? best->state->fork() : model_.new_session(storage_), 0, {}};
+  if (best) {
+    start.reused = best->depth;
+    lru_.splice(lru_.begin(), lru_, best->lru);
+  }
+  const auto last = static_cast<int64_t>(prompt.size()) - 1;
+  for (int64_t b = (start.reused / granularity_ + 1) * granularity_; b <= last; b += granularity_)
+    start.checkpoints.push_back(b);
   return start;
 }
 
-void PrefixCache::add(std::vector<int32_t> tokens, SessionState state, bool conversation_end) {
+void PrefixCache::add(const std::vector<int32_t>& tokens, SessionState state, bool conversation_end) {
   if (tokens.empty()) return;
   check(state.length() == static_cast<int64_t>(tokens.size()),
         "prefix cache: a state of {} tokens kept as {}", state.length(), tokens.size());
@@ -61,15 +78,76 @@ void PrefixCache::add(std::vector<int32_t> tokens, SessionState state, bool conv
   if (conversation_end)
     for (const int32_t id : tokens) text += tokenizer_.token_bytes(static_cast<uint32_t>(id));
   std::lock_guard lock(mutex_);
-  const auto same =
-      std::find_if(entries_.begin(), entries_.end(), [&](const Entry& e) { return e.tokens == tokens; });
-  if (same != entries_.end()) {
-    if (conversation_end) same->text = std::move(text);
-    entries_.splice(entries_.begin(), entries_, same);
+  // The node at exactly `tokens`, splitting the edge it falls inside.
+  Node* n = root_.get();
+  for (size_t d = 0; d < tokens.size();) {
+    std::unique_ptr<Node>& slot = n->children[tokens[d]];
+    if (!slot) {
+      slot = std::make_unique<Node>();
+      slot->parent = n;
+      slot->edge.assign(tokens.begin() + static_cast<ptrdiff_t>(d), tokens.end());
+      slot->depth = static_cast<int64_t>(tokens.size());
+      n = slot.get();
+      break;
+    }
+    const std::vector<int32_t>& edge = slot->edge;
+    const size_t m = static_cast<size_t>(
+        std::mismatch(edge.begin(), edge.end(), tokens.begin() + static_cast<ptrdiff_t>(d), tokens.end())
+            .first -
+        edge.begin());
+    if (m < edge.size()) {
+      auto middle = std::make_unique<Node>();
+      middle->parent = n;
+      middle->edge.assign(edge.begin(), edge.begin() + static_cast<ptrdiff_t>(m));
+      middle->depth = n->depth + static_cast<int64_t>(m);
+      std::unique_ptr<Node> rest = std::move(slot);
+      rest->edge.erase(rest->edge.begin(), rest->edge.begin() + static_cast<ptrdiff_t>(m));
+      rest->parent = middle.get();
+      middle->children[rest->edge.front()] = std::move(rest);
+      slot = std::move(middle);
+    }
+    n = slot.get();
+    d += m;
+  }
+  if (conversation_end) n->text = std::move(text);
+  if (n->state) {
+    lru_.splice(lru_.begin(), lru_, n->lru);
     return;
   }
-  entries_.push_front({std::move(tokens), std::move(state), std::move(text)});
-  while (entries_.size() > max_entries_) entries_.pop_back();
+  n->state = std::move(state);
+  lru_.push_front(n);
+  n->lru = lru_.begin();
+  evict();
+}
+
+void PrefixCache::evict() {
+  while (!lru_.empty() && (lru_.size() > limits_.max_entries ||
+                           (limits_.max_bytes > 0 && model_.backend().state_memory() > limits_.max_bytes))) {
+    drop_state(*lru_.back());
+    ++evictions_;
+  }
+}
+
+// Drops the node's state, then the nodes left holding nothing; a stateless node left with one child is
+// merged into it, so every node without a state branches.
+void PrefixCache::drop_state(Node& node) {
+  lru_.erase(node.lru);
+  node.state.reset();
+  node.text.clear();
+  Node* n = &node;
+  while (n != root_.get() && !n->state && n->children.empty()) {
+    Node* parent = n->parent;
+    const int32_t first = n->edge.front();
+    parent->children.erase(first);  // destroys n
+    n = parent;
+  }
+  if (n != root_.get() && !n->state && n->children.size() == 1) {
+    std::unique_ptr<Node> child = std::move(n->children.begin()->second);
+    child->edge.insert(child->edge.begin(), n->edge.begin(), n->edge.end());
+    child->parent = n->parent;
+    const int32_t first = n->edge.front();
+    n->parent->children[first] = std::move(child);  // destroys n
+  }
 }
 
 std::vector<int32_t> PrefixCache::text_tokens(std::string_view text) const {
@@ -77,13 +155,19 @@ std::vector<int32_t> PrefixCache::text_tokens(std::string_view text) const {
   std::string_view tail = text;
   {
     std::lock_guard lock(mutex_);
-    const Entry* best = nullptr;
-    for (const Entry& e : entries_)
-      if (!e.text.empty() && text.size() > e.text.size() && text.starts_with(e.text) &&
-          (!best || e.text.size() > best->text.size()))
-        best = &e;
+    const Node* best = nullptr;
+    std::vector<const Node*> todo = {root_.get()};
+    while (!todo.empty()) {
+      const Node* n = todo.back();
+      todo.pop_back();
+      if (!n->text.empty() && text.size() > n->text.size() && text.starts_with(n->text) &&
+          (!best || n->text.size() > best->text.size()))
+        best = n;
+      for (const auto& [first, child] : n->children) todo.push_back(child.get());
+    }
     if (best) {
-      prompt = best->tokens;
+      for (const Node* n = best; n != root_.get(); n = n->parent)
+        prompt.insert(prompt.begin(), n->edge.begin(), n->edge.end());
       tail.remove_prefix(best->text.size());
     }
   }
@@ -94,20 +178,18 @@ std::vector<int32_t> PrefixCache::text_tokens(std::string_view text) const {
 
 void PrefixCache::clear() {
   std::lock_guard lock(mutex_);
-  entries_.clear();
-  recent_.clear();
+  lru_.clear();
+  root_ = std::make_unique<Node>();
 }
 
 size_t PrefixCache::entries() const {
   std::lock_guard lock(mutex_);
-  return entries_.size();
+  return lru_.size();
 }
 
-int64_t PrefixCache::cached_tokens() const {
+int64_t PrefixCache::evictions() const {
   std::lock_guard lock(mutex_);
-  int64_t n = 0;
-  for (const Entry& e : entries_) n += static_cast<int64_t>(e.tokens.size());
-  return n;
+  return evictions_;
 }
 
 }  // namespace baleen::session

@@ -80,7 +80,7 @@ RunningTurn::RunningTurn(PrefixCache& cache, const tokenizer::Tokenizer& tokeniz
   sequence_ = std::make_unique<Sequence>(
       start_.state, std::vector<int32_t>(prompt_.begin() + result_.reused_tokens, prompt_.end()),
       options.sampling, StopConditions{options.max_tokens, {static_cast<int32_t>(eos_)}});
-  sequence_->set_checkpoint(start_.checkpoint);
+  if (!start_.checkpoints.empty()) sequence_->set_checkpoint(start_.checkpoints.front());
 }
 
 RunningTurn::~RunningTurn() = default;
@@ -91,9 +91,11 @@ bool RunningTurn::done() const {
 
 bool RunningTurn::after_step() {
   SessionState& state = start_.state;
-  if (start_.checkpoint > 0 && state.length() == start_.checkpoint) {
-    cache_.add({prompt_.begin(), prompt_.begin() + start_.checkpoint}, state.fork(), false);
-    start_.checkpoint = 0;
+  std::vector<int64_t>& checkpoints = start_.checkpoints;
+  if (next_checkpoint_ < checkpoints.size() && state.length() == checkpoints[next_checkpoint_]) {
+    cache_.add({prompt_.begin(), prompt_.begin() + state.length()}, state.fork(), false);
+    ++next_checkpoint_;
+    sequence_->set_checkpoint(next_checkpoint_ < checkpoints.size() ? checkpoints[next_checkpoint_] : 0);
   }
   if (static_cast<int64_t>(sequence_->sampled().size()) == result_.completion_tokens) return false;
   ++result_.completion_tokens;

@@ -53,7 +53,8 @@ class RunningTurn {
   const tokenizer::Tokenizer& tokenizer_;
   TurnOptions options_;
   std::vector<int32_t> prompt_;
-  PrefixCache::Start start_;  // the state, and the checkpoint until it is reached
+  PrefixCache::Start start_;    // the state and the boundaries to keep
+  size_t next_checkpoint_ = 0;  // of start_.checkpoints, the next to reach
   std::unique_ptr<Sequence> sequence_;
   uint32_t eos_;
   tokenizer::StreamDetokenizer detok_;

@@ -62,7 +62,7 @@ Scheduler::Scheduler(Model& model, const tokenizer::Tokenizer& tokenizer, Schedu
     : model_(model),
       tokenizer_(tokenizer),
       options_(options),
-      cache_(model, tokenizer, options.storage, options.cache_entries),
+      cache_(model, tokenizer, options.storage, options.cache),
       generator_(model) {
   check(options_.max_running >= 1, "max_running must be >= 1, got {}", options_.max_running);
   check(options_.max_waiting >= 0, "max_waiting must be >= 0, got {}", options_.max_waiting);
@@ -119,6 +119,7 @@ SchedulerStats Scheduler::stats() const {
   std::lock_guard lock(mutex_);
   SchedulerStats s = stats_;
   s.cache_entries = static_cast<int64_t>(cache_.entries());
+  s.cache_evictions = cache_.evictions();
   return s;
 }
 

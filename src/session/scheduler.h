@@ -33,7 +33,7 @@ struct SchedulerOptions {
   int64_t max_running = 16;   // turns in one batch
   int64_t max_waiting = 64;   // turns queued behind them; more are refused (QueueFull)
   int64_t step_tokens = 512;  // tokens one forward feeds at most (decode tokens always go in)
-  size_t cache_entries = 64;  // prefix cache entries (conversation ends, prompts, shared prefixes)
+  CacheLimits cache;          // prefix cache bounds (session/prefix_cache.h)
 };
 
 class QueueFull : public Error {
@@ -79,7 +79,7 @@ struct SchedulerStats {
   int64_t prompt_tokens = 0, cached_tokens = 0, generated_tokens = 0;
   int64_t completed = 0, interrupted = 0, failed = 0, rejected = 0;
   int64_t state_bytes = 0;  // the backend's session state memory (pages shared by forks counted once)
-  int64_t cache_entries = 0;
+  int64_t cache_entries = 0, cache_evictions = 0;
   Histogram batch_size{{1, 2, 4, 8, 16, 32, 64, 128}};  // sequences per forward
   Histogram step_seconds{
       {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1}};  // one forward + sampling

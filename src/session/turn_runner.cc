@@ -7,9 +7,9 @@
 namespace baleen::session {
 namespace {
 
-// Cached states: the last conversations' ends and prompts, and shared prefixes (a request file interleaves
-// a few distinct system prompt + tools blocks: the nano eval has 4 with tools, more without).
-constexpr size_t kCacheEntries = 16;
+// Cached states: the last conversations' ends and prompts, and their resume boundaries (a request file
+// interleaves a few distinct system prompt + tools blocks: the nano eval has 4 with tools, more without).
+constexpr size_t kCacheEntries = 256;
 
 }  // namespace
 
@@ -37,7 +37,8 @@ std::string_view finish_reason_name(FinishReason reason) {
 TurnRunner::TurnRunner(Model& model, const tokenizer::Tokenizer& tokenizer, StateStorage storage)
     : model_(model),
       tokenizer_(tokenizer),
-      cache_(std::make_unique<PrefixCache>(model, tokenizer, storage, kCacheEntries)) {
+      cache_(std::make_unique<PrefixCache>(model, tokenizer, storage,
+                                           CacheLimits{.max_entries = kCacheEntries})) {
   check(static_cast<int64_t>(tokenizer.size()) <= model.config().vocab_size,
         "tokenizer {} defines {} ids but the model's vocabulary has {}", tokenizer.file(), tokenizer.size(),
         model.config().vocab_size);
