@@ -9,7 +9,9 @@ namespace {
 
 // Cached states: the last conversations' ends and prompts, and their resume boundaries (a request file
 // interleaves a few distinct system prompt + tools blocks: the nano eval has 4 with tools, more without).
-constexpr size_t kCacheEntries = 256;
+// Each costs its private bytes — for V4-Flash about 3 MB, the sliding windows — and an agent's loop needs
+// only the last conversation's end, so few are kept.
+constexpr size_t kCacheEntries = 32;
 
 }  // namespace
 
