@@ -1,5 +1,8 @@
 #include "session/running_turn.h"
 
+#include <algorithm>
+#include <limits>
+
 #include "core/error.h"
 
 namespace baleen::session {
@@ -81,6 +84,13 @@ RunningTurn::RunningTurn(PrefixCache& cache, const tokenizer::Tokenizer& tokeniz
       start_.state, std::vector<int32_t>(prompt_.begin() + result_.reused_tokens, prompt_.end()),
       options.sampling, StopConditions{options.max_tokens, {static_cast<int32_t>(eos_)}});
   if (!start_.checkpoints.empty()) sequence_->set_checkpoint(start_.checkpoints.front());
+  // The model's vocabulary may be larger than the tokenizer's (baleen-nano: 129,280 rows, 128,847 ids): an id
+  // the tokenizer lacks could not be detokenized, so it is never sampled.
+  const auto defined = static_cast<ptrdiff_t>(tokenizer.size());
+  sequence_->process_logits = [defined](std::span<float> logits, const Sequence&) {
+    if (static_cast<ptrdiff_t>(logits.size()) > defined)
+      std::fill(logits.begin() + defined, logits.end(), -std::numeric_limits<float>::infinity());
+  };
 }
 
 RunningTurn::~RunningTurn() = default;

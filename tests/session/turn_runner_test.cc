@@ -98,5 +98,22 @@ TEST(TurnRunner, IndependentRequestsResumeTheSharedPrefixAndGiveTheColdRunsOutpu
   }
 }
 
+// nano's head has rows for 129,280 ids, its tokenizer 128,847: hot sampling must never pick one it lacks
+// (which could not be detokenized and would end the turn with an error).
+TEST(TurnRunner, HotSamplingNeverPicksAnIdTheTokenizerLacks) {
+  LoadedModel* n = nano();
+  if (!n) GTEST_SKIP() << "no tokenizer or unpacked baleen-nano (scripts/setup.sh)";
+  ASSERT_LT(static_cast<int64_t>(n->tokenizer().size()), n->model().config().vocab_size);
+  TurnRunner session(n->model(), n->tokenizer());
+  TurnOptions options;
+  options.max_tokens = 120;
+  options.raw_output = true;
+  options.sampling.temperature = 2.0f;
+  for (uint64_t seed : {1, 2, 3}) {
+    options.sampling.seed = seed;
+    EXPECT_NO_THROW(session.turn(ask("Tell me a long story."), options)) << "seed " << seed;
+  }
+}
+
 }  // namespace
 }  // namespace baleen::session
