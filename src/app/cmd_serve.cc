@@ -28,6 +28,7 @@ struct Options {
   std::vector<std::string> aliases;  // NAME=MODEL
   session::SchedulerOptions scheduling;
   int64_t cache_memory_mib = 2048;
+  int64_t state_memory_mib = 0;
 };
 
 std::map<std::string, std::string> parse_aliases(const std::vector<std::string>& aliases) {
@@ -55,6 +56,7 @@ void run(const Options& o) {
   std::optional<session::LoadedModel> loaded;
   session::SchedulerOptions scheduling = o.scheduling;
   scheduling.cache.max_bytes = o.cache_memory_mib << 20;
+  scheduling.max_state_bytes = o.state_memory_mib << 20;
   server::Server server({.model_name = o.served_name.empty() ? dir.filename().string() : o.served_name,
                          .defaults = o.chat.turn_options(),
                          .max_context = o.max_context,
@@ -131,6 +133,11 @@ void add_serve_command(CLI::App& app) {
          "--cache-memory", opts->cache_memory_mib,
          "MiB of session state (running and cached) beyond which the least recently used cached states "
          "are evicted; 0: no bound")
+      ->capture_default_str();
+  cmd->add_option(
+         "--state-memory", opts->state_memory_mib,
+         "MiB of session state beyond which, once the cache is evicted, the generations admitted last are "
+         "preempted (parked, then recomputed); 0: no bound")
       ->capture_default_str();
   cmd->callback([opts] { run(*opts); });
 }

@@ -12,6 +12,13 @@ Sequence::Sequence(SessionState& state, std::vector<int32_t> pending, SamplingPa
   check(stop_.max_tokens > 0, "max_tokens must be > 0, got {}", stop_.max_tokens);
 }
 
+void Sequence::rebase(SessionState& state, std::vector<int32_t> pending) {
+  check(!pending.empty(), "a resumed sequence needs at least one token to feed");
+  state_ = &state;
+  pending_ = std::move(pending);
+  checkpoint_ = 0;
+}
+
 Generator::Generator(Model& model, int64_t prefill_chunk) : model_(model), chunk_(prefill_chunk) {
   check(chunk_ > 0, "prefill chunk must be positive, got {}", chunk_);
 }

@@ -34,6 +34,10 @@ class Sequence {
   bool finished() const { return end_ != SequenceEnd::kRunning; }
   SequenceEnd end() const { return end_; }
   void cancel() { end_ = SequenceEnd::kCancelled; }
+  // Continues on `state`, which holds a prefix of what the sequence's tokens so far (its prompt, then the
+  // sampled tokens fed back) make; `pending` is the rest of them, then the token still to feed: a sequence
+  // whose state was dropped resumes as if it had not been. Sampler, sampled tokens and stop carry on.
+  void rebase(SessionState& state, std::vector<int32_t> pending);
   // No prefill chunk crosses this state length, so the caller can save the state there; 0: none.
   void set_checkpoint(int64_t length) { checkpoint_ = length; }
   int64_t pending() const { return static_cast<int64_t>(pending_.size()); }  // tokens still to feed

@@ -66,6 +66,8 @@ std::string metrics_text(const RequestCounts& requests, const session::Scheduler
   out += fmt::format("baleen_generations_total{{outcome=\"completed\"}} {}\n", s.completed);
   out += fmt::format("baleen_generations_total{{outcome=\"interrupted\"}} {}\n", s.interrupted);
   out += fmt::format("baleen_generations_total{{outcome=\"failed\"}} {}\n", s.failed);
+  single(out, "baleen_preemptions_total", "counter",
+         "Running generations parked over the state memory budget (resumed by recomputing).", s.preemptions);
   single(out, "baleen_rejected_total", "counter", "Generations refused because the queue was full (429).",
          s.rejected);
   single(out, "baleen_prompt_tokens_total", "counter", "Prompt tokens of admitted generations.",

@@ -120,6 +120,15 @@ void PrefixCache::add(const std::vector<int32_t>& tokens, SessionState state, bo
   evict();
 }
 
+bool PrefixCache::shrink(int64_t bytes) {
+  std::lock_guard lock(mutex_);
+  while (!lru_.empty() && model_.backend().state_memory() > bytes) {
+    drop_state(*lru_.back());
+    ++evictions_;
+  }
+  return model_.backend().state_memory() <= bytes;
+}
+
 void PrefixCache::evict() {
   while (!lru_.empty() && (lru_.size() > limits_.max_entries ||
                            (limits_.max_bytes > 0 && model_.backend().state_memory() > limits_.max_bytes))) {

@@ -57,6 +57,9 @@ class PrefixCache {
   // rest encoded.
   std::vector<int32_t> text_tokens(std::string_view text) const;
   void clear();
+  // Evicts least recently used states while the backend's state memory exceeds `bytes`; returns whether it
+  // fits now.
+  bool shrink(int64_t bytes);
 
   int64_t granularity() const { return granularity_; }
   size_t entries() const;

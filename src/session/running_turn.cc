@@ -70,6 +70,7 @@ RunningTurn::RunningTurn(PrefixCache& cache, const tokenizer::Tokenizer& tokeniz
       tokenizer_(tokenizer),
       options_(options),
       prompt_(std::move(prompt)),
+      path_(prompt_),
       start_(cache.start(prompt_)),
       eos_(tokenizer.token_id("<｜end▁of▁sentence｜>")),
       detok_(tokenizer),
@@ -103,7 +104,7 @@ bool RunningTurn::after_step() {
   SessionState& state = start_.state;
   std::vector<int64_t>& checkpoints = start_.checkpoints;
   if (next_checkpoint_ < checkpoints.size() && state.length() == checkpoints[next_checkpoint_]) {
-    cache_.add({prompt_.begin(), prompt_.begin() + state.length()}, state.fork(), false);
+    cache_.add({path_.begin(), path_.begin() + state.length()}, state.fork(), false);
     ++next_checkpoint_;
     sequence_->set_checkpoint(next_checkpoint_ < checkpoints.size() ? checkpoints[next_checkpoint_] : 0);
   }
@@ -129,6 +130,17 @@ void RunningTurn::parse(const std::string& piece) {
   chat::ParseEvent event;  // kind: content, for a turn whose output is not parsed
   event.text = piece;
   sink_->apply({event});
+}
+
+void RunningTurn::resume() {
+  check(kept_ && !done(), "only a parked turn resumes");
+  path_ = prompt_;
+  path_.insert(path_.end(), sequence_->sampled().begin(), sequence_->sampled().end());
+  start_ = cache_.start(path_);
+  next_checkpoint_ = 0;
+  kept_ = false;
+  sequence_->rebase(start_.state, {path_.begin() + start_.reused, path_.end()});
+  if (!start_.checkpoints.empty()) sequence_->set_checkpoint(start_.checkpoints.front());
 }
 
 TurnResult RunningTurn::finish() {

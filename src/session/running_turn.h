@@ -43,6 +43,11 @@ class RunningTurn {
   TurnResult finish();
   // The turn ends early (cancelled): the state goes to the cache as a conversation end.
   void abandon() { keep_state(); }
+  // Preemption: park() gives the state to the cache (which may evict it); resume() continues from the
+  // deepest cached prefix of the prompt and the tokens sampled so far, re-feeding the rest, so the turn
+  // samples what it would have sampled without the pause.
+  void park() { keep_state(); }
+  void resume();
 
  private:
   class EventSink;
@@ -53,7 +58,9 @@ class RunningTurn {
   const tokenizer::Tokenizer& tokenizer_;
   TurnOptions options_;
   std::vector<int32_t> prompt_;
-  PrefixCache::Start start_;    // the state and the boundaries to keep
+  std::vector<int32_t>
+      path_;                  // what the state holds once its pending tokens are fed: the checkpoints' tokens
+  PrefixCache::Start start_;  // the state and the boundaries to keep
   size_t next_checkpoint_ = 0;  // of start_.checkpoints, the next to reach
   std::unique_ptr<Sequence> sequence_;
   uint32_t eos_;

@@ -45,17 +45,18 @@ TurnResult TurnTicket::follow(const TurnOptions& options, const std::function<bo
   }
 }
 
+struct Scheduler::Running {
+  std::shared_ptr<TurnTicket> ticket;
+  std::unique_ptr<RunningTurn> turn;
+  Clock::time_point submitted, last_token;
+};
+
 struct Scheduler::Waiting {
   std::shared_ptr<TurnTicket> ticket;
   std::vector<int32_t> prompt;
   TurnOptions options;
   Clock::time_point submitted;
-};
-
-struct Scheduler::Running {
-  std::shared_ptr<TurnTicket> ticket;
-  std::unique_ptr<RunningTurn> turn;
-  Clock::time_point submitted, last_token;
+  std::unique_ptr<Running> parked;  // a preempted turn, resumed when admitted again
 };
 
 Scheduler::Scheduler(Model& model, const tokenizer::Tokenizer& tokenizer, SchedulerOptions options)
@@ -99,7 +100,7 @@ std::shared_ptr<TurnTicket> Scheduler::submit(std::vector<int32_t> prompt, const
       queued.on_event = nullptr;  // the follower's, called on its own thread
       queued.on_prompt = nullptr;
       queued.stop = nullptr;
-      waiting_.push_back({ticket, std::move(prompt), std::move(queued), Clock::now()});
+      waiting_.push_back({ticket, std::move(prompt), std::move(queued), Clock::now(), nullptr});
       stats_.waiting = static_cast<int64_t>(waiting_.size());
       work_.notify_one();
       return ticket;
@@ -153,7 +154,18 @@ void Scheduler::loop() {
       stats_.interrupted += static_cast<int64_t>(dropped.size());
     }
     for (Waiting& w : dropped) end(*w.ticket, std::make_exception_ptr(TurnInterrupted()));
-    for (Waiting& w : admitted) admit(std::move(w), running);
+    // Under a state budget a turn is admitted only while there is room beside the running ones (the cache
+    // yields first); the others go back to the front of the queue, in order.
+    size_t admit_count = 0;
+    for (; admit_count < admitted.size(); ++admit_count) {
+      if (!running.empty() && !room_for_one_more()) break;
+      admit(std::move(admitted[admit_count]), running);
+    }
+    if (admit_count < admitted.size()) {
+      std::lock_guard lock(mutex_);
+      for (size_t i = admitted.size(); i-- > admit_count;) waiting_.push_front(std::move(admitted[i]));
+      stats_.waiting = static_cast<int64_t>(waiting_.size());
+    }
     // A client that left ends its turn before the step; the state it reached stays in the cache.
     std::erase_if(running, [&](const std::unique_ptr<Running>& r) {
       if (!r->ticket->cancelled()) return false;
@@ -164,6 +176,7 @@ void Scheduler::loop() {
       return true;
     });
     if (!running.empty()) step(running);
+    preempt(running);
     std::lock_guard lock(mutex_);
     stats_.running = static_cast<int64_t>(running.size());
     stats_.state_bytes = model_.backend().state_memory();
@@ -178,6 +191,11 @@ void Scheduler::loop() {
 }
 
 void Scheduler::admit(Waiting w, std::vector<std::unique_ptr<Running>>& running) {
+  if (w.parked) {
+    w.parked->turn->resume();
+    running.push_back(std::move(w.parked));
+    return;
+  }
   auto r = std::make_unique<Running>();
   r->ticket = w.ticket;
   r->submitted = w.submitted;
@@ -205,6 +223,28 @@ void Scheduler::admit(Waiting w, std::vector<std::unique_ptr<Running>>& running)
     stats_.cached_tokens += reused;
   }
   running.push_back(std::move(r));
+}
+
+bool Scheduler::room_for_one_more() {
+  if (options_.max_state_bytes == 0) return true;
+  const int64_t room = options_.max_state_bytes / 10 * 9;  // hysteresis: preempted above the whole budget
+  return cache_.shrink(room);
+}
+
+// Over the state budget once the cache has given up what it can, the turns admitted last are parked at the
+// front of the queue (their states given to the cache, which drops them as it must), until the rest fit or
+// one turn is left.
+void Scheduler::preempt(std::vector<std::unique_ptr<Running>>& running) {
+  if (options_.max_state_bytes == 0) return;
+  while (running.size() > 1 && !cache_.shrink(options_.max_state_bytes)) {
+    std::unique_ptr<Running> r = std::move(running.back());
+    running.pop_back();
+    r->turn->park();
+    std::lock_guard lock(mutex_);
+    ++stats_.preemptions;
+    waiting_.push_front({r->ticket, {}, {}, r->submitted, std::move(r)});
+    stats_.waiting = static_cast<int64_t>(waiting_.size());
+  }
 }
 
 // One forward over every running turn, then each turn's sampled token; the turns that are done leave.

@@ -4,9 +4,10 @@
 // max_running run, each from a fork of its longest cached prefix (session/prefix_cache.h). Each step is one
 // Generator::step over every running turn — a decode token each, then prefill chunks while step_tokens
 // lasts — then per-turn detokenizing and parsing (session/running_turn.h). A turn's tokens are those it
-// would get alone (the batched forward is exact). A cancelled ticket ends its turn before the next step;
-// beyond max_waiting queued turns submit() throws QueueFull. Preemption is not done: max_running bounds
-// the state memory. Thread-safe.
+// would get alone (the batched forward is exact). Under a state memory budget the cache is evicted first,
+// then the turns admitted last are preempted: parked at the front of the queue and recomputed from the
+// cache's deepest prefix when resumed, with the tokens they would have had. A cancelled ticket ends its
+// turn before the next step; beyond max_waiting queued turns submit() throws QueueFull. Thread-safe.
 #pragma once
 
 #include <atomic>
@@ -34,6 +35,9 @@ struct SchedulerOptions {
   int64_t max_waiting = 64;   // turns queued behind them; more are refused (QueueFull)
   int64_t step_tokens = 512;  // tokens one forward feeds at most (decode tokens always go in)
   CacheLimits cache;          // prefix cache bounds (session/prefix_cache.h)
+  // Session state memory (running turns and cache together) beyond which the cache is evicted and then the
+  // turns admitted last are preempted (parked, recomputed when resumed); 0: no bound.
+  int64_t max_state_bytes = 0;
 };
 
 class QueueFull : public Error {
@@ -77,7 +81,7 @@ struct SchedulerStats {
   int64_t running = 0, waiting = 0;
   int64_t steps = 0;
   int64_t prompt_tokens = 0, cached_tokens = 0, generated_tokens = 0;
-  int64_t completed = 0, interrupted = 0, failed = 0, rejected = 0;
+  int64_t completed = 0, interrupted = 0, failed = 0, rejected = 0, preemptions = 0;
   int64_t state_bytes = 0;  // the backend's session state memory (pages shared by forks counted once)
   int64_t cache_entries = 0, cache_evictions = 0;
   Histogram batch_size{{1, 2, 4, 8, 16, 32, 64, 128}};  // sequences per forward
@@ -112,6 +116,8 @@ class Scheduler {
   void loop();
   void admit(Waiting waiting, std::vector<std::unique_ptr<Running>>& running);
   void step(std::vector<std::unique_ptr<Running>>& running);
+  bool room_for_one_more();
+  void preempt(std::vector<std::unique_ptr<Running>>& running);
   void end(TurnTicket& ticket, std::exception_ptr error);
 
   Model& model_;

@@ -33,13 +33,13 @@ struct TurnOptions {
   chat::Json tools;            // request-level tools (OpenAI tool objects), or null
   SamplingParams sampling;
   int64_t max_tokens = 256;
-  uint64_t id_seed = 0;                                   // tool-call ids (OutputParser)
+  uint64_t id_seed = 0;     // tool-call ids (OutputParser)
   bool raw_output = false;  // plain text out: no reasoning, DSML or tool calls parsed (/v1/completions)
   std::vector<std::string> stop_sequences;                // end the turn at one in the content
   std::function<void(const chat::ParseEvent&)> on_event;  // streamed parse events, optional
   // Called once the reused prefix is known, before the prompt's new tokens are prefilled.
   std::function<void(int64_t prompt_tokens, int64_t reused_tokens)> on_prompt;
-  const std::atomic<bool>* stop = nullptr;                // set: the turn throws TurnInterrupted
+  const std::atomic<bool>* stop = nullptr;  // set: the turn throws TurnInterrupted
 };
 
 struct TurnResult {
@@ -66,7 +66,8 @@ class PrefixCache;
 class TurnRunner {
  public:
   // Borrows both; the model must outlive the session.
-  TurnRunner(Model& model, const tokenizer::Tokenizer& tokenizer, StateStorage storage = StateStorage::kPaper);
+  TurnRunner(Model& model, const tokenizer::Tokenizer& tokenizer,
+             StateStorage storage = StateStorage::kPaper);
   ~TurnRunner();
 
   // The conversation (request tools attached) rendered and tokenized: the prompt generate() takes.

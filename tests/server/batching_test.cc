@@ -135,5 +135,56 @@ TEST(Batching, SixteenConcurrentRequestsGetTheAnswersEachGetsAlone) {
   }
 }
 
+// Under a state memory budget that holds about two of them, four long generations at once preempt each
+// other (parked, then recomputed from the cache's deepest prefix) and still get the answers each gets alone.
+// The model is this test's own: the budget counts every state on its backend.
+TEST(Batching, PreemptedGenerationsGetTheAnswersEachGetsAlone) {
+  REQUIRE_NANO();
+  const std::unique_ptr<session::LoadedModel> model = load_nano();
+  std::string pasted;
+  for (int i = 0; i < 90; ++i) pasted += fmt::format("line {}: the quick brown fox {}\n", i, i * 7 % 13);
+  std::vector<Request> rs;
+  for (int i = 0; i < 4; ++i)
+    rs.push_back(
+        {"/v1/completions",
+         {{"prompt",
+           fmt::format("<｜User｜>Here is file {}:\n{}How many lines are in it?<｜Assistant｜></think>", i,
+                       pasted.substr(static_cast<size_t>(i) * 40))},
+          {"max_tokens", 48}}});
+  std::vector<std::string> alone;
+  int64_t one = 0;  // the state memory of one finished turn, its cache entry alone kept
+  {
+    ServerOptions options = serve_options({});
+    options.scheduling.cache.max_entries = 1;
+    ScopedServer server(*model, options);
+    for (const Request& r : rs) alone.push_back(answer(server.port, r));
+    const std::string metrics = client(server.port).Get("/metrics")->body;
+    const size_t at = metrics.find("\nbaleen_state_memory_bytes ");
+    ASSERT_NE(at, std::string::npos) << metrics;
+    one = std::stoll(metrics.substr(at + 27));
+  }
+  ASSERT_GT(one, 0);
+  ServerOptions options = serve_options({});
+  options.scheduling.max_state_bytes = one * 5 / 2;
+  ScopedServer tight(*model, options);
+  std::vector<std::string> together(rs.size());
+  std::latch go(static_cast<ptrdiff_t>(rs.size()));
+  std::vector<std::thread> clients;
+  for (size_t i = 0; i < rs.size(); ++i)
+    clients.emplace_back([&, i] {
+      go.arrive_and_wait();
+      together[i] = answer(tight.port, rs[i]);
+    });
+  for (std::thread& t : clients) t.join();
+  const std::string metrics = client(tight.port).Get("/metrics")->body;
+  EXPECT_EQ(metrics.find("\nbaleen_preemptions_total 0\n"), std::string::npos)
+      << "nothing was preempted under a budget of " << options.scheduling.max_state_bytes << " bytes\n"
+      << metrics;
+  for (size_t i = 0; i < rs.size(); ++i) {
+    EXPECT_NE(alone[i].find("\"status\":200"), std::string::npos) << alone[i];
+    EXPECT_EQ(together[i], alone[i]) << "request " << i << " differs when preempted";
+  }
+}
+
 }  // namespace
 }  // namespace baleen::server

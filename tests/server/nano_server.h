@@ -46,12 +46,18 @@ inline ServerOptions serve_options(const session::TurnOptions& defaults) {
   return o;
 }
 
-inline bool start(Served& out) {
+// baleen-nano on a backend of its own (a test that measures state memory); null without the files.
+inline std::unique_ptr<session::LoadedModel> load_nano() {
   const auto tok = tokenizer::default_tokenizer_path();
   const std::string dir = std::string(BALEEN_SOURCE_DIR) + "/models/baleen-nano";
   if (!std::filesystem::exists(tok) || !std::filesystem::exists(dir + "/model-00001-of-00002.safetensors"))
-    return false;
-  out.model = std::make_unique<session::LoadedModel>(dir, tok, session::ModelOptions{.threads = 2});
+    return nullptr;
+  return std::make_unique<session::LoadedModel>(dir, tok, session::ModelOptions{.threads = 2});
+}
+
+inline bool start(Served& out) {
+  out.model = load_nano();
+  if (!out.model) return false;
   session::TurnOptions defaults;
   defaults.max_tokens = 96;
   out.server = std::make_unique<Server>(*out.model, serve_options(defaults));
