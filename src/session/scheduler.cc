@@ -130,42 +130,8 @@ void Scheduler::end(TurnTicket& ticket, std::exception_ptr error) {
 
 void Scheduler::loop() {
   std::vector<std::unique_ptr<Running>> running;
-  while (true) {
-    std::vector<Waiting> admitted, dropped;
-    {
-      std::unique_lock lock(mutex_);
-      work_.wait(lock, [&] { return stopping_ || !waiting_.empty() || !running.empty(); });
-      if (stopping_) break;
-      // A turn whose client left while it waited ends without a slot.
-      for (auto it = waiting_.begin(); it != waiting_.end();) {
-        if (it->ticket->cancelled()) {
-          dropped.push_back(std::move(*it));
-          it = waiting_.erase(it);
-        } else {
-          ++it;
-        }
-      }
-      while (static_cast<int64_t>(running.size() + admitted.size()) < options_.max_running &&
-             !waiting_.empty()) {
-        admitted.push_back(std::move(waiting_.front()));
-        waiting_.pop_front();
-      }
-      stats_.waiting = static_cast<int64_t>(waiting_.size());
-      stats_.interrupted += static_cast<int64_t>(dropped.size());
-    }
-    for (Waiting& w : dropped) end(*w.ticket, std::make_exception_ptr(TurnInterrupted()));
-    // Under a state budget a turn is admitted only while there is room beside the running ones (the cache
-    // yields first); the others go back to the front of the queue, in order.
-    size_t admit_count = 0;
-    for (; admit_count < admitted.size(); ++admit_count) {
-      if (!running.empty() && !room_for_one_more()) break;
-      admit(std::move(admitted[admit_count]), running);
-    }
-    if (admit_count < admitted.size()) {
-      std::lock_guard lock(mutex_);
-      for (size_t i = admitted.size(); i-- > admit_count;) waiting_.push_front(std::move(admitted[i]));
-      stats_.waiting = static_cast<int64_t>(waiting_.size());
-    }
+  for (std::vector<Waiting> next; take_waiting(running.size(), next);) {
+    admit_within_budget(std::move(next), running);
     // A client that left ends its turn before the step; the state it reached stays in the cache.
     std::erase_if(running, [&](const std::unique_ptr<Running>& r) {
       if (!r->ticket->cancelled()) return false;
@@ -188,6 +154,49 @@ void Scheduler::loop() {
   stats_.interrupted += static_cast<int64_t>(running.size() + waiting_.size());
   waiting_.clear();
   stats_.running = stats_.waiting = 0;
+}
+
+// Waits for work; takes the turns at the front of the queue that fit beside `running` ones (FIFO) and ends
+// the ones whose client left while they waited. False once stopping.
+bool Scheduler::take_waiting(size_t running, std::vector<Waiting>& next) {
+  next.clear();
+  std::vector<Waiting> dropped;
+  {
+    std::unique_lock lock(mutex_);
+    work_.wait(lock, [&] { return stopping_ || !waiting_.empty() || running > 0; });
+    if (stopping_) return false;
+    for (auto it = waiting_.begin(); it != waiting_.end();) {
+      if (it->ticket->cancelled()) {
+        dropped.push_back(std::move(*it));
+        it = waiting_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    while (static_cast<int64_t>(running + next.size()) < options_.max_running && !waiting_.empty()) {
+      next.push_back(std::move(waiting_.front()));
+      waiting_.pop_front();
+    }
+    stats_.waiting = static_cast<int64_t>(waiting_.size());
+    stats_.interrupted += static_cast<int64_t>(dropped.size());
+  }
+  for (Waiting& w : dropped) end(*w.ticket, std::make_exception_ptr(TurnInterrupted()));
+  return true;
+}
+
+// Under a state budget a turn is admitted only while there is room beside the running ones (the cache
+// yields first); the others go back to the front of the queue, in order.
+void Scheduler::admit_within_budget(std::vector<Waiting> next,
+                                    std::vector<std::unique_ptr<Running>>& running) {
+  size_t admitted = 0;
+  for (; admitted < next.size(); ++admitted) {
+    if (!running.empty() && !room_for_one_more()) break;
+    admit(std::move(next[admitted]), running);
+  }
+  if (admitted == next.size()) return;
+  std::lock_guard lock(mutex_);
+  for (size_t i = next.size(); i-- > admitted;) waiting_.push_front(std::move(next[i]));
+  stats_.waiting = static_cast<int64_t>(waiting_.size());
 }
 
 void Scheduler::admit(Waiting w, std::vector<std::unique_ptr<Running>>& running) {

@@ -114,6 +114,8 @@ class Scheduler {
   struct Waiting;
   struct Running;
   void loop();
+  bool take_waiting(size_t running, std::vector<Waiting>& next);
+  void admit_within_budget(std::vector<Waiting> next, std::vector<std::unique_ptr<Running>>& running);
   void admit(Waiting waiting, std::vector<std::unique_ptr<Running>>& running);
   void step(std::vector<std::unique_ptr<Running>>& running);
   bool room_for_one_more();
