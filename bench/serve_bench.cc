@@ -207,7 +207,7 @@ int bench_main(int argc, char** argv) {
   options.model_name = "baleen-nano";
   options.scheduling.max_running = *std::max_element(a.streams.begin(), a.streams.end());
   options.scheduling.max_waiting = options.scheduling.max_running;
-  options.scheduling.step_tokens = std::max(a.step_tokens, options.scheduling.max_running);
+  options.scheduling.step_tokens = std::max(a.step_tokens, options.scheduling.max_running + 1);
   server::Server server(model, options);
   const int port = server.bind("127.0.0.1", 0);
   std::thread serving([&] { server.run(); });

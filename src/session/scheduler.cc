@@ -67,7 +67,9 @@ Scheduler::Scheduler(Model& model, const tokenizer::Tokenizer& tokenizer, Schedu
       generator_(model) {
   check(options_.max_running >= 1, "max_running must be >= 1, got {}", options_.max_running);
   check(options_.max_waiting >= 0, "max_waiting must be >= 0, got {}", options_.max_waiting);
-  check(options_.step_tokens >= options_.max_running, "step_tokens ({}) must be at least max_running ({})",
+  // Beyond a decode token for each running turn, a step has room for prefill: a prompt never waits for
+  // every other turn to end.
+  check(options_.step_tokens > options_.max_running, "step_tokens ({}) must be more than max_running ({})",
         options_.step_tokens, options_.max_running);
   engine_ = std::thread([this] { loop(); });
 }
