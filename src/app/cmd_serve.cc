@@ -5,6 +5,7 @@
 
 #include <csignal>
 #include <map>
+#include <optional>
 #include <thread>
 
 #include "app/chat_options.h"
@@ -25,6 +26,9 @@ struct Options {
   size_t max_body_bytes = 8u << 20;
   std::string api_key;
   std::vector<std::string> aliases;  // NAME=MODEL
+  session::SchedulerOptions scheduling;
+  int64_t cache_memory_mib = 2048;
+  int64_t state_memory_mib = 0;
 };
 
 std::map<std::string, std::string> parse_aliases(const std::vector<std::string>& aliases) {
@@ -47,13 +51,18 @@ void run(const Options& o) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   const std::filesystem::path dir = session::resolve_model_dir(o.chat.model);
-  session::LoadedModel loaded(dir, o.chat.tokenizer_path(), o.chat.options());
-  server::Server server(loaded,
-                        {.model_name = o.served_name.empty() ? dir.filename().string() : o.served_name,
+  // The server listens while the model loads (GET /health: 503 "loading", then 200 "ok"); the model is
+  // declared first so that it outlives the server.
+  std::optional<session::LoadedModel> loaded;
+  session::SchedulerOptions scheduling = o.scheduling;
+  scheduling.cache.max_bytes = o.cache_memory_mib << 20;
+  scheduling.max_state_bytes = o.state_memory_mib << 20;
+  server::Server server({.model_name = o.served_name.empty() ? dir.filename().string() : o.served_name,
                          .defaults = o.chat.turn_options(),
                          .max_context = o.max_context,
                          .max_body_bytes = o.max_body_bytes,
                          .storage = o.chat.storage(),
+                         .scheduling = scheduling,
                          .api_key = o.api_key,
                          .model_aliases = parse_aliases(o.aliases)});
   const int port = server.bind(o.host, o.port);
@@ -63,9 +72,24 @@ void run(const Options& o) {
     log::info("signal {}: stopping", sig);
     server.stop();
   });
+  std::thread http([&] { server.run(); });
+  auto finish = [&] {
+    server.stop();
+    http.join();
+    pthread_kill(waiter.native_handle(), SIGTERM);  // wakes the waiter when no signal came
+    waiter.join();
+  };
+  log::info("listening at {}:{}; loading {}", o.host, port, dir.string());
+  try {
+    loaded.emplace(dir, o.chat.tokenizer_path(), o.chat.options());
+    server.attach(*loaded);
+  } catch (...) {
+    finish();
+    throw;
+  }
   log::info("serving {} on http://{}:{} (OpenAI and Anthropic APIs under /v1)", dir.string(), o.host, port);
-  server.run();
-  pthread_kill(waiter.native_handle(), SIGTERM);  // wakes the waiter when run() ended without a signal
+  http.join();
+  pthread_kill(waiter.native_handle(), SIGTERM);
   waiter.join();
   log::info("stopped");
 }
@@ -92,6 +116,29 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--model-alias", opts->aliases,
                   "NAME=MODEL: answer requests for NAME with the served MODEL (repeatable; claude-* names "
                   "always are)");
+  cmd->add_option("--max-running", opts->scheduling.max_running,
+                  "generations batched together (each step feeds one token of each)")
+      ->capture_default_str();
+  cmd->add_option("--max-queue", opts->scheduling.max_waiting,
+                  "generations waiting for a batch slot; beyond them a request gets 429 with Retry-After")
+      ->capture_default_str();
+  cmd->add_option("--step-tokens", opts->scheduling.step_tokens,
+                  "tokens one step feeds at most: a decode token per running generation, then prefill chunks")
+      ->capture_default_str();
+  cmd->add_option(
+         "--cache-entries", opts->scheduling.cache.max_entries,
+         "session states kept for prefix reuse (every 128-token boundary, prompt and conversation end)")
+      ->capture_default_str();
+  cmd->add_option(
+         "--cache-memory", opts->cache_memory_mib,
+         "MiB of session state (running and cached) beyond which the least recently used cached states "
+         "are evicted; 0: no bound")
+      ->capture_default_str();
+  cmd->add_option(
+         "--state-memory", opts->state_memory_mib,
+         "MiB of session state beyond which, once the cache is evicted, the generations admitted last are "
+         "preempted (parked, then recomputed); 0: no bound")
+      ->capture_default_str();
   cmd->callback([opts] { run(*opts); });
 }
 

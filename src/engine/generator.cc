@@ -12,17 +12,34 @@ Sequence::Sequence(SessionState& state, std::vector<int32_t> pending, SamplingPa
   check(stop_.max_tokens > 0, "max_tokens must be > 0, got {}", stop_.max_tokens);
 }
 
+void Sequence::rebase(SessionState& state, std::vector<int32_t> pending) {
+  check(!pending.empty(), "a resumed sequence needs at least one token to feed");
+  state_ = &state;
+  pending_ = std::move(pending);
+  checkpoint_ = 0;
+}
+
 Generator::Generator(Model& model, int64_t prefill_chunk) : model_(model), chunk_(prefill_chunk) {
   check(chunk_ > 0, "prefill chunk must be positive, got {}", chunk_);
 }
 
-int64_t Generator::step(std::span<Sequence* const> sequences) {
+int64_t Generator::step(std::span<Sequence* const> sequences, int64_t token_budget) {
   batch_.clear();
   members_.clear();
+  int64_t left = token_budget;
+  for (const Sequence* s : sequences)
+    if (!s->finished() && s->pending() == 1) --left;
   for (Sequence* s : sequences) {
     if (s->finished()) continue;
-    const auto n = std::min<int64_t>(chunk_, static_cast<int64_t>(s->pending_.size()));
-    const bool last = n == static_cast<int64_t>(s->pending_.size());
+    int64_t n = 1;
+    if (s->pending() > 1) {
+      n = std::min({chunk_, s->pending(), std::max<int64_t>(left, 0)});
+      const int64_t length = s->state_->length();
+      if (s->checkpoint_ > length) n = std::min(n, s->checkpoint_ - length);
+      if (n == 0) continue;
+      left -= n;
+    }
+    const bool last = n == s->pending();
     batch_.push_back({s->state_, std::span(s->pending_).first(static_cast<size_t>(n)),
                       last ? LogitRows::kLast : LogitRows::kNone});
     members_.push_back(s);

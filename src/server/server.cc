@@ -1,6 +1,7 @@
 #include "server/server.h"
 
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include <atomic>
 #include <chrono>
@@ -12,10 +13,12 @@
 #include "server/api_error.h"
 #include "server/chat_request.h"
 #include "server/chat_response.h"
+#include "server/client_connection.h"
 #include "server/completions_request.h"
 #include "server/completions_response.h"
 #include "server/messages_request.h"
 #include "server/messages_response.h"
+#include "server/metrics.h"
 #include "server/response_store.h"
 #include "server/responses_request.h"
 #include "server/responses_response.h"
@@ -29,7 +32,8 @@ using chat::Json;
 // The method each route answers; another method on a known path is a 405, an unknown path a 404.
 // httplib matches routes on the path alone, so `/v1/messages?beta=true` (Claude Code) is /v1/messages.
 const char* allowed_method(std::string_view path) {
-  if (path == "/health" || path == "/v1/models" || path.starts_with("/v1/models/")) return "GET";
+  if (path == "/health" || path == "/metrics" || path == "/v1/models" || path.starts_with("/v1/models/"))
+    return "GET";
   if (path.starts_with("/v1/responses/")) return "GET";
   if (path == "/v1/chat/completions" || path == "/v1/completions" || path == "/v1/messages" || path == "/v1/messages/count_tokens" ||
       path == "/v1/responses")
@@ -68,6 +72,12 @@ std::string error_message(const httplib::Request& req, const httplib::Response& 
   }
 }
 
+session::SchedulerOptions scheduler_options(const ServerOptions& options) {
+  session::SchedulerOptions o = options.scheduling;
+  o.storage = options.storage;
+  return o;
+}
+
 int64_t unix_seconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
@@ -75,27 +85,38 @@ int64_t unix_seconds() {
 
 // What a streamed turn needs once the handler has returned.
 struct StreamJob {
-  std::vector<int32_t> prompt;
+  std::shared_ptr<session::TurnTicket> ticket;
   session::TurnOptions turn;
   std::function<void(const session::TurnResult&)> done;  // after the last event was written
 };
 
 }  // namespace
 
-struct Server::Impl {
-  Impl(session::LoadedModel& loaded, ServerOptions opts)
-      : options(std::move(opts)),
-        tokenizer(loaded.tokenizer()),
+// The served model's side of the server, there once it is loaded.
+struct Engine {
+  Engine(session::LoadedModel& loaded, const session::SchedulerOptions& options)
+      : tokenizer(loaded.tokenizer()),
         vocab_size(static_cast<int64_t>(loaded.tokenizer().size())),
-        session(loaded.model(), loaded.tokenizer(), options.storage) {
-    if (options.max_context == 0) options.max_context = loaded.model().config().max_position_embeddings;
-    check(options.max_context > 0,
-          "the model's config.json has no max_position_embeddings: pass the context length explicitly");
+        scheduler(loaded.model(), loaded.tokenizer(), options) {}
+
+  const tokenizer::Tokenizer& tokenizer;
+  const int64_t vocab_size;      // token ids a raw prompt may hold
+  session::Scheduler scheduler;  // the engine thread: every generation runs through it
+};
+
+struct Server::Impl {
+  explicit Impl(ServerOptions opts) : options(std::move(opts)) {
     for (const auto& [alias, target] : options.model_aliases)
       check(target == options.model_name, "--model-alias {}={}: the served model is {}", alias, target,
             options.model_name);
+    // httplib gives each connection a worker for its life: enough for every turn the scheduler holds, and
+    // some for requests that do not generate (/health, /metrics, count_tokens) and for the 429s.
+    const auto workers =
+        static_cast<size_t>(options.scheduling.max_running + options.scheduling.max_waiting + 16);
+    http.new_task_queue = [workers] { return new httplib::ThreadPool(workers); };
   }
 
+  void attach(session::LoadedModel& loaded);
   void install_routes();
   bool authorized(const httplib::Request& req) const;
   Json model_json() const;
@@ -109,34 +130,40 @@ struct Server::Impl {
   std::vector<int32_t> fit_prompt(const chat::Conversation& conversation, session::TurnOptions& turn,
                                   bool max_tokens_given) const;
   std::vector<int32_t> fit(std::vector<int32_t> prompt, session::TurnOptions& turn, bool max_tokens_given) const;
-  session::TurnResult run_turn(const std::vector<int32_t>& prompt, session::TurnOptions turn,
-                               std::atomic<bool>& cancel);
-  session::TurnResult run_turn(const std::vector<int32_t>& prompt, const session::TurnOptions& turn) {
-    std::atomic<bool> cancel{false};
-    return run_turn(prompt, turn, cancel);
-  }
+  std::shared_ptr<session::TurnTicket> submit(std::vector<int32_t> prompt, const session::TurnOptions& turn);
+  // A non-streaming turn: submitted, then followed to its end; cancelled when the client hangs up.
+  session::TurnResult run_turn(const httplib::Request& req, std::vector<int32_t> prompt,
+                               const session::TurnOptions& turn);
   template <typename Encoder>
   void stream(httplib::Response& res, std::shared_ptr<Encoder> encoder, StreamJob job);
   template <typename Encoder>
   bool stream_turn(Encoder& encoder, const StreamJob& job, httplib::DataSink& sink);
 
   ServerOptions options;
-  const tokenizer::Tokenizer& tokenizer;
-  const int64_t vocab_size;  // token ids a raw prompt may hold
   httplib::Server http;
-  std::mutex engine;                  // one generation at a time; guards session
-  session::TurnRunner session;        // prompt_tokens() is thread-safe; generate() needs `engine`
+  // Set once by attach() (under engine_mutex, with stop()); the routes other than /health and /metrics
+  // answer 503 until `ready`.
+  std::mutex engine_mutex;
+  std::unique_ptr<Engine> engine;
+  std::atomic<bool> ready{false};
+  RequestCounts counts;               // /metrics
   TurnMemory memory;                  // the turns generated, for exact replay
   ResponseStore stored;               // /v1/responses with store: true
-  std::atomic<bool> stopping{false};  // set by stop(): every later generation is cancelled at once
-  // The cancel flag of the generation running now (each turn has its own, so a stream that notices its
-  // client has gone after its turn ended cannot cancel the next one). Guarded by `running_mutex`.
-  std::mutex running_mutex;
-  std::atomic<bool>* running = nullptr;
+  std::atomic<bool> stopping{false};  // set by stop()
   std::atomic<uint64_t> requests{0};
-  std::atomic<int64_t> completed{0}, interrupted{0};  // generations, reported by /health
   const int64_t started = unix_seconds();
 };
+
+void Server::Impl::attach(session::LoadedModel& loaded) {
+  std::lock_guard lock(engine_mutex);
+  check(!engine, "the server already serves a model");
+  if (options.max_context == 0) options.max_context = loaded.model().config().max_position_embeddings;
+  check(options.max_context > 0,
+        "the model's config.json has no max_position_embeddings: pass the context length explicitly");
+  engine = std::make_unique<Engine>(loaded, scheduler_options(options));
+  if (stopping) engine->scheduler.stop();
+  ready = true;
+}
 
 Json Server::Impl::model_json() const {
   return {{"id", options.model_name},
@@ -174,6 +201,10 @@ void Server::Impl::install_routes() {
                                          "Authorization: Bearer)", "", "invalid_api_key"));
       return httplib::Server::HandlerResponse::Handled;
     }
+    if (!ready && req.path != "/health" && req.path != "/metrics") {
+      send_error(req, res, ApiError(503, "the model is still loading"));
+      return httplib::Server::HandlerResponse::Handled;
+    }
     const char* allowed = allowed_method(req.path);
     if (!allowed || req.method == allowed || (req.method == "HEAD" && std::string_view(allowed) == "GET"))
       return httplib::Server::HandlerResponse::Unhandled;
@@ -194,16 +225,33 @@ void Server::Impl::install_routes() {
     try {
       std::rethrow_exception(ep);
     } catch (const ApiError& e) {
+      if (e.status() == 429) res.set_header("Retry-After", "1");
       send_error(req, res, e);
     } catch (const std::exception& e) {
       log::error("request failed: {}", e.what());
       send_error(req, res, ApiError(500, e.what()));
     }
   });
+  http.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+    counts.count(req.path, res.status);
+  });
   http.Get("/health", [this](const httplib::Request&, httplib::Response& res) {
-    send_json(res, 200,
-              {{"status", "ok"},
-               {"generations", {{"completed", completed.load()}, {"interrupted", interrupted.load()}}}});
+    if (!ready) {
+      send_json(res, 503, {{"status", "loading"}});
+      return;
+    }
+    const session::SchedulerStats stats = engine->scheduler.stats();
+    send_json(
+        res, 200,
+        {{"status", "ok"},
+         {"generations",
+          {{"completed", stats.completed}, {"interrupted", stats.interrupted}, {"failed", stats.failed}}},
+         {"running", stats.running},
+         {"waiting", stats.waiting}});
+  });
+  http.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+    res.set_content(metrics_text(counts, ready ? engine->scheduler.stats() : session::SchedulerStats{}),
+                    "text/plain; version=0.0.4");
   });
   http.Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
     send_json(res, 200, {{"object", "list"}, {"data", Json::array({model_json()})}});
@@ -236,7 +284,7 @@ void Server::Impl::install_routes() {
 std::vector<int32_t> Server::Impl::fit_prompt(const chat::Conversation& conversation, session::TurnOptions& turn,
                                               bool max_tokens_given) const {
   try {
-    return fit(session.prompt_tokens(conversation, turn), turn, max_tokens_given);
+    return fit(engine->scheduler.prompt_tokens(conversation, turn), turn, max_tokens_given);
   } catch (const ApiError&) {
     throw;
   } catch (const Error& e) {
@@ -264,42 +312,41 @@ std::vector<int32_t> Server::Impl::fit(std::vector<int32_t> prompt, session::Tur
   return prompt;
 }
 
-session::TurnResult Server::Impl::run_turn(const std::vector<int32_t>& prompt, session::TurnOptions turn,
-                                           std::atomic<bool>& cancel) {
-  std::lock_guard lock(engine);
-  {
-    std::lock_guard hold(running_mutex);
-    running = &cancel;
-    if (stopping) cancel = true;
-  }
-  struct Clear {
-    Impl& impl;
-    ~Clear() {
-      std::lock_guard hold(impl.running_mutex);
-      impl.running = nullptr;
-    }
-  } clear{*this};
-  turn.stop = &cancel;
+std::shared_ptr<session::TurnTicket> Server::Impl::submit(std::vector<int32_t> prompt,
+                                                          const session::TurnOptions& turn) {
   try {
-    session::TurnResult result = session.generate(prompt, turn);
-    ++completed;
-    return result;
+    return engine->scheduler.submit(std::move(prompt), turn);
+  } catch (const session::QueueFull& e) {
+    throw ApiError(429, e.what(), "", "rate_limit_exceeded");
+  }
+}
+
+session::TurnResult Server::Impl::run_turn(const httplib::Request& req, std::vector<int32_t> prompt,
+                                           const session::TurnOptions& turn) {
+  const std::shared_ptr<session::TurnTicket> ticket = submit(std::move(prompt), turn);
+  const ClientConnection client(req);
+  try {
+    return ticket->follow(turn, [&] { return client.closed(); });
   } catch (const session::TurnInterrupted&) {
-    ++interrupted;
-    throw;
+    if (client.closed()) log::info("request ended early (client disconnected)");
+    throw ApiError(503, "the server is shutting down");
   }
 }
 
 template <typename Encoder>
 void Server::Impl::stream(httplib::Response& res, std::shared_ptr<Encoder> encoder, StreamJob job) {
-  auto shared = std::make_shared<StreamJob>(std::move(job));
+  // A turn whose stream is dropped before its end (the client left before the first write) is cancelled.
+  std::shared_ptr<StreamJob> shared(new StreamJob(std::move(job)), [](StreamJob* j) {
+    j->ticket->cancel();
+    delete j;
+  });
   res.set_chunked_content_provider("text/event-stream", [this, encoder, shared](size_t, httplib::DataSink& sink) {
     return stream_turn(*encoder, *shared, sink);
   });
 }
 
-// Writes one streamed turn. A failed write (the client went away) cancels the generation at its next
-// token; returning false then closes the connection without the stream's last event.
+// Writes one streamed turn. A failed write (the client went away) cancels the generation before its next
+// step; returning false then closes the connection without the stream's last event.
 template <typename Encoder>
 bool Server::Impl::stream_turn(Encoder& encoder, const StreamJob& job, httplib::DataSink& sink) {
   bool connected = true;
@@ -315,8 +362,9 @@ bool Server::Impl::stream_turn(Encoder& encoder, const StreamJob& job, httplib::
   session::TurnOptions turn = job.turn;
   turn.on_prompt = [&](int64_t prompt, int64_t reused) { send(encoder.prompt(prompt, reused)); };
   turn.on_event = [&](const chat::ParseEvent& event) { send(encoder.event(event)); };
+  turn.stop = &cancel;
   try {
-    const session::TurnResult result = run_turn(job.prompt, turn, cancel);
+    const session::TurnResult result = job.ticket->follow(turn);
     send(encoder.finish(result));
     if (job.done) job.done(result);
   } catch (const session::TurnInterrupted&) {
@@ -342,21 +390,17 @@ void Server::Impl::chat_completions(const httplib::Request& req, httplib::Respon
     memory.remember(result, result.tool_calls, thinking, {});
   };
   if (!request.stream) {
-    try {
-      const session::TurnResult result = run_turn(prompt, request.turn);
-      remember(result);
-      send_json(res, 200, completion_json(meta, result));
-    } catch (const session::TurnInterrupted&) {
-      throw ApiError(503, "the server is shutting down");
-    }
+    const session::TurnResult result = run_turn(req, std::move(prompt), request.turn);
+    remember(result);
+    send_json(res, 200, completion_json(meta, result));
     return;
   }
   stream(res, std::make_shared<ChunkEncoder>(meta, request.include_usage),
-         {std::move(prompt), request.turn, remember});
+         {submit(std::move(prompt), request.turn), request.turn, remember});
 }
 
 void Server::Impl::completions(const httplib::Request& req, httplib::Response& res) {
-  CompletionsRequest request = parse_completions_request(req.body, options.defaults, vocab_size);
+  CompletionsRequest request = parse_completions_request(req.body, options.defaults, engine->vocab_size);
   check_model(request.model);
   const uint64_t n = next_request(request.turn);
   const CompletionMeta meta{fmt::format("cmpl-{:x}-{}", started, n), unix_seconds(), options.model_name};
@@ -365,10 +409,10 @@ void Server::Impl::completions(const httplib::Request& req, httplib::Response& r
   try {
     if (const auto* t = std::get_if<std::string>(&request.prompt)) {
       text = *t;
-      prompt = session.text_tokens(text);
+      prompt = engine->scheduler.text_tokens(text);
     } else {
       prompt = std::get<std::vector<int32_t>>(request.prompt);
-      if (request.echo) text = tokenizer.decode(std::vector<uint32_t>(prompt.begin(), prompt.end()));
+      if (request.echo) text = engine->tokenizer.decode(std::vector<uint32_t>(prompt.begin(), prompt.end()));
     }
   } catch (const Error& e) {
     throw invalid_request(e);
@@ -376,15 +420,11 @@ void Server::Impl::completions(const httplib::Request& req, httplib::Response& r
   prompt = fit(std::move(prompt), request.turn, request.max_tokens_given);
   const std::string echoed = request.echo ? text : "";
   if (!request.stream) {
-    try {
-      send_json(res, 200, text_completion_json(meta, run_turn(prompt, request.turn), echoed));
-    } catch (const session::TurnInterrupted&) {
-      throw ApiError(503, "the server is shutting down");
-    }
+    send_json(res, 200, text_completion_json(meta, run_turn(req, std::move(prompt), request.turn), echoed));
     return;
   }
   stream(res, std::make_shared<TextChunkEncoder>(meta, request.include_usage, echoed),
-         {std::move(prompt), request.turn, nullptr});
+         {submit(std::move(prompt), request.turn), request.turn, nullptr});
 }
 
 void Server::Impl::messages(const httplib::Request& req, httplib::Response& res) {
@@ -403,16 +443,13 @@ void Server::Impl::messages(const httplib::Request& req, httplib::Response& res)
     memory.remember(result, std::move(calls), thinking, {thinking_signature(meta)});
   };
   if (!request.stream) {
-    try {
-      const session::TurnResult result = run_turn(prompt, request.turn);
-      remember(result);
-      send_json(res, 200, message_json(meta, result));
-    } catch (const session::TurnInterrupted&) {
-      throw ApiError(503, "the server is shutting down");
-    }
+    const session::TurnResult result = run_turn(req, std::move(prompt), request.turn);
+    remember(result);
+    send_json(res, 200, message_json(meta, result));
     return;
   }
-  stream(res, std::make_shared<MessageStreamEncoder>(meta), {std::move(prompt), request.turn, remember});
+  stream(res, std::make_shared<MessageStreamEncoder>(meta),
+         {submit(std::move(prompt), request.turn), request.turn, remember});
 }
 
 void Server::Impl::count_tokens(const httplib::Request& req, httplib::Response& res) {
@@ -421,7 +458,7 @@ void Server::Impl::count_tokens(const httplib::Request& req, httplib::Response& 
   memory.restore(request.conversation, request.signatures, request.turn.render.thinking);
   std::vector<int32_t> prompt;
   try {
-    prompt = session.prompt_tokens(request.conversation, request.turn);
+    prompt = engine->scheduler.prompt_tokens(request.conversation, request.turn);
   } catch (const Error& e) {
     throw invalid_request(e);
   }
@@ -460,22 +497,25 @@ void Server::Impl::responses(const httplib::Request& req, httplib::Response& res
   };
   if (!request.stream) {
     request.turn.on_event = [&](const chat::ParseEvent& event) { builder->event(event); };
-    try {
-      const session::TurnResult result = run_turn(prompt, request.turn);
-      builder->finish(result);
-      done(result);
-      send_json(res, 200, builder->response());
-    } catch (const session::TurnInterrupted&) {
-      throw ApiError(503, "the server is shutting down");
-    }
+    const session::TurnResult result = run_turn(req, std::move(prompt), request.turn);
+    builder->finish(result);
+    done(result);
+    send_json(res, 200, builder->response());
     return;
   }
-  stream(res, builder, {std::move(prompt), request.turn, done});
+  stream(res, builder, {submit(std::move(prompt), request.turn), request.turn, done});
 }
 
-Server::Server(session::LoadedModel& model, ServerOptions options)
-    : impl_(std::make_unique<Impl>(model, std::move(options))) {
+Server::Server(session::LoadedModel& model, ServerOptions options) : Server(std::move(options)) {
+  attach(model);
+}
+
+Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {
   impl_->install_routes();
+}
+
+void Server::attach(session::LoadedModel& model) {
+  impl_->attach(model);
 }
 
 Server::~Server() = default;
@@ -483,10 +523,20 @@ Server::~Server() = default;
 int Server::bind(const std::string& host, int port) {
   // A client that hangs up makes the next write fail with EPIPE; the default SIGPIPE would kill the server.
   std::signal(SIGPIPE, SIG_IGN);
+  int listening = -1;
+  impl_->http.set_socket_options([&listening](socket_t sock) {
+    httplib::default_socket_options(sock);
+    listening = sock;
+  });
   const int bound = port == 0                              ? impl_->http.bind_to_any_port(host)
                     : impl_->http.bind_to_port(host, port) ? port
                                                            : -1;
   check(bound > 0, "cannot listen on {}:{}: {}", host, port, std::strerror(errno));
+  // httplib 0.11 listens with a backlog of 5: a burst of connections (64 agents starting at once) overflows
+  // it and the kernel drops some, which then wait for a SYN retransmit or fail. Listening again on the
+  // bound socket raises the backlog.
+  check(listening >= 0 && ::listen(listening, SOMAXCONN) == 0, "cannot listen on {}:{}: {}", host, port,
+        std::strerror(errno));
   return bound;
 }
 
@@ -495,10 +545,10 @@ void Server::run() {
 }
 
 void Server::stop() {
-  impl_->stopping = true;
   {
-    std::lock_guard hold(impl_->running_mutex);
-    if (impl_->running) *impl_->running = true;
+    std::lock_guard lock(impl_->engine_mutex);
+    impl_->stopping = true;
+    if (impl_->engine) impl_->engine->scheduler.stop();
   }
   impl_->http.stop();
 }

@@ -1,20 +1,18 @@
-// The turn runner (render → tokenize → generate → parse): holds a Model, a Tokenizer and a SessionState;
-// renders a conversation with baleen's encoder, prefills only the tokens beyond the state's prefix when the
-// new prompt extends it (else resumes from the longest saved prefix snapshot, else starts a fresh state),
-// decodes until end of sentence or max_tokens, and parses the output as it streams. Independent requests that
-// share a system prompt and tools block (harnesses such as `baleen run --requests`) reuse that prefix: when a
-// prompt shares a prefix with a recent one, the state at the prefix's last resume boundary
-// (Config::resume_granularity) is saved, and later prompts with that prefix resume there, exactly (a pass
-// split anywhere gives the one-pass bits). A prompt whose text extends the text the state holds (the
-// previous prompt and the turn's sampled tokens) is tokenized as those held tokens plus the new tail, so a
-// re-sent turn costs no prefill even where re-tokenizing its text would give other ids.
+// The turn runner (render → tokenize → generate → parse), one turn at a time: renders a conversation with
+// baleen's encoder and generates the turn (session/running_turn.h) from the longest prefix its cache holds
+// (session/prefix_cache.h): when the new prompt extends the last conversation only its new tokens are
+// prefilled; independent requests that share a system prompt and tools block (harnesses such as `baleen run
+// --requests`) resume from that prefix's last resume boundary (Config::resume_granularity), saved once two
+// prompts share it — exactly (a pass split anywhere gives the one-pass bits). A prompt whose text extends
+// the text a kept conversation holds (its prompt and the turn's sampled tokens) is tokenized as those held
+// tokens plus the new tail, so a re-sent turn costs no prefill even where re-tokenizing its text would give
+// other ids. The server runs many turns at once over the same pieces (session/scheduler.h).
 #pragma once
 
 #include <atomic>
 #include <cstdint>
-#include <deque>
 #include <functional>
-#include <mutex>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -35,13 +33,13 @@ struct TurnOptions {
   chat::Json tools;            // request-level tools (OpenAI tool objects), or null
   SamplingParams sampling;
   int64_t max_tokens = 256;
-  uint64_t id_seed = 0;                                   // tool-call ids (OutputParser)
+  uint64_t id_seed = 0;     // tool-call ids (OutputParser)
   bool raw_output = false;  // plain text out: no reasoning, DSML or tool calls parsed (/v1/completions)
   std::vector<std::string> stop_sequences;                // end the turn at one in the content
   std::function<void(const chat::ParseEvent&)> on_event;  // streamed parse events, optional
   // Called once the reused prefix is known, before the prompt's new tokens are prefilled.
   std::function<void(int64_t prompt_tokens, int64_t reused_tokens)> on_prompt;
-  const std::atomic<bool>* stop = nullptr;                // set: the turn throws TurnInterrupted
+  const std::atomic<bool>* stop = nullptr;  // set: the turn throws TurnInterrupted
 };
 
 struct TurnResult {
@@ -63,10 +61,14 @@ class TurnInterrupted : public Error {
 // A message with a role and text only.
 chat::Message text_message(chat::Role role, std::string content);
 
+class PrefixCache;
+
 class TurnRunner {
  public:
   // Borrows both; the model must outlive the session.
-  TurnRunner(Model& model, const tokenizer::Tokenizer& tokenizer, StateStorage storage = StateStorage::kPaper);
+  TurnRunner(Model& model, const tokenizer::Tokenizer& tokenizer,
+             StateStorage storage = StateStorage::kPaper);
+  ~TurnRunner();
 
   // The conversation (request tools attached) rendered and tokenized: the prompt generate() takes.
   // Thread-safe against a running generate().
@@ -83,33 +85,13 @@ class TurnRunner {
   void reset();
 
  private:
-  // Brings state_ to hold the longest reusable prefix of `prompt` (a resume boundary it shares with a
-  // recent prompt is prefilled and snapshotted); returns the tokens still to feed and how many were reused.
-  std::vector<int32_t> advance_to(const std::vector<int32_t>& prompt, int64_t& reused);
-  void remember_held_text();
-
   Model& model_;
   const tokenizer::Tokenizer& tokenizer_;
-  StateStorage storage_;
-  uint32_t eos_;
-  SessionState state_;
-  std::vector<int32_t> held_;  // tokens in state_
-  // Snapshot at the end of the last prompt: a next prompt that re-renders the answer differently (dropped
-  // reasoning) still reuses the earlier prompt.
-  SessionState prompt_state_;
-  std::vector<int32_t> prompt_held_;
-  // States at resume boundaries of prefixes shared by consecutive prompts, most recently used first.
-  struct PrefixSnapshot {
-    std::vector<int32_t> tokens;
-    SessionState state;
-  };
-  std::vector<PrefixSnapshot> prefixes_;
-  std::deque<std::vector<int32_t>> recent_prompts_;  // newest first
-  // The text of the tokens the state held after the last completed turn, and those tokens: read by
-  // prompt_tokens() while another request may be generating, hence the mutex.
-  mutable std::mutex held_text_mutex_;
-  std::string held_text_;
-  std::vector<int32_t> held_text_tokens_;
+  // The states of the last conversations, their prompts and shared prefixes (session/prefix_cache.h).
+  std::unique_ptr<PrefixCache> cache_;
 };
+
+// The conversation with the request's tools attached, rendered.
+std::string render_turn_prompt(const chat::Conversation& conversation, const TurnOptions& options);
 
 }  // namespace baleen::session

@@ -124,5 +124,48 @@ TEST(Batch, GeneratorStepsSequencesTogetherAsTheyWouldRunAlone) {
   for (size_t i = 0; i < prompts.size(); ++i) EXPECT_EQ(seqs[i].sampled(), alone[i]) << "prompt " << i;
 }
 
+// A step held to a token budget feeds every decode token and at most what is left of the budget in prefill
+// chunks, stops a chunk at a sequence's checkpoint, and changes no sequence's tokens.
+TEST(Batch, StepsWithinATokenBudgetAndCheckpointsGiveTheSameTokens) {
+  const Config config = test::small_config();
+  auto backend = make_cpu_backend(2);
+  Model model(config, random_weights(config, 7), *backend);
+  std::vector<std::vector<int32_t>> prompts;
+  for (int64_t len : {1, 3, 45, 130})
+    prompts.push_back(test::random_ids(len, config.vocab_size, static_cast<uint32_t>(len) + 5));
+  std::vector<std::vector<int32_t>> alone;
+  Generator unbounded(model, 64);
+  for (const auto& p : prompts) {
+    SessionState s = model.new_session(StateStorage::kPaper);
+    Sequence seq(s, p, SamplingParams{}, {10, {}});
+    unbounded.run(seq);
+    alone.push_back(seq.sampled());
+  }
+  constexpr int64_t kBudget = 6, kCheckpoint = 37;
+  Generator gen(model, 64);
+  std::vector<SessionState> states;
+  std::vector<Sequence> seqs;
+  for (size_t i = 0; i < prompts.size(); ++i) states.push_back(model.new_session(StateStorage::kPaper));
+  for (size_t i = 0; i < prompts.size(); ++i)
+    seqs.emplace_back(states[i], prompts[i], SamplingParams{}, StopConditions{10, {}});
+  seqs[3].set_checkpoint(kCheckpoint);
+  std::vector<Sequence*> all;
+  for (Sequence& s : seqs) all.push_back(&s);
+  bool stopped_at_checkpoint = false;
+  while (std::any_of(all.begin(), all.end(), [](Sequence* s) { return !s->finished(); })) {
+    int64_t before = 0, decoding = 0;
+    for (const SessionState& st : states) before += st.length();
+    for (const Sequence* s : all) decoding += !s->finished() && s->pending() == 1;
+    gen.step(all, kBudget);
+    int64_t after = 0;
+    for (const SessionState& st : states) after += st.length();
+    EXPECT_LE(after - before, std::max(kBudget, decoding)) << "a step fed more than its budget";
+    EXPECT_GT(after, before) << "a step fed nothing";
+    stopped_at_checkpoint |= states[3].length() == kCheckpoint;
+  }
+  EXPECT_TRUE(stopped_at_checkpoint) << "no step ended the long prompt's chunk at its checkpoint";
+  for (size_t i = 0; i < prompts.size(); ++i) EXPECT_EQ(seqs[i].sampled(), alone[i]) << "prompt " << i;
+}
+
 }  // namespace
 }  // namespace baleen

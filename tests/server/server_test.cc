@@ -13,80 +13,12 @@
 #include <thread>
 
 #include "agent/workspace_tools.h"
+#include "nano_server.h"
 
 namespace baleen::server {
 namespace {
 
 using chat::Json;
-
-constexpr int64_t kMaxContext = 2048;
-constexpr size_t kMaxBody = 64 * 1024;
-
-// baleen-nano behind a real server on a free port, shared by the suite; null (tests skipped) without a
-// tokenizer or unpacked shards.
-struct Served {
-  std::unique_ptr<session::LoadedModel> model;
-  std::unique_ptr<Server> server;
-  std::thread thread;
-  int port = 0;
-
-  ~Served() {
-    if (!server) return;
-    server->stop();
-    thread.join();
-  }
-};
-
-ServerOptions serve_options(const session::TurnOptions& defaults) {
-  ServerOptions o;
-  o.model_name = "baleen-nano";
-  o.defaults = defaults;
-  o.max_context = kMaxContext;
-  o.max_body_bytes = kMaxBody;
-  return o;
-}
-
-bool start(Served& out) {
-  const auto tok = tokenizer::default_tokenizer_path();
-  const std::string dir = std::string(BALEEN_SOURCE_DIR) + "/models/baleen-nano";
-  if (!std::filesystem::exists(tok) || !std::filesystem::exists(dir + "/model-00001-of-00002.safetensors"))
-    return false;
-  out.model = std::make_unique<session::LoadedModel>(dir, tok, session::ModelOptions{.threads = 2});
-  session::TurnOptions defaults;
-  defaults.max_tokens = 96;
-  out.server =
-      std::make_unique<Server>(*out.model, serve_options(defaults));
-  out.port = out.server->bind("127.0.0.1", 0);
-  out.thread = std::thread([server = out.server.get()] { server->run(); });
-  return true;
-}
-
-Served* served() {
-  static Served s;
-  static const bool ready = start(s);
-  return ready ? &s : nullptr;
-}
-
-#define REQUIRE_NANO()  \
-  Served* s = served(); \
-  if (!s) GTEST_SKIP() << "no tokenizer or unpacked baleen-nano (scripts/setup.sh)"
-
-httplib::Client client(int port) {
-  httplib::Client c("127.0.0.1", port);
-  c.set_read_timeout(120);
-  return c;
-}
-
-struct Reply {
-  int status = 0;
-  Json body;
-};
-
-Reply post(int port, const Json& body, const std::string& path = "/v1/chat/completions") {
-  auto res = client(port).Post(path, body.dump(), "application/json");
-  if (!res) return {};
-  return {res->status, Json::parse(res->body)};
-}
 
 // The five tools nano was trained on (reference/nano/tools.py), without the agent's extra `search`.
 Json trained_tools() {
@@ -315,53 +247,6 @@ TEST(Server, ErrorsHaveOpenAIShape) {
   }
   const Json over = Json::parse(c.Post("/v1/chat/completions", too_long.dump(), "application/json")->body);
   EXPECT_EQ(over["error"]["code"], "context_length_exceeded");
-}
-
-// Sends a streaming request on a raw socket and reads until `marker` (generation has started); returns the
-// open socket.
-int open_stream(int port, const Json& request, const std::string& path = "/v1/chat/completions",
-                const std::string& marker = "\"delta\":{\"content\"") {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  EXPECT_GE(fd, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  const std::string body = request.dump();
-  const std::string all = fmt::format(
-      "POST {} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-      "Content-Length: {}\r\n\r\n{}",
-      path, body.size(), body);
-  EXPECT_EQ(::send(fd, all.data(), all.size(), 0), static_cast<ssize_t>(all.size()));
-  std::string got;
-  char buf[4096];
-  while (got.find(marker) == std::string::npos) {
-    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-    if (n <= 0) break;
-    got.append(buf, static_cast<size_t>(n));
-  }
-  EXPECT_NE(got.find(marker), std::string::npos) << got;
-  return fd;
-}
-
-std::string read_to_end(int fd) {
-  std::string got;
-  char buf[4096];
-  for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) got.append(buf, static_cast<size_t>(n));
-  ::close(fd);
-  return got;
-}
-
-// Hot sampling keeps nano from ending the turn on its own, so only a hang-up or stop() ends it early. The
-// seed is one on which the shipped nano starts with content (on others it may open a tool call or stop
-// early).
-Json endless_stream_request() {
-  return {{"messages", {{{"role", "user"}, {"content", "Tell me a long story."}}}},
-          {"temperature", 2.0},
-          {"seed", 2},
-          {"max_tokens", 2000},
-          {"stream", true}};
 }
 
 TEST(Server, ClientDisconnectStopsTheGenerationAndServerStaysHealthy) {

@@ -1,0 +1,174 @@
+#include "session/running_turn.h"
+
+#include <algorithm>
+#include <limits>
+
+#include "core/error.h"
+
+namespace baleen::session {
+
+// Folds parse events into the result and passes them on; content goes through the stop sequences first,
+// and nothing after a match is kept.
+class RunningTurn::EventSink {
+ public:
+  EventSink(TurnResult& result, const std::vector<std::string>& stop_sequences,
+            std::function<void(const chat::ParseEvent&)> on_event)
+      : result_(result), stops_(stop_sequences), on_event_(std::move(on_event)) {}
+
+  void apply(std::vector<chat::ParseEvent> events) {
+    for (chat::ParseEvent& event : events) {
+      if (stopped()) return;
+      if (event.kind == chat::ParseEvent::Kind::kContent) {
+        event.text = stops_.feed(event.text);
+        if (!event.text.empty()) pass(event);
+      } else {
+        release_held();
+        pass(event);
+      }
+    }
+  }
+  // End of the turn: content held back for a possible stop sequence that never came.
+  void finish() {
+    if (!stopped()) release_held();
+  }
+  bool stopped() const { return stops_.matched().has_value(); }
+  const std::string& matched() const { return *stops_.matched(); }
+
+ private:
+  void release_held() {
+    chat::ParseEvent held;
+    held.text = stops_.flush();  // kind: content
+    if (!held.text.empty()) pass(held);
+  }
+  void pass(const chat::ParseEvent& event) {
+    switch (event.kind) {
+      case chat::ParseEvent::Kind::kReasoning:
+        result_.reasoning += event.text;
+        break;
+      case chat::ParseEvent::Kind::kContent:
+        result_.content += event.text;
+        break;
+      case chat::ParseEvent::Kind::kToolCall:
+        result_.tool_calls.push_back(event.call);
+        break;
+      case chat::ParseEvent::Kind::kError:
+        result_.errors.push_back(event.error);
+        break;
+    }
+    if (on_event_) on_event_(event);
+  }
+
+  TurnResult& result_;
+  StopSequences stops_;
+  std::function<void(const chat::ParseEvent&)> on_event_;
+};
+
+RunningTurn::RunningTurn(PrefixCache& cache, const tokenizer::Tokenizer& tokenizer,
+                         std::vector<int32_t> prompt, const TurnOptions& options,
+                         std::function<void(const chat::ParseEvent&)> on_event)
+    : cache_(cache),
+      tokenizer_(tokenizer),
+      options_(options),
+      prompt_(std::move(prompt)),
+      path_(prompt_),
+      start_(cache.start(prompt_)),
+      eos_(tokenizer.token_id("<｜end▁of▁sentence｜>")),
+      detok_(tokenizer),
+      parser_({.starts_in_reasoning = options.render.thinking,
+               .tools = options.tools,
+               .id_seed = options.id_seed}),
+      sink_(std::make_unique<EventSink>(result_, options.stop_sequences, std::move(on_event))) {
+  check(options.max_tokens > 0, "max_tokens must be > 0, got {}", options.max_tokens);
+  result_.prompt_tokens = static_cast<int64_t>(prompt_.size());
+  result_.reused_tokens = start_.reused;
+  sequence_ = std::make_unique<Sequence>(
+      start_.state, std::vector<int32_t>(prompt_.begin() + result_.reused_tokens, prompt_.end()),
+      options.sampling, StopConditions{options.max_tokens, {static_cast<int32_t>(eos_)}});
+  if (!start_.checkpoints.empty()) sequence_->set_checkpoint(start_.checkpoints.front());
+  // The model's vocabulary may be larger than the tokenizer's (baleen-nano: 129,280 rows, 128,847 ids): an id
+  // the tokenizer lacks could not be detokenized, so it is never sampled.
+  const auto defined = static_cast<ptrdiff_t>(tokenizer.size());
+  sequence_->process_logits = [defined](std::span<float> logits, const Sequence&) {
+    if (static_cast<ptrdiff_t>(logits.size()) > defined)
+      std::fill(logits.begin() + defined, logits.end(), -std::numeric_limits<float>::infinity());
+  };
+}
+
+RunningTurn::~RunningTurn() = default;
+
+bool RunningTurn::done() const {
+  return sequence_->finished() || sink_->stopped();
+}
+
+bool RunningTurn::after_step() {
+  SessionState& state = start_.state;
+  std::vector<int64_t>& checkpoints = start_.checkpoints;
+  if (next_checkpoint_ < checkpoints.size() && state.length() == checkpoints[next_checkpoint_]) {
+    cache_.add({path_.begin(), path_.begin() + state.length()}, state.fork(), false);
+    ++next_checkpoint_;
+    sequence_->set_checkpoint(next_checkpoint_ < checkpoints.size() ? checkpoints[next_checkpoint_] : 0);
+  }
+  if (static_cast<int64_t>(sequence_->sampled().size()) == result_.completion_tokens) return false;
+  ++result_.completion_tokens;
+  // The state holds exactly the prompt: kept for a next turn that re-renders this answer differently
+  // (dropped reasoning) and so extends only the prompt.
+  if (result_.completion_tokens == 1) cache_.add(prompt_, state.fork(), false);
+  const int32_t next = sequence_->sampled().back();
+  if (static_cast<uint32_t>(next) == eos_) return true;
+  std::string piece;
+  detok_.push(static_cast<uint32_t>(next), piece);
+  result_.raw_text += piece;
+  parse(piece);
+  return true;
+}
+
+void RunningTurn::parse(const std::string& piece) {
+  if (!options_.raw_output) {
+    sink_->apply(parser_.feed(piece));
+    return;
+  }
+  chat::ParseEvent event;  // kind: content, for a turn whose output is not parsed
+  event.text = piece;
+  sink_->apply({event});
+}
+
+void RunningTurn::resume() {
+  check(kept_ && !done(), "only a parked turn resumes");
+  path_ = prompt_;
+  path_.insert(path_.end(), sequence_->sampled().begin(), sequence_->sampled().end());
+  start_ = cache_.start(path_);
+  next_checkpoint_ = 0;
+  kept_ = false;
+  sequence_->rebase(start_.state, {path_.begin() + start_.reused, path_.end()});
+  if (!start_.checkpoints.empty()) sequence_->set_checkpoint(start_.checkpoints.front());
+}
+
+TurnResult RunningTurn::finish() {
+  check(done(), "a turn finished before it was done");
+  keep_state();
+  if (!sink_->stopped()) {
+    const std::string piece = detok_.flush();
+    result_.raw_text += piece;
+    parse(piece);
+    if (!options_.raw_output) sink_->apply(parser_.finish());
+  }
+  sink_->finish();
+  result_.finish = sink_->stopped()                           ? FinishReason::kStopSequence
+                   : !result_.tool_calls.empty()              ? FinishReason::kToolCalls
+                   : sequence_->end() == SequenceEnd::kStopId ? FinishReason::kStop
+                                                              : FinishReason::kLength;
+  if (sink_->stopped()) result_.stop_sequence = sink_->matched();
+  return std::move(result_);
+}
+
+// What the state holds, whenever the turn ends: the prompt, then the sampled tokens fed back.
+void RunningTurn::keep_state() {
+  if (kept_) return;
+  kept_ = true;
+  std::vector<int32_t> held = prompt_;
+  held.insert(held.end(), sequence_->sampled().begin(), sequence_->sampled().end());
+  held.resize(static_cast<size_t>(start_.state.length()));
+  cache_.add(std::move(held), std::move(start_.state), true);
+}
+
+}  // namespace baleen::session
