@@ -232,7 +232,9 @@ void Server::Impl::install_routes() {
       send_error(req, res, ApiError(500, e.what()));
     }
   });
-  http.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+  // Counted before the response is written (a logger runs after it), so a client that has its answer finds
+  // it in /metrics.
+  http.set_post_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     counts.count(req.path, res.status);
   });
   http.Get("/health", [this](const httplib::Request&, httplib::Response& res) {
