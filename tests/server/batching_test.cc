@@ -167,23 +167,30 @@ TEST(Batching, PreemptedGenerationsGetTheAnswersEachGetsAlone) {
   ServerOptions options = serve_options({});
   options.scheduling.max_state_bytes = one * 5 / 2;
   ScopedServer tight(*model, options);
-  std::vector<std::string> together(rs.size());
-  std::latch go(static_cast<ptrdiff_t>(rs.size()));
-  std::vector<std::thread> clients;
-  for (size_t i = 0; i < rs.size(); ++i)
-    clients.emplace_back([&, i] {
-      go.arrive_and_wait();
-      together[i] = answer(tight.port, rs[i]);
-    });
-  for (std::thread& t : clients) t.join();
-  const std::string metrics = client(tight.port).Get("/metrics")->body;
-  EXPECT_EQ(metrics.find("\nbaleen_preemptions_total 0\n"), std::string::npos)
-      << "nothing was preempted under a budget of " << options.scheduling.max_state_bytes << " bytes\n"
-      << metrics;
-  for (size_t i = 0; i < rs.size(); ++i) {
-    EXPECT_NE(alone[i].find("\"status\":200"), std::string::npos) << alone[i];
-    EXPECT_EQ(together[i], alone[i]) << "request " << i << " differs when preempted";
+  // Whether the four overlap enough to preempt depends on when their requests arrive (a slow build can
+  // stagger them): up to three rounds, each checked, until one preempts.
+  std::string metrics;
+  for (int round = 0; round < 3; ++round) {
+    std::vector<std::string> together(rs.size());
+    std::latch go(static_cast<ptrdiff_t>(rs.size()));
+    std::vector<std::thread> clients;
+    for (size_t i = 0; i < rs.size(); ++i)
+      clients.emplace_back([&, i] {
+        go.arrive_and_wait();
+        together[i] = answer(tight.port, rs[i]);
+      });
+    for (std::thread& t : clients) t.join();
+    for (size_t i = 0; i < rs.size(); ++i) {
+      EXPECT_NE(alone[i].find("\"status\":200"), std::string::npos) << alone[i];
+      EXPECT_EQ(together[i], alone[i]) << "request " << i << " differs when preempted (round " << round << ")";
+    }
+    metrics = client(tight.port).Get("/metrics")->body;
+    if (metrics.find("\nbaleen_preemptions_total 0\n") == std::string::npos) break;
   }
+  EXPECT_EQ(metrics.find("\nbaleen_preemptions_total 0\n"), std::string::npos)
+      << "nothing was preempted in three rounds under a budget of " << options.scheduling.max_state_bytes
+      << " bytes\n"
+      << metrics;
 }
 
 }  // namespace

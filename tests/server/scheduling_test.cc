@@ -73,7 +73,8 @@ TEST(Scheduling, FullQueueIsA429WithRetryAfterAndHangUpsFreeTheirSlots) {
   }));
   const Reply after = post(one.port, message, "/v1/messages");
   EXPECT_EQ(after.status, 200) << after.body.dump();
-  EXPECT_EQ(health(one.port)["generations"]["completed"], 1);
+  // The engine counts the turn once it has ended, which may be just after its answer went out.
+  EXPECT_TRUE(wait_for_health(one.port, [](const Json& h) { return h["generations"]["completed"] == 1; }));
 }
 
 // A non-streaming client writes nothing after its request: the server sees the hang-up on the socket.
@@ -147,6 +148,8 @@ TEST(Scheduling, MetricsCountRequestsTokensAndLatencies) {
     prompt += r.body["usage"]["prompt_tokens"].get<double>();
     generated += r.body["usage"]["completion_tokens"].get<double>();
   }
+  // The engine counts a turn once it has ended, which may be just after its answer went out.
+  ASSERT_TRUE(wait_for_health(one.port, [](const Json& h) { return h["generations"]["completed"] == 4; }));
   client(one.port).Get("/v1/nothing");
   auto res = client(one.port).Get("/metrics");
   ASSERT_TRUE(res);
