@@ -67,7 +67,6 @@ RunningTurn::RunningTurn(PrefixCache& cache, const tokenizer::Tokenizer& tokeniz
                          std::vector<int32_t> prompt, const TurnOptions& options,
                          std::function<void(const chat::ParseEvent&)> on_event)
     : cache_(cache),
-      tokenizer_(tokenizer),
       options_(options),
       prompt_(std::move(prompt)),
       path_(prompt_),

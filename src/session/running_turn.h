@@ -55,7 +55,6 @@ class RunningTurn {
   void parse(const std::string& piece);
 
   PrefixCache& cache_;
-  const tokenizer::Tokenizer& tokenizer_;
   TurnOptions options_;
   std::vector<int32_t> prompt_;
   std::vector<int32_t>
