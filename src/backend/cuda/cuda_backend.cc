@@ -9,6 +9,7 @@
 
 #include "backend/cuda/device_memory.h"
 #include "backend/cuda/device_state.h"
+#include "backend/cuda/op_profile.h"
 #include "backend/cuda/session_kernels.h"
 #include "backend/cuda/token_ops.h"
 #include "backend/cuda/weight_matmul.h"
@@ -85,6 +86,7 @@ class CudaBackend final : public Backend {
   void download(const void* src, void* host, int64_t bytes) override {
     check_cuda(cudaMemcpyAsync(host, src, static_cast<size_t>(bytes), cudaMemcpyDeviceToHost, stream_), "download");
     check_cuda(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");
+    profile_.harvest();
     throw_pending();
   }
 
@@ -171,6 +173,7 @@ class CudaBackend final : public Backend {
   // Ops never throw: the first failed launch is kept for the next call that waits for the device.
   void launched(cudaError_t status, const char* op) {
     if (status != cudaSuccess && pending_.empty()) pending_ = fmt::format("cuda: {}: {}", op, cudaGetErrorString(status));
+    profile_.mark(op, stream_);
   }
   void throw_pending() const {
     if (!pending_.empty()) throw Error(pending_);
@@ -186,6 +189,7 @@ class CudaBackend final : public Backend {
   std::unique_ptr<cuda::DeviceStateStore> states_;
   std::vector<DeviceBuffer> owned_;  // uploads and weights
   std::string pending_;
+  cuda::OpProfile profile_;
   // Step inputs.
   std::vector<int64_t> positions_;
   std::vector<int32_t> row_sequence_;
@@ -239,6 +243,8 @@ Step CudaBackend::begin_step(const StepInputs& in) {
     }
   }
   queue_->reset();  // the previous step's staged inputs are consumed
+  profile_.harvest();
+  profile_.phase(rows == static_cast<int64_t>(sequences_.size()) ? "decode" : "prefill");
   const auto put = [&](DeviceBuffer& b, const void* host, size_t bytes) {
     b.reserve(std::max<size_t>(bytes, 8));
     queue_->upload(b.get(), host, bytes);
@@ -247,6 +253,7 @@ Step CudaBackend::begin_step(const StepInputs& in) {
   put(step_positions_, positions_.data(), positions_.size() * 8);
   put(step_logit_rows_, in.logit_rows.data(), in.logit_rows.size_bytes());
   put(step_row_sequence_, row_sequence_.data(), row_sequence_.size() * 4);
+  profile_.mark("step inputs", stream_);
   return {rows,
           step_tokens_.get<const int32_t>(),
           step_positions_.get<const int64_t>(),

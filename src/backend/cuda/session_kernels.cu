@@ -13,9 +13,6 @@ __device__ inline const uint8_t* stored_data(const StoredRowsRef& r, int64_t i) 
 __device__ inline const uint8_t* stored_scales(const StoredRowsRef& r, int64_t i) {
   return r.pages[i / r.page_rows] + r.page_rows * r.codec.data_bytes + (i % r.page_rows) * r.codec.scale_bytes;
 }
-__device__ inline float stored_value(const StoredRowsRef& r, int64_t i, int c) {
-  return decode_element(r.codec, stored_data(r, i), stored_scales(r, i), c);
-}
 
 unsigned blocks(int64_t n, int64_t per) {
   return static_cast<unsigned>((n + per - 1) / per);
@@ -24,7 +21,7 @@ unsigned blocks(int64_t n, int64_t per) {
 // ---- attention ----
 
 constexpr int kHeadsPerBlock = 4;  // one warp each
-constexpr int kKeyTile = 8;        // keys decoded into shared memory per round
+constexpr int kKeyTile = 16;       // keys decoded into shared memory per round
 constexpr int kMaxHeadDim = 512;   // 16 accumulators a lane
 
 // The key of query t's list at `key`: window positions first … p, then its entries (picks or every visible
@@ -84,37 +81,59 @@ __global__ void attention_kernel(AttentionLaunch a) {
       entry_of[threadIdx.x] = e;
     }
     __syncthreads();
-    for (int64_t i = threadIdx.x; i < kKeyTile * d; i += blockDim.x) {
-      const int j = static_cast<int>(i / d), c = static_cast<int>(i % d);
-      const int64_t e = entry_of[j];
-      float v = 0.0f;
-      if (e == -1) {
-        const int64_t pos = l.first + base + j;
-        v = pos >= s.start ? s.chunk[(pos - s.start) * s.ld_chunk + c] : stored_value(s.ring, pos % s.window, c);
+    // A key a warp, its address found once (not per element: 64-bit divisions are slow on the GPU).
+    for (int j = warp; j < kKeyTile; j += kHeadsPerBlock) {
+      const int64_t e = entry_of[j], pos = l.first + base + j;
+      float* kj = ks + j * d;
+      const float* fresh = nullptr;
+      const StoredRowsRef* rows = nullptr;
+      int64_t row = 0;
+      if (e == -1 && pos >= s.start) {
+        fresh = s.chunk + (pos - s.start) * s.ld_chunk;
+      } else if (e == -1) {
+        rows = &s.ring, row = pos % s.window;
       } else if (e >= 0) {
-        v = stored_value(s.entries, e, c);
+        rows = &s.entries, row = e;
       }
-      ks[i] = v;
+      const uint8_t* data = rows ? stored_data(*rows, row) : nullptr;
+      const uint8_t* scales = rows ? stored_scales(*rows, row) : nullptr;
+      for (int c = lane; c < d; c += 32) {
+        kj[c] = fresh ? fresh[c] : rows ? decode_element(rows->codec, data, scales, c) : 0.0f;
+      }
     }
     __syncthreads();
     if (!active) continue;
+    // The tile's scores side by side (independent sums and shuffles), then one rescale for the tile.
+    const int di = static_cast<int>(d);
+    float score[kKeyTile];
+#pragma unroll
     for (int j = 0; j < kKeyTile; ++j) {
-      if (entry_of[j] == -2) continue;
-      const float* key = ks + j * d;
       float dot = 0.0f;
-      for (int64_t c = lane; c < d; c += 32) dot = fmaf(qs[warp * d + c], key[c], dot);
-      const float score = warp_sum(dot) * a.scale;
-      if (score > run_max) {
-        const float shrink = run_max == -INFINITY ? 0.0f : expf(run_max - score);
-        run_sum *= shrink;
-        for (int i = 0; i < per_lane; ++i) acc[i] *= shrink;
-        run_max = score;
-      }
-      const float w = expf(score - run_max);
+      for (int c = lane; c < di; c += 32) dot = fmaf(qs[warp * di + c], ks[j * di + c], dot);
+      score[j] = dot;
+    }
+    float tile_max = -INFINITY;
+#pragma unroll
+    for (int j = 0; j < kKeyTile; ++j) {
+      score[j] = entry_of[j] == -2 ? -INFINITY : warp_sum(score[j]) * a.scale;
+      tile_max = fmaxf(tile_max, score[j]);
+    }
+    if (tile_max == -INFINITY) continue;
+    if (tile_max > run_max) {
+      const float shrink = run_max == -INFINITY ? 0.0f : expf(run_max - tile_max);
+      run_sum *= shrink;
+      for (int i = 0; i < per_lane; ++i) acc[i] *= shrink;
+      run_max = tile_max;
+    }
+#pragma unroll
+    for (int j = 0; j < kKeyTile; ++j) {
+      if (score[j] == -INFINITY) continue;
+      const float w = expf(score[j] - run_max);
       run_sum += w;
+      const float* key = ks + j * di;
       for (int i = 0; i < per_lane; ++i) {
-        const int64_t c = lane + 32 * i;
-        if (c < d) acc[i] = fmaf(w, key[c], acc[i]);
+        const int c = lane + 32 * i;
+        if (c < di) acc[i] = fmaf(w, key[c], acc[i]);
       }
     }
   }
@@ -176,12 +195,14 @@ __global__ void indexer_scores_kernel(IndexerLaunch a, float* scores) {
   if (s0 >= visible) return;
   for (int64_t i = threadIdx.x; i < hd; i += blockDim.x) qs[i] = a.q[t * a.ldq + i];
   for (int64_t i = threadIdx.x; i < a.heads; i += blockDim.x) ws[i] = a.head_weights[t * a.ldw + i];
-  for (int64_t i = threadIdx.x; i < kIndexerKeys * di; i += blockDim.x) {
-    const int64_t key = s0 + i / di;
-    ks[i] = key < visible ? stored_value(s.entries, key, static_cast<int>(i % di)) : 0.0f;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  for (int j = warp; j < kIndexerKeys; j += kIndexerWarps) {  // a key a warp, its address found once
+    const int64_t key = s0 + j;
+    const uint8_t* data = key < visible ? stored_data(s.entries, key) : nullptr;
+    const uint8_t* scales = key < visible ? stored_scales(s.entries, key) : nullptr;
+    for (int c = lane; c < di; c += 32) ks[j * di + c] = data ? decode_element(s.entries.codec, data, scales, c) : 0.0f;
   }
   __syncthreads();
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   for (int j = warp; j < kIndexerKeys && s0 + j < visible; j += kIndexerWarps) {
     float acc = 0.0f;
     for (int64_t hh = 0; hh < a.heads; ++hh) {

@@ -248,32 +248,36 @@ __device__ __forceinline__ float sigmoid(float v) {
   return 1.0f / (1.0f + expf(-v));
 }
 
-// c[j][k] /= (Σ over the line + eps), for every row (rows true) or column.
-__device__ void normalize_lines(float* c, int n, float eps, bool rows) {
-  const int line = rows ? n : 1, step = rows ? 1 : n;
-  for (int a = 0; a < n; ++a) {
-    float* v = c + a * line;
-    float s = 0;
-    for (int b = 0; b < n; ++b) s += v[b * step];
-    for (int b = 0; b < n; ++b) v[b * step] /= s + eps;
-  }
-}
-
 // cpu::hyper_connections' sinkhorn<float>: softmax over rows + eps, columns / (sum + eps), then (iters − 1) ×
-// (rows, columns). One thread.
-__device__ void sinkhorn(float* c, int n, int64_t iters, float eps) {
-  for (int j = 0; j < n; ++j) {
+// (rows, columns). c [n, n] in shared memory; thread l < n·n owns c[l] (v: its value, equal to c[l] on entry)
+// and takes its line's sum itself in the line's order, so each value gets the one-thread loop's operations
+// in its order. Every thread of the block calls it (it syncs); returns thread l's final value.
+__device__ float sinkhorn(float* c, float v, int n, int64_t iters, float eps) {
+  const int l = threadIdx.x, j = l / n, k = l % n;
+  const bool mine = l < n * n;
+  float e = 0, s = 0;
+  if (mine) {
     float m = c[j * n];
-    for (int k = 1; k < n; ++k) m = fmaxf(m, c[j * n + k]);
-    float s = 0;
-    for (int k = 0; k < n; ++k) s += (c[j * n + k] = expf(c[j * n + k] - m));
-    for (int k = 0; k < n; ++k) c[j * n + k] = c[j * n + k] / s + eps;
+    for (int b = 1; b < n; ++b) m = fmaxf(m, c[j * n + b]);
+    for (int b = 0; b < n; ++b) {
+      const float eb = expf(c[j * n + b] - m);
+      s += eb;
+      if (b == k) e = eb;
+    }
   }
-  normalize_lines(c, n, eps, false);
-  for (int64_t i = 1; i < iters; ++i) {
-    normalize_lines(c, n, eps, true);
-    normalize_lines(c, n, eps, false);
+  __syncthreads();
+  if (mine) c[l] = v = e / s + eps;
+  __syncthreads();
+  for (int64_t phase = 0; phase < 2 * iters - 1; ++phase) {  // columns, then rows and columns in turn
+    const bool rows = phase % 2 == 1;
+    s = 0;
+    if (mine)
+      for (int b = 0; b < n; ++b) s += rows ? c[j * n + b] : c[b * n + k];
+    __syncthreads();
+    if (mine) c[l] = v = v / (s + eps);
+    __syncthreads();
   }
+  return v;
 }
 
 // x = Σ_j pre_j·X_j with the CPU's collapse (zero, then one FMA per stream in stream order).
@@ -286,7 +290,7 @@ __device__ void collapse(const float* flat, const float* pre, int n, int64_t d, 
 }
 
 // One token a block: its mixes from the dots (scaled by the RMSNorm factor), pre/post/comb as split_mixes
-// forms them (one thread), then the collapse.
+// forms them (a thread per value), then the collapse.
 __global__ void hc_pre_kernel(Rows<const float> streams, HcParams p, Rows<float> x, Rows<float> post,
                               Rows<float> comb) {
   __shared__ float mix[kMaxMixes + 1], pre[kMaxStreams];
@@ -294,19 +298,18 @@ __global__ void hc_pre_kernel(Rows<const float> streams, HcParams p, Rows<float>
   float* xt = row_of(x, blockIdx.x);
   for (int j = threadIdx.x; j <= mixes; j += blockDim.x) mix[j] = xt[j];
   __syncthreads();
-  if (threadIdx.x == 0) {
-    const float rs = 1.0f / sqrtf(mix[mixes] / static_cast<float>(n * p.hidden) + p.norm_eps);
-    float* po = row_of(post, blockIdx.x);
-    for (int j = 0; j < n; ++j) {
-      pre[j] = sigmoid(mix[j] * rs * p.scale[0] + p.base[j]) + p.hc_eps;
-      po[j] = 2.0f * sigmoid(mix[n + j] * rs * p.scale[1] + p.base[n + j]);
-    }
-    float* c = mix + 2 * n;  // in place: each mix is read once, before its comb entry is written
-    for (int j = 0; j < n * n; ++j) c[j] = c[j] * rs * p.scale[2] + p.base[2 * n + j];
-    sinkhorn(c, n, p.sinkhorn_iters, p.hc_eps);
-    for (int j = 0; j < n * n; ++j) row_of(comb, blockIdx.x)[j] = c[j];
+  const float rs = 1.0f / sqrtf(mix[mixes] / static_cast<float>(n * p.hidden) + p.norm_eps);
+  const int j = threadIdx.x;
+  if (j < n) {
+    pre[j] = sigmoid(mix[j] * rs * p.scale[0] + p.base[j]) + p.hc_eps;
+    row_of(post, blockIdx.x)[j] = 2.0f * sigmoid(mix[n + j] * rs * p.scale[1] + p.base[n + j]);
   }
+  float* c = mix + 2 * n;  // in place: thread j reads its mix before it writes its comb entry
+  float v = 0;
+  if (j < n * n) c[j] = v = c[j] * rs * p.scale[2] + p.base[2 * n + j];
   __syncthreads();
+  v = sinkhorn(c, v, n, p.sinkhorn_iters, p.hc_eps);
+  if (j < n * n) row_of(comb, blockIdx.x)[j] = v;
   collapse(row_of(streams, blockIdx.x), pre, n, p.hidden, xt);
 }
 
@@ -461,8 +464,9 @@ cudaError_t hc_pre(Rows<const float> streams, const HcParams& p, Rows<float> x, 
   if (x.rows == 0) return cudaSuccess;
   const cudaError_t e = launch_hc_dots(streams, p.fn, static_cast<int>(mixes), x, stream);
   if (e != cudaSuccess) return e;
-  hc_pre_kernel<<<static_cast<unsigned>(x.rows), threads_for(p.hidden, 4), 0, stream>>>(streams, p, x, post,
-                                                                                        comb);
+  // At least a thread per comb entry (n² ≤ 64).
+  const int threads = std::max(threads_for(p.hidden, 4), static_cast<int>(kMaxStreams * kMaxStreams));
+  hc_pre_kernel<<<static_cast<unsigned>(x.rows), threads, 0, stream>>>(streams, p, x, post, comb);
   return cudaGetLastError();
 }
 

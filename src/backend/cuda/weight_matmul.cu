@@ -5,35 +5,129 @@
 namespace baleen::cuda {
 namespace {
 
-constexpr int kWarps = 8;       // weight rows per block, one a warp
-constexpr int kTokenTile = 8;   // tokens a warp multiplies each weight value with
+constexpr int kWarps = 8;        // per block
+constexpr int kRowsPerWarp = 4;  // weight rows a warp multiplies with each x value it loads
+constexpr int kTokenTile = 8;    // tokens a warp multiplies each weight value with
 
-// Accumulates W row r · x rows [t0, t0 + n) over columns [0, cols) (x's column offset applied by the caller)
-// into acc; lanes take columns lane, lane + 32, ….
-__device__ inline void row_products(const DeviceWeight& w, int64_t r, const float* x, int64_t ldx, int n,
-                                    int64_t cols, float (&acc)[kTokenTile]) {
+// A warp's weight rows r[k] dotted with x rows [0, n): acc[i][k] = Σ_c w(r[k], c)·x[i·ldx + c] over
+// columns [0, w.cols); every lane gets the sums. Each sum is one fixed sequence of fp32 operations on x
+// row i and w row r[k] (lanes take columns in a fixed pattern, then warp_sum), whatever n is and whichever
+// other rows or tokens share the warp, so a product's rows do not depend on the batch they are computed in.
+template <int kT>
+struct RowSums {
+  float acc[kT][kRowsPerWarp] = {};
+};
+
+// Rows in 16-byte chunks, lanes taking chunks lane, lane + 32, …: one wide load of each row per chunk
+// and one of each x row per 4 values, for all of the warp's rows and tokens.
+template <int kDt, int kT>
+__device__ void chunked_products(const DeviceWeight& w, const int64_t (&r)[kRowsPerWarp], const float* x,
+                                 int64_t ldx, int n, RowSums<kT>& s) {
+  constexpr int kValues = kChunkValues<kDt>;
+  constexpr bool kQuantized = kDt == kDtF8E4M3 || kDt == kDtF4E2M1x2;
   const int lane = threadIdx.x % 32;
-  for (int64_t c = lane; c < cols; c += 32) {
-    const float wv = weight_value(w, r, c);
+  const int64_t chunks = w.cols / kValues;
+  const uint4* rows[kRowsPerWarp];
+  int64_t scale_row[kRowsPerWarp];
 #pragma unroll
-    for (int i = 0; i < kTokenTile; ++i) {
-      if (i < n) acc[i] = fmaf(wv, x[i * ldx + c], acc[i]);
+  for (int k = 0; k < kRowsPerWarp; ++k) {
+    rows[k] = static_cast<const uint4*>(w.data) + r[k] * chunks;
+    scale_row[k] = kQuantized ? (r[k] / w.block_rows) * w.scale_cols : 0;
+  }
+  for (int64_t j = lane; j < chunks; j += 32) {
+    const int64_t c = j * kValues;
+    uint4 raw[kRowsPerWarp];
+    float scale[kRowsPerWarp];
+#pragma unroll
+    for (int k = 0; k < kRowsPerWarp; ++k) {
+      raw[k] = __ldg(rows[k] + j);
+      scale[k] = kQuantized ? scale_at(w, scale_row[k] + c / w.block_cols) : 1.0f;
+    }
+#pragma unroll
+    for (int q = 0; q < kValues / 4; ++q) {
+      float4 v[kRowsPerWarp];
+#pragma unroll
+      for (int k = 0; k < kRowsPerWarp; ++k) {
+        v[k] = chunk_quad<kDt>(raw[k], q);
+        if (kQuantized) v[k].x *= scale[k], v[k].y *= scale[k], v[k].z *= scale[k], v[k].w *= scale[k];
+      }
+#pragma unroll
+      for (int i = 0; i < kT; ++i) {
+        if (i >= n) break;
+        const float4 xv = __ldg(reinterpret_cast<const float4*>(x + i * ldx + c) + q);
+#pragma unroll
+        for (int k = 0; k < kRowsPerWarp; ++k) {
+          float& a = s.acc[i][k];
+          a = fmaf(v[k].x, xv.x, a);
+          a = fmaf(v[k].y, xv.y, a);
+          a = fmaf(v[k].z, xv.z, a);
+          a = fmaf(v[k].w, xv.w, a);
+        }
+      }
     }
   }
+}
+
+// Any layout (odd widths, unaligned views): an element at a time, lanes taking columns lane, lane + 32, ….
+template <int kT>
+__device__ void element_products(const DeviceWeight& w, const int64_t (&r)[kRowsPerWarp], const float* x,
+                                 int64_t ldx, int n, RowSums<kT>& s) {
+  for (int64_t c = threadIdx.x % 32; c < w.cols; c += 32) {
 #pragma unroll
-  for (int i = 0; i < kTokenTile; ++i) acc[i] = warp_sum(acc[i]);
+    for (int k = 0; k < kRowsPerWarp; ++k) {
+      const float wv = weight_value(w, r[k], c);
+#pragma unroll
+      for (int i = 0; i < kT; ++i) {
+        if (i < n) s.acc[i][k] = fmaf(wv, x[i * ldx + c], s.acc[i][k]);
+      }
+    }
+  }
+}
+
+template <int kT>
+__device__ void row_products(const DeviceWeight& w, const int64_t (&r)[kRowsPerWarp], const float* x, int64_t ldx,
+                             int n, RowSums<kT>& s) {
+  if (chunk_readable(w, x, ldx)) {
+    switch (w.dtype) {
+      case kDtF32: chunked_products<kDtF32>(w, r, x, ldx, n, s); break;
+      case kDtBF16: chunked_products<kDtBF16>(w, r, x, ldx, n, s); break;
+      case kDtF8E4M3: chunked_products<kDtF8E4M3>(w, r, x, ldx, n, s); break;
+      default: chunked_products<kDtF4E2M1x2>(w, r, x, ldx, n, s); break;
+    }
+  } else {
+    element_products(w, r, x, ldx, n, s);
+  }
+#pragma unroll
+  for (int i = 0; i < kT; ++i) {
+    if (i >= n) break;
+#pragma unroll
+    for (int k = 0; k < kRowsPerWarp; ++k) s.acc[i][k] = warp_sum(s.acc[i][k]);
+  }
+}
+
+// The warp's rows: first, first + 1, … of [0, count), the last repeated past the end (its sums unused).
+__device__ inline void warp_rows(int64_t offset, int64_t first, int64_t count, int64_t (&r)[kRowsPerWarp]) {
+#pragma unroll
+  for (int k = 0; k < kRowsPerWarp; ++k) r[k] = offset + min(first + k, count - 1);
+}
+
+__device__ inline int64_t first_row() {
+  return (int64_t{blockIdx.x} * kWarps + threadIdx.x / 32) * kRowsPerWarp;
 }
 
 __global__ void weight_matmul_kernel(const float* __restrict__ x, int64_t ldx, int64_t tokens, DeviceWeight w,
                                      int64_t out_g, int64_t in_g, float* __restrict__ y, int64_t ldy) {
-  const int64_t o = int64_t{blockIdx.x} * kWarps + threadIdx.x / 32, g = blockIdx.z;
+  const int64_t o = first_row(), g = blockIdx.z;
   const int64_t t0 = int64_t{blockIdx.y} * kTokenTile;
   if (o >= out_g) return;
   const int n = static_cast<int>(min(int64_t{kTokenTile}, tokens - t0));
-  float acc[kTokenTile] = {};
-  row_products(w, g * out_g + o, x + t0 * ldx + g * in_g, ldx, n, in_g, acc);
+  int64_t r[kRowsPerWarp];
+  warp_rows(g * out_g, o, out_g, r);
+  RowSums<kTokenTile> s;
+  row_products(w, r, x + t0 * ldx + g * in_g, ldx, n, s);
   if (threadIdx.x % 32 == 0) {
-    for (int i = 0; i < n; ++i) y[(t0 + i) * ldy + g * out_g + o] = acc[i];
+    for (int i = 0; i < n; ++i)
+      for (int k = 0; k < kRowsPerWarp && o + k < out_g; ++k) y[(t0 + i) * ldy + g * out_g + o + k] = s.acc[i][k];
   }
 }
 
@@ -61,30 +155,39 @@ __device__ inline bool member_weights(const DeviceExperts& e, const int32_t* exp
   return true;
 }
 
-// hidden[m, f] = swiglu(w1·x, w3·x) for one member per blockIdx.y, a row f per warp.
+// hidden[m, f] = swiglu(w1·x, w3·x) for one member per blockIdx.y, kRowsPerWarp rows f a warp.
 __global__ void expert_hidden_kernel(const float* __restrict__ x, int64_t ldx, int64_t tokens,
                                      const int32_t* __restrict__ experts, int64_t k, DeviceExperts e, float limit,
                                      float* __restrict__ hidden) {
-  const int64_t m = blockIdx.y, f = int64_t{blockIdx.x} * kWarps + threadIdx.x / 32;
+  const int64_t m = blockIdx.y, f = first_row();
   int64_t t;
   DeviceWeight w1, w2, w3;
   if (f >= e.inter || !member_weights(e, experts, tokens, k, m, t, w1, w2, w3)) return;
-  float g[kTokenTile] = {}, u[kTokenTile] = {};
-  row_products(w1, f, x + t * ldx, ldx, 1, e.hidden, g);
-  row_products(w3, f, x + t * ldx, ldx, 1, e.hidden, u);
-  if (threadIdx.x % 32 == 0) hidden[m * e.inter + f] = clamp_silu_product(g[0], u[0], limit);
+  int64_t r[kRowsPerWarp];
+  warp_rows(0, f, e.inter, r);
+  RowSums<1> g, u;
+  row_products(w1, r, x + t * ldx, ldx, 1, g);
+  row_products(w3, r, x + t * ldx, ldx, 1, u);
+  if (threadIdx.x % 32 == 0) {
+    for (int j = 0; j < kRowsPerWarp && f + j < e.inter; ++j)
+      hidden[m * e.inter + f + j] = clamp_silu_product(g.acc[0][j], u.acc[0][j], limit);
+  }
 }
 
 // ys[m, c] = w2 row c · hidden[m].
 __global__ void expert_down_kernel(int64_t tokens, const int32_t* __restrict__ experts, int64_t k, DeviceExperts e,
                                    const float* __restrict__ hidden, float* __restrict__ ys) {
-  const int64_t m = blockIdx.y, c = int64_t{blockIdx.x} * kWarps + threadIdx.x / 32;
+  const int64_t m = blockIdx.y, c = first_row();
   int64_t t;
   DeviceWeight w1, w2, w3;
   if (c >= e.hidden || !member_weights(e, experts, tokens, k, m, t, w1, w2, w3)) return;
-  float acc[kTokenTile] = {};
-  row_products(w2, c, hidden + m * e.inter, e.inter, 1, e.inter, acc);
-  if (threadIdx.x % 32 == 0) ys[m * e.hidden + c] = acc[0];
+  int64_t r[kRowsPerWarp];
+  warp_rows(0, c, e.hidden, r);
+  RowSums<1> s;
+  row_products(w2, r, hidden + m * e.inter, e.inter, 1, s);
+  if (threadIdx.x % 32 == 0) {
+    for (int j = 0; j < kRowsPerWarp && c + j < e.hidden; ++j) ys[m * e.hidden + c + j] = s.acc[0][j];
+  }
 }
 
 constexpr int kMaxRoutes = 32;
@@ -146,7 +249,7 @@ cudaError_t weight_matmul(const float* x, int64_t ldx, int64_t tokens, const Dev
   if (tokens <= 0) return cudaSuccess;
   if (groups <= 0 || w.rows % groups != 0) return cudaErrorInvalidValue;
   const int64_t out_g = w.rows / groups;
-  const dim3 grid(blocks(out_g, kWarps), blocks(tokens, kTokenTile), static_cast<unsigned>(groups));
+  const dim3 grid(blocks(out_g, kWarps * kRowsPerWarp), blocks(tokens, kTokenTile), static_cast<unsigned>(groups));
   weight_matmul_kernel<<<grid, kWarps * 32, 0, stream>>>(x, ldx, tokens, w, out_g, w.cols, y, ldy);
   return cudaGetLastError();
 }
@@ -177,9 +280,9 @@ cudaError_t expert_mix(const float* x, int64_t ldx, int64_t tokens, const int32_
   const int64_t members = tokens * (k + 1);
   float* hidden = scratch;
   float* ys = scratch + members * e.inter;
-  expert_hidden_kernel<<<dim3(blocks(e.inter, kWarps), static_cast<unsigned>(members)), kWarps * 32, 0, stream>>>(
+  expert_hidden_kernel<<<dim3(blocks(e.inter, kWarps * kRowsPerWarp), static_cast<unsigned>(members)), kWarps * 32, 0, stream>>>(
       x, ldx, tokens, experts, k, e, limit, hidden);
-  expert_down_kernel<<<dim3(blocks(e.hidden, kWarps), static_cast<unsigned>(members)), kWarps * 32, 0, stream>>>(
+  expert_down_kernel<<<dim3(blocks(e.hidden, kWarps * kRowsPerWarp), static_cast<unsigned>(members)), kWarps * 32, 0, stream>>>(
       tokens, experts, k, e, hidden, ys);
   // A skipped member leaves its ys row unwritten; the combine never reads it (out-of-range routes are skipped).
   expert_combine_kernel<<<dim3(blocks(e.hidden, 128), static_cast<unsigned>(tokens)), 128, 0, stream>>>(

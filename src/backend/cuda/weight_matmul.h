@@ -1,7 +1,7 @@
 // The CUDA backend's general linear layers, for every weight dtype the CPU backend reads (fp32, bf16, FP8
 // e4m3 and FP4 e2m1 with block scales): fp32 activations, weights dequantized in registers, fp32 sums —
 // the counterpart of cpu::matmul_columns (the same products, summed in another order). One warp computes
-// one weight row against a tile of tokens. The routed-expert mix runs every (token, expert) pair the same
+// four weight rows against a tile of tokens, reading rows 16 bytes a lane where the layout allows. The routed-expert mix runs every (token, expert) pair the same
 // way. Device pointers; asynchronous on `stream`; returns the launch status.
 #pragma once
 

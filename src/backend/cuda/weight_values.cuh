@@ -2,6 +2,7 @@
 // gives (code × scale, one fp32 rounding), and the warp sum the general kernels use.
 #pragma once
 
+#include <cuda_fp8.h>
 #include <cuda_runtime.h>
 
 #include <cstdint>
@@ -41,8 +42,8 @@ __device__ inline float ue8m0_value(uint8_t e) {
   return __uint_as_float(static_cast<uint32_t>(e) << 23);
 }
 
-__device__ inline float scale_value(const DeviceWeight& w, int64_t r, int64_t c) {
-  const int64_t i = (r / w.block_rows) * w.scale_cols + c / w.block_cols;
+// Scale i of w's row-major scale grid.
+__device__ inline float scale_at(const DeviceWeight& w, int64_t i) {
   switch (w.scale_dtype) {
     case kDtUE8M0:
       return ue8m0_value(static_cast<const uint8_t*>(w.scales)[i]);
@@ -51,6 +52,10 @@ __device__ inline float scale_value(const DeviceWeight& w, int64_t r, int64_t c)
     default:
       return static_cast<const float*>(w.scales)[i];
   }
+}
+
+__device__ inline float scale_value(const DeviceWeight& w, int64_t r, int64_t c) {
+  return scale_at(w, (r / w.block_rows) * w.scale_cols + c / w.block_cols);
 }
 
 // w(r, c) as fp32.
@@ -66,6 +71,57 @@ __device__ inline float weight_value(const DeviceWeight& w, int64_t r, int64_t c
       const uint8_t b = static_cast<const uint8_t*>(w.data)[(r * w.cols + c) / 2];
       return e2m1_value((c & 1) ? b >> 4 : b & 15) * scale_value(w, r, c);
     }
+  }
+}
+
+// Rows read 16 bytes at a time: kChunkValues<dtype> consecutive values of one row, within one scale block.
+template <int kDt>
+inline constexpr int kChunkValues = kDt == kDtF32 ? 4 : kDt == kDtBF16 ? 8 : kDt == kDtF8E4M3 ? 16 : 32;
+
+// Whether w's rows can be read as aligned 16-byte chunks that each lie in one scale block, against x rows
+// that are 16-byte aligned (x and ldx floats apart).
+__host__ __device__ inline bool chunk_readable(const DeviceWeight& w, const float* x, int64_t ldx) {
+  int values = 0;
+  switch (w.dtype) {
+    case kDtF32: values = kChunkValues<kDtF32>; break;
+    case kDtBF16: values = kChunkValues<kDtBF16>; break;
+    case kDtF8E4M3: values = kChunkValues<kDtF8E4M3>; break;
+    case kDtF4E2M1x2: values = kChunkValues<kDtF4E2M1x2>; break;
+    default: return false;
+  }
+  const bool quantized = w.dtype == kDtF8E4M3 || w.dtype == kDtF4E2M1x2;
+  return w.cols % values == 0 && reinterpret_cast<uintptr_t>(w.data) % 16 == 0 &&
+         (!quantized || w.block_cols % values == 0) && reinterpret_cast<uintptr_t>(x) % 16 == 0 && ldx % 4 == 0;
+}
+
+// Values 4q … 4q + 3 of a 16-byte chunk as fp32, before the block scale: the same values weight_value
+// gives (an e4m3 or e2m1 code is exact in fp16, and its product with a power-of-two scale one rounding).
+template <int kDt>
+__device__ __forceinline__ float4 chunk_quad(const uint4& raw, int q) {
+  const uint32_t u[4] = {raw.x, raw.y, raw.z, raw.w};
+  if constexpr (kDt == kDtF32) {
+    return make_float4(__uint_as_float(u[0]), __uint_as_float(u[1]), __uint_as_float(u[2]), __uint_as_float(u[3]));
+  } else if constexpr (kDt == kDtBF16) {
+    const uint32_t a = u[2 * q], b = u[2 * q + 1];
+    return make_float4(__uint_as_float(a << 16), __uint_as_float(a & 0xFFFF0000u), __uint_as_float(b << 16),
+                       __uint_as_float(b & 0xFFFF0000u));
+  } else if constexpr (kDt == kDtF8E4M3) {
+    const uint32_t w = u[q];
+    const float2 lo = __half22float2(__half2(__nv_cvt_fp8x2_to_halfraw2(
+                          static_cast<__nv_fp8x2_storage_t>(w & 0xFFFF), __NV_E4M3))),
+                 hi = __half22float2(
+                     __half2(__nv_cvt_fp8x2_to_halfraw2(static_cast<__nv_fp8x2_storage_t>(w >> 16), __NV_E4M3)));
+    return make_float4(lo.x, lo.y, hi.x, hi.y);
+  } else {
+    // Two bytes, four e2m1 codes (low nibble first): each code bit-placed as an e4m3 code worth value·2^−6.
+    const uint32_t h = (u[q / 2] >> (16 * (q % 2))) & 0xFFFFu;
+    const uint32_t bytes = (h & 0xFu) | ((h & 0xF0u) << 4) | ((h & 0xF00u) << 8) | ((h & 0xF000u) << 12);
+    const uint32_t e4m3 = ((bytes & 0x07070707u) << 2) | ((bytes & 0x08080808u) << 4);
+    const float2 lo = __half22float2(__half2(__nv_cvt_fp8x2_to_halfraw2(
+                          static_cast<__nv_fp8x2_storage_t>(e4m3 & 0xFFFF), __NV_E4M3))),
+                 hi = __half22float2(
+                     __half2(__nv_cvt_fp8x2_to_halfraw2(static_cast<__nv_fp8x2_storage_t>(e4m3 >> 16), __NV_E4M3)));
+    return make_float4(lo.x * 64.0f, lo.y * 64.0f, hi.x * 64.0f, hi.y * 64.0f);
   }
 }
 
