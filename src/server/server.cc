@@ -105,7 +105,8 @@ struct Engine {
 http::HttpServerOptions http_options(const ServerOptions& options) {
   return {.connections = options.connections,
           .limits = {.max_body_bytes = options.max_body_bytes},
-          .workers = static_cast<size_t>(options.scheduling.max_running + options.scheduling.max_waiting + 16)};
+          .workers =
+              static_cast<size_t>(options.scheduling.max_running + options.scheduling.max_waiting + 16)};
 }
 
 struct Server::Impl {
@@ -182,7 +183,8 @@ Json Server::Impl::model_json() const {
 
 bool Server::Impl::authorized(const HttpRequest& req) const {
   if (options.api_key.empty() || !req.path.starts_with("/v1/")) return true;
-  return req.header("x-api-key") == options.api_key || req.header("Authorization") == "Bearer " + options.api_key;
+  return req.header("x-api-key") == options.api_key ||
+         req.header("Authorization") == "Bearer " + options.api_key;
 }
 
 // The served model answers its own name, its aliases and Anthropic's model names; other names are a 404.
@@ -242,7 +244,8 @@ HttpResponse Server::Impl::route(const HttpRequest& req, const http::Connection&
   if (path == "/metrics")
     return body_response(200, "text/plain; version=0.0.4",
                          metrics_text(counts, ready ? engine->scheduler.stats() : session::SchedulerStats{}));
-  if (path == "/v1/models") return json_response(200, {{"object", "list"}, {"data", Json::array({model_json()})}});
+  if (path == "/v1/models")
+    return json_response(200, {{"object", "list"}, {"data", Json::array({model_json()})}});
   if (path.starts_with("/v1/models/")) {
     const std::string id = path.substr(std::string_view("/v1/models/").size());
     if (id.empty()) throw unknown();
@@ -416,7 +419,8 @@ HttpResponse Server::Impl::completions(const HttpRequest& req, const http::Conne
   prompt = fit(std::move(prompt), request.turn, request.max_tokens_given);
   const std::string echoed = request.echo ? text : "";
   if (!request.stream) {
-    return json_response(200, text_completion_json(meta, run_turn(client, std::move(prompt), request.turn), echoed));
+    const session::TurnResult result = run_turn(client, std::move(prompt), request.turn);
+    return json_response(200, text_completion_json(meta, result, echoed));
   }
   return stream(std::make_shared<TextChunkEncoder>(meta, request.include_usage, echoed),
          {submit(std::move(prompt), request.turn), request.turn, nullptr});

@@ -11,9 +11,8 @@ char lower(char c) {
 }
 
 bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return lower(x) == lower(y);
-         });
+  return a.size() == b.size() &&
+         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return lower(x) == lower(y); });
 }
 
 // RFC 9110 tchar: the characters of a method or header name.
@@ -199,8 +198,9 @@ void RequestParser::parse_request_line(std::string_view line) {
 
 void RequestParser::parse_framing() {
   if (!request_.header("Transfer-Encoding").empty())
-    throw HttpError(501, "Transfer-Encoding request bodies (chunked) are not supported: send the body "
-                         "with Content-Length");
+    throw HttpError(501,
+                    "Transfer-Encoding request bodies (chunked) are not supported: send the body "
+                    "with Content-Length");
   bool seen = false;
   for (const auto& [name, value] : request_.headers) {
     if (!iequals(name, "Content-Length")) continue;

@@ -16,9 +16,9 @@ namespace baleen::server::http {
 
 struct HttpRequest {
   std::string method;
-  std::string path;   // percent-decoded, without the query
-  std::string query;  // after '?', as sent
-  int minor_version = 1;  // HTTP/1.<minor_version>
+  std::string path;                                          // percent-decoded, without the query
+  std::string query;                                         // after '?', as sent
+  int minor_version = 1;                                     // HTTP/1.<minor_version>
   std::vector<std::pair<std::string, std::string>> headers;  // as sent, in order
   std::string body;
 

@@ -60,8 +60,10 @@ void raise_open_file_limit(size_t wanted) {
     ::setrlimit(RLIMIT_NOFILE, &limit);
   }
   if (limit.rlim_cur < wanted)
-    log::warn("the open-file limit ({}) is below --max-connections ({}): connections beyond it are refused "
-              "at accept (raise ulimit -n)", limit.rlim_cur, wanted);
+    log::warn(
+        "the open-file limit ({}) is below --max-connections ({}): connections beyond it are refused "
+        "at accept (raise ulimit -n)",
+        limit.rlim_cur, wanted);
 }
 
 void add(int epoll, int fd, uint32_t events) {
@@ -82,9 +84,13 @@ void modify(int epoll, int fd, uint32_t events) {
 
 struct HttpServer::Impl {
   Impl(HttpServerOptions o, Handler h, ErrorResponder e)
-      : options(std::move(o)), handler(std::move(h)), errors(std::move(e)),
-        epoll(::epoll_create1(EPOLL_CLOEXEC)), wake_fd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)),
-        stop_fd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)), pool(options.workers) {
+      : options(std::move(o)),
+        handler(std::move(h)),
+        errors(std::move(e)),
+        epoll(::epoll_create1(EPOLL_CLOEXEC)),
+        wake_fd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)),
+        stop_fd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)),
+        pool(options.workers) {
     check(epoll >= 0 && wake_fd >= 0 && stop_fd >= 0, "cannot create the server's event loop: {}",
           std::strerror(errno));
     add(epoll, wake_fd, EPOLLIN);
@@ -121,7 +127,8 @@ struct HttpServer::Impl {
 
   // The event loop's own (touched by no other thread): every connection by fd.
   std::unordered_map<int, std::unique_ptr<Client>> clients;
-  std::vector<int> graveyard;  // closed in this batch of events, erased after it (their fds are not reused in it)
+  // Closed in this batch of events, erased after it, so that their fds are not reused within it.
+  std::vector<int> graveyard;
   size_t counted = 0, lingering = 0, serving = 0;
   Clock::time_point accept_paused_until{};  // out of file descriptors: accepting waits
   bool listening = false;
@@ -182,8 +189,9 @@ void HttpServer::Impl::accept_all(Clock::time_point now) {
     if (counted >= options.connections.max_connections) {
       c.counted = false;
       ++lingering;
-      refuse(c, HttpError(503, fmt::format("the server has reached its limit of {} connections; retry later",
-                                           options.connections.max_connections)),
+      refuse(c,
+             HttpError(503, fmt::format("the server has reached its limit of {} connections; retry later",
+                                        options.connections.max_connections)),
              now);
       if (lingering > kMaxLingering) close(c);
       continue;
@@ -263,8 +271,8 @@ void HttpServer::Impl::serve(Client& c, const HttpRequest& request) {
   (void)!::write(wake_fd, &one, sizeof one);
 }
 
-bool HttpServer::Impl::write_response(const Client& c, const HttpRequest& request, const HttpResponse& response,
-                                      bool keep) {
+bool HttpServer::Impl::write_response(const Client& c, const HttpRequest& request,
+                                      const HttpResponse& response, bool keep) {
   const auto write = [&](std::string_view data) {
     return data.empty() || c.connection.write_all(data, options.connections.write_timeout, stop_fd);
   };
@@ -358,11 +366,14 @@ void HttpServer::Impl::expire(Clock::time_point now) {
     if (c.state == Client::State::kClosing || !c.parser.started()) {
       close(c);
     } else if (c.phase == Client::Phase::kBody) {
-      refuse(c, HttpError(408, fmt::format("the request body did not arrive within {} ms", o.body_timeout.count())),
-             now);
+      refuse(
+          c,
+          HttpError(408, fmt::format("the request body did not arrive within {} ms", o.body_timeout.count())),
+          now);
     } else {
-      refuse(c, HttpError(408, fmt::format("the request headers did not arrive within {} ms",
-                                           o.header_timeout.count())),
+      refuse(c,
+             HttpError(408, fmt::format("the request headers did not arrive within {} ms",
+                                        o.header_timeout.count())),
              now);
     }
   }

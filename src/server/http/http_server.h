@@ -19,8 +19,9 @@ namespace baleen::server::http {
 
 struct ConnectionOptions {
   size_t max_connections = 1024;  // open at once; one more is answered 503 and closed
-  std::chrono::milliseconds header_timeout{10'000};  // from a request's first byte (or the accept) to its headers' end
-  std::chrono::milliseconds body_timeout{60'000};    // from the headers' end to the body's last byte
+  std::chrono::milliseconds header_timeout{
+      10'000};  // from a request's first byte (or the accept) to its headers' end
+  std::chrono::milliseconds body_timeout{60'000};        // from the headers' end to the body's last byte
   std::chrono::milliseconds keep_alive_timeout{60'000};  // an idle connection between requests
   std::chrono::milliseconds write_timeout{30'000};       // a response write the client takes nothing of
 };

@@ -111,7 +111,8 @@ TEST(HttpRequest, BadRequestsNameWhatIsWrong) {
       ADD_FAILURE() << "accepted";
     } catch (const HttpError& e) {
       EXPECT_EQ(e.status(), c.status) << e.what();
-      EXPECT_NE(std::string(e.what()).find(c.mention), std::string::npos) << e.what() << " lacks " << c.mention;
+      EXPECT_NE(std::string(e.what()).find(c.mention), std::string::npos)
+          << e.what() << " lacks " << c.mention;
     }
   }
 }

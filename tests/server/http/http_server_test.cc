@@ -28,15 +28,16 @@ double ms_since(Clock::time_point start) {
 // GET /stream (a chunk every 10 ms until the client is gone or the test ends it).
 struct TestServer {
   explicit TestServer(ConnectionOptions connections, size_t workers = 16, size_t max_body = 1 << 20)
-      : server({.connections = connections, .limits = {.max_body_bytes = max_body}, .workers = workers},
-               [this](const HttpRequest& req, const Connection&) { return handle(req); },
-               [](const HttpRequest&, const HttpError& e) {
-                 HttpResponse res;
-                 res.status = e.status();
-                 res.content_type = "application/json";
-                 res.body = std::string("{\"error\": \"") + e.what() + "\"}";
-                 return res;
-               }) {
+      : server(
+            {.connections = connections, .limits = {.max_body_bytes = max_body}, .workers = workers},
+            [this](const HttpRequest& req, const Connection&) { return handle(req); },
+            [](const HttpRequest&, const HttpError& e) {
+              HttpResponse res;
+              res.status = e.status();
+              res.content_type = "application/json";
+              res.body = std::string("{\"error\": \"") + e.what() + "\"}";
+              return res;
+            }) {
     port = server.bind("127.0.0.1", 0);
     thread = std::thread([this] { server.run(); });
   }
@@ -167,7 +168,8 @@ Answer round_trip(int port, const std::string& request, double* ms = nullptr) {
 const std::string kHealth = "GET /health HTTP/1.1\r\nHost: x\r\n\r\n";
 
 std::string echo_request(const std::string& body) {
-  return "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+  return "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" +
+         body;
 }
 
 int threads_of_this_process() {
@@ -228,7 +230,8 @@ TEST(HttpServer, ThousandHeldConnectionsDoNotDelayNewRequests) {
     while (!done)
       if (::poll(fds.data(), fds.size(), 50) > 0)
         for (const pollfd& p : fds)
-          if (p.revents & POLLIN) streamed += std::max<ssize_t>(0, ::recv(p.fd, buffer, sizeof buffer, MSG_DONTWAIT));
+          if (p.revents & POLLIN)
+            streamed += std::max<ssize_t>(0, ::recv(p.fd, buffer, sizeof buffer, MSG_DONTWAIT));
   });
   ASSERT_EQ(round_trip(t.port, kHealth).status, 200);  // all held connections are accepted by now
 
@@ -250,10 +253,11 @@ TEST(HttpServer, ThousandHeldConnectionsDoNotDelayNewRequests) {
   stream_reader.join();
 
   const double health_p99 = percentile(health_ms, 0.99), post_p99 = percentile(post_ms, 0.99);
-  std::printf("%d held connections, %zu samples each: GET /health p50 %.2f ms p99 %.2f ms; POST /echo p50 %.2f "
-              "ms p99 %.2f ms; %d threads in the process\n",
-              kHeld, health_ms.size(), percentile(health_ms, 0.5), health_p99, percentile(post_ms, 0.5), post_p99,
-              threads);
+  std::printf(
+      "%d held connections, %zu samples each: GET /health p50 %.2f ms p99 %.2f ms; POST /echo p50 %.2f "
+      "ms p99 %.2f ms; %d threads in the process\n",
+      kHeld, health_ms.size(), percentile(health_ms, 0.5), health_p99, percentile(post_ms, 0.5), post_p99,
+      threads);
   RecordProperty("health_p99_ms", std::to_string(health_p99));
   RecordProperty("post_p99_ms", std::to_string(post_p99));
   EXPECT_LE(health_p99, 100.0);
