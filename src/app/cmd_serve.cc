@@ -40,6 +40,7 @@ std::chrono::milliseconds from_seconds(double seconds, const char* option) {
 }
 
 server::http::ConnectionOptions connection_options(const Options& o) {
+  check(o.max_connections > 0, "--max-connections must be at least 1");
   return {.max_connections = o.max_connections,
           .header_timeout = from_seconds(o.header_timeout, "--header-timeout"),
           .body_timeout = from_seconds(o.body_timeout, "--body-timeout"),
