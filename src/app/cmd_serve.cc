@@ -24,12 +24,29 @@ struct Options {
   std::string served_name;
   int64_t max_context = 0;
   size_t max_body_bytes = 8u << 20;
+  size_t max_connections = server::http::ConnectionOptions{}.max_connections;
+  // Seconds (fractions allowed), as the server's milliseconds.
+  double header_timeout = 10, body_timeout = 60, keep_alive_timeout = 60, write_timeout = 30;
   std::string api_key;
   std::vector<std::string> aliases;  // NAME=MODEL
   session::SchedulerOptions scheduling;
   int64_t cache_memory_mib = 2048;
   int64_t state_memory_mib = 0;
 };
+
+std::chrono::milliseconds from_seconds(double seconds, const char* option) {
+  check(seconds > 0, "{} {}: expected a positive number of seconds", option, seconds);
+  return std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
+}
+
+server::http::ConnectionOptions connection_options(const Options& o) {
+  check(o.max_connections > 0, "--max-connections must be at least 1");
+  return {.max_connections = o.max_connections,
+          .header_timeout = from_seconds(o.header_timeout, "--header-timeout"),
+          .body_timeout = from_seconds(o.body_timeout, "--body-timeout"),
+          .keep_alive_timeout = from_seconds(o.keep_alive_timeout, "--keep-alive-timeout"),
+          .write_timeout = from_seconds(o.write_timeout, "--write-timeout")};
+}
 
 std::map<std::string, std::string> parse_aliases(const std::vector<std::string>& aliases) {
   std::map<std::string, std::string> out;
@@ -61,6 +78,7 @@ void run(const Options& o) {
                          .defaults = o.chat.turn_options(),
                          .max_context = o.max_context,
                          .max_body_bytes = o.max_body_bytes,
+                         .connections = connection_options(o),
                          .storage = o.chat.storage(),
                          .scheduling = scheduling,
                          .api_key = o.api_key,
@@ -110,6 +128,22 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--max-context", opts->max_context,
                   "prompt + completion tokens per request (default: the config's max_position_embeddings)");
   cmd->add_option("--max-body-bytes", opts->max_body_bytes, "largest request body; larger ones get 413")
+      ->capture_default_str();
+  cmd->add_option("--max-connections", opts->max_connections,
+                  "connections open at once; one more is answered 503 and closed")
+      ->capture_default_str();
+  cmd->add_option("--header-timeout", opts->header_timeout,
+                  "seconds a request's line and headers may take to arrive; then 408 and close")
+      ->capture_default_str();
+  cmd->add_option("--body-timeout", opts->body_timeout,
+                  "seconds a request's body may take to arrive after its headers; then 408 and close")
+      ->capture_default_str();
+  cmd->add_option("--keep-alive-timeout", opts->keep_alive_timeout,
+                  "seconds an idle connection stays open between requests")
+      ->capture_default_str();
+  cmd->add_option("--write-timeout", opts->write_timeout,
+                  "seconds a response write may wait for a client that reads nothing; then the connection "
+                  "(and its generation) ends")
       ->capture_default_str();
   cmd->add_option("--api-key", opts->api_key,
                   "require this key on /v1/ requests (x-api-key or Authorization: Bearer); default: none");

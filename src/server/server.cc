@@ -1,21 +1,16 @@
 #include "server/server.h"
 
-#include <httplib.h>
-#include <sys/socket.h>
-
 #include <atomic>
 #include <chrono>
-#include <csignal>
-#include <cstring>
 #include <mutex>
 
 #include "core/log.h"
 #include "server/api_error.h"
 #include "server/chat_request.h"
 #include "server/chat_response.h"
-#include "server/client_connection.h"
 #include "server/completions_request.h"
 #include "server/completions_response.h"
+#include "server/http/http_server.h"
 #include "server/messages_request.h"
 #include "server/messages_response.h"
 #include "server/metrics.h"
@@ -28,9 +23,11 @@ namespace baleen::server {
 namespace {
 
 using chat::Json;
+using http::HttpRequest;
+using http::HttpResponse;
 
 // The method each route answers; another method on a known path is a 405, an unknown path a 404.
-// httplib matches routes on the path alone, so `/v1/messages?beta=true` (Claude Code) is /v1/messages.
+// Routes match on the path alone, so `/v1/messages?beta=true` (Claude Code) is /v1/messages.
 const char* allowed_method(std::string_view path) {
   if (path == "/health" || path == "/metrics" || path == "/v1/models" || path.starts_with("/v1/models/"))
     return "GET";
@@ -46,30 +43,29 @@ bool anthropic_route(std::string_view path) {
   return path.starts_with("/v1/messages");
 }
 
-void send_json(httplib::Response& res, int status, const Json& body) {
+HttpResponse body_response(int status, std::string content_type, std::string body) {
+  HttpResponse res;
   res.status = status;
-  res.set_content(body.dump(), "application/json");
+  res.content_type = std::move(content_type);
+  res.body = std::move(body);
+  return res;
 }
 
-void send_error(const httplib::Request& req, httplib::Response& res, const ApiError& e) {
-  send_json(res, e.status(), anthropic_route(req.path) ? e.anthropic_body() : e.body());
+HttpResponse json_response(int status, const Json& body) {
+  return body_response(status, "application/json", body.dump());
 }
 
-std::string error_message(const httplib::Request& req, const httplib::Response& res, size_t max_body) {
-  switch (res.status) {
-    case 404:
-      return fmt::format("Unknown route: {} {}", req.method, req.path);
-    case 405:
-      if (req.get_header_value("Upgrade") == "websocket")
-        return fmt::format("WebSocket transport is not supported on {}: use HTTP POST (Codex: "
-                           "supports_websockets = false)", req.path);
-      return fmt::format("Method {} is not allowed on {} (use {})", req.method, req.path,
-                         res.get_header_value("Allow"));
-    case 413:
-      return fmt::format("Request body is larger than the server's limit of {} bytes", max_body);
-    default:
-      return fmt::format("HTTP {}", res.status);
-  }
+HttpResponse error_response(const HttpRequest& req, const ApiError& e) {
+  HttpResponse res = json_response(e.status(), anthropic_route(req.path) ? e.anthropic_body() : e.body());
+  if (e.status() == 429) res.headers.emplace_back("Retry-After", "1");
+  return res;
+}
+
+std::string method_error(const HttpRequest& req, std::string_view allowed) {
+  if (req.header("Upgrade") == "websocket")
+    return fmt::format("WebSocket transport is not supported on {}: use HTTP POST (Codex: "
+                       "supports_websockets = false)", req.path);
+  return fmt::format("Method {} is not allowed on {} (use {})", req.method, req.path, allowed);
 }
 
 session::SchedulerOptions scheduler_options(const ServerOptions& options) {
@@ -104,43 +100,54 @@ struct Engine {
   session::Scheduler scheduler;  // the engine thread: every generation runs through it
 };
 
+// A worker for every turn the scheduler holds (a streamed one holds its worker while it runs), and some for
+// requests that do not generate (/health, /metrics, count_tokens) and for the 429s.
+http::HttpServerOptions http_options(const ServerOptions& options) {
+  return {.connections = options.connections,
+          .limits = {.max_body_bytes = options.max_body_bytes},
+          .workers =
+              static_cast<size_t>(options.scheduling.max_running + options.scheduling.max_waiting + 16)};
+}
+
 struct Server::Impl {
-  explicit Impl(ServerOptions opts) : options(std::move(opts)) {
+  explicit Impl(ServerOptions opts)
+      : options(std::move(opts)),
+        http(
+            http_options(options),
+            [this](const HttpRequest& req, const http::Connection& client) { return handle(req, client); },
+            [this](const HttpRequest& req, const http::HttpError& e) { return refusal(req, e); }) {
     for (const auto& [alias, target] : options.model_aliases)
       check(target == options.model_name, "--model-alias {}={}: the served model is {}", alias, target,
             options.model_name);
-    // httplib gives each connection a worker for its life: enough for every turn the scheduler holds, and
-    // some for requests that do not generate (/health, /metrics, count_tokens) and for the 429s.
-    const auto workers =
-        static_cast<size_t>(options.scheduling.max_running + options.scheduling.max_waiting + 16);
-    http.new_task_queue = [workers] { return new httplib::ThreadPool(workers); };
   }
 
   void attach(session::LoadedModel& loaded);
-  void install_routes();
-  bool authorized(const httplib::Request& req) const;
+  HttpResponse handle(const HttpRequest& req, const http::Connection& client);
+  HttpResponse refusal(const HttpRequest& req, const http::HttpError& e);
+  HttpResponse route(const HttpRequest& req, const http::Connection& client);
+  HttpResponse health() const;
+  bool authorized(const HttpRequest& req) const;
   Json model_json() const;
   void check_model(const std::string& requested) const;
   uint64_t next_request(session::TurnOptions& turn);
-  void chat_completions(const httplib::Request& req, httplib::Response& res);
-  void completions(const httplib::Request& req, httplib::Response& res);
-  void messages(const httplib::Request& req, httplib::Response& res);
-  void count_tokens(const httplib::Request& req, httplib::Response& res);
-  void responses(const httplib::Request& req, httplib::Response& res);
+  HttpResponse chat_completions(const HttpRequest& req, const http::Connection& client);
+  HttpResponse completions(const HttpRequest& req, const http::Connection& client);
+  HttpResponse messages(const HttpRequest& req, const http::Connection& client);
+  HttpResponse count_tokens(const HttpRequest& req);
+  HttpResponse responses(const HttpRequest& req, const http::Connection& client);
   std::vector<int32_t> fit_prompt(const chat::Conversation& conversation, session::TurnOptions& turn,
                                   bool max_tokens_given) const;
   std::vector<int32_t> fit(std::vector<int32_t> prompt, session::TurnOptions& turn, bool max_tokens_given) const;
   std::shared_ptr<session::TurnTicket> submit(std::vector<int32_t> prompt, const session::TurnOptions& turn);
   // A non-streaming turn: submitted, then followed to its end; cancelled when the client hangs up.
-  session::TurnResult run_turn(const httplib::Request& req, std::vector<int32_t> prompt,
+  session::TurnResult run_turn(const http::Connection& client, std::vector<int32_t> prompt,
                                const session::TurnOptions& turn);
   template <typename Encoder>
-  void stream(httplib::Response& res, std::shared_ptr<Encoder> encoder, StreamJob job);
+  HttpResponse stream(std::shared_ptr<Encoder> encoder, StreamJob job);
   template <typename Encoder>
-  bool stream_turn(Encoder& encoder, const StreamJob& job, httplib::DataSink& sink);
+  bool stream_turn(Encoder& encoder, const StreamJob& job, const http::ChunkWriter& write);
 
   ServerOptions options;
-  httplib::Server http;
   // Set once by attach() (under engine_mutex, with stop()); the routes other than /health and /metrics
   // answer 503 until `ready`.
   std::mutex engine_mutex;
@@ -152,6 +159,7 @@ struct Server::Impl {
   std::atomic<bool> stopping{false};  // set by stop()
   std::atomic<uint64_t> requests{0};
   const int64_t started = unix_seconds();
+  http::HttpServer http;  // last: its workers stop (joined) before what they use goes
 };
 
 void Server::Impl::attach(session::LoadedModel& loaded) {
@@ -173,10 +181,10 @@ Json Server::Impl::model_json() const {
           {"max_model_len", options.max_context}};
 }
 
-bool Server::Impl::authorized(const httplib::Request& req) const {
+bool Server::Impl::authorized(const HttpRequest& req) const {
   if (options.api_key.empty() || !req.path.starts_with("/v1/")) return true;
-  return req.get_header_value("x-api-key") == options.api_key ||
-         req.get_header_value("Authorization") == "Bearer " + options.api_key;
+  return req.header("x-api-key") == options.api_key ||
+         req.header("Authorization") == "Bearer " + options.api_key;
 }
 
 // The served model answers its own name, its aliases and Anthropic's model names; other names are a 404.
@@ -193,92 +201,83 @@ uint64_t Server::Impl::next_request(session::TurnOptions& turn) {
   return n;
 }
 
-void Server::Impl::install_routes() {
-  http.set_payload_max_length(options.max_body_bytes);
-  http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-    if (!authorized(req)) {
-      send_error(req, res, ApiError(401, "Invalid or missing API key (send it as x-api-key or "
-                                         "Authorization: Bearer)", "", "invalid_api_key"));
-      return httplib::Server::HandlerResponse::Handled;
-    }
-    if (!ready && req.path != "/health" && req.path != "/metrics") {
-      send_error(req, res, ApiError(503, "the model is still loading"));
-      return httplib::Server::HandlerResponse::Handled;
-    }
-    const char* allowed = allowed_method(req.path);
-    if (!allowed || req.method == allowed || (req.method == "HEAD" && std::string_view(allowed) == "GET"))
-      return httplib::Server::HandlerResponse::Unhandled;
-    res.status = 405;
-    res.set_header("Allow", allowed);
-    return httplib::Server::HandlerResponse::Handled;
-  });
-  // Every 4xx/5xx that left no body (unknown route, 405, 413, httplib's own 400s) gets the API's shape.
-  http.set_error_handler(
-      httplib::Server::HandlerWithResponse([this](const httplib::Request& req, httplib::Response& res) {
-        if (!res.body.empty()) return httplib::Server::HandlerResponse::Handled;
-        send_error(req, res,
-                   ApiError(res.status, error_message(req, res, options.max_body_bytes), "",
-                            res.status == 404 ? "unknown_url" : ""));
-        return httplib::Server::HandlerResponse::Handled;
-      }));
-  http.set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
-    try {
-      std::rethrow_exception(ep);
-    } catch (const ApiError& e) {
-      if (e.status() == 429) res.set_header("Retry-After", "1");
-      send_error(req, res, e);
-    } catch (const std::exception& e) {
-      log::error("request failed: {}", e.what());
-      send_error(req, res, ApiError(500, e.what()));
-    }
-  });
-  // Counted before the response is written (a logger runs after it), so a client that has its answer finds
-  // it in /metrics.
-  http.set_post_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-    counts.count(req.path, res.status);
-  });
-  http.Get("/health", [this](const httplib::Request&, httplib::Response& res) {
-    if (!ready) {
-      send_json(res, 503, {{"status", "loading"}});
-      return;
-    }
-    const session::SchedulerStats stats = engine->scheduler.stats();
-    send_json(
-        res, 200,
-        {{"status", "ok"},
-         {"generations",
-          {{"completed", stats.completed}, {"interrupted", stats.interrupted}, {"failed", stats.failed}}},
-         {"running", stats.running},
-         {"waiting", stats.waiting}});
-  });
-  http.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-    res.set_content(metrics_text(counts, ready ? engine->scheduler.stats() : session::SchedulerStats{}),
-                    "text/plain; version=0.0.4");
-  });
-  http.Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
-    send_json(res, 200, {{"object", "list"}, {"data", Json::array({model_json()})}});
-  });
-  http.Get(R"(/v1/models/(.+))", [this](const httplib::Request& req, httplib::Response& res) {
-    if (req.matches[1] != options.model_name)
-      throw ApiError(404, fmt::format("The model `{}` does not exist", req.matches[1].str()), "model",
-                     "model_not_found");
-    send_json(res, 200, model_json());
-  });
-  http.Post("/v1/chat/completions",
-            [this](const httplib::Request& req, httplib::Response& res) { chat_completions(req, res); });
-  http.Post("/v1/completions",
-            [this](const httplib::Request& req, httplib::Response& res) { completions(req, res); });
-  http.Post("/v1/messages", [this](const httplib::Request& req, httplib::Response& res) { messages(req, res); });
-  http.Post("/v1/messages/count_tokens",
-            [this](const httplib::Request& req, httplib::Response& res) { count_tokens(req, res); });
-  http.Post("/v1/responses", [this](const httplib::Request& req, httplib::Response& res) { responses(req, res); });
-  http.Get(R"(/v1/responses/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
-    const std::optional<Json> response = stored.response(req.matches[1]);
+// Every answer, error or not, is counted for /metrics before it is written, so a client that has its answer
+// finds it counted.
+HttpResponse Server::Impl::handle(const HttpRequest& req, const http::Connection& client) {
+  HttpResponse res;
+  try {
+    res = route(req, client);
+  } catch (const ApiError& e) {
+    res = error_response(req, e);
+  } catch (const std::exception& e) {
+    log::error("request failed: {}", e.what());
+    res = error_response(req, ApiError(500, e.what()));
+  }
+  counts.count(req.path, res.status);
+  return res;
+}
+
+// What the HTTP layer refuses itself (a malformed, oversized or slow request, a connection over the limit),
+// in the API's error shape.
+HttpResponse Server::Impl::refusal(const HttpRequest& req, const http::HttpError& e) {
+  counts.count(req.path, e.status());
+  return error_response(req, ApiError(e.status(), e.what()));
+}
+
+HttpResponse Server::Impl::route(const HttpRequest& req, const http::Connection& client) {
+  if (!authorized(req))
+    throw ApiError(401, "Invalid or missing API key (send it as x-api-key or Authorization: Bearer)", "",
+                   "invalid_api_key");
+  const std::string& path = req.path;
+  if (!ready && path != "/health" && path != "/metrics") throw ApiError(503, "the model is still loading");
+  const char* allowed = allowed_method(path);
+  const auto unknown = [&] {
+    return ApiError(404, fmt::format("Unknown route: {} {}", req.method, path), "", "unknown_url");
+  };
+  if (!allowed) throw unknown();
+  if (req.method != allowed && !(req.method == "HEAD" && std::string_view(allowed) == "GET")) {
+    HttpResponse res = error_response(req, ApiError(405, method_error(req, allowed)));
+    res.headers.emplace_back("Allow", allowed);
+    return res;
+  }
+  if (path == "/health") return health();
+  if (path == "/metrics")
+    return body_response(200, "text/plain; version=0.0.4",
+                         metrics_text(counts, ready ? engine->scheduler.stats() : session::SchedulerStats{}));
+  if (path == "/v1/models")
+    return json_response(200, {{"object", "list"}, {"data", Json::array({model_json()})}});
+  if (path.starts_with("/v1/models/")) {
+    const std::string id = path.substr(std::string_view("/v1/models/").size());
+    if (id.empty()) throw unknown();
+    if (id != options.model_name)
+      throw ApiError(404, fmt::format("The model `{}` does not exist", id), "model", "model_not_found");
+    return json_response(200, model_json());
+  }
+  if (path.starts_with("/v1/responses/")) {
+    const std::string id = path.substr(std::string_view("/v1/responses/").size());
+    if (id.empty() || id.find('/') != std::string::npos) throw unknown();
+    const std::optional<Json> response = stored.response(id);
     if (!response)
-      throw ApiError(404, fmt::format("No response with id '{}' (only stored ones can be retrieved)",
-                                      req.matches[1].str()), "response_id", "not_found");
-    send_json(res, 200, *response);
-  });
+      throw ApiError(404, fmt::format("No response with id '{}' (only stored ones can be retrieved)", id),
+                     "response_id", "not_found");
+    return json_response(200, *response);
+  }
+  if (path == "/v1/chat/completions") return chat_completions(req, client);
+  if (path == "/v1/completions") return completions(req, client);
+  if (path == "/v1/messages") return messages(req, client);
+  if (path == "/v1/messages/count_tokens") return count_tokens(req);
+  return responses(req, client);  // the last POST route allowed_method knows
+}
+
+HttpResponse Server::Impl::health() const {
+  if (!ready) return json_response(503, {{"status", "loading"}});
+  const session::SchedulerStats stats = engine->scheduler.stats();
+  return json_response(
+      200, {{"status", "ok"},
+            {"generations",
+             {{"completed", stats.completed}, {"interrupted", stats.interrupted}, {"failed", stats.failed}}},
+            {"running", stats.running},
+            {"waiting", stats.waiting}});
 }
 
 // The prompt's tokens (rendered from a conversation, or raw), checked against the context; max_tokens is cut to what the context has left when
@@ -323,38 +322,39 @@ std::shared_ptr<session::TurnTicket> Server::Impl::submit(std::vector<int32_t> p
   }
 }
 
-session::TurnResult Server::Impl::run_turn(const httplib::Request& req, std::vector<int32_t> prompt,
+session::TurnResult Server::Impl::run_turn(const http::Connection& client, std::vector<int32_t> prompt,
                                            const session::TurnOptions& turn) {
   const std::shared_ptr<session::TurnTicket> ticket = submit(std::move(prompt), turn);
-  const ClientConnection client(req);
   try {
-    return ticket->follow(turn, [&] { return client.closed(); });
+    return ticket->follow(turn, [&] { return client.peer_closed(); });
   } catch (const session::TurnInterrupted&) {
-    if (client.closed()) log::info("request ended early (client disconnected)");
+    if (client.peer_closed()) log::info("request ended early (client disconnected)");
     throw ApiError(503, "the server is shutting down");
   }
 }
 
 template <typename Encoder>
-void Server::Impl::stream(httplib::Response& res, std::shared_ptr<Encoder> encoder, StreamJob job) {
+HttpResponse Server::Impl::stream(std::shared_ptr<Encoder> encoder, StreamJob job) {
   // A turn whose stream is dropped before its end (the client left before the first write) is cancelled.
   std::shared_ptr<StreamJob> shared(new StreamJob(std::move(job)), [](StreamJob* j) {
     j->ticket->cancel();
     delete j;
   });
-  res.set_chunked_content_provider("text/event-stream", [this, encoder, shared](size_t, httplib::DataSink& sink) {
-    return stream_turn(*encoder, *shared, sink);
-  });
+  HttpResponse res = body_response(200, "text/event-stream", "");
+  res.stream = [this, encoder, shared](const http::ChunkWriter& write) {
+    return stream_turn(*encoder, *shared, write);
+  };
+  return res;
 }
 
 // Writes one streamed turn. A failed write (the client went away) cancels the generation before its next
 // step; returning false then closes the connection without the stream's last event.
 template <typename Encoder>
-bool Server::Impl::stream_turn(Encoder& encoder, const StreamJob& job, httplib::DataSink& sink) {
+bool Server::Impl::stream_turn(Encoder& encoder, const StreamJob& job, const http::ChunkWriter& write) {
   bool connected = true;
   std::atomic<bool> cancel{false};
   auto send = [&](const std::string& text) {
-    if (connected && !text.empty() && !sink.write(text.data(), text.size())) {
+    if (connected && !text.empty() && !write(text)) {
       connected = false;
       cancel = true;
     }
@@ -376,12 +376,10 @@ bool Server::Impl::stream_turn(Encoder& encoder, const StreamJob& job, httplib::
     log::error("stream failed: {}", e.what());
     send(encoder.error(e.what()));
   }
-  if (!connected) return false;
-  sink.done();
-  return true;
+  return connected;
 }
 
-void Server::Impl::chat_completions(const httplib::Request& req, httplib::Response& res) {
+HttpResponse Server::Impl::chat_completions(const HttpRequest& req, const http::Connection& client) {
   ChatRequest request = parse_chat_request(req.body, options.defaults);
   check_model(request.model);
   const uint64_t n = next_request(request.turn);
@@ -392,16 +390,15 @@ void Server::Impl::chat_completions(const httplib::Request& req, httplib::Respon
     memory.remember(result, result.tool_calls, thinking, {});
   };
   if (!request.stream) {
-    const session::TurnResult result = run_turn(req, std::move(prompt), request.turn);
+    const session::TurnResult result = run_turn(client, std::move(prompt), request.turn);
     remember(result);
-    send_json(res, 200, completion_json(meta, result));
-    return;
+    return json_response(200, completion_json(meta, result));
   }
-  stream(res, std::make_shared<ChunkEncoder>(meta, request.include_usage),
+  return stream(std::make_shared<ChunkEncoder>(meta, request.include_usage),
          {submit(std::move(prompt), request.turn), request.turn, remember});
 }
 
-void Server::Impl::completions(const httplib::Request& req, httplib::Response& res) {
+HttpResponse Server::Impl::completions(const HttpRequest& req, const http::Connection& client) {
   CompletionsRequest request = parse_completions_request(req.body, options.defaults, engine->vocab_size);
   check_model(request.model);
   const uint64_t n = next_request(request.turn);
@@ -422,14 +419,14 @@ void Server::Impl::completions(const httplib::Request& req, httplib::Response& r
   prompt = fit(std::move(prompt), request.turn, request.max_tokens_given);
   const std::string echoed = request.echo ? text : "";
   if (!request.stream) {
-    send_json(res, 200, text_completion_json(meta, run_turn(req, std::move(prompt), request.turn), echoed));
-    return;
+    const session::TurnResult result = run_turn(client, std::move(prompt), request.turn);
+    return json_response(200, text_completion_json(meta, result, echoed));
   }
-  stream(res, std::make_shared<TextChunkEncoder>(meta, request.include_usage, echoed),
+  return stream(std::make_shared<TextChunkEncoder>(meta, request.include_usage, echoed),
          {submit(std::move(prompt), request.turn), request.turn, nullptr});
 }
 
-void Server::Impl::messages(const httplib::Request& req, httplib::Response& res) {
+HttpResponse Server::Impl::messages(const HttpRequest& req, const http::Connection& client) {
   MessagesRequest request = parse_messages_request(req.body, options.defaults);
   check_model(request.model);
   const uint64_t n = next_request(request.turn);
@@ -445,16 +442,15 @@ void Server::Impl::messages(const httplib::Request& req, httplib::Response& res)
     memory.remember(result, std::move(calls), thinking, {thinking_signature(meta)});
   };
   if (!request.stream) {
-    const session::TurnResult result = run_turn(req, std::move(prompt), request.turn);
+    const session::TurnResult result = run_turn(client, std::move(prompt), request.turn);
     remember(result);
-    send_json(res, 200, message_json(meta, result));
-    return;
+    return json_response(200, message_json(meta, result));
   }
-  stream(res, std::make_shared<MessageStreamEncoder>(meta),
+  return stream(std::make_shared<MessageStreamEncoder>(meta),
          {submit(std::move(prompt), request.turn), request.turn, remember});
 }
 
-void Server::Impl::count_tokens(const httplib::Request& req, httplib::Response& res) {
+HttpResponse Server::Impl::count_tokens(const HttpRequest& req) {
   MessagesRequest request = parse_messages_request(req.body, options.defaults, /*count_tokens=*/true);
   check_model(request.model);
   memory.restore(request.conversation, request.signatures, request.turn.render.thinking);
@@ -464,10 +460,10 @@ void Server::Impl::count_tokens(const httplib::Request& req, httplib::Response& 
   } catch (const Error& e) {
     throw invalid_request(e);
   }
-  send_json(res, 200, {{"input_tokens", prompt.size()}});
+  return json_response(200, {{"input_tokens", prompt.size()}});
 }
 
-void Server::Impl::responses(const httplib::Request& req, httplib::Response& res) {
+HttpResponse Server::Impl::responses(const HttpRequest& req, const http::Connection& client) {
   ResponsesRequest request = parse_responses_request(
       req.body, options.defaults, [this](const std::string& id) { return stored.history(id); });
   check_model(request.model);
@@ -485,8 +481,7 @@ void Server::Impl::responses(const httplib::Request& req, httplib::Response& res
     // Codex reads an overflow from response.failed (then compacts its history).
     if (!request.stream || e.code() != "context_length_exceeded") throw;
     std::string events = builder->begin();
-    res.set_content(events + builder->failed(e.code(), e.what()), "text/event-stream");
-    return;
+    return body_response(200, "text/event-stream", events + builder->failed(e.code(), e.what()));
   }
   auto done = [this, builder, thinking, store = request.store,
                history = std::make_shared<chat::Conversation>(std::move(request.history))](
@@ -499,22 +494,19 @@ void Server::Impl::responses(const httplib::Request& req, httplib::Response& res
   };
   if (!request.stream) {
     request.turn.on_event = [&](const chat::ParseEvent& event) { builder->event(event); };
-    const session::TurnResult result = run_turn(req, std::move(prompt), request.turn);
+    const session::TurnResult result = run_turn(client, std::move(prompt), request.turn);
     builder->finish(result);
     done(result);
-    send_json(res, 200, builder->response());
-    return;
+    return json_response(200, builder->response());
   }
-  stream(res, builder, {submit(std::move(prompt), request.turn), request.turn, done});
+  return stream(builder, {submit(std::move(prompt), request.turn), request.turn, done});
 }
 
 Server::Server(session::LoadedModel& model, ServerOptions options) : Server(std::move(options)) {
   attach(model);
 }
 
-Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {
-  impl_->install_routes();
-}
+Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
 
 void Server::attach(session::LoadedModel& model) {
   impl_->attach(model);
@@ -523,27 +515,11 @@ void Server::attach(session::LoadedModel& model) {
 Server::~Server() = default;
 
 int Server::bind(const std::string& host, int port) {
-  // A client that hangs up makes the next write fail with EPIPE; the default SIGPIPE would kill the server.
-  std::signal(SIGPIPE, SIG_IGN);
-  int listening = -1;
-  impl_->http.set_socket_options([&listening](socket_t sock) {
-    httplib::default_socket_options(sock);
-    listening = sock;
-  });
-  const int bound = port == 0                              ? impl_->http.bind_to_any_port(host)
-                    : impl_->http.bind_to_port(host, port) ? port
-                                                           : -1;
-  check(bound > 0, "cannot listen on {}:{}: {}", host, port, std::strerror(errno));
-  // httplib 0.11 listens with a backlog of 5: a burst of connections (64 agents starting at once) overflows
-  // it and the kernel drops some, which then wait for a SYN retransmit or fail. Listening again on the
-  // bound socket raises the backlog.
-  check(listening >= 0 && ::listen(listening, SOMAXCONN) == 0, "cannot listen on {}:{}: {}", host, port,
-        std::strerror(errno));
-  return bound;
+  return impl_->http.bind(host, port);
 }
 
 void Server::run() {
-  if (!impl_->stopping) impl_->http.listen_after_bind();
+  if (!impl_->stopping) impl_->http.run();
 }
 
 void Server::stop() {

@@ -5,7 +5,8 @@
 // its prefix cache makes a request that extends an earlier conversation (an agent's tool loop re-sending
 // its history) prefill only its new tokens, and the turns it generated are kept (server/turn_memory.h) so a
 // re-sent turn renders to the sampled tokens. A client that hangs up cancels its generation, streaming or
-// not. Errors are in each API's shape (server/api_error.h).
+// not. Errors are in each API's shape (server/api_error.h). HTTP is server/http/: idle and slow connections
+// wait in one event loop, requests run on workers.
 #pragma once
 
 #include <cstddef>
@@ -14,6 +15,7 @@
 #include <memory>
 #include <string>
 
+#include "server/http/http_server.h"
 #include "session/loaded_model.h"
 #include "session/scheduler.h"
 
@@ -24,6 +26,7 @@ struct ServerOptions {
   session::TurnOptions defaults;  // dialect, thinking, sampling and max_tokens of requests that omit them
   int64_t max_context = 0;        // prompt + completion tokens; 0: the config's max_position_embeddings
   size_t max_body_bytes = 8u << 20;
+  http::ConnectionOptions connections;  // connection limit and read/write timeouts (server/http/http_server.h)
   StateStorage storage = StateStorage::kPaper;  // the sessions' KV storage
   session::SchedulerOptions scheduling;         // batch and queue bounds (its storage is `storage`)
   std::string api_key;  // non-empty: /v1/ requests must send it (x-api-key or Authorization: Bearer)

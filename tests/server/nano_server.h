@@ -108,8 +108,8 @@ inline Reply post(int port, const chat::Json& body, const std::string& path = "/
   return {res->status, chat::Json::parse(res->body)};
 }
 
-// Sends a request on a raw socket (a client that can hang up at any moment); returns the socket.
-inline int send_request(int port, const chat::Json& request, const std::string& path) {
+// A raw connection to the server (a client that can send anything, or hang up at any moment).
+inline int connect_to(int port) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   EXPECT_GE(fd, 0);
   sockaddr_in addr{};
@@ -117,6 +117,12 @@ inline int send_request(int port, const chat::Json& request, const std::string& 
   addr.sin_port = htons(static_cast<uint16_t>(port));
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  return fd;
+}
+
+// Sends a request on a raw socket; returns the socket.
+inline int send_request(int port, const chat::Json& request, const std::string& path) {
+  const int fd = connect_to(port);
   const std::string body = request.dump();
   const std::string all = fmt::format(
       "POST {} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"

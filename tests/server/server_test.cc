@@ -444,5 +444,37 @@ TEST(Server, CompletionsContinueRawPrompts) {
   EXPECT_EQ(bad.body["error"]["param"], "prompt[1]") << bad.body.dump();
 }
 
+// The HTTP layer's own refusals reach clients in the API's error shape: a connection over --max-connections
+// and a request whose headers do not come within --header-timeout.
+TEST(Server, SurplusAndSlowConnectionsAreRefusedInTheApiShape) {
+  REQUIRE_NANO();
+  ServerOptions options = serve_options({});
+  options.connections.max_connections = 2;
+  options.connections.header_timeout = std::chrono::milliseconds(300);
+  ScopedServer server(*s->model, options);
+  const int idle = connect_to(server.port);
+  const int slow = connect_to(server.port);
+  const std::string head = "POST /v1/messages HTTP/1.1\r\nHost: x\r\n";
+  ASSERT_EQ(::send(slow, head.data(), head.size(), 0), static_cast<ssize_t>(head.size()));
+  auto refused = client(server.port).Get("/health");
+  ASSERT_TRUE(refused) << httplib::to_string(refused.error());
+  EXPECT_EQ(refused->status, 503);
+  const Json body = Json::parse(refused->body, nullptr, false);
+  EXPECT_TRUE(body["error"]["type"].is_string()) << refused->body;
+  EXPECT_NE(body["error"]["message"].get<std::string>().find("limit of 2 connections"), std::string::npos)
+      << refused->body;
+  const std::string answer = read_to_end(slow);  // closed after its 408
+  EXPECT_NE(answer.find("HTTP/1.1 408"), std::string::npos) << answer;
+  EXPECT_NE(answer.find("headers did not arrive within 300 ms"), std::string::npos) << answer;
+  ::close(idle);
+  int status = 0;
+  for (int i = 0; i < 40 && status != 200; ++i) {
+    auto health = client(server.port).Get("/health");
+    status = health ? health->status : 0;
+    if (status != 200) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(status, 200);
+}
+
 }  // namespace
 }  // namespace baleen::server
