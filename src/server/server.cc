@@ -72,9 +72,11 @@ std::string error_message(const httplib::Request& req, const httplib::Response& 
   }
 }
 
-session::SchedulerOptions scheduler_options(const ServerOptions& options) {
+// The disk tier's entries are the loaded model's: its identity is known only once it is loaded.
+session::SchedulerOptions scheduler_options(const ServerOptions& options, const ModelIdentity& model) {
   session::SchedulerOptions o = options.scheduling;
   o.storage = options.storage;
+  if (o.disk) o.disk->model = model;
   return o;
 }
 
@@ -160,7 +162,7 @@ void Server::Impl::attach(session::LoadedModel& loaded) {
   if (options.max_context == 0) options.max_context = loaded.model().config().max_position_embeddings;
   check(options.max_context > 0,
         "the model's config.json has no max_position_embeddings: pass the context length explicitly");
-  engine = std::make_unique<Engine>(loaded, scheduler_options(options));
+  engine = std::make_unique<Engine>(loaded, scheduler_options(options, loaded.identity()));
   if (stopping) engine->scheduler.stop();
   ready = true;
 }
