@@ -85,6 +85,13 @@ int64_t unix_seconds() {
       .count();
 }
 
+// Stored responses live beside the cache entries in --state-dir.
+std::optional<std::filesystem::path> responses_file(const ServerOptions& options) {
+  if (!options.scheduling.disk) return std::nullopt;
+  std::filesystem::create_directories(options.scheduling.disk->dir);
+  return options.scheduling.disk->dir / "responses.log";
+}
+
 // What a streamed turn needs once the handler has returned.
 struct StreamJob {
   std::shared_ptr<session::TurnTicket> ticket;
@@ -107,7 +114,7 @@ struct Engine {
 };
 
 struct Server::Impl {
-  explicit Impl(ServerOptions opts) : options(std::move(opts)) {
+  explicit Impl(ServerOptions opts) : options(std::move(opts)), stored(responses_file(options)) {
     for (const auto& [alias, target] : options.model_aliases)
       check(target == options.model_name, "--model-alias {}={}: the served model is {}", alias, target,
             options.model_name);

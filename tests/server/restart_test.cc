@@ -19,7 +19,6 @@
 #include <fstream>
 #include <optional>
 #include <random>
-#include <regex>
 #include <sstream>
 #include <thread>
 
@@ -88,13 +87,13 @@ void spawn(Child& c, const std::vector<std::string>& extra, const fs::path& log)
 
 // Waits until the child serves; false when it exited first.
 bool wait_ready(Child& c) {
-  const std::regex listening(R"(listening at 127\.0\.0\.1:(\d+))");
+  const std::string listening = "listening at 127.0.0.1:";
   const auto deadline = Clock::now() + std::chrono::seconds(120);
   while (Clock::now() < deadline) {
     if (::waitpid(c.pid, nullptr, WNOHANG) != 0) return false;
-    std::smatch m;
     const std::string log = read_text(c.log);
-    if (c.port == 0 && std::regex_search(log, m, listening)) c.port = std::stoi(m[1]);
+    if (const size_t at = log.find(listening); c.port == 0 && at != std::string::npos)
+      c.port = std::atoi(log.c_str() + at + listening.size());
     if (c.port != 0) {
       httplib::Client client("127.0.0.1", c.port);
       if (auto res = client.Get("/health"); res && res->status == 200) return true;
@@ -289,6 +288,60 @@ TEST(ServerRestart, KilledAtRandomMomentsEveryEntryLoadsAndTheNextTurnResumesFro
               static_cast<long long>(turns), static_cast<long long>(resumed_turns), seconds);
   EXPECT_GE(killed, kills);
   EXPECT_GT(resumed_turns, 0);
+  fs::remove_all(tmp);
+}
+
+// Stored responses (/v1/responses with store: true) are in --state-dir too: a kill -9 keeps them, and a
+// log damaged before its tail is set aside (reported, renamed) rather than trusted.
+TEST(ServerRestart, StoredResponsesSurviveAKillAndADamagedLogIsSetAside) {
+  const fs::path nano = fs::path(BALEEN_SOURCE_DIR) / "models/baleen-nano/model-00001-of-00002.safetensors";
+  if (!fs::exists(tokenizer::default_tokenizer_path()) || !fs::exists(nano))
+    GTEST_SKIP() << "no tokenizer or unpacked baleen-nano (scripts/setup.sh)";
+  const fs::path tmp = fs::temp_directory_path() / fmt::format("baleen_restart_responses_{}", ::getpid());
+  fs::remove_all(tmp);
+  fs::create_directories(tmp);
+  const fs::path dir = tmp / "state";
+  const std::vector<std::string> args = {"--state-dir", dir.string()};
+  auto post = [](int port, const Json& body) {
+    httplib::Client client("127.0.0.1", port);
+    client.set_read_timeout(120);
+    const auto res = client.Post("/v1/responses", body.dump(), "application/json");
+    EXPECT_TRUE(res && res->status == 200) << (res ? res->body : "no answer");
+    return res && res->status == 200 ? Json::parse(res->body) : Json();
+  };
+  auto get = [](int port, const std::string& id) {
+    httplib::Client client("127.0.0.1", port);
+    const auto res = client.Get("/v1/responses/" + id);
+    return res ? std::pair(res->status, res->body) : std::pair(0, std::string());
+  };
+  std::string id, first;
+  {
+    Child server;
+    spawn(server, args, tmp / "first.log");
+    ASSERT_TRUE(wait_ready(server)) << read_text(server.log);
+    const Json r = post(server.port, {{"input", "Say hi."}, {"max_output_tokens", 8}, {"temperature", 0}});
+    id = r.value("id", "");
+    first = r.dump();
+  }  // killed
+  {
+    Child server;
+    spawn(server, args, tmp / "second.log");
+    ASSERT_TRUE(wait_ready(server)) << read_text(server.log);
+    const auto [status, body] = get(server.port, id);
+    EXPECT_EQ(status, 200) << body;
+    EXPECT_EQ(body, first);
+    post(server.port, {{"input", "And again."}, {"previous_response_id", id}, {"max_output_tokens", 8}});
+  }
+  std::string log = read_file(dir / "responses.log");
+  log[40] ^= 1;  // inside the first of two records: not a torn tail
+  std::ofstream(dir / "responses.log", std::ios::binary) << log;
+  Child server;
+  spawn(server, args, tmp / "third.log");
+  ASSERT_TRUE(wait_ready(server)) << read_text(server.log);
+  EXPECT_NE(read_text(server.log).find("renamed to"), std::string::npos) << read_text(server.log);
+  EXPECT_TRUE(fs::exists(dir / "responses.log.bad"));
+  EXPECT_EQ(get(server.port, id).first, 404);
+  server.kill_now();
   fs::remove_all(tmp);
 }
 
