@@ -13,11 +13,12 @@ constexpr const char* kFormat = "baleen-stored-response-1";
 
 Json message_json(const chat::Message& m) {
   Json calls = Json::array();
-  for (const chat::ToolCall& c : m.tool_calls) calls.push_back({{"id", c.id}, {"name", c.name}, {"arguments", c.arguments}});
-  return {{"role", static_cast<int>(m.role)},    {"content", m.content},
+  for (const chat::ToolCall& c : m.tool_calls)
+    calls.push_back({{"id", c.id}, {"name", c.name}, {"arguments", c.arguments}});
+  return {{"role", static_cast<int>(m.role)},         {"content", m.content},
           {"reasoning_content", m.reasoning_content}, {"tool_calls", calls},
-          {"tool_call_id", m.tool_call_id},     {"tools", m.tools},
-          {"response_format", m.response_format}, {"sampled", m.sampled}};
+          {"tool_call_id", m.tool_call_id},           {"tools", m.tools},
+          {"response_format", m.response_format},     {"sampled", m.sampled}};
 }
 
 chat::Message message_from(const Json& j) {
@@ -28,7 +29,8 @@ chat::Message message_from(const Json& j) {
   m.content = j.at("content").get<std::string>();
   m.reasoning_content = j.at("reasoning_content").get<std::string>();
   for (const Json& c : j.at("tool_calls"))
-    m.tool_calls.push_back({c.at("id").get<std::string>(), c.at("name").get<std::string>(), c.at("arguments")});
+    m.tool_calls.push_back(
+        {c.at("id").get<std::string>(), c.at("name").get<std::string>(), c.at("arguments")});
   m.tool_call_id = j.at("tool_call_id").get<std::string>();
   m.tools = j.at("tools");
   m.response_format = j.at("response_format");
@@ -71,7 +73,8 @@ ResponseStore::ResponseStore(const std::optional<std::filesystem::path>& file) {
     }
   }
   logged_ = log_->payloads().size();
-  log::info("stored responses: {} loaded from {} ({} records skipped)", stored_.size(), file_.string(), skipped);
+  log::info("stored responses: {} loaded from {} ({} records skipped)", stored_.size(), file_.string(),
+            skipped);
   if (logged_ > stored_.size()) compact();
 }
 
@@ -100,7 +103,8 @@ void ResponseStore::compact() {
   std::filesystem::remove(next);
   {
     trajectory::TrajectoryLog fresh = trajectory::TrajectoryLog::open(next);
-    for (const std::string& id : order_) fresh.append(record(id, stored_.at(id).response, stored_.at(id).history));
+    for (const std::string& id : order_)
+      fresh.append(record(id, stored_.at(id).response, stored_.at(id).history));
   }
   std::filesystem::rename(next, file_);
   log_.emplace(trajectory::TrajectoryLog::open(file_.string()));

@@ -45,7 +45,8 @@ CacheRecord decode_cache_record(std::string_view bytes, const StateSpec& spec, S
                                 const ModelIdentity& model, const std::string& what) {
   auto bad = [&](const std::string& why) { fail("cache record {}: {}", what, why); };
   if (bytes.size() < kHeaderBytes + 8 + 4) bad(fmt::format("truncated ({} bytes)", bytes.size()));
-  if (bytes.substr(0, sizeof kMagic) != std::string_view(kMagic, sizeof kMagic)) bad("not a baleen cache record");
+  if (bytes.substr(0, sizeof kMagic) != std::string_view(kMagic, sizeof kMagic))
+    bad("not a baleen cache record");
   if (const auto v = get<uint32_t>(bytes, 8); v != kCacheRecordVersion)
     bad(fmt::format("version {}, this build reads version {}", v, kCacheRecordVersion));
   if (crc32c(bytes.substr(0, bytes.size() - 4)) != get<uint32_t>(bytes, bytes.size() - 4))
@@ -64,8 +65,8 @@ CacheRecord decode_cache_record(std::string_view bytes, const StateSpec& spec, S
   record.conversation_end = flags & 1;
   record.tokens.resize(static_cast<size_t>(count));
   if (count > 0) std::memcpy(record.tokens.data(), bytes.data() + kHeaderBytes, ids_bytes);
-  record.image = decode_state_file(bytes.substr(kHeaderBytes + ids_bytes + 8, state_bytes), spec, storage, model,
-                                   what);
+  record.image =
+      decode_state_file(bytes.substr(kHeaderBytes + ids_bytes + 8, state_bytes), spec, storage, model, what);
   if (record.image.length != static_cast<int64_t>(count))
     bad(fmt::format("a state of {} tokens for {} token ids", record.image.length, count));
   return record;

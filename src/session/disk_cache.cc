@@ -88,10 +88,11 @@ void DiskCache::scan() {
       const std::string bytes = read_file(f.path());
       CacheRecord record = decode_cache_record(bytes, spec_, storage_, options_.model, f.path().string());
       const uint64_t key = hash_of(record.tokens);
-      check(f.path().filename() == file_of(key).filename(), "cache record {}: its token ids hash to {}", f.path().string(),
-            file_of(key).filename().string());
+      check(f.path().filename() == file_of(key).filename(), "cache record {}: its token ids hash to {}",
+            f.path().string(), file_of(key).filename().string());
       std::string text = record.conversation_end ? text_of(record.tokens) : std::string();
-      found.push_back({f.last_write_time(), key,
+      found.push_back({f.last_write_time(),
+                       key,
                        {std::move(record.tokens), std::move(text), static_cast<int64_t>(bytes.size()), {}}});
     } catch (const Error& e) {
       log::warn("state dir: skipped: {}", e.what());
@@ -111,7 +112,8 @@ void DiskCache::put(CacheRecord record) {
   {
     std::lock_guard lock(mutex_);
     if (queued_.contains(key)) return;
-    if (const auto it = entries_.find(key); it != entries_.end() && it->second.tokens == record.tokens) return;
+    if (const auto it = entries_.find(key); it != entries_.end() && it->second.tokens == record.tokens)
+      return;
     if (queue_.size() >= kMaxQueued) {
       log::warn("state dir: {} entries wait for the disk; one of {} tokens is not written", queue_.size(),
                 record.tokens.size());
@@ -208,12 +210,14 @@ std::optional<CacheRecord> DiskCache::longest(const std::vector<int32_t>& prompt
     try {
       CacheRecord record =
           decode_cache_record(read_file(file), spec_, storage_, options_.model, file.string());
-      check(record.tokens.size() <= prompt.size() && std::equal(record.tokens.begin(), record.tokens.end(), prompt.begin()),
+      check(record.tokens.size() <= prompt.size() &&
+                std::equal(record.tokens.begin(), record.tokens.end(), prompt.begin()),
             "cache record {}: holds other tokens than it was indexed with", file.string());
       std::error_code ec;
       fs::last_write_time(file, fs::file_time_type::clock::now(), ec);  // its LRU place survives a restart
       std::lock_guard lock(mutex_);
-      if (const auto e = entries_.find(*key); e != entries_.end()) lru_.splice(lru_.begin(), lru_, e->second.lru);
+      if (const auto e = entries_.find(*key); e != entries_.end())
+        lru_.splice(lru_.begin(), lru_, e->second.lru);
       return record;
     } catch (const Error& e) {
       // Evicted since (gone), or changed on disk since it was verified: either way not used.

@@ -37,7 +37,8 @@ struct DiskCacheOptions {
 class DiskCache {
  public:
   // Scans `options.dir` (Error when it cannot be created or read). Borrows the tokenizer.
-  DiskCache(DiskCacheOptions options, StateSpec spec, StateStorage storage, const tokenizer::Tokenizer& tokenizer);
+  DiskCache(DiskCacheOptions options, StateSpec spec, StateStorage storage,
+            const tokenizer::Tokenizer& tokenizer);
   ~DiskCache();  // writes what is queued, then stops the writer
   DiskCache(const DiskCache&) = delete;
   DiskCache& operator=(const DiskCache&) = delete;

@@ -6,6 +6,7 @@
 // uninterrupted server without a state dir gives. BALEEN_RESTART_KILLS (default 20) and
 // BALEEN_RESTART_SEED reproduce a run.
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <signal.h>
@@ -21,8 +22,6 @@
 #include <random>
 #include <sstream>
 #include <thread>
-
-#include <fmt/format.h>
 
 #include "chat/conversation.h"
 #include "core/durable_file.h"
@@ -69,7 +68,8 @@ struct Child {
 };
 
 void spawn(Child& c, const std::vector<std::string>& extra, const fs::path& log) {
-  std::vector<std::string> args = {BALEEN_BINARY, "serve", "--port", "0", "--threads", "2", "--max-context", "4096"};
+  std::vector<std::string> args = {BALEEN_BINARY, "serve", "--port",        "0",
+                                   "--threads",   "2",     "--max-context", "4096"};
   args.insert(args.end(), extra.begin(), extra.end());
   c.log = log;
   c.pid = ::fork();
@@ -163,13 +163,15 @@ int64_t longest_prefix(const DirSnapshot& s, const std::vector<int32_t>& prompt)
 // An agent-like session: a system prompt, then tool results the agent appends after each answer.
 std::string system_text(int session) {
   std::string s = fmt::format("You are agent {} working in a repository. ", session);
-  for (int i = 0; i < 12; ++i) s += fmt::format("Rule {}: keep every change small and test it before moving on. ", i);
+  for (int i = 0; i < 12; ++i)
+    s += fmt::format("Rule {}: keep every change small and test it before moving on. ", i);
   return s;
 }
 
 std::string tool_result(int session, int turn) {
-  return fmt::format("\nTool result {}.{}: the file src/module_{}.cc has {} lines; the build printed {} warnings.\n",
-                     session, turn, turn, 100 + 17 * turn + session, turn % 3);
+  return fmt::format(
+      "\nTool result {}.{}: the file src/module_{}.cc has {} lines; the build printed {} warnings.\n",
+      session, turn, turn, 100 + 17 * turn + session, turn % 3);
 }
 
 // The turns of every session, each prompt built from the answers before it (the uninterrupted server's).
@@ -250,8 +252,8 @@ TEST(ServerRestart, KilledAtRandomMomentsEveryEntryLoadsAndTheNextTurnResumesFro
       turn_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
       ASSERT_TRUE(a.ok) << read_text(server.log);
       EXPECT_EQ(a.text, script.answers[next]) << "turn " << next;
-      EXPECT_EQ(a.cached_tokens, longest_prefix(before, prompt)) << "turn " << next << " of " << prompt.size()
-                                                                 << " tokens";
+      EXPECT_EQ(a.cached_tokens, longest_prefix(before, prompt))
+          << "turn " << next << " of " << prompt.size() << " tokens";
       resumed_turns += a.cached_tokens > 0;
       ++turns;
       next = (next + 1) % script.prompts.size();
@@ -269,7 +271,8 @@ TEST(ServerRestart, KilledAtRandomMomentsEveryEntryLoadsAndTheNextTurnResumesFro
     const auto at = sent + std::chrono::microseconds(rng() % static_cast<uint64_t>(turn_ms * 1500 + 1));
     while (Clock::now() - sent < std::chrono::seconds(60)) {
       if (way == KillAt::kInTurn && Clock::now() >= at) break;
-      if (way == KillAt::kOnWrite && (unfinished_write(dir) || answered)) break;  // answered: its writes came and went between two looks
+      if (way == KillAt::kOnWrite && (unfinished_write(dir) || answered))
+        break;  // answered: its writes came and went between two looks
       std::this_thread::sleep_for(std::chrono::microseconds(100));
     }
     server.kill_now();
@@ -283,9 +286,10 @@ TEST(ServerRestart, KilledAtRandomMomentsEveryEntryLoadsAndTheNextTurnResumesFro
     }
   }
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  std::printf("%lld kills (%lld left an unfinished write), %lld turns, %lld first turns resumed from disk, %.1f s\n",
-              static_cast<long long>(killed), static_cast<long long>(kills_mid_write),
-              static_cast<long long>(turns), static_cast<long long>(resumed_turns), seconds);
+  std::printf(
+      "%lld kills (%lld left an unfinished write), %lld turns, %lld first turns resumed from disk, %.1f s\n",
+      static_cast<long long>(killed), static_cast<long long>(kills_mid_write), static_cast<long long>(turns),
+      static_cast<long long>(resumed_turns), seconds);
   EXPECT_GE(killed, kills);
   EXPECT_GT(resumed_turns, 0);
   fs::remove_all(tmp);

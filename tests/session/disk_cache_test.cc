@@ -50,7 +50,9 @@ class DiskCacheTest : public ::testing::Test {
     model.forward(std::span(ids).first(static_cast<size_t>(n)), s, LogitRows::kNone);
     return {{ids.begin(), ids.begin() + n}, conversation_end, backend->export_state(s.id())};
   }
-  std::string bytes_of(const CacheRecord& r) { return encode_cache_record(r, spec, StateStorage::kPaper, identity); }
+  std::string bytes_of(const CacheRecord& r) {
+    return encode_cache_record(r, spec, StateStorage::kPaper, identity);
+  }
   std::vector<fs::path> files(std::string_view ext) {
     std::vector<fs::path> out;
     for (const fs::directory_entry& f : fs::directory_iterator(dir))
@@ -106,10 +108,10 @@ TEST_F(DiskCacheTest, DamagedOrForeignFilesAreReportedAndSkippedAndAnUnfinishedW
   const uint32_t crc = crc32c(std::string_view(old_version).substr(0, old_version.size() - 4));
   std::memcpy(old_version.data() + old_version.size() - 4, &crc, 4);
   const std::map<std::string, std::string> bad = {{"truncated", bytes.substr(0, bytes.size() / 3)},
-                                                 {"flipped", flipped},
-                                                 {"old_version", old_version},
-                                                 {"garbage", std::string(300, 'x')},
-                                                 {"empty", ""}};
+                                                  {"flipped", flipped},
+                                                  {"old_version", old_version},
+                                                  {"garbage", std::string(300, 'x')},
+                                                  {"empty", ""}};
   for (const auto& [name, content] : bad) write(dir / (name + ".entry"), content);
   write(dir / "0123456789abcdef.entry", bytes);  // a valid record under another name
   write(dir / "0000000000000000.entry.tmp", bytes.substr(0, 100));
