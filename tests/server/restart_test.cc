@@ -223,7 +223,8 @@ TEST(ServerRestart, KilledAtRandomMomentsEveryEntryLoadsAndTheNextTurnResumesFro
 
   const auto start = Clock::now();
   size_t next = 0;  // the turn to send
-  int64_t killed = 0, kills_mid_write = 0, resumed_turns = 0, turns = 0;
+  int64_t killed = 0, resumed_turns = 0, turns = 0;
+  int64_t kills_starting = 0, kills_mid_turn = 0, kills_mid_write = 0;  // the last two may overlap
   double turn_ms = 200;  // a turn's wall time, measured as it goes
   const std::vector<std::string> args = {"--state-dir", dir.string(), "--cache-disk", kCacheDisk};
   for (int64_t run = 0; killed < kills; ++run) {
@@ -236,6 +237,7 @@ TEST(ServerRestart, KilledAtRandomMomentsEveryEntryLoadsAndTheNextTurnResumesFro
       std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 400));
       server.kill_now();
       ++killed;
+      ++kills_starting;
       continue;
     }
     ASSERT_TRUE(wait_ready(server)) << read_text(server.log);
@@ -279,6 +281,7 @@ TEST(ServerRestart, KilledAtRandomMomentsEveryEntryLoadsAndTheNextTurnResumesFro
     client.join();
     ++killed;
     kills_mid_write += unfinished_write(dir);
+    kills_mid_turn += !answer.ok;
     if (answer.ok) {  // it ended before the kill: the answer counts
       EXPECT_EQ(answer.text, script.answers[next]) << "turn " << next;
       ++turns;
@@ -287,11 +290,17 @@ TEST(ServerRestart, KilledAtRandomMomentsEveryEntryLoadsAndTheNextTurnResumesFro
   }
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   std::printf(
-      "%lld kills (%lld left an unfinished write), %lld turns, %lld first turns resumed from disk, %.1f s\n",
-      static_cast<long long>(killed), static_cast<long long>(kills_mid_write), static_cast<long long>(turns),
-      static_cast<long long>(resumed_turns), seconds);
+      "%lld kills: %lld starting, %lld before the answer, %lld left an unfinished write; %lld turns, %lld "
+      "first "
+      "turns resumed from disk, %.1f s\n",
+      static_cast<long long>(killed), static_cast<long long>(kills_starting),
+      static_cast<long long>(kills_mid_turn), static_cast<long long>(kills_mid_write),
+      static_cast<long long>(turns), static_cast<long long>(resumed_turns), seconds);
   EXPECT_GE(killed, kills);
   EXPECT_GT(resumed_turns, 0);
+  // The moments the loop is for came (each is likely many times over in 20 kills).
+  EXPECT_GT(kills_mid_turn, 0);
+  EXPECT_GT(kills_mid_write, 0);
   fs::remove_all(tmp);
 }
 
