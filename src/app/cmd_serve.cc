@@ -143,8 +143,9 @@ void add_serve_command(CLI::App& app) {
          "preempted (parked, then recomputed); 0: no bound")
       ->capture_default_str();
   cmd->add_option("--state-dir", opts->state_dir,
-                  "directory where prefix cache entries are kept across restarts (each prompt's and "
-                  "conversation's end; docs/SERVER.md); default: none, the cache is in memory only");
+                  "directory where prefix cache entries (each prompt's end, its deepest 128-token boundary, "
+                  "each conversation's end) and stored responses are kept across restarts (docs/SERVER.md); "
+                  "default: none, both are in memory only");
   cmd->add_option("--cache-disk", opts->cache_disk_bytes,
                   "bytes of --state-dir entries beyond which the least recently used are deleted (suffixes "
                   "KiB, MiB, GiB...); 0: no bound")
