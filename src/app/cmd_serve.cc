@@ -32,6 +32,8 @@ struct Options {
   session::SchedulerOptions scheduling;
   int64_t cache_memory_mib = 2048;
   int64_t state_memory_mib = 0;
+  std::string state_dir;
+  int64_t cache_disk_bytes = int64_t{16} << 30;
 };
 
 std::chrono::milliseconds from_seconds(double seconds, const char* option) {
@@ -74,6 +76,7 @@ void run(const Options& o) {
   session::SchedulerOptions scheduling = o.scheduling;
   scheduling.cache.max_bytes = o.cache_memory_mib << 20;
   scheduling.max_state_bytes = o.state_memory_mib << 20;
+  if (!o.state_dir.empty()) scheduling.disk = session::DiskCacheOptions{o.state_dir, o.cache_disk_bytes, {}};
   server::Server server({.model_name = o.served_name.empty() ? dir.filename().string() : o.served_name,
                          .defaults = o.chat.turn_options(),
                          .max_context = o.max_context,
@@ -172,6 +175,15 @@ void add_serve_command(CLI::App& app) {
          "--state-memory", opts->state_memory_mib,
          "MiB of session state beyond which, once the cache is evicted, the generations admitted last are "
          "preempted (parked, then recomputed); 0: no bound")
+      ->capture_default_str();
+  cmd->add_option("--state-dir", opts->state_dir,
+                  "directory where prefix cache entries (each prompt's end, its deepest 128-token boundary, "
+                  "each conversation's end) and stored responses are kept across restarts (docs/SERVER.md); "
+                  "default: none, both are in memory only");
+  cmd->add_option("--cache-disk", opts->cache_disk_bytes,
+                  "bytes of --state-dir entries beyond which the least recently used are deleted (suffixes "
+                  "KiB, MiB, GiB...); 0: no bound")
+      ->transform(CLI::AsSizeValue(false))
       ->capture_default_str();
   cmd->callback([opts] { run(*opts); });
 }

@@ -1,14 +1,9 @@
 #include "engine/state_file.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
 #include "core/crc32c.h"
+#include "core/durable_file.h"
 #include "core/error.h"
 
 namespace baleen {
@@ -205,52 +200,15 @@ StateImage decode_state_file(std::string_view bytes, const StateSpec& spec, Stat
   return image;
 }
 
-namespace {
-
-void write_all(int fd, const std::string& data, const std::string& what) {
-  size_t done = 0;
-  while (done < data.size()) {
-    const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    check(n > 0, "{}: write failed: {}", what, std::strerror(errno));
-    done += static_cast<size_t>(n);
-  }
-}
-
-}  // namespace
-
 void save_state(const std::filesystem::path& file, const SessionState& state, const Model& model,
                 const ModelIdentity& identity) {
   const StateSpec spec = state_spec(model.config(), state.storage());
-  const std::string data = encode_state_file(state.backend().export_state(state.id()), spec, state.storage(), identity);
-  const std::filesystem::path tmp = file.string() + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  check(fd >= 0, "{}: cannot create: {}", tmp.string(), std::strerror(errno));
-  try {
-    write_all(fd, data, tmp.string());
-    check(::fdatasync(fd) == 0, "{}: fdatasync failed: {}", tmp.string(), std::strerror(errno));
-  } catch (...) {
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    throw;
-  }
-  ::close(fd);
-  check(::rename(tmp.c_str(), file.c_str()) == 0, "{}: rename failed: {}", file.string(), std::strerror(errno));
-  const std::filesystem::path dir = file.has_parent_path() ? file.parent_path() : ".";
-  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {  // the rename itself reaches the disk
-    ::fsync(dfd);
-    ::close(dfd);
-  }
+  write_file_durably(file, encode_state_file(state.backend().export_state(state.id()), spec, state.storage(), identity));
 }
 
 SessionState load_state(const std::filesystem::path& file, Model& model, StateStorage storage,
                         const ModelIdentity& identity) {
-  std::ifstream in(file, std::ios::binary);
-  check(in.good(), "state file {}: cannot open", file.string());
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  const std::string bytes = buffer.str();
+  const std::string bytes = read_file(file);
   const StateSpec spec = state_spec(model.config(), storage);
   const StateImage image = decode_state_file(bytes, spec, storage, identity, file.string());
   Backend& backend = model.backend();

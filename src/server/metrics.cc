@@ -85,6 +85,12 @@ std::string metrics_text(const RequestCounts& requests, const session::Scheduler
          s.cache_evictions);
   single(out, "baleen_prefix_cache_entries", "gauge", "Session states kept for prefix reuse.",
          s.cache_entries);
+  single(out, "baleen_prefix_cache_disk_entries", "gauge", "Session states kept on disk (--state-dir).",
+         s.disk_entries);
+  single(out, "baleen_prefix_cache_disk_bytes", "gauge", "Bytes of the entry files on disk (--state-dir).",
+         s.disk_bytes);
+  single(out, "baleen_prefix_cache_disk_evictions_total", "counter",
+         "Entry files deleted to stay within --cache-disk.", s.disk_evictions);
   histogram(out, "baleen_batch_size", "Sequences fed per batched forward pass.", s.batch_size);
   histogram(out, "baleen_step_seconds", "One batched forward pass and its sampling.", s.step_seconds);
   histogram(out, "baleen_time_to_first_token_seconds", "From submission to the first sampled token.",

@@ -68,15 +68,24 @@ std::string method_error(const HttpRequest& req, std::string_view allowed) {
   return fmt::format("Method {} is not allowed on {} (use {})", req.method, req.path, allowed);
 }
 
-session::SchedulerOptions scheduler_options(const ServerOptions& options) {
+// The disk tier's entries are the loaded model's: its identity is known only once it is loaded.
+session::SchedulerOptions scheduler_options(const ServerOptions& options, const ModelIdentity& model) {
   session::SchedulerOptions o = options.scheduling;
   o.storage = options.storage;
+  if (o.disk) o.disk->model = model;
   return o;
 }
 
 int64_t unix_seconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
+}
+
+// Stored responses live beside the cache entries in --state-dir.
+std::optional<std::filesystem::path> responses_file(const ServerOptions& options) {
+  if (!options.scheduling.disk) return std::nullopt;
+  std::filesystem::create_directories(options.scheduling.disk->dir);
+  return options.scheduling.disk->dir / "responses.log";
 }
 
 // What a streamed turn needs once the handler has returned.
@@ -112,6 +121,7 @@ http::HttpServerOptions http_options(const ServerOptions& options) {
 struct Server::Impl {
   explicit Impl(ServerOptions opts)
       : options(std::move(opts)),
+        stored(responses_file(options)),
         http(
             http_options(options),
             [this](const HttpRequest& req, const http::Connection& client) { return handle(req, client); },
@@ -168,7 +178,7 @@ void Server::Impl::attach(session::LoadedModel& loaded) {
   if (options.max_context == 0) options.max_context = loaded.model().config().max_position_embeddings;
   check(options.max_context > 0,
         "the model's config.json has no max_position_embeddings: pass the context length explicitly");
-  engine = std::make_unique<Engine>(loaded, scheduler_options(options));
+  engine = std::make_unique<Engine>(loaded, scheduler_options(options, loaded.identity()));
   if (stopping) engine->scheduler.stop();
   ready = true;
 }

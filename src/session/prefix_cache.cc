@@ -30,7 +30,7 @@ struct PrefixCache::Node {
 };
 
 PrefixCache::PrefixCache(Model& model, const tokenizer::Tokenizer& tokenizer, StateStorage storage,
-                         CacheLimits limits)
+                         CacheLimits limits, const std::optional<DiskCacheOptions>& disk)
     : model_(model),
       tokenizer_(tokenizer),
       storage_(storage),
@@ -39,6 +39,7 @@ PrefixCache::PrefixCache(Model& model, const tokenizer::Tokenizer& tokenizer, St
       root_(std::make_unique<Node>()) {
   check(limits_.max_entries >= 1, "prefix cache: max_entries must be >= 1");
   check(limits_.max_bytes >= 0, "prefix cache: max_bytes must be >= 0, got {}", limits_.max_bytes);
+  if (disk) disk_ = std::make_unique<DiskCache>(*disk, state_spec(model.config(), storage), storage, tokenizer);
 }
 
 PrefixCache::~PrefixCache() = default;
@@ -59,26 +60,48 @@ PrefixCache::Start PrefixCache::start(const std::vector<int32_t>& prompt) {
     n = it->second.get();
     d += c.edge.size();
   }
-  Start start{best ? best->state->fork() : model_.new_session(storage_), 0, {}};
-  if (best) {
-    start.reused = best->depth;
-    lru_.splice(lru_.begin(), lru_, best->lru);
-  }
+  std::optional<CacheRecord> found = disk_ ? disk_->longest(prompt, best ? best->depth : 0) : std::nullopt;
+  auto begin = [&]() -> Start {
+    if (found) {  // deeper on disk than in memory: imported, and kept in memory for the turns that follow
+      SessionState loaded(model_.backend(),
+                          model_.backend().import_state(state_spec(model_.config(), storage_), found->image),
+                          storage_, found->image.length);
+      Start s{loaded.fork(), loaded.length(), {}};
+      keep(place(found->tokens), std::move(loaded));
+      return s;
+    }
+    if (best) {
+      lru_.splice(lru_.begin(), lru_, best->lru);
+      return {best->state->fork(), best->depth, {}};
+    }
+    return {model_.new_session(storage_), 0, {}};
+  };
+  Start start = begin();
   const auto last = static_cast<int64_t>(prompt.size()) - 1;
   for (int64_t b = (start.reused / granularity_ + 1) * granularity_; b <= last; b += granularity_)
     start.checkpoints.push_back(b);
   return start;
 }
 
-void PrefixCache::add(const std::vector<int32_t>& tokens, SessionState state, bool conversation_end) {
+void PrefixCache::add(const std::vector<int32_t>& tokens, SessionState state, Kept kept) {
   if (tokens.empty()) return;
   check(state.length() == static_cast<int64_t>(tokens.size()),
         "prefix cache: a state of {} tokens kept as {}", state.length(), tokens.size());
+  const bool conversation_end = kept == Kept::kConversationEnd;
   std::string text;
   if (conversation_end)
     for (const int32_t id : tokens) text += tokenizer_.token_bytes(static_cast<uint32_t>(id));
+  // Exported here, on the model's thread; written by the disk tier's own.
+  if (disk_ && kept != Kept::kBoundary && !disk_->holds(tokens))
+    disk_->put({tokens, conversation_end, state.backend().export_state(state.id())});
   std::lock_guard lock(mutex_);
-  // The node at exactly `tokens`, splitting the edge it falls inside.
+  Node& n = place(tokens);
+  if (conversation_end) n.text = std::move(text);
+  keep(n, std::move(state));
+}
+
+// The node at exactly `tokens`, splitting the edge it falls inside. Under mutex_.
+PrefixCache::Node& PrefixCache::place(const std::vector<int32_t>& tokens) {
   Node* n = root_.get();
   for (size_t d = 0; d < tokens.size();) {
     std::unique_ptr<Node>& slot = n->children[tokens[d]];
@@ -87,8 +110,7 @@ void PrefixCache::add(const std::vector<int32_t>& tokens, SessionState state, bo
       slot->parent = n;
       slot->edge.assign(tokens.begin() + static_cast<ptrdiff_t>(d), tokens.end());
       slot->depth = static_cast<int64_t>(tokens.size());
-      n = slot.get();
-      break;
+      return *slot;
     }
     const std::vector<int32_t>& edge = slot->edge;
     const size_t m = static_cast<size_t>(
@@ -109,14 +131,18 @@ void PrefixCache::add(const std::vector<int32_t>& tokens, SessionState state, bo
     n = slot.get();
     d += m;
   }
-  if (conversation_end) n->text = std::move(text);
-  if (n->state) {
-    lru_.splice(lru_.begin(), lru_, n->lru);
+  return *n;
+}
+
+// `node` becomes the most recently used entry, holding `state` unless it holds one already. Under mutex_.
+void PrefixCache::keep(Node& node, SessionState state) {
+  if (node.state) {
+    lru_.splice(lru_.begin(), lru_, node.lru);
     return;
   }
-  n->state = std::move(state);
-  lru_.push_front(n);
-  n->lru = lru_.begin();
+  node.state = std::move(state);
+  lru_.push_front(&node);
+  node.lru = lru_.begin();
   evict();
 }
 
@@ -174,10 +200,14 @@ std::vector<int32_t> PrefixCache::text_tokens(std::string_view text) const {
         best = n;
       for (const auto& [first, child] : n->children) todo.push_back(child.get());
     }
-    if (best) {
+    auto [on_disk, disk_text] = disk_ ? disk_->longest_text(text) : std::pair<std::vector<int32_t>, size_t>();
+    if (best && best->text.size() >= disk_text) {
       for (const Node* n = best; n != root_.get(); n = n->parent)
         prompt.insert(prompt.begin(), n->edge.begin(), n->edge.end());
       tail.remove_prefix(best->text.size());
+    } else if (disk_text > 0) {
+      prompt = std::move(on_disk);
+      tail.remove_prefix(disk_text);
     }
   }
   const std::vector<uint32_t> ids = tokenizer_.encode(tail);

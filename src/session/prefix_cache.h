@@ -6,8 +6,11 @@
 // boundaries in turn), every turn gets a state of its own (entry pages shared by reference) and the entry
 // stays. Least recently used states are evicted beyond max_entries or while the backend's state memory
 // exceeds max_bytes. A prompt whose *text* extends a conversation end's text is tokenized as that end's
-// tokens plus the new tail (text_tokens), so re-sending a sampled turn costs no prefill. Thread-safe; the
-// states are created, forked and destroyed on the calling thread, which must be the one running the model.
+// tokens plus the new tail (text_tokens), so re-sending a sampled turn costs no prefill. With a disk tier
+// (session/disk_cache.h) every prompt end and conversation end is also written to disk, and a prompt whose
+// deepest prefix is on disk only (after a restart, or evicted from memory) resumes from there. Thread-safe;
+// the states are created, forked, imported and exported on the calling thread, which must be the one
+// running the model.
 #pragma once
 
 #include <cstddef>
@@ -22,6 +25,7 @@
 #include <vector>
 
 #include "engine/model.h"
+#include "session/disk_cache.h"
 #include "tokenizer/tokenizer.h"
 
 namespace baleen::session {
@@ -37,8 +41,15 @@ int64_t cache_granularity(const Config& config);
 
 class PrefixCache {
  public:
-  // Borrows both.
-  PrefixCache(Model& model, const tokenizer::Tokenizer& tokenizer, StateStorage storage, CacheLimits limits);
+  // What a kept state is: a resume boundary inside a prompt (the deepest one apart), a prompt's end, or a
+  // conversation's end (whose text text_tokens() matches). All but the shallower boundaries go to the disk
+  // tier: exporting a state copies all of it, so a copy at every boundary would cost the engine thread time
+  // quadratic in the length; the deepest boundary is what the same prompt resumes from after a restart.
+  enum class Kept { kBoundary, kDeepestBoundary, kPromptEnd, kConversationEnd };
+
+  // Borrows both. `disk`: the disk tier's directory, scanned now (Error when it cannot be used).
+  PrefixCache(Model& model, const tokenizer::Tokenizer& tokenizer, StateStorage storage, CacheLimits limits,
+              const std::optional<DiskCacheOptions>& disk = std::nullopt);
   ~PrefixCache();
 
   struct Start {
@@ -51,8 +62,8 @@ class PrefixCache {
   // Where `prompt` (at least one token) starts.
   Start start(const std::vector<int32_t>& prompt);
   // Keeps `state`, which holds `tokens`, as the most recently used entry (an entry of the same tokens is
-  // only touched). `conversation_end`: its text is matched by text_tokens().
-  void add(const std::vector<int32_t>& tokens, SessionState state, bool conversation_end);
+  // only touched).
+  void add(const std::vector<int32_t>& tokens, SessionState state, Kept kept);
   // Text tokenized as a prompt: the tokens of the longest conversation end whose text it extends, then the
   // rest encoded.
   std::vector<int32_t> text_tokens(std::string_view text) const;
@@ -64,9 +75,12 @@ class PrefixCache {
   int64_t granularity() const { return granularity_; }
   size_t entries() const;
   int64_t evictions() const;
+  const DiskCache* disk() const { return disk_.get(); }
 
  private:
   struct Node;
+  Node& place(const std::vector<int32_t>& tokens);
+  void keep(Node& node, SessionState state);
   void evict();
   void drop_state(Node& node);
 
@@ -79,6 +93,7 @@ class PrefixCache {
   std::unique_ptr<Node> root_;
   std::list<Node*> lru_;  // the nodes holding a state, most recently used first
   int64_t evictions_ = 0;
+  std::unique_ptr<DiskCache> disk_;
 };
 
 }  // namespace baleen::session

@@ -103,7 +103,9 @@ bool RunningTurn::after_step() {
   SessionState& state = start_.state;
   std::vector<int64_t>& checkpoints = start_.checkpoints;
   if (next_checkpoint_ < checkpoints.size() && state.length() == checkpoints[next_checkpoint_]) {
-    cache_.add({path_.begin(), path_.begin() + state.length()}, state.fork(), false);
+    const bool deepest = next_checkpoint_ + 1 == checkpoints.size();
+    cache_.add({path_.begin(), path_.begin() + state.length()}, state.fork(),
+               deepest ? PrefixCache::Kept::kDeepestBoundary : PrefixCache::Kept::kBoundary);
     ++next_checkpoint_;
     sequence_->set_checkpoint(next_checkpoint_ < checkpoints.size() ? checkpoints[next_checkpoint_] : 0);
   }
@@ -111,7 +113,7 @@ bool RunningTurn::after_step() {
   ++result_.completion_tokens;
   // The state holds exactly the prompt: kept for a next turn that re-renders this answer differently
   // (dropped reasoning) and so extends only the prompt.
-  if (result_.completion_tokens == 1) cache_.add(prompt_, state.fork(), false);
+  if (result_.completion_tokens == 1) cache_.add(prompt_, state.fork(), PrefixCache::Kept::kPromptEnd);
   const int32_t next = sequence_->sampled().back();
   if (static_cast<uint32_t>(next) == eos_) return true;
   std::string piece;
@@ -167,7 +169,7 @@ void RunningTurn::keep_state() {
   std::vector<int32_t> held = prompt_;
   held.insert(held.end(), sequence_->sampled().begin(), sequence_->sampled().end());
   held.resize(static_cast<size_t>(start_.state.length()));
-  cache_.add(std::move(held), std::move(start_.state), true);
+  cache_.add(std::move(held), std::move(start_.state), PrefixCache::Kept::kConversationEnd);
 }
 
 }  // namespace baleen::session

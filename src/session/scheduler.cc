@@ -63,7 +63,7 @@ Scheduler::Scheduler(Model& model, const tokenizer::Tokenizer& tokenizer, Schedu
     : model_(model),
       tokenizer_(tokenizer),
       options_(options),
-      cache_(model, tokenizer, options.storage, options.cache),
+      cache_(model, tokenizer, options.storage, options.cache, options.disk),
       generator_(model) {
   check(options_.max_running >= 1, "max_running must be >= 1, got {}", options_.max_running);
   check(options_.max_waiting >= 0, "max_waiting must be >= 0, got {}", options_.max_waiting);
@@ -123,6 +123,11 @@ SchedulerStats Scheduler::stats() const {
   SchedulerStats s = stats_;
   s.cache_entries = static_cast<int64_t>(cache_.entries());
   s.cache_evictions = cache_.evictions();
+  if (const DiskCache* disk = cache_.disk()) {
+    s.disk_entries = static_cast<int64_t>(disk->entries());
+    s.disk_bytes = disk->bytes();
+    s.disk_evictions = disk->evictions();
+  }
   return s;
 }
 

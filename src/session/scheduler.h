@@ -35,6 +35,7 @@ struct SchedulerOptions {
   int64_t max_waiting = 64;   // turns queued behind them; more are refused (QueueFull)
   int64_t step_tokens = 512;  // tokens one forward feeds at most (decode tokens always go in)
   CacheLimits cache;          // prefix cache bounds (session/prefix_cache.h)
+  std::optional<DiskCacheOptions> disk;  // the prefix cache's disk tier (--state-dir), when set
   // Session state memory (running turns and cache together) beyond which the cache is evicted and then the
   // turns admitted last are preempted (parked, recomputed when resumed); 0: no bound.
   int64_t max_state_bytes = 0;
@@ -84,6 +85,7 @@ struct SchedulerStats {
   int64_t completed = 0, interrupted = 0, failed = 0, rejected = 0, preemptions = 0;
   int64_t state_bytes = 0;  // the backend's session state memory (pages shared by forks counted once)
   int64_t cache_entries = 0, cache_evictions = 0;
+  int64_t disk_entries = 0, disk_bytes = 0, disk_evictions = 0;  // the cache's disk tier
   Histogram batch_size{{1, 2, 4, 8, 16, 32, 64, 128}};  // sequences per forward
   Histogram step_seconds{
       {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1}};  // one forward + sampling
