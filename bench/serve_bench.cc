@@ -7,7 +7,7 @@
 // to first delta, the mean sequences per batched step and step time, and the prompt tokens prefilled (from
 // /metrics).
 //   serve_bench [--model DIR] [--streams 1,16,64] [--seconds 10] [--max-tokens 64] [--repeat 3]
-//               [--threads 2] [--step-tokens 512]
+//               [--threads 2] [--step-tokens 512] [--backend cpu|cuda]
 #include <httplib.h>
 
 #include <algorithm>
@@ -37,6 +37,7 @@ struct Args {
   double seconds = 10;
   int64_t max_tokens = 64, repeat = 3, step_tokens = 512;
   unsigned threads = 2;
+  std::string backend = "cpu";
 };
 
 std::vector<int64_t> numbers(const std::string& text) {
@@ -66,6 +67,8 @@ Args parse_args(int argc, char** argv) {
       a.threads = static_cast<unsigned>(std::stoul(value));
     else if (flag == "--step-tokens")
       a.step_tokens = std::stoll(value);
+    else if (flag == "--backend")
+      a.backend = value;
     else
       throw Error(fmt::format("unknown option {}", flag));
   }
@@ -202,7 +205,7 @@ Run run(int port, int64_t streams, const Args& a, int64_t round) {
 int bench_main(int argc, char** argv) {
   const Args a = parse_args(argc, argv);
   session::LoadedModel model(a.model, tokenizer::default_tokenizer_path(),
-                             session::ModelOptions{.threads = a.threads});
+                             session::ModelOptions{.backend = a.backend, .threads = a.threads});
   server::ServerOptions options;
   options.model_name = "baleen-nano";
   options.scheduling.max_running = *std::max_element(a.streams.begin(), a.streams.end());
