@@ -300,6 +300,8 @@ class Client:
             if "retry-after" not in headers:
                 raise Failure(f"429 without Retry-After: {headers}")
             b"".join(self.conn.chunks(headers))
+            if headers.get("connection", "").lower() == "close":
+                self.drop()
             raise Rejected(float(headers["retry-after"]))
         if status != 200:
             text = b"".join(self.conn.chunks(headers))[:300]
