@@ -269,9 +269,9 @@ class Client:
                 outcome = "error"
                 self.errors.append((round(started - self.stop_at + self.args.seconds, 1), api, str(e)))
                 self.drop()
-            except OSError as e:  # connect or send refused or reset
+            except (OSError, KeyError, TypeError, ValueError) as e:  # refused or reset; a field missing
                 outcome = "error"
-                self.errors.append((round(started - self.stop_at + self.args.seconds, 1), api, f"socket: {e!r}"))
+                self.errors.append((round(started - self.stop_at + self.args.seconds, 1), api, f"{e!r}"))
                 self.drop()
             self.outcomes[api, outcome] += 1
             if outcome == "ok":
