@@ -249,7 +249,7 @@ class Client:
         self.rng = random.Random(args.seed * 1000 + index)
         self.args, self.port, self.stop_at = args, port, stop_at
         self.conn = None
-        self.last_response_id = None
+        self.last_response_id, self.last_response_at = None, 0.0
         self.outcomes = collections.Counter()  # (api, outcome)
         self.latency = collections.defaultdict(list)  # api -> seconds, ok requests
         self.tokens = 0
@@ -258,7 +258,9 @@ class Client:
     def run(self):
         while time.time() < self.stop_at:
             api = self.rng.choices(APIS, weights=[1, 1, 1, 1, 1, 1, 1, 1, 0.3])[0]
-            path, body = body_for(api, self.rng, self.last_response_id)
+            # The store keeps the last 256 responses, ~2 minutes of this load: an older id is a correct 404.
+            fresh = self.last_response_id if time.time() - self.last_response_at < 30 else None
+            path, body = body_for(api, self.rng, fresh)
             started = time.time()
             try:
                 outcome = self.one(api, path, body)
@@ -318,6 +320,7 @@ class Client:
             tokens = check_whole(api, doc)
             if api == "responses":
                 self.last_response_id = doc["id"] if self.rng.random() < 0.7 else None
+                self.last_response_at = time.time()
         self.tokens += tokens
         if headers.get("connection", "").lower() == "close":
             self.drop()
@@ -415,6 +418,9 @@ def report(args, clients, samples, wall, server, port, command):
           f"tokens/s, the interrupted generations' included)")
     for t, api, e in sorted(errors)[:10]:
         print(f"  error at {t} s, {api}: {e}")
+    kinds = collections.Counter(re.sub(r"'[^']*'|\d+", "_", e)[:100] for _, _, e in errors)
+    for kind, n in kinds.most_common(5):
+        print(f"  {n} errors: {kind}")
     warm = next((rss for t, rss, *_ in samples if t >= args.warmup), samples[-1][1])
     after = [rss for t, rss, *_ in samples if t >= args.warmup]
     end = samples[-1][1]
