@@ -20,7 +20,9 @@ unsigned blocks(int64_t n, int64_t per) {
 
 // ---- attention ----
 
-constexpr int kHeadsPerBlock = 4;  // one warp each
+// One warp a head. A block decodes each key of its split once for all its heads, so more heads a block
+// means fewer decodes of the same stored row (64 query heads share V4's one KV head).
+constexpr int kHeadsPerBlock = 16;
 constexpr int kKeyTile = 16;       // keys decoded into shared memory per round
 constexpr int kMaxHeadDim = 512;   // 16 accumulators a lane
 
@@ -390,6 +392,11 @@ cudaError_t session_attention(const AttentionLaunch& a, cudaStream_t stream) {
     return cudaErrorInvalidValue;
   }
   const size_t smem = static_cast<size_t>((kHeadsPerBlock + kKeyTile) * a.head_dim) * sizeof(float);
+  if (smem > 48 * 1024) {
+    const cudaError_t err =
+        cudaFuncSetAttribute(attention_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem));
+    if (err != cudaSuccess) return err;
+  }
   const dim3 grid(static_cast<unsigned>(a.rows), blocks(a.heads, kHeadsPerBlock), static_cast<unsigned>(a.splits));
   attention_kernel<<<grid, kHeadsPerBlock * 32, smem, stream>>>(a);
   if (a.splits > 1) {

@@ -27,6 +27,8 @@ __device__ void chunked_products(const DeviceWeight& w, const int64_t (&r)[kRows
   constexpr bool kQuantized = kDt == kDtF8E4M3 || kDt == kDtF4E2M1x2;
   const int lane = threadIdx.x % 32;
   const int64_t chunks = w.cols / kValues;
+  // Chunks per scale block, so a chunk's block is a 32-bit quotient (64-bit division is slow on the GPU).
+  const int chunks_per_block = kQuantized ? static_cast<int>(w.block_cols / kValues) : 1;
   const uint4* rows[kRowsPerWarp];
   int64_t scale_row[kRowsPerWarp];
 #pragma unroll
@@ -36,12 +38,13 @@ __device__ void chunked_products(const DeviceWeight& w, const int64_t (&r)[kRows
   }
   for (int64_t j = lane; j < chunks; j += 32) {
     const int64_t c = j * kValues;
+    const int block = static_cast<int>(j) / chunks_per_block;
     uint4 raw[kRowsPerWarp];
     float scale[kRowsPerWarp];
 #pragma unroll
     for (int k = 0; k < kRowsPerWarp; ++k) {
       raw[k] = __ldg(rows[k] + j);
-      scale[k] = kQuantized ? scale_at(w, scale_row[k] + c / w.block_cols) : 1.0f;
+      scale[k] = kQuantized ? scale_at(w, scale_row[k] + block) : 1.0f;
     }
 #pragma unroll
     for (int q = 0; q < kValues / 4; ++q) {

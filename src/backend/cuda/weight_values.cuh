@@ -7,6 +7,7 @@
 
 #include <cstdint>
 
+#include "backend/cuda/block_scale.cuh"
 #include "backend/cuda/device_weight.h"
 
 namespace baleen::cuda {
@@ -94,6 +95,15 @@ __host__ __device__ inline bool chunk_readable(const DeviceWeight& w, const floa
          (!quantized || w.block_cols % values == 0) && reinterpret_cast<uintptr_t>(x) % 16 == 0 && ldx % 4 == 0;
 }
 
+// Four e4m3 codes (first in the low byte) as fp32, through the hardware's e4m3 → fp16 conversion.
+__device__ __forceinline__ float4 e4m3x4_values(uint32_t w) {
+  const float2 lo = __half22float2(
+                   __half2(__nv_cvt_fp8x2_to_halfraw2(static_cast<__nv_fp8x2_storage_t>(w & 0xFFFF), __NV_E4M3))),
+               hi = __half22float2(
+                   __half2(__nv_cvt_fp8x2_to_halfraw2(static_cast<__nv_fp8x2_storage_t>(w >> 16), __NV_E4M3)));
+  return make_float4(lo.x, lo.y, hi.x, hi.y);
+}
+
 // Values 4q … 4q + 3 of a 16-byte chunk as fp32, before the block scale: the same values weight_value
 // gives (an e4m3 or e2m1 code is exact in fp16, and its product with a power-of-two scale one rounding).
 template <int kDt>
@@ -106,22 +116,15 @@ __device__ __forceinline__ float4 chunk_quad(const uint4& raw, int q) {
     return make_float4(__uint_as_float(a << 16), __uint_as_float(a & 0xFFFF0000u), __uint_as_float(b << 16),
                        __uint_as_float(b & 0xFFFF0000u));
   } else if constexpr (kDt == kDtF8E4M3) {
-    const uint32_t w = u[q];
-    const float2 lo = __half22float2(__half2(__nv_cvt_fp8x2_to_halfraw2(
-                          static_cast<__nv_fp8x2_storage_t>(w & 0xFFFF), __NV_E4M3))),
-                 hi = __half22float2(
-                     __half2(__nv_cvt_fp8x2_to_halfraw2(static_cast<__nv_fp8x2_storage_t>(w >> 16), __NV_E4M3)));
-    return make_float4(lo.x, lo.y, hi.x, hi.y);
+    return e4m3x4_values(u[q]);
   } else {
-    // Two bytes, four e2m1 codes (low nibble first): each code bit-placed as an e4m3 code worth value·2^−6.
+    // Two bytes, four e2m1 codes (low nibble first), spread one to a byte's low nibble and bit-placed as
+    // e4m3 codes worth value·2^−6.
     const uint32_t h = (u[q / 2] >> (16 * (q % 2))) & 0xFFFFu;
     const uint32_t bytes = (h & 0xFu) | ((h & 0xF0u) << 4) | ((h & 0xF00u) << 8) | ((h & 0xF000u) << 12);
-    const uint32_t e4m3 = ((bytes & 0x07070707u) << 2) | ((bytes & 0x08080808u) << 4);
-    const float2 lo = __half22float2(__half2(__nv_cvt_fp8x2_to_halfraw2(
-                          static_cast<__nv_fp8x2_storage_t>(e4m3 & 0xFFFF), __NV_E4M3))),
-                 hi = __half22float2(
-                     __half2(__nv_cvt_fp8x2_to_halfraw2(static_cast<__nv_fp8x2_storage_t>(e4m3 >> 16), __NV_E4M3)));
-    return make_float4(lo.x * 64.0f, lo.y * 64.0f, hi.x * 64.0f, hi.y * 64.0f);
+    const float4 v = e4m3x4_values(e2m1_low_nibbles_to_e4m3(bytes));
+    return make_float4(v.x * kE2m1AsE4m3Scale, v.y * kE2m1AsE4m3Scale, v.z * kE2m1AsE4m3Scale,
+                       v.w * kE2m1AsE4m3Scale);
   }
 }
 
