@@ -25,7 +25,7 @@ if ! cmake -S . -B build/gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DBALEEN_KERNEL
   exit 1
 fi
 start=$(date +%s)
-if ! ninja -C build/gpu -j "$(nproc)" backend_cuda_tests cuda_model_tests cuda_kernels_bench context_bench >"$out/build.log" 2>&1; then
+if ! ninja -C build/gpu -j "$(nproc)" backend_cuda_tests backend_conformance_tests cuda_model_tests cuda_kernels_bench context_bench >"$out/build.log" 2>&1; then
   grep -E "error|FAILED" -A4 "$out/build.log" | head -80
   exit 1
 fi
@@ -33,11 +33,19 @@ echo "build: $(($(date +%s) - start)) s"
 
 tests=build/gpu/tests/backend/cuda/backend_cuda_tests
 "$tests" 2>&1 | tee "$out/tests.log" | grep -E "rel L2|OK \]|FAILED|PASSED|SKIPPED|Failure|error|Expected|Which is|actual" | head -80
+# The conformance suite: every backend op against its float64 truth, on the CPU and CUDA backends both.
+conformance=build/gpu/tests/backend/conformance/backend_conformance_tests
+BALEEN_REQUIRE_BACKENDS=cpu,cuda "$conformance" 2>&1 | tee "$out/conformance.log" |
+  grep -E "OK \]|FAILED|PASSED|SKIPPED|Failure|Expected|Which is|actual" | head -60
 sanitize=${BALEEN_GPU_SANITIZE:-1}
 if [ "$sanitize" = 1 ] && command -v compute-sanitizer >/dev/null; then
-  timeout 100 compute-sanitizer --tool memcheck --error-exitcode 3 "$tests" --gtest_brief=1 >"$out/memcheck.log" 2>&1
-  echo "compute-sanitizer memcheck exit $? (0 clean; 3 errors found; 124 timed out)"
-  grep -E "ERROR SUMMARY|Invalid|out of bounds" "$out/memcheck.log" | head -10
+  for t in "$tests" "$conformance"; do
+    log="$out/memcheck_$(basename "$t").log"
+    timeout 100 compute-sanitizer --tool memcheck --error-exitcode 3 "$t" --gtest_brief=1 --gtest_filter='-*/cpu' \
+      >"$log" 2>&1
+    echo "compute-sanitizer memcheck on $(basename "$t"): exit $? (0 clean; 3 errors found; 124 timed out)"
+    grep -E "ERROR SUMMARY|Invalid|out of bounds" "$log" | head -10
+  done
 fi
 
 # Whole models through the CUDA backend: the fixtures and baleen-nano (its shards unpacked here).

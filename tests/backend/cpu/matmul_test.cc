@@ -12,22 +12,11 @@
 #include "backend/cpu/cpu_backend.h"
 #include "core/error.h"
 #include "quantized_weights.h"
+#include "weight_cases.h"
 #include "random_inputs.h"
 
 namespace baleen {
 namespace {
-
-TEST(CpuMatmul, MatchesFloat64TruthForOddShapes) {
-  auto backend = make_cpu_backend(2);
-  std::mt19937 rng(1);
-  for (auto [t, in, out] : {std::tuple{1, 37, 13}, {2, 64, 8}, {5, 129, 67}, {16, 256, 130}}) {
-    Tensor x = test::random_tensor({t, in}, rng), w = test::random_tensor({out, in}, rng);
-    Tensor fast({t, out}), truth({t, out});
-    backend->matmul(x.matrix(), weight_view(w), fast.matrix());
-    cpu::matmul_reference(x.matrix(), w.matrix(), truth.matrix());
-    EXPECT_LT(test::relative_l2(fast, truth), 1e-6) << "T=" << t << " in=" << in << " out=" << out;
-  }
-}
 
 TEST(CpuMatmul, AnOutputsBitsDependOnItsRowsNotOnItsColumnsPosition) {
   auto backend = make_cpu_backend(2);
@@ -59,72 +48,6 @@ TEST(CpuMatmul, AnOutputsBitsDependOnItsRowsNotOnItsColumnsPosition) {
   }
 }
 
-TEST(CpuMatmul, GroupedMatmulIsBlockDiagonal) {
-  auto backend = make_cpu_backend(2);
-  std::mt19937 rng(2);
-  const int64_t t = 3, groups = 4, in_g = 24, out_g = 10;
-  Tensor x = test::random_tensor({t, groups * in_g}, rng),
-         w = test::random_tensor({groups * out_g, in_g}, rng);
-  Tensor fast({t, groups * out_g}), truth({t, groups * out_g});
-  backend->grouped_matmul(x.matrix(), weight_view(w), groups, fast.matrix());
-  for (int64_t g = 0; g < groups; ++g) {
-    MatrixView<const float> xg{x.data() + g * in_g, t, in_g, groups * in_g};
-    MatrixView<const float> wg{w.data() + g * out_g * in_g, out_g, in_g};
-    MatrixView<float> yg{truth.data() + g * out_g, t, out_g, groups * out_g};
-    cpu::matmul_reference(xg, wg, yg);
-  }
-  EXPECT_LT(test::relative_l2(fast, truth), 1e-6);
-}
-
-// One stored weight per format and scale regime the readers distinguish.
-struct WeightCase {
-  std::string name;
-  std::function<void(test::StoredWeight&, std::mt19937&)> make;
-  bool finite = true;  // false: values near the fp32 range, where products and sums overflow
-};
-
-std::vector<WeightCase> weight_cases() {
-  using test::ScaleDraw;
-  const ScaleDraw ue8m0{DType::kUE8M0, 117, 130}, f32{DType::kF32, 1, 900};
-  return {
-      // DeepSeek's 128×128 blocks, partial at the bottom (200 = 128 + 72) and right (300 = 2·128 + 44),
-      // and a 4-column scalar tail.
-      {"fp8 [200, 300] 128x128 ue8m0",
-       [=](auto& w, auto& rng) { test::make_fp8(w, 200, 300, 128, 128, ue8m0, rng); }},
-      {"fp8 [200, 300] 128x128 f32 scales",
-       [=](auto& w, auto& rng) { test::make_fp8(w, 200, 300, 128, 128, f32, rng); }},
-      // Scales from 2^-127 (products are subnormal) to 2^119: the fused scale·2^8 path at its limits.
-      {"fp8 ue8m0 2^-127..2^119",
-       [](auto& w, auto& rng) {
-         test::make_fp8(w, 130, 136, 128, 128, {DType::kUE8M0, 0, 246}, rng);
-       },
-       false},
-      // Scales ≥ 2^120, where scale·2^8 overflows: the two-step path (codes ≤ 2^-2 keep values finite).
-      {"fp8 ue8m0 2^120..2^122 small codes",
-       [](auto& w, auto& rng) {
-         test::make_fp8(w, 130, 136, 128, 128, {DType::kUE8M0, 247, 249}, rng, 0x28);
-       }},
-      {"fp8 [75, 100] 32x32 ue8m0",
-       [=](auto& w, auto& rng) { test::make_fp8(w, 75, 100, 32, 32, ue8m0, rng); }},
-      // Blocks that do not fall on 8-column chunks: the scalar reader.
-      {"fp8 [23, 45] 5x12 f32 scales",
-       [=](auto& w, auto& rng) { test::make_fp8(w, 23, 45, 5, 12, f32, rng); }},
-      {"fp8 [9, 7] 128x128 (tail only)",
-       [=](auto& w, auto& rng) { test::make_fp8(w, 9, 7, 128, 128, ue8m0, rng); }},
-      {"fp4 [37, 256] ue8m0", [=](auto& w, auto& rng) { test::make_fp4(w, 37, 256, ue8m0, rng); }},
-      {"fp4 [37, 200] ue8m0 (partial 32-block)",
-       [=](auto& w, auto& rng) { test::make_fp4(w, 37, 200, ue8m0, rng); }},
-      {"fp4 [37, 90] ue8m0 (scalar tail)",
-       [=](auto& w, auto& rng) { test::make_fp4(w, 37, 90, ue8m0, rng); }},
-      {"fp4 [21, 96] f32 scales", [=](auto& w, auto& rng) { test::make_fp4(w, 21, 96, f32, rng); }},
-      {"fp4 ue8m0 2^-127..2^103",
-       [](auto& w, auto& rng) {
-         test::make_fp4(w, 13, 64, {DType::kUE8M0, 0, 230}, rng);
-       }},
-      {"bf16 [45, 300]", [](auto& w, auto& rng) { test::make_bf16(w, 45, 300, rng); }},
-  };
-}
-
 bool same_bits(const float* a, const float* b, int64_t n) {
   return std::memcmp(a, b, static_cast<size_t>(n) * sizeof(float)) == 0;
 }
@@ -141,7 +64,7 @@ std::string first_difference(const Tensor& a, const Tensor& b) {
 TEST(CpuMatmul, StoredDtypesGiveTheFp32KernelsBitsOnTheirLoadF32Values) {
   auto backend = make_cpu_backend(2);
   std::mt19937 rng(21);
-  for (const auto& c : weight_cases()) {
+  for (const auto& c : test::weight_cases()) {
     test::StoredWeight w;
     c.make(w, rng);
     const int64_t out = w.view.rows, in = w.view.cols;
@@ -164,26 +87,9 @@ TEST(CpuMatmul, StoredDtypesGiveTheFp32KernelsBitsOnTheirLoadF32Values) {
   }
 }
 
-TEST(CpuMatmul, StoredDtypesMatchFloat64Truth) {
-  auto backend = make_cpu_backend(2);
-  std::mt19937 rng(22);
-  for (const auto& c : weight_cases()) {
-    if (!c.finite) continue;
-    test::StoredWeight w;
-    c.make(w, rng);
-    for (int64_t t : {1, 3}) {
-      Tensor x = test::random_tensor({t, w.view.cols}, rng), fast({t, w.view.rows}), truth({t, w.view.rows});
-      backend->matmul(x.matrix(), w.view, fast.matrix());
-      cpu::matmul_reference(x.matrix(), w.view, truth.matrix());
-      // fp32 accumulation over ≤ 300 products of ~unit terms: relative error ~1e-7.
-      EXPECT_LT(test::relative_l2(fast, truth), 1e-6) << c.name << " T=" << t;
-    }
-  }
-}
-
 TEST(CpuMatmul, WeightValueIsTheCheckpointsDequantizedValue) {
   std::mt19937 rng(23);
-  for (const auto& c : weight_cases()) {
+  for (const auto& c : test::weight_cases()) {
     test::StoredWeight w;
     c.make(w, rng);
     // weight_value's float64 product is exact (≤ 4 + 24 significant bits), so rounding it once to fp32 is
