@@ -26,6 +26,23 @@ constexpr int kHeadsPerBlock = 16;
 constexpr int kKeyTile = 16;       // keys decoded into shared memory per round
 constexpr int kMaxHeadDim = 512;   // 16 accumulators a lane
 
+// One warp writes a key row of d ≤ kMaxHeadDim values into shared memory: from fp32 (`fresh`), decoded
+// from its stored form, or zeros (neither). Every lane's loads are issued before any of its stores: a
+// loop that stored each value before loading the next would wait out one memory latency per element.
+__device__ inline void load_key_row(const float* fresh, const DeviceCodec& codec, const uint8_t* data,
+                                    const uint8_t* scales, int d, int lane, float* out) {
+  float v[kMaxHeadDim / 32];
+#pragma unroll
+  for (int k = 0; k < kMaxHeadDim / 32; ++k) {
+    const int c = lane + 32 * k;
+    v[k] = c >= d ? 0.0f : fresh ? fresh[c] : data ? decode_element(codec, data, scales, c) : 0.0f;
+  }
+#pragma unroll
+  for (int k = 0; k < kMaxHeadDim / 32; ++k) {
+    if (lane + 32 * k < d) out[lane + 32 * k] = v[k];
+  }
+}
+
 // The key of query t's list at `key`: window positions first … p, then its entries (picks or every visible
 // one). Returns whether it exists (a pick of −1 does not).
 struct KeyList {
@@ -99,9 +116,7 @@ __global__ void attention_kernel(AttentionLaunch a) {
       }
       const uint8_t* data = rows ? stored_data(*rows, row) : nullptr;
       const uint8_t* scales = rows ? stored_scales(*rows, row) : nullptr;
-      for (int c = lane; c < d; c += 32) {
-        kj[c] = fresh ? fresh[c] : rows ? decode_element(rows->codec, data, scales, c) : 0.0f;
-      }
+      load_key_row(fresh, rows ? rows->codec : DeviceCodec{}, data, scales, static_cast<int>(d), lane, kj);
     }
     __syncthreads();
     if (!active) continue;
@@ -202,7 +217,7 @@ __global__ void indexer_scores_kernel(IndexerLaunch a, float* scores) {
     const int64_t key = s0 + j;
     const uint8_t* data = key < visible ? stored_data(s.entries, key) : nullptr;
     const uint8_t* scales = key < visible ? stored_scales(s.entries, key) : nullptr;
-    for (int c = lane; c < di; c += 32) ks[j * di + c] = data ? decode_element(s.entries.codec, data, scales, c) : 0.0f;
+    load_key_row(nullptr, s.entries.codec, data, scales, static_cast<int>(di), lane, ks + j * di);
   }
   __syncthreads();
   for (int j = warp; j < kIndexerKeys && s0 + j < visible; j += kIndexerWarps) {
@@ -416,7 +431,7 @@ cudaError_t session_indexer(const IndexerLaunch& a, void* scratch, size_t scratc
     return cudaMemset2DAsync(a.picks, static_cast<size_t>(a.ld_picks) * 4, 0xff, static_cast<size_t>(a.k) * 4,
                              static_cast<size_t>(a.rows), stream);
   }
-  if (scratch_bytes < indexer_scratch_bytes(a.rows, a.most)) return cudaErrorInvalidValue;
+  if (scratch_bytes < indexer_scratch_bytes(a.rows, a.most) || a.dim > kMaxHeadDim) return cudaErrorInvalidValue;
   const IndexerScratch s = carve(scratch, a.rows, a.most);
   const size_t smem = static_cast<size_t>(a.heads * a.dim + a.heads + kIndexerKeys * a.dim) * sizeof(float);
   if (smem > 48 * 1024) {
