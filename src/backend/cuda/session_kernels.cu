@@ -200,35 +200,73 @@ __global__ void attention_combine_kernel(AttentionLaunch a) {
 constexpr int kIndexerWarps = 4;
 constexpr int kIndexerKeys = 16;  // keys per block
 
+// Σ_i q[i·stride]·k[i] in the CPU's order (backend/cpu/dot.h, as GCC compiles it): 16 FMA chains over
+// i mod 16 in blocks of 16, then 8 more into chains 0–7 if 8 remain, chain l + chain l+8, the 8-lane tree
+// (l + 4, then l + 2, then l + 1), then the scalar tail as FMAs. So a score has the CPU's bits.
+__device__ inline float cpu_order_dot(const float* q, int stride, const float* k, int n) {
+  float acc[16] = {};
+  int i = 0;
+  for (; i + 16 <= n; i += 16) {
+#pragma unroll
+    for (int l = 0; l < 16; ++l) acc[l] = fmaf(q[(i + l) * stride], k[i + l], acc[l]);
+  }
+  if (i + 8 <= n) {
+#pragma unroll
+    for (int l = 0; l < 8; ++l) acc[l] = fmaf(q[(i + l) * stride], k[i + l], acc[l]);
+    i += 8;
+  }
+  float t[8];
+#pragma unroll
+  for (int l = 0; l < 8; ++l) t[l] = __fadd_rn(acc[l], acc[l + 8]);
+  const float u0 = __fadd_rn(t[0], t[4]), u1 = __fadd_rn(t[1], t[5]), u2 = __fadd_rn(t[2], t[6]),
+              u3 = __fadd_rn(t[3], t[7]);
+  float sum = __fadd_rn(__fadd_rn(u0, u2), __fadd_rn(u1, u3));
+  for (; i < n; ++i) sum = fmaf(q[i * stride], k[i], sum);
+  return sum;
+}
+
+// A block scores kIndexerKeys keys for one query row. A warp takes a key; its lanes take heads (q is held
+// transposed, so lanes read consecutive heads), each head's dot in the CPU's order; then lane 0 sums the
+// heads in order, as the CPU's score_one does (one FMA a head after the ReLU).
 __global__ void indexer_scores_kernel(IndexerLaunch a, float* scores) {
   extern __shared__ float smem[];
-  const int64_t t = blockIdx.x, di = a.dim, hd = a.heads * di;
-  float* qs = smem;        // [heads·dim]
-  float* ws = smem + hd;   // [heads]
-  float* ks = ws + a.heads;  // [kIndexerKeys, dim]
+  const int64_t t = blockIdx.x;
+  const int di = static_cast<int>(a.dim), heads = static_cast<int>(a.heads);
+  float* qt = smem;                        // [dim, heads]: qt[c·heads + h] = q[h·dim + c]
+  float* ws = qt + di * heads;             // [heads]
+  float* ks = ws + heads;                  // [kIndexerKeys, dim]
+  float* terms = ks + kIndexerKeys * di;   // [kIndexerWarps, heads]
   const SequenceKeys& s = a.sequences[a.row_sequence[t]];
   const int64_t visible = min(s.entry_count, (a.positions[t] + 1) / s.ratio);
   const int64_t s0 = int64_t{blockIdx.y} * kIndexerKeys;
   if (s0 >= visible) return;
-  for (int64_t i = threadIdx.x; i < hd; i += blockDim.x) qs[i] = a.q[t * a.ldq + i];
-  for (int64_t i = threadIdx.x; i < a.heads; i += blockDim.x) ws[i] = a.head_weights[t * a.ldw + i];
+  for (int i = threadIdx.x; i < di * heads; i += blockDim.x) {
+    const int h = i / di, c = i % di;
+    qt[c * heads + h] = a.q[t * a.ldq + i];
+  }
+  for (int i = threadIdx.x; i < heads; i += blockDim.x) ws[i] = a.head_weights[t * a.ldw + i];
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   for (int j = warp; j < kIndexerKeys; j += kIndexerWarps) {  // a key a warp, its address found once
     const int64_t key = s0 + j;
     const uint8_t* data = key < visible ? stored_data(s.entries, key) : nullptr;
     const uint8_t* scales = key < visible ? stored_scales(s.entries, key) : nullptr;
-    load_key_row(nullptr, s.entries.codec, data, scales, static_cast<int>(di), lane, ks + j * di);
+    load_key_row(nullptr, s.entries.codec, data, scales, di, lane, ks + j * di);
   }
   __syncthreads();
+  float* term = terms + warp * heads;
   for (int j = warp; j < kIndexerKeys && s0 + j < visible; j += kIndexerWarps) {
-    float acc = 0.0f;
-    for (int64_t hh = 0; hh < a.heads; ++hh) {
-      float dot = 0.0f;
-      for (int64_t c = lane; c < di; c += 32) dot = fmaf(qs[hh * di + c], ks[j * di + c], dot);
-      acc += ws[hh] * fmaxf(warp_sum(dot), 0.0f);
+    for (int h = lane; h < heads; h += 32) {
+      const float dot = cpu_order_dot(qt + h, heads, ks + j * di, di);
+      term[h] = dot < 0.0f ? 0.0f : dot;  // std::max(dot, 0.0f): a −0 or NaN dot passes through
     }
-    // + 0: a −0 score ties +0 as it does on the CPU (the sort below orders by bits).
-    if (lane == 0) scores[t * a.most + s0 + j] = acc * a.scale + 0.0f;
+    __syncwarp();
+    if (lane == 0) {
+      float acc = 0.0f;
+      for (int h = 0; h < heads; ++h) acc = fmaf(ws[h], term[h], acc);
+      // + 0: a −0 score ties +0 as it does on the CPU (the sort below orders by bits).
+      scores[t * a.most + s0 + j] = acc * a.scale + 0.0f;
+    }
+    __syncwarp();
   }
 }
 
@@ -433,7 +471,8 @@ cudaError_t session_indexer(const IndexerLaunch& a, void* scratch, size_t scratc
   }
   if (scratch_bytes < indexer_scratch_bytes(a.rows, a.most) || a.dim > kMaxHeadDim) return cudaErrorInvalidValue;
   const IndexerScratch s = carve(scratch, a.rows, a.most);
-  const size_t smem = static_cast<size_t>(a.heads * a.dim + a.heads + kIndexerKeys * a.dim) * sizeof(float);
+  const size_t smem =
+      static_cast<size_t>(a.heads * a.dim + a.heads + kIndexerKeys * a.dim + kIndexerWarps * a.heads) * sizeof(float);
   if (smem > 48 * 1024) {
     cudaFuncSetAttribute(indexer_scores_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem));
   }
