@@ -1,13 +1,15 @@
-// Attention through a backend's own session state against the float64 truth: a sequence prefills a
-// chunk longer than its window, then decodes token by token, its window ring in fp32 rows and in the
-// paper's 584-byte FP8 + bf16-rope rows. A query sees the window's earlier rows as stored (the codec's
-// round trip) and its own step's rows as given.
+// The session ops through a backend's own state against the float64 truth. A sequence prefills a chunk
+// longer than its window, then decodes token by token: window attention with fp32 rows and with the paper's
+// 584-byte FP8 + bf16-rope rows (a query sees earlier rows as stored, its own step's rows as given); and a
+// CSA layer in V4-Flash's formats — the main compressor's FP8 entries, the indexer's FP4 keys, its top-k and
+// attention over window + picks. The entries the truth reads are the backend's own, exported.
 #include <gtest/gtest.h>
 
 #include <cmath>
 
 #include "../cpu/random_inputs.h"
 #include "backend/cpu/attention.h"
+#include "backend/cpu/indexer.h"
 #include "backend_under_test.h"
 
 namespace baleen::test {
@@ -59,6 +61,94 @@ TEST_P(SessionOps, WindowAttentionOverPrefillThenDecodeMatchesTheTruth) {
     EXPECT_EQ(backend().state_usage(state).bytes > 0, true);
     backend().free_state(state);
   }
+}
+
+// Rows [count, codec.dim()] decoded from an exported compressor's stored rows.
+Tensor decoded_entries(const KvCodec& codec, const CompressorImage& image) {
+  Tensor rows({image.entries, codec.dim()});
+  for (int64_t e = 0; e < image.entries; ++e) {
+    const uint8_t* row = image.rows.data() + e * codec.row_bytes();
+    codec.decode(row, row + codec.data_bytes(), rows.matrix().row(e));
+  }
+  return rows;
+}
+
+TEST_P(SessionOps, CsaIndexerPicksAndAttentionOverThemMatchTheTruth) {
+  std::mt19937 rng(43);
+  const int64_t window = 8, ratio = 4, heads = 4, d = 512, rope = 64, index_heads = 8, di = 128, k = 5;
+  const int64_t prefill = 40, decode = 6, total = prefill + decode;
+  const KvCodec rows_codec(KvFormat::kFp8Rope, d, rope), keys_codec(KvFormat::kFp4, di, 0);
+  StateSpec spec;
+  spec.window = window;
+  spec.layers.push_back({rows_codec, {ratio, d, true, rows_codec}, {ratio, di, true, keys_codec}});
+  const StateId state = backend().create_state(spec);
+
+  std::vector<float> inv_freq(rope / 2);
+  for (int64_t i = 0; i < rope / 2; ++i) inv_freq[i] = std::pow(10000.0f, -2.0f * i / rope);
+  const RopeFrequencies freq{table(inv_freq), rope};
+  auto params = [&](CompressorRole role, int64_t dim, bool rotate) {
+    Tensor ape = random_tensor({ratio, 2 * dim}, rng, 0.5f), norm = random_tensor({dim}, rng, 0.3f);
+    for (float& v : norm.values()) v += 1.0f;
+    return Backend::CompressorParams{role, table(ape), table(norm), freq, 1e-6f, rotate};
+  };
+  const Backend::CompressorParams main = params(CompressorRole::kMain, d, false),
+                                  indexer = params(CompressorRole::kIndexer, di, true);
+  Tensor kv = random_tensor({total, d}, rng), sinks = random_tensor({heads}, rng);
+  Tensor stored = kv;
+  for (int64_t p = 0; p < total; ++p) rows_codec.round_trip(stored.matrix().row(p));
+  const float* sinks_device = table(sinks);
+  const float scale = 1.0f / std::sqrt(static_cast<float>(d)), index_scale = 1.0f / std::sqrt(static_cast<float>(di)),
+              weight_scale = 1.0f / std::sqrt(static_cast<float>(index_heads));
+  int64_t checked_picks = 0;
+  for (int64_t start = 0; start < total;) {
+    const int64_t n = start == 0 ? prefill : 1;
+    const std::vector<int32_t> tokens(static_cast<size_t>(n), 0);
+    const std::vector<StepSequence> sequences = {{state, 0, n, start}};
+    const std::vector<int32_t> logit_rows = {static_cast<int32_t>(n - 1)};
+    const Step step = backend().begin_step({tokens, sequences, logit_rows});
+    backend().compressor_append(step, 0, main, copy_in(random_tensor({n, 2 * d}, rng)),
+                                copy_in(random_tensor({n, 2 * d}, rng)));
+    backend().compressor_append(step, 0, indexer, copy_in(random_tensor({n, 2 * di}, rng)),
+                                copy_in(random_tensor({n, 2 * di}, rng)));
+    Tensor qi = random_tensor({n, index_heads * di}, rng), w = random_tensor({n, index_heads}, rng);
+    MatrixView<int32_t> picks = int_rows(n, k);
+    backend().indexer_top_k(step, 0, copy_in(qi), copy_in(w), weight_scale, index_scale, picks);
+    Tensor q = random_tensor({n, heads * d}, rng);
+    const MatrixView<float> chunk = copy_in(kv.matrix().rows_slice(start, n));
+    MatrixView<float> out = rows(n, heads * d);
+    backend().attention(step, 0, copy_in(q), heads, chunk, picks, sinks_device, scale, out);
+    backend().window_append(step, 0, chunk);
+
+    const StateImage image = backend().export_state(state);
+    const Tensor entries = decoded_entries(rows_codec, image.layers[0].compressor);
+    const Tensor keys = decoded_entries(keys_codec, image.layers[0].indexer);
+    EXPECT_EQ(entries.dim(0), (start + n) / ratio);
+    std::vector<int64_t> positions(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) positions[static_cast<size_t>(i)] = start + i;
+    Tensor scaled_w = w;
+    for (float& v : scaled_w.values()) v *= weight_scale;
+    Tensor scores({n, std::max<int64_t>(keys.dim(0), 1)});
+    std::vector<int32_t> want_picks(static_cast<size_t>(n * k));
+    cpu::indexer_top_k_reference(qi.matrix(), scaled_w.matrix(), keys.matrix(), positions.data(), ratio, index_scale,
+                                 scores.matrix(), {want_picks.data(), n, k});
+    const std::vector<int32_t> got_picks = copy_out(MatrixView<const int32_t>(picks));
+    EXPECT_EQ(got_picks, want_picks) << "step at position " << start;
+    for (int32_t p : got_picks) checked_picks += p >= 0;
+
+    Tensor window_keys({start + n, d});
+    for (int64_t p = 0; p < start + n; ++p) {
+      const Tensor& from = p < start ? stored : kv;
+      std::copy(from.matrix().row(p), from.matrix().row(p) + d, window_keys.matrix().row(p));
+    }
+    Tensor truth({n, heads * d});
+    cpu::attention_reference(q.matrix(), heads,
+                             {window_keys.matrix(), 0, window, entries.matrix(), ratio, {got_picks.data(), n, k}},
+                             positions.data(), sinks.data(), scale, truth.matrix());
+    EXPECT_LT(relative_l2(copy_out(out), truth), 1e-5) << "step at position " << start;
+    start += n;
+  }
+  EXPECT_GT(checked_picks, 100);  // most queries see more than k entries
+  backend().free_state(state);
 }
 
 }  // namespace
