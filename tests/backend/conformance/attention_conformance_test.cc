@@ -34,10 +34,7 @@ TEST_P(SessionOps, WindowAttentionOverPrefillThenDecodeMatchesTheTruth) {
     const float* sinks_device = table(sinks);
     for (int64_t start = 0; start < total;) {
       const int64_t n = start == 0 ? prefill : 1;
-      const std::vector<int32_t> tokens(static_cast<size_t>(n), 0);
-      const std::vector<StepSequence> sequences = {{state, 0, n, start}};
-      const std::vector<int32_t> logit_rows = {static_cast<int32_t>(n - 1)};
-      const Step step = backend().begin_step({tokens, sequences, logit_rows});
+      const Step step = begin_step(state, start, n);
       Tensor q = random_tensor({n, heads * d}, rng);
       const MatrixView<float> chunk = copy_in(kv.matrix().rows_slice(start, n));
       MatrixView<float> out = rows(n, heads * d);
@@ -102,10 +99,7 @@ TEST_P(SessionOps, CsaIndexerPicksAndAttentionOverThemMatchTheTruth) {
   int64_t checked_picks = 0;
   for (int64_t start = 0; start < total;) {
     const int64_t n = start == 0 ? prefill : 1;
-    const std::vector<int32_t> tokens(static_cast<size_t>(n), 0);
-    const std::vector<StepSequence> sequences = {{state, 0, n, start}};
-    const std::vector<int32_t> logit_rows = {static_cast<int32_t>(n - 1)};
-    const Step step = backend().begin_step({tokens, sequences, logit_rows});
+    const Step step = begin_step(state, start, n);
     backend().compressor_append(step, 0, main, copy_in(random_tensor({n, 2 * d}, rng)),
                                 copy_in(random_tensor({n, 2 * d}, rng)));
     backend().compressor_append(step, 0, indexer, copy_in(random_tensor({n, 2 * di}, rng)),

@@ -69,6 +69,13 @@ MatrixView<float> BackendUnderTest::copy_in(MatrixView<const float> host) {
   return dst;
 }
 
+Step BackendUnderTest::begin_step(StateId state, int64_t start, int64_t rows) {
+  step_tokens_.assign(static_cast<size_t>(rows), 0);
+  step_sequences_ = {{state, 0, rows, start}};
+  step_logit_rows_ = {static_cast<int32_t>(rows - 1)};
+  return backend().begin_step({step_tokens_, step_sequences_, step_logit_rows_});
+}
+
 Tensor BackendUnderTest::copy_out(MatrixView<const float> rows) {
   std::vector<float> all(static_cast<size_t>((rows.rows - 1) * rows.stride + rows.cols));
   backend().download(rows.data, all.data(), static_cast<int64_t>(all.size() * 4));

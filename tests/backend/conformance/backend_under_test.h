@@ -42,6 +42,9 @@ class BackendUnderTest : public ::testing::TestWithParam<std::string> {
     return static_cast<const float*>(backend().upload(host.data(), host.size() * 4));
   }
   WeightView weight(const WeightView& host) { return backend().upload_weight(host, HostMemory::kTransient); }
+  // A step of one sequence: `rows` tokens of `state` from position `start` (token ids 0; the last row's
+  // logits asked for).
+  Step begin_step(StateId state, int64_t start, int64_t rows);
   // A host copy of backend rows.
   Tensor copy_out(MatrixView<const float> rows);
   std::vector<int32_t> copy_out(MatrixView<const int32_t> rows);
@@ -50,6 +53,8 @@ class BackendUnderTest : public ::testing::TestWithParam<std::string> {
   void* allocate(int64_t bytes);
   std::unique_ptr<Backend> backend_;
   std::vector<void*> buffers_;
+  std::vector<int32_t> step_tokens_, step_logit_rows_;
+  std::vector<StepSequence> step_sequences_;
 };
 
 // Instantiates a suite of TEST_P cases for every registered backend, named by the backend.
