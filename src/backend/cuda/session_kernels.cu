@@ -82,7 +82,9 @@ __global__ void attention_kernel(AttentionLaunch a) {
   const bool alone = parts <= 1;
   float run_max = alone ? (active ? a.sinks[h] : 0.0f) : -INFINITY, run_sum = alone ? 1.0f : 0.0f;
   float acc[kMaxHeadDim / 32] = {};
-  const int per_lane = static_cast<int>((d + 31) / 32);
+  // Loops over a lane's accumulators run to the fixed bound, the columns past d predicated off: a bound
+  // known only at run time would index acc dynamically and put it in local memory.
+  constexpr int kPerLane = kMaxHeadDim / 32;
   for (int64_t base = begin; base < end; base += kKeyTile) {
     __syncthreads();
     if (threadIdx.x < kKeyTile) {
@@ -139,7 +141,8 @@ __global__ void attention_kernel(AttentionLaunch a) {
     if (tile_max > run_max) {
       const float shrink = run_max == -INFINITY ? 0.0f : expf(run_max - tile_max);
       run_sum *= shrink;
-      for (int i = 0; i < per_lane; ++i) acc[i] *= shrink;
+#pragma unroll
+      for (int i = 0; i < kPerLane; ++i) acc[i] *= shrink;
       run_max = tile_max;
     }
 #pragma unroll
@@ -148,7 +151,8 @@ __global__ void attention_kernel(AttentionLaunch a) {
       const float w = expf(score[j] - run_max);
       run_sum += w;
       const float* key = ks + j * di;
-      for (int i = 0; i < per_lane; ++i) {
+#pragma unroll
+      for (int i = 0; i < kPerLane; ++i) {
         const int c = lane + 32 * i;
         if (c < di) acc[i] = fmaf(w, key[c], acc[i]);
       }
@@ -158,14 +162,16 @@ __global__ void attention_kernel(AttentionLaunch a) {
   if (!alone) {  // partial (max, sum, acc) of split z
     float* part = a.partials + ((t * a.heads + h) * a.splits + z) * (d + 2);
     if (lane == 0) part[0] = run_max, part[1] = run_sum;
-    for (int i = 0; i < per_lane; ++i) {
+#pragma unroll
+    for (int i = 0; i < kPerLane; ++i) {
       const int64_t c = lane + 32 * i;
       if (c < d) part[2 + c] = acc[i];
     }
     return;
   }
   const float inv = 1.0f / run_sum;
-  for (int i = 0; i < per_lane; ++i) {
+#pragma unroll
+  for (int i = 0; i < kPerLane; ++i) {
     const int64_t c = lane + 32 * i;
     if (c < d) a.out[t * a.ldo + h * d + c] = acc[i] * inv;
   }
