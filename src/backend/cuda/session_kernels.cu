@@ -20,8 +20,9 @@ unsigned blocks(int64_t n, int64_t per) {
 
 // ---- attention ----
 
-// One warp a head. A block decodes each key of its split once for all its heads, so more heads a block
-// means fewer decodes of the same stored row (64 query heads share V4's one KV head).
+// One warp a head, its q in registers. A block decodes each key of its split once for all its heads (up
+// to 16), so more heads a block means fewer decodes of the same stored row (64 query heads share V4's one
+// KV head); fewer heads than that take fewer warps.
 constexpr int kHeadsPerBlock = 16;
 constexpr int kKeyTile = 16;       // keys decoded into shared memory per round
 constexpr int kMaxHeadDim = 512;   // 16 accumulators a lane
@@ -58,20 +59,23 @@ __device__ inline KeyList key_list(const AttentionLaunch& a, const SequenceKeys&
 }
 
 __global__ void attention_kernel(AttentionLaunch a) {
-  extern __shared__ float smem[];
+  extern __shared__ float ks[];            // [kKeyTile, d]
+  __shared__ int64_t entry_of[kKeyTile];   // −1: a window key; −2: no key
   const int64_t t = blockIdx.x, d = a.head_dim;
-  float* qs = smem;                            // [kHeadsPerBlock, d]
-  float* ks = smem + kHeadsPerBlock * d;       // [kKeyTile, d]
-  __shared__ int64_t entry_of[kKeyTile];       // −1: a window key; −2: no key
   const SequenceKeys& s = a.sequences[a.row_sequence[t]];
   const int64_t p = a.positions[t];
   const KeyList l = key_list(a, s, p);
   const int64_t n = l.window_keys + l.entry_keys;
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  const int64_t h0 = int64_t{blockIdx.y} * kHeadsPerBlock, h = h0 + warp;
-  for (int64_t i = threadIdx.x; i < kHeadsPerBlock * d; i += blockDim.x) {
-    const int64_t hh = h0 + i / d;
-    qs[i] = hh < a.heads ? a.q[t * a.ldq + hh * d + i % d] : 0.0f;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, heads_per_block = blockDim.x / 32;
+  const int64_t h = int64_t{blockIdx.y} * heads_per_block + warp;
+  // Loops over a lane's values run to the fixed bound, the columns past d predicated off: a bound known
+  // only at run time would index acc and q dynamically and put them in local memory.
+  constexpr int kPerLane = kMaxHeadDim / 32;
+  float q[kPerLane];
+#pragma unroll
+  for (int i = 0; i < kPerLane; ++i) {
+    const int64_t c = lane + 32 * i;
+    q[i] = h < a.heads && c < d ? a.q[t * a.ldq + h * d + c] : 0.0f;
   }
   const bool active = h < a.heads;
   // Split z of the key list takes keys [begin, end); alone, the sink starts the running softmax
@@ -81,10 +85,7 @@ __global__ void attention_kernel(AttentionLaunch a) {
   const int64_t begin = z * kAttentionSplit, end = min(n, begin + kAttentionSplit);
   const bool alone = parts <= 1;
   float run_max = alone ? (active ? a.sinks[h] : 0.0f) : -INFINITY, run_sum = alone ? 1.0f : 0.0f;
-  float acc[kMaxHeadDim / 32] = {};
-  // Loops over a lane's accumulators run to the fixed bound, the columns past d predicated off: a bound
-  // known only at run time would index acc dynamically and put it in local memory.
-  constexpr int kPerLane = kMaxHeadDim / 32;
+  float acc[kPerLane] = {};
   for (int64_t base = begin; base < end; base += kKeyTile) {
     __syncthreads();
     if (threadIdx.x < kKeyTile) {
@@ -103,7 +104,7 @@ __global__ void attention_kernel(AttentionLaunch a) {
     }
     __syncthreads();
     // A key a warp, its address found once (not per element: 64-bit divisions are slow on the GPU).
-    for (int j = warp; j < kKeyTile; j += kHeadsPerBlock) {
+    for (int j = warp; j < kKeyTile; j += heads_per_block) {
       const int64_t e = entry_of[j], pos = l.first + base + j;
       float* kj = ks + j * d;
       const float* fresh = nullptr;
@@ -128,7 +129,10 @@ __global__ void attention_kernel(AttentionLaunch a) {
 #pragma unroll
     for (int j = 0; j < kKeyTile; ++j) {
       float dot = 0.0f;
-      for (int c = lane; c < di; c += 32) dot = fmaf(qs[warp * di + c], ks[j * di + c], dot);
+#pragma unroll
+      for (int i = 0; i < kPerLane; ++i) {
+        if (lane + 32 * i < di) dot = fmaf(q[i], ks[j * di + lane + 32 * i], dot);
+      }
       score[j] = dot;
     }
     float tile_max = -INFINITY;
@@ -450,14 +454,10 @@ cudaError_t session_attention(const AttentionLaunch& a, cudaStream_t stream) {
   if (a.head_dim > kMaxHeadDim || a.heads <= 0 || a.splits < 1 || (a.splits > 1 && !a.partials)) {
     return cudaErrorInvalidValue;
   }
-  const size_t smem = static_cast<size_t>((kHeadsPerBlock + kKeyTile) * a.head_dim) * sizeof(float);
-  if (smem > 48 * 1024) {
-    const cudaError_t err =
-        cudaFuncSetAttribute(attention_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem));
-    if (err != cudaSuccess) return err;
-  }
-  const dim3 grid(static_cast<unsigned>(a.rows), blocks(a.heads, kHeadsPerBlock), static_cast<unsigned>(a.splits));
-  attention_kernel<<<grid, kHeadsPerBlock * 32, smem, stream>>>(a);
+  const size_t smem = static_cast<size_t>(kKeyTile * a.head_dim) * sizeof(float);
+  const int64_t heads_per_block = min(a.heads, int64_t{kHeadsPerBlock});
+  const dim3 grid(static_cast<unsigned>(a.rows), blocks(a.heads, heads_per_block), static_cast<unsigned>(a.splits));
+  attention_kernel<<<grid, static_cast<unsigned>(heads_per_block * 32), smem, stream>>>(a);
   if (a.splits > 1) {
     attention_combine_kernel<<<dim3(static_cast<unsigned>(a.rows), static_cast<unsigned>(a.heads)), 128, 0, stream>>>(a);
   }

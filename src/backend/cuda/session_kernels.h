@@ -52,7 +52,7 @@ struct AttentionLaunch {
   int64_t splits = 1;
   float* partials = nullptr;  // attention_partials_floats(...) floats
 };
-inline constexpr int64_t kAttentionSplit = 64;
+inline constexpr int64_t kAttentionSplit = 32;
 int64_t attention_partials_floats(int64_t rows, int64_t heads, int64_t head_dim, int64_t splits);
 cudaError_t session_attention(const AttentionLaunch& a, cudaStream_t stream);
 
