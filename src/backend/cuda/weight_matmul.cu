@@ -18,13 +18,45 @@ struct RowSums {
   float acc[kT][kRowsPerWarp] = {};
 };
 
+// One 16-byte chunk of each of the warp's rows (values c … c + kChunkValues − 1) against the tokens' x.
+template <int kDt, int kT>
+__device__ __forceinline__ void chunk_products(const uint4 (&raw)[kRowsPerWarp], const float (&scale)[kRowsPerWarp],
+                                               const float* x, int64_t ldx, int n, int64_t c, RowSums<kT>& s) {
+  constexpr bool kQuantized = kDt == kDtF8E4M3 || kDt == kDtF4E2M1x2;
+#pragma unroll
+  for (int q = 0; q < kChunkValues<kDt> / 4; ++q) {
+    float4 v[kRowsPerWarp];
+#pragma unroll
+    for (int k = 0; k < kRowsPerWarp; ++k) {
+      v[k] = chunk_quad<kDt>(raw[k], q);
+      if (kQuantized) v[k].x *= scale[k], v[k].y *= scale[k], v[k].z *= scale[k], v[k].w *= scale[k];
+    }
+#pragma unroll
+    for (int i = 0; i < kT; ++i) {
+      if (i >= n) break;
+      const float4 xv = __ldg(reinterpret_cast<const float4*>(x + i * ldx + c) + q);
+#pragma unroll
+      for (int k = 0; k < kRowsPerWarp; ++k) {
+        float& a = s.acc[i][k];
+        a = fmaf(v[k].x, xv.x, a);
+        a = fmaf(v[k].y, xv.y, a);
+        a = fmaf(v[k].z, xv.z, a);
+        a = fmaf(v[k].w, xv.w, a);
+      }
+    }
+  }
+}
+
 // Rows in 16-byte chunks, lanes taking chunks lane, lane + 32, …: one wide load of each row per chunk
-// and one of each x row per 4 values, for all of the warp's rows and tokens.
+// and one of each x row per 4 values, for all of the warp's rows and tokens. A lane loads two chunks of
+// each row before it uses either, so twice the bytes are in flight (long rows are otherwise bound by
+// memory latency); the products still go in chunk order.
 template <int kDt, int kT>
 __device__ void chunked_products(const DeviceWeight& w, const int64_t (&r)[kRowsPerWarp], const float* x,
                                  int64_t ldx, int n, RowSums<kT>& s) {
   constexpr int kValues = kChunkValues<kDt>;
   constexpr bool kQuantized = kDt == kDtF8E4M3 || kDt == kDtF4E2M1x2;
+  constexpr int kInFlight = 2;
   const int lane = threadIdx.x % 32;
   const int64_t chunks = w.cols / kValues;
   // Chunks per scale block, so a chunk's block is a 32-bit quotient (64-bit division is slow on the GPU).
@@ -36,37 +68,25 @@ __device__ void chunked_products(const DeviceWeight& w, const int64_t (&r)[kRows
     rows[k] = static_cast<const uint4*>(w.data) + r[k] * chunks;
     scale_row[k] = kQuantized ? (r[k] / w.block_rows) * w.scale_cols : 0;
   }
-  for (int64_t j = lane; j < chunks; j += 32) {
-    const int64_t c = j * kValues;
-    const int block = static_cast<int>(j) / chunks_per_block;
-    uint4 raw[kRowsPerWarp];
-    float scale[kRowsPerWarp];
+  for (int64_t j0 = lane; j0 < chunks; j0 += 32 * kInFlight) {
+    uint4 raw[kInFlight][kRowsPerWarp];
+    float scale[kInFlight][kRowsPerWarp];
 #pragma unroll
-    for (int k = 0; k < kRowsPerWarp; ++k) {
-      raw[k] = __ldg(rows[k] + j);
-      scale[k] = kQuantized ? scale_at(w, scale_row[k] + block) : 1.0f;
-    }
-#pragma unroll
-    for (int q = 0; q < kValues / 4; ++q) {
-      float4 v[kRowsPerWarp];
+    for (int u = 0; u < kInFlight; ++u) {
+      const int64_t j = j0 + 32 * u;
+      if (j >= chunks) break;
+      const int block = static_cast<int>(j) / chunks_per_block;
 #pragma unroll
       for (int k = 0; k < kRowsPerWarp; ++k) {
-        v[k] = chunk_quad<kDt>(raw[k], q);
-        if (kQuantized) v[k].x *= scale[k], v[k].y *= scale[k], v[k].z *= scale[k], v[k].w *= scale[k];
+        raw[u][k] = __ldg(rows[k] + j);
+        scale[u][k] = kQuantized ? scale_at(w, scale_row[k] + block) : 1.0f;
       }
+    }
 #pragma unroll
-      for (int i = 0; i < kT; ++i) {
-        if (i >= n) break;
-        const float4 xv = __ldg(reinterpret_cast<const float4*>(x + i * ldx + c) + q);
-#pragma unroll
-        for (int k = 0; k < kRowsPerWarp; ++k) {
-          float& a = s.acc[i][k];
-          a = fmaf(v[k].x, xv.x, a);
-          a = fmaf(v[k].y, xv.y, a);
-          a = fmaf(v[k].z, xv.z, a);
-          a = fmaf(v[k].w, xv.w, a);
-        }
-      }
+    for (int u = 0; u < kInFlight; ++u) {
+      const int64_t j = j0 + 32 * u;
+      if (j >= chunks) break;
+      chunk_products<kDt>(raw[u], scale[u], x, ldx, n, j * kValues, s);
     }
   }
 }
