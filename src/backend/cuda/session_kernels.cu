@@ -21,9 +21,10 @@ unsigned blocks(int64_t n, int64_t per) {
 // ---- attention ----
 
 // One warp a head, its q in registers. A block decodes each key of its split once for all its heads (up
-// to 16), so more heads a block means fewer decodes of the same stored row (64 query heads share V4's one
-// KV head); fewer heads than that take fewer warps.
-constexpr int kHeadsPerBlock = 16;
+// to 8), so more heads a block means fewer decodes of the same stored row (64 query heads share V4's one
+// KV head); fewer heads than that take fewer warps. 16 heads (512 threads) would leave a thread too few
+// registers for its q, accumulators and scores.
+constexpr int kHeadsPerBlock = 8;
 constexpr int kKeyTile = 16;       // keys decoded into shared memory per round
 constexpr int kMaxHeadDim = 512;   // 16 accumulators a lane
 
@@ -58,7 +59,7 @@ __device__ inline KeyList key_list(const AttentionLaunch& a, const SequenceKeys&
   return l;
 }
 
-__global__ void attention_kernel(AttentionLaunch a) {
+__global__ void __launch_bounds__(kHeadsPerBlock * 32) attention_kernel(AttentionLaunch a) {
   extern __shared__ float ks[];            // [kKeyTile, d]
   __shared__ int64_t entry_of[kKeyTile];   // −1: a window key; −2: no key
   const int64_t t = blockIdx.x, d = a.head_dim;
