@@ -27,15 +27,16 @@ class ToolCallConstraint {
   void apply(std::span<float> logits, std::span<const int32_t> sampled);
 
  private:
-  enum Class : uint8_t { kNoLt = 1, kJsonAscii = 2 };
+  bool fits(chat::ToolCallGrammar::State s, uint32_t id) const;
 
   chat::ToolCallGrammar grammar_;
   chat::ToolCallGrammar::State state_;
   uint32_t eos_;
   size_t seen_ = 0;
   std::vector<std::string_view> bytes_;                  // by id
-  std::vector<uint8_t> classes_;                         // by id
+  std::vector<uint16_t> lt_tail_, json_tail_;            // by id: where its free-text tail starts
   std::array<std::vector<uint32_t>, 256> by_first_;      // ids by first byte (EOS and empty tokens left out)
+  std::vector<uint32_t> unlisted_;                       // those left out
   std::vector<std::pair<uint32_t, float>> kept_;
 };
 

@@ -191,6 +191,16 @@ TEST(ToolCallGrammar, FreeTextStatesSayWhichBytesKeepThem) {
   EXPECT_EQ(g.free_text(s), ToolCallGrammar::FreeText::kNone);
 }
 
+TEST(ToolCallGrammar, InsideAJsonStringPlainAsciiIsFreeText) {
+  const auto g = grammar();
+  ToolCallGrammar::State s = g.start();
+  ASSERT_TRUE(g.advance(s, "<｜DSML｜tool_calls>\n<｜DSML｜invoke name=\"read_file\">\n"
+                           "<｜DSML｜parameter name=\"opts\" string=\"false\">{\"m"));
+  EXPECT_EQ(g.free_text(s), ToolCallGrammar::FreeText::kJsonStringAscii);
+  ASSERT_TRUE(g.advance(s, "\": [\"a"));
+  EXPECT_EQ(g.free_text(s), ToolCallGrammar::FreeText::kJsonStringAscii);
+}
+
 TEST(ToolCallGrammar, ToolsThatCannotBeSpelledAreErrors) {
   EXPECT_THROW(grammar(true, false, Json::array()), Error);
   EXPECT_THROW(grammar(true, false, Json::parse(R"([{"name": "a\"b"}])")), Error);
