@@ -64,20 +64,35 @@ ToolCallConstraint::ToolCallConstraint(const tokenizer::Tokenizer& tokenizer, ch
       i += std::max<size_t>(len, 1);
     }
     by_first_[static_cast<unsigned char>(b[0])].push_back(id);
+    if (lt_tail_[id] > 0) with_lt_.push_back(id);
+    if (json_tail_[id] > 0) json_special_.push_back(id);
+  }
+  // Buckets in byte order, with the common prefix of each token and the one before it: a token refused at
+  // byte k rules out every following token that shares its first k + 1 bytes.
+  for (int b = 0; b < 256; ++b) {
+    std::vector<uint32_t>& ids = by_first_[b];
+    std::sort(ids.begin(), ids.end(), [&](uint32_t x, uint32_t y) { return bytes_[x] < bytes_[y]; });
+    lcp_[b].resize(ids.size());
+    for (size_t i = 1; i < ids.size(); ++i) {
+      const std::string_view x = bytes_[ids[i - 1]], y = bytes_[ids[i]];
+      size_t k = 0;
+      while (k < x.size() && k < y.size() && x[k] == y[k]) ++k;
+      lcp_[b][i] = static_cast<uint16_t>(std::min<size_t>(k, UINT16_MAX));
+    }
   }
 }
 
-// Whether the token goes on from `s` (its first byte already taken): walked byte by byte until the rest is
-// bytes the state lets through unchanged.
-bool ToolCallConstraint::fits(chat::ToolCallGrammar::State s, uint32_t id) const {
+// 0 when the token goes on from `s` (its first byte already taken), else the index of the byte refused:
+// walked byte by byte until the rest is bytes the state lets through unchanged.
+size_t ToolCallConstraint::refused_at(chat::ToolCallGrammar::State s, uint32_t id) const {
   using FreeText = chat::ToolCallGrammar::FreeText;
   const std::string_view b = bytes_[id];
   for (size_t i = 1;; ++i) {
     const FreeText free = grammar_.free_text(s);
     if ((free == FreeText::kAnyButLt && i >= lt_tail_[id]) || (free == FreeText::kJsonStringAscii && i >= json_tail_[id]))
-      return true;
-    if (i == b.size()) return true;
-    if (!grammar_.advance(s, b[i])) return false;
+      return 0;
+    if (i == b.size()) return 0;
+    if (!grammar_.advance(s, b[i])) return i;
   }
 }
 
@@ -98,29 +113,50 @@ void ToolCallConstraint::apply(std::span<float> logits, std::span<const int32_t>
     first_ok[b] = grammar_.advance(probes[b], static_cast<char>(b));
     allowed += first_ok[b];
   }
-  if (allowed > 64) {
-    // Free text: most tokens stay (those wholly of bytes that keep the state, at once); mask in place the
-    // few that leave the grammar.
-    using FreeText = chat::ToolCallGrammar::FreeText;
-    const FreeText free = grammar_.free_text(state_);
-    const std::vector<uint16_t>* tails = free == FreeText::kAnyButLt          ? &lt_tail_
-                                         : free == FreeText::kJsonStringAscii ? &json_tail_
-                                                                              : nullptr;
-    for (int b = 0; b < 256; ++b)
-      for (uint32_t id : by_first_[b]) {
-        if (id >= n || (tails && (*tails)[id] == 0)) continue;
-        if (!first_ok[b] || !fits(probes[b], id)) logits[id] = kMasked;
-      }
+  const auto mask = [&](uint32_t id) {
+    if (id < n) logits[id] = kMasked;
+  };
+  using FreeText = chat::ToolCallGrammar::FreeText;
+  const FreeText free = grammar_.free_text(state_);
+  if (free != FreeText::kNone || allowed > 64) {
+    // Free text: most tokens stay; mask in place the few that leave the grammar.
     for (uint32_t id : unlisted_)
-      if (id < logits.size() && !(id == eos_ && grammar_.complete(state_))) logits[id] = kMasked;
+      if (!(id == eos_ && grammar_.complete(state_))) mask(id);
+    for (int b = 0; b < 256; ++b)
+      if (!first_ok[b])
+        for (uint32_t id : by_first_[b]) mask(id);
+    if (free != FreeText::kNone) {  // only tokens with bytes that may change the state need a walk
+      for (uint32_t id : free == FreeText::kAnyButLt ? with_lt_ : json_special_) {
+        const auto b = static_cast<unsigned char>(bytes_[id][0]);
+        if (first_ok[b] && refused_at(probes[b], id) != 0) mask(id);
+      }
+      return;
+    }
+    for (int b = 0; b < 256; ++b) {
+      if (!first_ok[b]) continue;
+      const std::vector<uint32_t>& ids = by_first_[b];
+      for (size_t i = 0; i < ids.size(); ++i) {
+        const size_t k = refused_at(probes[b], ids[i]);
+        if (k == 0) continue;
+        mask(ids[i]);
+        while (i + 1 < ids.size() && lcp_[b][i + 1] > k) mask(ids[++i]);
+      }
+    }
     return;
   }
   // Structure: few tokens fit; keep those, mask everything else.
   kept_.clear();
   for (int b = 0; b < 256; ++b) {
     if (!first_ok[b]) continue;
-    for (uint32_t id : by_first_[b])
-      if (id < n && fits(probes[b], id)) kept_.emplace_back(id, logits[id]);
+    const std::vector<uint32_t>& ids = by_first_[b];
+    for (size_t i = 0; i < ids.size(); ++i) {
+      const size_t k = refused_at(probes[b], ids[i]);
+      if (k == 0) {
+        if (ids[i] < n) kept_.emplace_back(ids[i], logits[ids[i]]);
+        continue;
+      }
+      while (i + 1 < ids.size() && lcp_[b][i + 1] > k) ++i;
+    }
   }
   if (grammar_.complete(state_) && eos_ < logits.size()) kept_.emplace_back(eos_, logits[eos_]);
   std::fill(logits.begin(), logits.end(), kMasked);

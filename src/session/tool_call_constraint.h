@@ -27,7 +27,7 @@ class ToolCallConstraint {
   void apply(std::span<float> logits, std::span<const int32_t> sampled);
 
  private:
-  bool fits(chat::ToolCallGrammar::State s, uint32_t id) const;
+  size_t refused_at(chat::ToolCallGrammar::State s, uint32_t id) const;
 
   chat::ToolCallGrammar grammar_;
   chat::ToolCallGrammar::State state_;
@@ -36,7 +36,9 @@ class ToolCallConstraint {
   std::vector<std::string_view> bytes_;                  // by id
   std::vector<uint16_t> lt_tail_, json_tail_;            // by id: where its free-text tail starts
   std::array<std::vector<uint32_t>, 256> by_first_;      // ids by first byte (EOS and empty tokens left out)
+  std::array<std::vector<uint16_t>, 256> lcp_;           // of each bucket entry with the one before
   std::vector<uint32_t> unlisted_;                       // those left out
+  std::vector<uint32_t> with_lt_, json_special_;         // ids whose free-text tail is not the whole token
   std::vector<std::pair<uint32_t, float>> kept_;
 };
 
