@@ -188,7 +188,7 @@ bool ToolCallGrammar::complete(const State& s) const {
 ToolCallGrammar::FreeText ToolCallGrammar::free_text(const State& s) const {
   const bool no_marker = s.needles[0] == 0 && s.needles[1] == 0 && s.needles[2] == 0;
   if ((s.phase == kReasoning || s.phase == kRawValue) && no_marker) return FreeText::kAnyButLt;
-  if (s.phase == kJsonValue && s.json == kJString && s.utf8_left == 0 && no_marker)
+  if (s.phase == kJsonValue && s.json == kJString && s.utf8_left == 0 && !s.high_surrogate && no_marker)
     return FreeText::kJsonStringAscii;
   return FreeText::kNone;
 }
@@ -328,6 +328,7 @@ bool ToolCallGrammar::json_string_byte(State& s, unsigned char c) const {
     return true;
   }
   if (c < 0x20) return false;
+  if (s.high_surrogate && c != '\\') return false;  // "\uD83D" must go on with "\uDE00"
   if (c < 0x80) {
     if (c == '\\') s.json = kJEscape;
     if (c == '"') {
@@ -446,14 +447,23 @@ bool ToolCallGrammar::advance_json(State& s, char c) const {
       if (c == 'u') {
         s.json = kJHex;
         s.literal = 4;
+        s.hex = 0;
         return true;
       }
       s.json = kJString;
-      return std::string_view("\"\\/bfnrt").find(c) != std::string_view::npos;
-    case kJHex:
+      return !s.high_surrogate && std::string_view("\"\\/bfnrt").find(c) != std::string_view::npos;
+    case kJHex: {
       if (!is_hex(c)) return false;
-      if (--s.literal == 0) s.json = kJString;
+      const int digit = is_digit(c) ? c - '0' : (c | 0x20) - 'a' + 10;
+      s.hex = static_cast<uint16_t>(s.hex * 16 + digit);
+      if (--s.literal > 0) return true;
+      s.json = kJString;
+      // Surrogates as a strict JSON reader takes them: a high half then a low half, never one alone.
+      const bool high = s.hex >= 0xD800 && s.hex <= 0xDBFF, low = s.hex >= 0xDC00 && s.hex <= 0xDFFF;
+      if (s.high_surrogate != low) return false;
+      s.high_surrogate = high;
       return true;
+    }
     case kJLiteral: {
       const std::string_view lit = kLiterals[s.literal];
       if (c != lit[s.aux]) return false;

@@ -53,6 +53,8 @@ class ToolCallGrammar {
     uint8_t literal = 0;
     uint8_t utf8_left = 0, utf8_lo = 0, utf8_hi = 0;
     uint32_t stack = 0;         // bit i: nesting level i is an object
+    uint16_t hex = 0;           // the \uXXXX escape being read
+    bool high_surrogate = false;  // a \uD800-\uDBFF was read: its low half must follow
   };
 
   // A byte class a state lets through without changing (so a token made only of such bytes keeps the

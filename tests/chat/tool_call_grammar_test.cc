@@ -128,12 +128,13 @@ TEST(ToolCallGrammar, JsonValuesAreWellFormed) {
       "<｜DSML｜tool_calls>\n<｜DSML｜invoke name=\"read_file\">\n<｜DSML｜parameter name=\"opts\" string=\"false\">";
   const std::string close = "</｜DSML｜parameter>";
   for (const char* good : {"{}", "[]", " {\"a\": [1, -2.5E+3, \"x\\u00e9\\n\", {\"b\": null}]} ", "0", "\"é\"",
-                           "true", "false", "null", "-0.0e1"}) {
+                           "true", "false", "null", "-0.0e1", "\"\\ud83d\\ude00\""}) {
     const std::string text = head + good + close;
     EXPECT_EQ(accepted(g, text), text.size()) << good;
   }
   for (const char* bad : {"{a", "[1,]", "01", "tru ", "\"\n\"", "{\"a\" 1}", "[1 2]", "1.", "\"\\x\"", "]",
-                          "{\"a\":1]", "-", "", "\"\xC0\x80\"", "\"\xED\xA0\x80\"", "\"</｜DSML｜parameter>\""}) {
+                          "{\"a\":1]", "-", "", "\"\xC0\x80\"", "\"\xED\xA0\x80\"", "\"</｜DSML｜parameter>\"", "\"\\ud83d\"", "\"\\ude00\"",
+                          "\"\\ud83dx\"", "\"\\ud83d\\n\""}) {
     const std::string text = head + bad + close;
     EXPECT_LT(accepted(g, text), text.size()) << bad;
   }
