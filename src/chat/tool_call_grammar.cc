@@ -164,7 +164,11 @@ ToolCallGrammar::ToolCallGrammar(const DsmlTags& tags, const Json& functions, bo
   }
 
   const std::string eos(text::kEos);
-  reasoning_needles_ = {{std::string(text::kThinkEnd), kLead}, {tags.block_open, kOpened}, {eos, kRefuse}};
+  const DsmlTags& other = tags.block_open == dsml_tags_v4().block_open ? dsml_tags_v41() : dsml_tags_v4();
+  reasoning_needles_ = {{std::string(text::kThinkEnd), kLead},
+                        {tags.block_open, kOpened},
+                        {other.block_open, kRefuse},
+                        {eos, kRefuse}};
   raw_needles_ = {{tags.param_close, kBody}, {eos, kRefuse}};
   json_string_needles_ = {{tags.param_close, kRefuse}, {eos, kRefuse}};
   for (const auto* list : {&reasoning_needles_, &raw_needles_, &json_string_needles_})
@@ -186,7 +190,7 @@ bool ToolCallGrammar::complete(const State& s) const {
 }
 
 ToolCallGrammar::FreeText ToolCallGrammar::free_text(const State& s) const {
-  const bool no_marker = s.needles[0] == 0 && s.needles[1] == 0 && s.needles[2] == 0;
+  const bool no_marker = std::all_of(std::begin(s.needles), std::end(s.needles), [](uint8_t n) { return n == 0; });
   if ((s.phase == kReasoning || s.phase == kRawValue) && no_marker) return FreeText::kAnyButLt;
   if (s.phase == kJsonValue && s.json == kJString && s.utf8_left == 0 && !s.high_surrogate && no_marker)
     return FreeText::kJsonStringAscii;

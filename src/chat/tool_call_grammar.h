@@ -7,6 +7,7 @@
 // What it accepts, from the start of the assistant's output:
 //   [reasoning "</think>"]            only when the prompt ended in "<think>": free text, no end of sentence;
 //                                     a block that opens inside the reasoning is constrained from there on
+//                                     (the other DSML spelling's block, which the parser also reads, is refused)
 //   ["\n\n"] block-open "\n"          no content before the call
 //   invoke name="TOOL">\n             TOOL one of the allowed tools
 //   ( ["\n"] parameter name="KEY" string="true|false">VALUE close )*
@@ -43,7 +44,7 @@ class ToolCallGrammar {
     uint16_t lo = 0, hi = 0;    // its alternatives still possible
     uint16_t pos = 0;           // bytes of them matched
     int16_t tool = -1;          // the tool being invoked
-    uint8_t needles[3] = {};    // progress on the marker texts a free-text phase watches
+    uint8_t needles[4] = {};    // progress on the marker texts a free-text phase watches
     uint64_t used = 0;          // parameters of `tool` given so far (bit per parameter)
     // The JSON value of a string="false" parameter.
     uint8_t json = 0;

@@ -170,6 +170,9 @@ TEST(ToolCallGrammar, ReasoningFirstWhenThePromptOpenedIt) {
   EXPECT_TRUE(complete(g, "hmm" + call_text));
   const std::string opened = "hmm\n\n<｜DSML｜tool_calls>\n<｜DSML｜invoke name=\"";
   EXPECT_EQ(accepted(g, opened + "write"), opened.size());
+  // Nor may a block of the other DSML spelling open there (the parser would read it, unconstrained).
+  const std::string spaced = "hmm\n\n<｜DSML｜ calls>";
+  EXPECT_EQ(accepted(g, spaced), spaced.size() - 1);
   // The end of sentence cannot end the reasoning.
   EXPECT_EQ(accepted(g, "hmm<｜end▁of▁sentence｜>"), 3 + std::string("<｜end▁of▁sentence｜>").size() - 1);
 }
