@@ -68,7 +68,10 @@ TEST(ToolCallConstraint, TheTokensOfARenderedCallAreNeverMasked) {
                              chat::render_tool_calls({write, run}, chat::Dialect::kV4);
     std::vector<uint32_t> ids = tok->encode(text);
     ids.push_back(eos);
+    const auto built = std::chrono::steady_clock::now();
     ToolCallConstraint c = constraint(*tok, eos, thinking);
+    std::printf("[ mask cost ] set-up: %.1f ms\n",
+                1e3 * std::chrono::duration<double>(std::chrono::steady_clock::now() - built).count());
     std::mt19937 rng(7);
     std::vector<int32_t> sampled;
     double seconds = 0;
