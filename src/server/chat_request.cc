@@ -71,16 +71,41 @@ bool resolve_thinking(const Json& body, bool fallback) {
   return top.value_or(kwarg.value_or(fallback));
 }
 
-// Whether the request's tools are offered: tool_choice "auto" (the default) or "none".
-bool tools_offered(const Json& body) {
+// tool_choice: "auto" (the default) offers the tools, "none" leaves them out; "required" or
+// {"type": "function", "function": {"name"}} forces a call, of any tool or of the named one (then only it
+// is offered).
+struct ToolChoice {
+  bool offered = true;
+  bool forced = false;
+  std::optional<std::string> name;
+};
+
+ToolChoice tool_choice(const Json& body) {
   const Json* choice = field(body, "tool_choice");
-  if (!choice) return true;
-  if (choice->is_string() && *choice == "auto") return true;
-  if (choice->is_string() && *choice == "none") return false;
-  if ((choice->is_string() && *choice == "required") || choice->is_object())
-    unsupported("tool_choice", "tool_choice: only \"auto\" and \"none\" are supported, got {}",
-                choice->dump());
-  reject("tool_choice", "tool_choice: expected \"auto\" or \"none\", got {}", choice->dump());
+  if (!choice || *choice == "auto") return {};
+  if (*choice == "none") return {.offered = false, .forced = false, .name = {}};
+  if (*choice == "required") return {.offered = true, .forced = true, .name = {}};
+  if (!choice->is_object())
+    reject("tool_choice", "tool_choice: expected \"auto\", \"none\", \"required\" or an object, got {}",
+           choice->dump());
+  if (string_field(*choice, "type", "tool_choice") != "function")
+    reject("tool_choice.type", "tool_choice.type: expected \"function\", got {}", choice->dump());
+  const Json* function = field(*choice, "function");
+  if (!function || !function->is_object())
+    reject("tool_choice.function", "tool_choice.function: expected an object with a name");
+  std::optional<std::string> name = string_field(*function, "name", "tool_choice.function");
+  if (!name) reject("tool_choice.function.name", "tool_choice.function.name: missing");
+  return {.offered = true, .forced = true, .name = std::move(name)};
+}
+
+// The request's tools narrowed to the named one (400 when there is no such tool).
+Json named_tool(const Json& body, const std::string& name) {
+  const Json* tools = field(body, "tools");
+  for (const Json& t : tools && tools->is_array() ? *tools : Json::array())
+    if (t.is_object() && t.contains("function") && t["function"].is_object() &&
+        t["function"].value("name", "") == name)
+      return Json::array({t});
+  reject("tool_choice.function.name", "tool_choice.function.name: no tool named \"{}\"", name);
 }
 
 int64_t max_tokens(const Json& body, bool& given) {
@@ -121,14 +146,17 @@ ChatRequest parse_chat_request(std::string_view text, const session::TurnOptions
   }
   refuse_unsupported_values(body);
   if (bool_field(body, "logprobs", false)) unsupported("logprobs", "logprobs: not supported yet");
-  bool_field(body, "parallel_tool_calls", true);
+  const bool parallel = bool_field(body, "parallel_tool_calls", true);
   read_streaming(body, out);
   read_sampling(body, out.turn.sampling);
   out.turn.stop_sequences = stop_sequences(body);
   if (const int64_t n = max_tokens(body, out.max_tokens_given); out.max_tokens_given) out.turn.max_tokens = n;
 
   // The conversation goes through render_request so the server and `baleen render` agree byte for byte.
-  const bool with_tools = tools_offered(body);
+  const ToolChoice choice = tool_choice(body);
+  const Json* body_tools = field(body, "tools");
+  const Json tools = !choice.offered ? Json() : choice.name ? named_tool(body, *choice.name)
+                                              : body_tools ? *body_tools : Json();
   Json render = {{"thinking", resolve_thinking(body, defaults.render.thinking)},
                  {"drop_thinking", defaults.render.drop_thinking},
                  {"dialect", chat::dialect_name(defaults.render.dialect)}};
@@ -137,7 +165,7 @@ ChatRequest parse_chat_request(std::string_view text, const session::TurnOptions
   for (const char* key : {"messages", "response_format", "reasoning_effort"}) {
     if (body.contains(key)) render[key] = body.at(key);
   }
-  if (with_tools && body.contains("tools")) render["tools"] = body.at("tools");
+  if (!tools.is_null()) render["tools"] = tools;
   try {
     chat::RenderRequest rendered = chat::render_request_from_json(render);
     out.conversation = std::move(rendered.conversation);
@@ -145,7 +173,8 @@ ChatRequest parse_chat_request(std::string_view text, const session::TurnOptions
   } catch (const Error& e) {
     throw invalid_request(e);
   }
-  out.turn.tools = with_tools && field(body, "tools") ? body.at("tools") : Json();
+  out.turn.tools = tools;
+  if (choice.forced) force_tool_call(tools, parallel, "tool_choice", out.turn);
   return out;
 }
 

@@ -174,23 +174,32 @@ Json tool_functions(const Json& tools) {
   return out;
 }
 
-// tool_choice: auto (default) and any offer every tool, tool offers the named one, none offers none.
-// any and tool narrow what the model is shown; decoding is not constrained (docs/SERVER.md).
-Json offered_tools(const Json& body) {
+// tool_choice: auto (default) and any offer every tool, tool offers the named one, none offers none; any
+// and tool force a call (decoding constrained to it), disable_parallel_tool_use to one call.
+Json offered_tools(const Json& body, session::TurnOptions& turn) {
   const Json* tools = field(body, "tools");
   Json functions = tools ? tool_functions(*tools) : Json();
   const Json* choice = field(body, "tool_choice");
   if (!choice) return functions;
   if (!choice->is_object()) reject("tool_choice", "tool_choice: expected an object");
   const std::optional<std::string> type = string_field(*choice, "type", "tool_choice");
-  if (type == "auto" || type == "any") return functions;
+  const bool parallel = !bool_field(*choice, "disable_parallel_tool_use", false, "tool_choice");
+  if (type == "auto") return functions;
   if (type == "none") return Json();
+  if (type == "any") {
+    force_tool_call(functions, parallel, "tool_choice", turn);
+    return functions;
+  }
   if (type != "tool")
     reject("tool_choice.type", "tool_choice.type: expected auto, any, tool or none, got {}", choice->dump());
   const std::optional<std::string> name = string_field(*choice, "name", "tool_choice");
   if (!name) reject("tool_choice.name", "tool_choice.name: missing");
   for (const Json& f : functions.is_array() ? functions : Json::array())
-    if (f["name"] == *name) return Json::array({f});
+    if (f["name"] == *name) {
+      Json only = Json::array({f});
+      force_tool_call(only, parallel, "tool_choice", turn);
+      return only;
+    }
   reject("tool_choice.name", "tool_choice.name: no tool named \"{}\"", *name);
 }
 
@@ -287,7 +296,7 @@ MessagesRequest parse_messages_request(std::string_view text, const session::Tur
              role ? *role : std::string("nothing"));
     }
   }
-  const Json tools = offered_tools(body);
+  const Json tools = offered_tools(body, out.turn);
   // The turn runner attaches the tools to the system message when it renders.
   out.turn.tools = tools.is_array() && !tools.empty() ? tools : Json();
   return out;

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "chat/conversation.h"
+#include "chat/tool_call_grammar.h"
 #include "tokenizer/utf8.h"
 
 namespace baleen::server {
@@ -119,6 +121,19 @@ Json parse_body(std::string_view body, std::span<const std::string_view> known) 
   if (!json.is_object()) reject("", "request body: expected a JSON object, got {}", json.type_name());
   check_known_keys(json, known, "");
   return json;
+}
+
+void force_tool_call(const Json& tools, bool parallel, std::string_view param, session::TurnOptions& turn) {
+  const std::string at(param);
+  if (!tools.is_array() || tools.empty()) reject(at, "{}: forcing a tool call needs tools", at);
+  try {  // the grammar refuses tools it cannot spell: refused here, before the turn starts
+    chat::ToolCallGrammar(chat::dsml_tags(turn.render.dialect), chat::tool_functions_from_json(tools, "tools"),
+                          parallel, turn.render.thinking);
+  } catch (const Error& e) {
+    reject(at, "{}: {}", at, e.what());
+  }
+  turn.forced_tools = tools;
+  turn.parallel_tool_calls = parallel;
 }
 
 }  // namespace baleen::server

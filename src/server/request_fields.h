@@ -13,6 +13,7 @@
 
 #include "chat/python_json.h"
 #include "engine/sampler.h"
+#include "session/turn_runner.h"
 #include "server/api_error.h"
 
 namespace baleen::server {
@@ -54,6 +55,10 @@ void refuse_unsupported_values(const chat::Json& body);
 // An API's reasoning-effort name (Anthropic's output_config.effort, OpenAI's reasoning.effort) as V4's
 // level: low and minimal -> "low", medium and high -> "high", xhigh and max -> "max".
 std::string v4_effort(std::string_view level, std::string_view param);
+
+// A forced tool call (tool_choice required / any / a named tool): decoding is constrained to a call of
+// `tools` (the offered ones); a 400 naming `param` when there are none or one cannot be spelled in DSML.
+void force_tool_call(const chat::Json& tools, bool parallel, std::string_view param, session::TurnOptions& turn);
 
 // The body as a JSON object: invalid UTF-8, malformed JSON or another type is a 400, and so is a
 // top-level key not in `known` (code "unknown_parameter", the key as param).

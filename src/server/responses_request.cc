@@ -193,21 +193,31 @@ void add_tool(const Json& tool, const std::string& where, const std::string& ns,
 }
 
 // tool_choice: auto (default) and required offer every tool, a named function or custom tool offers that
-// one, none offers none; decoding is not constrained (docs/SERVER.md).
+// one, none offers none; required and a named tool force a call (decoding constrained to it), one call only
+// when parallel_tool_calls is false. allowed_tools and the like (no name) offer every tool, not forced.
 Json offered_tools(const Json& body, ResponsesRequest& out) {
   Json functions = Json::array();
   if (const Json* tools = field(body, "tools")) {
     if (!tools->is_array()) reject("tools", "tools: expected an array");
     for (size_t i = 0; i < tools->size(); ++i) add_tool((*tools)[i], fmt::format("tools[{}]", i), "", out, functions);
   }
+  const bool parallel = bool_field(body, "parallel_tool_calls", true);
   const Json* choice = field(body, "tool_choice");
-  if (!choice || *choice == "auto" || *choice == "required") return functions;
+  if (!choice || *choice == "auto") return functions;
+  if (*choice == "required") {
+    force_tool_call(functions, parallel, "tool_choice", out.turn);
+    return functions;
+  }
   if (*choice == "none") return Json::array();
   if (!choice->is_object()) reject("tool_choice", "tool_choice: expected auto, none, required or an object");
   const std::string name = string_field(*choice, "name", "tool_choice").value_or("");
-  if (name.empty()) return functions;  // allowed_tools and the like: every tool stays offered
+  if (name.empty()) return functions;
   for (const Json& f : functions)
-    if (f["name"] == name) return Json::array({f});
+    if (f["name"] == name) {
+      Json only = Json::array({f});
+      force_tool_call(only, parallel, "tool_choice", out.turn);
+      return only;
+    }
   reject("tool_choice.name", "tool_choice.name: no tool named \"{}\"", name);
 }
 
@@ -232,7 +242,6 @@ void refuse_unsupported(const Json& body) {
   if (bool_field(body, "background", false)) unsupported("background", "background: not supported");
   if (field(body, "conversation")) unsupported("conversation", "conversation: not supported (use previous_response_id)");
   if (auto n = int_field(body, "top_logprobs"); n && *n != 0) unsupported("top_logprobs", "top_logprobs: not supported");
-  bool_field(body, "parallel_tool_calls", true);
   if (const Json* include = field(body, "include"); include && !include->is_array())
     reject("include", "include: expected an array of strings");
 }

@@ -87,9 +87,18 @@ RunningTurn::RunningTurn(PrefixCache& cache, const tokenizer::Tokenizer& tokeniz
   // The model's vocabulary may be larger than the tokenizer's (baleen-nano: 129,280 rows, 128,847 ids): an id
   // the tokenizer lacks could not be detokenized, so it is never sampled.
   const auto defined = static_cast<ptrdiff_t>(tokenizer.size());
-  sequence_->process_logits = [defined](std::span<float> logits, const Sequence&) {
+  if (options.forced_tools.is_array() && !options.raw_output)
+    forced_call_ = std::make_unique<ToolCallConstraint>(
+        tokenizer,
+        chat::ToolCallGrammar(chat::dsml_tags(options.render.dialect),
+                              chat::tool_functions_from_json(options.forced_tools, "tools"),
+                              options.parallel_tool_calls, options.render.thinking),
+        eos_);
+  sequence_->process_logits = [defined, forced = forced_call_.get()](std::span<float> logits,
+                                                                     const Sequence& seq) {
     if (static_cast<ptrdiff_t>(logits.size()) > defined)
       std::fill(logits.begin() + defined, logits.end(), -std::numeric_limits<float>::infinity());
+    if (forced) forced->apply(logits, seq.sampled());
   };
 }
 

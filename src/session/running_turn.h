@@ -16,6 +16,7 @@
 #include "engine/generator.h"
 #include "session/prefix_cache.h"
 #include "session/stop_sequences.h"
+#include "session/tool_call_constraint.h"
 #include "session/turn_runner.h"
 #include "tokenizer/stream_detokenizer.h"
 
@@ -67,6 +68,7 @@ class RunningTurn {
   chat::OutputParser parser_;
   TurnResult result_;
   std::unique_ptr<EventSink> sink_;
+  std::unique_ptr<ToolCallConstraint> forced_call_;  // a forced tool call, or null
   bool kept_ = false;  // the state went to the cache
 };
 

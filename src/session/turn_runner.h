@@ -35,6 +35,11 @@ struct TurnOptions {
   int64_t max_tokens = 256;
   uint64_t id_seed = 0;     // tool-call ids (OutputParser)
   bool raw_output = false;  // plain text out: no reasoning, DSML or tool calls parsed (/v1/completions)
+  // Set (tool objects or function objects): the client forced a call, and decoding is constrained to a
+  // DSML call of one of these tools (session/tool_call_constraint.h); more than one call only with
+  // parallel_tool_calls.
+  chat::Json forced_tools;
+  bool parallel_tool_calls = true;
   std::vector<std::string> stop_sequences;                // end the turn at one in the content
   std::function<void(const chat::ParseEvent&)> on_event;  // streamed parse events, optional
   // Called once the reused prefix is known, before the prompt's new tokens are prefilled.

@@ -89,10 +89,34 @@ TEST(ChatRequest, ToolChoiceNoneHidesTheTools) {
   const ChatRequest hidden = parse(body);
   EXPECT_TRUE(hidden.turn.tools.is_null());
   EXPECT_EQ(hidden.conversation.messages.size(), 1u);
+  EXPECT_TRUE(offered.turn.forced_tools.is_null());
+}
+
+TEST(ChatRequest, ToolChoiceRequiredOrNamedForcesACall) {
+  const Json tools = Json::parse(R"([
+      {"type": "function", "function": {"name": "f", "parameters": {"type": "object", "properties": {}}}},
+      {"type": "function", "function": {"name": "g", "parameters": {"type": "object", "properties": {}}}}])");
+  Json body = with("tools", tools);
   body["tool_choice"] = "required";
-  expect_error(body.dump(), 400, "tool_choice", "only \"auto\" and \"none\"");
-  body["tool_choice"] = {{"type", "function"}, {"function", {{"name", "f"}}}};
-  expect_error(body.dump(), 400, "tool_choice", "only \"auto\" and \"none\"");
+  const ChatRequest required = parse(body);
+  EXPECT_EQ(required.turn.forced_tools, tools);
+  EXPECT_TRUE(required.turn.parallel_tool_calls);
+  body["tool_choice"] = {{"type", "function"}, {"function", {{"name", "g"}}}};
+  body["parallel_tool_calls"] = false;
+  const ChatRequest named = parse(body);
+  EXPECT_EQ(named.turn.forced_tools, Json::array({tools[1]}));
+  EXPECT_EQ(named.turn.tools, Json::array({tools[1]}));  // only the named tool is offered
+  EXPECT_FALSE(named.turn.parallel_tool_calls);
+  body["tool_choice"] = {{"type", "function"}, {"function", {{"name", "h"}}}};
+  expect_error(body.dump(), 400, "tool_choice.function.name", "no tool named \"h\"");
+  body["tool_choice"] = {{"type", "function"}};
+  expect_error(body.dump(), 400, "tool_choice.function", "expected an object");
+  body["tool_choice"] = "sometimes";
+  expect_error(body.dump(), 400, "tool_choice", "expected \"auto\"");
+  expect_error(with("tool_choice", "required").dump(), 400, "tool_choice", "needs tools");
+  Json unspellable = with("tools", Json::parse(R"([{"type": "function", "function": {"name": "a>b"}}])"));
+  unspellable["tool_choice"] = "required";
+  expect_error(unspellable.dump(), 400, "tool_choice", "cannot be spelled");
 }
 
 TEST(ChatRequest, BadBodiesNameWhatIsWrong) {

@@ -88,6 +88,17 @@ TEST(MessagesRequest, ReadsToolUseToolResultAndThinking) {
   EXPECT_TRUE(none.turn.tools.is_null());
   EXPECT_FALSE(none.turn.render.thinking);
   EXPECT_EQ(none.turn.render.effort.level, "high");
+  EXPECT_TRUE(r.turn.forced_tools.is_null());
+
+  b["tool_choice"] = {{"type", "any"}};
+  const MessagesRequest any = parse(b);
+  EXPECT_EQ(any.turn.forced_tools, any.turn.tools);
+  EXPECT_TRUE(any.turn.parallel_tool_calls);
+  b["tool_choice"] = {{"type", "tool"}, {"name", "run_command"}, {"disable_parallel_tool_use", true}};
+  const MessagesRequest named = parse(b);
+  ASSERT_EQ(named.turn.forced_tools.size(), 1u);
+  EXPECT_EQ(named.turn.forced_tools[0]["name"], "run_command");
+  EXPECT_FALSE(named.turn.parallel_tool_calls);
 }
 
 TEST(MessagesRequest, BadBodiesNameWhatIsWrong) {
@@ -114,6 +125,9 @@ TEST(MessagesRequest, BadBodiesNameWhatIsWrong) {
   Json bad_choice = body(kHello);
   bad_choice["tool_choice"] = {{"type", "tool"}, {"name", "nothing"}};
   expect_error(bad_choice, 400, "nothing");
+  Json forced_without_tools = body(kHello);
+  forced_without_tools["tool_choice"] = {{"type", "any"}};
+  expect_error(forced_without_tools, 400, "needs tools");
   expect_error(Json{{"messages", kHello}, {"max_tokens", 3}}, 400, "max_tokens", /*count_tokens=*/true);
   EXPECT_NO_THROW(parse_messages_request(Json{{"messages", kHello}}.dump(), {}, /*count_tokens=*/true));
   expect_error(Json("not an object"), 400, "JSON object");

@@ -72,6 +72,17 @@ TEST(ResponsesRequest, ReadsCodexItemsAndTools) {
   EXPECT_EQ(r.turn.render.effort.level, "max");
   EXPECT_EQ(r.turn.max_tokens, 40);
   EXPECT_FALSE(r.store);
+  EXPECT_TRUE(r.turn.forced_tools.is_null());
+
+  Json forced = b;
+  forced["tool_choice"] = "required";
+  EXPECT_EQ(parse(forced).turn.forced_tools, r.turn.tools);
+  forced["tool_choice"] = {{"type", "custom"}, {"name", "apply_patch"}};
+  forced["parallel_tool_calls"] = false;
+  const ResponsesRequest named = parse(forced);
+  ASSERT_EQ(named.turn.forced_tools.size(), 1u);
+  EXPECT_EQ(named.turn.forced_tools[0]["name"], "apply_patch");
+  EXPECT_FALSE(named.turn.parallel_tool_calls);
 }
 
 TEST(ResponsesRequest, ContinuesAStoredConversation) {
@@ -112,6 +123,7 @@ TEST(ResponsesRequest, BadBodiesNameWhatIsWrong) {
   expect_error({{"input", "hi"}, {"background", true}}, 400, "background", "not supported");
   expect_error({{"input", "hi"}, {"tool_choice", {{"type", "function"}, {"name", "ghost"}}}}, 400, "tool_choice.name",
                "ghost");
+  expect_error({{"input", "hi"}, {"tool_choice", "required"}}, 400, "tool_choice", "needs tools");
 }
 
 }  // namespace

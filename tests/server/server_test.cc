@@ -476,5 +476,155 @@ TEST(Server, SurplusAndSlowConnectionsAreRefusedInTheApiShape) {
   EXPECT_EQ(status, 200);
 }
 
+
+// Forced tool calls (tool_choice required / a named tool) constrain decoding: for a prompt that nano
+// answers in text when the choice is its own, every API answers with a parsed call of an allowed tool, at
+// temperature 0 and at temperature 1 over several seeds, with and without thinking.
+namespace forced {
+
+Json chat_request(const Json& tool_choice, float temperature, uint64_t seed, bool thinking = false) {
+  Json r = {{"model", "baleen-nano"},
+            {"messages", {{{"role", "user"}, {"content", "Hello, who are you?"}}}},
+            {"tools", trained_tools()},
+            {"chat_template_kwargs", {{"thinking", thinking}}},
+            {"temperature", temperature},
+            {"seed", seed},
+            {"max_tokens", 160}};
+  if (!tool_choice.is_null()) r["tool_choice"] = tool_choice;
+  return r;
+}
+
+// The calculator-like tool: numbers and a boolean, so JSON values are constrained too.
+std::string typed_tool() {
+  for (const Json& t : trained_tools())
+    if (t["function"]["parameters"]["properties"].contains("op")) return t["function"]["name"];
+  return "";
+}
+
+}  // namespace forced
+
+TEST(Server, AutoAnswersThisPromptInText) {
+  REQUIRE_NANO();
+  for (const Json& choice : {Json(), Json("auto")}) {
+    const Reply r = post(s->port, forced::chat_request(choice, 0, 0));
+    ASSERT_EQ(r.status, 200) << r.body.dump();
+    EXPECT_EQ(r.body["choices"][0]["finish_reason"], "stop") << r.body.dump();
+    EXPECT_FALSE(r.body["choices"][0]["message"].contains("tool_calls")) << r.body.dump();
+  }
+}
+
+TEST(Server, ChatToolChoiceRequiredOrNamedAlwaysCalls) {
+  REQUIRE_NANO();
+  struct Case {
+    Json choice;
+    float temperature;
+    uint64_t seed;
+    bool thinking;
+    bool parallel;
+  };
+  const Json named = {{"type", "function"}, {"function", {{"name", forced::typed_tool()}}}};
+  const std::vector<Case> cases = {
+      {"required", 0, 0, false, true}, {"required", 1, 1, false, true}, {"required", 1, 2, false, true},
+      {"required", 1, 3, false, true}, {"required", 0, 0, true, true},  {named, 0, 0, false, false},
+      {named, 1, 4, false, false},     {named, 1, 5, true, false}};
+  for (const Case& c : cases) {
+    Json request = forced::chat_request(c.choice, c.temperature, c.seed, c.thinking);
+    request["parallel_tool_calls"] = c.parallel;
+    const Reply r = post(s->port, request);
+    SCOPED_TRACE(request.dump());
+    ASSERT_EQ(r.status, 200) << r.body.dump();
+    const Json& choice = r.body["choices"][0];
+    EXPECT_EQ(choice["finish_reason"], "tool_calls") << r.body.dump();
+    const Json& calls = choice["message"].value("tool_calls", Json::array());
+    ASSERT_GE(calls.size(), 1u) << r.body.dump();
+    if (!c.parallel) {
+      EXPECT_EQ(calls.size(), 1u) << r.body.dump();
+    }
+    EXPECT_TRUE(choice["message"]["content"].is_null() || choice["message"]["content"] == "") << r.body.dump();
+    for (const Json& call : calls) {
+      expect_matches_schema(call);
+      if (c.choice.is_object()) {
+        EXPECT_EQ(call["function"]["name"], forced::typed_tool());
+      }
+    }
+  }
+}
+
+TEST(Server, MessagesToolChoiceAnyOrToolAlwaysUsesATool) {
+  REQUIRE_NANO();
+  const Json tools = Json::parse(R"([
+    {"name": "get_weather", "description": "The weather in a city.",
+     "input_schema": {"type": "object", "properties": {"city": {"type": "string"}, "days": {"type": "integer"}},
+                      "required": ["city"]}},
+    {"name": "read_file", "description": "Read a text file.",
+     "input_schema": {"type": "object", "properties": {"path": {"type": "string"}}, "required": ["path"]}}])");
+  const std::vector<std::tuple<Json, float, uint64_t>> cases = {
+      {{{"type", "any"}}, 0.0f, 0},
+      {{{"type", "any"}}, 1.0f, 7},
+      {{{"type", "tool"}, {"name", "get_weather"}, {"disable_parallel_tool_use", true}}, 1.0f, 8}};
+  for (const auto& [choice, temperature, seed] : cases) {
+    const Json request = {{"model", "baleen-nano"},
+                          {"max_tokens", 160},
+                          {"messages", {{{"role", "user"}, {"content", "Hello, who are you?"}}}},
+                          {"tools", tools},
+                          {"tool_choice", choice},
+                          {"temperature", temperature},
+                          {"metadata", {{"user_id", std::to_string(seed)}}}};
+    SCOPED_TRACE(request.dump());
+    const Reply r = post(s->port, request, "/v1/messages");
+    ASSERT_EQ(r.status, 200) << r.body.dump();
+    EXPECT_EQ(r.body["stop_reason"], "tool_use") << r.body.dump();
+    size_t uses = 0;
+    for (const Json& block : r.body["content"]) {
+      EXPECT_NE(block["type"], "text") << r.body.dump();
+      if (block["type"] != "tool_use") continue;
+      ++uses;
+      EXPECT_TRUE(block["input"].contains("city") || block["input"].contains("path")) << block.dump();
+      if (choice["type"] == "tool") {
+        EXPECT_EQ(block["name"], "get_weather");
+      }
+    }
+    EXPECT_GE(uses, 1u) << r.body.dump();
+    if (choice["type"] == "tool") {
+      EXPECT_EQ(uses, 1u) << r.body.dump();
+    }
+  }
+}
+
+TEST(Server, ResponsesToolChoiceRequiredOrNamedAlwaysCalls) {
+  REQUIRE_NANO();
+  Json tools = Json::array();
+  for (const Json& t : trained_tools()) {
+    Json f = t["function"];
+    f["type"] = "function";
+    tools.push_back(f);
+  }
+  const std::vector<std::pair<Json, float>> cases = {
+      {"required", 0.0f}, {{{"type", "function"}, {"name", "read_file"}}, 1.0f}};
+  for (const auto& [choice, temperature] : cases) {
+    const Json request = {{"model", "baleen-nano"},
+                          {"input", "Hello, who are you?"},
+                          {"tools", tools},
+                          {"tool_choice", choice},
+                          {"temperature", temperature},
+                          {"max_output_tokens", 160}};
+    SCOPED_TRACE(request.dump());
+    const Reply r = post(s->port, request, "/v1/responses");
+    ASSERT_EQ(r.status, 200) << r.body.dump();
+    EXPECT_EQ(r.body["status"], "completed") << r.body.dump();
+    size_t calls = 0;
+    for (const Json& item : r.body["output"]) {
+      EXPECT_NE(item["type"], "message") << r.body.dump();
+      if (item["type"] != "function_call") continue;
+      ++calls;
+      EXPECT_TRUE(Json::parse(item["arguments"].get<std::string>()).is_object()) << item.dump();
+      if (choice.is_object()) {
+        EXPECT_EQ(item["name"], "read_file");
+      }
+    }
+    EXPECT_GE(calls, 1u) << r.body.dump();
+  }
+}
+
 }  // namespace
 }  // namespace baleen::server
