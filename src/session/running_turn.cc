@@ -67,6 +67,7 @@ RunningTurn::RunningTurn(PrefixCache& cache, const tokenizer::Tokenizer& tokeniz
                          std::vector<int32_t> prompt, const TurnOptions& options,
                          std::function<void(const chat::ParseEvent&)> on_event)
     : cache_(cache),
+      tokenizer_(tokenizer),
       options_(options),
       prompt_(std::move(prompt)),
       path_(prompt_),
@@ -87,10 +88,15 @@ RunningTurn::RunningTurn(PrefixCache& cache, const tokenizer::Tokenizer& tokeniz
   // The model's vocabulary may be larger than the tokenizer's (baleen-nano: 129,280 rows, 128,847 ids): an id
   // the tokenizer lacks could not be detokenized, so it is never sampled.
   const auto defined = static_cast<ptrdiff_t>(tokenizer.size());
-  sequence_->process_logits = [defined](std::span<float> logits, const Sequence&) {
+  // Penalties after the mask (a masked id stays -inf); logprobs are of the row both made.
+  std::shared_ptr<RepetitionPenalties> penalties;
+  if (options.penalties.active()) penalties = std::make_shared<RepetitionPenalties>(options.penalties);
+  sequence_->process_logits = [defined, penalties](std::span<float> logits, const Sequence& seq) {
     if (static_cast<ptrdiff_t>(logits.size()) > defined)
       std::fill(logits.begin() + defined, logits.end(), -std::numeric_limits<float>::infinity());
+    if (penalties) penalties->apply(logits, seq.sampled());
   };
+  if (options.logprobs >= 0) sequence_->keep_logprobs(options.logprobs);
 }
 
 RunningTurn::~RunningTurn() = default;
@@ -116,6 +122,10 @@ bool RunningTurn::after_step() {
   if (result_.completion_tokens == 1) cache_.add(prompt_, state.fork(), PrefixCache::Kept::kPromptEnd);
   const int32_t next = sequence_->sampled().back();
   if (static_cast<uint32_t>(next) == eos_) return true;
+  if (options_.logprobs >= 0 && (options_.raw_output || !parser_.in_reasoning())) {
+    result_.logprobs.push_back(sequence_->logprobs().back());
+    if (options_.on_logprob) options_.on_logprob(result_.logprobs.back());
+  }
   std::string piece;
   detok_.push(static_cast<uint32_t>(next), piece);
   result_.raw_text += piece;
@@ -158,8 +168,19 @@ TurnResult RunningTurn::finish() {
                    : !result_.tool_calls.empty()              ? FinishReason::kToolCalls
                    : sequence_->end() == SequenceEnd::kStopId ? FinishReason::kStop
                                                               : FinishReason::kLength;
-  if (sink_->stopped()) result_.stop_sequence = sink_->matched();
+  if (sink_->stopped()) {
+    result_.stop_sequence = sink_->matched();
+    trim_logprobs();
+  }
   return std::move(result_);
+}
+
+// A stop sequence cut the content: the tokens from the first one that starts at or past the cut go.
+void RunningTurn::trim_logprobs() {
+  size_t offset = 0, keep = 0;
+  while (keep < result_.logprobs.size() && offset < result_.content.size())
+    offset += tokenizer_.token_bytes(static_cast<uint32_t>(result_.logprobs[keep++].token)).size();
+  result_.logprobs.resize(keep);
 }
 
 // What the state holds, whenever the turn ends: the prompt, then the sampled tokens fed back.
