@@ -81,7 +81,10 @@ std::vector<std::string> stop_sequences(const Json& body) {
 }
 
 void refuse_unsupported_values(const Json& body) {
-  if (auto n = int_field(body, "n"); n && *n != 1) unsupported("n", "n: only 1 choice is supported, got {}", *n);
+  if (auto n = int_field(body, "n")) {
+    if (*n < 1) reject("n", "n: must be >= 1, got {}", *n);
+    if (*n != 1) unsupported("n", "n: only 1 choice is supported, got {}", *n);
+  }
   if (const Json* user = field(body, "user"); user && !user->is_string())
     reject("user", "user: expected a string, got {}", user->type_name());
 }

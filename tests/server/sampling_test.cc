@@ -3,10 +3,13 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 #include <string>
 #include <vector>
 
 #include "nano_server.h"
+#include "server/logprobs_json.h"
+#include "tokenizer/utf8.h"
 
 namespace baleen::server {
 namespace {
@@ -161,6 +164,37 @@ TEST(Sampling, FrequencyPenaltyMovesTheGreedyAnswerOffRepeatedTokens) {
   Json story_penalized = story;
   story_penalized["frequency_penalty"] = 2.0;
   EXPECT_NE(post(s->port, story).body["choices"][0]["message"], post(s->port, story_penalized).body["choices"][0]["message"]);
+}
+
+// Byte-level BPE has tokens that are part of a UTF-8 character: named "bytes:\xNN", their bytes exact,
+// and the body stays valid JSON.
+TEST(Sampling, LogprobsOfPartialUtf8TokensAreValidJson) {
+  REQUIRE_NANO();
+  const tokenizer::Tokenizer& tok = s->model->tokenizer();
+  int32_t partial = -1, whole = -1;
+  for (uint32_t id = 0; id < tok.size() && (partial < 0 || whole < 0); ++id) {
+    if (!tok.is_defined(id) || tok.is_special(id)) continue;
+    const std::string_view b = tok.token_bytes(id);
+    (tokenizer::is_valid_utf8(b) ? whole : partial) = static_cast<int32_t>(id);
+  }
+  ASSERT_GE(partial, 0);
+  ASSERT_GE(whole, 0);
+  const std::string bytes(tok.token_bytes(static_cast<uint32_t>(partial)));
+  const std::vector<TokenLogprob> tokens = {{partial, -0.5, {{partial, -0.5}, {whole, -1.5}}}};
+  LogprobsJson json(tok, 3);
+  const Json chat = Json::parse(json.chat(tokens).dump());  // dump() throws on invalid UTF-8
+  const Json& t = chat["content"][0];
+  std::string name = "bytes:";
+  for (const char c : bytes) name += fmt::format("\\x{:02x}", static_cast<unsigned char>(c));
+  EXPECT_EQ(t["token"], name);
+  EXPECT_EQ(bytes_text(t["bytes"]), bytes);
+  EXPECT_EQ(t["logprob"], -0.5);
+  EXPECT_EQ(t["top_logprobs"][1]["token"], std::string(tok.token_bytes(static_cast<uint32_t>(whole))));
+  const Json text = Json::parse(json.text(tokens).dump());
+  EXPECT_EQ(text["tokens"][0], name);
+  EXPECT_EQ(text["text_offset"][0], 3);
+  EXPECT_EQ(json.text(tokens)["text_offset"][0], 3 + static_cast<int64_t>(bytes.size()));
+  EXPECT_EQ(json_logprob(-std::numeric_limits<double>::infinity()), -9999.0);
 }
 
 TEST(Sampling, BadValuesAre400sNamingTheField) {
