@@ -14,7 +14,8 @@ namespace baleen {
 struct TokenLogprob {
   int32_t token = 0;
   double logprob = 0;
-  std::vector<std::pair<int32_t, double>> top;  // the `top` most likely ids, most likely first (ties: lower id)
+  std::vector<std::pair<int32_t, double>>
+      top;  // the `top` most likely ids, most likely first (ties: lower id)
 };
 
 // `top` in [0, row size]; -inf entries (masked ids) have logprob -inf.

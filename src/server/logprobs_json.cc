@@ -1,8 +1,8 @@
 #include "server/logprobs_json.h"
 
-#include <cmath>
-
 #include <fmt/format.h>
+
+#include <cmath>
 
 #include "tokenizer/utf8.h"
 
@@ -30,7 +30,8 @@ Json LogprobsJson::chat(std::span<const TokenLogprob> tokens) const {
   const auto entry = [&](int32_t token, double logprob) {
     Json byte_values = Json::array();
     for (const char c : bytes(token)) byte_values.push_back(static_cast<unsigned char>(c));
-    return Json{{"token", name(token)}, {"logprob", json_logprob(logprob)}, {"bytes", std::move(byte_values)}};
+    return Json{
+        {"token", name(token)}, {"logprob", json_logprob(logprob)}, {"bytes", std::move(byte_values)}};
   };
   Json content = Json::array();
   for (const TokenLogprob& t : tokens) {

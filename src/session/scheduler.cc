@@ -18,8 +18,7 @@ double seconds_since(Clock::time_point t) {
 
 TurnNews TurnTicket::wait(std::chrono::milliseconds timeout) {
   std::unique_lock lock(mutex_);
-  changed_.wait_for(lock, timeout,
-                    [&] {
+  changed_.wait_for(lock, timeout, [&] {
     return news_.prompt_known || !news_.logprobs.empty() || !news_.events.empty() || news_.ended();
   });
   TurnNews out = std::move(news_);

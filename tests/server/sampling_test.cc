@@ -16,7 +16,8 @@ namespace {
 
 using chat::Json;
 
-const std::string kRawPrompt = "<｜begin▁of▁sentence｜><｜User｜>Write a list of fruits.<｜Assistant｜></think>";
+const std::string kRawPrompt =
+    "<｜begin▁of▁sentence｜><｜User｜>Write a list of fruits.<｜Assistant｜></think>";
 
 std::vector<Json> data_events(const std::string& body) {
   std::vector<Json> events;
@@ -68,7 +69,8 @@ TEST(Sampling, ChatLogprobsCoverTheContentAndStreamTheSame) {
     EXPECT_EQ(t["top_logprobs"][0]["token"], t["token"]);  // temperature 0: the most likely one
     EXPECT_EQ(t["top_logprobs"][0]["logprob"], t["logprob"]);
     for (size_t i = 1; i < 3; ++i)
-      EXPECT_LE(t["top_logprobs"][i]["logprob"].get<double>(), t["top_logprobs"][i - 1]["logprob"].get<double>());
+      EXPECT_LE(t["top_logprobs"][i]["logprob"].get<double>(),
+                t["top_logprobs"][i - 1]["logprob"].get<double>());
   }
   EXPECT_EQ(text, choice["message"]["content"]);
   Json streamed = Json::array();
@@ -106,13 +108,15 @@ TEST(Sampling, CompletionsLogprobsHaveOffsetsAndStreamTheSame) {
     offset = joined.size();
   }
   EXPECT_EQ(joined, text);  // nano's answer here is whole characters token by token
-  Json streamed = {{"tokens", Json::array()}, {"token_logprobs", Json::array()}, {"text_offset", Json::array()}};
+  Json streamed = {
+      {"tokens", Json::array()}, {"token_logprobs", Json::array()}, {"text_offset", Json::array()}};
   for (const Json& e : data_events(streamed_body(s->port, request, "/v1/completions"))) {
     if (e["choices"].empty() || e["choices"][0]["logprobs"].is_null()) continue;
     for (const char* key : {"tokens", "token_logprobs", "text_offset"})
       for (const Json& v : e["choices"][0]["logprobs"][key]) streamed[key].push_back(v);
   }
-  for (const char* key : {"tokens", "token_logprobs", "text_offset"}) EXPECT_EQ(streamed[key], lp[key]) << key;
+  for (const char* key : {"tokens", "token_logprobs", "text_offset"})
+    EXPECT_EQ(streamed[key], lp[key]) << key;
   // A stop sequence cuts the logprobs with the text.
   ASSERT_GE(text.size(), 4u);
   Json stopped = request;
@@ -160,10 +164,12 @@ TEST(Sampling, FrequencyPenaltyMovesTheGreedyAnswerOffRepeatedTokens) {
   Json presence = plain;
   presence["presence_penalty"] = 2.0;
   EXPECT_NE(post(s->port, presence, "/v1/completions").body["choices"][0]["text"], repeated);
-  const Json story = {{"messages", {{{"role", "user"}, {"content", "Tell me a long story."}}}}, {"max_tokens", 48}};
+  const Json story = {{"messages", {{{"role", "user"}, {"content", "Tell me a long story."}}}},
+                      {"max_tokens", 48}};
   Json story_penalized = story;
   story_penalized["frequency_penalty"] = 2.0;
-  EXPECT_NE(post(s->port, story).body["choices"][0]["message"], post(s->port, story_penalized).body["choices"][0]["message"]);
+  EXPECT_NE(post(s->port, story).body["choices"][0]["message"],
+            post(s->port, story_penalized).body["choices"][0]["message"]);
 }
 
 // Byte-level BPE has tokens that are part of a UTF-8 character: named "bytes:\xNN", their bytes exact,
@@ -205,10 +211,14 @@ TEST(Sampling, BadValuesAre400sNamingTheField) {
     Json value;
   };
   const std::vector<Case> cases = {
-      {"/v1/chat/completions", "presence_penalty", 3},    {"/v1/chat/completions", "frequency_penalty", "x"},
-      {"/v1/chat/completions", "top_logprobs", 21},       {"/v1/chat/completions", "logprobs", "yes"},
-      {"/v1/chat/completions", "n", 0},                   {"/v1/completions", "logprobs", 6},
-      {"/v1/completions", "logprobs", true},              {"/v1/completions", "presence_penalty", -2.5},
+      {"/v1/chat/completions", "presence_penalty", 3},
+      {"/v1/chat/completions", "frequency_penalty", "x"},
+      {"/v1/chat/completions", "top_logprobs", 21},
+      {"/v1/chat/completions", "logprobs", "yes"},
+      {"/v1/chat/completions", "n", 0},
+      {"/v1/completions", "logprobs", 6},
+      {"/v1/completions", "logprobs", true},
+      {"/v1/completions", "presence_penalty", -2.5},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.path + " " + c.key + "=" + c.value.dump());
