@@ -48,6 +48,8 @@ class OutputParser {
   std::vector<ParseEvent> feed(std::string_view chunk);
   // End of output (EOS, max_tokens or a stop): flushes held-back text, reports an unfinished block.
   std::vector<ParseEvent> finish();
+  // Still inside the reasoning (what comes next is reasoning unless it closes it).
+  bool in_reasoning() const { return state_ == State::kReasoning; }
 
  private:
   enum class State { kReasoning, kContent, kBlock, kAfterBlock, kDone };

@@ -54,6 +54,7 @@ int64_t Generator::step(std::span<Sequence* const> sequences, int64_t token_budg
     std::span<float> r(logits.data() + row++ * logits.dim(1), static_cast<size_t>(logits.dim(1)));
     if (s.process_logits) s.process_logits(r, s);
     const int32_t token = s.sampler_.sample(r);
+    if (s.logprob_top_ >= 0) s.logprobs_.push_back(token_logprob(r, token, s.logprob_top_));
     s.sampled_.push_back(token);
     if (std::find(s.stop_.stop_ids.begin(), s.stop_.stop_ids.end(), token) != s.stop_.stop_ids.end()) {
       s.end_ = SequenceEnd::kStopId;

@@ -15,6 +15,7 @@
 #include "engine/model.h"
 #include "engine/sampler.h"
 #include "engine/session_state.h"
+#include "engine/token_logprobs.h"
 
 namespace baleen {
 
@@ -44,6 +45,9 @@ class Sequence {
   const std::vector<int32_t>& sampled() const { return sampled_; }
   // Called on each logits row before sampling (constraints, penalties); may edit it.
   std::function<void(std::span<float> logits, const Sequence& seq)> process_logits;
+  // From now on each sampled token's logprob and its `top` alternatives (token_logprobs.h) are kept.
+  void keep_logprobs(int64_t top) { logprob_top_ = top; }
+  const std::vector<TokenLogprob>& logprobs() const { return logprobs_; }  // one per sampled token, if kept
 
  private:
   friend class Generator;
@@ -54,6 +58,8 @@ class Sequence {
   std::vector<int32_t> sampled_;
   SequenceEnd end_ = SequenceEnd::kRunning;
   int64_t checkpoint_ = 0;
+  int64_t logprob_top_ = -1;  // < 0: no logprobs kept
+  std::vector<TokenLogprob> logprobs_;
 };
 
 class Generator {

@@ -16,7 +16,7 @@ using chat::Json;
 
 // Every top-level field the server reads. Unknown fields are refused rather than ignored so a client
 // never believes a setting took effect when it did not.
-constexpr std::array<std::string_view, 22> kKnownFields = {"model",
+constexpr std::array<std::string_view, 23> kKnownFields = {"model",
                                                            "messages",
                                                            "tools",
                                                            "tool_choice",
@@ -37,7 +37,8 @@ constexpr std::array<std::string_view, 22> kKnownFields = {"model",
                                                            "user",
                                                            "frequency_penalty",
                                                            "presence_penalty",
-                                                           "logprobs"};
+                                                           "logprobs",
+                                                           "top_logprobs"};
 
 // Thinking mode from DeepSeek's API spelling `thinking: {"type": "enabled"|"disabled"}` (or a bare bool,
 // render_request's spelling) and from vLLM/SGLang's `chat_template_kwargs: {"thinking": bool}`.
@@ -121,6 +122,15 @@ int64_t max_tokens(const Json& body, bool& given) {
   return n.value_or(0);
 }
 
+// logprobs: true, with top_logprobs in [0, 20] alternatives (OpenAI's bound); top_logprobs alone is a 400.
+void read_logprobs(const Json& body, session::TurnOptions& turn) {
+  const bool wanted = bool_field(body, "logprobs", false);
+  const std::optional<int64_t> top = int_field(body, "top_logprobs");
+  if (top && (*top < 0 || *top > 20)) reject("top_logprobs", "top_logprobs: must be in [0, 20], got {}", *top);
+  if (top && !wanted) reject("top_logprobs", "top_logprobs: requires logprobs to be true");
+  turn.logprobs = wanted ? top.value_or(0) : -1;
+}
+
 void read_streaming(const Json& body, ChatRequest& out) {
   out.stream = bool_field(body, "stream", false);
   const Json* options = field(body, "stream_options");
@@ -145,7 +155,8 @@ ChatRequest parse_chat_request(std::string_view text, const session::TurnOptions
     out.model = model->get<std::string>();
   }
   refuse_unsupported_values(body);
-  if (bool_field(body, "logprobs", false)) unsupported("logprobs", "logprobs: not supported yet");
+  read_penalties(body, out.turn.penalties);
+  read_logprobs(body, out.turn);
   const bool parallel = bool_field(body, "parallel_tool_calls", true);
   read_streaming(body, out);
   read_sampling(body, out.turn.sampling);

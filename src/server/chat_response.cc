@@ -29,7 +29,8 @@ Json usage_json(const session::TurnResult& result) {
           {"prompt_tokens_details", {{"cached_tokens", result.reused_tokens}}}};
 }
 
-Json completion_json(const CompletionMeta& meta, const session::TurnResult& result) {
+Json completion_json(const CompletionMeta& meta, const session::TurnResult& result,
+                     const tokenizer::Tokenizer* logprobs) {
   log_parse_errors(result);
   Json message = {{"role", "assistant"}};
   // OpenAI's convention: content is null when the turn is only tool calls.
@@ -47,7 +48,7 @@ Json completion_json(const CompletionMeta& meta, const session::TurnResult& resu
           {"choices",
            {{{"index", 0},
              {"message", message},
-             {"logprobs", nullptr},
+             {"logprobs", logprobs ? LogprobsJson(*logprobs).chat(result.logprobs) : Json()},
              {"finish_reason", session::finish_reason_name(result.finish)}}}},
           {"usage", usage_json(result)}};
 }
@@ -56,8 +57,16 @@ std::string sse_event(const Json& data) {
   return "data: " + data.dump() + "\n\n";
 }
 
-ChunkEncoder::ChunkEncoder(CompletionMeta meta, bool include_usage)
-    : meta_(std::move(meta)), include_usage_(include_usage) {}
+ChunkEncoder::ChunkEncoder(CompletionMeta meta, bool include_usage, const tokenizer::Tokenizer* logprobs)
+    : meta_(std::move(meta)), include_usage_(include_usage) {
+  if (logprobs) logprobs_.emplace(*logprobs);
+}
+
+Json ChunkEncoder::take_logprobs(std::span<const TokenLogprob> tokens) {
+  if (!logprobs_ || tokens.empty()) return nullptr;
+  sent_ += tokens.size();
+  return logprobs_->chat(tokens);
+}
 
 Json ChunkEncoder::chunk(Json delta, Json finish_reason) const {
   Json c = {{"id", meta_.id},
@@ -87,8 +96,12 @@ std::string ChunkEncoder::event(const chat::ParseEvent& event) {
   switch (event.kind) {
     case Kind::kReasoning:
       return sse_event(chunk({{"reasoning_content", event.text}}, nullptr));
-    case Kind::kContent:
-      return sse_event(chunk({{"content", event.text}}, nullptr));
+    case Kind::kContent: {
+      Json c = chunk({{"content", event.text}}, nullptr);
+      c["choices"][0]["logprobs"] = take_logprobs(pending_);
+      pending_.clear();
+      return sse_event(c);
+    }
     case Kind::kToolCall: {
       Json call = tool_call_json(event.call);
       call["index"] = tool_index_++;
@@ -101,8 +114,12 @@ std::string ChunkEncoder::event(const chat::ParseEvent& event) {
   return "";
 }
 
-std::string ChunkEncoder::finish(const session::TurnResult& result) const {
-  std::string out = sse_event(chunk(Json::object(), session::finish_reason_name(result.finish)));
+std::string ChunkEncoder::finish(const session::TurnResult& result) {
+  Json last_choice = chunk(Json::object(), session::finish_reason_name(result.finish));
+  // What no content chunk carried (tool-call markup, the tail), as far as a stop sequence left it.
+  if (sent_ < result.logprobs.size())
+    last_choice["choices"][0]["logprobs"] = take_logprobs(std::span(result.logprobs).subspan(sent_));
+  std::string out = sse_event(last_choice);
   if (include_usage_) {
     Json last = chunk(Json::object(), nullptr);
     last["choices"] = Json::array();

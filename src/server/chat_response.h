@@ -4,9 +4,12 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "chat/python_json.h"
+#include "server/logprobs_json.h"
 #include "session/turn_runner.h"
 
 namespace baleen::server {
@@ -21,32 +24,41 @@ struct CompletionMeta {
 // where cached_tokens counts the prompt tokens the session state already held (prefix reuse).
 chat::Json usage_json(const session::TurnResult& result);
 
-chat::Json completion_json(const CompletionMeta& meta, const session::TurnResult& result);
+// `logprobs`: the request asked for them (choices[].logprobs), else null.
+chat::Json completion_json(const CompletionMeta& meta, const session::TurnResult& result,
+                           const tokenizer::Tokenizer* logprobs = nullptr);
 
 // One SSE event: "data: <json>\n\n".
 std::string sse_event(const chat::Json& data);
 inline constexpr std::string_view kSseDone = "data: [DONE]\n\n";
 
-// Turns one turn's parse events into chunk events; one encoder per streamed response.
+// Turns one turn's parse events into chunk events; one encoder per streamed response. With logprobs, the
+// tokens sampled since the last content chunk ride on the next one, and the rest on the finish chunk.
 class ChunkEncoder {
  public:
-  ChunkEncoder(CompletionMeta meta, bool include_usage);
+  ChunkEncoder(CompletionMeta meta, bool include_usage, const tokenizer::Tokenizer* logprobs = nullptr);
 
   std::string begin() const;  // the first chunk: delta {"role": "assistant", "content": ""}
   std::string prompt(int64_t, int64_t) const { return ""; }  // usage comes last
   // The event's chunk; empty for parse errors, which are logged, not sent.
   std::string event(const chat::ParseEvent& event);
+  void logprob(const TokenLogprob& token) { pending_.push_back(token); }
   // The finish_reason chunk, the usage chunk when asked for, and [DONE].
-  std::string finish(const session::TurnResult& result) const;
+  std::string finish(const session::TurnResult& result);
   // A failure after the stream started: a last `data: {"error": ...}` event.
   std::string error(std::string_view message) const;
 
  private:
   chat::Json chunk(chat::Json delta, chat::Json finish_reason) const;
+  chat::Json take_logprobs(std::span<const TokenLogprob> tokens);
 
   CompletionMeta meta_;
   bool include_usage_;
   int tool_index_ = 0;
+  std::optional<LogprobsJson> logprobs_;
+  std::vector<TokenLogprob> pending_;  // streamed, not yet sent
+  size_t sent_ = 0;                    // answer tokens whose logprobs were sent
+
 };
 
 }  // namespace baleen::server

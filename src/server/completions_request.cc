@@ -56,9 +56,15 @@ CompletionsRequest parse_completions_request(std::string_view text, const sessio
   out.model = string_field(body, "model").value_or("");
   refuse_unsupported_values(body);
   if (auto n = int_field(body, "best_of"); n && *n != 1) unsupported("best_of", "best_of: only 1 is supported");
-  if (auto n = int_field(body, "logprobs"); n && *n != 0) unsupported("logprobs", "logprobs: not supported yet");
+  read_penalties(body, out.turn.penalties);
+  if (auto n = int_field(body, "logprobs")) {
+    if (*n < 0 || *n > 5) reject("logprobs", "logprobs: must be in [0, 5], got {}", *n);
+    out.turn.logprobs = *n;
+  }
   if (auto s = string_field(body, "suffix"); s && !s->empty()) unsupported("suffix", "suffix: not supported");
   out.echo = bool_field(body, "echo", false);
+  if (out.echo && out.turn.logprobs >= 0)
+    unsupported("logprobs", "logprobs: not supported with echo (the prompt's tokens have no logprobs here)");
   read_prompt(body, vocab_size, out);
   read_sampling(body, out.turn.sampling);
   out.turn.stop_sequences = stop_sequences(body);

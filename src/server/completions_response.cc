@@ -7,7 +7,7 @@ namespace baleen::server {
 using chat::Json;
 
 Json text_completion_json(const CompletionMeta& meta, const session::TurnResult& result,
-                          const std::string& echoed) {
+                          const std::string& echoed, const tokenizer::Tokenizer* logprobs) {
   return {{"id", meta.id},
           {"object", "text_completion"},
           {"created", meta.created},
@@ -15,13 +15,24 @@ Json text_completion_json(const CompletionMeta& meta, const session::TurnResult&
           {"choices",
            {{{"index", 0},
              {"text", echoed + result.content},
-             {"logprobs", nullptr},
+             {"logprobs", logprobs ? LogprobsJson(*logprobs, static_cast<int64_t>(echoed.size()))
+                                         .text(result.logprobs)
+                                   : Json()},
              {"finish_reason", session::finish_reason_name(result.finish)}}}},
           {"usage", usage_json(result)}};
 }
 
-TextChunkEncoder::TextChunkEncoder(CompletionMeta meta, bool include_usage, std::string echoed)
-    : meta_(std::move(meta)), include_usage_(include_usage), echoed_(std::move(echoed)) {}
+TextChunkEncoder::TextChunkEncoder(CompletionMeta meta, bool include_usage, std::string echoed,
+                                   const tokenizer::Tokenizer* logprobs)
+    : meta_(std::move(meta)), include_usage_(include_usage), echoed_(std::move(echoed)) {
+  if (logprobs) logprobs_.emplace(*logprobs, static_cast<int64_t>(echoed_.size()));
+}
+
+Json TextChunkEncoder::take_logprobs(std::span<const TokenLogprob> tokens) {
+  if (!logprobs_ || tokens.empty()) return nullptr;
+  sent_ += tokens.size();
+  return logprobs_->text(tokens);
+}
 
 Json TextChunkEncoder::chunk(const std::string& text, Json finish_reason) const {
   Json c = {{"id", meta_.id},
@@ -38,12 +49,19 @@ std::string TextChunkEncoder::begin() const {
   return echoed_.empty() ? "" : sse_event(chunk(echoed_, nullptr));
 }
 
-std::string TextChunkEncoder::event(const chat::ParseEvent& event) const {
-  return event.text.empty() ? "" : sse_event(chunk(event.text, nullptr));
+std::string TextChunkEncoder::event(const chat::ParseEvent& event) {
+  if (event.text.empty()) return "";
+  Json c = chunk(event.text, nullptr);
+  c["choices"][0]["logprobs"] = take_logprobs(pending_);
+  pending_.clear();
+  return sse_event(c);
 }
 
-std::string TextChunkEncoder::finish(const session::TurnResult& result) const {
-  std::string out = sse_event(chunk("", session::finish_reason_name(result.finish)));
+std::string TextChunkEncoder::finish(const session::TurnResult& result) {
+  Json last_choice = chunk("", session::finish_reason_name(result.finish));
+  if (sent_ < result.logprobs.size())
+    last_choice["choices"][0]["logprobs"] = take_logprobs(std::span(result.logprobs).subspan(sent_));
+  std::string out = sse_event(last_choice);
   if (include_usage_) {
     Json last = chunk("", nullptr);
     last["choices"] = Json::array();

@@ -83,13 +83,17 @@ std::vector<std::string> stop_sequences(const Json& body) {
 }
 
 void refuse_unsupported_values(const Json& body) {
-  if (auto n = int_field(body, "n"); n && *n != 1) unsupported("n", "n: only 1 choice is supported, got {}", *n);
-  for (const char* key : {"frequency_penalty", "presence_penalty"}) {
-    if (auto x = number_field(body, key, -2.0, 2.0); x && *x != 0.0)
-      unsupported(key, "{}: not supported yet (only 0)", key);
+  if (auto n = int_field(body, "n")) {
+    if (*n < 1) reject("n", "n: must be >= 1, got {}", *n);
+    if (*n != 1) unsupported("n", "n: only 1 choice is supported, got {}", *n);
   }
   if (const Json* user = field(body, "user"); user && !user->is_string())
     reject("user", "user: expected a string, got {}", user->type_name());
+}
+
+void read_penalties(const Json& body, Penalties& penalties) {
+  if (auto x = number_field(body, "presence_penalty", -2.0, 2.0)) penalties.presence = *x;
+  if (auto x = number_field(body, "frequency_penalty", -2.0, 2.0)) penalties.frequency = *x;
 }
 
 std::string v4_effort(std::string_view level, std::string_view param) {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "chat/python_json.h"
+#include "engine/repetition_penalties.h"
 #include "engine/sampler.h"
 #include "session/turn_runner.h"
 #include "server/api_error.h"
@@ -48,9 +49,12 @@ void read_sampling(const chat::Json& body, SamplingParams& sampling);
 // OpenAI's `stop`: one string or an array of strings.
 std::vector<std::string> stop_sequences(const chat::Json& body);
 
-// OpenAI's fields accepted only at the value that means "off" (the engine has no penalties or n > 1): n,
-// frequency_penalty, presence_penalty; and `user`, which must be a string.
+// OpenAI's fields accepted only at the value that means "off" (no n > 1 yet): n; and `user`, which must
+// be a string.
 void refuse_unsupported_values(const chat::Json& body);
+
+// OpenAI's presence_penalty and frequency_penalty, each a number in [-2, 2] where present.
+void read_penalties(const chat::Json& body, Penalties& penalties);
 
 // An API's reasoning-effort name (Anthropic's output_config.effort, OpenAI's reasoning.effort) as V4's
 // level: low and minimal -> "low", medium and high -> "high", xhigh and max -> "max".

@@ -374,6 +374,8 @@ bool Server::Impl::stream_turn(Encoder& encoder, const StreamJob& job, const htt
   session::TurnOptions turn = job.turn;
   turn.on_prompt = [&](int64_t prompt, int64_t reused) { send(encoder.prompt(prompt, reused)); };
   turn.on_event = [&](const chat::ParseEvent& event) { send(encoder.event(event)); };
+  if constexpr (requires(const TokenLogprob& token) { encoder.logprob(token); })
+    turn.on_logprob = [&](const TokenLogprob& token) { encoder.logprob(token); };
   turn.stop = &cancel;
   try {
     const session::TurnResult result = job.ticket->follow(turn);
@@ -399,12 +401,13 @@ HttpResponse Server::Impl::chat_completions(const HttpRequest& req, const http::
   auto remember = [this, thinking = request.turn.render.thinking](const session::TurnResult& result) {
     memory.remember(result, result.tool_calls, thinking, {});
   };
+  const tokenizer::Tokenizer* logprobs = request.turn.logprobs >= 0 ? &engine->tokenizer : nullptr;
   if (!request.stream) {
     const session::TurnResult result = run_turn(client, std::move(prompt), request.turn);
     remember(result);
-    return json_response(200, completion_json(meta, result));
+    return json_response(200, completion_json(meta, result, logprobs));
   }
-  return stream(std::make_shared<ChunkEncoder>(meta, request.include_usage),
+  return stream(std::make_shared<ChunkEncoder>(meta, request.include_usage, logprobs),
          {submit(std::move(prompt), request.turn), request.turn, remember});
 }
 
@@ -428,11 +431,12 @@ HttpResponse Server::Impl::completions(const HttpRequest& req, const http::Conne
   }
   prompt = fit(std::move(prompt), request.turn, request.max_tokens_given);
   const std::string echoed = request.echo ? text : "";
+  const tokenizer::Tokenizer* logprobs = request.turn.logprobs >= 0 ? &engine->tokenizer : nullptr;
   if (!request.stream) {
     const session::TurnResult result = run_turn(client, std::move(prompt), request.turn);
-    return json_response(200, text_completion_json(meta, result, echoed));
+    return json_response(200, text_completion_json(meta, result, echoed, logprobs));
   }
-  return stream(std::make_shared<TextChunkEncoder>(meta, request.include_usage, echoed),
+  return stream(std::make_shared<TextChunkEncoder>(meta, request.include_usage, echoed, logprobs),
          {submit(std::move(prompt), request.turn), request.turn, nullptr});
 }
 

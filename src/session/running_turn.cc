@@ -67,6 +67,7 @@ RunningTurn::RunningTurn(PrefixCache& cache, const tokenizer::Tokenizer& tokeniz
                          std::vector<int32_t> prompt, const TurnOptions& options,
                          std::function<void(const chat::ParseEvent&)> on_event)
     : cache_(cache),
+      tokenizer_(tokenizer),
       options_(options),
       prompt_(std::move(prompt)),
       path_(prompt_),
@@ -94,12 +95,18 @@ RunningTurn::RunningTurn(PrefixCache& cache, const tokenizer::Tokenizer& tokeniz
                               chat::tool_functions_from_json(options.forced_tools, "tools"),
                               options.parallel_tool_calls, options.render.thinking),
         eos_);
-  sequence_->process_logits = [defined, forced = forced_call_.get()](std::span<float> logits,
-                                                                     const Sequence& seq) {
+  // The vocabulary mask, then a forced call's grammar, then the penalties (a masked id stays −inf);
+  // logprobs are of the row all three made.
+  std::shared_ptr<RepetitionPenalties> penalties;
+  if (options.penalties.active()) penalties = std::make_shared<RepetitionPenalties>(options.penalties);
+  sequence_->process_logits = [defined, forced = forced_call_.get(), penalties](std::span<float> logits,
+                                                                                const Sequence& seq) {
     if (static_cast<ptrdiff_t>(logits.size()) > defined)
       std::fill(logits.begin() + defined, logits.end(), -std::numeric_limits<float>::infinity());
     if (forced) forced->apply(logits, seq.sampled());
+    if (penalties) penalties->apply(logits, seq.sampled());
   };
+  if (options.logprobs >= 0) sequence_->keep_logprobs(options.logprobs);
 }
 
 RunningTurn::~RunningTurn() = default;
@@ -125,6 +132,10 @@ bool RunningTurn::after_step() {
   if (result_.completion_tokens == 1) cache_.add(prompt_, state.fork(), PrefixCache::Kept::kPromptEnd);
   const int32_t next = sequence_->sampled().back();
   if (static_cast<uint32_t>(next) == eos_) return true;
+  if (options_.logprobs >= 0 && (options_.raw_output || !parser_.in_reasoning())) {
+    result_.logprobs.push_back(sequence_->logprobs().back());
+    if (options_.on_logprob) options_.on_logprob(result_.logprobs.back());
+  }
   std::string piece;
   detok_.push(static_cast<uint32_t>(next), piece);
   result_.raw_text += piece;
@@ -167,8 +178,19 @@ TurnResult RunningTurn::finish() {
                    : !result_.tool_calls.empty()              ? FinishReason::kToolCalls
                    : sequence_->end() == SequenceEnd::kStopId ? FinishReason::kStop
                                                               : FinishReason::kLength;
-  if (sink_->stopped()) result_.stop_sequence = sink_->matched();
+  if (sink_->stopped()) {
+    result_.stop_sequence = sink_->matched();
+    trim_logprobs();
+  }
   return std::move(result_);
+}
+
+// A stop sequence cut the content: the tokens from the first one that starts at or past the cut go.
+void RunningTurn::trim_logprobs() {
+  size_t offset = 0, keep = 0;
+  while (keep < result_.logprobs.size() && offset < result_.content.size())
+    offset += tokenizer_.token_bytes(static_cast<uint32_t>(result_.logprobs[keep++].token)).size();
+  result_.logprobs.resize(keep);
 }
 
 // What the state holds, whenever the turn ends: the prompt, then the sampled tokens fed back.

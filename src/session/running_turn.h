@@ -54,8 +54,10 @@ class RunningTurn {
   class EventSink;
   void keep_state();
   void parse(const std::string& piece);
+  void trim_logprobs();
 
   PrefixCache& cache_;
+  const tokenizer::Tokenizer& tokenizer_;
   TurnOptions options_;
   std::vector<int32_t> prompt_;
   std::vector<int32_t>

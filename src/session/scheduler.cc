@@ -18,8 +18,9 @@ double seconds_since(Clock::time_point t) {
 
 TurnNews TurnTicket::wait(std::chrono::milliseconds timeout) {
   std::unique_lock lock(mutex_);
-  changed_.wait_for(lock, timeout,
-                    [&] { return news_.prompt_known || !news_.events.empty() || news_.ended(); });
+  changed_.wait_for(lock, timeout, [&] {
+    return news_.prompt_known || !news_.logprobs.empty() || !news_.events.empty() || news_.ended();
+  });
   TurnNews out = std::move(news_);
   news_ = {};
   return out;
@@ -37,6 +38,8 @@ TurnResult TurnTicket::follow(const TurnOptions& options, const std::function<bo
   while (true) {
     TurnNews news = wait(std::chrono::milliseconds(50));
     if (news.prompt_known && options.on_prompt) options.on_prompt(news.prompt_tokens, news.reused_tokens);
+    if (options.on_logprob)
+      for (const TokenLogprob& logprob : news.logprobs) options.on_logprob(logprob);
     if (options.on_event)
       for (const chat::ParseEvent& event : news.events) options.on_event(event);
     if (news.error) std::rethrow_exception(news.error);
@@ -101,6 +104,7 @@ std::shared_ptr<TurnTicket> Scheduler::submit(std::vector<int32_t> prompt, const
       TurnOptions queued = options;
       queued.on_event = nullptr;  // the follower's, called on its own thread
       queued.on_prompt = nullptr;
+      queued.on_logprob = nullptr;
       queued.stop = nullptr;
       waiting_.push_back({ticket, std::move(prompt), std::move(queued), Clock::now(), nullptr});
       stats_.waiting = static_cast<int64_t>(waiting_.size());
@@ -217,6 +221,10 @@ void Scheduler::admit(Waiting w, std::vector<std::unique_ptr<Running>>& running)
   r->submitted = w.submitted;
   try {
     TurnTicket* ticket = w.ticket.get();
+    if (w.options.logprobs >= 0)
+      w.options.on_logprob = [ticket](const TokenLogprob& logprob) {
+        ticket->post([&](TurnNews& news) { news.logprobs.push_back(logprob); });
+      };
     r->turn = std::make_unique<RunningTurn>(
         cache_, tokenizer_, std::move(w.prompt), w.options, [ticket](const chat::ParseEvent& event) {
           ticket->post([&](TurnNews& news) { news.events.push_back(event); });

@@ -51,6 +51,7 @@ class QueueFull : public Error {
 struct TurnNews {
   bool prompt_known = false;  // set once: the prompt's size and the tokens reused from the cache
   int64_t prompt_tokens = 0, reused_tokens = 0;
+  std::vector<TokenLogprob> logprobs;  // answer tokens sampled (TurnOptions::logprobs), before their events
   std::vector<chat::ParseEvent> events;
   std::optional<TurnResult> result;  // the turn's end, or:
   std::exception_ptr error;          // TurnInterrupted when cancelled, else the failure

@@ -20,7 +20,9 @@
 #include "chat/output_parser.h"
 #include "core/error.h"
 #include "engine/model.h"
+#include "engine/repetition_penalties.h"
 #include "engine/sampler.h"
+#include "engine/token_logprobs.h"
 #include "tokenizer/tokenizer.h"
 
 namespace baleen::session {
@@ -32,6 +34,9 @@ struct TurnOptions {
   chat::RenderOptions render;  // dialect, thinking mode, effort
   chat::Json tools;            // request-level tools (OpenAI tool objects), or null
   SamplingParams sampling;
+  Penalties penalties;  // presence / frequency, over the turn's sampled tokens
+  // >= 0: each answer token's logprob and this many alternatives are kept (TurnResult::logprobs).
+  int64_t logprobs = -1;
   int64_t max_tokens = 256;
   uint64_t id_seed = 0;     // tool-call ids (OutputParser)
   bool raw_output = false;  // plain text out: no reasoning, DSML or tool calls parsed (/v1/completions)
@@ -42,6 +47,7 @@ struct TurnOptions {
   bool parallel_tool_calls = true;
   std::vector<std::string> stop_sequences;                // end the turn at one in the content
   std::function<void(const chat::ParseEvent&)> on_event;  // streamed parse events, optional
+  std::function<void(const TokenLogprob&)> on_logprob;    // streamed answer-token logprobs, optional
   // Called once the reused prefix is known, before the prompt's new tokens are prefilled.
   std::function<void(int64_t prompt_tokens, int64_t reused_tokens)> on_prompt;
   const std::atomic<bool>* stop = nullptr;  // set: the turn throws TurnInterrupted
@@ -56,6 +62,8 @@ struct TurnResult {
   int64_t prompt_tokens = 0;
   int64_t reused_tokens = 0;      // prompt tokens the session state already held
   int64_t completion_tokens = 0;  // generated, EOS included when it came
+  // With options.logprobs: the answer's tokens — after the reasoning, up to a stop sequence, EOS left out.
+  std::vector<TokenLogprob> logprobs;
 };
 
 class TurnInterrupted : public Error {

@@ -119,6 +119,20 @@ TEST(ChatRequest, ToolChoiceRequiredOrNamedForcesACall) {
   expect_error(unspellable.dump(), 400, "tool_choice", "cannot be spelled");
 }
 
+TEST(ChatRequest, ReadsPenaltiesAndLogprobs) {
+  Json body = with("presence_penalty", 0.5);
+  body["frequency_penalty"] = -1.25;
+  body["logprobs"] = true;
+  body["top_logprobs"] = 3;
+  const ChatRequest r = parse(body);
+  EXPECT_EQ(r.turn.penalties.presence, 0.5);
+  EXPECT_EQ(r.turn.penalties.frequency, -1.25);
+  EXPECT_EQ(r.turn.logprobs, 3);
+  EXPECT_EQ(parse(with("logprobs", true)).turn.logprobs, 0);
+  EXPECT_EQ(parse(with("logprobs", false)).turn.logprobs, -1);
+  EXPECT_FALSE(parse(with("presence_penalty", 0)).turn.penalties.active());
+}
+
 TEST(ChatRequest, BadBodiesNameWhatIsWrong) {
   expect_error("{\"messages\": [", 400, "", "not valid JSON");
   expect_error("[1, 2]", 400, "", "expected a JSON object");
@@ -139,6 +153,17 @@ TEST(ChatRequest, BadBodiesNameWhatIsWrong) {
   expect_error(with("stop", Json::array({"a", 1})).dump(), 400, "stop[1]", "expected a string");
   expect_error(Json{{"messages", Json::array()}}.dump(), 400, "messages", "at least one message");
   expect_error(with("n", 2).dump(), 400, "n", "only 1");
+  expect_error(with("n", 0).dump(), 400, "n", ">= 1");
+  expect_error(with("n", "two").dump(), 400, "n", "expected an integer");
+  expect_error(with("presence_penalty", 3).dump(), 400, "presence_penalty", "[-2, 2]");
+  expect_error(with("frequency_penalty", "lots").dump(), 400, "frequency_penalty", "expected a number");
+  expect_error(with("logprobs", 1).dump(), 400, "logprobs", "true or false");
+  expect_error(with("top_logprobs", 2).dump(), 400, "top_logprobs", "requires logprobs");
+  Json too_many = with("logprobs", true);
+  too_many["top_logprobs"] = 21;
+  expect_error(too_many.dump(), 400, "top_logprobs", "[0, 20]");
+  too_many["top_logprobs"] = 1.5;
+  expect_error(too_many.dump(), 400, "top_logprobs", "expected an integer");
   expect_error(with("model", 5).dump(), 400, "model", "expected a string");
   const Json bad_role = Json::parse(R"({"messages": [{"role": "wizard", "content": "hi"}]})");
   expect_error(bad_role.dump(), 400, "messages[0].role", "wizard");

@@ -1,7 +1,7 @@
 // The official `openai` npm SDK against `baleen serve`: Responses (/v1/responses) and Chat Completions
 // — a whole answer, the same turn streamed and assembled by the SDK's own stream helpers, the event order,
 // tool round trips with and without the reasoning echoed back and with the arguments re-serialized (prefix
-// reuse >= 95%), stored responses, a prompt over the context and errors.
+// reuse >= 95%), stored responses, a prompt over the context, chat logprobs whole and streamed, and errors.
 "use strict";
 const OpenAI = require("openai").default;
 const {SYSTEM, FUNCTIONS, check, toolResult, checkReuse, main, withoutIds, baseURL} = require("./nano.cjs");
@@ -133,6 +133,18 @@ async function chat() {
     checkReuse(`chat ${variant}: cached_tokens`, second.usage.prompt_tokens_details.cached_tokens,
                first.usage.prompt_tokens + first.usage.completion_tokens);
   }
+  // logprobs: the SDK's stream helper assembles the same logprobs.content as the whole answer; bytes make the content.
+  const lpRequest = {model: "baleen-nano", max_tokens: 24, temperature: 0, logprobs: true, top_logprobs: 2,
+    messages: [{role: "user", content: "Say hello."}], chat_template_kwargs: {thinking: false}};
+  const lpWhole = await client.chat.completions.create(lpRequest);
+  const lp = lpWhole.choices[0].logprobs;
+  check(lp && lp.content.length > 0 && lp.content.every(t => t.top_logprobs.length === 2 && t.logprob <= 0),
+        "chat: logprobs with 2 alternatives each", lp);
+  check(Buffer.from(lp.content.flatMap(t => t.bytes)).toString() === lpWhole.choices[0].message.content,
+        "chat: the logprobs' bytes make the content", {lp, message: lpWhole.choices[0].message});
+  const lpStreamed = await client.chat.completions.stream(lpRequest).finalChatCompletion();
+  check(JSON.stringify(lpStreamed.choices[0].logprobs.content) === JSON.stringify(lp.content),
+        "chat: streamed logprobs equal the whole ones", {streamed: lpStreamed.choices[0].logprobs, whole: lp});
   try {
     await client.chat.completions.create({...request(), messages: []});
     check(false, "chat: empty messages refused");
