@@ -20,18 +20,7 @@ namespace {
 
 using testing::TempDir;
 
-// The boot artifacts from scripts/build_microvm.sh (the kernel is cached in ~/.cache/baleen), or ""
-// with `reason` set.
-std::string microvm_image(std::string* reason) {
-  if (!find_substrate("microvm").available(reason)) return "";
-  std::string output;
-  bool ok = testing::run_script(std::string(BALEEN_SOURCE_DIR) + "/scripts/build_microvm.sh " + GUEST_AGENT,
-                                &output);
-  std::string dir = output.substr(output.rfind('\n') == std::string::npos ? 0 : output.rfind('\n') + 1);
-  if (ok && std::filesystem::exists(dir + "/microvm.json")) return dir;
-  *reason = "scripts/build_microvm.sh failed (no kernel artifact): " + output;
-  return "";
-}
+using testing::microvm_image;
 
 std::string random_bytes(std::mt19937_64& rng, size_t size) {
   std::string bytes(size, '\0');
