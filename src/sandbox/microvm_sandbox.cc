@@ -315,6 +315,10 @@ std::unique_ptr<Sandbox> attach(const std::string& state_dir) {
 
 }  // namespace
 
+std::string microvm_kvm_failure_record(const std::string& image_dir) {
+  return kvm_failure_record(open_boot_files(image_dir));
+}
+
 const Substrate& microvm_substrate() {
   static const Substrate row{"microvm", &create, &attach, &available, &alive};
   return row;
