@@ -2,12 +2,15 @@
 //   ProcessCreateExecDestroy, ContainerCreateExecDestroy: create + exec(`true`) + destroy, with median
 //   and p99 as counters.
 //   NamespaceCloneFloor: the floor under it: a bare clone with the same namespaces, exit, wait.
+//   ExecTrueFloor: the command's own share: posix_spawn of the image's (static busybox) `true`, wait.
+// scripts/sandbox_bench.sh runs the latency rows several times and prints the ratios to the floor.
 //   LiveIdleSandboxes/N: N sandboxes alive at once; memory per sandbox from MemAvailable (kernel
 //   objects included), the sandboxes' memory cgroups (user + kernel pages charged to them) and the
 //   init processes' PSS; descriptors per sandbox (init's, and the creator's growth).
 // Needs root; prints why and exits 0 otherwise. The image comes from scripts/build_image.sh.
 #include <benchmark/benchmark.h>
 #include <sched.h>
+#include <spawn.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -27,6 +30,7 @@
 
 #include "core/error.h"
 #include "sandbox/container_sandbox.h"
+#include "sandbox/image.h"
 #include "sandbox/process_sandbox.h"
 #include "sandbox/sandbox.h"
 
@@ -216,6 +220,28 @@ BENCHMARK(NamespaceCloneFloor)
     ->Iterations(300)
     ->Unit(benchmark::kMillisecond);
 
+// What running the command costs outside any sandbox: spawn (vfork-style) the image's `true`, wait.
+void ExecTrueFloor(benchmark::State& state) {
+  if (!process_substrate_available(state)) return;
+  std::string busybox = baleen::sandbox::Image::open(bench_spec("").image).layers.at(0) + "/bin/busybox";
+  char* argv[] = {const_cast<char*>("true"), nullptr};
+  char* envp[] = {nullptr};
+  std::vector<double> samples;
+  for (auto _ : state) {
+    auto start = std::chrono::steady_clock::now();
+    pid_t pid = -1;
+    if (::posix_spawn(&pid, busybox.c_str(), nullptr, nullptr, argv, envp) != 0) {
+      state.SkipWithError(("cannot spawn " + busybox).c_str());
+      return;
+    }
+    ::waitpid(pid, nullptr, 0);
+    samples.push_back(
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+  }
+  report_latency(state, std::move(samples));
+}
+BENCHMARK(ExecTrueFloor)->Iterations(300)->Unit(benchmark::kMillisecond);
+
 // Memory the sandbox's memory cgroup has charged (user pages, tmpfs, kernel objects), in KiB.
 int64_t cgroup_memory_kb(const nlohmann::json& state, const char* v1_file) {
   for (const auto& entry : state.at("cgroups")) {
@@ -234,6 +260,7 @@ void ContainerCreateExecDestroy(benchmark::State& state) {
 BENCHMARK(ContainerCreateExecDestroy)
     ->ArgNames({"cpu_cgroup", "userns", "pause_ms"})
     ->Args({1, 0, 0})
+    ->Args({0, 0, 0})
     ->Iterations(100)
     ->Unit(benchmark::kMillisecond);
 
@@ -283,7 +310,7 @@ void LiveIdleSandboxes(benchmark::State& state) {
   }
   std::filesystem::remove_all(root);
 }
-BENCHMARK(LiveIdleSandboxes)->Arg(1000)->Arg(2000)->Iterations(1)->Unit(benchmark::kMillisecond);
+BENCHMARK(LiveIdleSandboxes)->Arg(1000)->Arg(10000)->Iterations(1)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 

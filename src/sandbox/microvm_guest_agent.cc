@@ -1,10 +1,13 @@
 // The guest agent of the `microvm` substrate: pid 1 of the VM after scripts/microvm/init, serving
 // microvm_protocol.h requests on the virtio-serial port named on its command line. Built static
 // (it runs from the initramfs, which has no libc). The VM is the isolation boundary, so commands
-// run as the guest's root; the agent runs them, bounds them and reports. Bounds besides the VM's size:
-// a pids cgroup (Limits::pids for all commands alive at once) and the process substrate's seccomp
-// filter, which the host compiles and sends with each exec (the guest has no libseccomp).
+// run as the guest's root; the agent runs them, bounds them and reports. Bounds besides the VM's size,
+// the same as the process substrate's so one escape suite covers both: a pids cgroup (Limits::pids for
+// all commands alive at once), no capabilities, the process substrate's seccomp filter (the host compiles
+// it and sends it with each exec: the guest has no libseccomp), /proc/sys and /sys read-only and
+// /proc/sysrq-trigger masked (uid 0 passes their permission checks even without capabilities).
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <linux/filter.h>
 #include <linux/openat2.h>
 #include <linux/seccomp.h>
@@ -119,6 +122,30 @@ int commands_cgroup(int64_t pids) {
   return procs;
 }
 
+// Read-only /proc/sys (a bind of itself) and /sys (its own mount), each remounted read-only (commands
+// cannot remount: seccomp), and /dev/null over /proc/sysrq-trigger, as in the process substrate's
+// sandboxes. Before /sys/fs/cgroup is mounted, which stays writable for the agent.
+void protect_kernel_interfaces() {
+  constexpr unsigned long kReadOnly = MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC;
+  check(::mount("/proc/sys", "/proc/sys", nullptr, MS_BIND, nullptr) == 0 &&
+            ::mount(nullptr, "/proc/sys", nullptr, kReadOnly, nullptr) == 0 &&
+            ::mount(nullptr, "/sys", nullptr, kReadOnly, nullptr) == 0,
+        "cannot make /proc/sys and /sys read-only: {}", std::strerror(errno));
+  check(::mount("/dev/null", "/proc/sysrq-trigger", nullptr, MS_BIND, nullptr) == 0 || errno == ENOENT,
+        "cannot mask /proc/sysrq-trigger: {}", std::strerror(errno));
+}
+
+// Empties the bounding set and every capability set: the command's execve then grants none.
+bool drop_capabilities() {
+  for (int cap = 0; cap <= 63; ++cap) {
+    if (::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL) return false;
+  }
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2] = {};
+  return ::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) == 0 &&
+         ::syscall(SYS_capset, &header, data) == 0;
+}
+
 // What a command runs under: its cgroup and the seccomp filter (empty: none).
 struct Confinement {
   int cgroup_procs = -1;
@@ -146,9 +173,9 @@ pid_t spawn(const std::vector<std::string>& argv, const std::vector<std::string>
   ::dup2(stderr_fd, 2);
   ::signal(SIGPIPE, SIG_DFL);
   int failure[2] = {3, 0};
-  // The cgroup, then the filter (which leaves chdir and execve alone).
+  // The cgroup, the capabilities, then the filter (which leaves chdir and execve alone).
   const bool confined =
-      ::write(confinement.cgroup_procs, "0", 1) == 1 &&
+      ::write(confinement.cgroup_procs, "0", 1) == 1 && drop_capabilities() &&
       (confinement.seccomp.empty() || (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 &&
                                        ::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) == 0));
   if (confined) failure[0] = 1;
@@ -241,7 +268,7 @@ json run_exec(const json& request) {
   int failure[2] = {0, 0};
   if (::read(status_read.fd, failure, sizeof(failure)) == sizeof(failure)) {
     const char* what = failure[0] == 1   ? "cannot enter directory"
-                       : failure[0] == 3 ? "cannot confine (pids cgroup, seccomp)"
+                       : failure[0] == 3 ? "cannot confine (pids cgroup, capabilities, seccomp)"
                                          : "cannot run";
     const std::string& subject = failure[0] == 1 ? cwd : argv[0];
     err += "baleen sandbox: " + std::string(what) + " '" + subject + "': " + std::strerror(failure[1]) + "\n";
@@ -352,6 +379,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   try {
+    baleen::sandbox::protect_kernel_interfaces();
     baleen::sandbox::serve(port);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "baleen-guest-agent: %s\n", e.what());

@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -85,15 +86,33 @@ std::string_view accel_name(Accel accel) {
   return accel == Accel::kKvm ? "kvm" : "tcg";
 }
 
-// BALEEN_MICROVM_ACCEL=kvm|tcg decides; otherwise KVM where /dev/kvm opens, with TCG as the fallback.
-std::vector<Accel> accel_choices() {
+// Where a failed KVM boot of `boot` is remembered until the host restarts (/run is a tmpfs): later
+// sandboxes on a host whose KVM cannot run this guest then boot under TCG at once instead of waiting
+// kKvmBootPatience each. Removing the file tries KVM again.
+std::string kvm_failure_record(const BootFiles& boot) {
+  std::string name = boot.hash;
+  std::replace(name.begin(), name.end(), ':', '-');
+  return "/run/baleen/microvm-kvm-failed-" + name;
+}
+
+// BALEEN_MICROVM_ACCEL=kvm|tcg decides; otherwise KVM where /dev/kvm opens and it has not failed this
+// guest before, with TCG as the fallback.
+std::vector<Accel> accel_choices(const BootFiles& boot) {
   if (const char* forced = std::getenv("BALEEN_MICROVM_ACCEL")) {
     std::string_view name(forced);
     check(name == "kvm" || name == "tcg", "BALEEN_MICROVM_ACCEL={}: expected kvm or tcg", name);
     return {name == "kvm" ? Accel::kKvm : Accel::kTcg};
   }
-  if (::access("/dev/kvm", R_OK | W_OK) == 0) return {Accel::kKvm, Accel::kTcg};
+  if (::access("/dev/kvm", R_OK | W_OK) == 0 && ::access(kvm_failure_record(boot).c_str(), F_OK) != 0)
+    return {Accel::kKvm, Accel::kTcg};
   return {Accel::kTcg};
+}
+
+// Best effort: without a writable /run the next create just tries KVM again.
+void record_kvm_failure(const BootFiles& boot, const std::string& error) {
+  std::error_code ignored;
+  std::filesystem::create_directories("/run/baleen", ignored);
+  std::ofstream(kvm_failure_record(boot)) << error << "\n";
 }
 
 std::string socket_path(const std::string& state_dir) {
@@ -260,7 +279,7 @@ std::unique_ptr<Sandbox> create(const SandboxSpec& spec) {
         "microvm substrate: a read-write workspace needs a filesystem shared with the host, which the VM "
         "does not have (use the process or container substrate)");
   BootFiles boot = open_boot_files(spec.image);
-  const std::vector<Accel> choices = accel_choices();
+  const std::vector<Accel> choices = accel_choices(boot);
   for (size_t i = 0;; ++i) {
     const Accel accel = choices[i];
     auto sandbox = std::make_unique<MicrovmSandbox>();
@@ -280,8 +299,10 @@ std::unique_ptr<Sandbox> create(const SandboxSpec& spec) {
       sandbox->destroy();
       if (i + 1 == choices.size())
         fail("cannot boot the microvm sandbox ({}): {}\n{}", accel_name(accel), e.what(), console);
-      log::warn("microvm: the {} boot failed, trying {}: {}", accel_name(accel), accel_name(choices[i + 1]),
-                std::string(e.what()).substr(0, 200));
+      log::warn("microvm: the {} boot failed, trying {} (and {} from now on; {} records it): {}",
+                accel_name(accel), accel_name(choices[i + 1]), accel_name(choices[i + 1]),
+                kvm_failure_record(boot), std::string(e.what()).substr(0, 200));
+      record_kvm_failure(boot, e.what());
     }
   }
 }
@@ -293,6 +314,10 @@ std::unique_ptr<Sandbox> attach(const std::string& state_dir) {
 }
 
 }  // namespace
+
+std::string microvm_kvm_failure_record(const std::string& image_dir) {
+  return kvm_failure_record(open_boot_files(image_dir));
+}
 
 const Substrate& microvm_substrate() {
   static const Substrate row{"microvm", &create, &attach, &available, &alive};

@@ -13,4 +13,8 @@ namespace baleen::sandbox {
 // The substrate's row of the table (sandbox.h).
 const Substrate& microvm_substrate();
 
+// The file that records a failed KVM boot of the image (a build_microvm.sh directory): while it exists,
+// sandboxes of that image boot under TCG at once unless BALEEN_MICROVM_ACCEL says otherwise.
+std::string microvm_kvm_failure_record(const std::string& image_dir);
+
 }  // namespace baleen::sandbox

@@ -4,10 +4,12 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <thread>
 
@@ -20,18 +22,7 @@ namespace {
 
 using testing::TempDir;
 
-// The boot artifacts from scripts/build_microvm.sh (the kernel is cached in ~/.cache/baleen), or ""
-// with `reason` set.
-std::string microvm_image(std::string* reason) {
-  if (!find_substrate("microvm").available(reason)) return "";
-  std::string output;
-  bool ok = testing::run_script(std::string(BALEEN_SOURCE_DIR) + "/scripts/build_microvm.sh " + GUEST_AGENT,
-                                &output);
-  std::string dir = output.substr(output.rfind('\n') == std::string::npos ? 0 : output.rfind('\n') + 1);
-  if (ok && std::filesystem::exists(dir + "/microvm.json")) return dir;
-  *reason = "scripts/build_microvm.sh failed (no kernel artifact): " + output;
-  return "";
-}
+using testing::microvm_image;
 
 std::string random_bytes(std::mt19937_64& rng, size_t size) {
   std::string bytes(size, '\0');
@@ -198,6 +189,30 @@ TEST(MicrovmSandbox, OneVmRunsCommandsMovesFilesKeepsLimitsAndIsDestroyed) {
     EXPECT_FALSE(std::filesystem::exists(state.path() + "/" + sandbox->id()));
     sandbox->destroy();  // the VM is gone already: still no error
   }
+}
+
+// A recorded KVM failure of the image sends the next sandbox straight to TCG: no KVM attempt, no wait
+// for its boot patience. The test plants the record (and removes it unless it was there before).
+TEST(MicrovmSandbox, ARecordedKvmFailureBootsUnderTcgAtOnce) {
+  std::string reason;
+  std::string image = microvm_image(&reason);
+  if (image.empty()) GTEST_SKIP() << reason;
+  if (::access("/dev/kvm", R_OK | W_OK) != 0) GTEST_SKIP() << "no usable /dev/kvm: TCG is the only choice anyway";
+  std::string record = microvm_kvm_failure_record(image);
+  bool planted = !std::filesystem::exists(record);
+  if (planted) {
+    std::filesystem::create_directories(std::filesystem::path(record).parent_path());
+    std::ofstream(record) << "planted by the test\n";
+  }
+  TempDir state;
+  ::testing::internal::CaptureStderr();
+  auto sandbox = create_sandbox("microvm", spec_in(image, state));
+  std::string log = ::testing::internal::GetCapturedStderr();
+  auto saved = nlohmann::json::parse(testing::slurp(state.path() + "/" + sandbox->id() + "/sandbox.json"));
+  sandbox->destroy();
+  if (planted) std::filesystem::remove(record);
+  EXPECT_EQ(saved.value("accel", ""), "tcg");
+  EXPECT_EQ(log.find("kvm boot failed"), std::string::npos) << "KVM was tried: " << log;
 }
 
 // BALEEN_MICROVM_ACCEL picks the accelerator (kvm | tcg); anything else is refused before QEMU starts.

@@ -45,6 +45,27 @@ inline std::string base_image(std::string* reason) {
   return image;
 }
 
+#ifdef GUEST_AGENT  // binaries that build the guest agent (sandbox_tests) can boot a microvm
+// The microvm substrate's boot artifacts from scripts/build_microvm.sh (the kernel is cached in
+// ~/.cache/baleen; built once per binary), or "" with `reason` set.
+inline std::string microvm_image(std::string* reason) {
+  static std::string image;
+  static std::string failure;
+  if (image.empty() && failure.empty()) {
+    std::string output;
+    bool ok = run_script(std::string(BALEEN_SOURCE_DIR) + "/scripts/build_microvm.sh " + GUEST_AGENT, &output);
+    std::string dir = output.substr(output.rfind('\n') == std::string::npos ? 0 : output.rfind('\n') + 1);
+    if (ok && std::filesystem::exists(dir + "/microvm.json")) {
+      image = dir;
+    } else {
+      failure = "scripts/build_microvm.sh failed (no kernel artifact): " + output;
+    }
+  }
+  if (reason != nullptr) *reason = failure;
+  return image;
+}
+#endif
+
 // Whether the host can run `substrate`, and if not, why.
 inline bool substrate_available(const std::string& substrate, std::string* reason) {
   return find_substrate(substrate).available(reason);
@@ -53,23 +74,36 @@ inline bool substrate_available(const std::string& substrate, std::string* reaso
 // The image-based substrates the shared suites run over.
 inline const char* const kImageSubstrates[] = {"process", "container"};
 
-// The same, with `process` both in its user namespace and with host ids.
+// One substrate of a shared suite: `process` both in its user namespace and with host ids.
 struct SubstrateCase {
   const char* substrate;
   bool user_namespace;  // process: the default user namespace, or host ids
   const char* name;
+  std::string (*image)(std::string* reason) = base_image;
+  // Where the commands' pids cgroup is seen from inside the sandbox; nullptr: it is the host's,
+  // listed in sandbox.json.
+  const char* pids_cgroup_inside = nullptr;
+  // Whether each sandbox boots afresh from the image's files alone (a VM: no state on the host to
+  // carry over), so "the next sandbox is clean" is "the image is unchanged", without another boot.
+  bool boots_from_image_alone = false;
 };
 inline const SubstrateCase kSubstrateCases[] = {
     {"process", true, "process"}, {"process", false, "process_host_ids"}, {"container", false, "container"}};
+#ifdef GUEST_AGENT
+// The same and `microvm` (KVM when usable, else TCG: each VM costs a boot).
+inline const SubstrateCase kEverySubstrateCase[] = {
+    kSubstrateCases[0], kSubstrateCases[1], kSubstrateCases[2],
+    {"microvm", false, "microvm", microvm_image, "/sys/fs/cgroup/commands", true}};
+#endif
 
-// A suite over kSubstrateCases: skips where the host lacks the case's substrate or the base image;
+// A suite over substrate cases: skips where the host lacks the case's substrate or its image;
 // spec() is the case's spec (the image, a state root of the test's own, the user namespace or none).
 class SubstrateTest : public ::testing::TestWithParam<SubstrateCase> {
  protected:
   void SetUp() override {
     std::string reason;
     if (!substrate_available(GetParam().substrate, &reason)) GTEST_SKIP() << reason;
-    image_ = base_image(&reason);
+    image_ = GetParam().image(&reason);
     if (image_.empty()) GTEST_SKIP() << reason;
   }
   SandboxSpec spec() const {
