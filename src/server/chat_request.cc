@@ -154,7 +154,7 @@ ChatRequest parse_chat_request(std::string_view text, const session::TurnOptions
     if (!model->is_string()) reject("model", "model: expected a string, got {}", model->type_name());
     out.model = model->get<std::string>();
   }
-  refuse_unsupported_values(body);
+  out.choices = choices_field(body);
   read_penalties(body, out.turn.penalties);
   read_logprobs(body, out.turn);
   const bool parallel = bool_field(body, "parallel_tool_calls", true);

@@ -20,6 +20,7 @@ struct ChatRequest {
   bool max_tokens_given = false;    // false: turn.max_tokens is the server's default
   bool stream = false;
   bool include_usage = false;  // stream_options.include_usage
+  int64_t choices = 1;         // n
 };
 
 // `defaults` supplies what the request leaves out (dialect, thinking, sampling, max_tokens).

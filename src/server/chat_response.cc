@@ -22,43 +22,59 @@ void log_parse_errors(const session::TurnResult& result) {
 
 }  // namespace
 
-Json usage_json(const session::TurnResult& result) {
-  return {{"prompt_tokens", result.prompt_tokens},
-          {"completion_tokens", result.completion_tokens},
-          {"total_tokens", result.prompt_tokens + result.completion_tokens},
-          {"prompt_tokens_details", {{"cached_tokens", result.reused_tokens}}}};
+Json usage_json(std::span<const session::TurnResult> choices) {
+  const int64_t prompt = choices.front().prompt_tokens;
+  int64_t completion = 0;
+  for (const session::TurnResult& r : choices) completion += r.completion_tokens;
+  return {{"prompt_tokens", prompt},
+          {"completion_tokens", completion},
+          {"total_tokens", prompt + completion},
+          {"prompt_tokens_details", {{"cached_tokens", choices.front().reused_tokens}}}};
 }
 
-Json completion_json(const CompletionMeta& meta, const session::TurnResult& result,
+Json completion_json(const CompletionMeta& meta, std::span<const session::TurnResult> choices,
                      const tokenizer::Tokenizer* logprobs) {
-  log_parse_errors(result);
-  Json message = {{"role", "assistant"}};
-  // OpenAI's convention: content is null when the turn is only tool calls.
-  message["content"] = result.content.empty() && !result.tool_calls.empty() ? Json() : Json(result.content);
-  if (!result.reasoning.empty()) message["reasoning_content"] = result.reasoning;
-  if (!result.tool_calls.empty()) {
-    message["tool_calls"] = Json::array();
-    for (const chat::ToolCall& call : result.tool_calls)
-      message["tool_calls"].push_back(tool_call_json(call));
+  Json out = {{"id", meta.id},
+              {"object", "chat.completion"},
+              {"created", meta.created},
+              {"model", meta.model},
+              {"choices", Json::array()},
+              {"usage", usage_json(choices)}};
+  for (size_t i = 0; i < choices.size(); ++i) {
+    const session::TurnResult& result = choices[i];
+    log_parse_errors(result);
+    Json message = {{"role", "assistant"}};
+    // OpenAI's convention: content is null when the turn is only tool calls.
+    message["content"] = result.content.empty() && !result.tool_calls.empty() ? Json() : Json(result.content);
+    if (!result.reasoning.empty()) message["reasoning_content"] = result.reasoning;
+    if (!result.tool_calls.empty()) {
+      message["tool_calls"] = Json::array();
+      for (const chat::ToolCall& call : result.tool_calls)
+        message["tool_calls"].push_back(tool_call_json(call));
+    }
+    out["choices"].push_back(
+        {{"index", i},
+         {"message", std::move(message)},
+         {"logprobs", logprobs ? LogprobsJson(*logprobs).chat(result.logprobs) : Json()},
+         {"finish_reason", session::finish_reason_name(result.finish)}});
   }
-  return {{"id", meta.id},
-          {"object", "chat.completion"},
-          {"created", meta.created},
-          {"model", meta.model},
-          {"choices",
-           {{{"index", 0},
-             {"message", message},
-             {"logprobs", logprobs ? LogprobsJson(*logprobs).chat(result.logprobs) : Json()},
-             {"finish_reason", session::finish_reason_name(result.finish)}}}},
-          {"usage", usage_json(result)}};
+  return out;
 }
 
 std::string sse_event(const Json& data) {
   return "data: " + data.dump() + "\n\n";
 }
 
-ChunkEncoder::ChunkEncoder(CompletionMeta meta, bool include_usage, const tokenizer::Tokenizer* logprobs)
-    : meta_(std::move(meta)), include_usage_(include_usage) {
+std::string stream_end(Json chunk, bool include_usage, std::span<const session::TurnResult> choices) {
+  if (!include_usage) return std::string(kSseDone);
+  chunk["choices"] = Json::array();
+  chunk["usage"] = usage_json(choices);
+  return sse_event(chunk) + std::string(kSseDone);
+}
+
+ChunkEncoder::ChunkEncoder(CompletionMeta meta, bool include_usage, const tokenizer::Tokenizer* logprobs,
+                           int64_t index)
+    : meta_(std::move(meta)), include_usage_(include_usage), index_(index) {
   if (logprobs) logprobs_.emplace(*logprobs);
 }
 
@@ -74,7 +90,7 @@ Json ChunkEncoder::chunk(Json delta, Json finish_reason) const {
             {"created", meta_.created},
             {"model", meta_.model},
             {"choices",
-             {{{"index", 0},
+             {{{"index", index_},
                {"delta", std::move(delta)},
                {"logprobs", nullptr},
                {"finish_reason", std::move(finish_reason)}}}}};
@@ -119,15 +135,11 @@ std::string ChunkEncoder::finish(const session::TurnResult& result) {
   // What no content chunk carried (tool-call markup, the tail), as far as a stop sequence left it.
   if (sent_ < result.logprobs.size())
     last_choice["choices"][0]["logprobs"] = take_logprobs(std::span(result.logprobs).subspan(sent_));
-  std::string out = sse_event(last_choice);
-  if (include_usage_) {
-    Json last = chunk(Json::object(), nullptr);
-    last["choices"] = Json::array();
-    last["usage"] = usage_json(result);
-    out += sse_event(last);
-  }
-  out += kSseDone;
-  return out;
+  return sse_event(last_choice);
+}
+
+std::string ChunkEncoder::close(std::span<const session::TurnResult> choices) const {
+  return stream_end(chunk(Json::object(), nullptr), include_usage_, choices);
 }
 
 }  // namespace baleen::server

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -21,30 +22,38 @@ struct CompletionMeta {
 };
 
 // {"prompt_tokens", "completion_tokens", "total_tokens", "prompt_tokens_details": {"cached_tokens"}}
-// where cached_tokens counts the prompt tokens the session state already held (prefix reuse).
-chat::Json usage_json(const session::TurnResult& result);
+// over the choices of one prompt: the prompt counted once, with the tokens the first choice's session
+// state already held (prefix reuse) as cached_tokens, and every choice's completion tokens.
+chat::Json usage_json(std::span<const session::TurnResult> choices);
 
-// `logprobs`: the request asked for them (choices[].logprobs), else null.
-chat::Json completion_json(const CompletionMeta& meta, const session::TurnResult& result,
+// choices[i] from choices[i]. `logprobs`: the request asked for them (choices[].logprobs), else null.
+chat::Json completion_json(const CompletionMeta& meta, std::span<const session::TurnResult> choices,
                            const tokenizer::Tokenizer* logprobs = nullptr);
 
 // One SSE event: "data: <json>\n\n".
 std::string sse_event(const chat::Json& data);
 inline constexpr std::string_view kSseDone = "data: [DONE]\n\n";
+// The end of a streamed OpenAI response: with include_usage a last chunk (`chunk` without choices)
+// carrying the choices' usage, then [DONE].
+std::string stream_end(chat::Json chunk, bool include_usage, std::span<const session::TurnResult> choices);
 
-// Turns one turn's parse events into chunk events; one encoder per streamed response. With logprobs, the
-// tokens sampled since the last content chunk ride on the next one, and the rest on the finish chunk.
+// Turns one turn's parse events into the chunk events of choice `index`; one encoder per choice of a
+// streamed response. With logprobs, the tokens sampled since the last content chunk ride on the next one,
+// and the rest on the finish chunk.
 class ChunkEncoder {
  public:
-  ChunkEncoder(CompletionMeta meta, bool include_usage, const tokenizer::Tokenizer* logprobs = nullptr);
+  ChunkEncoder(CompletionMeta meta, bool include_usage, const tokenizer::Tokenizer* logprobs = nullptr,
+               int64_t index = 0);
 
   std::string begin() const;  // the first chunk: delta {"role": "assistant", "content": ""}
   std::string prompt(int64_t, int64_t) const { return ""; }  // usage comes last
   // The event's chunk; empty for parse errors, which are logged, not sent.
   std::string event(const chat::ParseEvent& event);
   void logprob(const TokenLogprob& token) { pending_.push_back(token); }
-  // The finish_reason chunk, the usage chunk when asked for, and [DONE].
+  // The choice's finish_reason chunk.
   std::string finish(const session::TurnResult& result);
+  // After every choice's finish: the usage chunk when asked for, and [DONE].
+  std::string close(std::span<const session::TurnResult> choices) const;
   // A failure after the stream started: a last `data: {"error": ...}` event.
   std::string error(std::string_view message) const;
 
@@ -54,11 +63,11 @@ class ChunkEncoder {
 
   CompletionMeta meta_;
   bool include_usage_;
+  int64_t index_;
   int tool_index_ = 0;
   std::optional<LogprobsJson> logprobs_;
   std::vector<TokenLogprob> pending_;  // streamed, not yet sent
   size_t sent_ = 0;                    // answer tokens whose logprobs were sent
-
 };
 
 }  // namespace baleen::server

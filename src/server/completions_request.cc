@@ -54,7 +54,7 @@ CompletionsRequest parse_completions_request(std::string_view text, const sessio
   out.turn.render.thinking = false;  // the parser is not used; nothing starts inside reasoning
   out.turn.tools = Json();
   out.model = string_field(body, "model").value_or("");
-  refuse_unsupported_values(body);
+  out.choices = choices_field(body);
   if (auto n = int_field(body, "best_of"); n && *n != 1) unsupported("best_of", "best_of: only 1 is supported");
   read_penalties(body, out.turn.penalties);
   if (auto n = int_field(body, "logprobs")) {

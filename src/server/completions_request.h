@@ -22,6 +22,7 @@ struct CompletionsRequest {
   bool stream = false;
   bool include_usage = false;
   bool echo = false;  // the response text starts with the prompt
+  int64_t choices = 1;  // n
 };
 
 // `vocab_size`: token ids must lie in [0, vocab_size).

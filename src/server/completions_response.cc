@@ -6,25 +6,28 @@ namespace baleen::server {
 
 using chat::Json;
 
-Json text_completion_json(const CompletionMeta& meta, const session::TurnResult& result,
+Json text_completion_json(const CompletionMeta& meta, std::span<const session::TurnResult> choices,
                           const std::string& echoed, const tokenizer::Tokenizer* logprobs) {
-  return {{"id", meta.id},
-          {"object", "text_completion"},
-          {"created", meta.created},
-          {"model", meta.model},
-          {"choices",
-           {{{"index", 0},
-             {"text", echoed + result.content},
-             {"logprobs", logprobs ? LogprobsJson(*logprobs, static_cast<int64_t>(echoed.size()))
-                                         .text(result.logprobs)
-                                   : Json()},
-             {"finish_reason", session::finish_reason_name(result.finish)}}}},
-          {"usage", usage_json(result)}};
+  Json out = {{"id", meta.id},
+              {"object", "text_completion"},
+              {"created", meta.created},
+              {"model", meta.model},
+              {"choices", Json::array()},
+              {"usage", usage_json(choices)}};
+  for (size_t i = 0; i < choices.size(); ++i)
+    out["choices"].push_back(
+        {{"index", i},
+         {"text", echoed + choices[i].content},
+         {"logprobs", logprobs ? LogprobsJson(*logprobs, static_cast<int64_t>(echoed.size()))
+                                     .text(choices[i].logprobs)
+                               : Json()},
+         {"finish_reason", session::finish_reason_name(choices[i].finish)}});
+  return out;
 }
 
 TextChunkEncoder::TextChunkEncoder(CompletionMeta meta, bool include_usage, std::string echoed,
-                                   const tokenizer::Tokenizer* logprobs)
-    : meta_(std::move(meta)), include_usage_(include_usage), echoed_(std::move(echoed)) {
+                                   const tokenizer::Tokenizer* logprobs, int64_t index)
+    : meta_(std::move(meta)), include_usage_(include_usage), echoed_(std::move(echoed)), index_(index) {
   if (logprobs) logprobs_.emplace(*logprobs, static_cast<int64_t>(echoed_.size()));
 }
 
@@ -40,7 +43,7 @@ Json TextChunkEncoder::chunk(const std::string& text, Json finish_reason) const 
             {"created", meta_.created},
             {"model", meta_.model},
             {"choices",
-             {{{"index", 0}, {"text", text}, {"logprobs", nullptr}, {"finish_reason", std::move(finish_reason)}}}}};
+             {{{"index", index_}, {"text", text}, {"logprobs", nullptr}, {"finish_reason", std::move(finish_reason)}}}}};
   if (include_usage_) c["usage"] = nullptr;
   return c;
 }
@@ -61,14 +64,11 @@ std::string TextChunkEncoder::finish(const session::TurnResult& result) {
   Json last_choice = chunk("", session::finish_reason_name(result.finish));
   if (sent_ < result.logprobs.size())
     last_choice["choices"][0]["logprobs"] = take_logprobs(std::span(result.logprobs).subspan(sent_));
-  std::string out = sse_event(last_choice);
-  if (include_usage_) {
-    Json last = chunk("", nullptr);
-    last["choices"] = Json::array();
-    last["usage"] = usage_json(result);
-    out += sse_event(last);
-  }
-  return out + std::string(kSseDone);
+  return sse_event(last_choice);
+}
+
+std::string TextChunkEncoder::close(std::span<const session::TurnResult> choices) const {
+  return stream_end(chunk("", nullptr), include_usage_, choices);
 }
 
 std::string TextChunkEncoder::error(std::string_view message) const {

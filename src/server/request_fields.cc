@@ -82,13 +82,12 @@ std::vector<std::string> stop_sequences(const Json& body) {
   return out;
 }
 
-void refuse_unsupported_values(const Json& body) {
-  if (auto n = int_field(body, "n")) {
-    if (*n < 1) reject("n", "n: must be >= 1, got {}", *n);
-    if (*n != 1) unsupported("n", "n: only 1 choice is supported, got {}", *n);
-  }
+int64_t choices_field(const Json& body) {
   if (const Json* user = field(body, "user"); user && !user->is_string())
     reject("user", "user: expected a string, got {}", user->type_name());
+  const int64_t n = int_field(body, "n").value_or(1);
+  if (n < 1 || n > 128) reject("n", "n: must be in [1, 128], got {}", n);
+  return n;
 }
 
 void read_penalties(const Json& body, Penalties& penalties) {

@@ -49,9 +49,9 @@ void read_sampling(const chat::Json& body, SamplingParams& sampling);
 // OpenAI's `stop`: one string or an array of strings.
 std::vector<std::string> stop_sequences(const chat::Json& body);
 
-// OpenAI's fields accepted only at the value that means "off" (no n > 1 yet): n; and `user`, which must
-// be a string.
-void refuse_unsupported_values(const chat::Json& body);
+// OpenAI's `n` (choices to generate, in [1, 128]; 1 where absent) after checking `user`, which must be a
+// string.
+int64_t choices_field(const chat::Json& body);
 
 // OpenAI's presence_penalty and frequency_penalty, each a number in [-2, 2] where present.
 void read_penalties(const chat::Json& body, Penalties& penalties);

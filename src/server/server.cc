@@ -88,11 +88,31 @@ std::optional<std::filesystem::path> responses_file(const ServerOptions& options
   return options.scheduling.disk->dir / "responses.log";
 }
 
-// What a streamed turn needs once the handler has returned.
+// What a streamed turn needs once the handler has returned: its ticket, or its choices' (chat and
+// completions, whose encoder is one per choice).
 struct StreamJob {
-  std::shared_ptr<session::TurnTicket> ticket;
+  std::vector<std::shared_ptr<session::TurnTicket>> tickets;
   session::TurnOptions turn;
-  std::function<void(const session::TurnResult&)> done;  // after the last event was written
+  std::function<void(const session::TurnResult&)> done;  // for each choice, after the last event was written
+};
+
+// A stream's writes: after a failed one (the client went away) nothing more is written and `cancel` is set,
+// which ends the generation before its next step.
+class StreamOut {
+ public:
+  explicit StreamOut(const http::ChunkWriter& write) : write_(write) {}
+  void send(const std::string& text) {
+    if (connected_ && !text.empty() && !write_(text)) {
+      connected_ = false;
+      cancel = true;
+    }
+  }
+  bool connected() const { return connected_; }
+  std::atomic<bool> cancel{false};
+
+ private:
+  const http::ChunkWriter& write_;
+  bool connected_ = true;
 };
 
 }  // namespace
@@ -148,14 +168,22 @@ struct Server::Impl {
   std::vector<int32_t> fit_prompt(const chat::Conversation& conversation, session::TurnOptions& turn,
                                   bool max_tokens_given) const;
   std::vector<int32_t> fit(std::vector<int32_t> prompt, session::TurnOptions& turn, bool max_tokens_given) const;
-  std::shared_ptr<session::TurnTicket> submit(std::vector<int32_t> prompt, const session::TurnOptions& turn);
-  // A non-streaming turn: submitted, then followed to its end; cancelled when the client hangs up.
+  std::vector<std::shared_ptr<session::TurnTicket>> submit(std::vector<int32_t> prompt,
+                                                           const session::TurnOptions& turn, int64_t choices = 1);
+  // A non-streaming turn, or `choices` of one prompt: submitted, then followed to their ends; cancelled
+  // when the client hangs up.
+  std::vector<session::TurnResult> run_turns(const http::Connection& client, std::vector<int32_t> prompt,
+                                             const session::TurnOptions& turn, int64_t choices = 1);
   session::TurnResult run_turn(const http::Connection& client, std::vector<int32_t> prompt,
-                               const session::TurnOptions& turn);
+                               const session::TurnOptions& turn) {
+    return std::move(run_turns(client, std::move(prompt), turn).front());
+  }
   template <typename Encoder>
   HttpResponse stream(std::shared_ptr<Encoder> encoder, StreamJob job);
   template <typename Encoder>
   bool stream_turn(Encoder& encoder, const StreamJob& job, const http::ChunkWriter& write);
+  template <typename Encoder>
+  bool stream_turn(std::vector<Encoder>& choices, const StreamJob& job, const http::ChunkWriter& write);
 
   ServerOptions options;
   // Set once by attach() (under engine_mutex, with stop()); the routes other than /health and /metrics
@@ -323,20 +351,23 @@ std::vector<int32_t> Server::Impl::fit(std::vector<int32_t> prompt, session::Tur
   return prompt;
 }
 
-std::shared_ptr<session::TurnTicket> Server::Impl::submit(std::vector<int32_t> prompt,
-                                                          const session::TurnOptions& turn) {
+std::vector<std::shared_ptr<session::TurnTicket>> Server::Impl::submit(std::vector<int32_t> prompt,
+                                                                       const session::TurnOptions& turn,
+                                                                       int64_t choices) {
   try {
-    return engine->scheduler.submit(std::move(prompt), turn);
+    return engine->scheduler.submit_choices(std::move(prompt), turn, choices);
   } catch (const session::QueueFull& e) {
     throw ApiError(429, e.what(), "", "rate_limit_exceeded");
   }
 }
 
-session::TurnResult Server::Impl::run_turn(const http::Connection& client, std::vector<int32_t> prompt,
-                                           const session::TurnOptions& turn) {
-  const std::shared_ptr<session::TurnTicket> ticket = submit(std::move(prompt), turn);
+std::vector<session::TurnResult> Server::Impl::run_turns(const http::Connection& client,
+                                                         std::vector<int32_t> prompt,
+                                                         const session::TurnOptions& turn, int64_t choices) {
+  const auto tickets = submit(std::move(prompt), turn, choices);
   try {
-    return ticket->follow(turn, [&] { return client.peer_closed(); });
+    const std::vector<session::TurnOptions> options(tickets.size(), turn);
+    return session::follow_all(tickets, options, [&] { return client.peer_closed(); });
   } catch (const session::TurnInterrupted&) {
     if (client.peer_closed()) log::info("request ended early (client disconnected)");
     throw ApiError(503, "the server is shutting down");
@@ -347,7 +378,7 @@ template <typename Encoder>
 HttpResponse Server::Impl::stream(std::shared_ptr<Encoder> encoder, StreamJob job) {
   // A turn whose stream is dropped before its end (the client left before the first write) is cancelled.
   std::shared_ptr<StreamJob> shared(new StreamJob(std::move(job)), [](StreamJob* j) {
-    j->ticket->cancel();
+    for (const auto& ticket : j->tickets) ticket->cancel();
     delete j;
   });
   HttpResponse res = body_response(200, "text/event-stream", "");
@@ -357,38 +388,60 @@ HttpResponse Server::Impl::stream(std::shared_ptr<Encoder> encoder, StreamJob jo
   return res;
 }
 
-// Writes one streamed turn. A failed write (the client went away) cancels the generation before its next
-// step; returning false then closes the connection without the stream's last event.
+// Writes one streamed turn. A failed write cancels the generation; returning false then closes the
+// connection without the stream's last event.
 template <typename Encoder>
 bool Server::Impl::stream_turn(Encoder& encoder, const StreamJob& job, const http::ChunkWriter& write) {
-  bool connected = true;
-  std::atomic<bool> cancel{false};
-  auto send = [&](const std::string& text) {
-    if (connected && !text.empty() && !write(text)) {
-      connected = false;
-      cancel = true;
-    }
-  };
-  send(encoder.begin());
-  if (!connected) return false;
+  StreamOut out(write);
+  out.send(encoder.begin());
+  if (!out.connected()) return false;
   session::TurnOptions turn = job.turn;
-  turn.on_prompt = [&](int64_t prompt, int64_t reused) { send(encoder.prompt(prompt, reused)); };
-  turn.on_event = [&](const chat::ParseEvent& event) { send(encoder.event(event)); };
-  if constexpr (requires(const TokenLogprob& token) { encoder.logprob(token); })
-    turn.on_logprob = [&](const TokenLogprob& token) { encoder.logprob(token); };
-  turn.stop = &cancel;
+  turn.on_prompt = [&](int64_t prompt, int64_t reused) { out.send(encoder.prompt(prompt, reused)); };
+  turn.on_event = [&](const chat::ParseEvent& event) { out.send(encoder.event(event)); };
+  turn.stop = &out.cancel;
   try {
-    const session::TurnResult result = job.ticket->follow(turn);
-    send(encoder.finish(result));
+    const session::TurnResult result = job.tickets.front()->follow(turn);
+    out.send(encoder.finish(result));
     if (job.done) job.done(result);
   } catch (const session::TurnInterrupted&) {
-    log::info("stream ended early ({})", connected ? "server stopping" : "client disconnected");
+    log::info("stream ended early ({})", out.connected() ? "server stopping" : "client disconnected");
     return false;
   } catch (const std::exception& e) {
     log::error("stream failed: {}", e.what());
-    send(encoder.error(e.what()));
+    out.send(encoder.error(e.what()));
   }
-  return connected;
+  return out.connected();
+}
+
+// The choices of one prompt streamed together (OpenAI's n), each chunk as its turn makes it, each choice's
+// finish chunk once all are done, then the usage and [DONE].
+template <typename Encoder>
+bool Server::Impl::stream_turn(std::vector<Encoder>& choices, const StreamJob& job,
+                               const http::ChunkWriter& write) {
+  StreamOut out(write);
+  for (const Encoder& encoder : choices) out.send(encoder.begin());
+  if (!out.connected()) return false;
+  std::vector<session::TurnOptions> options(choices.size(), job.turn);
+  for (size_t i = 0; i < choices.size(); ++i) {
+    Encoder& encoder = choices[i];
+    options[i].on_event = [&](const chat::ParseEvent& event) { out.send(encoder.event(event)); };
+    options[i].on_logprob = [&](const TokenLogprob& token) { encoder.logprob(token); };
+    options[i].stop = &out.cancel;
+  }
+  try {
+    const std::vector<session::TurnResult> results = session::follow_all(job.tickets, options);
+    for (size_t i = 0; i < choices.size(); ++i) out.send(choices[i].finish(results[i]));
+    out.send(choices.front().close(results));
+    if (job.done)
+      for (const session::TurnResult& result : results) job.done(result);
+  } catch (const session::TurnInterrupted&) {
+    log::info("stream ended early ({})", out.connected() ? "server stopping" : "client disconnected");
+    return false;
+  } catch (const std::exception& e) {
+    log::error("stream failed: {}", e.what());
+    out.send(choices.front().error(e.what()));
+  }
+  return out.connected();
 }
 
 HttpResponse Server::Impl::chat_completions(const HttpRequest& req, const http::Connection& client) {
@@ -403,12 +456,14 @@ HttpResponse Server::Impl::chat_completions(const HttpRequest& req, const http::
   };
   const tokenizer::Tokenizer* logprobs = request.turn.logprobs >= 0 ? &engine->tokenizer : nullptr;
   if (!request.stream) {
-    const session::TurnResult result = run_turn(client, std::move(prompt), request.turn);
-    remember(result);
-    return json_response(200, completion_json(meta, result, logprobs));
+    const std::vector<session::TurnResult> results =
+        run_turns(client, std::move(prompt), request.turn, request.choices);
+    for (const session::TurnResult& result : results) remember(result);
+    return json_response(200, completion_json(meta, results, logprobs));
   }
-  return stream(std::make_shared<ChunkEncoder>(meta, request.include_usage, logprobs),
-         {submit(std::move(prompt), request.turn), request.turn, remember});
+  auto encoders = std::make_shared<std::vector<ChunkEncoder>>();
+  for (int64_t i = 0; i < request.choices; ++i) encoders->emplace_back(meta, request.include_usage, logprobs, i);
+  return stream(encoders, {submit(std::move(prompt), request.turn, request.choices), request.turn, remember});
 }
 
 HttpResponse Server::Impl::completions(const HttpRequest& req, const http::Connection& client) {
@@ -432,12 +487,14 @@ HttpResponse Server::Impl::completions(const HttpRequest& req, const http::Conne
   prompt = fit(std::move(prompt), request.turn, request.max_tokens_given);
   const std::string echoed = request.echo ? text : "";
   const tokenizer::Tokenizer* logprobs = request.turn.logprobs >= 0 ? &engine->tokenizer : nullptr;
-  if (!request.stream) {
-    const session::TurnResult result = run_turn(client, std::move(prompt), request.turn);
-    return json_response(200, text_completion_json(meta, result, echoed, logprobs));
-  }
-  return stream(std::make_shared<TextChunkEncoder>(meta, request.include_usage, echoed, logprobs),
-         {submit(std::move(prompt), request.turn), request.turn, nullptr});
+  if (!request.stream)
+    return json_response(200, text_completion_json(
+                                  meta, run_turns(client, std::move(prompt), request.turn, request.choices),
+                                  echoed, logprobs));
+  auto encoders = std::make_shared<std::vector<TextChunkEncoder>>();
+  for (int64_t i = 0; i < request.choices; ++i)
+    encoders->emplace_back(meta, request.include_usage, echoed, logprobs, i);
+  return stream(encoders, {submit(std::move(prompt), request.turn, request.choices), request.turn, nullptr});
 }
 
 HttpResponse Server::Impl::messages(const HttpRequest& req, const http::Connection& client) {

@@ -84,7 +84,7 @@ RunningTurn::RunningTurn(PrefixCache& cache, const tokenizer::Tokenizer& tokeniz
   sequence_ = std::make_unique<Sequence>(
       start_.state, std::vector<int32_t>(prompt_.begin() + result_.reused_tokens, prompt_.end()),
       options.sampling, StopConditions{options.max_tokens, {static_cast<int32_t>(eos_)}});
-  if (!start_.checkpoints.empty()) sequence_->set_checkpoint(start_.checkpoints.front());
+  aim();
   // The model's vocabulary may be larger than the tokenizer's (baleen-nano: 129,280 rows, 128,847 ids): an id
   // the tokenizer lacks could not be detokenized, so it is never sampled.
   const auto defined = static_cast<ptrdiff_t>(tokenizer.size());
@@ -115,16 +115,38 @@ bool RunningTurn::done() const {
   return sequence_->finished() || sink_->stopped();
 }
 
+bool RunningTurn::keep_before_last() {
+  const int64_t at = prompt_tokens() - 1;
+  if (at <= start_.reused || !sequence_->sampled().empty()) return false;
+  before_last_ = at;
+  aim();
+  return true;
+}
+
+// No prefill chunk crosses the next length whose state is kept.
+void RunningTurn::aim() {
+  const std::vector<int64_t>& checkpoints = start_.checkpoints;
+  int64_t at = next_checkpoint_ < checkpoints.size() ? checkpoints[next_checkpoint_] : 0;
+  if (before_last_ > 0 && (at == 0 || before_last_ < at)) at = before_last_;
+  sequence_->set_checkpoint(at);
+}
+
 bool RunningTurn::after_step() {
   SessionState& state = start_.state;
   std::vector<int64_t>& checkpoints = start_.checkpoints;
+  bool kept_here = false;
   if (next_checkpoint_ < checkpoints.size() && state.length() == checkpoints[next_checkpoint_]) {
     const bool deepest = next_checkpoint_ + 1 == checkpoints.size();
     cache_.add({path_.begin(), path_.begin() + state.length()}, state.fork(),
                deepest ? PrefixCache::Kept::kDeepestBoundary : PrefixCache::Kept::kBoundary);
     ++next_checkpoint_;
-    sequence_->set_checkpoint(next_checkpoint_ < checkpoints.size() ? checkpoints[next_checkpoint_] : 0);
+    kept_here = true;
   }
+  if (before_last_ > 0 && state.length() == before_last_) {
+    if (!kept_here) cache_.add({prompt_.begin(), prompt_.begin() + before_last_}, state.fork(), PrefixCache::Kept::kBoundary);
+    before_last_ = 0;
+  }
+  aim();
   if (static_cast<int64_t>(sequence_->sampled().size()) == result_.completion_tokens) return false;
   ++result_.completion_tokens;
   // The state holds exactly the prompt: kept for a next turn that re-renders this answer differently
@@ -159,9 +181,10 @@ void RunningTurn::resume() {
   path_.insert(path_.end(), sequence_->sampled().begin(), sequence_->sampled().end());
   start_ = cache_.start(path_);
   next_checkpoint_ = 0;
+  before_last_ = 0;  // the other choices went their own way when this one was parked
   kept_ = false;
   sequence_->rebase(start_.state, {path_.begin() + start_.reused, path_.end()});
-  if (!start_.checkpoints.empty()) sequence_->set_checkpoint(start_.checkpoints.front());
+  aim();
 }
 
 TurnResult RunningTurn::finish() {

@@ -40,6 +40,11 @@ class RunningTurn {
   // After a step: keeps a reached checkpoint or the prompt's end in the cache and parses a sampled token.
   // Returns whether the step sampled one.
   bool after_step();
+  // Before the first step: the state holding all of the prompt but its last token is kept in the cache
+  // too, so other choices of the same prompt start there. False when there is nothing to prefill for it.
+  bool keep_before_last();
+  // keep_before_last() was asked and the state is not kept yet.
+  bool keeping_before_last() const { return before_last_ > 0; }
   // Once done(): the parsed turn; the state goes to the cache as a conversation end.
   TurnResult finish();
   // The turn ends early (cancelled): the state goes to the cache as a conversation end.
@@ -53,6 +58,7 @@ class RunningTurn {
  private:
   class EventSink;
   void keep_state();
+  void aim();
   void parse(const std::string& piece);
   void trim_logprobs();
 
@@ -64,6 +70,7 @@ class RunningTurn {
       path_;                  // what the state holds once its pending tokens are fed: the checkpoints' tokens
   PrefixCache::Start start_;  // the state and the boundaries to keep
   size_t next_checkpoint_ = 0;  // of start_.checkpoints, the next to reach
+  int64_t before_last_ = 0;     // keep_before_last()'s length, until it is kept; 0: none
   std::unique_ptr<Sequence> sequence_;
   uint32_t eos_;
   tokenizer::StreamDetokenizer detok_;

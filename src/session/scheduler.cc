@@ -14,44 +14,102 @@ double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }
 
+// A follower's callbacks for what a turn reported; rethrows what ended it.
+void deliver(const TurnNews& news, const TurnOptions& options) {
+  if (news.prompt_known && options.on_prompt) options.on_prompt(news.prompt_tokens, news.reused_tokens);
+  if (options.on_logprob)
+    for (const TokenLogprob& logprob : news.logprobs) options.on_logprob(logprob);
+  if (options.on_event)
+    for (const chat::ParseEvent& event : news.events) options.on_event(event);
+  if (news.error) std::rethrow_exception(news.error);
+}
+
+constexpr std::chrono::milliseconds kFollowPoll{50};  // how often a follower looks at its stop conditions
+
 }  // namespace
 
-TurnNews TurnTicket::wait(std::chrono::milliseconds timeout) {
-  std::unique_lock lock(mutex_);
-  changed_.wait_for(lock, timeout, [&] {
-    return news_.prompt_known || !news_.logprobs.empty() || !news_.events.empty() || news_.ended();
-  });
+TurnNews TurnTicket::take() {
   TurnNews out = std::move(news_);
   news_ = {};
   return out;
 }
 
+TurnNews TurnTicket::wait(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(signal_->mutex);
+  signal_->changed.wait_for(lock, timeout, [&] { return has_news(); });
+  return take();
+}
+
 void TurnTicket::post(const std::function<void(TurnNews&)>& add) {
   {
-    std::lock_guard lock(mutex_);
+    std::lock_guard lock(signal_->mutex);
     add(news_);
   }
-  changed_.notify_all();
+  signal_->changed.notify_all();
 }
 
 TurnResult TurnTicket::follow(const TurnOptions& options, const std::function<bool()>& gone) {
   while (true) {
-    TurnNews news = wait(std::chrono::milliseconds(50));
-    if (news.prompt_known && options.on_prompt) options.on_prompt(news.prompt_tokens, news.reused_tokens);
-    if (options.on_logprob)
-      for (const TokenLogprob& logprob : news.logprobs) options.on_logprob(logprob);
-    if (options.on_event)
-      for (const chat::ParseEvent& event : news.events) options.on_event(event);
-    if (news.error) std::rethrow_exception(news.error);
+    TurnNews news = wait(kFollowPoll);
+    deliver(news, options);
     if (news.result) return std::move(*news.result);
     if ((options.stop && options.stop->load()) || (gone && gone())) cancel();
   }
 }
 
+std::vector<TurnResult> follow_all(std::span<const std::shared_ptr<TurnTicket>> tickets,
+                                   std::span<const TurnOptions> options, const std::function<bool()>& gone) {
+  check(!tickets.empty() && tickets.size() == options.size(), "follow_all: {} tickets, {} options",
+        tickets.size(), options.size());
+  TurnTicket::Signal& signal = *tickets.front()->signal_;
+  for (const std::shared_ptr<TurnTicket>& t : tickets)
+    check(t->signal_.get() == &signal, "follow_all: the tickets are not choices of one prompt");
+  std::vector<std::optional<TurnResult>> results(tickets.size());
+  std::exception_ptr failure;
+  for (size_t open = tickets.size(); open > 0;) {
+    std::vector<TurnNews> news(tickets.size());
+    {
+      std::unique_lock lock(signal.mutex);
+      signal.changed.wait_for(lock, kFollowPoll, [&] {
+        return std::any_of(tickets.begin(), tickets.end(), [](const auto& t) { return t->has_news(); });
+      });
+      for (size_t i = 0; i < tickets.size(); ++i) news[i] = tickets[i]->take();
+    }
+    bool stop = gone && gone();
+    for (size_t i = 0; i < tickets.size(); ++i) {
+      try {
+        deliver(news[i], options[i]);
+      } catch (...) {
+        if (!failure) failure = std::current_exception();
+        --open;
+      }
+      if (news[i].result) {
+        results[i] = std::move(*news[i].result);
+        --open;
+      }
+      stop = stop || (options[i].stop && options[i].stop->load());
+    }
+    if (stop || failure)
+      for (const std::shared_ptr<TurnTicket>& t : tickets) t->cancel();
+  }
+  if (failure) std::rethrow_exception(failure);
+  std::vector<TurnResult> out;
+  for (std::optional<TurnResult>& r : results) out.push_back(std::move(*r));
+  return out;
+}
+
+// Set once the first choice of a prompt has kept the state the others start from, or went without.
+using Gate = std::shared_ptr<std::atomic<bool>>;
+
 struct Scheduler::Running {
   std::shared_ptr<TurnTicket> ticket;
   std::unique_ptr<RunningTurn> turn;
   Clock::time_point submitted, last_token;
+  Gate followers;  // the other choices', opened by this one (null: none)
+  void open_gate() {
+    if (followers) *followers = true;
+  }
+  ~Running() { open_gate(); }
 };
 
 struct Scheduler::Waiting {
@@ -60,6 +118,9 @@ struct Scheduler::Waiting {
   TurnOptions options;
   Clock::time_point submitted;
   std::unique_ptr<Running> parked;  // a preempted turn, resumed when admitted again
+  Gate leader;     // a later choice: admitted once it is open (null: at once)
+  Gate followers;  // the first choice of several: the others' gate
+  bool admissible() const { return !leader || *leader; }
 };
 
 Scheduler::Scheduler(Model& model, const tokenizer::Tokenizer& tokenizer, SchedulerOptions options)
@@ -90,10 +151,14 @@ void Scheduler::stop() {
   if (engine_.joinable()) engine_.join();
 }
 
-std::shared_ptr<TurnTicket> Scheduler::submit(std::vector<int32_t> prompt, const TurnOptions& options) {
+std::vector<std::shared_ptr<TurnTicket>> Scheduler::submit_choices(std::vector<int32_t> prompt,
+                                                                   const TurnOptions& options, int64_t n) {
   check(!prompt.empty(), "scheduler: empty prompt");
   check(options.max_tokens > 0, "max_tokens must be > 0, got {}", options.max_tokens);
-  auto ticket = std::make_shared<TurnTicket>();
+  check(n >= 1, "choices must be >= 1, got {}", n);
+  auto signal = std::make_shared<TurnTicket::Signal>();
+  std::vector<std::shared_ptr<TurnTicket>> tickets;
+  for (int64_t i = 0; i < n; ++i) tickets.push_back(std::shared_ptr<TurnTicket>(new TurnTicket(signal)));
   {
     std::lock_guard lock(mutex_);
     if (!stopping_) {
@@ -106,15 +171,23 @@ std::shared_ptr<TurnTicket> Scheduler::submit(std::vector<int32_t> prompt, const
       queued.on_prompt = nullptr;
       queued.on_logprob = nullptr;
       queued.stop = nullptr;
-      waiting_.push_back({ticket, std::move(prompt), std::move(queued), Clock::now(), nullptr});
+      const Gate gate = n > 1 ? std::make_shared<std::atomic<bool>>(false) : nullptr;
+      for (int64_t i = 0; i < n; ++i) {
+        TurnOptions choice = queued;
+        choice.sampling.seed += static_cast<uint64_t>(i);
+        choice.id_seed ^= static_cast<uint64_t>(i) << 52;  // above what the server's request ids use
+        waiting_.push_back({tickets[static_cast<size_t>(i)], i + 1 < n ? prompt : std::move(prompt),
+                            std::move(choice), Clock::now(), nullptr, i > 0 ? gate : nullptr,
+                            i == 0 ? gate : nullptr});
+      }
       stats_.waiting = static_cast<int64_t>(waiting_.size());
       work_.notify_one();
-      return ticket;
+      return tickets;
     }
-    ++stats_.interrupted;
+    stats_.interrupted += n;
   }
-  end(*ticket, std::make_exception_ptr(TurnInterrupted()));
-  return ticket;
+  for (const std::shared_ptr<TurnTicket>& t : tickets) end(*t, std::make_exception_ptr(TurnInterrupted()));
+  return tickets;
 }
 
 std::vector<int32_t> Scheduler::prompt_tokens(const chat::Conversation& conversation,
@@ -178,15 +251,22 @@ bool Scheduler::take_waiting(size_t running, std::vector<Waiting>& next) {
     if (stopping_) return false;
     for (auto it = waiting_.begin(); it != waiting_.end();) {
       if (it->ticket->cancelled()) {
+        if (it->followers) *it->followers = true;  // the other choices start without it
         dropped.push_back(std::move(*it));
         it = waiting_.erase(it);
       } else {
         ++it;
       }
     }
-    while (static_cast<int64_t>(running + next.size()) < options_.max_running && !waiting_.empty()) {
-      next.push_back(std::move(waiting_.front()));
-      waiting_.pop_front();
+    // In order, past the later choices whose first has not kept their start yet.
+    for (auto it = waiting_.begin();
+         static_cast<int64_t>(running + next.size()) < options_.max_running && it != waiting_.end();) {
+      if (!it->admissible()) {
+        ++it;
+        continue;
+      }
+      next.push_back(std::move(*it));
+      it = waiting_.erase(it);
     }
     stats_.waiting = static_cast<int64_t>(waiting_.size());
     stats_.interrupted += static_cast<int64_t>(dropped.size());
@@ -219,6 +299,7 @@ void Scheduler::admit(Waiting w, std::vector<std::unique_ptr<Running>>& running)
   auto r = std::make_unique<Running>();
   r->ticket = w.ticket;
   r->submitted = w.submitted;
+  r->followers = std::move(w.followers);
   try {
     TurnTicket* ticket = w.ticket.get();
     if (w.options.logprobs >= 0)
@@ -235,6 +316,7 @@ void Scheduler::admit(Waiting w, std::vector<std::unique_ptr<Running>>& running)
     ++stats_.failed;
     return;
   }
+  if (r->followers && !r->turn->keep_before_last()) r->open_gate();
   const int64_t prompt = r->turn->prompt_tokens(), reused = r->turn->reused_tokens();
   w.ticket->post([&](TurnNews& news) {
     news.prompt_known = true;
@@ -264,9 +346,10 @@ void Scheduler::preempt(std::vector<std::unique_ptr<Running>>& running) {
     std::unique_ptr<Running> r = std::move(running.back());
     running.pop_back();
     r->turn->park();
+    r->open_gate();
     std::lock_guard lock(mutex_);
     ++stats_.preemptions;
-    waiting_.push_front({r->ticket, {}, {}, r->submitted, std::move(r)});
+    waiting_.push_front({r->ticket, {}, {}, r->submitted, std::move(r), nullptr, nullptr});
     stats_.waiting = static_cast<int64_t>(waiting_.size());
   }
 }
@@ -298,7 +381,9 @@ void Scheduler::step(std::vector<std::unique_ptr<Running>>& running) {
   // A turn whose output cannot be decoded (a sampled id the tokenizer lacks) fails alone.
   std::erase_if(running, [&](const std::unique_ptr<Running>& r) {
     try {
-      if (r->turn->after_step()) {
+      const bool sampled = r->turn->after_step();
+      if (r->followers && !r->turn->keeping_before_last()) r->open_gate();
+      if (sampled) {
         ++generated;
         const bool first = r->turn->sequence().sampled().size() == 1;
         (first ? ttft : itl).push_back(seconds_since(first ? r->submitted : r->last_token));

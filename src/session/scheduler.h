@@ -7,7 +7,9 @@
 // would get alone (the batched forward is exact). Under a state memory budget the cache is evicted first,
 // then the turns admitted last are preempted: parked at the front of the queue and recomputed from the
 // cache's deepest prefix when resumed, with the tokens they would have had. A cancelled ticket ends its
-// turn before the next step; beyond max_waiting queued turns submit() throws QueueFull. Thread-safe.
+// turn before the next step; beyond max_waiting queued turns submit() throws QueueFull. Several choices of
+// one prompt (OpenAI's n) prefill it once: the first keeps the state before the prompt's last token, and
+// the others wait until it is kept, fork it (its pages shared) and feed only that token. Thread-safe.
 #pragma once
 
 #include <atomic>
@@ -19,6 +21,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <thread>
 #include <vector>
 
@@ -60,6 +63,7 @@ struct TurnNews {
 
 class TurnTicket {
  public:
+  TurnTicket() : signal_(std::make_shared<Signal>()) {}
   // Waits until there is news or `timeout` passed; returns what came since the last call.
   TurnNews wait(std::chrono::milliseconds timeout);
   // Ends the turn before the next step (its follower then gets TurnInterrupted). Idempotent, any thread.
@@ -71,13 +75,32 @@ class TurnTicket {
 
  private:
   friend class Scheduler;
+  friend std::vector<TurnResult> follow_all(std::span<const std::shared_ptr<TurnTicket>>,
+                                            std::span<const TurnOptions>, const std::function<bool()>&);
+  // The lock and wake-up of a ticket, shared by the tickets of one prompt's choices so one follower can
+  // wait for news of any.
+  struct Signal {
+    std::mutex mutex;
+    std::condition_variable changed;
+  };
+  explicit TurnTicket(std::shared_ptr<Signal> signal) : signal_(std::move(signal)) {}
   void post(const std::function<void(TurnNews&)>& add);
+  bool has_news() const {
+    return news_.prompt_known || !news_.logprobs.empty() || !news_.events.empty() || news_.ended();
+  }
+  TurnNews take();  // signal_->mutex held
 
-  std::mutex mutex_;
-  std::condition_variable changed_;
-  TurnNews news_;
+  std::shared_ptr<Signal> signal_;
+  TurnNews news_;  // guarded by signal_->mutex
   std::atomic<bool> cancelled_{false};
 };
+
+// Follows the tickets of one prompt's choices (Scheduler::submit_choices) to their ends on the calling
+// thread, options[i]'s callbacks for ticket i as its news comes, in whatever order the turns make it. Once
+// any options[i].stop is set or `gone()` says so, or a turn fails, every turn is cancelled; rethrows the
+// first failure.
+std::vector<TurnResult> follow_all(std::span<const std::shared_ptr<TurnTicket>> tickets,
+                                   std::span<const TurnOptions> options, const std::function<bool()>& gone = {});
 
 struct SchedulerStats {
   int64_t running = 0, waiting = 0;
@@ -104,7 +127,13 @@ class Scheduler {
 
   // Queues a turn; `prompt` non-empty, options.max_tokens > 0 (options' callbacks are the follower's).
   // Throws QueueFull when max_waiting turns wait. After stop() the ticket ends at once, interrupted.
-  std::shared_ptr<TurnTicket> submit(std::vector<int32_t> prompt, const TurnOptions& options);
+  std::shared_ptr<TurnTicket> submit(std::vector<int32_t> prompt, const TurnOptions& options) {
+    return submit_choices(std::move(prompt), options, 1).front();
+  }
+  // `n` >= 1 turns of one prompt (choices), queued together: choice i samples with seed + i and numbers
+  // its tool calls apart (id_seed), so choice 0 is what submit() gives. Throws QueueFull as submit().
+  std::vector<std::shared_ptr<TurnTicket>> submit_choices(std::vector<int32_t> prompt,
+                                                          const TurnOptions& options, int64_t n);
   // As TurnRunner's: rendered and tokenized, spliced onto a cached conversation's tokens.
   std::vector<int32_t> prompt_tokens(const chat::Conversation& conversation,
                                      const TurnOptions& options) const;

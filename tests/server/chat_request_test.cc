@@ -152,8 +152,8 @@ TEST(ChatRequest, BadBodiesNameWhatIsWrong) {
   expect_error(with("stop", 5).dump(), 400, "stop", "expected a string");
   expect_error(with("stop", Json::array({"a", 1})).dump(), 400, "stop[1]", "expected a string");
   expect_error(Json{{"messages", Json::array()}}.dump(), 400, "messages", "at least one message");
-  expect_error(with("n", 2).dump(), 400, "n", "only 1");
-  expect_error(with("n", 0).dump(), 400, "n", ">= 1");
+  expect_error(with("n", 129).dump(), 400, "n", "[1, 128]");
+  expect_error(with("n", 0).dump(), 400, "n", "[1, 128]");
   expect_error(with("n", "two").dump(), 400, "n", "expected an integer");
   expect_error(with("presence_penalty", 3).dump(), 400, "presence_penalty", "[-2, 2]");
   expect_error(with("frequency_penalty", "lots").dump(), 400, "frequency_penalty", "expected a number");

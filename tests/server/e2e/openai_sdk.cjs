@@ -1,7 +1,8 @@
 // The official `openai` npm SDK against `baleen serve`: Responses (/v1/responses) and Chat Completions
 // — a whole answer, the same turn streamed and assembled by the SDK's own stream helpers, the event order,
 // tool round trips with and without the reasoning echoed back and with the arguments re-serialized (prefix
-// reuse >= 95%), stored responses, a prompt over the context, chat logprobs whole and streamed, and errors.
+// reuse >= 95%), stored responses, a prompt over the context, chat logprobs whole and streamed, n = 2 choices,
+// and errors.
 "use strict";
 const OpenAI = require("openai").default;
 const {SYSTEM, FUNCTIONS, check, toolResult, checkReuse, main, withoutIds, baseURL} = require("./nano.cjs");
@@ -145,6 +146,15 @@ async function chat() {
   const lpStreamed = await client.chat.completions.stream(lpRequest).finalChatCompletion();
   check(JSON.stringify(lpStreamed.choices[0].logprobs.content) === JSON.stringify(lp.content),
         "chat: streamed logprobs equal the whole ones", {streamed: lpStreamed.choices[0].logprobs, whole: lp});
+  // n: two choices, and the stream helper assembles each by its index.
+  const nRequest = {model: "baleen-nano", max_tokens: 16, temperature: 1, seed: 3, n: 2,
+    messages: [{role: "user", content: "Write a list of fruits."}], chat_template_kwargs: {thinking: false}};
+  const nWhole = await client.chat.completions.create(nRequest);
+  check(nWhole.choices.length === 2 && nWhole.choices.every((c, i) => c.index === i), "chat: n = 2 gives two choices", nWhole);
+  const nStreamed = await client.chat.completions.stream(nRequest).finalChatCompletion();
+  check(JSON.stringify(nStreamed.choices.map(c => [c.message.content, c.finish_reason])) ===
+        JSON.stringify(nWhole.choices.map(c => [c.message.content, c.finish_reason])),
+        "chat: streamed choices equal the whole ones", {streamed: nStreamed.choices, whole: nWhole.choices});
   try {
     await client.chat.completions.create({...request(), messages: []});
     check(false, "chat: empty messages refused");
