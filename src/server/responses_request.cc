@@ -241,9 +241,22 @@ void read_reasoning(const Json& body, ResponsesRequest& out) {
 void refuse_unsupported(const Json& body) {
   if (bool_field(body, "background", false)) unsupported("background", "background: not supported");
   if (field(body, "conversation")) unsupported("conversation", "conversation: not supported (use previous_response_id)");
-  if (auto n = int_field(body, "top_logprobs"); n && *n != 0) unsupported("top_logprobs", "top_logprobs: not supported");
-  if (const Json* include = field(body, "include"); include && !include->is_array())
-    reject("include", "include: expected an array of strings");
+}
+
+// Logprobs of the output text when `include` names "message.output_text.logprobs" or top_logprobs is
+// given, with top_logprobs in [0, 20] alternatives.
+void read_logprobs(const Json& body, session::TurnOptions& turn) {
+  bool wanted = false;
+  if (const Json* include = field(body, "include")) {
+    if (!include->is_array()) reject("include", "include: expected an array of strings");
+    for (size_t i = 0; i < include->size(); ++i) {
+      if (!(*include)[i].is_string()) reject(fmt::format("include[{}]", i), "include[{}]: expected a string", i);
+      wanted = wanted || (*include)[i] == "message.output_text.logprobs";
+    }
+  }
+  const std::optional<int64_t> top = int_field(body, "top_logprobs");
+  if (top && (*top < 0 || *top > 20)) reject("top_logprobs", "top_logprobs: must be in [0, 20], got {}", *top);
+  turn.logprobs = wanted || top ? top.value_or(0) : -1;
 }
 
 }  // namespace
@@ -255,6 +268,7 @@ ResponsesRequest parse_responses_request(std::string_view text, const session::T
   out.turn = defaults;
   out.model = string_field(body, "model").value_or("");
   refuse_unsupported(body);
+  read_logprobs(body, out.turn);
   out.stream = bool_field(body, "stream", false);
   out.store = bool_field(body, "store", true);
   read_sampling(body, out.turn.sampling);
@@ -310,6 +324,7 @@ ResponsesRequest parse_responses_request(std::string_view text, const session::T
               {"max_output_tokens", out.max_tokens_given ? Json(out.turn.max_tokens) : Json()},
               {"temperature", out.turn.sampling.temperature},
               {"top_p", out.turn.sampling.top_p},
+              {"top_logprobs", std::max<int64_t>(out.turn.logprobs, 0)},
               {"reasoning", body.value("reasoning", Json::object())},
               {"store", out.store},
               {"text", body.value("text", Json{{"format", {{"type", "text"}}}})},

@@ -33,6 +33,21 @@ ResponseBuilder::ResponseBuilder(ResponseMeta meta) : meta_(std::move(meta)) {
                {"output", Json::array()},
                {"usage", nullptr}};
   for (const auto& [key, value] : meta_.echo.items()) response_[key] = value;
+  if (meta_.logprobs) logprobs_.emplace(*meta_.logprobs);
+}
+
+void ResponseBuilder::logprob(const TokenLogprob& token) {
+  if (logprobs_) pending_.push_back(token);
+}
+
+// The tokens sampled since the last look, added to the open message's output_text part.
+Json ResponseBuilder::take_logprobs() {
+  if (!logprobs_ || pending_.empty()) return Json::array();
+  Json entries = logprobs_->chat(pending_)["content"];
+  pending_.clear();
+  Json& part = response_["output"].back()["content"][0]["logprobs"];
+  for (const Json& e : entries) part.push_back(e);
+  return entries;
 }
 
 std::vector<std::string> ResponseBuilder::item_ids() const {
@@ -83,7 +98,10 @@ std::string ResponseBuilder::close() {
   part["text"] = text_;
   const std::string done = open_ == Item::kReasoning ? "response.reasoning_text.done" : "response.output_text.done";
   Json fields = {{"item_id", item["id"]}, {"output_index", index}, {"content_index", 0}, {"text", text_}};
-  if (open_ == Item::kMessage) fields["logprobs"] = Json::array();
+  if (open_ == Item::kMessage) {
+    take_logprobs();
+    fields["logprobs"] = part["logprobs"];
+  }
   std::string out = emit(done, std::move(fields));
   out += emit("response.content_part.done",
               {{"item_id", item["id"]}, {"output_index", index}, {"content_index", 0}, {"part", part}});
@@ -95,6 +113,7 @@ std::string ResponseBuilder::close() {
 
 std::string ResponseBuilder::call(const chat::ToolCall& call) {
   std::string out = close();
+  pending_.clear();  // the call's markup, sampled outside any message
   const int64_t index = static_cast<int64_t>(response_["output"].size());
   const std::string id = fmt::format("{}_{}_{}", meta_.custom_tools.contains(call.name) ? "ctc" : "fc",
                                      suffix(meta_.id), index);
@@ -138,7 +157,7 @@ std::string ResponseBuilder::event(const chat::ParseEvent& event) {
     const int64_t index = static_cast<int64_t>(response_["output"].size()) - 1;
     Json fields = {{"item_id", response_["output"].back()["id"]}, {"output_index", index}, {"content_index", 0},
                    {"delta", event.text}};
-    if (open_ == Item::kMessage) fields["logprobs"] = Json::array();
+    if (open_ == Item::kMessage) fields["logprobs"] = take_logprobs();
     out += emit(type, std::move(fields));
   };
   switch (event.kind) {
@@ -163,6 +182,7 @@ std::string ResponseBuilder::event(const chat::ParseEvent& event) {
 
 std::string ResponseBuilder::finish(const session::TurnResult& result) {
   std::string out = close();
+  pending_.clear();
   response_["usage"] = responses_usage(result);
   if (result.finish == session::FinishReason::kLength) {
     response_["status"] = "incomplete";

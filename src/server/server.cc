@@ -398,6 +398,8 @@ bool Server::Impl::stream_turn(Encoder& encoder, const StreamJob& job, const htt
   session::TurnOptions turn = job.turn;
   turn.on_prompt = [&](int64_t prompt, int64_t reused) { out.send(encoder.prompt(prompt, reused)); };
   turn.on_event = [&](const chat::ParseEvent& event) { out.send(encoder.event(event)); };
+  if constexpr (requires(const TokenLogprob& token) { encoder.logprob(token); })
+    turn.on_logprob = [&](const TokenLogprob& token) { encoder.logprob(token); };
   turn.stop = &out.cancel;
   try {
     const session::TurnResult result = job.tickets.front()->follow(turn);
@@ -542,7 +544,7 @@ HttpResponse Server::Impl::responses(const HttpRequest& req, const http::Connect
   auto builder = std::make_shared<ResponseBuilder>(ResponseMeta{
       fmt::format("resp_{:x}{:06x}", started, n), unix_seconds(),
       request.model.empty() ? options.model_name : request.model, request.echo, request.custom_tools,
-      request.namespaced});
+      request.namespaced, request.turn.logprobs >= 0 ? &engine->tokenizer : nullptr});
   const bool thinking = request.turn.render.thinking;
   memory.restore(request.conversation, request.item_ids, thinking);
   std::vector<int32_t> prompt;
@@ -565,6 +567,7 @@ HttpResponse Server::Impl::responses(const HttpRequest& req, const http::Connect
   };
   if (!request.stream) {
     request.turn.on_event = [&](const chat::ParseEvent& event) { builder->event(event); };
+    request.turn.on_logprob = [&](const TokenLogprob& token) { builder->logprob(token); };
     const session::TurnResult result = run_turn(client, std::move(prompt), request.turn);
     builder->finish(result);
     done(result);

@@ -203,6 +203,58 @@ TEST(Sampling, LogprobsOfPartialUtf8TokensAreValidJson) {
   EXPECT_EQ(json_logprob(-std::numeric_limits<double>::infinity()), -9999.0);
 }
 
+// Responses: the message's output_text part carries its tokens' logprobs (include or top_logprobs), and a
+// stream sends the same ones on its deltas and the done event.
+TEST(Sampling, ResponsesLogprobsRideOnTheOutputTextWholeAndStreamed) {
+  REQUIRE_NANO();
+  const Json request = {{"input", "Say hello."},
+                        {"max_output_tokens", 24},
+                        {"temperature", 0},
+                        {"reasoning", {{"effort", "none"}}},
+                        {"include", {"message.output_text.logprobs"}},
+                        {"top_logprobs", 2}};
+  const Reply whole = post(s->port, request, "/v1/responses");
+  ASSERT_EQ(whole.status, 200) << whole.body.dump();
+  EXPECT_EQ(whole.body["top_logprobs"], 2);
+  Json part;
+  for (const Json& item : whole.body["output"])
+    if (item["type"] == "message") part = item["content"][0];
+  ASSERT_TRUE(part.is_object()) << whole.body.dump();
+  const Json& logprobs = part["logprobs"];
+  ASSERT_FALSE(logprobs.empty()) << part.dump();
+  std::string text;
+  for (const Json& t : logprobs) {
+    text += bytes_text(t["bytes"]);
+    ASSERT_EQ(t["top_logprobs"].size(), 2u);
+    EXPECT_EQ(t["top_logprobs"][0]["token"], t["token"]);  // greedy
+    EXPECT_LE(t["logprob"].get<double>(), 0.0);
+  }
+  EXPECT_EQ(text, part["text"]);
+
+  Json stream_request = request;
+  stream_request["stream"] = true;
+  auto res = client(s->port).Post("/v1/responses", stream_request.dump(), "application/json");
+  ASSERT_TRUE(res);
+  Json deltas = Json::array(), done;
+  for (const Json& e : data_events(res->body)) {
+    if (e["type"] == "response.output_text.delta")
+      for (const Json& t : e["logprobs"]) deltas.push_back(t);
+    if (e["type"] == "response.output_text.done") done = e["logprobs"];
+  }
+  EXPECT_EQ(deltas, logprobs);
+  EXPECT_EQ(done, logprobs);
+
+  Json plain = request;
+  plain.erase("include");
+  plain.erase("top_logprobs");
+  const Reply without = post(s->port, plain, "/v1/responses");
+  ASSERT_EQ(without.status, 200) << without.body.dump();
+  for (const Json& item : without.body["output"])
+    if (item["type"] == "message") {
+      EXPECT_TRUE(item["content"][0]["logprobs"].empty());
+    }
+}
+
 TEST(Sampling, BadValuesAre400sNamingTheField) {
   REQUIRE_NANO();
   const Json chat = {{"messages", {{{"role", "user"}, {"content", "hi"}}}}, {"max_tokens", 2}};
@@ -219,15 +271,19 @@ TEST(Sampling, BadValuesAre400sNamingTheField) {
       {"/v1/completions", "logprobs", 6},
       {"/v1/completions", "logprobs", true},
       {"/v1/completions", "presence_penalty", -2.5},
+      {"/v1/responses", "top_logprobs", 21},
+      {"/v1/responses", "include", Json::array({1})},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.path + " " + c.key + "=" + c.value.dump());
-    Json body = c.path == "/v1/completions" ? Json{{"prompt", kRawPrompt}, {"max_tokens", 2}} : chat;
+    Json body = c.path == "/v1/completions" ? Json{{"prompt", kRawPrompt}, {"max_tokens", 2}}
+                : c.path == "/v1/responses"   ? Json{{"input", "hi"}, {"max_output_tokens", 2}}
+                                              : chat;
     body[c.key] = c.value;
-    if (c.key == "top_logprobs") body["logprobs"] = true;
+    if (c.key == "top_logprobs" && c.path != "/v1/responses") body["logprobs"] = true;
     const Reply r = post(s->port, body, c.path);
     EXPECT_EQ(r.status, 400) << r.body.dump();
-    EXPECT_EQ(r.body["error"]["param"], c.key) << r.body.dump();
+    EXPECT_EQ(r.body["error"]["param"], c.key == "include" ? "include[0]" : c.key) << r.body.dump();
     EXPECT_EQ(r.body["error"]["type"], "invalid_request_error") << r.body.dump();
   }
 }
