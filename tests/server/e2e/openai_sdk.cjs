@@ -1,8 +1,8 @@
 // The official `openai` npm SDK against `baleen serve`: Responses (/v1/responses) and Chat Completions
 // — a whole answer, the same turn streamed and assembled by the SDK's own stream helpers, the event order,
 // tool round trips with and without the reasoning echoed back and with the arguments re-serialized (prefix
-// reuse >= 95%), stored responses, a prompt over the context, chat logprobs whole and streamed, n = 2 choices,
-// and errors.
+// reuse >= 95%), stored responses, a prompt over the context, chat and responses logprobs whole and
+// streamed, n = 2 choices, and errors.
 "use strict";
 const OpenAI = require("openai").default;
 const {SYSTEM, FUNCTIONS, check, toolResult, checkReuse, main, withoutIds, baseURL} = require("./nano.cjs");
@@ -100,6 +100,17 @@ async function responses() {
     req.on("upgrade", () => resolve({status: 101, body: ""})).on("error", reject);
   });
   check(ws.status === 405 && /WebSocket/.test(ws.body), "a WebSocket upgrade is refused with 405", ws);
+  // Logprobs of the output text, whole and assembled by the SDK's stream helper.
+  const lpRequest = {model: "baleen-nano", input: "Say hello.", max_output_tokens: 24, temperature: 0, store: false,
+    reasoning: {effort: "none"}, include: ["message.output_text.logprobs"], top_logprobs: 2};
+  const textPart = r => r.output.find(i => i.type === "message").content[0];
+  const lpWhole = textPart(await client.responses.create(lpRequest));
+  check(lpWhole.logprobs.length > 0 && lpWhole.logprobs.every(t => t.top_logprobs.length === 2) &&
+        Buffer.from(lpWhole.logprobs.flatMap(t => t.bytes)).toString() === lpWhole.text,
+        "responses: output_text logprobs whose bytes make the text", lpWhole);
+  const lpStreamed = textPart(await client.responses.stream(lpRequest).finalResponse());
+  check(JSON.stringify(lpStreamed.logprobs) === JSON.stringify(lpWhole.logprobs),
+        "responses: streamed logprobs equal the whole ones", {streamed: lpStreamed, whole: lpWhole});
 }
 
 async function chat() {
