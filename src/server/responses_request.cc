@@ -233,9 +233,11 @@ void read_reasoning(const Json& body, ResponsesRequest& out) {
       out.turn.render.effort.level = v4_effort(*effort, "reasoning.effort");
     }
   }
-  if (auto summary = string_field(*r, "summary", "reasoning");
-      summary && *summary != "auto" && *summary != "concise" && *summary != "detailed")
-    reject("reasoning.summary", "reasoning.summary: expected auto, concise or detailed, got \"{}\"", *summary);
+  if (auto summary = string_field(*r, "summary", "reasoning")) {
+    if (*summary != "auto" && *summary != "concise" && *summary != "detailed")
+      reject("reasoning.summary", "reasoning.summary: expected auto, concise or detailed, got \"{}\"", *summary);
+    out.summary = true;
+  }
 }
 
 void refuse_unsupported(const Json& body) {

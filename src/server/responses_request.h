@@ -30,6 +30,7 @@ struct ResponsesRequest {
   bool stream = false;
   bool store = true;
   std::string previous_response_id;
+  bool summary = false;  // reasoning.summary asked: the reasoning is also sent as its summary
   // Per message of `conversation`: the id of the reasoning or message item its assistant turn came from.
   std::vector<std::string> item_ids;
   std::set<std::string> custom_tools;  // tool names whose calls are custom_tool_call items

@@ -12,6 +12,10 @@ std::string suffix(const std::string& response_id) {
   return response_id.substr(response_id.find('_') + 1);
 }
 
+Json summary_part(const std::string& text) {
+  return {{"type", "summary_text"}, {"text", text}};
+}
+
 }  // namespace
 
 Json responses_usage(const session::TurnResult& result) {
@@ -85,6 +89,9 @@ std::string ResponseBuilder::open(Item kind) {
   out += emit("response.output_item.added", {{"output_index", index}, {"item", item}});
   out += emit("response.content_part.added",
               {{"item_id", item["id"]}, {"output_index", index}, {"content_index", 0}, {"part", part}});
+  if (kind == Item::kReasoning && meta_.summary)
+    out += emit("response.reasoning_summary_part.added",
+                {{"item_id", item["id"]}, {"output_index", index}, {"summary_index", 0}, {"part", summary_part("")}});
   item["content"].push_back(part);
   response_["output"].push_back(std::move(item));
   return out;
@@ -105,6 +112,15 @@ std::string ResponseBuilder::close() {
   std::string out = emit(done, std::move(fields));
   out += emit("response.content_part.done",
               {{"item_id", item["id"]}, {"output_index", index}, {"content_index", 0}, {"part", part}});
+  if (open_ == Item::kReasoning && meta_.summary) {
+    const Json where = {{"item_id", item["id"]}, {"output_index", index}, {"summary_index", 0}};
+    Json text_done = where, part_done = where;
+    text_done["text"] = text_;
+    part_done["part"] = summary_part(text_);
+    out += emit("response.reasoning_summary_text.done", std::move(text_done));
+    out += emit("response.reasoning_summary_part.done", std::move(part_done));
+    item["summary"] = Json::array({summary_part(text_)});
+  }
   item["status"] = "completed";
   out += emit("response.output_item.done", {{"output_index", index}, {"item", item}});
   open_ = Item::kNone;
@@ -158,6 +174,13 @@ std::string ResponseBuilder::event(const chat::ParseEvent& event) {
     Json fields = {{"item_id", response_["output"].back()["id"]}, {"output_index", index}, {"content_index", 0},
                    {"delta", event.text}};
     if (open_ == Item::kMessage) fields["logprobs"] = take_logprobs();
+    if (open_ == Item::kReasoning && meta_.summary) {
+      Json summary = {{"item_id", fields["item_id"]}, {"output_index", index}, {"summary_index", 0},
+                      {"delta", event.text}};
+      out += emit(type, std::move(fields));
+      out += emit("response.reasoning_summary_text.delta", std::move(summary));
+      return;
+    }
     out += emit(type, std::move(fields));
   };
   switch (event.kind) {

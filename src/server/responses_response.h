@@ -27,6 +27,10 @@ struct ResponseMeta {
   std::set<std::string> custom_tools;  // calls of these are custom_tool_call items
   std::map<std::string, std::pair<std::string, std::string>> namespaced;  // flattened name -> (ns, name)
   const tokenizer::Tokenizer* logprobs = nullptr;  // the request asked for the output text's logprobs
+  // The request asked for a reasoning summary: the reasoning item's summary is its whole text, streamed
+  // as reasoning_summary_text beside reasoning_text (Codex shows the summary by default; there is no
+  // summarizer, and V4's reasoning is what DeepSeek returns).
+  bool summary = false;
 };
 
 // {input_tokens, input_tokens_details {cached_tokens}, output_tokens, output_tokens_details, total_tokens}

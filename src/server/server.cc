@@ -544,7 +544,7 @@ HttpResponse Server::Impl::responses(const HttpRequest& req, const http::Connect
   auto builder = std::make_shared<ResponseBuilder>(ResponseMeta{
       fmt::format("resp_{:x}{:06x}", started, n), unix_seconds(),
       request.model.empty() ? options.model_name : request.model, request.echo, request.custom_tools,
-      request.namespaced, request.turn.logprobs >= 0 ? &engine->tokenizer : nullptr});
+      request.namespaced, request.turn.logprobs >= 0 ? &engine->tokenizer : nullptr, request.summary});
   const bool thinking = request.turn.render.thinking;
   memory.restore(request.conversation, request.item_ids, thinking);
   std::vector<int32_t> prompt;

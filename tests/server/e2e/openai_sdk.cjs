@@ -43,6 +43,8 @@ async function responses() {
   const call = whole.output.find(i => i.type === "function_call");
   check(call && call.call_id && typeof call.arguments === "string", "a function_call item", whole.output);
   check(whole.output[0].type === "reasoning" && whole.output[0].content[0].text.length > 0, "reasoning first", whole.output[0]);
+  check(whole.output[0].summary.length === 1 && whole.output[0].summary[0].text === whole.output[0].content[0].text,
+        "reasoning.summary asked: the summary is the reasoning", whole.output[0]);
 
   const streamed = await client.responses.stream(responsesRequest()).finalResponse();
   check(JSON.stringify(withoutIds(streamed.output)) === JSON.stringify(withoutIds(whole.output)),
