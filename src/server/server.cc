@@ -108,6 +108,21 @@ class StreamOut {
     }
   }
   bool connected() const { return connected_; }
+  // Runs the stream's generation: an interruption (the client left, the server stops) ends the stream
+  // without its last event (false); another failure is sent as `error_event(message)`.
+  template <typename Body, typename ErrorEvent>
+  bool run(Body body, ErrorEvent error_event) {
+    try {
+      body();
+    } catch (const session::TurnInterrupted&) {
+      log::info("stream ended early ({})", connected_ ? "server stopping" : "client disconnected");
+      return false;
+    } catch (const std::exception& e) {
+      log::error("stream failed: {}", e.what());
+      send(error_event(e.what()));
+    }
+    return connected_;
+  }
   std::atomic<bool> cancel{false};
 
  private:
@@ -401,18 +416,13 @@ bool Server::Impl::stream_turn(Encoder& encoder, const StreamJob& job, const htt
   if constexpr (requires(const TokenLogprob& token) { encoder.logprob(token); })
     turn.on_logprob = [&](const TokenLogprob& token) { encoder.logprob(token); };
   turn.stop = &out.cancel;
-  try {
-    const session::TurnResult result = job.tickets.front()->follow(turn);
-    out.send(encoder.finish(result));
-    if (job.done) job.done(result);
-  } catch (const session::TurnInterrupted&) {
-    log::info("stream ended early ({})", out.connected() ? "server stopping" : "client disconnected");
-    return false;
-  } catch (const std::exception& e) {
-    log::error("stream failed: {}", e.what());
-    out.send(encoder.error(e.what()));
-  }
-  return out.connected();
+  return out.run(
+      [&] {
+        const session::TurnResult result = job.tickets.front()->follow(turn);
+        out.send(encoder.finish(result));
+        if (job.done) job.done(result);
+      },
+      [&](std::string_view message) { return encoder.error(message); });
 }
 
 // The choices of one prompt streamed together (OpenAI's n), each chunk as its turn makes it, each choice's
@@ -430,20 +440,15 @@ bool Server::Impl::stream_turn(std::vector<Encoder>& choices, const StreamJob& j
     options[i].on_logprob = [&](const TokenLogprob& token) { encoder.logprob(token); };
     options[i].stop = &out.cancel;
   }
-  try {
-    const std::vector<session::TurnResult> results = session::follow_all(job.tickets, options);
-    for (size_t i = 0; i < choices.size(); ++i) out.send(choices[i].finish(results[i]));
-    out.send(choices.front().close(results));
-    if (job.done)
-      for (const session::TurnResult& result : results) job.done(result);
-  } catch (const session::TurnInterrupted&) {
-    log::info("stream ended early ({})", out.connected() ? "server stopping" : "client disconnected");
-    return false;
-  } catch (const std::exception& e) {
-    log::error("stream failed: {}", e.what());
-    out.send(choices.front().error(e.what()));
-  }
-  return out.connected();
+  return out.run(
+      [&] {
+        const std::vector<session::TurnResult> results = session::follow_all(job.tickets, options);
+        for (size_t i = 0; i < choices.size(); ++i) out.send(choices[i].finish(results[i]));
+        out.send(choices.front().close(results));
+        if (job.done)
+          for (const session::TurnResult& result : results) job.done(result);
+      },
+      [&](std::string_view message) { return choices.front().error(message); });
 }
 
 HttpResponse Server::Impl::chat_completions(const HttpRequest& req, const http::Connection& client) {

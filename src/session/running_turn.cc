@@ -143,7 +143,8 @@ bool RunningTurn::after_step() {
     kept_here = true;
   }
   if (before_last_ > 0 && state.length() == before_last_) {
-    if (!kept_here) cache_.add({prompt_.begin(), prompt_.begin() + before_last_}, state.fork(), PrefixCache::Kept::kBoundary);
+    if (!kept_here)
+      cache_.add({prompt_.begin(), prompt_.begin() + before_last_}, state.fork(), PrefixCache::Kept::kBoundary);
     before_last_ = 0;
   }
   aim();

@@ -63,7 +63,6 @@ struct TurnNews {
 
 class TurnTicket {
  public:
-  TurnTicket() : signal_(std::make_shared<Signal>()) {}
   // Waits until there is news or `timeout` passed; returns what came since the last call.
   TurnNews wait(std::chrono::milliseconds timeout);
   // Ends the turn before the next step (its follower then gets TurnInterrupted). Idempotent, any thread.
