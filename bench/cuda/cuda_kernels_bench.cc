@@ -17,6 +17,7 @@
 #include "backend/cuda/fp8_linear.h"
 #include "backend/cuda/indexer.h"
 #include "backend/cuda/moe_experts.h"
+#include "backend/cuda/weight_matmul.h"
 #include "bench_device.h"
 
 namespace baleen::bench {
@@ -44,6 +45,154 @@ struct Activations {
     check(cudaDeviceSynchronize(), "quantize");
   }
 };
+
+// Random bytes with bits 3 and 7 of each byte cleared: finite e4m3 / bf16 values, ue8m0 scales ≤ 2^−8.
+void fill_finite(DeviceBytes& d, std::mt19937& rng) {
+  std::vector<uint32_t> host((d.bytes + 3) / 4);
+  for (auto& v : host) v = rng() & 0x77777777u;
+  upload(d, host.data(), d.bytes);
+}
+
+// A stored weight as the backend's general kernels see it: FP8 e4m3 in 128×128 blocks, FP4 e2m1 in 1×32
+// blocks (ue8m0 scales) or bf16; random finite codes.
+struct BenchWeight {
+  std::unique_ptr<DeviceBytes> data, scales;
+  cuda::DeviceWeight view;
+  size_t bytes() const { return data->bytes + (scales ? scales->bytes : 0); }
+};
+
+BenchWeight bench_weight(int dtype, int64_t rows, int64_t cols, std::mt19937& rng) {
+  BenchWeight w;
+  w.view.dtype = dtype;
+  w.view.rows = rows, w.view.cols = cols;
+  const int64_t bytes = rows * cols * (dtype == cuda::kDtBF16 ? 4 : dtype == cuda::kDtF8E4M3 ? 2 : 1) / 2;
+  w.data = std::make_unique<DeviceBytes>(static_cast<size_t>(bytes));
+  fill_finite(*w.data, rng);
+  w.view.data = w.data->ptr;
+  if (dtype != cuda::kDtBF16) {
+    const bool fp8 = dtype == cuda::kDtF8E4M3;
+    w.view.block_rows = fp8 ? 128 : 1, w.view.block_cols = fp8 ? 128 : 32;
+    w.view.scale_cols = cols / w.view.block_cols;
+    const size_t n = static_cast<size_t>(rows / w.view.block_rows * w.view.scale_cols);
+    w.scales = std::make_unique<DeviceBytes>(n);
+    std::vector<uint8_t> e(n, fp8 ? 119 : 121);
+    upload(*w.scales, e.data(), n);
+    w.view.scales = w.scales->ptr;
+    w.view.scale_dtype = cuda::kDtUE8M0;
+  }
+  return w;
+}
+
+// The backend's general linear layer (weight_matmul, fp32 activations) at V4-Flash's decode shapes, each
+// layer's weights in copies that together exceed L2, so every call reads from HBM.
+void bench_weight_matmul(double bandwidth) {
+  struct Shape {
+    const char* name;
+    int dtype;
+    int64_t rows, cols;
+  };
+  const Shape shapes[] = {{"fp8 wq_a 4096->1024", cuda::kDtF8E4M3, 1024, 4096},
+                          {"fp8 wkv 4096->512", cuda::kDtF8E4M3, 512, 4096},
+                          {"fp8 shared w1 4096->2048", cuda::kDtF8E4M3, 2048, 4096},
+                          {"fp8 wq_b 1024->32768", cuda::kDtF8E4M3, 32768, 1024},
+                          {"fp8 wo_b 8192->4096", cuda::kDtF8E4M3, 4096, 8192},
+                          {"fp4 expert w2 2048->4096", cuda::kDtF4E2M1x2, 4096, 2048},
+                          {"bf16 head 4096->129280", cuda::kDtBF16, 129280, 4096}};
+  std::mt19937 rng(11);
+  for (const auto& s : shapes) {
+    std::vector<BenchWeight> copies;
+    do {
+      copies.push_back(bench_weight(s.dtype, s.rows, s.cols, rng));
+    } while (copies.size() * copies[0].bytes() < kRotateBytes);
+    const int n = static_cast<int>(copies.size());
+    for (const int64_t tokens : {1, 8, 32}) {
+      DeviceBytes x(static_cast<size_t>(tokens * s.cols * 4)), y(static_cast<size_t>(tokens * s.rows * 4));
+      fill_random_floats(x, rng);
+      const double us = time_per_call_us(
+          [&](cudaStream_t st, int i) {
+            check(cuda::weight_matmul(x.as<float>(), s.cols, tokens, copies[static_cast<size_t>(i % n)].view, 1,
+                                      y.as<float>(), s.rows, st),
+                  "weight_matmul");
+          },
+          std::max(n * 2, 8));
+      const std::string name = std::string("weight_matmul ") + s.name + " M=" + std::to_string(tokens);
+      report(name.c_str(), us, copies[0].bytes() / bandwidth * 1e6);
+    }
+  }
+}
+
+// The backend's general expert mix (expert_mix: fp32 activations, FP4 routed experts, the FP8 shared one)
+// at V4-Flash's shapes, 6 routes a token; consecutive calls route to disjoint experts.
+void bench_expert_mix(double bandwidth) {
+  const int64_t n_experts = 256, hidden = 4096, inter = 2048, k = 6;
+  std::mt19937 rng(12);
+  std::vector<BenchWeight> w1, w2, w3;
+  for (int64_t e = 0; e < n_experts; ++e) {
+    w1.push_back(bench_weight(cuda::kDtF4E2M1x2, inter, hidden, rng));
+    w2.push_back(bench_weight(cuda::kDtF4E2M1x2, hidden, inter, rng));
+    w3.push_back(bench_weight(cuda::kDtF4E2M1x2, inter, hidden, rng));
+  }
+  const BenchWeight s1 = bench_weight(cuda::kDtF8E4M3, inter, hidden, rng),
+                    s2 = bench_weight(cuda::kDtF8E4M3, hidden, inter, rng),
+                    s3 = bench_weight(cuda::kDtF8E4M3, inter, hidden, rng);
+  std::vector<std::unique_ptr<DeviceBytes>> tables;
+  auto table = [&](const std::vector<BenchWeight>& v) {
+    std::vector<cuda::DeviceWeight> views;
+    for (const auto& w : v) views.push_back(w.view);
+    tables.push_back(std::make_unique<DeviceBytes>(views.size() * sizeof(cuda::DeviceWeight)));
+    upload(*tables.back(), views.data(), tables.back()->bytes);
+    return tables.back()->as<const cuda::DeviceWeight>();
+  };
+  cuda::DeviceExperts e;
+  e.w1 = table(w1), e.w2 = table(w2), e.w3 = table(w3);
+  e.experts = n_experts, e.hidden = hidden, e.inter = inter;
+  e.shared_w1 = s1.view, e.shared_w2 = s2.view, e.shared_w3 = s3.view;
+  const size_t expert_bytes = w1[0].bytes() + w2[0].bytes() + w3[0].bytes(),
+               shared_bytes = s1.bytes() + s2.bytes() + s3.bytes();
+  for (const int64_t tokens : {1, 8}) {
+    const int sets = 16;
+    std::vector<int32_t> chosen;
+    std::vector<float> gates;
+    int64_t active = 0;
+    for (int set = 0; set < sets; ++set) {
+      std::vector<int32_t> perm(n_experts);
+      std::iota(perm.begin(), perm.end(), 0);
+      std::shuffle(perm.begin(), perm.end(), rng);
+      std::vector<bool> used(n_experts, false);
+      for (int64_t t = 0; t < tokens; ++t) {
+        // 6 distinct experts from a 64-expert window: some overlap between the tokens of a batch.
+        const auto from = perm.begin() + (t * 7) % (n_experts - 64);
+        std::vector<int32_t> window(from, from + 64);
+        std::shuffle(window.begin(), window.end(), rng);
+        for (int64_t j = 0; j < k; ++j) {
+          chosen.push_back(window[static_cast<size_t>(j)]);
+          gates.push_back(0.25f);
+          used[static_cast<size_t>(window[static_cast<size_t>(j)])] = true;
+        }
+      }
+      active += std::count(used.begin(), used.end(), true);
+    }
+    DeviceBytes ids(chosen.size() * 4), weights(gates.size() * 4), x(static_cast<size_t>(tokens * hidden * 4)),
+        out(static_cast<size_t>(tokens * hidden * 4)),
+        scratch(static_cast<size_t>(cuda::expert_mix_scratch_floats(tokens, k, e) * 4));
+    upload(ids, chosen.data(), ids.bytes);
+    upload(weights, gates.data(), weights.bytes);
+    fill_random_floats(x, rng);
+    const double us = time_per_call_us(
+        [&](cudaStream_t st, int i) {
+          const int64_t at = (i % sets) * tokens * k;
+          check(cuda::expert_mix(x.as<float>(), hidden, tokens, ids.as<int32_t>() + at, weights.as<float>() + at,
+                                 k, e, 10.0f, scratch.as<float>(), out.as<float>(), hidden, st),
+                "expert_mix");
+        },
+        sets * 2);
+    const double bytes = double(active) / sets * expert_bytes + shared_bytes;
+    char name[128];
+    std::snprintf(name, sizeof name, "expert_mix T=%ld (%.1f routed experts + shared)", long(tokens),
+                  double(active) / sets);
+    report(name, us, bytes / bandwidth * 1e6);
+  }
+}
 
 void bench_fp8_decode(double bandwidth) {
   struct Shape {
@@ -198,13 +347,6 @@ void bench_moe(double bandwidth) {
   }
 }
 
-// Random bytes with bits 3 and 7 of each byte cleared: finite e4m3 / bf16 values, ue8m0 scales ≤ 2^−8.
-void fill_finite(DeviceBytes& d, std::mt19937& rng) {
-  std::vector<uint32_t> host((d.bytes + 3) / 4);
-  for (auto& v : host) v = rng() & 0x77777777u;
-  upload(d, host.data(), d.bytes);
-}
-
 std::vector<int32_t> iota_rows(int64_t n) {
   std::vector<int32_t> v(static_cast<size_t>(n));
   std::iota(v.begin(), v.end(), 0);
@@ -302,9 +444,11 @@ void bench_attention(double bandwidth, const std::vector<std::pair<int64_t, doub
 int main(int argc, char** argv) {
   using namespace baleen::bench;
   double fp8_peak_tflops = 0;
+  std::string only;  // --only SECTION: weight_matmul, expert_mix, fp8, moe or attention
   std::vector<std::pair<int64_t, double>> sdpa;  // --sdpa-us CONTEXT:US,… from bench/cuda/peers.py
   for (int i = 1; i + 1 < argc; ++i) {
     if (std::strcmp(argv[i], "--fp8-peak-tflops") == 0) fp8_peak_tflops = std::atof(argv[i + 1]);
+    if (std::strcmp(argv[i], "--only") == 0) only = argv[i + 1];
     if (std::strcmp(argv[i], "--sdpa-us") == 0) {
       for (const char* p = argv[i + 1]; *p != 0;) {
         char* end = nullptr;
@@ -326,9 +470,12 @@ int main(int argc, char** argv) {
   const double bandwidth = measure_read_bandwidth();
   std::printf("device %s, %d SMs; read bandwidth %.2f TB/s (4 GiB streamed)\n", prop.name,
               prop.multiProcessorCount, bandwidth / 1e12);
-  bench_fp8_decode(bandwidth);
-  if (fp8_peak_tflops > 0) bench_fp8_prefill(fp8_peak_tflops * 1e12);
-  bench_moe(bandwidth);
-  bench_attention(bandwidth, sdpa);
+  const auto run = [&](const char* section) { return only.empty() || only == section; };
+  if (run("weight_matmul")) bench_weight_matmul(bandwidth);
+  if (run("expert_mix")) bench_expert_mix(bandwidth);
+  if (run("fp8")) bench_fp8_decode(bandwidth);
+  if (run("fp8") && fp8_peak_tflops > 0) bench_fp8_prefill(fp8_peak_tflops * 1e12);
+  if (run("moe")) bench_moe(bandwidth);
+  if (run("attention")) bench_attention(bandwidth, sdpa);
   return 0;
 }

@@ -7,15 +7,22 @@ namespace {
 
 constexpr int kWarps = 8;        // per block
 constexpr int kRowsPerWarp = 4;  // weight rows a warp multiplies with each x value it loads
-constexpr int kTokenTile = 8;    // tokens a warp multiplies each weight value with
+constexpr int kTokenTile = 8;    // most tokens a warp multiplies each weight value with
 
 // A warp's weight rows r[k] dotted with x rows [0, n): acc[i][k] = Σ_c w(r[k], c)·x[i·ldx + c] over
-// columns [0, w.cols); every lane gets the sums. Each sum is one fixed sequence of fp32 operations on x
-// row i and w row r[k] (lanes take columns in a fixed pattern, then warp_sum), whatever n is and whichever
-// other rows or tokens share the warp, so a product's rows do not depend on the batch they are computed in.
+// columns [0, w.cols). Each sum is one fixed sequence of fp32 operations on x row i and w row r[k], set by
+// the row length alone: a row's chunks are dealt to `split` passes of 32 lanes, each lane sums its chunks
+// in order, each pass is summed by warp_sum, and the passes' sums are added in pass order. Whichever warps
+// run the passes, whatever n is and whichever other rows or tokens share them, a product's rows do not
+// depend on the batch they are computed in.
 template <int kT>
 struct RowSums {
-  float acc[kT][kRowsPerWarp] = {};
+  float acc[kT * kRowsPerWarp] = {};  // [i · kRowsPerWarp + k]
+};
+
+// The lanes that share a row's columns: lane `index` of `count` (32 for one warp, 32·split for a split row).
+struct RowLanes {
+  int index, count;
 };
 
 // One 16-byte chunk of each of the warp's rows (values c … c + kChunkValues − 1) against the tokens' x.
@@ -37,7 +44,7 @@ __device__ __forceinline__ void chunk_products(const uint4 (&raw)[kRowsPerWarp],
       const float4 xv = __ldg(reinterpret_cast<const float4*>(x + i * ldx + c) + q);
 #pragma unroll
       for (int k = 0; k < kRowsPerWarp; ++k) {
-        float& a = s.acc[i][k];
+        float& a = s.acc[i * kRowsPerWarp + k];
         a = fmaf(v[k].x, xv.x, a);
         a = fmaf(v[k].y, xv.y, a);
         a = fmaf(v[k].z, xv.z, a);
@@ -47,17 +54,16 @@ __device__ __forceinline__ void chunk_products(const uint4 (&raw)[kRowsPerWarp],
   }
 }
 
-// Rows in 16-byte chunks, lanes taking chunks lane, lane + 32, …: one wide load of each row per chunk
-// and one of each x row per 4 values, for all of the warp's rows and tokens. A lane loads two chunks of
-// each row before it uses either, so twice the bytes are in flight (long rows are otherwise bound by
-// memory latency); the products still go in chunk order.
+// Rows in 16-byte chunks, lane i of n taking chunks i, i + n, …: one wide load of each row per chunk and
+// one of each x row per 4 values, for all of the warp's rows and tokens. A lane loads two chunks of each
+// row before it uses either, so twice the bytes are in flight (long rows are otherwise bound by memory
+// latency); the products still go in chunk order.
 template <int kDt, int kT>
 __device__ void chunked_products(const DeviceWeight& w, const int64_t (&r)[kRowsPerWarp], const float* x,
-                                 int64_t ldx, int n, RowSums<kT>& s) {
+                                 int64_t ldx, int n, RowLanes lanes, RowSums<kT>& s) {
   constexpr int kValues = kChunkValues<kDt>;
   constexpr bool kQuantized = kDt == kDtF8E4M3 || kDt == kDtF4E2M1x2;
   constexpr int kInFlight = 2;
-  const int lane = threadIdx.x % 32;
   const int64_t chunks = w.cols / kValues;
   // Chunks per scale block, so a chunk's block is a 32-bit quotient (64-bit division is slow on the GPU).
   const int chunks_per_block = kQuantized ? static_cast<int>(w.block_cols / kValues) : 1;
@@ -68,12 +74,13 @@ __device__ void chunked_products(const DeviceWeight& w, const int64_t (&r)[kRows
     rows[k] = static_cast<const uint4*>(w.data) + r[k] * chunks;
     scale_row[k] = kQuantized ? (r[k] / w.block_rows) * w.scale_cols : 0;
   }
-  for (int64_t j0 = lane; j0 < chunks; j0 += 32 * kInFlight) {
+  const int64_t step = lanes.count;
+  for (int64_t j0 = lanes.index; j0 < chunks; j0 += step * kInFlight) {
     uint4 raw[kInFlight][kRowsPerWarp];
     float scale[kInFlight][kRowsPerWarp];
 #pragma unroll
     for (int u = 0; u < kInFlight; ++u) {
-      const int64_t j = j0 + 32 * u;
+      const int64_t j = j0 + step * u;
       if (j >= chunks) break;
       const int block = static_cast<int>(j) / chunks_per_block;
 #pragma unroll
@@ -84,48 +91,82 @@ __device__ void chunked_products(const DeviceWeight& w, const int64_t (&r)[kRows
     }
 #pragma unroll
     for (int u = 0; u < kInFlight; ++u) {
-      const int64_t j = j0 + 32 * u;
+      const int64_t j = j0 + step * u;
       if (j >= chunks) break;
       chunk_products<kDt>(raw[u], scale[u], x, ldx, n, j * kValues, s);
     }
   }
 }
 
-// Any layout (odd widths, unaligned views): an element at a time, lanes taking columns lane, lane + 32, ….
+// Any layout (odd widths, unaligned views): an element at a time, lane i of n taking columns i, i + n, ….
 template <int kT>
 __device__ void element_products(const DeviceWeight& w, const int64_t (&r)[kRowsPerWarp], const float* x,
-                                 int64_t ldx, int n, RowSums<kT>& s) {
-  for (int64_t c = threadIdx.x % 32; c < w.cols; c += 32) {
+                                 int64_t ldx, int n, RowLanes lanes, RowSums<kT>& s) {
+  for (int64_t c = lanes.index; c < w.cols; c += lanes.count) {
 #pragma unroll
     for (int k = 0; k < kRowsPerWarp; ++k) {
       const float wv = weight_value(w, r[k], c);
 #pragma unroll
       for (int i = 0; i < kT; ++i) {
-        if (i < n) s.acc[i][k] = fmaf(wv, x[i * ldx + c], s.acc[i][k]);
+        if (i < n) s.acc[i * kRowsPerWarp + k] = fmaf(wv, x[i * ldx + c], s.acc[i * kRowsPerWarp + k]);
       }
     }
   }
 }
 
+// The warp's sums of each lane's kN values (kN a power of two, at most 32), spread over the lanes: sum j
+// ends in lanes j·32/kN … (j + 1)·32/kN − 1 (sum_index). At each of the offsets 16, 8, 4, 2, 1 a lane
+// adds its partner's value to its own, as warp_sum does, so every sum has warp_sum's bits; but a lane
+// passes on the half of its values that its partner keeps, so the warp shuffles kN − 1 + log2(32/kN)
+// times instead of 5·kN.
+template <int kN>
+__device__ __forceinline__ float transposed_warp_sums(float (&v)[kN]) {
+  const int lane = static_cast<int>(threadIdx.x % 32);
+  int o = 16;
+#pragma unroll
+  for (int half = kN / 2; half >= 1; half /= 2, o /= 2) {
+    const bool upper = (lane & o) != 0;
+#pragma unroll
+    for (int j = 0; j < half; ++j) {
+      const float send = upper ? v[j] : v[j + half], keep = upper ? v[j + half] : v[j];
+      v[j] = keep + __shfl_xor_sync(0xffffffffu, send, o);
+    }
+  }
+  for (; o > 0; o /= 2) v[0] += __shfl_xor_sync(0xffffffffu, v[0], o);
+  return v[0];
+}
+
+// Which of kN sums transposed_warp_sums leaves in this lane, and whether it is the first lane holding it.
+template <int kN>
+__device__ inline int sum_index() {
+  return static_cast<int>(threadIdx.x % 32) * kN / 32;
+}
+template <int kN>
+__device__ inline bool first_holder() {
+  return threadIdx.x % (32 / kN) == 0;
+}
+
+// The sums acc[i·kRowsPerWarp + k] of the warp's rows, spread over the lanes by transposed_warp_sums: the lane's one sum. Every lane of the warp calls it.
 template <int kT>
-__device__ void row_products(const DeviceWeight& w, const int64_t (&r)[kRowsPerWarp], const float* x, int64_t ldx,
-                             int n, RowSums<kT>& s) {
+__device__ float row_products(const DeviceWeight& w, const int64_t (&r)[kRowsPerWarp], const float* x, int64_t ldx,
+                              int n, RowLanes lanes) {
+  RowSums<kT> s;
   if (chunk_readable(w, x, ldx)) {
     switch (w.dtype) {
-      case kDtF32: chunked_products<kDtF32>(w, r, x, ldx, n, s); break;
-      case kDtBF16: chunked_products<kDtBF16>(w, r, x, ldx, n, s); break;
-      case kDtF8E4M3: chunked_products<kDtF8E4M3>(w, r, x, ldx, n, s); break;
-      default: chunked_products<kDtF4E2M1x2>(w, r, x, ldx, n, s); break;
+      case kDtF32: chunked_products<kDtF32>(w, r, x, ldx, n, lanes, s); break;
+      case kDtBF16: chunked_products<kDtBF16>(w, r, x, ldx, n, lanes, s); break;
+      case kDtF8E4M3: chunked_products<kDtF8E4M3>(w, r, x, ldx, n, lanes, s); break;
+      default: chunked_products<kDtF4E2M1x2>(w, r, x, ldx, n, lanes, s); break;
     }
   } else {
-    element_products(w, r, x, ldx, n, s);
+    element_products(w, r, x, ldx, n, lanes, s);
   }
-#pragma unroll
-  for (int i = 0; i < kT; ++i) {
-    if (i >= n) break;
-#pragma unroll
-    for (int k = 0; k < kRowsPerWarp; ++k) s.acc[i][k] = warp_sum(s.acc[i][k]);
-  }
+  return transposed_warp_sums(s.acc);
+}
+
+// One warp's lanes, for the kernels that give each row one warp.
+__device__ inline RowLanes warp_lanes() {
+  return {static_cast<int>(threadIdx.x % 32), 32};
 }
 
 // The warp's rows: first, first + 1, … of [0, count), the last repeated past the end (its sums unused).
@@ -138,20 +179,37 @@ __device__ inline int64_t first_row() {
   return (int64_t{blockIdx.x} * kWarps + threadIdx.x / 32) * kRowsPerWarp;
 }
 
-__global__ void weight_matmul_kernel(const float* __restrict__ x, int64_t ldx, int64_t tokens, DeviceWeight w,
-                                     int64_t out_g, int64_t in_g, float* __restrict__ y, int64_t ldy) {
-  const int64_t o = first_row(), g = blockIdx.z;
-  const int64_t t0 = int64_t{blockIdx.y} * kTokenTile;
-  if (o >= out_g) return;
-  const int n = static_cast<int>(min(int64_t{kTokenTile}, tokens - t0));
+// A block's warps in groups of `parallel`: a group takes kRowsPerWarp rows, and its warps take the rows'
+// `split` passes in turn (warp q of the group passes q, q + parallel, …), against a tile of up to kT tokens
+// per blockIdx.y. The passes' sums meet in shared memory and the group's first warp adds them in pass
+// order, so `parallel` changes where the work runs, never the sums. Two blocks an SM where the registers
+// allow (the bytes in flight a decode product needs).
+template <int kT>
+__global__ void __launch_bounds__(kWarps * 32, kT <= 4 ? 2 : 1)
+    weight_matmul_kernel(const float* __restrict__ x, int64_t ldx, int64_t tokens, DeviceWeight w, int64_t out_g,
+                         int64_t in_g, int split, int parallel, float* __restrict__ y, int64_t ldy) {
+  constexpr int kN = kT * kRowsPerWarp;
+  __shared__ float partial[kWarps * kWarps][kN];  // [group · split + pass][token · kRowsPerWarp + row]
+  const int warp = static_cast<int>(threadIdx.x / 32), lane = static_cast<int>(threadIdx.x % 32);
+  const int group = warp / parallel, q = warp % parallel;
+  const int64_t o = (int64_t{blockIdx.x} * (kWarps / parallel) + group) * kRowsPerWarp, g = blockIdx.z;
+  const int64_t t0 = int64_t{blockIdx.y} * kT;
+  const int n = static_cast<int>(min(int64_t{kT}, tokens - t0));
+  const float* xt = x + t0 * ldx + g * in_g;
   int64_t r[kRowsPerWarp];
-  warp_rows(g * out_g, o, out_g, r);
-  RowSums<kTokenTile> s;
-  row_products(w, r, x + t0 * ldx + g * in_g, ldx, n, s);
-  if (threadIdx.x % 32 == 0) {
-    for (int i = 0; i < n; ++i)
-      for (int k = 0; k < kRowsPerWarp && o + k < out_g; ++k) y[(t0 + i) * ldy + g * out_g + o + k] = s.acc[i][k];
+  warp_rows(g * out_g, min(o, out_g - 1), out_g, r);
+#pragma unroll 1
+  for (int p = q; p < split; p += parallel) {
+    const float sum = o < out_g ? row_products<kT>(w, r, xt, ldx, n, {p * 32 + lane, split * 32}) : 0.0f;
+    if (first_holder<kN>()) partial[group * split + p][sum_index<kN>()] = sum;
   }
+  __syncthreads();
+  // Lane j of the group's first warp: sum j, token j / kRowsPerWarp, row j % kRowsPerWarp.
+  const int i = lane / kRowsPerWarp, k = lane % kRowsPerWarp;
+  if (q != 0 || lane >= kN || i >= n || o + k >= out_g) return;
+  float sum = partial[group * split][lane];
+  for (int p = 1; p < split; ++p) sum += partial[group * split + p][lane];
+  y[(t0 + i) * ldy + g * out_g + o + k] = sum;
 }
 
 __device__ inline float clamp_silu_product(float gate, float up, float limit) {
@@ -188,13 +246,10 @@ __global__ void expert_hidden_kernel(const float* __restrict__ x, int64_t ldx, i
   if (f >= e.inter || !member_weights(e, experts, tokens, k, m, t, w1, w2, w3)) return;
   int64_t r[kRowsPerWarp];
   warp_rows(0, f, e.inter, r);
-  RowSums<1> g, u;
-  row_products(w1, r, x + t * ldx, ldx, 1, g);
-  row_products(w3, r, x + t * ldx, ldx, 1, u);
-  if (threadIdx.x % 32 == 0) {
-    for (int j = 0; j < kRowsPerWarp && f + j < e.inter; ++j)
-      hidden[m * e.inter + f + j] = clamp_silu_product(g.acc[0][j], u.acc[0][j], limit);
-  }
+  const float g = row_products<1>(w1, r, x + t * ldx, ldx, 1, warp_lanes()),
+              u = row_products<1>(w3, r, x + t * ldx, ldx, 1, warp_lanes());
+  const int j = sum_index<kRowsPerWarp>();
+  if (first_holder<kRowsPerWarp>() && f + j < e.inter) hidden[m * e.inter + f + j] = clamp_silu_product(g, u, limit);
 }
 
 // ys[m, c] = w2 row c · hidden[m].
@@ -206,11 +261,9 @@ __global__ void expert_down_kernel(int64_t tokens, const int32_t* __restrict__ e
   if (c >= e.hidden || !member_weights(e, experts, tokens, k, m, t, w1, w2, w3)) return;
   int64_t r[kRowsPerWarp];
   warp_rows(0, c, e.hidden, r);
-  RowSums<1> s;
-  row_products(w2, r, hidden + m * e.inter, e.inter, 1, s);
-  if (threadIdx.x % 32 == 0) {
-    for (int j = 0; j < kRowsPerWarp && c + j < e.hidden; ++j) ys[m * e.hidden + c + j] = s.acc[0][j];
-  }
+  const float s = row_products<1>(w2, r, hidden + m * e.inter, e.inter, 1, warp_lanes());
+  const int j = sum_index<kRowsPerWarp>();
+  if (first_holder<kRowsPerWarp>() && c + j < e.hidden) ys[m * e.hidden + c + j] = s;
 }
 
 constexpr int kMaxRoutes = 32;
@@ -265,15 +318,58 @@ __global__ void scatter_kept_kernel(const float* __restrict__ packed, int64_t ld
   }
 }
 
+// Passes a row's columns are dealt to: the most, up to kWarps, that give each lane a chunk (or element) of
+// every row, so a decode product with few rows can spread its passes over many warps. It depends on the
+// row length only, never on the row count or the tokens, so a row's sums are the same in every batch and
+// in a product of a subset of the rows (matmul_kept_rows).
+int row_split(const DeviceWeight& w) {
+  int64_t values = 1;
+  switch (w.dtype) {
+    case kDtF32: values = kChunkValues<kDtF32>; break;
+    case kDtBF16: values = kChunkValues<kDtBF16>; break;
+    case kDtF8E4M3: values = kChunkValues<kDtF8E4M3>; break;
+    case kDtF4E2M1x2: values = kChunkValues<kDtF4E2M1x2>; break;
+    default: break;
+  }
+  const int64_t units = w.cols % values == 0 ? w.cols / values : w.cols;
+  int split = 1;
+  while (split < kWarps && units >= int64_t{64} * split) split *= 2;
+  return split;
+}
+
+// Blocks a product should have before a row group's passes run side by side (about two per SM of an
+// H200). Fewer warps a group keep more row groups on the same x columns, which they then share in L1.
+constexpr int64_t kTargetBlocks = 264;
+
+template <int kT>
+void launch_weight_matmul(const float* x, int64_t ldx, int64_t tokens, const DeviceWeight& w, int64_t groups,
+                          float* y, int64_t ldy, cudaStream_t stream) {
+  const int64_t out_g = w.rows / groups, tiles = blocks(tokens, kT);
+  const int split = row_split(w);
+  int parallel = 1;
+  while (parallel < split && blocks(out_g, kWarps / parallel * kRowsPerWarp) * tiles * groups < kTargetBlocks) {
+    parallel *= 2;
+  }
+  const dim3 grid(blocks(out_g, kWarps / parallel * kRowsPerWarp), static_cast<unsigned>(tiles),
+                  static_cast<unsigned>(groups));
+  weight_matmul_kernel<kT>
+      <<<grid, kWarps * 32, 0, stream>>>(x, ldx, tokens, w, out_g, w.cols, split, parallel, y, ldy);
+}
+
 }  // namespace
 
 cudaError_t weight_matmul(const float* x, int64_t ldx, int64_t tokens, const DeviceWeight& w, int64_t groups,
                           float* y, int64_t ldy, cudaStream_t stream) {
   if (tokens <= 0) return cudaSuccess;
   if (groups <= 0 || w.rows % groups != 0) return cudaErrorInvalidValue;
-  const int64_t out_g = w.rows / groups;
-  const dim3 grid(blocks(out_g, kWarps * kRowsPerWarp), blocks(tokens, kTokenTile), static_cast<unsigned>(groups));
-  weight_matmul_kernel<<<grid, kWarps * 32, 0, stream>>>(x, ldx, tokens, w, out_g, w.cols, y, ldy);
+  // The tile sets only how many tokens share a weight load: a token's sums are the same in every tile.
+  if (tokens == 1) {
+    launch_weight_matmul<1>(x, ldx, tokens, w, groups, y, ldy, stream);
+  } else if (tokens <= 4) {
+    launch_weight_matmul<4>(x, ldx, tokens, w, groups, y, ldy, stream);
+  } else {
+    launch_weight_matmul<kTokenTile>(x, ldx, tokens, w, groups, y, ldy, stream);
+  }
   return cudaGetLastError();
 }
 

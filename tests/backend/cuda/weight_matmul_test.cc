@@ -3,8 +3,9 @@
 // per 32, BF16, F32) and the ones it leaves to the element reader (odd widths, blocks off the chunk grid,
 // x rows that are not 16-byte aligned):
 //   - against the float64 product of the weight's load_f32 copy: |got − want| ≤ 1e-5·Σ|x·w| + 1e-30 per value;
-//   - batch invariance, bit for bit: each token of a 19-token product equals that token alone (what the
-//     engine's "sessions in one forward give the bits of each alone" stands on);
+//   - batch invariance, bit for bit: each token of a 19-token product (tiles of 8) equals that token alone
+//     (a tile of 1) and in a product of 3 (a tile of 4), what the engine's "sessions in one forward give
+//     the bits of each alone" stands on;
 //   - the routed-expert mix against its float64 formula.
 #include <gtest/gtest.h>
 
@@ -65,6 +66,12 @@ std::vector<Case> cases() {
       {"fp4 ue8m0 2^-127..2^103", [](auto& w, auto& rng) { make_fp4(w, 13, 64, {DType::kUE8M0, 0, 230}, rng); }},
       {"bf16 [45, 320]", [](auto& w, auto& rng) { make_bf16(w, 45, 320, rng); }},
       {"bf16 [45, 300] (element reader)", [](auto& w, auto& rng) { make_bf16(w, 45, 300, rng); }},
+      // Few rows of many columns: a row's columns split over 8, 4 or 2 warps whose sums are added in order.
+      {"fp8 [40, 4096] split 8", [=](auto& w, auto& rng) { make_fp8(w, 40, 4096, 128, 128, ue8m0, rng); }},
+      {"bf16 [70, 1024] split 4", [](auto& w, auto& rng) { make_bf16(w, 70, 1024, rng); }},
+      {"fp4 [24, 2048] split 2", [=](auto& w, auto& rng) { make_fp4(w, 24, 2048, ue8m0, rng); }},
+      {"fp8 [33, 1000] split 8 (element reader)",
+       [=](auto& w, auto& rng) { make_fp8(w, 33, 1000, 128, 128, f32, rng); }},
   };
 }
 
@@ -100,10 +107,13 @@ TEST_F(WeightMatmulTest, EveryDtypeMatchesTheFloat64ProductAndEachTokenAlone) {
       }
     }
     EXPECT_EQ(bad, 0);
-    for (int64_t i : {0, 7, 8, 18}) {  // within and across the token tiles of 8
+    for (int64_t i : {0, 7, 8, 16}) {  // within and across the token tiles of 8
       const std::vector<float> one(xh.begin() + i * stride, xh.begin() + (i + 1) * stride);
       const std::vector<float> alone = product(device_rows(one, 1, cols, stride), dw);
       EXPECT_EQ(std::memcmp(alone.data(), y.data() + i * w.view.rows, alone.size() * 4), 0) << "token " << i;
+      const std::vector<float> three(xh.begin() + i * stride, xh.begin() + (i + 3) * stride);
+      const std::vector<float> few = product(device_rows(three, 3, cols, stride), dw);
+      EXPECT_EQ(std::memcmp(few.data(), y.data() + i * w.view.rows, few.size() * 4), 0) << "tokens " << i << "+3";
     }
   }
 }
