@@ -136,10 +136,13 @@ __global__ void __launch_bounds__(kHeadsPerBlock * 32) attention_kernel(Attentio
       }
       score[j] = dot;
     }
+    // The tile's dot products summed across the warp at once (each with warp_sum's bits), then shared.
+    const float summed = transposed_warp_sums(score);
     float tile_max = -INFINITY;
 #pragma unroll
     for (int j = 0; j < kKeyTile; ++j) {
-      score[j] = entry_of[j] == -2 ? -INFINITY : warp_sum(score[j]) * a.scale;
+      const float dot = __shfl_sync(0xffffffffu, summed, j * (32 / kKeyTile));
+      score[j] = entry_of[j] == -2 ? -INFINITY : dot * a.scale;
       tile_max = fmaxf(tile_max, score[j]);
     }
     if (tile_max == -INFINITY) continue;

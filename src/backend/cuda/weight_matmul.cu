@@ -8,6 +8,7 @@ namespace {
 constexpr int kWarps = 8;        // per block
 constexpr int kRowsPerWarp = 4;  // weight rows a warp multiplies with each x value it loads
 constexpr int kTokenTile = 8;    // most tokens a warp multiplies each weight value with
+constexpr int kMaxPasses = 4;    // most passes a row's chunks are dealt to (row_split)
 
 // A warp's weight rows r[k] dotted with x rows [0, n): acc[i][k] = Σ_c w(r[k], c)·x[i·ldx + c] over
 // columns [0, w.cols). Each sum is one fixed sequence of fp32 operations on x row i and w row r[k], set by
@@ -114,38 +115,6 @@ __device__ void element_products(const DeviceWeight& w, const int64_t (&r)[kRows
   }
 }
 
-// The warp's sums of each lane's kN values (kN a power of two, at most 32), spread over the lanes: sum j
-// ends in lanes j·32/kN … (j + 1)·32/kN − 1 (sum_index). At each of the offsets 16, 8, 4, 2, 1 a lane
-// adds its partner's value to its own, as warp_sum does, so every sum has warp_sum's bits; but a lane
-// passes on the half of its values that its partner keeps, so the warp shuffles kN − 1 + log2(32/kN)
-// times instead of 5·kN.
-template <int kN>
-__device__ __forceinline__ float transposed_warp_sums(float (&v)[kN]) {
-  const int lane = static_cast<int>(threadIdx.x % 32);
-  int o = 16;
-#pragma unroll
-  for (int half = kN / 2; half >= 1; half /= 2, o /= 2) {
-    const bool upper = (lane & o) != 0;
-#pragma unroll
-    for (int j = 0; j < half; ++j) {
-      const float send = upper ? v[j] : v[j + half], keep = upper ? v[j + half] : v[j];
-      v[j] = keep + __shfl_xor_sync(0xffffffffu, send, o);
-    }
-  }
-  for (; o > 0; o /= 2) v[0] += __shfl_xor_sync(0xffffffffu, v[0], o);
-  return v[0];
-}
-
-// Which of kN sums transposed_warp_sums leaves in this lane, and whether it is the first lane holding it.
-template <int kN>
-__device__ inline int sum_index() {
-  return static_cast<int>(threadIdx.x % 32) * kN / 32;
-}
-template <int kN>
-__device__ inline bool first_holder() {
-  return threadIdx.x % (32 / kN) == 0;
-}
-
 // The sums acc[i·kRowsPerWarp + k] of the warp's rows, spread over the lanes by transposed_warp_sums: the lane's one sum. Every lane of the warp calls it.
 template <int kT>
 __device__ float row_products(const DeviceWeight& w, const int64_t (&r)[kRowsPerWarp], const float* x, int64_t ldx,
@@ -189,7 +158,7 @@ __global__ void __launch_bounds__(kWarps * 32, kT <= 4 ? 2 : 1)
     weight_matmul_kernel(const float* __restrict__ x, int64_t ldx, int64_t tokens, DeviceWeight w, int64_t out_g,
                          int64_t in_g, int split, int parallel, float* __restrict__ y, int64_t ldy) {
   constexpr int kN = kT * kRowsPerWarp;
-  __shared__ float partial[kWarps * kWarps][kN];  // [group · split + pass][token · kRowsPerWarp + row]
+  __shared__ float partial[kWarps * kMaxPasses][kN];  // [group · split + pass][token · kRowsPerWarp + row]
   const int warp = static_cast<int>(threadIdx.x / 32), lane = static_cast<int>(threadIdx.x % 32);
   const int group = warp / parallel, q = warp % parallel;
   const int64_t o = (int64_t{blockIdx.x} * (kWarps / parallel) + group) * kRowsPerWarp, g = blockIdx.z;
@@ -318,10 +287,12 @@ __global__ void scatter_kept_kernel(const float* __restrict__ packed, int64_t ld
   }
 }
 
-// Passes a row's columns are dealt to: the most, up to kWarps, that give each lane a chunk (or element) of
-// every row, so a decode product with few rows can spread its passes over many warps. It depends on the
-// row length only, never on the row count or the tokens, so a row's sums are the same in every batch and
-// in a product of a subset of the rows (matmul_kept_rows).
+// Passes a row's columns are dealt to: the most, up to kMaxPasses, that leave each lane at least two chunks
+// (or elements) of a row a pass, loaded together. So a decode product with few rows can spread its passes
+// over many warps. It depends on the row length only, never on the row count or the tokens, so a row's
+// sums are the same in every batch and in a product of a subset of the rows (matmul_kept_rows). More
+// passes, or fewer chunks a pass, cost more in reductions than they gave back (H200, 2026-12-03:
+// docs/BENCHMARKS.md).
 int row_split(const DeviceWeight& w) {
   int64_t values = 1;
   switch (w.dtype) {
@@ -333,7 +304,7 @@ int row_split(const DeviceWeight& w) {
   }
   const int64_t units = w.cols % values == 0 ? w.cols / values : w.cols;
   int split = 1;
-  while (split < kWarps && units >= int64_t{64} * split) split *= 2;
+  while (split < kMaxPasses && units >= int64_t{128} * split) split *= 2;
   return split;
 }
 

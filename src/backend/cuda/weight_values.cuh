@@ -1,5 +1,5 @@
 // The value of one element of a DeviceWeight (device_weight.h), bit for bit what Checkpoint::load_f32
-// gives (code × scale, one fp32 rounding), and the warp sum the general kernels use.
+// gives (code × scale, one fp32 rounding), and the warp sums the general kernels use.
 #pragma once
 
 #include <cuda_fp8.h>
@@ -132,6 +132,38 @@ __device__ __forceinline__ float4 chunk_quad(const uint4& raw, int q) {
 __device__ inline float warp_sum(float v) {
   for (int o = 16; o > 0; o /= 2) v += __shfl_xor_sync(0xffffffffu, v, o);
   return v;
+}
+
+// The warp's sums of each lane's kN values (kN a power of two, at most 32), spread over the lanes: sum j
+// ends in lanes j·32/kN … (j + 1)·32/kN − 1 (sum_index). At each of the offsets 16, 8, 4, 2, 1 a lane
+// adds its partner's value to its own, as warp_sum does, so every sum has warp_sum's bits; but a lane
+// passes on the half of its values that its partner keeps, so the warp shuffles kN − 1 + log2(32/kN)
+// times instead of 5·kN.
+template <int kN>
+__device__ __forceinline__ float transposed_warp_sums(float (&v)[kN]) {
+  const int lane = static_cast<int>(threadIdx.x % 32);
+  int o = 16;
+#pragma unroll
+  for (int half = kN / 2; half >= 1; half /= 2, o /= 2) {
+    const bool upper = (lane & o) != 0;
+#pragma unroll
+    for (int j = 0; j < half; ++j) {
+      const float send = upper ? v[j] : v[j + half], keep = upper ? v[j + half] : v[j];
+      v[j] = keep + __shfl_xor_sync(0xffffffffu, send, o);
+    }
+  }
+  for (; o > 0; o /= 2) v[0] += __shfl_xor_sync(0xffffffffu, v[0], o);
+  return v[0];
+}
+
+// Which of kN sums transposed_warp_sums leaves in this lane, and whether it is the first lane holding it.
+template <int kN>
+__device__ inline int sum_index() {
+  return static_cast<int>(threadIdx.x % 32) * kN / 32;
+}
+template <int kN>
+__device__ inline bool first_holder() {
+  return threadIdx.x % (32 / kN) == 0;
 }
 
 }  // namespace baleen::cuda

@@ -66,12 +66,16 @@ std::vector<Case> cases() {
       {"fp4 ue8m0 2^-127..2^103", [](auto& w, auto& rng) { make_fp4(w, 13, 64, {DType::kUE8M0, 0, 230}, rng); }},
       {"bf16 [45, 320]", [](auto& w, auto& rng) { make_bf16(w, 45, 320, rng); }},
       {"bf16 [45, 300] (element reader)", [](auto& w, auto& rng) { make_bf16(w, 45, 300, rng); }},
-      // Few rows of many columns: a row's columns split over 8, 4 or 2 warps whose sums are added in order.
-      {"fp8 [40, 4096] split 8", [=](auto& w, auto& rng) { make_fp8(w, 40, 4096, 128, 128, ue8m0, rng); }},
-      {"bf16 [70, 1024] split 4", [](auto& w, auto& rng) { make_bf16(w, 70, 1024, rng); }},
-      {"fp4 [24, 2048] split 2", [=](auto& w, auto& rng) { make_fp4(w, 24, 2048, ue8m0, rng); }},
-      {"fp8 [33, 1000] split 8 (element reader)",
+      // Rows dealt to 4 or 2 passes of the warp's lanes, whose sums are added in order: side by side in
+      // several warps (few rows), and for the 2,900 rows in turn in one warp at 19 tokens but side by side
+      // for the lone and the 3-token products below, which must give the same bits.
+      {"fp8 [40, 4096] 4 passes", [=](auto& w, auto& rng) { make_fp8(w, 40, 4096, 128, 128, ue8m0, rng); }},
+      {"bf16 [70, 1024] 2 passes", [](auto& w, auto& rng) { make_bf16(w, 70, 1024, rng); }},
+      {"fp4 [24, 4096] 2 passes", [=](auto& w, auto& rng) { make_fp4(w, 24, 4096, ue8m0, rng); }},
+      {"fp8 [33, 1000] 4 passes (element reader)",
        [=](auto& w, auto& rng) { make_fp8(w, 33, 1000, 128, 128, f32, rng); }},
+      {"bf16 [2900, 1024] 2 passes in turn and side by side",
+       [](auto& w, auto& rng) { make_bf16(w, 2900, 1024, rng); }},
   };
 }
 
