@@ -46,6 +46,38 @@ struct Activations {
   }
 };
 
+// `sets` routings of `tokens` tokens to k of `experts` each: every token picks k distinct experts from a
+// 64-expert window of a shuffled order (some overlap between the tokens of a batch, as at decode).
+struct RouteSets {
+  std::vector<int32_t> experts;
+  std::vector<float> gates;
+  double active = 0;  // distinct experts a set, on average
+};
+
+RouteSets random_route_sets(int64_t experts, int64_t tokens, int64_t k, int sets, std::mt19937& rng) {
+  RouteSets r;
+  int64_t active = 0;
+  for (int set = 0; set < sets; ++set) {
+    std::vector<int32_t> perm(static_cast<size_t>(experts));
+    std::iota(perm.begin(), perm.end(), 0);
+    std::shuffle(perm.begin(), perm.end(), rng);
+    std::vector<bool> used(static_cast<size_t>(experts), false);
+    for (int64_t t = 0; t < tokens; ++t) {
+      const auto from = perm.begin() + (t * 7) % (experts - 64);
+      std::vector<int32_t> window(from, from + 64);
+      std::shuffle(window.begin(), window.end(), rng);
+      for (int64_t j = 0; j < k; ++j) {
+        r.experts.push_back(window[static_cast<size_t>(j)]);
+        r.gates.push_back(0.25f);
+        used[static_cast<size_t>(window[static_cast<size_t>(j)])] = true;
+      }
+    }
+    active += std::count(used.begin(), used.end(), true);
+  }
+  r.active = double(active) / sets;
+  return r;
+}
+
 // Random bytes with bits 3 and 7 of each byte cleared: finite e4m3 / bf16 values, ue8m0 scales ≤ 2^−8.
 void fill_finite(DeviceBytes& d, std::mt19937& rng) {
   std::vector<uint32_t> host((d.bytes + 3) / 4);
@@ -151,27 +183,9 @@ void bench_expert_mix(double bandwidth) {
                shared_bytes = s1.bytes() + s2.bytes() + s3.bytes();
   for (const int64_t tokens : {1, 8}) {
     const int sets = 16;
-    std::vector<int32_t> chosen;
-    std::vector<float> gates;
-    int64_t active = 0;
-    for (int set = 0; set < sets; ++set) {
-      std::vector<int32_t> perm(n_experts);
-      std::iota(perm.begin(), perm.end(), 0);
-      std::shuffle(perm.begin(), perm.end(), rng);
-      std::vector<bool> used(n_experts, false);
-      for (int64_t t = 0; t < tokens; ++t) {
-        // 6 distinct experts from a 64-expert window: some overlap between the tokens of a batch.
-        const auto from = perm.begin() + (t * 7) % (n_experts - 64);
-        std::vector<int32_t> window(from, from + 64);
-        std::shuffle(window.begin(), window.end(), rng);
-        for (int64_t j = 0; j < k; ++j) {
-          chosen.push_back(window[static_cast<size_t>(j)]);
-          gates.push_back(0.25f);
-          used[static_cast<size_t>(window[static_cast<size_t>(j)])] = true;
-        }
-      }
-      active += std::count(used.begin(), used.end(), true);
-    }
+    const RouteSets routes = random_route_sets(n_experts, tokens, k, sets, rng);
+    const std::vector<int32_t>& chosen = routes.experts;
+    const std::vector<float>& gates = routes.gates;
     DeviceBytes ids(chosen.size() * 4), weights(gates.size() * 4), x(static_cast<size_t>(tokens * hidden * 4)),
         out(static_cast<size_t>(tokens * hidden * 4)),
         scratch(static_cast<size_t>(cuda::expert_mix_scratch_floats(tokens, k, e) * 4));
@@ -186,10 +200,10 @@ void bench_expert_mix(double bandwidth) {
                 "expert_mix");
         },
         sets * 2);
-    const double bytes = double(active) / sets * expert_bytes + shared_bytes;
+    const double bytes = routes.active * expert_bytes + shared_bytes;
     char name[128];
     std::snprintf(name, sizeof name, "expert_mix T=%ld (%.1f routed experts + shared)", long(tokens),
-                  double(active) / sets);
+                  routes.active);
     report(name, us, bytes / bandwidth * 1e6);
   }
 }
@@ -301,27 +315,9 @@ void bench_moe(double bandwidth) {
   for (const int64_t tokens : {1, 8, 32}) {
     Activations x(tokens, hidden, false, rng);
     const int sets = 16;
-    std::vector<int32_t> chosen;
-    std::vector<float> weights;
-    int64_t active_total = 0;
-    for (int set = 0; set < sets; ++set) {
-      std::vector<int32_t> perm(experts);
-      std::iota(perm.begin(), perm.end(), 0);
-      std::shuffle(perm.begin(), perm.end(), rng);
-      std::vector<bool> used(experts, false);
-      for (int64_t t = 0; t < tokens; ++t) {
-        // Each token picks 6 distinct experts from a random 64-expert window (realistic overlap at batch).
-        std::vector<int32_t> window(perm.begin() + (t * 7) % (experts - 64),
-                                    perm.begin() + (t * 7) % (experts - 64) + 64);
-        std::shuffle(window.begin(), window.end(), rng);
-        for (int64_t j = 0; j < k; ++j) {
-          chosen.push_back(window[static_cast<size_t>(j)]);
-          weights.push_back(0.25f);
-          used[static_cast<size_t>(window[static_cast<size_t>(j)])] = true;
-        }
-      }
-      active_total += std::count(used.begin(), used.end(), true);
-    }
+    const RouteSets routes = random_route_sets(experts, tokens, k, sets, rng);
+    const std::vector<int32_t>& chosen = routes.experts;
+    const std::vector<float>& weights = routes.gates;
     DeviceBytes routes_e(chosen.size() * 4), routes_w(weights.size() * 4),
         out(static_cast<size_t>(tokens * hidden * 4));
     upload(routes_e, chosen.data(), routes_e.bytes);
@@ -339,10 +335,10 @@ void bench_moe(double bandwidth) {
               "moe");
         },
         sets * 2);
-    const double bytes = double(active_total) / sets * 3 * (up_bytes + up_scales);
+    const double bytes = routes.active * 3 * (up_bytes + up_scales);
     char name[128];
     std::snprintf(name, sizeof name, "moe_experts_decode T=%ld (%.1f experts active)", long(tokens),
-                  double(active_total) / sets);
+                  routes.active);
     report(name, us, bytes / bandwidth * 1e6);
   }
 }

@@ -294,15 +294,8 @@ __global__ void scatter_kept_kernel(const float* __restrict__ packed, int64_t ld
 // passes, or fewer chunks a pass, cost more in reductions than they gave back (H200, 2026-12-03:
 // docs/BENCHMARKS.md).
 int row_split(const DeviceWeight& w) {
-  int64_t values = 1;
-  switch (w.dtype) {
-    case kDtF32: values = kChunkValues<kDtF32>; break;
-    case kDtBF16: values = kChunkValues<kDtBF16>; break;
-    case kDtF8E4M3: values = kChunkValues<kDtF8E4M3>; break;
-    case kDtF4E2M1x2: values = kChunkValues<kDtF4E2M1x2>; break;
-    default: break;
-  }
-  const int64_t units = w.cols % values == 0 ? w.cols / values : w.cols;
+  const int64_t values = chunk_values(w.dtype);
+  const int64_t units = values > 0 && w.cols % values == 0 ? w.cols / values : w.cols;
   int split = 1;
   while (split < kMaxPasses && units >= int64_t{128} * split) split *= 2;
   return split;

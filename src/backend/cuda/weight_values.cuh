@@ -79,17 +79,22 @@ __device__ inline float weight_value(const DeviceWeight& w, int64_t r, int64_t c
 template <int kDt>
 inline constexpr int kChunkValues = kDt == kDtF32 ? 4 : kDt == kDtBF16 ? 8 : kDt == kDtF8E4M3 ? 16 : 32;
 
+// kChunkValues of a run-time dtype; 0 for one the chunk reader does not take.
+__host__ __device__ inline int chunk_values(int dtype) {
+  switch (dtype) {
+    case kDtF32: return kChunkValues<kDtF32>;
+    case kDtBF16: return kChunkValues<kDtBF16>;
+    case kDtF8E4M3: return kChunkValues<kDtF8E4M3>;
+    case kDtF4E2M1x2: return kChunkValues<kDtF4E2M1x2>;
+    default: return 0;
+  }
+}
+
 // Whether w's rows can be read as aligned 16-byte chunks that each lie in one scale block, against x rows
 // that are 16-byte aligned (x and ldx floats apart).
 __host__ __device__ inline bool chunk_readable(const DeviceWeight& w, const float* x, int64_t ldx) {
-  int values = 0;
-  switch (w.dtype) {
-    case kDtF32: values = kChunkValues<kDtF32>; break;
-    case kDtBF16: values = kChunkValues<kDtBF16>; break;
-    case kDtF8E4M3: values = kChunkValues<kDtF8E4M3>; break;
-    case kDtF4E2M1x2: values = kChunkValues<kDtF4E2M1x2>; break;
-    default: return false;
-  }
+  const int values = chunk_values(w.dtype);
+  if (values == 0) return false;
   const bool quantized = w.dtype == kDtF8E4M3 || w.dtype == kDtF4E2M1x2;
   return w.cols % values == 0 && reinterpret_cast<uintptr_t>(w.data) % 16 == 0 &&
          (!quantized || w.block_cols % values == 0) && reinterpret_cast<uintptr_t>(x) % 16 == 0 && ldx % 4 == 0;
