@@ -115,7 +115,8 @@ __device__ void element_products(const DeviceWeight& w, const int64_t (&r)[kRows
   }
 }
 
-// The sums acc[i·kRowsPerWarp + k] of the warp's rows, spread over the lanes by transposed_warp_sums: the lane's one sum. Every lane of the warp calls it.
+// The sums acc[i·kRowsPerWarp + k] of the warp's rows, spread over the lanes by transposed_warp_sums:
+// returns the lane's one sum. Every lane of the warp calls it.
 template <int kT>
 __device__ float row_products(const DeviceWeight& w, const int64_t (&r)[kRowsPerWarp], const float* x, int64_t ldx,
                               int n, RowLanes lanes) {
@@ -218,7 +219,9 @@ __global__ void expert_hidden_kernel(const float* __restrict__ x, int64_t ldx, i
   const float g = row_products<1>(w1, r, x + t * ldx, ldx, 1, warp_lanes()),
               u = row_products<1>(w3, r, x + t * ldx, ldx, 1, warp_lanes());
   const int j = sum_index<kRowsPerWarp>();
-  if (first_holder<kRowsPerWarp>() && f + j < e.inter) hidden[m * e.inter + f + j] = clamp_silu_product(g, u, limit);
+  if (first_holder<kRowsPerWarp>() && f + j < e.inter) {
+    hidden[m * e.inter + f + j] = clamp_silu_product(g, u, limit);
+  }
 }
 
 // ys[m, c] = w2 row c · hidden[m].

@@ -1,9 +1,10 @@
 // The CUDA backend's general linear layers, for every weight dtype the CPU backend reads (fp32, bf16, FP8
 // e4m3 and FP4 e2m1 with block scales): fp32 activations, weights dequantized in registers, fp32 sums —
-// the counterpart of cpu::matmul_columns (the same products, summed in another order). Up to 8 warps
-// share four weight rows (more for longer rows), against a tile of tokens, reading rows 16 bytes a lane
-// where the layout allows. The routed-expert mix runs every (token, expert) pair the same way. Device
-// pointers; asynchronous on `stream`; returns the launch status.
+// the counterpart of cpu::matmul_columns (the same products, summed in another order). A warp's four
+// weight rows are dealt to up to 4 passes (by row length), run by as many warps side by side when the
+// product has few rows, against a tile of tokens, reading rows 16 bytes a lane where the layout allows.
+// The routed-expert mix runs every (token, expert) pair the same way. Device pointers; asynchronous on
+// `stream`; returns the launch status.
 #pragma once
 
 #include <cuda_runtime.h>

@@ -146,6 +146,7 @@ __device__ inline float warp_sum(float v) {
 // times instead of 5·kN.
 template <int kN>
 __device__ __forceinline__ float transposed_warp_sums(float (&v)[kN]) {
+  static_assert(kN >= 1 && kN <= 32 && (kN & (kN - 1)) == 0, "a power of two, at most a warp's lanes");
   const int lane = static_cast<int>(threadIdx.x % 32);
   int o = 16;
 #pragma unroll
