@@ -8,10 +8,8 @@
 #include <cerrno>
 #include <chrono>
 #include <cmath>
-#include <condition_variable>
 #include <cstring>
 #include <ctime>
-#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -20,6 +18,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "sandbox/work_queue.h"
 
 namespace baleen::sandbox {
 
@@ -198,48 +197,12 @@ int64_t SandboxCgroup::peak_memory_bytes() const {
   return 0;
 }
 
-namespace {
-
-// Removes cgroups on its own thread: a v1 memory cgroup's rmdir drains per-CPU state on every CPU
-// and waits for it (2-7 ms on this 2-vCPU VM when the CPUs idle).
-class CgroupReaper {
- public:
-  void add(SandboxCgroup cgroup) {
-    std::lock_guard lock(mutex_);
-    if (!started_) {
-      started_ = true;
-      std::thread([this] { run(); }).detach();  // never destroyed, like the reaper itself
-    }
-    pending_.push_back(std::move(cgroup));
-    wanted_.notify_one();
-  }
-
- private:
-  void run() {
-    for (;;) {
-      SandboxCgroup cgroup;
-      {
-        std::unique_lock lock(mutex_);
-        wanted_.wait(lock, [this] { return !pending_.empty(); });
-        cgroup = std::move(pending_.front());
-        pending_.pop_front();
-      }
-      cgroup.remove();
-    }
-  }
-
-  std::mutex mutex_;
-  std::condition_variable wanted_;
-  std::deque<SandboxCgroup> pending_;
-  bool started_ = false;
-};
-
-}  // namespace
-
 void SandboxCgroup::remove_later() {
   if (dirs_.empty()) return;
-  static auto* reaper = new CgroupReaper();
-  reaper->add(std::move(*this));
+  // A v1 memory cgroup's rmdir drains per-CPU state on every CPU and waits for it (2-7 ms on this
+  // 2-vCPU VM when the CPUs idle). What is pending at exit, remove_unused finds later.
+  static auto* reaper = new WorkQueue();
+  reaper->add([cgroup = std::move(*this)]() mutable { cgroup.remove(); });
   dirs_.clear();
 }
 

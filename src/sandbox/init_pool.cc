@@ -8,21 +8,18 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
-#include <condition_variable>
 #include <cstdlib>
 #include <cstring>
-#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <optional>
-#include <thread>
 #include <vector>
 
 #include "core/error.h"
 #include "core/log.h"
+#include "sandbox/ahead_pool.h"
 #include "sandbox/init_plan.h"
 #include "sandbox/sandbox_state.h"
 
@@ -69,132 +66,49 @@ unsigned controllers(const Limits& limits) {
   return (limits.memory_bytes > 0 ? 1U : 0U) | (limits.pids > 0 ? 2U : 0U) | (limits.cpus > 0 ? 4U : 0U);
 }
 
+// What pooled inits are made for: the cgroup controllers, and the limits to make their cgroups with.
+struct CgroupKind {
+  Limits limits;
+  bool operator==(const CgroupKind& other) const { return same_cgroup_controllers(limits, other.limits); }
+};
+
+// An init already in cgroups of the kind's controllers (or in none, when joining fails); nullopt when
+// inits cannot start at all (sandboxes then start their own and report why).
+std::optional<StartedInit> start_in_cgroups(const CgroupKind& kind) {
+  static std::once_flag swept;
+  std::call_once(swept, [] { SandboxCgroup::remove_unused(); });
+  StartedInit init;
+  try {
+    init = start_init_program(true);
+  } catch (const Error& e) {
+    log::debug("sandbox init pool: {}; sandboxes start their own", e.what());
+    return std::nullopt;
+  }
+  try {
+    init.cgroup = SandboxCgroup::make(kCgroupPrefix + new_sandbox_id(), kind.limits);
+    init.cgroup.add(init.pid);
+  } catch (const Error& e) {
+    // E.g. a v1 CPU cgroup refusing a real-time task: the sandbox then makes and joins its own.
+    log::debug("sandbox init pool: {}; this init joins no cgroup ahead", e.what());
+    init.cgroup.remove();
+    init.cgroup = SandboxCgroup();
+  }
+  return init;
+}
+
 void discard(StartedInit& init) {
   ::kill(init.pid, SIGKILL);
   while (::waitpid(init.pid, nullptr, 0) < 0 && errno == EINTR) {
   }
-  init.cgroup.remove();
+  init.cgroup.remove_later();  // init is reaped: its cgroups empty within a grace period
 }
 
-class InitPool {
- public:
-  StartedInit take(const Limits& limits) {
-    if (owner_ != ::getpid()) return start_init_program(true);  // a forked copy: the inits are not ours
-    std::deque<StartedInit> stale;
-    StartedInit init;
-    {
-      std::unique_lock lock(mutex_);
-      if (!started_) start_worker();
-      ++takes_;
-      if (controllers(limits) != controllers(limits_)) stale.swap(ready_);
-      limits_ = limits;
-      wanted_.notify_one();
-      if (!ready_.empty()) {
-        init = std::move(ready_.front());
-        ready_.pop_front();
-      }
-    }
-    for (StartedInit& old : stale) discard(old);
-    return init.pid > 0 ? std::move(init) : start_init_program(true);
-  }
-
-  // At exit: the worker starts nothing more, and what it is starting finishes before the statics it
-  // uses (init_program's path, the log) are destroyed. Its waiting inits die with it (PDEATHSIG).
-  void stop() {
-    if (owner_ != ::getpid()) return;  // a forked copy inherits the handler, not the worker
-    std::unique_lock lock(mutex_);
-    stopping_ = true;
-    wanted_.notify_all();
-    idle_.wait(lock, [this] { return !busy_; });
-  }
-
- private:
-  // Called under mutex_. init_program()'s static is made before the exit handler is registered, so
-  // the handler runs before it is destroyed.
-  void start_worker() {
-    started_ = true;
-    busy_ = true;
-    init_program();
-    std::atexit(stop_pool);
-    std::thread([this] { refill(); }).detach();
-  }
-
-  // The inits' parent is this thread, which runs until stop(): their PR_SET_PDEATHSIG fires when it
-  // returns or the process exits.
-  void refill() {
-    SandboxCgroup::remove_unused();
-    for (;;) {
-      Limits limits;
-      {
-        std::unique_lock lock(mutex_);
-        busy_ = false;
-        idle_.notify_all();
-        // Never more ready than were asked for so far: a one-shot process (the CLI) starts at most one.
-        wanted_.wait(lock, [this] { return stopping_ || ready_.size() < std::min(kPoolSize, takes_); });
-        if (stopping_) return;
-        limits = limits_;
-        busy_ = true;
-      }
-      std::optional<StartedInit> init = start_in_cgroups(limits);
-      if (!init) {
-        std::lock_guard lock(mutex_);
-        busy_ = false;
-        idle_.notify_all();
-        return;
-      }
-      bool fits;
-      {
-        std::lock_guard lock(mutex_);
-        fits = controllers(limits) == controllers(limits_);  // else a take changed them meanwhile
-        if (fits) ready_.push_back(std::move(*init));
-      }
-      if (!fits) discard(*init);
-    }
-  }
-
-  // An init already in cgroups of limits' controllers (or in none, when joining fails); nullopt when
-  // inits cannot start at all (sandboxes then start their own and report why).
-  static std::optional<StartedInit> start_in_cgroups(const Limits& limits) {
-    StartedInit init;
-    try {
-      init = start_init_program(true);
-    } catch (const Error& e) {
-      log::debug("sandbox init pool: {}; sandboxes start their own", e.what());
-      return std::nullopt;
-    }
-    try {
-      init.cgroup = SandboxCgroup::make(kCgroupPrefix + new_sandbox_id(), limits);
-      init.cgroup.add(init.pid);
-    } catch (const Error& e) {
-      // E.g. a v1 CPU cgroup refusing a real-time task: the sandbox then makes and joins its own.
-      log::debug("sandbox init pool: {}; this init joins no cgroup ahead", e.what());
-      init.cgroup.remove();
-      init.cgroup = SandboxCgroup();
-    }
-    return init;
-  }
-
-  static void stop_pool();
-
-  std::mutex mutex_;
-  std::condition_variable wanted_;
-  std::condition_variable idle_;
-  std::deque<StartedInit> ready_;
-  Limits limits_;  // of the last take: pooled inits are in cgroups of its controllers
-  size_t takes_ = 0;
-  bool started_ = false;
-  bool stopping_ = false;
-  bool busy_ = false;  // the worker is starting an init (or sweeping stale cgroups)
-  const pid_t owner_ = ::getpid();
-};
-
-InitPool& init_pool() {
-  static auto* pool = new InitPool();  // never destroyed: stop() ends its worker at exit
+AheadPool<CgroupKind, StartedInit>& init_pool() {
+  static auto* pool = [] {
+    init_program();  // its static outlives the pool's exit handler, registered after it
+    return new AheadPool<CgroupKind, StartedInit>(kPoolSize, kAheadQuiet, &start_in_cgroups, &discard);
+  }();  // never destroyed: stop_at_exit ends its worker
   return *pool;
-}
-
-void InitPool::stop_pool() {
-  init_pool().stop();
 }
 
 }  // namespace
@@ -246,8 +160,13 @@ StartedInit start_init_program(bool own_network) {
   return {pid, std::move(ours), SandboxCgroup()};
 }
 
+bool same_cgroup_controllers(const Limits& a, const Limits& b) {
+  return controllers(a) == controllers(b);
+}
+
 StartedInit take_pooled_init(const Limits& limits) {
-  return init_pool().take(limits);
+  std::optional<StartedInit> init = init_pool().take(CgroupKind{limits});
+  return init ? std::move(*init) : start_init_program(true);
 }
 
 }  // namespace baleen::sandbox

@@ -4,9 +4,10 @@
 // the network namespace), the execve of baleen-sandbox-init and its C library start-up (cpuid
 // probing, slow in a VM), bringing `lo` up, and joining cgroups (cgroup.procs waits for an RCU
 // grace period, ~10 ms on an idle VM) - the cgroups of the controllers the last sandbox used, made
-// without limits. A background thread does that for up to 4 inits, so create() only writes the
-// limits and hands one its plan. Each pooled init, its namespaces and cgroups serve exactly one
-// sandbox: isolation is that of a fresh clone.
+// without limits. An AheadPool (ahead_pool.h) does that for up to 4 inits, so create() only writes
+// the limits and hands one its plan (or takes a sandbox prepared on one, prepared_sandbox.h). Each
+// pooled init, its namespaces and cgroups serve exactly one sandbox: isolation is that of a fresh
+// clone.
 #pragma once
 
 #include <sys/types.h>
@@ -38,5 +39,9 @@ StartedInit start_init_program(bool own_network);
 // needs, or one started now (in no cgroup) when none is ready. Sandboxes of this process only: a
 // forked child starts its own.
 StartedInit take_pooled_init(const Limits& limits);
+
+// Whether sandboxes with these limits use the same cgroup controllers (memory, pids, CPU), so one's
+// pooled cgroups fit the other.
+bool same_cgroup_controllers(const Limits& a, const Limits& b);
 
 }  // namespace baleen::sandbox

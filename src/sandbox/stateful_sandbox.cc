@@ -10,7 +10,8 @@ namespace baleen::sandbox {
 
 namespace fs = std::filesystem;
 
-void StatefulSandbox::start_new(bool (*available)(std::string*), const SandboxSpec& spec) {
+void StatefulSandbox::start_new(bool (*available)(std::string*), const SandboxSpec& spec,
+                                const std::string& id) {
   const std::string_view substrate = substrate_;
   std::string reason;
   check(available(&reason), "{} substrate unavailable: {}", substrate, reason);
@@ -21,7 +22,7 @@ void StatefulSandbox::start_new(bool (*available)(std::string*), const SandboxSp
     workspace_ =
         Workspace{fs::absolute(spec.workspace->dir).lexically_normal().string(), spec.workspace->mode};
   }
-  id_ = new_sandbox_id();
+  id_ = id.empty() ? new_sandbox_id() : id;
   state_dir_ = fs::absolute(sandbox_state_dir(spec.state_root, id_)).string();
   limits_ = spec.limits;
   persist_ = spec.persist;

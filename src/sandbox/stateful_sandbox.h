@@ -31,8 +31,8 @@ class StatefulSandbox : public Sandbox {
   const std::optional<Workspace>& workspace() const { return workspace_; }
 
   // A new sandbox: checks that the substrate runs here and the spec names a state root, then takes
-  // a fresh id and creates its state directory.
-  void start_new(bool (*available)(std::string*), const SandboxSpec& spec);
+  // a fresh id (or `id`, one whose state directory was made ahead) and creates its state directory.
+  void start_new(bool (*available)(std::string*), const SandboxSpec& spec, const std::string& id = {});
   // An existing sandbox from its state directory; returns its sandbox.json. An attached handle never
   // destroys the sandbox implicitly.
   nlohmann::json attach_to(const std::string& state_dir);
