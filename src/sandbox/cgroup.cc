@@ -18,7 +18,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
-#include "sandbox/work_queue.h"
+#include "core/worker_pool.h"
 
 namespace baleen::sandbox {
 
@@ -201,8 +201,8 @@ void SandboxCgroup::remove_later() {
   if (dirs_.empty()) return;
   // A v1 memory cgroup's rmdir drains per-CPU state on every CPU and waits for it (2-7 ms on this
   // 2-vCPU VM when the CPUs idle). What is pending at exit, remove_unused finds later.
-  static auto* reaper = new WorkQueue();
-  reaper->add([cgroup = std::move(*this)]() mutable { cgroup.remove(); });
+  static auto* reaper = new WorkerPool(1);  // never destroyed: what is pending at exit is left
+  reaper->submit([cgroup = std::move(*this)]() mutable { cgroup.remove(); });
   dirs_.clear();
 }
 

@@ -106,13 +106,14 @@ InitPlan make_plan(const Image& image, const SandboxSpec& spec, const std::strin
   }
   plan.die_with_parent = !spec.persist;
   // Both are fixed for the life of the host process; computing them once saves ~0.2 ms a sandbox.
-  static const std::vector<sock_filter> seccomp = sandbox_seccomp_program();
+  // Never destroyed: the prepared sandboxes' worker may make a plan while the process exits.
+  static const auto* seccomp = new std::vector<sock_filter>(sandbox_seccomp_program());
   static const int cap_last = [] {
     int value = 63;
     std::ifstream("/proc/sys/kernel/cap_last_cap") >> value;
     return value;
   }();
-  plan.seccomp = seccomp;
+  plan.seccomp = *seccomp;
   plan.cap_last = cap_last;
   return plan;
 }

@@ -60,8 +60,8 @@ void sweep_abandoned(const std::string& state_root) {
 
 std::optional<PreparedSandbox> prepare(const RootKind& kind) {
   const SandboxSpec& spec = kind.spec;
-  static std::set<std::string> swept;  // the worker's alone
-  if (swept.insert(spec.state_root).second) sweep_abandoned(spec.state_root);
+  static auto* swept = new std::set<std::string>();  // the worker's alone; never destroyed, as the worker
+  if (swept->insert(spec.state_root).second) sweep_abandoned(spec.state_root);
   std::string id = new_sandbox_id();
   std::string state_dir = fs::absolute(sandbox_state_dir(spec.state_root, id)).string();
   try {

@@ -18,6 +18,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "core/worker_pool.h"
 #include "sandbox/cgroup.h"
 #include "sandbox/exec_command.h"
 #include "sandbox/image.h"
@@ -29,7 +30,6 @@
 #include "sandbox/output_capture.h"
 #include "sandbox/prepared_sandbox.h"
 #include "sandbox/sandbox_state.h"
-#include "sandbox/work_queue.h"
 
 namespace baleen::sandbox {
 
@@ -239,8 +239,8 @@ void ProcessSandbox::destroy() {
     // run on a reaper thread. The state directory goes now (the mounts init made on it were its own
     // namespace's, and left even that when it pivoted): no caller sees the sandbox once destroy returns.
     ::kill(init_pid_, SIGKILL);
-    static auto* reaper = new WorkQueue();
-    reaper->add([pid = init_pid_, cgroup = std::move(cgroup_)]() mutable {
+    static auto* reaper = new WorkerPool(1);  // never destroyed: a zombie left at exit goes with us
+    reaper->submit([pid = init_pid_, cgroup = std::move(cgroup_)]() mutable {
       while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
       }
       cgroup.remove_later();  // every process is gone: nothing the rmdir waits for concerns us

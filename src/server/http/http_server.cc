@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "core/log.h"
-#include "server/http/worker_pool.h"
+#include "core/worker_pool.h"
 
 namespace baleen::server::http {
 namespace {

@@ -1,6 +1,6 @@
-#include "server/http/worker_pool.h"
+#include "core/worker_pool.h"
 
-namespace baleen::server::http {
+namespace baleen {
 
 WorkerPool::WorkerPool(size_t threads) {
   for (size_t i = 0; i < threads; ++i) threads_.emplace_back([this] { work(); });
@@ -37,4 +37,4 @@ void WorkerPool::work() {
   }
 }
 
-}  // namespace baleen::server::http
+}  // namespace baleen

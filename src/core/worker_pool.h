@@ -1,5 +1,5 @@
 // A fixed set of threads that run submitted tasks in order of submission; a task may block its thread
-// (a streamed response does, while it writes). The destructor runs the tasks already submitted, then
+// (a streamed response does, while it writes; so does reaping a sandbox's init). The destructor runs the tasks already submitted, then
 // joins. submit() is thread-safe.
 #pragma once
 
@@ -10,7 +10,7 @@
 #include <thread>
 #include <vector>
 
-namespace baleen::server::http {
+namespace baleen {
 
 class WorkerPool {
  public:
@@ -31,4 +31,4 @@ class WorkerPool {
   std::vector<std::thread> threads_;
 };
 
-}  // namespace baleen::server::http
+}  // namespace baleen
