@@ -1,6 +1,7 @@
-// `baleen agent --root DIR` on baleen-nano with a command-running substrate: the task "How many lines are in
-// notes.txt?" runs `wc -l` in the sandbox's /work and the answer is the real file's count; the workspace on
-// the host is unchanged, since a sandbox's changes stay in its layer unless --apply writes them.
+// `baleen agent --root DIR` on baleen-nano with each command-running substrate (process, container, microvm):
+// the task "How many lines are in notes.txt?" runs `wc -l` in the sandbox's /work and the answer is the real
+// file's count; the workspace on the host is unchanged, since a sandbox's changes stay in its layer (or in
+// the VM) unless --apply writes them.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
@@ -26,7 +27,11 @@ class AgentWorkspace : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(AgentWorkspace, CountsTheLinesOfTheRealFileAndLeavesTheHostUnchanged) {
   if (!testing::nano_available()) GTEST_SKIP() << "no tokenizer or unpacked baleen-nano (scripts/setup.sh)";
-  BALEEN_REQUIRE_SANDBOX(GetParam(), image);
+  std::string reason;
+  if (!sandbox::testing::substrate_available(GetParam(), &reason)) GTEST_SKIP() << reason;
+  const bool vm = std::string(GetParam()) == "microvm";
+  const std::string image = vm ? sandbox::testing::microvm_image(&reason) : sandbox::testing::base_image(&reason);
+  if (image.empty()) GTEST_SKIP() << reason;
   baleen::test::TempDir dir;
   const fs::path root = fs::path(dir.path()) / "root";
   fs::create_directories(root / "docs");
@@ -49,7 +54,7 @@ TEST_P(AgentWorkspace, CountsTheLinesOfTheRealFileAndLeavesTheHostUnchanged) {
   EXPECT_EQ(entries, 3u) << "notes.txt, docs/, docs/readme.md and nothing else";
 }
 
-INSTANTIATE_TEST_SUITE_P(Substrates, AgentWorkspace, ::testing::Values("process", "container"),
+INSTANTIATE_TEST_SUITE_P(Substrates, AgentWorkspace, ::testing::Values("process", "container", "microvm"),
                          [](const auto& info) { return std::string(info.param); });
 
 }  // namespace
