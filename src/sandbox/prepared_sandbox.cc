@@ -98,7 +98,9 @@ AheadPool<RootKind, PreparedSandbox>& prepared_pool() {
 }  // namespace
 
 std::optional<PreparedSandbox> take_prepared_sandbox(const SandboxSpec& spec) {
-  if (spec.persist || spec.limits.network) return std::nullopt;
+  // A spec create() will refuse (no state root, no image) is not one to prepare for either.
+  if (spec.persist || spec.limits.network || spec.state_root.empty() || spec.image.empty()) return std::nullopt;
+  if (spec.workspace && spec.workspace->dir.empty()) return std::nullopt;
   RootKind kind{spec};
   kind.spec.state_root = fs::absolute(spec.state_root).lexically_normal().string();
   kind.spec.image = fs::absolute(spec.image).lexically_normal().string();

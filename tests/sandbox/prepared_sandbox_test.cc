@@ -55,19 +55,19 @@ struct Record {
 };
 
 TEST(AheadPool, MakesForTheLastKeyNoMoreThanWereTakenAndDiscardsForAnother) {
-  auto* record = new Record();
-  auto make = [record](const int& key) -> std::optional<int> {
+  static auto* record = new Record();  // static: reachable, as the sandboxes' pools are
+  auto make = [](const int& key) -> std::optional<int> {
     if (key == 3 && record->fail_key_3) return std::nullopt;
     std::lock_guard lock(record->mutex);
     record->made.push_back(key * 100 + static_cast<int>(record->made.size()));
     return record->made.back();
   };
-  auto discard = [record](int& item) {
+  auto discard = [](int& item) {
     std::lock_guard lock(record->mutex);
     record->discarded.push_back(item);
   };
-  auto* pool = new AheadPool<int, int>(2, 0ms, make, discard);  // never destroyed, as the sandboxes' pools
-  auto made = [record] { return record->count(record->made); };
+  static auto* pool = new AheadPool<int, int>(2, 0ms, make, discard);  // never destroyed, as theirs
+  auto made = [] { return record->count(record->made); };
   EXPECT_FALSE(pool->take(1)) << "nothing is ready before the first take";
   ASSERT_TRUE(eventually([&] { return made() == 1; }));
   std::this_thread::sleep_for(50ms);
@@ -92,9 +92,9 @@ TEST(AheadPool, MakesForTheLastKeyNoMoreThanWereTakenAndDiscardsForAnother) {
 }
 
 TEST(AheadPool, WaitsForAPauseInTheTakesWhileSomeAreReady) {
-  auto* made = new std::atomic<int>(0);
-  auto* pool = new AheadPool<int, int>(
-      4, 300ms, [made](const int&) -> std::optional<int> { return (*made)++; }, [](int&) {});
+  static auto* made = new std::atomic<int>(0);
+  static auto* pool = new AheadPool<int, int>(
+      4, 300ms, [](const int&) -> std::optional<int> { return (*made)++; }, [](int&) {});
   EXPECT_FALSE(pool->take(1));
   ASSERT_TRUE(eventually([&] { return *made == 1; }));
   auto taken_at = std::chrono::steady_clock::now();
