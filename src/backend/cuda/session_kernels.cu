@@ -1,3 +1,4 @@
+#include <cub/device/device_radix_sort.cuh>
 #include <cub/device/device_segmented_sort.cuh>
 
 #include "backend/cuda/kv_codec.cuh"
@@ -284,12 +285,15 @@ __global__ void indexer_scores_kernel(IndexerLaunch a, float* scores) {
   }
 }
 
-__global__ void indexer_segments_kernel(IndexerLaunch a, int32_t* index, int64_t* begin, int64_t* end) {
+// Row t's segment [begin, end) of its visible entries, their indices, and −inf past them (so a sort of the
+// whole row, not only of its segment, leaves the segment first and in the same order).
+__global__ void indexer_segments_kernel(IndexerLaunch a, float* scores, int32_t* index, int64_t* begin, int64_t* end) {
   const int64_t t = blockIdx.y;
   const SequenceKeys& s = a.sequences[a.row_sequence[t]];
   const int64_t visible = min(s.entry_count, (a.positions[t] + 1) / s.ratio);
   for (int64_t i = int64_t{blockIdx.x} * blockDim.x + threadIdx.x; i < a.most; i += int64_t{gridDim.x} * blockDim.x) {
     index[t * a.most + i] = static_cast<int32_t>(i);
+    if (i >= visible) scores[t * a.most + i] = -INFINITY;
   }
   if (blockIdx.x == 0 && threadIdx.x == 0) {
     begin[t] = t * a.most;
@@ -321,8 +325,20 @@ size_t align256(size_t n) {
   return (n + 255) / 256 * 256;
 }
 
+// Up to this many rows are sorted one device-wide radix sort each: the segmented sort gives a segment to
+// one block, and a decode step's one or few segments of up to 262,144 scores then ran on one SM (400 µs
+// at 128K context, where the scores took 55). Both sorts are stable radix sorts on the scores' bits, so
+// they order alike.
+constexpr int64_t kRowsSortedAlone = 16;
+
 size_t sort_temp_bytes(int64_t rows, int64_t most) {
   size_t bytes = 0;
+  if (rows <= kRowsSortedAlone) {
+    cub::DeviceRadixSort::SortPairsDescending(nullptr, bytes, static_cast<const float*>(nullptr),
+                                              static_cast<float*>(nullptr), static_cast<const int32_t*>(nullptr),
+                                              static_cast<int32_t*>(nullptr), most);
+    return bytes;
+  }
   cub::DeviceSegmentedSort::StableSortPairsDescending(nullptr, bytes, static_cast<const float*>(nullptr),
                                                       static_cast<float*>(nullptr), static_cast<const int32_t*>(nullptr),
                                                       static_cast<int32_t*>(nullptr), rows * most, rows,
@@ -489,11 +505,20 @@ cudaError_t session_indexer(const IndexerLaunch& a, void* scratch, size_t scratc
   indexer_scores_kernel<<<dim3(static_cast<unsigned>(a.rows), blocks(a.most, kIndexerKeys)), kIndexerWarps * 32, smem,
                           stream>>>(a, s.scores);
   indexer_segments_kernel<<<dim3(min(blocks(a.most, 256), 64u), static_cast<unsigned>(a.rows)), 256, 0,
-                            stream>>>(a, s.index, s.begin, s.end);
+                            stream>>>(a, s.scores, s.index, s.begin, s.end);
   size_t temp = s.sort_bytes;
-  cudaError_t err = cub::DeviceSegmentedSort::StableSortPairsDescending(
-      s.sort_temp, temp, s.scores, s.sorted_scores, s.index, s.sorted_index, a.rows * a.most, a.rows, s.begin,
-      s.end, stream);
+  cudaError_t err = cudaSuccess;
+  if (a.rows <= kRowsSortedAlone) {
+    for (int64_t t = 0; t < a.rows && err == cudaSuccess; ++t) {
+      const int64_t at = t * a.most;
+      err = cub::DeviceRadixSort::SortPairsDescending(s.sort_temp, temp, s.scores + at, s.sorted_scores + at,
+                                                      s.index + at, s.sorted_index + at, a.most, 0, 32, stream);
+    }
+  } else {
+    err = cub::DeviceSegmentedSort::StableSortPairsDescending(s.sort_temp, temp, s.scores, s.sorted_scores, s.index,
+                                                              s.sorted_index, a.rows * a.most, a.rows, s.begin, s.end,
+                                                              stream);
+  }
   if (err != cudaSuccess) return err;
   indexer_picks_kernel<<<static_cast<unsigned>(a.rows), 256, 0, stream>>>(a, s.sorted_index, s.begin, s.end);
   return cudaGetLastError();
