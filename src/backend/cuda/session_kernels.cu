@@ -327,8 +327,8 @@ size_t align256(size_t n) {
 
 // Up to this many rows are sorted one device-wide radix sort each: the segmented sort gives a segment to
 // one block, and a decode step's one or few segments of up to 262,144 scores then ran on one SM (400 µs
-// at 128K context, where the scores took 55). Both sorts are stable radix sorts on the scores' bits, so
-// they order alike.
+// at 128K context, where the scores took 55). Both sorts are stable, and the scores are finite with −0
+// made +0 (or −inf past a row's visible entries), so any stable descending sort orders them alike.
 constexpr int64_t kRowsSortedAlone = 16;
 
 size_t sort_temp_bytes(int64_t rows, int64_t most) {
