@@ -29,6 +29,7 @@
 namespace baleen::sandbox {
 namespace {
 
+using testing::spec_for;
 using testing::TempDir;
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
@@ -105,17 +106,6 @@ TEST(AheadPool, WaitsForAPauseInTheTakesWhileSomeAreReady) {
   EXPECT_GE(std::chrono::steady_clock::now() - taken_at, 300ms) << "one ready: the next waits for quiet";
 }
 
-SandboxSpec prepared_spec(const std::string& image, const TempDir& state) {
-  SandboxSpec spec;
-  spec.image = image;
-  spec.state_root = state.path();
-  spec.limits.memory_bytes = int64_t{64} << 20;
-  spec.limits.pids = 50;
-  spec.limits.disk_bytes = int64_t{16} << 20;
-  spec.limits.wall_timeout = std::chrono::milliseconds(20'000);
-  return spec;
-}
-
 // Ids of the sandboxes prepared in a state root: directories with the `prepared` mark.
 std::vector<std::string> prepared_ids(const std::string& root) {
   std::vector<std::string> ids;
@@ -136,7 +126,7 @@ std::string run_shell(Sandbox& sandbox, const std::string& line) {
 TEST(PreparedSandbox, OneMadeAheadIsFreshAndTakesTheLimitsOfItsCreate) {
   BALEEN_REQUIRE_PROCESS_SANDBOX(image);
   TempDir state;
-  SandboxSpec spec = prepared_spec(image, state);
+  SandboxSpec spec = spec_for(image, state);
   auto first = create_sandbox("process", spec);
   EXPECT_EQ(run_shell(*first, "echo used > /marker && echo ok"), "ok\n");
   ASSERT_TRUE(eventually([&] { return !prepared_ids(state.path()).empty(); })) << "the pool builds one";
@@ -167,7 +157,7 @@ TEST(PreparedSandbox, OneMadeAheadIsFreshAndTakesTheLimitsOfItsCreate) {
 TEST(PreparedSandbox, OnlyASpecLikeTheOneTheyWereBuiltForIsServedFromThePool) {
   BALEEN_REQUIRE_PROCESS_SANDBOX(image);
   TempDir state;
-  SandboxSpec spec = prepared_spec(image, state);
+  SandboxSpec spec = spec_for(image, state);
   auto first = create_sandbox("process", spec);
   ASSERT_TRUE(eventually([&] { return !prepared_ids(state.path()).empty(); }));
   std::vector<std::string> ids = prepared_ids(state.path());
@@ -211,7 +201,7 @@ TEST(PreparedSandbox, DirectoriesLeftByAKilledProcessAreSweptAndLiveOnesKept) {
   }
   std::ofstream(abandoned + "/control.sock").flush();  // nobody listens
   Fd listener = listen_at(live);
-  auto sandbox = create_sandbox("process", prepared_spec(image, state));
+  auto sandbox = create_sandbox("process", spec_for(image, state));
   EXPECT_TRUE(eventually([&] { return !fs::exists(abandoned); })) << "swept when the pool first builds here";
   EXPECT_TRUE(fs::exists(live)) << "another process's prepared sandbox, still served";
 }
@@ -219,7 +209,7 @@ TEST(PreparedSandbox, DirectoriesLeftByAKilledProcessAreSweptAndLiveOnesKept) {
 TEST(ProcessSandbox, DestroyReturnsAtOnceAndTheReaperLeavesNothing) {
   BALEEN_REQUIRE_PROCESS_SANDBOX(image);
   TempDir state;
-  auto sandbox = create_sandbox("process", prepared_spec(image, state));
+  auto sandbox = create_sandbox("process", spec_for(image, state));
   EXPECT_EQ(run_shell(*sandbox, "sleep 1000 & echo started"), "started\n");
   auto saved = nlohmann::json::parse(testing::slurp(state.path() + "/" + sandbox->id() + "/sandbox.json"));
   pid_t init = saved.at("init_pid").get<int>();

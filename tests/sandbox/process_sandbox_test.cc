@@ -30,16 +30,7 @@ std::string slurp_file(const std::string& path) {
 
 class SandboxApi : public ::testing::TestWithParam<const char*> {};
 
-SandboxSpec spec_for(const std::string& image, const TempDir& state) {
-  SandboxSpec spec;
-  spec.image = image;
-  spec.state_root = state.path();
-  spec.limits.memory_bytes = int64_t{256} << 20;
-  spec.limits.pids = 64;
-  spec.limits.disk_bytes = int64_t{16} << 20;
-  spec.limits.wall_timeout = std::chrono::milliseconds(20'000);
-  return spec;
-}
+using testing::spec_for;
 
 // The plan crosses a pipe to baleen-sandbox-init: every field survives, and a cut message is refused.
 TEST(InitPlan, RoundTripsEveryFieldAndRefusesATruncatedMessage) {

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -117,6 +118,19 @@ class SubstrateTest : public ::testing::TestWithParam<SubstrateCase> {
   TempDir state_;
   std::string image_;
 };
+
+// A spec with limits a test can check (256 MiB, 64 pids, a 16 MiB writable layer) and a state root of
+// the test's own.
+inline SandboxSpec spec_for(const std::string& image, const TempDir& state) {
+  SandboxSpec spec;
+  spec.image = image;
+  spec.state_root = state.path();
+  spec.limits.memory_bytes = int64_t{256} << 20;
+  spec.limits.pids = 64;
+  spec.limits.disk_bytes = int64_t{16} << 20;
+  spec.limits.wall_timeout = std::chrono::milliseconds(20'000);
+  return spec;
+}
 
 // A host file's bytes ("" when missing).
 inline std::string slurp(const std::string& path) {
