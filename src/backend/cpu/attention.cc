@@ -2,44 +2,56 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <vector>
 
 #include "backend/cpu/dot.h"
+#include "backend/cpu/vector_exp.h"
 
 namespace baleen::cpu {
 namespace {
 
-// Calls visit(key_row) for every key query t at position p may see; `scratch` holds a decoded key.
+// One key as the kernel meets it: an fp32 row, or a stored row to decode.
+struct KeyRef {
+  const float* row = nullptr;
+  const KvCodec* codec = nullptr;
+  const uint8_t* data = nullptr;
+  const uint8_t* scales = nullptr;
+
+  const float* resolve(float* scratch) const { return row ? row : read_row(*codec, data, scales, scratch); }
+};
+
+// Calls visit(key) for every key query t at position p may see.
 template <typename Visit>
-void for_each_key(const AttentionKeys& keys, int64_t t, int64_t p, float*, Visit&& visit) {
+void for_each_key(const AttentionKeys& keys, int64_t t, int64_t p, Visit&& visit) {
   const int64_t first = std::max(keys.window_start, p - keys.window_size + 1);
-  for (int64_t pos = first; pos <= p; ++pos) visit(keys.window.row(pos - keys.window_start));
+  for (int64_t pos = first; pos <= p; ++pos) visit(KeyRef{keys.window.row(pos - keys.window_start)});
   if (keys.ratio == 0) return;
   if (keys.picks.rows > 0) {
     for (int64_t i = 0; i < keys.picks.cols; ++i) {
       const int32_t s = keys.picks(t, i);
-      if (s >= 0) visit(keys.compressed.row(s));
+      if (s >= 0) visit(KeyRef{keys.compressed.row(s)});
     }
     return;
   }
   const int64_t visible = std::min(keys.compressed.rows, (p + 1) / keys.ratio);
-  for (int64_t s = 0; s < visible; ++s) visit(keys.compressed.row(s));
+  for (int64_t s = 0; s < visible; ++s) visit(KeyRef{keys.compressed.row(s)});
 }
 
 template <typename Visit>
-void for_each_key(const StoredKeys& keys, int64_t t, int64_t p, float* scratch, Visit&& visit) {
+void for_each_key(const StoredKeys& keys, int64_t t, int64_t p, Visit&& visit) {
   const int64_t first = std::max<int64_t>(0, p - keys.window_size + 1);
   const KvCodec& wc = keys.ring->codec();
   for (int64_t pos = first; pos <= p; ++pos) {
     if (pos >= keys.start) {
-      visit(keys.chunk.row(pos - keys.start));
+      visit(KeyRef{keys.chunk.row(pos - keys.start)});
     } else {
-      visit(read_row(wc, keys.ring->data(pos), keys.ring->scales(pos), scratch));
+      visit(KeyRef{nullptr, &wc, keys.ring->data(pos), keys.ring->scales(pos)});
     }
   }
   if (keys.ratio == 0) return;
   const PagedRows& e = *keys.entries;
-  auto entry = [&](int64_t s) { return read_row(e.codec(), e.data(s), e.scales(s), scratch); };
+  auto entry = [&](int64_t s) { return KeyRef{nullptr, &e.codec(), e.data(s), e.scales(s)}; };
   if (keys.picks.rows > 0) {
     for (int64_t i = 0; i < keys.picks.cols; ++i) {
       const int32_t s = keys.picks(t, i);
@@ -52,6 +64,38 @@ void for_each_key(const StoredKeys& keys, int64_t t, int64_t p, float* scratch, 
 }
 
 constexpr int64_t kMaxHeads = 1024;
+// Keys folded into the running softmax together: one rescale per tile, and the tile's scores and
+// weighted sums computed side by side (a key decoded once serves every head).
+constexpr int kKeyTile = 8;
+
+// The running softmax of one query's head over the next n ≤ kKeyTile keys (all kKeyTile pointers valid).
+struct RunningHead {
+  float max, sum;
+  float* acc;  // d floats: Σ weight·key so far, in units of exp(· − max)
+
+  void fold(const float* q, const float* const* key, int n, int64_t d, float scale) {
+    alignas(32) float w[kKeyTile];
+    // The missing keys of a last, partial tile score −∞: weight 0.
+    const __m256 present =
+        _mm256_cmp_ps(_mm256_setr_ps(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_ps(float(n)), _CMP_LT_OQ);
+    const __m256 scores = _mm256_blendv_ps(_mm256_set1_ps(-std::numeric_limits<float>::infinity()),
+                                           _mm256_mul_ps(dots8(q, key, d), _mm256_set1_ps(scale)), present);
+    __m256 top = _mm256_max_ps(scores, _mm256_permute2f128_ps(scores, scores, 1));
+    top = _mm256_max_ps(top, _mm256_permute_ps(top, 0b01001110));
+    top = _mm256_max_ps(top, _mm256_permute_ps(top, 0b10110001));
+    const float m = _mm256_cvtss_f32(top);
+    if (m > max) {
+      const float shrink = std::exp(max - m);
+      sum *= shrink;
+      for (int64_t i = 0; i < d; ++i) acc[i] *= shrink;
+      max = m;
+    }
+    const __m256 weights = exp8(_mm256_sub_ps(scores, _mm256_set1_ps(max)));
+    sum += horizontal_sum(weights);
+    _mm256_store_ps(w, weights);
+    weighted_sum<kKeyTile>(w, key, acc, d);
+  }
+};
 
 }  // namespace
 
@@ -60,32 +104,31 @@ void attention_rows(MatrixView<const float> q, int64_t heads, const Keys& keys, 
                     const float* sinks, float scale, MatrixView<float> out, int64_t t_begin, int64_t t_end,
                     int64_t h_begin, int64_t h_end) {
   const int64_t d = q.cols / heads;
-  float run_max[kMaxHeads], run_sum[kMaxHeads], scratch[kMaxKeyDim];
+  RunningHead run[kMaxHeads];
+  alignas(32) float scratch[kKeyTile][kMaxKeyDim];
+  const float* tile[kKeyTile];
   for (int64_t t = t_begin; t < t_end; ++t) {
     for (int64_t h = h_begin; h < h_end; ++h) {
-      run_max[h] = sinks[h];  // the sink starts the running softmax: exp(sink − max) = 1
-      run_sum[h] = 1.0f;
-      std::fill(out.row(t) + h * d, out.row(t) + (h + 1) * d, 0.0f);
+      // The sink starts the running softmax: exp(sink − max) = 1.
+      run[h] = {sinks[h], 1.0f, out.row(t) + h * d};
+      std::fill(run[h].acc, run[h].acc + d, 0.0f);
     }
-    for_each_key(keys, t, positions[t], scratch, [&](const float* key) {
-      for (int64_t h = h_begin; h < h_end; ++h) {
-        const float s = dot(q.row(t) + h * d, key, d) * scale;
-        float* acc = out.row(t) + h * d;
-        if (s > run_max[h]) {
-          const float shrink = std::exp(run_max[h] - s);
-          run_sum[h] *= shrink;
-          for (int64_t i = 0; i < d; ++i) acc[i] *= shrink;
-          run_max[h] = s;
-        }
-        const float w = std::exp(s - run_max[h]);
-        run_sum[h] += w;
-        axpy(w, key, acc, d);
-      }
+    int n = 0;
+    auto fold = [&] {
+      for (int64_t h = h_begin; h < h_end; ++h) run[h].fold(q.row(t) + h * d, tile, n, d, scale);
+      n = 0;
+    };
+    for_each_key(keys, t, positions[t], [&](const KeyRef& key) {
+      tile[n] = key.resolve(scratch[n]);
+      if (++n == kKeyTile) fold();
     });
+    if (n > 0) {
+      std::fill(tile + n, tile + kKeyTile, tile[0]);  // read, weighted 0
+      fold();
+    }
     for (int64_t h = h_begin; h < h_end; ++h) {
-      const float inv = 1.0f / run_sum[h];
-      float* acc = out.row(t) + h * d;
-      for (int64_t i = 0; i < d; ++i) acc[i] *= inv;
+      const float inv = 1.0f / run[h].sum;
+      for (int64_t i = 0; i < d; ++i) run[h].acc[i] *= inv;
     }
   }
 }
@@ -102,7 +145,7 @@ void attention_reference(MatrixView<const float> q, int64_t heads, const Attenti
   const int64_t d = q.cols / heads;
   for (int64_t t = 0; t < q.rows; ++t) {
     std::vector<const float*> rows;
-    for_each_key(keys, t, positions[t], nullptr, [&](const float* key) { rows.push_back(key); });
+    for_each_key(keys, t, positions[t], [&](const KeyRef& key) { rows.push_back(key.row); });
     for (int64_t h = 0; h < heads; ++h) {
       std::vector<double> s(rows.size());
       double m = sinks[h];

@@ -16,6 +16,31 @@ inline float horizontal_sum(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
+// The 8 sums Σ a[i]·b[k][i] as one vector, one accumulator each (8 independent FMA chains), reduced
+// together.
+[[gnu::always_inline]] inline __m256 dots8(const float* a, const float* const* b, int64_t n) {
+  __m256 acc[8];
+#pragma GCC unroll 8
+  for (int k = 0; k < 8; ++k) acc[k] = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 va = _mm256_loadu_ps(a + i);
+#pragma GCC unroll 8
+    for (int k = 0; k < 8; ++k) acc[k] = _mm256_fmadd_ps(va, _mm256_loadu_ps(b[k] + i), acc[k]);
+  }
+  const __m256 h01 = _mm256_hadd_ps(_mm256_hadd_ps(acc[0], acc[1]), _mm256_hadd_ps(acc[2], acc[3]));
+  const __m256 h23 = _mm256_hadd_ps(_mm256_hadd_ps(acc[4], acc[5]), _mm256_hadd_ps(acc[6], acc[7]));
+  __m256 sums = _mm256_add_ps(_mm256_permute2f128_ps(h01, h23, 0x20), _mm256_permute2f128_ps(h01, h23, 0x31));
+  if (i < n) {
+    alignas(32) float tail[8];
+    _mm256_store_ps(tail, sums);
+    for (int k = 0; k < 8; ++k)
+      for (int64_t j = i; j < n; ++j) tail[k] += a[j] * b[k][j];
+    sums = _mm256_load_ps(tail);
+  }
+  return sums;
+}
+
 // Σ a[i]·b[i] in fp32 with two independent accumulators.
 inline float dot(const float* a, const float* b, int64_t n) {
   __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
@@ -30,14 +55,37 @@ inline float dot(const float* a, const float* b, int64_t n) {
   return s;
 }
 
+// y[i] += Σ_k w[k]·x[k][i], the terms added in k order: y is read and written once for all N rows.
+template <int N>
+[[gnu::always_inline]] inline void weighted_sum(const float* w, const float* const* x, float* y, int64_t n) {
+  __m256 vw[N];
+#pragma GCC unroll 8
+  for (int k = 0; k < N; ++k) vw[k] = _mm256_set1_ps(w[k]);
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    __m256 y0 = _mm256_loadu_ps(y + i), y1 = _mm256_loadu_ps(y + i + 8);
+#pragma GCC unroll 8
+    for (int k = 0; k < N; ++k) {
+      y0 = _mm256_fmadd_ps(vw[k], _mm256_loadu_ps(x[k] + i), y0);
+      y1 = _mm256_fmadd_ps(vw[k], _mm256_loadu_ps(x[k] + i + 8), y1);
+    }
+    _mm256_storeu_ps(y + i, y0);
+    _mm256_storeu_ps(y + i + 8, y1);
+  }
+  for (; i + 8 <= n; i += 8) {
+    __m256 y0 = _mm256_loadu_ps(y + i);
+#pragma GCC unroll 8
+    for (int k = 0; k < N; ++k) y0 = _mm256_fmadd_ps(vw[k], _mm256_loadu_ps(x[k] + i), y0);
+    _mm256_storeu_ps(y + i, y0);
+  }
+  for (; i < n; ++i) {
+    for (int k = 0; k < N; ++k) y[i] += w[k] * x[k][i];
+  }
+}
+
 // y[i] += a·x[i]
 inline void axpy(float a, const float* x, float* y, int64_t n) {
-  const __m256 va = _mm256_set1_ps(a);
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
-  }
-  for (; i < n; ++i) y[i] += a * x[i];
+  weighted_sum<1>(&a, &x, y, n);
 }
 
 }  // namespace baleen::cpu

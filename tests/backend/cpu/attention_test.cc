@@ -63,6 +63,20 @@ TEST(CpuAttention, PicksSelectEntriesAndMinusOneIsSkipped) {
   expect_matches_truth(c, 2, keys);
 }
 
+TEST(CpuAttention, ManyKeysAcrossTilesMatchTruth) {
+  // More keys than a tile, a count that leaves a partial last tile, and scores large enough that the running
+  // maximum moves often: the online softmax's rescaling must not drift from the two-pass truth.
+  std::mt19937 rng(13);
+  for (int64_t d : {128, 36}) {
+    Case c = random_case(3, 4, d, 37, rng);
+    for (int64_t i = 0; i < c.q.size(); ++i) c.q.data()[i] *= 3.0f;
+    c.positions = {100, 101, 102};  // each sees 64 window keys and 25 entries: 11 tiles and a partial one
+    c.window = test::random_tensor({103, d}, rng);
+    AttentionKeys keys{c.window.matrix(), 0, 64, c.compressed.matrix(), 4, {}};
+    expect_matches_truth(c, 4, keys);
+  }
+}
+
 TEST(CpuAttention, SinkOnlyShrinksTheOutput) {
   // One key: out = key · e^s / (e^s + e^sink); a large sink drives the output to zero.
   Tensor q({1, 4}), window({1, 4}), sinks({1});
