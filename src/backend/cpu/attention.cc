@@ -21,63 +21,76 @@ struct KeyRef {
   const float* resolve(float* scratch) const { return row ? row : read_row(*codec, data, scales, scratch); }
 };
 
-// Calls visit(key) for every key query t at position p may see.
-template <typename Visit>
-void for_each_key(const AttentionKeys& keys, int64_t t, int64_t p, Visit&& visit) {
-  const int64_t first = std::max(keys.window_start, p - keys.window_size + 1);
-  for (int64_t pos = first; pos <= p; ++pos) visit(KeyRef{keys.window.row(pos - keys.window_start)});
-  if (keys.ratio == 0) return;
-  if (keys.picks.rows > 0) {
-    for (int64_t i = 0; i < keys.picks.cols; ++i) {
-      const int32_t s = keys.picks(t, i);
-      if (s >= 0) visit(KeyRef{keys.compressed.row(s)});
-    }
-    return;
-  }
-  const int64_t visible = std::min(keys.compressed.rows, (p + 1) / keys.ratio);
-  for (int64_t s = 0; s < visible; ++s) visit(KeyRef{keys.compressed.row(s)});
+// Where a sequence's keys come from: window positions (absolute) and compressed entries.
+int64_t window_first(const AttentionKeys& keys, int64_t p) {
+  return std::max(keys.window_start, p - keys.window_size + 1);
+}
+KeyRef window_key(const AttentionKeys& keys, int64_t pos) {
+  return {keys.window.row(pos - keys.window_start)};
+}
+int64_t entry_count(const AttentionKeys& keys) {
+  return keys.compressed.rows;
+}
+KeyRef entry_key(const AttentionKeys& keys, int64_t s) {
+  return {keys.compressed.row(s)};
 }
 
-template <typename Visit>
-void for_each_key(const StoredKeys& keys, int64_t t, int64_t p, Visit&& visit) {
-  const int64_t first = std::max<int64_t>(0, p - keys.window_size + 1);
-  const KvCodec& wc = keys.ring->codec();
-  for (int64_t pos = first; pos <= p; ++pos) {
-    if (pos >= keys.start) {
-      visit(KeyRef{keys.chunk.row(pos - keys.start)});
-    } else {
-      visit(KeyRef{nullptr, &wc, keys.ring->data(pos), keys.ring->scales(pos)});
-    }
-  }
-  if (keys.ratio == 0) return;
+int64_t window_first(const StoredKeys& keys, int64_t p) {
+  return std::max<int64_t>(0, p - keys.window_size + 1);
+}
+KeyRef window_key(const StoredKeys& keys, int64_t pos) {
+  if (pos >= keys.start) return {keys.chunk.row(pos - keys.start)};
+  return {nullptr, &keys.ring->codec(), keys.ring->data(pos), keys.ring->scales(pos)};
+}
+int64_t entry_count(const StoredKeys& keys) {
+  return keys.entries->count();
+}
+KeyRef entry_key(const StoredKeys& keys, int64_t s) {
   const PagedRows& e = *keys.entries;
-  auto entry = [&](int64_t s) { return KeyRef{nullptr, &e.codec(), e.data(s), e.scales(s)}; };
+  return {nullptr, &e.codec(), e.data(s), e.scales(s)};
+}
+
+int64_t visible_count(const auto& keys, int64_t p) {
+  return std::min(entry_count(keys), (p + 1) / keys.ratio);
+}
+
+// Calls visit(key) for every key query t at position p may see, in the kernel's order.
+template <typename Keys, typename Visit>
+void for_each_key(const Keys& keys, int64_t t, int64_t p, Visit&& visit) {
+  for (int64_t pos = window_first(keys, p); pos <= p; ++pos) visit(window_key(keys, pos));
+  if (keys.ratio == 0) return;
   if (keys.picks.rows > 0) {
     for (int64_t i = 0; i < keys.picks.cols; ++i) {
       const int32_t s = keys.picks(t, i);
-      if (s >= 0) visit(entry(s));
+      if (s >= 0) visit(entry_key(keys, s));
     }
     return;
   }
-  const int64_t visible = std::min(e.count(), (p + 1) / keys.ratio);
-  for (int64_t s = 0; s < visible; ++s) visit(entry(s));
+  for (int64_t s = 0; s < visible_count(keys, p); ++s) visit(entry_key(keys, s));
 }
 
 constexpr int64_t kMaxHeads = 1024;
-// Keys folded into the running softmax together: one rescale per tile, and the tile's scores and
-// weighted sums computed side by side (a key decoded once serves every head).
+// Keys are folded into the running softmax a tile of 8 at a time: one rescale per tile, the tile's scores
+// and weighted sums computed side by side. Tiles are fixed by where keys come from, not by the query:
+// window positions [8k, 8k + 8), entries [8k, 8k + 8), picks 8 at a time, each lane a query cannot see
+// masked. So the rows of a group share each decoded tile, and a row's bits do not depend on its group.
 constexpr int kKeyTile = 8;
+constexpr int64_t kMaxGroupRows = 16;
 
-// The running softmax of one query's head over the next n ≤ kKeyTile keys (all kKeyTile pointers valid).
+// The lanes of a tile that a query sees: bit l of `mask` → lane l all ones.
+__m256 present_lanes(unsigned mask) {
+  const __m256i bit = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+  return _mm256_castsi256_ps(
+      _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32(static_cast<int>(mask)), bit), bit));
+}
+
+// The running softmax of one query's head.
 struct RunningHead {
   float max, sum;
   float* acc;  // d floats: Σ weight·key so far, in units of exp(· − max)
 
-  void fold(const float* q, const float* const* key, int n, int64_t d, float scale) {
-    alignas(32) float w[kKeyTile];
-    // The missing keys of a last, partial tile score −∞: weight 0.
-    const __m256 present =
-        _mm256_cmp_ps(_mm256_setr_ps(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_ps(float(n)), _CMP_LT_OQ);
+  // Folds the present lanes of a tile in (every key pointer valid: the others are read, weighted 0).
+  void fold(const float* q, const float* const* key, __m256 present, int64_t d, float scale) {
     const __m256 scores = _mm256_blendv_ps(_mm256_set1_ps(-std::numeric_limits<float>::infinity()),
                                            _mm256_mul_ps(dots8(q, key, d), _mm256_set1_ps(scale)), present);
     __m256 top = _mm256_max_ps(scores, _mm256_permute2f128_ps(scores, scores, 1));
@@ -92,8 +105,30 @@ struct RunningHead {
     }
     const __m256 weights = exp8(_mm256_sub_ps(scores, _mm256_set1_ps(max)));
     sum += horizontal_sum(weights);
+    alignas(32) float w[kKeyTile];
     _mm256_store_ps(w, weights);
     weighted_sum<kKeyTile>(w, key, acc, d);
+  }
+};
+
+// One decoded tile: lane l holds key(first + l) where wanted(first + l), and another lane's key elsewhere.
+struct Tile {
+  alignas(32) float scratch[kKeyTile][kMaxKeyDim];
+  const float* key[kKeyTile];
+
+  template <typename Key, typename Wanted>
+  bool load(int64_t first, Key&& key_at, Wanted&& wanted) {
+    int any = -1;
+    for (int l = 0; l < kKeyTile; ++l) {
+      key[l] = nullptr;
+      if (!wanted(first + l)) continue;
+      key[l] = key_at(first + l).resolve(scratch[l]);
+      any = l;
+    }
+    if (any < 0) return false;
+    for (int l = 0; l < kKeyTile; ++l)
+      if (key[l] == nullptr) key[l] = key[any];
+    return true;
   }
 };
 
@@ -103,32 +138,64 @@ template <typename Keys>
 void attention_rows(MatrixView<const float> q, int64_t heads, const Keys& keys, const int64_t* positions,
                     const float* sinks, float scale, MatrixView<float> out, int64_t t_begin, int64_t t_end,
                     int64_t h_begin, int64_t h_end) {
-  const int64_t d = q.cols / heads;
+  const int64_t d = q.cols / heads, nh = h_end - h_begin;
+  const int64_t group = std::clamp<int64_t>(kMaxHeads / std::max<int64_t>(nh, 1), 1, kMaxGroupRows);
   RunningHead run[kMaxHeads];
-  alignas(32) float scratch[kKeyTile][kMaxKeyDim];
-  const float* tile[kKeyTile];
-  for (int64_t t = t_begin; t < t_end; ++t) {
-    for (int64_t h = h_begin; h < h_end; ++h) {
-      // The sink starts the running softmax: exp(sink − max) = 1.
-      run[h] = {sinks[h], 1.0f, out.row(t) + h * d};
-      std::fill(run[h].acc, run[h].acc + d, 0.0f);
+  Tile tile;
+  for (int64_t g0 = t_begin; g0 < t_end; g0 += group) {
+    const int64_t g1 = std::min(t_end, g0 + group);
+    int64_t lo = std::numeric_limits<int64_t>::max(), hi = -1, most = 0;
+    for (int64_t t = g0; t < g1; ++t) {
+      for (int64_t h = h_begin; h < h_end; ++h) {
+        // The sink starts the running softmax: exp(sink − max) = 1.
+        RunningHead& r = run[(t - g0) * nh + h - h_begin];
+        r = {sinks[h], 1.0f, out.row(t) + h * d};
+        std::fill(r.acc, r.acc + d, 0.0f);
+      }
+      lo = std::min(lo, window_first(keys, positions[t]));
+      hi = std::max(hi, positions[t]);
+      if (keys.ratio > 0) most = std::max(most, visible_count(keys, positions[t]));
     }
-    int n = 0;
-    auto fold = [&] {
-      for (int64_t h = h_begin; h < h_end; ++h) run[h].fold(q.row(t) + h * d, tile, n, d, scale);
-      n = 0;
+    // Folds the tile into row t's heads, the lanes whose index `first + l` satisfies sees(l).
+    auto fold_row = [&](int64_t t, int64_t first, auto&& sees) {
+      unsigned mask = 0;
+      for (int l = 0; l < kKeyTile; ++l) mask |= sees(first + l) ? 1u << l : 0u;
+      if (mask == 0) return;
+      const __m256 present = present_lanes(mask);
+      for (int64_t h = h_begin; h < h_end; ++h) {
+        run[(t - g0) * nh + h - h_begin].fold(q.row(t) + h * d, tile.key, present, d, scale);
+      }
     };
-    for_each_key(keys, t, positions[t], [&](const KeyRef& key) {
-      tile[n] = key.resolve(scratch[n]);
-      if (++n == kKeyTile) fold();
-    });
-    if (n > 0) {
-      std::fill(tile + n, tile + kKeyTile, tile[0]);  // read, weighted 0
-      fold();
+    auto window_at = [&](int64_t pos) { return window_key(keys, pos); };
+    for (int64_t base = lo - lo % kKeyTile; base <= hi; base += kKeyTile) {
+      if (!tile.load(base, window_at, [&](int64_t pos) { return pos >= lo && pos <= hi; })) continue;
+      for (int64_t t = g0; t < g1; ++t) {
+        const int64_t first = window_first(keys, positions[t]), p = positions[t];
+        fold_row(t, base, [&](int64_t pos) { return pos >= first && pos <= p; });
+      }
     }
-    for (int64_t h = h_begin; h < h_end; ++h) {
-      const float inv = 1.0f / run[h].sum;
-      for (int64_t i = 0; i < d; ++i) run[h].acc[i] *= inv;
+    auto entry_at = [&](int64_t s) { return entry_key(keys, s); };
+    if (keys.ratio > 0 && keys.picks.rows > 0) {
+      for (int64_t t = g0; t < g1; ++t) {
+        const int32_t* picks = keys.picks.row(t);
+        auto picked = [&](int64_t i) { return i < keys.picks.cols && picks[i] >= 0; };
+        for (int64_t i0 = 0; i0 < keys.picks.cols; i0 += kKeyTile) {
+          if (!tile.load(i0, [&](int64_t i) { return entry_at(picks[i]); }, picked)) continue;
+          fold_row(t, i0, picked);
+        }
+      }
+    } else if (keys.ratio > 0) {
+      for (int64_t base = 0; base < most; base += kKeyTile) {
+        tile.load(base, entry_at, [&](int64_t s) { return s < most; });
+        for (int64_t t = g0; t < g1; ++t) {
+          const int64_t visible = visible_count(keys, positions[t]);
+          fold_row(t, base, [&](int64_t s) { return s < visible; });
+        }
+      }
+    }
+    for (int64_t i = 0; i < (g1 - g0) * nh; ++i) {
+      const float inv = 1.0f / run[i].sum;
+      for (int64_t c = 0; c < d; ++c) run[i].acc[c] *= inv;
     }
   }
 }

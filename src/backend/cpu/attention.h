@@ -1,9 +1,9 @@
 // Attention with sinks over a window plus compressed or picked entries (spec "Attention"): per query and
 // head, p = softmax([q·k·scale …, sink]) without the sink's share, out = Σ p·k (K = V). The fast kernel
-// uses an online softmax over a query range × head range, rescaled once per tile of 8 keys; keys are
-// visited in one order (window positions ascending, then the picks in order or the visible entries
-// ascending) whatever their storage, so stored keys decoded on the fly give the bits of the same keys held
-// as fp32 rows. The truth is two-pass float64.
+// uses an online softmax over a query range × head range, rescaled once per tile of 8 keys; tiles are
+// fixed by where the keys come from (window positions, entries, picks: attention.cc), whatever their
+// storage, so stored keys decoded on the fly give the bits of the same keys held as fp32 rows, and the
+// query rows of a sequence share each decoded tile. The truth is two-pass float64.
 #pragma once
 
 #include "backend/backend.h"

@@ -77,6 +77,32 @@ TEST(CpuAttention, ManyKeysAcrossTilesMatchTruth) {
   }
 }
 
+TEST(CpuAttention, ARowGetsTheSameBitsInAGroupAndAlone) {
+  // Rows of one sequence share decoded key tiles in groups; how rows are grouped (threads, chunking) must
+  // not change any row's bits, with entries seen in full or picked.
+  std::mt19937 rng(14);
+  const int64_t t = 21, heads = 4, d = 40;
+  Case c = random_case(t, heads, d, 30, rng);
+  c.window = test::random_tensor({8 + t, d}, rng);
+  for (int64_t i = 0; i < t; ++i)
+    for (int64_t k = 0; k < 5; ++k) c.picks.push_back(static_cast<int32_t>((i * 7 + k * 3) % 9) - 1);
+  for (bool sparse : {false, true}) {
+    const MatrixView<const int32_t> p{sparse ? c.picks.data() : nullptr, sparse ? t : 0, 5};
+    AttentionKeys keys{c.window.matrix(), 12, 11, c.compressed.matrix(), 4, p};
+    Tensor together({t, heads * d}), alone({t, heads * d});
+    cpu::attention_rows(c.q.matrix(), heads, keys, c.positions.data(), c.sinks.data(), 0.2f, together.matrix(), 0,
+                        t, 0, heads);
+    for (int64_t i = 0; i < t; ++i) {
+      cpu::attention_rows(c.q.matrix(), heads, keys, c.positions.data(), c.sinks.data(), 0.2f, alone.matrix(), i,
+                          i + 1, i % 2, heads);
+      cpu::attention_rows(c.q.matrix(), heads, keys, c.positions.data(), c.sinks.data(), 0.2f, alone.matrix(), i,
+                          i + 1, 0, i % 2);
+    }
+    EXPECT_TRUE(std::equal(together.data(), together.data() + together.size(), alone.data()))
+        << (sparse ? "picks" : "all entries");
+  }
+}
+
 TEST(CpuAttention, SinkOnlyShrinksTheOutput) {
   // One key: out = key · e^s / (e^s + e^sink); a large sink drives the output to zero.
   Tensor q({1, 4}), window({1, 4}), sinks({1});
