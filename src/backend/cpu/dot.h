@@ -41,17 +41,54 @@ inline float horizontal_sum(__m256 v) {
   return sums;
 }
 
-// Σ a[i]·b[i] in fp32 with two independent accumulators.
-inline float dot(const float* a, const float* b, int64_t n) {
-  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+// out[k] = Σ a[i]·b[k][i] in fp32, each with two independent accumulators: N sums side by side (their FMA
+// chains overlap), each with the bits it has alone.
+template <int N>
+[[gnu::always_inline]] inline void dots(const float* a, const float* const* b, int64_t n, float* out) {
+  __m256 acc0[N], acc1[N];
+#pragma GCC unroll 8
+  for (int k = 0; k < N; ++k) acc0[k] = acc1[k] = _mm256_setzero_ps();
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) {
-    acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
-    acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), acc1);
+    const __m256 a0 = _mm256_loadu_ps(a + i), a1 = _mm256_loadu_ps(a + i + 8);
+#pragma GCC unroll 8
+    for (int k = 0; k < N; ++k) {
+      acc0[k] = _mm256_fmadd_ps(a0, _mm256_loadu_ps(b[k] + i), acc0[k]);
+      acc1[k] = _mm256_fmadd_ps(a1, _mm256_loadu_ps(b[k] + i + 8), acc1[k]);
+    }
   }
-  for (; i + 8 <= n; i += 8) acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
-  float s = horizontal_sum(_mm256_add_ps(acc0, acc1));
-  for (; i < n; ++i) s += a[i] * b[i];
+  for (; i + 8 <= n; i += 8) {
+    const __m256 a0 = _mm256_loadu_ps(a + i);
+#pragma GCC unroll 8
+    for (int k = 0; k < N; ++k) acc0[k] = _mm256_fmadd_ps(a0, _mm256_loadu_ps(b[k] + i), acc0[k]);
+  }
+  if constexpr (N == 4) {
+    // horizontal_sum's pairings for four sums at once (IEEE addition commutes, so the same bits).
+    const __m256 v0 = _mm256_add_ps(acc0[0], acc1[0]), v1 = _mm256_add_ps(acc0[1], acc1[1]);
+    const __m256 v2 = _mm256_add_ps(acc0[2], acc1[2]), v3 = _mm256_add_ps(acc0[3], acc1[3]);
+    __m256 s01 = _mm256_add_ps(_mm256_permute2f128_ps(v0, v1, 0x20), _mm256_permute2f128_ps(v0, v1, 0x31));
+    __m256 s23 = _mm256_add_ps(_mm256_permute2f128_ps(v2, v3, 0x20), _mm256_permute2f128_ps(v2, v3, 0x31));
+    s01 = _mm256_add_ps(s01, _mm256_permute_ps(s01, 0b11101110));
+    s23 = _mm256_add_ps(s23, _mm256_permute_ps(s23, 0b11101110));
+    s01 = _mm256_add_ps(s01, _mm256_permute_ps(s01, 0b01010101));
+    s23 = _mm256_add_ps(s23, _mm256_permute_ps(s23, 0b01010101));
+    alignas(32) float lanes[16];
+    _mm256_store_ps(lanes, s01);
+    _mm256_store_ps(lanes + 8, s23);
+    for (int k = 0; k < 4; ++k) out[k] = lanes[4 * k];
+  } else {
+#pragma GCC unroll 8
+    for (int k = 0; k < N; ++k) out[k] = horizontal_sum(_mm256_add_ps(acc0[k], acc1[k]));
+  }
+#pragma GCC unroll 8
+  for (int k = 0; k < N; ++k)
+    for (int64_t j = i; j < n; ++j) out[k] += a[j] * b[k][j];
+}
+
+// Σ a[i]·b[i] in fp32 with two independent accumulators.
+inline float dot(const float* a, const float* b, int64_t n) {
+  float s;
+  dots<1>(a, &b, n, &s);
   return s;
 }
 
