@@ -1,8 +1,6 @@
-#include <cub/device/device_radix_sort.cuh>
-#include <cub/device/device_segmented_sort.cuh>
-
 #include "backend/cuda/kv_codec.cuh"
 #include "backend/cuda/session_kernels.h"
+#include "backend/cuda/top_k_select.cuh"
 #include "backend/cuda/weight_values.cuh"
 
 namespace baleen::cuda {
@@ -212,52 +210,78 @@ __global__ void attention_combine_kernel(AttentionLaunch a) {
 
 // ---- indexer ----
 
-constexpr int kIndexerWarps = 4;
-constexpr int kIndexerKeys = 16;  // keys per block
+constexpr int kIndexerWarps = 8;
+constexpr int kIndexerKeys = 64;                                // keys a block scores
+constexpr int kIndexerWarpKeys = kIndexerKeys / kIndexerWarps;  // a warp's keys
+constexpr int kIndexerLaneKeys = 4;                             // a lane's dots side by side
 
-// Σ_i q[i·stride]·k[i] in the CPU's order (backend/cpu/dot.h, as GCC compiles it): 16 FMA chains over
-// i mod 16 in blocks of 16, then 8 more into chains 0–7 if 8 remain, chain l + chain l+8, the 8-lane tree
-// (l + 4, then l + 2, then l + 1), then the scalar tail as FMAs. So a score has the CPU's bits.
-__device__ inline float cpu_order_dot(const float* q, int stride, const float* k, int n) {
-  float acc[16] = {};
+// Σ_i q[i·stride]·k_j[i] for the 4 keys k_j = k + j·ldk (ldk a multiple of 4, k 16-byte aligned), each in
+// the CPU's order (backend/cpu/dot.h, as GCC compiles it): 16 FMA chains over i mod 16 in blocks of 16,
+// then 8 more into chains 0–7 if 8 remain, chain l + chain l+8, the 8-lane tree (l + 4, then l + 2, then
+// l + 1), then the scalar tail as FMAs. So a score has the CPU's bits. q is read once for the 4 keys, the
+// keys 4 values a load.
+__device__ inline void cpu_order_dots4(const float* q, int stride, const float* k, int ldk, int n, float* out) {
+  float acc[kIndexerLaneKeys][16] = {};
   int i = 0;
   for (; i + 16 <= n; i += 16) {
+    float qv[16];
 #pragma unroll
-    for (int l = 0; l < 16; ++l) acc[l] = fmaf(q[(i + l) * stride], k[i + l], acc[l]);
+    for (int l = 0; l < 16; ++l) qv[l] = q[(i + l) * stride];
+#pragma unroll
+    for (int j = 0; j < kIndexerLaneKeys; ++j) {
+      const float4* kv = reinterpret_cast<const float4*>(k + j * ldk + i);
+#pragma unroll
+      for (int v = 0; v < 4; ++v) {
+        const float4 x = kv[v];
+        acc[j][4 * v] = fmaf(qv[4 * v], x.x, acc[j][4 * v]);
+        acc[j][4 * v + 1] = fmaf(qv[4 * v + 1], x.y, acc[j][4 * v + 1]);
+        acc[j][4 * v + 2] = fmaf(qv[4 * v + 2], x.z, acc[j][4 * v + 2]);
+        acc[j][4 * v + 3] = fmaf(qv[4 * v + 3], x.w, acc[j][4 * v + 3]);
+      }
+    }
   }
   if (i + 8 <= n) {
 #pragma unroll
-    for (int l = 0; l < 8; ++l) acc[l] = fmaf(q[(i + l) * stride], k[i + l], acc[l]);
+    for (int j = 0; j < kIndexerLaneKeys; ++j) {
+#pragma unroll
+      for (int l = 0; l < 8; ++l) acc[j][l] = fmaf(q[(i + l) * stride], k[j * ldk + i + l], acc[j][l]);
+    }
     i += 8;
   }
-  float t[8];
 #pragma unroll
-  for (int l = 0; l < 8; ++l) t[l] = __fadd_rn(acc[l], acc[l + 8]);
-  const float u0 = __fadd_rn(t[0], t[4]), u1 = __fadd_rn(t[1], t[5]), u2 = __fadd_rn(t[2], t[6]),
-              u3 = __fadd_rn(t[3], t[7]);
-  float sum = __fadd_rn(__fadd_rn(u0, u2), __fadd_rn(u1, u3));
-  for (; i < n; ++i) sum = fmaf(q[i * stride], k[i], sum);
-  return sum;
+  for (int j = 0; j < kIndexerLaneKeys; ++j) {
+    float t[8];
+#pragma unroll
+    for (int l = 0; l < 8; ++l) t[l] = __fadd_rn(acc[j][l], acc[j][l + 8]);
+    const float u0 = __fadd_rn(t[0], t[4]), u1 = __fadd_rn(t[1], t[5]), u2 = __fadd_rn(t[2], t[6]),
+                u3 = __fadd_rn(t[3], t[7]);
+    float sum = __fadd_rn(__fadd_rn(u0, u2), __fadd_rn(u1, u3));
+    for (int r = i; r < n; ++r) sum = fmaf(q[r * stride], k[j * ldk + r], sum);
+    out[j] = sum;
+  }
 }
 
-// A block scores kIndexerKeys keys for one query row. A warp takes a key; its lanes take heads (q is held
-// transposed, so lanes read consecutive heads), each head's dot in the CPU's order; then lane 0 sums the
-// heads in order, as the CPU's score_one does (one FMA a head after the ReLU).
-__global__ void indexer_scores_kernel(IndexerLaunch a, float* scores) {
-  extern __shared__ float smem[];
+// A block scores kIndexerKeys keys for one query row: its q staged once, transposed (qt[c·(heads+1) + h],
+// the padding keeps the stores and the lanes' reads on distinct banks), the keys decoded into shared memory
+// a warp a key. A warp then takes kIndexerWarpKeys keys, 4 at a time; its lanes take heads, each head's dots
+// in the CPU's order; then lane j sums key j's heads in order, as the CPU's score does (one FMA a head after
+// the ReLU).
+__global__ void __launch_bounds__(kIndexerWarps * 32) indexer_scores_kernel(IndexerLaunch a, float* scores) {
+  extern __shared__ __align__(16) float smem[];
   const int64_t t = blockIdx.x;
   const int di = static_cast<int>(a.dim), heads = static_cast<int>(a.heads);
-  float* qt = smem;                        // [dim, heads]: qt[c·heads + h] = q[h·dim + c]
-  float* ws = qt + di * heads;             // [heads]
-  float* ks = ws + heads;                  // [kIndexerKeys, dim]
-  float* terms = ks + kIndexerKeys * di;   // [kIndexerWarps, heads]
+  const int qstride = heads + 1, kstride = (di + 3) / 4 * 4;
+  float* qt = smem;                                   // [dim, heads + 1]
+  float* ws = qt + (di * qstride + 3) / 4 * 4;        // [heads]
+  float* ks = ws + (heads + 3) / 4 * 4;               // [kIndexerKeys, kstride]
+  float* terms = ks + kIndexerKeys * kstride;         // [kIndexerWarps, kIndexerWarpKeys, heads + 1]
   const SequenceKeys& s = a.sequences[a.row_sequence[t]];
   const int64_t visible = min(s.entry_count, (a.positions[t] + 1) / s.ratio);
   const int64_t s0 = int64_t{blockIdx.y} * kIndexerKeys;
   if (s0 >= visible) return;
   for (int i = threadIdx.x; i < di * heads; i += blockDim.x) {
     const int h = i / di, c = i % di;
-    qt[c * heads + h] = a.q[t * a.ldq + i];
+    qt[c * qstride + h] = a.q[t * a.ldq + i];
   }
   for (int i = threadIdx.x; i < heads; i += blockDim.x) ws[i] = a.head_weights[t * a.ldw + i];
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
@@ -265,101 +289,45 @@ __global__ void indexer_scores_kernel(IndexerLaunch a, float* scores) {
     const int64_t key = s0 + j;
     const uint8_t* data = key < visible ? stored_data(s.entries, key) : nullptr;
     const uint8_t* scales = key < visible ? stored_scales(s.entries, key) : nullptr;
-    load_key_row(nullptr, s.entries.codec, data, scales, di, lane, ks + j * di);
+    load_key_row(nullptr, s.entries.codec, data, scales, di, lane, ks + j * kstride);
   }
   __syncthreads();
-  float* term = terms + warp * heads;
-  for (int j = warp; j < kIndexerKeys && s0 + j < visible; j += kIndexerWarps) {
+  const int first = warp * kIndexerWarpKeys;
+  float* term = terms + first * qstride;
+  for (int j0 = 0; j0 < kIndexerWarpKeys && s0 + first + j0 < visible; j0 += kIndexerLaneKeys) {
     for (int h = lane; h < heads; h += 32) {
-      const float dot = cpu_order_dot(qt + h, heads, ks + j * di, di);
-      term[h] = dot < 0.0f ? 0.0f : dot;  // std::max(dot, 0.0f): a −0 or NaN dot passes through
+      float dot[kIndexerLaneKeys];
+      cpu_order_dots4(qt + h, qstride, ks + (first + j0) * kstride, kstride, di, dot);
+#pragma unroll
+      for (int j = 0; j < kIndexerLaneKeys; ++j) {
+        term[(j0 + j) * qstride + h] = dot[j] < 0.0f ? 0.0f : dot[j];  // std::max(dot, 0.0f): −0 and NaN pass
+      }
     }
-    __syncwarp();
-    if (lane == 0) {
-      float acc = 0.0f;
-      for (int h = 0; h < heads; ++h) acc = fmaf(ws[h], term[h], acc);
-      // + 0: a −0 score ties +0 as it does on the CPU (the sort below orders by bits).
-      scores[t * a.most + s0 + j] = acc * a.scale + 0.0f;
-    }
-    __syncwarp();
+  }
+  __syncwarp();
+  const int64_t key = s0 + first + lane;
+  if (lane < kIndexerWarpKeys && key < visible) {
+    float acc = 0.0f;
+    for (int h = 0; h < heads; ++h) acc = fmaf(ws[h], term[lane * qstride + h], acc);
+    // + 0: a −0 score ties +0 as it does on the CPU (the selection orders by bits).
+    scores[t * a.most + key] = acc * a.scale + 0.0f;
   }
 }
 
-// Row t's segment [begin, end) of its visible entries, their indices, and −inf past them (so a sort of the
-// whole row, not only of its segment, leaves the segment first and in the same order).
-__global__ void indexer_segments_kernel(IndexerLaunch a, float* scores, int32_t* index, int64_t* begin, int64_t* end) {
-  const int64_t t = blockIdx.y;
+size_t indexer_scores_smem(const IndexerLaunch& a) {
+  const int64_t qstride = a.heads + 1, kstride = (a.dim + 3) / 4 * 4;
+  return static_cast<size_t>((a.dim * qstride + 3) / 4 * 4 + (a.heads + 3) / 4 * 4 + kIndexerKeys * kstride +
+                             kIndexerKeys * qstride) *
+         sizeof(float);
+}
+
+// Row t's top k of its visible entries' scores (top_k_select.cuh: the order of a stable descending sort).
+__global__ void __launch_bounds__(kSelectThreads) indexer_select_kernel(IndexerLaunch a, const float* scores) {
+  __shared__ SelectSmem sm;
+  const int64_t t = blockIdx.x;
   const SequenceKeys& s = a.sequences[a.row_sequence[t]];
   const int64_t visible = min(s.entry_count, (a.positions[t] + 1) / s.ratio);
-  for (int64_t i = int64_t{blockIdx.x} * blockDim.x + threadIdx.x; i < a.most; i += int64_t{gridDim.x} * blockDim.x) {
-    index[t * a.most + i] = static_cast<int32_t>(i);
-    if (i >= visible) scores[t * a.most + i] = -INFINITY;
-  }
-  if (blockIdx.x == 0 && threadIdx.x == 0) {
-    begin[t] = t * a.most;
-    end[t] = t * a.most + visible;
-  }
-}
-
-__global__ void indexer_picks_kernel(IndexerLaunch a, const int32_t* sorted, const int64_t* begin,
-                                     const int64_t* end) {
-  const int64_t t = blockIdx.x;
-  const int64_t take = min(a.k, end[t] - begin[t]);
-  for (int64_t i = threadIdx.x; i < a.k; i += blockDim.x) {
-    a.picks[t * a.ld_picks + i] = i < take ? sorted[begin[t] + i] : -1;
-  }
-}
-
-struct IndexerScratch {
-  float* scores;
-  float* sorted_scores;
-  int32_t* index;
-  int32_t* sorted_index;
-  int64_t* begin;
-  int64_t* end;
-  void* sort_temp;
-  size_t sort_bytes;
-};
-
-size_t align256(size_t n) {
-  return (n + 255) / 256 * 256;
-}
-
-// Up to this many rows are sorted one device-wide radix sort each: the segmented sort gives a segment to
-// one block, and a decode step's one or few segments of up to 262,144 scores then ran on one SM (400 µs
-// at 128K context, where the scores took 55). Both sorts are stable, and the scores are finite with −0
-// made +0 (or −inf past a row's visible entries), so any stable descending sort orders them alike.
-constexpr int64_t kRowsSortedAlone = 16;
-
-size_t sort_temp_bytes(int64_t rows, int64_t most) {
-  size_t bytes = 0;
-  if (rows <= kRowsSortedAlone) {
-    cub::DeviceRadixSort::SortPairsDescending(nullptr, bytes, static_cast<const float*>(nullptr),
-                                              static_cast<float*>(nullptr), static_cast<const int32_t*>(nullptr),
-                                              static_cast<int32_t*>(nullptr), most);
-    return bytes;
-  }
-  cub::DeviceSegmentedSort::StableSortPairsDescending(nullptr, bytes, static_cast<const float*>(nullptr),
-                                                      static_cast<float*>(nullptr), static_cast<const int32_t*>(nullptr),
-                                                      static_cast<int32_t*>(nullptr), rows * most, rows,
-                                                      static_cast<const int64_t*>(nullptr),
-                                                      static_cast<const int64_t*>(nullptr));
-  return bytes;
-}
-
-IndexerScratch carve(void* scratch, int64_t rows, int64_t most) {
-  auto* p = static_cast<uint8_t*>(scratch);
-  const size_t n = static_cast<size_t>(rows * most);
-  IndexerScratch s;
-  s.scores = reinterpret_cast<float*>(p), p += align256(n * 4);
-  s.sorted_scores = reinterpret_cast<float*>(p), p += align256(n * 4);
-  s.index = reinterpret_cast<int32_t*>(p), p += align256(n * 4);
-  s.sorted_index = reinterpret_cast<int32_t*>(p), p += align256(n * 4);
-  s.begin = reinterpret_cast<int64_t*>(p), p += align256(static_cast<size_t>(rows) * 8);
-  s.end = reinterpret_cast<int64_t*>(p), p += align256(static_cast<size_t>(rows) * 8);
-  s.sort_temp = p;
-  s.sort_bytes = sort_temp_bytes(rows, most);
-  return s;
+  select_top_k_row(scores + t * a.most, visible, a.k, a.picks + t * a.ld_picks, sm);
 }
 
 __global__ void scale_rows_kernel(const float* in, int64_t ld_in, int64_t cols, float scale, float* out,
@@ -485,8 +453,7 @@ cudaError_t session_attention(const AttentionLaunch& a, cudaStream_t stream) {
 }
 
 size_t indexer_scratch_bytes(int64_t rows, int64_t most) {
-  const size_t n = static_cast<size_t>(rows * most);
-  return 4 * align256(n * 4) + 2 * align256(static_cast<size_t>(rows) * 8) + align256(sort_temp_bytes(rows, most));
+  return static_cast<size_t>(rows * most) * sizeof(float);
 }
 
 cudaError_t session_indexer(const IndexerLaunch& a, void* scratch, size_t scratch_bytes, cudaStream_t stream) {
@@ -495,32 +462,17 @@ cudaError_t session_indexer(const IndexerLaunch& a, void* scratch, size_t scratc
     return cudaMemset2DAsync(a.picks, static_cast<size_t>(a.ld_picks) * 4, 0xff, static_cast<size_t>(a.k) * 4,
                              static_cast<size_t>(a.rows), stream);
   }
-  if (scratch_bytes < indexer_scratch_bytes(a.rows, a.most) || a.dim > kMaxHeadDim) return cudaErrorInvalidValue;
-  const IndexerScratch s = carve(scratch, a.rows, a.most);
-  const size_t smem =
-      static_cast<size_t>(a.heads * a.dim + a.heads + kIndexerKeys * a.dim + kIndexerWarps * a.heads) * sizeof(float);
+  if (scratch_bytes < indexer_scratch_bytes(a.rows, a.most) || a.dim > kMaxHeadDim || a.k > kSelectMaxK) {
+    return cudaErrorInvalidValue;
+  }
+  auto* scores = static_cast<float*>(scratch);
+  const size_t smem = indexer_scores_smem(a);
   if (smem > 48 * 1024) {
     cudaFuncSetAttribute(indexer_scores_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem));
   }
   indexer_scores_kernel<<<dim3(static_cast<unsigned>(a.rows), blocks(a.most, kIndexerKeys)), kIndexerWarps * 32, smem,
-                          stream>>>(a, s.scores);
-  indexer_segments_kernel<<<dim3(min(blocks(a.most, 256), 64u), static_cast<unsigned>(a.rows)), 256, 0,
-                            stream>>>(a, s.scores, s.index, s.begin, s.end);
-  size_t temp = s.sort_bytes;
-  cudaError_t err = cudaSuccess;
-  if (a.rows <= kRowsSortedAlone) {
-    for (int64_t t = 0; t < a.rows && err == cudaSuccess; ++t) {
-      const int64_t at = t * a.most;
-      err = cub::DeviceRadixSort::SortPairsDescending(s.sort_temp, temp, s.scores + at, s.sorted_scores + at,
-                                                      s.index + at, s.sorted_index + at, a.most, 0, 32, stream);
-    }
-  } else {
-    err = cub::DeviceSegmentedSort::StableSortPairsDescending(s.sort_temp, temp, s.scores, s.sorted_scores, s.index,
-                                                              s.sorted_index, a.rows * a.most, a.rows, s.begin, s.end,
-                                                              stream);
-  }
-  if (err != cudaSuccess) return err;
-  indexer_picks_kernel<<<static_cast<unsigned>(a.rows), 256, 0, stream>>>(a, s.sorted_index, s.begin, s.end);
+                          stream>>>(a, scores);
+  indexer_select_kernel<<<static_cast<unsigned>(a.rows), kSelectThreads, 0, stream>>>(a, scores);
   return cudaGetLastError();
 }
 

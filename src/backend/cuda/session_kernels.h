@@ -70,7 +70,7 @@ struct IndexerLaunch {
   int32_t* picks = nullptr;
   int64_t ld_picks = 0, k = 0;
 };
-// Scratch bytes for `rows` rows of `most` scores each (scores, sort buffers, offsets).
+// Scratch bytes for `rows` rows of `most` scores each.
 size_t indexer_scratch_bytes(int64_t rows, int64_t most);
 cudaError_t session_indexer(const IndexerLaunch& a, void* scratch, size_t scratch_bytes, cudaStream_t stream);
 

@@ -5,10 +5,13 @@
 // attention over window + picks. The entries the truth reads are the backend's own, exported.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <memory>
 
 #include "../cpu/random_inputs.h"
 #include "backend/cpu/attention.h"
+#include "backend/cpu/cpu_backend.h"
 #include "backend/cpu/indexer.h"
 #include "backend_under_test.h"
 
@@ -143,6 +146,59 @@ TEST_P(SessionOps, CsaIndexerPicksAndAttentionOverThemMatchTheTruth) {
   }
   EXPECT_GT(checked_picks, 100);  // most queries see more than k entries
   backend().free_state(state);
+}
+
+TEST_P(SessionOps, IndexerAtFlashShapesPicksTheCpuBackendsEntries) {
+  // V4-Flash's indexer — 64 heads × 128, the top 512 — over 2,048 FP4 keys (8,192 tokens at ratio 4): many
+  // key blocks and a full selection, on this backend and on the CPU backend fed the same inputs. Scores are
+  // computed in the CPU's order on every backend, so the picks must be the CPU's exactly.
+  std::mt19937 rng(44);
+  const int64_t ratio = 4, di = 128, index_heads = 64, k = 512, prefill = 8192, decode = 3;
+  const KvCodec rows_codec(KvFormat::kFp8Rope, 512, 64), keys_codec(KvFormat::kFp4, di, 0);
+  StateSpec spec;
+  spec.window = 128;
+  spec.layers.push_back({rows_codec, {ratio, 512, true, rows_codec}, {ratio, di, true, keys_codec}});
+  const std::unique_ptr<Backend> cpu = make_cpu_backend();
+  const StateId state = backend().create_state(spec), cpu_state = cpu->create_state(spec);
+  std::vector<float> inv_freq(32);
+  for (int64_t i = 0; i < 32; ++i) inv_freq[static_cast<size_t>(i)] = std::pow(10000.0f, -2.0f * i / 64);
+  Tensor ape = random_tensor({ratio, 2 * di}, rng, 0.5f), norm = random_tensor({di}, rng, 0.3f);
+  for (float& v : norm.values()) v += 1.0f;
+  auto params = [&](Backend& b) {
+    auto up = [&](const void* p, int64_t bytes) { return static_cast<const float*>(b.upload(p, bytes)); };
+    const RopeFrequencies freq{up(inv_freq.data(), 32 * 4), 64};
+    return Backend::CompressorParams{CompressorRole::kIndexer, up(ape.data(), ape.size() * 4),
+                                     up(norm.data(), norm.size() * 4), freq, 1e-6f, true};
+  };
+  const Backend::CompressorParams indexer = params(backend()), cpu_indexer = params(*cpu);
+  const float index_scale = 1.0f / std::sqrt(static_cast<float>(di)), weight_scale = 0.125f;
+  std::vector<int32_t> tokens, logit_rows;
+  std::vector<StepSequence> sequences;
+  int64_t compared = 0;
+  for (int64_t start = 0; start < prefill + decode;) {
+    const int64_t n = start == 0 ? prefill : 1;
+    const Step step = begin_step(state, start, n);
+    tokens.assign(static_cast<size_t>(n), 0);
+    sequences = {{cpu_state, 0, n, start}};
+    logit_rows = {static_cast<int32_t>(n - 1)};
+    const Step cpu_step = cpu->begin_step({tokens, sequences, logit_rows});
+    const Tensor kv = random_tensor({n, 2 * di}, rng), gate = random_tensor({n, 2 * di}, rng);
+    backend().compressor_append(step, 0, indexer, copy_in(kv), copy_in(gate));
+    cpu->compressor_append(cpu_step, 0, cpu_indexer, kv.matrix(), gate.matrix());
+    if (n == 1) {  // decode: the prefill's 8,192 rows would only cost the CPU time
+      const Tensor qi = random_tensor({1, index_heads * di}, rng), w = random_tensor({1, index_heads}, rng);
+      MatrixView<int32_t> picks = int_rows(1, k);
+      backend().indexer_top_k(step, 0, copy_in(qi), copy_in(w), weight_scale, index_scale, picks);
+      std::vector<int32_t> want(static_cast<size_t>(k));
+      cpu->indexer_top_k(cpu_step, 0, qi.matrix(), w.matrix(), weight_scale, index_scale, {want.data(), 1, k});
+      EXPECT_EQ(copy_out(MatrixView<const int32_t>(picks)), want) << "step at position " << start;
+      compared += std::count_if(want.begin(), want.end(), [](int32_t p) { return p >= 0; });
+    }
+    start += n;
+  }
+  EXPECT_EQ(compared, decode * k);
+  backend().free_state(state);
+  cpu->free_state(cpu_state);
 }
 
 }  // namespace

@@ -1,0 +1,143 @@
+// The k largest of a row of scores, sorted by (score descending, index ascending), by one CTA of
+// kSelectThreads threads: radix-select the k-th largest (11 + 11 + 10-bit digits over order-preserving
+// keys), gather everything above it plus the lowest-index entries equal to it, bitonic-sort them. The
+// order of a stable descending sort of the scores' bits, so the picks of a sort and of this agree.
+#pragma once
+
+#include <cstdint>
+
+namespace baleen::cuda {
+
+inline constexpr int kSelectThreads = 1024, kSelectMaxK = 1024;
+
+// Order-preserving unsigned key of a float: larger float, larger key.
+__device__ __forceinline__ uint32_t order_key(float f) {
+  const uint32_t u = __float_as_uint(f);
+  return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+}
+
+// Sort key: score descending, then index ascending.
+__device__ __forceinline__ uint64_t composite(uint32_t key, int64_t index) {
+  return (uint64_t{key} << 32) | (0xFFFFFFFFu - static_cast<uint32_t>(index));
+}
+
+// Inclusive prefix sum over the 1024 threads; *total gets the sum.
+__device__ inline int block_inclusive_scan(int v, int* warp_sums, int* total) {
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  int x = v;
+  for (int o = 1; o < 32; o *= 2) {
+    const int n = __shfl_up_sync(0xffffffffu, x, o);
+    if (lane >= o) x += n;
+  }
+  if (lane == 31) warp_sums[warp] = x;
+  __syncthreads();
+  if (warp == 0) {
+    int s = warp_sums[lane];
+    for (int o = 1; o < 32; o *= 2) {
+      const int n = __shfl_up_sync(0xffffffffu, s, o);
+      if (lane >= o) s += n;
+    }
+    warp_sums[lane] = s;
+  }
+  __syncthreads();
+  const int result = x + (warp > 0 ? warp_sums[warp - 1] : 0);
+  *total = warp_sums[31];
+  __syncthreads();
+  return result;
+}
+
+struct SelectSmem {
+  int hist[2048];
+  int warp_sums[32];
+  uint64_t cand[kSelectMaxK];
+  uint32_t prefix, prefix_mask;
+  int remaining, n_gt, taken;
+};
+
+// The digit (of the histogram's bins, counted from the top) where the `remaining`-th largest falls.
+__device__ inline void choose_digit(SelectSmem& sm, int bins, int shift) {
+  // Thread i owns bins from the top: 2i and 2i+1 counted downward.
+  const int r = sm.remaining;  // read before any thread below updates it
+  const int hi = bins - 1 - 2 * threadIdx.x;
+  const int c0 = hi >= 0 ? sm.hist[hi] : 0, c1 = hi - 1 >= 0 ? sm.hist[hi - 1] : 0;
+  int total = 0;
+  const int incl = block_inclusive_scan(c0 + c1, sm.warp_sums, &total);
+  const int before = incl - c0 - c1;  // elements in higher bins
+  int digit = -1, above = 0;
+  if (before < r && r <= before + c0)
+    digit = hi, above = before;
+  else if (before + c0 < r && r <= incl)
+    digit = hi - 1, above = before + c0;
+  if (digit >= 0) {
+    sm.remaining = r - above;
+    sm.prefix |= static_cast<uint32_t>(digit) << shift;
+    sm.prefix_mask |= static_cast<uint32_t>(bins - 1) << shift;
+  }
+  __syncthreads();
+}
+
+// picks[0, k) ← the indices of the min(k, visible) best of scores[0, visible) in order, −1 after them.
+// Every thread of the CTA calls it (k ≤ kSelectMaxK).
+__device__ inline void select_top_k_row(const float* scores, int64_t visible, int64_t k, int32_t* picks,
+                                        SelectSmem& sm) {
+  const int take = static_cast<int>(min(k, visible));
+  if (threadIdx.x == 0) sm.prefix = 0, sm.prefix_mask = 0, sm.remaining = take, sm.n_gt = 0, sm.taken = 0;
+  __syncthreads();
+  const int shifts[3] = {21, 10, 0}, widths[3] = {11, 11, 10};
+  for (int pass = 0; pass < 3 && take > 0 && take < visible; ++pass) {
+    const int bins = 1 << widths[pass];
+    for (int i = threadIdx.x; i < bins; i += kSelectThreads) sm.hist[i] = 0;
+    __syncthreads();
+    const uint32_t prefix = sm.prefix, mask = sm.prefix_mask;
+    for (int64_t i = threadIdx.x; i < visible; i += kSelectThreads) {
+      const uint32_t key = order_key(scores[i]);
+      if ((key & mask) == prefix) atomicAdd(&sm.hist[(key >> shifts[pass]) & (bins - 1)], 1);
+    }
+    __syncthreads();
+    choose_digit(sm, bins, shifts[pass]);
+  }
+  // take == visible: everything; otherwise the threshold key is sm.prefix, of which `remaining` are taken.
+  const bool all = take >= visible;
+  const uint32_t threshold = sm.prefix;
+  const int need_equal = sm.remaining;
+  for (int64_t i = threadIdx.x; i < visible; i += kSelectThreads) {
+    const uint32_t key = order_key(scores[i]);
+    if (all || key > threshold) sm.cand[atomicAdd(&sm.n_gt, 1)] = composite(key, i);
+  }
+  __syncthreads();
+  const int n_gt = sm.n_gt;
+  for (int64_t base = 0; !all && base < visible && sm.taken < need_equal; base += kSelectThreads) {
+    const int64_t i = base + threadIdx.x;
+    const bool eq = i < visible && order_key(scores[i]) == threshold;
+    int total = 0;
+    const int incl = block_inclusive_scan(eq ? 1 : 0, sm.warp_sums, &total);
+    const int pos = sm.taken + incl - 1;
+    if (eq && pos < need_equal) sm.cand[n_gt + pos] = composite(threshold, i);
+    __syncthreads();
+    if (threadIdx.x == 0) sm.taken += total;
+    __syncthreads();
+  }
+  // Bitonic sort of the take candidates (padded with 0, below every real key) in descending order.
+  int n = 1;
+  while (n < take) n *= 2;
+  for (int i = take + threadIdx.x; i < n; i += kSelectThreads) sm.cand[i] = 0;
+  __syncthreads();
+  for (int size = 2; size <= n; size *= 2) {
+    for (int stride = size / 2; stride > 0; stride /= 2) {
+      for (int i = threadIdx.x; i < n; i += kSelectThreads) {
+        const int j = i ^ stride;
+        if (j > i) {
+          const bool descending = (i & size) == 0;
+          const uint64_t x = sm.cand[i], y = sm.cand[j];
+          if ((x < y) == descending) sm.cand[i] = y, sm.cand[j] = x;
+        }
+      }
+      __syncthreads();
+    }
+  }
+  for (int i = threadIdx.x; i < k; i += kSelectThreads)
+    picks[i] =
+        i < take ? static_cast<int32_t>(0xFFFFFFFFu - static_cast<uint32_t>(sm.cand[i])) : -1;
+}
+
+}  // namespace baleen::cuda
