@@ -214,6 +214,7 @@ constexpr int kIndexerWarps = 8;
 constexpr int kIndexerKeys = 64;                                // keys a block scores
 constexpr int kIndexerWarpKeys = kIndexerKeys / kIndexerWarps;  // a warp's keys
 constexpr int kIndexerLaneKeys = 4;                             // a lane's dots side by side
+constexpr int kMaxIndexerDim = 128;                             // V4's index_head_dim
 
 // Σ_i q[i·stride]·k_j[i] for the 4 keys k_j = k + j·ldk (ldk a multiple of 4, k 16-byte aligned), each in
 // the CPU's order (backend/cpu/dot.h, as GCC compiles it): 16 FMA chains over i mod 16 in blocks of 16,
@@ -285,11 +286,26 @@ __global__ void __launch_bounds__(kIndexerWarps * 32) indexer_scores_kernel(Inde
   }
   for (int i = threadIdx.x; i < heads; i += blockDim.x) ws[i] = a.head_weights[t * a.ldw + i];
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  for (int j = warp; j < kIndexerKeys; j += kIndexerWarps) {  // a key a warp, its address found once
-    const int64_t key = s0 + j;
+  // A warp decodes its keys (warp, warp + 8, …) with every load issued before any store: one memory
+  // latency for all of them, not one a key. A key's address is found once.
+  float v[kIndexerWarpKeys][kMaxIndexerDim / 32];
+#pragma unroll
+  for (int r = 0; r < kIndexerWarpKeys; ++r) {
+    const int64_t key = s0 + warp + r * kIndexerWarps;
     const uint8_t* data = key < visible ? stored_data(s.entries, key) : nullptr;
     const uint8_t* scales = key < visible ? stored_scales(s.entries, key) : nullptr;
-    load_key_row(nullptr, s.entries.codec, data, scales, di, lane, ks + j * kstride);
+#pragma unroll
+    for (int e = 0; e < kMaxIndexerDim / 32; ++e) {
+      const int c = lane + 32 * e;
+      v[r][e] = c < di && data ? decode_element(s.entries.codec, data, scales, c) : 0.0f;
+    }
+  }
+#pragma unroll
+  for (int r = 0; r < kIndexerWarpKeys; ++r) {
+#pragma unroll
+    for (int e = 0; e < kMaxIndexerDim / 32; ++e) {
+      if (lane + 32 * e < di) ks[(warp + r * kIndexerWarps) * kstride + lane + 32 * e] = v[r][e];
+    }
   }
   __syncthreads();
   const int first = warp * kIndexerWarpKeys;
@@ -462,7 +478,7 @@ cudaError_t session_indexer(const IndexerLaunch& a, void* scratch, size_t scratc
     return cudaMemset2DAsync(a.picks, static_cast<size_t>(a.ld_picks) * 4, 0xff, static_cast<size_t>(a.k) * 4,
                              static_cast<size_t>(a.rows), stream);
   }
-  if (scratch_bytes < indexer_scratch_bytes(a.rows, a.most) || a.dim > kMaxHeadDim || a.k > kSelectMaxK) {
+  if (scratch_bytes < indexer_scratch_bytes(a.rows, a.most) || a.dim > kMaxIndexerDim || a.k > kSelectMaxK) {
     return cudaErrorInvalidValue;
   }
   auto* scores = static_cast<float*>(scratch);
