@@ -17,6 +17,7 @@
 #include "backend/cuda/fp8_linear.h"
 #include "backend/cuda/indexer.h"
 #include "backend/cuda/moe_experts.h"
+#include "backend/cuda/session_kernels.h"
 #include "backend/cuda/weight_matmul.h"
 #include "bench_device.h"
 
@@ -349,6 +350,52 @@ std::vector<int32_t> iota_rows(int64_t n) {
   return v;
 }
 
+// The backend's own indexer (session_kernels.cu, the model's decode path) on the same keys: fp32 queries,
+// the CPU's summation order, keys named through page pointers; its scores and its selection apart.
+void bench_session_indexer(double bandwidth, int64_t context, const DeviceBytes& keys, std::mt19937& rng) {
+  const int64_t heads = 64, dim = 128, entries = context / 4, pages = (entries + 63) / 64;
+  std::vector<const uint8_t*> page_ptrs;  // the pages in order, as the other indexer's table names them
+  for (int64_t p = 0; p < pages; ++p) page_ptrs.push_back(keys.as<uint8_t>() + p * 64 * 68);
+  DeviceBytes ptrs(page_ptrs.size() * sizeof(void*)), seq(sizeof(cuda::SequenceKeys)), row_seq(4), pos(8),
+      q(heads * dim * 4), w(heads * 4), scores(static_cast<size_t>(entries * 4)), picks(512 * 4);
+  upload(ptrs, page_ptrs.data(), ptrs.bytes);
+  cuda::SequenceKeys s;
+  s.entries = {{2, static_cast<int>(dim), 0, 64, 4}, ptrs.as<const uint8_t*>(), 64};
+  s.entry_count = entries;
+  s.ratio = 4;
+  upload(seq, &s, seq.bytes);
+  const int32_t zero = 0;
+  const int64_t position = context - 1;
+  upload(row_seq, &zero, 4);
+  upload(pos, &position, 8);
+  fill_random_floats(q, rng);
+  fill_random_floats(w, rng);
+  cuda::IndexerLaunch a;
+  a.q = q.as<float>();
+  a.ldq = heads * dim;
+  a.rows = 1;
+  a.heads = heads;
+  a.dim = dim;
+  a.head_weights = w.as<float>();
+  a.ldw = heads;
+  a.row_sequence = row_seq.as<int32_t>();
+  a.sequences = seq.as<cuda::SequenceKeys>();
+  a.positions = pos.as<int64_t>();
+  a.scale = 0.01f;
+  a.most = entries;
+  a.picks = picks.as<int32_t>();
+  a.ld_picks = 512;
+  a.k = 512;
+  const double score_us = time_per_call_us(
+      [&](cudaStream_t st, int) { check(cuda::session_indexer_scores(a, scores.as<float>(), st), "scores"); }, 10);
+  const double select_us = time_per_call_us(
+      [&](cudaStream_t st, int) { check(cuda::session_indexer_select(a, scores.as<float>(), st), "select"); }, 10);
+  char name[160];
+  std::snprintf(name, sizeof name, "session indexer ctx=%ld: scores %.2f + select %.2f us", long(context),
+                score_us, select_us);
+  report(name, score_us + select_us, entries * 68.0 / bandwidth * 1e6);
+}
+
 // V4-Flash decode attention per layer at batch 1: HCA (window 128 + every entry of ctx/128) and CSA
 // (indexer over ctx/4 entries, top-512, then window 128 + the 512 picks), against dense SDPA in the same run.
 void bench_attention(double bandwidth, const std::vector<std::pair<int64_t, double>>& sdpa) {
@@ -418,6 +465,7 @@ void bench_attention(double bandwidth, const std::vector<std::pair<int64_t, doub
       if (csa) {
         indexer_us = time_per_call_us(
             [&](cudaStream_t st, int) { check(cuda::indexer_top_k(ia, st), "indexer"); }, 10);
+        bench_session_indexer(bandwidth, context, keys, rng);
       }
       const double attn_us = time_per_call_us(
           [&](cudaStream_t st, int) {

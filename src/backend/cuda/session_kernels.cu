@@ -472,24 +472,33 @@ size_t indexer_scratch_bytes(int64_t rows, int64_t most) {
   return static_cast<size_t>(rows * most) * sizeof(float);
 }
 
-cudaError_t session_indexer(const IndexerLaunch& a, void* scratch, size_t scratch_bytes, cudaStream_t stream) {
-  if (a.rows <= 0) return cudaSuccess;
-  if (a.most <= 0) {  // nothing visible anywhere: every pick is −1
-    return cudaMemset2DAsync(a.picks, static_cast<size_t>(a.ld_picks) * 4, 0xff, static_cast<size_t>(a.k) * 4,
-                             static_cast<size_t>(a.rows), stream);
-  }
-  if (scratch_bytes < indexer_scratch_bytes(a.rows, a.most) || a.dim > kMaxIndexerDim || a.k > kSelectMaxK) {
-    return cudaErrorInvalidValue;
-  }
-  auto* scores = static_cast<float*>(scratch);
+cudaError_t session_indexer_scores(const IndexerLaunch& a, float* scores, cudaStream_t stream) {
+  if (a.dim > kMaxIndexerDim) return cudaErrorInvalidValue;
   const size_t smem = indexer_scores_smem(a);
   if (smem > 48 * 1024) {
     cudaFuncSetAttribute(indexer_scores_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem));
   }
   indexer_scores_kernel<<<dim3(static_cast<unsigned>(a.rows), blocks(a.most, kIndexerKeys)), kIndexerWarps * 32, smem,
                           stream>>>(a, scores);
+  return cudaGetLastError();
+}
+
+cudaError_t session_indexer_select(const IndexerLaunch& a, const float* scores, cudaStream_t stream) {
+  if (a.k > kSelectMaxK) return cudaErrorInvalidValue;
   indexer_select_kernel<<<static_cast<unsigned>(a.rows), kSelectThreads, 0, stream>>>(a, scores);
   return cudaGetLastError();
+}
+
+cudaError_t session_indexer(const IndexerLaunch& a, void* scratch, size_t scratch_bytes, cudaStream_t stream) {
+  if (a.rows <= 0) return cudaSuccess;
+  if (a.most <= 0) {  // nothing visible anywhere: every pick is −1
+    return cudaMemset2DAsync(a.picks, static_cast<size_t>(a.ld_picks) * 4, 0xff, static_cast<size_t>(a.k) * 4,
+                             static_cast<size_t>(a.rows), stream);
+  }
+  if (scratch_bytes < indexer_scratch_bytes(a.rows, a.most)) return cudaErrorInvalidValue;
+  auto* scores = static_cast<float*>(scratch);
+  const cudaError_t e = session_indexer_scores(a, scores, stream);
+  return e != cudaSuccess ? e : session_indexer_select(a, scores, stream);
 }
 
 cudaError_t scale_rows(const float* in, int64_t ld_in, int64_t rows, int64_t cols, float scale, float* out,

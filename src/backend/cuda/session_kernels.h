@@ -73,6 +73,9 @@ struct IndexerLaunch {
 // Scratch bytes for `rows` rows of `most` scores each.
 size_t indexer_scratch_bytes(int64_t rows, int64_t most);
 cudaError_t session_indexer(const IndexerLaunch& a, void* scratch, size_t scratch_bytes, cudaStream_t stream);
+// Its two launches (for benchmarks): scores [rows, most] (at least 1 row, most ≥ 1), then the picks.
+cudaError_t session_indexer_scores(const IndexerLaunch& a, float* scores, cudaStream_t stream);
+cudaError_t session_indexer_select(const IndexerLaunch& a, const float* scores, cudaStream_t stream);
 
 // head_weights ← head_weights·scale (the reference scales them before the scores).
 cudaError_t scale_rows(const float* in, int64_t ld_in, int64_t rows, int64_t cols, float scale, float* out,

@@ -89,18 +89,9 @@ __device__ inline void select_top_k_row(const float* scores, int64_t visible, in
     for (int i = threadIdx.x; i < bins; i += kSelectThreads) sm.hist[i] = 0;
     __syncthreads();
     const uint32_t prefix = sm.prefix, mask = sm.prefix_mask;
-    for (int64_t base = 0; base < visible; base += kSelectThreads) {
-      const int64_t i = base + threadIdx.x;
-      const uint32_t key = i < visible ? order_key(scores[i]) : 0;
-      const bool counted = i < visible && (key & mask) == prefix;
-      // Scores crowd into few bins (the top digit is the exponent): one atomic per distinct bin a warp
-      // holds, not one per lane, or the lanes of a bin serialize.
-      const unsigned counting = __ballot_sync(0xffffffffu, counted);
-      if (counted) {
-        const uint32_t bin = (key >> shifts[pass]) & (bins - 1);
-        const unsigned peers = __match_any_sync(counting, bin);
-        if (threadIdx.x % 32 == __ffs(peers) - 1) atomicAdd(&sm.hist[bin], __popc(peers));
-      }
+    for (int64_t i = threadIdx.x; i < visible; i += kSelectThreads) {
+      const uint32_t key = order_key(scores[i]);
+      if ((key & mask) == prefix) atomicAdd(&sm.hist[(key >> shifts[pass]) & (bins - 1)], 1);
     }
     __syncthreads();
     choose_digit(sm, bins, shifts[pass]);
@@ -109,17 +100,9 @@ __device__ inline void select_top_k_row(const float* scores, int64_t visible, in
   const bool all = take >= visible;
   const uint32_t threshold = sm.prefix;
   const int need_equal = sm.remaining;
-  for (int64_t base = 0; base < visible; base += kSelectThreads) {
-    const int64_t i = base + threadIdx.x;
-    const uint32_t key = i < visible ? order_key(scores[i]) : 0;
-    const bool above = i < visible && (all || key > threshold);
-    // A warp's candidates take consecutive slots from one atomic (their order is sorted away below).
-    const unsigned lanes = __ballot_sync(0xffffffffu, above);
-    const int lane = threadIdx.x % 32;
-    int first = 0;
-    if (lane == __ffs(lanes) - 1) first = atomicAdd(&sm.n_gt, __popc(lanes));
-    first = __shfl_sync(0xffffffffu, first, lanes ? __ffs(lanes) - 1 : 0);
-    if (above) sm.cand[first + __popc(lanes & ((1u << lane) - 1))] = composite(key, i);
+  for (int64_t i = threadIdx.x; i < visible; i += kSelectThreads) {
+    const uint32_t key = order_key(scores[i]);
+    if (all || key > threshold) sm.cand[atomicAdd(&sm.n_gt, 1)] = composite(key, i);
   }
   __syncthreads();
   const int n_gt = sm.n_gt;
