@@ -1,7 +1,8 @@
 // The k largest of a row of scores, sorted by (score descending, index ascending), by one CTA of
 // kSelectThreads threads: radix-select the k-th largest (11 + 11 + 10-bit digits over order-preserving
-// keys), gather everything above it plus the lowest-index entries equal to it, bitonic-sort them. The
-// order of a stable descending sort of the scores' bits, so the picks of a sort and of this agree.
+// keys), gather everything above it plus the lowest-index entries equal to it (one pass, unless more
+// than kSelectMaxK tie), bitonic-sort them. The order of a stable descending sort of the scores' bits,
+// so the picks of a sort and of this agree.
 #pragma once
 
 #include <cstdint>
@@ -50,9 +51,31 @@ struct SelectSmem {
   int hist[2048];
   int warp_sums[32];
   uint64_t cand[kSelectMaxK];
+  uint64_t equal[kSelectMaxK];  // the entries equal to the threshold, while they fit
   uint32_t prefix, prefix_mask;
-  int remaining, n_gt, taken;
+  int remaining, n_gt, n_eq, taken;
 };
+
+// a[0, count) sorted descending by the CTA (count ≤ kSelectMaxK; padded with 0, below every real key).
+__device__ inline void bitonic_sort_descending(uint64_t* a, int count) {
+  int n = 1;
+  while (n < count) n *= 2;
+  for (int i = count + threadIdx.x; i < n; i += kSelectThreads) a[i] = 0;
+  __syncthreads();
+  for (int size = 2; size <= n; size *= 2) {
+    for (int stride = size / 2; stride > 0; stride /= 2) {
+      for (int i = threadIdx.x; i < n; i += kSelectThreads) {
+        const int j = i ^ stride;
+        if (j > i) {
+          const bool descending = (i & size) == 0;
+          const uint64_t x = a[i], y = a[j];
+          if ((x < y) == descending) a[i] = y, a[j] = x;
+        }
+      }
+      __syncthreads();
+    }
+  }
+}
 
 // The digit (of the histogram's bins, counted from the top) where the `remaining`-th largest falls.
 __device__ inline void choose_digit(SelectSmem& sm, int bins, int shift) {
@@ -81,7 +104,7 @@ __device__ inline void choose_digit(SelectSmem& sm, int bins, int shift) {
 __device__ inline void select_top_k_row(const float* scores, int64_t visible, int64_t k, int32_t* picks,
                                         SelectSmem& sm) {
   const int take = static_cast<int>(min(k, visible));
-  if (threadIdx.x == 0) sm.prefix = 0, sm.prefix_mask = 0, sm.remaining = take, sm.n_gt = 0, sm.taken = 0;
+  if (threadIdx.x == 0) sm.prefix = 0, sm.prefix_mask = 0, sm.remaining = take, sm.n_gt = 0, sm.n_eq = 0, sm.taken = 0;
   __syncthreads();
   const int shifts[3] = {21, 10, 0}, widths[3] = {11, 11, 10};
   for (int pass = 0; pass < 3 && take > 0 && take < visible; ++pass) {
@@ -102,11 +125,24 @@ __device__ inline void select_top_k_row(const float* scores, int64_t visible, in
   const int need_equal = sm.remaining;
   for (int64_t i = threadIdx.x; i < visible; i += kSelectThreads) {
     const uint32_t key = order_key(scores[i]);
-    if (all || key > threshold) sm.cand[atomicAdd(&sm.n_gt, 1)] = composite(key, i);
+    if (all || key > threshold) {
+      sm.cand[atomicAdd(&sm.n_gt, 1)] = composite(key, i);
+    } else if (key == threshold) {
+      const int at = atomicAdd(&sm.n_eq, 1);
+      if (at < kSelectMaxK) sm.equal[at] = composite(key, i);
+    }
   }
   __syncthreads();
-  const int n_gt = sm.n_gt;
-  for (int64_t base = 0; !all && base < visible && sm.taken < need_equal; base += kSelectThreads) {
+  const int n_gt = sm.n_gt, n_eq = sm.n_eq;
+  if (!all && n_eq <= kSelectMaxK) {
+    // The lowest-index need_equal of them: equal keys, so descending composites are ascending indices.
+    if (n_eq > need_equal) bitonic_sort_descending(sm.equal, n_eq);
+    for (int i = threadIdx.x; i < need_equal; i += kSelectThreads) sm.cand[n_gt + i] = sm.equal[i];
+    __syncthreads();
+  }
+  // Too many ties to hold: take the equal ones in index order, a CTA-wide scan at a time.
+  for (int64_t base = 0; !all && n_eq > kSelectMaxK && base < visible && sm.taken < need_equal;
+       base += kSelectThreads) {
     const int64_t i = base + threadIdx.x;
     const bool eq = i < visible && order_key(scores[i]) == threshold;
     int total = 0;
@@ -117,24 +153,7 @@ __device__ inline void select_top_k_row(const float* scores, int64_t visible, in
     if (threadIdx.x == 0) sm.taken += total;
     __syncthreads();
   }
-  // Bitonic sort of the take candidates (padded with 0, below every real key) in descending order.
-  int n = 1;
-  while (n < take) n *= 2;
-  for (int i = take + threadIdx.x; i < n; i += kSelectThreads) sm.cand[i] = 0;
-  __syncthreads();
-  for (int size = 2; size <= n; size *= 2) {
-    for (int stride = size / 2; stride > 0; stride /= 2) {
-      for (int i = threadIdx.x; i < n; i += kSelectThreads) {
-        const int j = i ^ stride;
-        if (j > i) {
-          const bool descending = (i & size) == 0;
-          const uint64_t x = sm.cand[i], y = sm.cand[j];
-          if ((x < y) == descending) sm.cand[i] = y, sm.cand[j] = x;
-        }
-      }
-      __syncthreads();
-    }
-  }
+  bitonic_sort_descending(sm.cand, take);
   for (int i = threadIdx.x; i < k; i += kSelectThreads)
     picks[i] =
         i < take ? static_cast<int32_t>(0xFFFFFFFFu - static_cast<uint32_t>(sm.cand[i])) : -1;

@@ -128,5 +128,16 @@ TEST_F(IndexerTest, TiedScoresPickLowerIndicesFirst) {
   EXPECT_LT(o.score_err, 1e-5);
 }
 
+TEST_F(IndexerTest, MoreTiesThanTheSelectionHoldsStillPickLowerIndicesFirst) {
+  std::mt19937 rng(63);
+  const int64_t n = 3000;
+  // One key repeated: all 3000 scores tie, more than the 1,024 ties the selection gathers in one pass.
+  const Tensor one = random_tensor({1, kDi}, rng);
+  Tensor rows({n, kDi});
+  for (int64_t s = 0; s < n; ++s) std::copy_n(one.data(), kDi, rows.data() + s * kDi);
+  const Outcome o = run(rows, 16, 512, {4 * n}, 4, rng);
+  EXPECT_EQ(o.mismatches, 0);
+}
+
 }  // namespace
 }  // namespace baleen::test
