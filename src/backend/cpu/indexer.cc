@@ -20,7 +20,10 @@ void select_top_k(const Score* score, int32_t* order, int64_t visible, int32_t* 
   std::iota(order, order + visible, 0);
   const int64_t take = std::min(k, visible);
   auto better = [&](int32_t a, int32_t b) { return score[a] > score[b] || (score[a] == score[b] && a < b); };
-  std::partial_sort(order, order + take, order + visible, better);
+  // better is a total order, so the k best and their order are those of any correct selection: a linear
+  // nth_element, then a sort of the k (a heap-based partial_sort of thousands of entries cost more).
+  if (take < visible) std::nth_element(order, order + take, order + visible, better);
+  std::sort(order, order + take, better);
   for (int64_t i = 0; i < k; ++i) picks[i] = i < take ? order[i] : -1;
 }
 
