@@ -5,6 +5,7 @@
 // the MMA's first k half, odd ones to the second, and the staged activations are read with the same byte
 // permutation (prmt), which leaves the dot product unchanged.
 #include "backend/cuda/block_scale.cuh"
+#include "backend/cuda/block_scan.cuh"
 #include "backend/cuda/mma.cuh"
 #include "backend/cuda/moe_experts.h"
 
@@ -53,31 +54,6 @@ MoeWorkspace carve(void* base, const DeviceRoutes& r, const Fp4ExpertBank& bank,
 
 __device__ __forceinline__ bool valid_expert(int32_t e, int64_t experts) {
   return e >= 0 && e < experts;
-}
-
-// Exclusive prefix sum over the CTA (≤ 1024 threads, blockDim a multiple of 32); *total gets the sum.
-__device__ int block_exclusive_scan(int v, int* warp_sums, int* total) {
-  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
-  int x = v;
-  for (int o = 1; o < 32; o *= 2) {
-    const int n = __shfl_up_sync(0xffffffffu, x, o);
-    if (lane >= o) x += n;
-  }
-  if (lane == 31) warp_sums[warp] = x;
-  __syncthreads();
-  if (warp == 0) {
-    int s = lane < static_cast<int>(blockDim.x / 32) ? warp_sums[lane] : 0;
-    for (int o = 1; o < 32; o *= 2) {
-      const int n = __shfl_up_sync(0xffffffffu, s, o);
-      if (lane >= o) s += n;
-    }
-    warp_sums[lane] = s;
-  }
-  __syncthreads();
-  const int result = x - v + (warp > 0 ? warp_sums[warp - 1] : 0);
-  *total = warp_sums[31];
-  __syncthreads();
-  return result;
 }
 
 __global__ void __launch_bounds__(1024) group_routes_kernel(DeviceRoutes r, int experts, MoeWorkspace ws) {

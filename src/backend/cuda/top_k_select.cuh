@@ -7,6 +7,8 @@
 
 #include <cstdint>
 
+#include "backend/cuda/block_scan.cuh"
+
 namespace baleen::cuda {
 
 inline constexpr int kSelectThreads = 1024, kSelectMaxK = 1024;
@@ -20,31 +22,6 @@ __device__ __forceinline__ uint32_t order_key(float f) {
 // Sort key: score descending, then index ascending.
 __device__ __forceinline__ uint64_t composite(uint32_t key, int64_t index) {
   return (uint64_t{key} << 32) | (0xFFFFFFFFu - static_cast<uint32_t>(index));
-}
-
-// Inclusive prefix sum over the 1024 threads; *total gets the sum.
-__device__ inline int block_inclusive_scan(int v, int* warp_sums, int* total) {
-  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
-  int x = v;
-  for (int o = 1; o < 32; o *= 2) {
-    const int n = __shfl_up_sync(0xffffffffu, x, o);
-    if (lane >= o) x += n;
-  }
-  if (lane == 31) warp_sums[warp] = x;
-  __syncthreads();
-  if (warp == 0) {
-    int s = warp_sums[lane];
-    for (int o = 1; o < 32; o *= 2) {
-      const int n = __shfl_up_sync(0xffffffffu, s, o);
-      if (lane >= o) s += n;
-    }
-    warp_sums[lane] = s;
-  }
-  __syncthreads();
-  const int result = x + (warp > 0 ? warp_sums[warp - 1] : 0);
-  *total = warp_sums[31];
-  __syncthreads();
-  return result;
 }
 
 struct SelectSmem {
