@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "backend/cpu/dot.h"
+#include "backend/cpu/indexer.h"
 #include "backend/cpu/vector_exp.h"
 
 namespace baleen::cpu {
@@ -51,7 +52,7 @@ KeyRef entry_key(const StoredKeys& keys, int64_t s) {
 }
 
 int64_t visible_count(const auto& keys, int64_t p) {
-  return std::min(entry_count(keys), (p + 1) / keys.ratio);
+  return visible_entries(p, keys.ratio, entry_count(keys));
 }
 
 // Calls visit(key) for every key query t at position p may see, in the kernel's order.

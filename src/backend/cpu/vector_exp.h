@@ -1,7 +1,8 @@
-// e^x for 8 lanes in AVX2: within 2 ulp of e^x for x ≥ −87 and 0 below, NaN for NaN. The range
-// reduction x = n·ln2 + r (|r| ≤ ln2/2, ln2 split in two so n·ln2 is exact) and a degree-7 polynomial
-// for e^r (Cephes' coefficients), then 2^n put in the exponent bits. Attention's softmax weights use it:
-// their arguments are s − max ≤ 0, and a weight below e^−87 (≈ 1.6·10⁻³⁸) of the largest is 0.
+// e^x for 8 lanes in AVX2: within 2 ulp of e^x for −87 ≤ x ≤ 88, 0 below, e^88 above, NaN for NaN.
+// The range reduction x = n·ln2 + r (|r| ≤ ln2/2, ln2 split in two so n·ln2 is exact) and a degree-7
+// polynomial for e^r (Cephes' coefficients), then 2^n put in the exponent bits. Attention's softmax
+// weights use it: their arguments are s − max ≤ 0, and a weight below e^−87 (≈ 1.6·10⁻³⁸) of the
+// largest is 0.
 #pragma once
 
 #include <immintrin.h>
