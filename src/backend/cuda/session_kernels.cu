@@ -13,6 +13,12 @@ __device__ inline const uint8_t* stored_scales(const StoredRowsRef& r, int64_t i
   return r.pages[i / r.page_rows] + r.page_rows * r.codec.data_bytes + (i % r.page_rows) * r.codec.scale_bytes;
 }
 
+// How many of a sequence's compressed entries position p sees: one per `ratio` positions completed, never
+// more than are stored (cpu::visible_entries, the same count).
+__device__ inline int64_t visible_entries(const SequenceKeys& s, int64_t p) {
+  return min(s.entry_count, (p + 1) / s.ratio);
+}
+
 unsigned blocks(int64_t n, int64_t per) {
   return static_cast<unsigned>((n + per - 1) / per);
 }
@@ -54,7 +60,7 @@ __device__ inline KeyList key_list(const AttentionLaunch& a, const SequenceKeys&
   KeyList l;
   l.first = max(int64_t{0}, p - s.window + 1);
   l.window_keys = p - l.first + 1;
-  l.entry_keys = s.ratio == 0 ? 0 : a.picks ? a.pick_cols : min(s.entry_count, (p + 1) / s.ratio);
+  l.entry_keys = s.ratio == 0 ? 0 : a.picks ? a.pick_cols : visible_entries(s, p);
   return l;
 }
 
@@ -277,7 +283,7 @@ __global__ void __launch_bounds__(kIndexerWarps * 32) indexer_scores_kernel(Inde
   float* ks = ws + (heads + 3) / 4 * 4;               // [kIndexerKeys, kstride]
   float* terms = ks + kIndexerKeys * kstride;         // [kIndexerWarps, kIndexerWarpKeys, heads + 1]
   const SequenceKeys& s = a.sequences[a.row_sequence[t]];
-  const int64_t visible = min(s.entry_count, (a.positions[t] + 1) / s.ratio);
+  const int64_t visible = visible_entries(s, a.positions[t]);
   const int64_t s0 = int64_t{blockIdx.y} * kIndexerKeys;
   if (s0 >= visible) return;
   for (int i = threadIdx.x; i < di * heads; i += blockDim.x) {
@@ -342,7 +348,7 @@ __global__ void __launch_bounds__(kSelectThreads) indexer_select_kernel(IndexerL
   __shared__ SelectSmem sm;
   const int64_t t = blockIdx.x;
   const SequenceKeys& s = a.sequences[a.row_sequence[t]];
-  const int64_t visible = min(s.entry_count, (a.positions[t] + 1) / s.ratio);
+  const int64_t visible = visible_entries(s, a.positions[t]);
   select_top_k_row(scores + t * a.most, visible, a.k, a.picks + t * a.ld_picks, sm);
 }
 
