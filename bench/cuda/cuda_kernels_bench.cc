@@ -396,6 +396,54 @@ void bench_session_indexer(double bandwidth, int64_t context, const DeviceBytes&
   report(name, score_us + select_us, entries * 68.0 / bandwidth * 1e6);
 }
 
+// The backend's own attention (session_kernels.cu, the model's decode path) over the same stored rows: fp32
+// queries, a window ring of 128 rows and the layer's entries (every one for HCA, the picks for CSA) named
+// through page pointers, splits of kAttentionSplit keys and their combine.
+double session_attention_us(const DeviceBytes& q, const DeviceBytes& sinks, const DeviceBytes& ring,
+                            const DeviceBytes& pool, int64_t entries, const DeviceBytes* picks, int64_t pick_cols,
+                            int64_t context, DeviceBytes& out) {
+  const int64_t heads = 64, window = 128, pages = (entries + 63) / 64;
+  const cuda::DeviceCodec paper{1, 512, 64, 576, 8};
+  std::vector<const uint8_t*> page_ptrs;
+  for (int64_t p = 0; p < pages; ++p) page_ptrs.push_back(pool.as<uint8_t>() + p * 64 * 584);
+  const uint8_t* ring_page = ring.as<uint8_t>();
+  DeviceBytes ptrs(page_ptrs.size() * sizeof(void*)), ring_ptr(sizeof(void*)), seq(sizeof(cuda::SequenceKeys)),
+      row_seq(4), pos(8);
+  upload(ptrs, page_ptrs.data(), ptrs.bytes);
+  upload(ring_ptr, &ring_page, ring_ptr.bytes);
+  cuda::SequenceKeys s;
+  s.ring = {paper, ring_ptr.as<const uint8_t*>(), window};
+  s.window = window;
+  s.start = context;  // every window key comes from the ring
+  s.entries = {paper, ptrs.as<const uint8_t*>(), 64};
+  s.entry_count = entries;
+  s.ratio = picks ? 4 : 128;
+  upload(seq, &s, seq.bytes);
+  const int32_t zero = 0;
+  const int64_t position = context - 1;
+  upload(row_seq, &zero, 4);
+  upload(pos, &position, 8);
+  cuda::AttentionLaunch a;
+  a.q = q.as<float>();
+  a.ldq = heads * 512;
+  a.rows = 1;
+  a.heads = heads;
+  a.head_dim = 512;
+  a.row_sequence = row_seq.as<int32_t>();
+  a.sequences = seq.as<cuda::SequenceKeys>();
+  a.positions = pos.as<int64_t>();
+  if (picks) a.picks = picks->as<int32_t>(), a.ld_picks = pick_cols, a.pick_cols = pick_cols;
+  a.sinks = sinks.as<float>();
+  a.scale = 1.0f / std::sqrt(512.0f);
+  a.out = out.as<float>();
+  a.ldo = heads * 512;
+  a.splits = (window + (picks ? pick_cols : entries) + cuda::kAttentionSplit - 1) / cuda::kAttentionSplit;
+  DeviceBytes partials(static_cast<size_t>(cuda::attention_partials_floats(1, heads, 512, a.splits) * 4));
+  a.partials = partials.as<float>();
+  return time_per_call_us(
+      [&](cudaStream_t st, int) { check(cuda::session_attention(a, st), "session attention"); }, 10);
+}
+
 // V4-Flash decode attention per layer at batch 1: HCA (window 128 + every entry of ctx/128) and CSA
 // (indexer over ctx/4 entries, top-512, then window 128 + the 512 picks), against dense SDPA in the same run.
 void bench_attention(double bandwidth, const std::vector<std::pair<int64_t, double>>& sdpa) {
@@ -473,6 +521,12 @@ void bench_attention(double bandwidth, const std::vector<std::pair<int64_t, doub
           },
           10);
       const double bytes = (window + attended) * 584.0 + (csa ? entries * 68.0 : 0.0);
+      const double session_us =
+          session_attention_us(q, sinks, win_pool, pool, entries, csa ? &list : nullptr, top_k, context, out);
+      char session_name[160];
+      std::snprintf(session_name, sizeof session_name, "session attention %s ctx=%ld (the model's path)",
+                    csa ? "CSA" : "HCA", long(context));
+      report(session_name, session_us, (window + attended) * 584.0 / bandwidth * 1e6);
       char name[160];
       std::snprintf(name, sizeof name, "%s ctx=%ld: attention %.2f + indexer %.2f us; SDPA %.1f us -> %.1fx",
                     csa ? "CSA" : "HCA", long(context), attn_us, indexer_us, sdpa_us,

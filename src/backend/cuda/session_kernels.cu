@@ -50,6 +50,55 @@ __device__ inline void load_key_row(const float* fresh, const DeviceCodec& codec
   }
 }
 
+// Values i … i + 3 (i a multiple of 4) of a stored fp8 + bf16-RoPE row, decode_element's values: four e4m3
+// codes through the hardware's conversion (exact) times their block's power-of-two scale, or four bf16. A
+// NaN code, which encode never writes, takes decode_element itself (the CPU's NaN bits).
+__device__ inline float4 fp8_rope_quad(const DeviceCodec& c, const uint8_t* data, const uint8_t* scales, int i) {
+  const int nope = c.dim - c.rope_dim;
+  if (i < nope) {
+    const uint32_t w = *reinterpret_cast<const uint32_t*>(data + i);
+    if (__vcmpeq4(w & 0x7F7F7F7Fu, 0x7F7F7F7Fu) != 0) {
+      return make_float4(decode_element(c, data, scales, i), decode_element(c, data, scales, i + 1),
+                         decode_element(c, data, scales, i + 2), decode_element(c, data, scales, i + 3));
+    }
+    const float scale = ue8m0_to_float(scales[i / kv_detail::kFp8Block]);
+    const float4 v = e4m3x4_values(w);
+    return make_float4(v.x * scale, v.y * scale, v.z * scale, v.w * scale);
+  }
+  const uint2 b = *reinterpret_cast<const uint2*>(data + nope + 2 * (i - nope));
+  return make_float4(__uint_as_float(b.x << 16), __uint_as_float(b.x & 0xFFFF0000u), __uint_as_float(b.y << 16),
+                     __uint_as_float(b.y & 0xFFFF0000u));
+}
+
+// Whether load_key_quads takes this row: d a multiple of 128, and the row fp32 on 16-byte boundaries, a
+// stored fp8 + bf16-RoPE row of d values whose RoPE part starts on an 8-byte boundary, or no key.
+__device__ inline bool quad_readable(const DeviceCodec& c, const float* fresh, const uint8_t* data, int d) {
+  if (d % 128 != 0) return false;
+  if (fresh) return reinterpret_cast<uintptr_t>(fresh) % 16 == 0;
+  if (!data) return true;
+  return c.format == kv_detail::kFp8Rope && c.dim == d && (d - c.rope_dim) % 8 == 0 &&
+         reinterpret_cast<uintptr_t>(data) % 8 == 0;
+}
+
+// load_key_row's values four at a time: lane L takes values 4L + 128m, so a warp's loads and its float4
+// stores are each consecutive (no bank conflicts), with every load issued before any store.
+__device__ inline void load_key_quads(const float* fresh, const DeviceCodec& codec, const uint8_t* data,
+                                      const uint8_t* scales, int d, int lane, float* out) {
+  float4 v[kMaxHeadDim / 128];
+#pragma unroll
+  for (int m = 0; m < kMaxHeadDim / 128; ++m) {
+    const int c = 4 * lane + 128 * m;
+    v[m] = c >= d   ? float4{}
+           : fresh  ? *reinterpret_cast<const float4*>(fresh + c)
+           : data   ? fp8_rope_quad(codec, data, scales, c)
+                    : float4{};
+  }
+#pragma unroll
+  for (int m = 0; m < kMaxHeadDim / 128; ++m) {
+    if (4 * lane + 128 * m < d) *reinterpret_cast<float4*>(out + 4 * lane + 128 * m) = v[m];
+  }
+}
+
 // The key of query t's list at `key`: window positions first … p, then its entries (picks or every visible
 // one). Returns whether it exists (a pick of −1 does not).
 struct KeyList {
@@ -125,7 +174,12 @@ __global__ void __launch_bounds__(kHeadsPerBlock * 32) attention_kernel(Attentio
       }
       const uint8_t* data = rows ? stored_data(*rows, row) : nullptr;
       const uint8_t* scales = rows ? stored_scales(*rows, row) : nullptr;
-      load_key_row(fresh, rows ? rows->codec : DeviceCodec{}, data, scales, static_cast<int>(d), lane, kj);
+      const DeviceCodec codec = rows ? rows->codec : DeviceCodec{};
+      if (quad_readable(codec, fresh, data, static_cast<int>(d))) {
+        load_key_quads(fresh, codec, data, scales, static_cast<int>(d), lane, kj);
+      } else {
+        load_key_row(fresh, codec, data, scales, static_cast<int>(d), lane, kj);
+      }
     }
     __syncthreads();
     if (!active) continue;
@@ -190,25 +244,47 @@ __global__ void __launch_bounds__(kHeadsPerBlock * 32) attention_kernel(Attentio
   }
 }
 
-// out(t, h) from the splits' partials and the sink: each split's share rescaled to the common maximum.
+// out(t, h) from the splits' partials and the sink: each split's share rescaled to the common maximum. The
+// splits' maxima and sums are read once into shared memory and each factor exp(max − top) found once; the
+// sums then run in split order, as one thread would run them.
 __global__ void attention_combine_kernel(AttentionLaunch a) {
+  extern __shared__ float split_stats[];  // [3, splits]: max, sum, factor
+  __shared__ float top_den[2];
   const int64_t t = blockIdx.x, h = blockIdx.y, d = a.head_dim;
   const KeyList l = key_list(a, a.sequences[a.row_sequence[t]], a.positions[t]);
   const int64_t parts = (l.window_keys + l.entry_keys + kAttentionSplit - 1) / kAttentionSplit;
   if (parts <= 1) return;  // written by its one block
   const float* part = a.partials + (t * a.heads + h) * a.splits * (d + 2);
-  float top = a.sinks[h];
-  for (int64_t z = 0; z < parts; ++z) top = fmaxf(top, part[z * (d + 2)]);
-  float den = expf(a.sinks[h] - top);
-  for (int64_t z = 0; z < parts; ++z) {
-    const float m = part[z * (d + 2)];
-    if (m != -INFINITY) den += expf(m - top) * part[z * (d + 2) + 1];
+  float *maxima = split_stats, *sums = split_stats + a.splits, *factors = sums + a.splits;
+  for (int64_t z = threadIdx.x; z < parts; z += blockDim.x) {
+    maxima[z] = part[z * (d + 2)];
+    sums[z] = part[z * (d + 2) + 1];
   }
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    float top = a.sinks[h];
+    for (int64_t z = 0; z < parts; ++z) top = fmaxf(top, maxima[z]);
+    top_den[0] = top;
+  }
+  __syncthreads();
+  const float top = top_den[0];
+  for (int64_t z = threadIdx.x; z < parts; z += blockDim.x) {
+    factors[z] = maxima[z] == -INFINITY ? 0.0f : expf(maxima[z] - top);
+  }
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    float den = expf(a.sinks[h] - top);
+    for (int64_t z = 0; z < parts; ++z) {
+      if (maxima[z] != -INFINITY) den += factors[z] * sums[z];
+    }
+    top_den[1] = den;
+  }
+  __syncthreads();
+  const float den = top_den[1];
   for (int64_t c = threadIdx.x; c < d; c += blockDim.x) {
     float v = 0.0f;
     for (int64_t z = 0; z < parts; ++z) {
-      const float m = part[z * (d + 2)];
-      if (m != -INFINITY) v += expf(m - top) * part[z * (d + 2) + 2 + c];
+      if (maxima[z] != -INFINITY) v += factors[z] * part[z * (d + 2) + 2 + c];
     }
     a.out[t * a.ldo + h * d + c] = v / den;
   }
@@ -469,7 +545,10 @@ cudaError_t session_attention(const AttentionLaunch& a, cudaStream_t stream) {
   const dim3 grid(static_cast<unsigned>(a.rows), blocks(a.heads, heads_per_block), static_cast<unsigned>(a.splits));
   attention_kernel<<<grid, static_cast<unsigned>(heads_per_block * 32), smem, stream>>>(a);
   if (a.splits > 1) {
-    attention_combine_kernel<<<dim3(static_cast<unsigned>(a.rows), static_cast<unsigned>(a.heads)), 128, 0, stream>>>(a);
+    const size_t stats = static_cast<size_t>(3 * a.splits) * sizeof(float);
+    if (stats > 48 * 1024) return cudaErrorInvalidValue;
+    attention_combine_kernel<<<dim3(static_cast<unsigned>(a.rows), static_cast<unsigned>(a.heads)), 256, stats,
+                               stream>>>(a);
   }
   return cudaGetLastError();
 }
