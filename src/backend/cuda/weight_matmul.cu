@@ -26,30 +26,62 @@ struct RowLanes {
   int index, count;
 };
 
-// One 16-byte chunk of each of the warp's rows (values c … c + kChunkValues − 1) against the tokens' x.
+// The products of 4 of a chunk's values (v[k] for row k, from x column c) with the tokens' x, into sums.
+template <int kT>
+__device__ __forceinline__ void quad_products(const float4 (&v)[kRowsPerWarp], const float* x, int64_t ldx, int n,
+                                              int64_t c, float (&sums)[kT * kRowsPerWarp]) {
+#pragma unroll
+  for (int i = 0; i < kT; ++i) {
+    if (i >= n) break;
+    const float4 xv = __ldg(reinterpret_cast<const float4*>(x + i * ldx + c));
+#pragma unroll
+    for (int k = 0; k < kRowsPerWarp; ++k) {
+      float& a = sums[i * kRowsPerWarp + k];
+      a = fmaf(v[k].x, xv.x, a);
+      a = fmaf(v[k].y, xv.y, a);
+      a = fmaf(v[k].z, xv.z, a);
+      a = fmaf(v[k].w, xv.w, a);
+    }
+  }
+}
+
+// One 16-byte chunk of each of the warp's rows (values c … c + kChunkValues − 1) against the tokens' x. A
+// quantized chunk lies in one scale block: its code values' products are summed first and the sum is
+// scaled once (one multiply a chunk, not one a value), then added to the row's running sum.
 template <int kDt, int kT>
 __device__ __forceinline__ void chunk_products(const uint4 (&raw)[kRowsPerWarp], const float (&scale)[kRowsPerWarp],
                                                const float* x, int64_t ldx, int n, int64_t c, RowSums<kT>& s) {
   constexpr bool kQuantized = kDt == kDtF8E4M3 || kDt == kDtF4E2M1x2;
+  float part[kT * kRowsPerWarp] = {};
+  float(&sums)[kT * kRowsPerWarp] = kQuantized ? part : s.acc;
 #pragma unroll
   for (int q = 0; q < kChunkValues<kDt> / 4; ++q) {
     float4 v[kRowsPerWarp];
 #pragma unroll
-    for (int k = 0; k < kRowsPerWarp; ++k) {
-      v[k] = chunk_quad<kDt>(raw[k], q);
-      if (kQuantized) v[k].x *= scale[k], v[k].y *= scale[k], v[k].z *= scale[k], v[k].w *= scale[k];
-    }
+    for (int k = 0; k < kRowsPerWarp; ++k) v[k] = chunk_quad<kDt>(raw[k], q);
 #pragma unroll
     for (int i = 0; i < kT; ++i) {
       if (i >= n) break;
       const float4 xv = __ldg(reinterpret_cast<const float4*>(x + i * ldx + c) + q);
 #pragma unroll
       for (int k = 0; k < kRowsPerWarp; ++k) {
-        float& a = s.acc[i * kRowsPerWarp + k];
+        float& a = sums[i * kRowsPerWarp + k];
         a = fmaf(v[k].x, xv.x, a);
         a = fmaf(v[k].y, xv.y, a);
         a = fmaf(v[k].z, xv.z, a);
         a = fmaf(v[k].w, xv.w, a);
+      }
+    }
+  }
+  if constexpr (kQuantized) {
+    constexpr float kCodeScale = kDt == kDtF4E2M1x2 ? kE2m1AsE4m3Scale : 1.0f;
+#pragma unroll
+    for (int i = 0; i < kT; ++i) {
+      if (i >= n) break;
+#pragma unroll
+      for (int k = 0; k < kRowsPerWarp; ++k) {
+        float& a = s.acc[i * kRowsPerWarp + k];
+        a = fmaf(part[i * kRowsPerWarp + k] * kCodeScale, scale[k], a);
       }
     }
   }
@@ -206,26 +238,35 @@ __device__ inline bool member_weights(const DeviceExperts& e, const int32_t* exp
   return true;
 }
 
-// hidden[m, f] = swiglu(w1·x, w3·x) for one member per blockIdx.y, kRowsPerWarp rows f a warp.
-__global__ void expert_hidden_kernel(const float* __restrict__ x, int64_t ldx, int64_t tokens,
-                                     const int32_t* __restrict__ experts, int64_t k, DeviceExperts e, float limit,
-                                     float* __restrict__ hidden) {
-  const int64_t m = blockIdx.y, f = first_row();
+// hidden[m, f] = swiglu(w1·x, w3·x) for one member per blockIdx.y: the first half of a block's warps take
+// w1's rows, the second half w3's same rows, side by side (each warp one matrix: half the memory latencies
+// a warp waits for of taking both), and they meet in shared memory. Two blocks an SM (128 registers).
+__global__ void __launch_bounds__(kWarps * 32, 2)
+    expert_hidden_kernel(const float* __restrict__ x, int64_t ldx, int64_t tokens, const int32_t* __restrict__ experts,
+                         int64_t k, DeviceExperts e, float limit, float* __restrict__ hidden) {
+  constexpr int kHalf = kWarps / 2;
+  __shared__ float gates[kHalf][kRowsPerWarp];
+  const int warp = static_cast<int>(threadIdx.x / 32);
+  const bool up = warp >= kHalf;
+  const int64_t m = blockIdx.y, f = (int64_t{blockIdx.x} * kHalf + warp % kHalf) * kRowsPerWarp;
   int64_t t;
   DeviceWeight w1, w2, w3;
-  if (f >= e.inter || !member_weights(e, experts, tokens, k, m, t, w1, w2, w3)) return;
-  int64_t r[kRowsPerWarp];
-  warp_rows(0, f, e.inter, r);
-  const float g = row_products<1>(w1, r, x + t * ldx, ldx, 1, warp_lanes()),
-              u = row_products<1>(w3, r, x + t * ldx, ldx, 1, warp_lanes());
-  const int j = sum_index<kRowsPerWarp>();
-  if (first_holder<kRowsPerWarp>() && f + j < e.inter) {
-    hidden[m * e.inter + f + j] = clamp_silu_product(g, u, limit);
+  const bool live = f < e.inter && member_weights(e, experts, tokens, k, m, t, w1, w2, w3);
+  float sum = 0.0f;
+  if (live) {
+    int64_t r[kRowsPerWarp];
+    warp_rows(0, f, e.inter, r);
+    sum = row_products<1>(up ? w3 : w1, r, x + t * ldx, ldx, 1, warp_lanes());
   }
+  const int j = sum_index<kRowsPerWarp>();
+  const bool holder = live && first_holder<kRowsPerWarp>() && f + j < e.inter;
+  if (!up && holder) gates[warp][j] = sum;
+  __syncthreads();
+  if (up && holder) hidden[m * e.inter + f + j] = clamp_silu_product(gates[warp - kHalf][j], sum, limit);
 }
 
 // ys[m, c] = w2 row c · hidden[m].
-__global__ void expert_down_kernel(int64_t tokens, const int32_t* __restrict__ experts, int64_t k, DeviceExperts e,
+__global__ void __launch_bounds__(kWarps * 32, 2) expert_down_kernel(int64_t tokens, const int32_t* __restrict__ experts, int64_t k, DeviceExperts e,
                                    const float* __restrict__ hidden, float* __restrict__ ys) {
   const int64_t m = blockIdx.y, c = first_row();
   int64_t t;
@@ -366,7 +407,8 @@ cudaError_t expert_mix(const float* x, int64_t ldx, int64_t tokens, const int32_
   const int64_t members = tokens * (k + 1);
   float* hidden = scratch;
   float* ys = scratch + members * e.inter;
-  expert_hidden_kernel<<<dim3(blocks(e.inter, kWarps * kRowsPerWarp), static_cast<unsigned>(members)), kWarps * 32, 0, stream>>>(
+  expert_hidden_kernel<<<dim3(blocks(e.inter, kWarps / 2 * kRowsPerWarp), static_cast<unsigned>(members)), kWarps * 32, 0,
+                         stream>>>(
       x, ldx, tokens, experts, k, e, limit, hidden);
   expert_down_kernel<<<dim3(blocks(e.hidden, kWarps * kRowsPerWarp), static_cast<unsigned>(members)), kWarps * 32, 0, stream>>>(
       tokens, experts, k, e, hidden, ys);

@@ -109,8 +109,9 @@ __device__ __forceinline__ float4 e4m3x4_values(uint32_t w) {
   return make_float4(lo.x, lo.y, hi.x, hi.y);
 }
 
-// Values 4q … 4q + 3 of a 16-byte chunk as fp32, before the block scale: the same values weight_value
-// gives (an e4m3 or e2m1 code is exact in fp16, and its product with a power-of-two scale one rounding).
+// Values 4q … 4q + 3 of a 16-byte chunk as fp32, before the block scale: the code values weight_value
+// multiplies by its scale (an e4m3 or e2m1 code is exact in fp16), except that e2m1 codes come as e4m3
+// codes worth value·2^−6 (kE2m1AsE4m3Scale gives the rest).
 template <int kDt>
 __device__ __forceinline__ float4 chunk_quad(const uint4& raw, int q) {
   const uint32_t u[4] = {raw.x, raw.y, raw.z, raw.w};
@@ -123,13 +124,11 @@ __device__ __forceinline__ float4 chunk_quad(const uint4& raw, int q) {
   } else if constexpr (kDt == kDtF8E4M3) {
     return e4m3x4_values(u[q]);
   } else {
-    // Two bytes, four e2m1 codes (low nibble first), spread one to a byte's low nibble and bit-placed as
-    // e4m3 codes worth value·2^−6.
-    const uint32_t h = (u[q / 2] >> (16 * (q % 2))) & 0xFFFFu;
-    const uint32_t bytes = (h & 0xFu) | ((h & 0xF0u) << 4) | ((h & 0xF00u) << 8) | ((h & 0xF000u) << 12);
-    const float4 v = e4m3x4_values(e2m1_low_nibbles_to_e4m3(bytes));
-    return make_float4(v.x * kE2m1AsE4m3Scale, v.y * kE2m1AsE4m3Scale, v.z * kE2m1AsE4m3Scale,
-                       v.w * kE2m1AsE4m3Scale);
+    // A word holds 8 codes, low nibble first: its low and its high nibbles become e4m3 bytes side by side
+    // (quads 2p and 2p + 1 of word p share them), and one byte permutation puts a quad's back in order.
+    const uint32_t w = u[q / 2];
+    const uint32_t even = e2m1_low_nibbles_to_e4m3(w), odd = e2m1_high_nibbles_to_e4m3(w);
+    return e4m3x4_values(__byte_perm(even, odd, q % 2 ? 0x7362 : 0x5140));
   }
 }
 
