@@ -26,25 +26,6 @@ struct RowLanes {
   int index, count;
 };
 
-// The products of 4 of a chunk's values (v[k] for row k, from x column c) with the tokens' x, into sums.
-template <int kT>
-__device__ __forceinline__ void quad_products(const float4 (&v)[kRowsPerWarp], const float* x, int64_t ldx, int n,
-                                              int64_t c, float (&sums)[kT * kRowsPerWarp]) {
-#pragma unroll
-  for (int i = 0; i < kT; ++i) {
-    if (i >= n) break;
-    const float4 xv = __ldg(reinterpret_cast<const float4*>(x + i * ldx + c));
-#pragma unroll
-    for (int k = 0; k < kRowsPerWarp; ++k) {
-      float& a = sums[i * kRowsPerWarp + k];
-      a = fmaf(v[k].x, xv.x, a);
-      a = fmaf(v[k].y, xv.y, a);
-      a = fmaf(v[k].z, xv.z, a);
-      a = fmaf(v[k].w, xv.w, a);
-    }
-  }
-}
-
 // One 16-byte chunk of each of the warp's rows (values c … c + kChunkValues − 1) against the tokens' x. A
 // quantized chunk lies in one scale block: its code values' products are summed first and the sum is
 // scaled once (one multiply a chunk, not one a value), then added to the row's running sum.
