@@ -18,6 +18,7 @@
 #include "backend/cuda/indexer.h"
 #include "backend/cuda/moe_experts.h"
 #include "backend/cuda/session_kernels.h"
+#include "backend/cuda/token_ops.h"
 #include "backend/cuda/weight_matmul.h"
 #include "bench_device.h"
 
@@ -344,6 +345,62 @@ void bench_moe(double bandwidth) {
   }
 }
 
+// The step's small token ops at V4-Flash's decode shape (one token, 4 streams of 4096): hc_pre (the mixes'
+// dots, the Sinkhorn iterations and the collapse), hc_post and rms_norm, their weights in copies larger
+// than L2. Graph replays, so no launch gaps: beside the op profile's per-call figures (which hold them),
+// they say how much of a small op's time in a step is the kernel's own.
+void bench_token_ops(double bandwidth) {
+  const int64_t n = 4, hidden = 4096, mixes = (2 + n) * n;
+  std::mt19937 rng(12);
+  std::vector<std::unique_ptr<DeviceBytes>> fns;
+  do {
+    fns.push_back(std::make_unique<DeviceBytes>(static_cast<size_t>(mixes * n * hidden * 4)));
+    fill_random_floats(*fns.back(), rng, 0.01f);
+  } while (fns.size() * fns[0]->bytes < kRotateBytes);
+  DeviceBytes streams(n * hidden * 4), x(hidden * 4), post(n * 4), comb(n * n * 4), base(mixes * 4), scale(3 * 4),
+      norm(hidden * 4), out(n * hidden * 4);
+  fill_random_floats(streams, rng);
+  fill_random_floats(base, rng, 0.1f);
+  fill_random_floats(scale, rng, 0.1f);
+  fill_random_floats(norm, rng);
+  const int copies = static_cast<int>(fns.size());
+  HyperConnectionParams p;
+  p.base = base.as<float>();
+  p.scale = scale.as<float>();
+  p.streams = n;
+  p.hidden = hidden;
+  p.sinkhorn_iters = 20;
+  p.hc_eps = 1e-6f;
+  p.norm_eps = 1e-6f;
+  const MatrixView<const float> sv{streams.as<float>(), 1, n * hidden};
+  const double pre_us = time_per_call_us(
+      [&](cudaStream_t st, int i) {
+        HyperConnectionParams q = p;
+        q.fn = fns[static_cast<size_t>(i % copies)]->as<float>();
+        check(cuda::hc_pre(sv, q, {x.as<float>(), 1, hidden}, {post.as<float>(), 1, n}, {comb.as<float>(), 1, n * n},
+                           st),
+              "hc_pre");
+      },
+      std::max(copies * 2, 8));
+  report("hc_pre 1 token, 4 x 4096 (24 mixes, 20 Sinkhorn iterations)", pre_us,
+         (mixes + 1) * n * hidden * 4.0 / bandwidth * 1e6);
+  const double post_us = time_per_call_us(
+      [&](cudaStream_t st, int) {
+        check(cuda::hc_post({x.as<float>(), 1, hidden}, {post.as<float>(), 1, n}, {comb.as<float>(), 1, n * n}, sv,
+                            {out.as<float>(), 1, n * hidden}, st),
+              "hc_post");
+      },
+      8);
+  report("hc_post 1 token, 4 x 4096", post_us, 2 * n * hidden * 4.0 / bandwidth * 1e6);
+  const double norm_us = time_per_call_us(
+      [&](cudaStream_t st, int) {
+        check(cuda::rms_norm({x.as<float>(), 1, hidden}, norm.as<float>(), 1e-6f, {x.as<float>(), 1, hidden}, st),
+              "rms_norm");
+      },
+      8);
+  report("rms_norm 1 x 4096", norm_us, 3 * hidden * 4.0 / bandwidth * 1e6);
+}
+
 std::vector<int32_t> iota_rows(int64_t n) {
   std::vector<int32_t> v(static_cast<size_t>(n));
   std::iota(v.begin(), v.end(), 0);
@@ -542,7 +599,7 @@ void bench_attention(double bandwidth, const std::vector<std::pair<int64_t, doub
 int main(int argc, char** argv) {
   using namespace baleen::bench;
   double fp8_peak_tflops = 0;
-  std::string only;  // --only SECTION: weight_matmul, expert_mix, fp8, moe or attention
+  std::string only;  // --only SECTION: weight_matmul, expert_mix, fp8, moe, attention or token_ops
   std::vector<std::pair<int64_t, double>> sdpa;  // --sdpa-us CONTEXT:US,… from bench/cuda/peers.py
   for (int i = 1; i + 1 < argc; ++i) {
     if (std::strcmp(argv[i], "--fp8-peak-tflops") == 0) fp8_peak_tflops = std::atof(argv[i + 1]);
@@ -575,5 +632,6 @@ int main(int argc, char** argv) {
   if (run("fp8") && fp8_peak_tflops > 0) bench_fp8_prefill(fp8_peak_tflops * 1e12);
   if (run("moe")) bench_moe(bandwidth);
   if (run("attention")) bench_attention(bandwidth, sdpa);
+  if (run("token_ops")) bench_token_ops(bandwidth);
   return 0;
 }
