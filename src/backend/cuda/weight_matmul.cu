@@ -247,8 +247,9 @@ __global__ void __launch_bounds__(kWarps * 32, 2)
 }
 
 // ys[m, c] = w2 row c · hidden[m].
-__global__ void __launch_bounds__(kWarps * 32, 2) expert_down_kernel(int64_t tokens, const int32_t* __restrict__ experts, int64_t k, DeviceExperts e,
-                                   const float* __restrict__ hidden, float* __restrict__ ys) {
+__global__ void __launch_bounds__(kWarps * 32, 2)
+    expert_down_kernel(int64_t tokens, const int32_t* __restrict__ experts, int64_t k, DeviceExperts e,
+                       const float* __restrict__ hidden, float* __restrict__ ys) {
   const int64_t m = blockIdx.y, c = first_row();
   int64_t t;
   DeviceWeight w1, w2, w3;
@@ -388,11 +389,11 @@ cudaError_t expert_mix(const float* x, int64_t ldx, int64_t tokens, const int32_
   const int64_t members = tokens * (k + 1);
   float* hidden = scratch;
   float* ys = scratch + members * e.inter;
-  expert_hidden_kernel<<<dim3(blocks(e.inter, kWarps / 2 * kRowsPerWarp), static_cast<unsigned>(members)), kWarps * 32, 0,
-                         stream>>>(
+  const unsigned m = static_cast<unsigned>(members);
+  expert_hidden_kernel<<<dim3(blocks(e.inter, kWarps / 2 * kRowsPerWarp), m), kWarps * 32, 0, stream>>>(
       x, ldx, tokens, experts, k, e, limit, hidden);
-  expert_down_kernel<<<dim3(blocks(e.hidden, kWarps * kRowsPerWarp), static_cast<unsigned>(members)), kWarps * 32, 0, stream>>>(
-      tokens, experts, k, e, hidden, ys);
+  expert_down_kernel<<<dim3(blocks(e.hidden, kWarps * kRowsPerWarp), m), kWarps * 32, 0, stream>>>(tokens, experts, k,
+                                                                                                     e, hidden, ys);
   // A skipped member leaves its ys row unwritten; the combine never reads it (out-of-range routes are skipped).
   expert_combine_kernel<<<dim3(blocks(e.hidden, 128), static_cast<unsigned>(tokens)), 128, 0, stream>>>(
       tokens, experts, weights, k, e.experts, e.hidden, ys, out, ldo);
