@@ -453,12 +453,13 @@ void bench_session_indexer(double bandwidth, int64_t context, const DeviceBytes&
   report(name, score_us + select_us, entries * 68.0 / bandwidth * 1e6);
 }
 
-// The backend's own attention (session_kernels.cu, the model's decode path) over the same stored rows: fp32
-// queries, a window ring of 128 rows and the layer's entries (every one for HCA, the picks for CSA) named
-// through page pointers, splits of kAttentionSplit keys and their combine.
+// The backend's own attention (the model's decode path) over the same stored rows: fp32 queries, a window
+// ring of 128 rows and the layer's entries (every one for HCA, the picks for CSA) named through page
+// pointers, its parts and their combine; on tensor cores (paper_attention.cu, what the backend runs for
+// paper rows) or on the CUDA cores (session_kernels.cu's general kernel, what it runs for other formats).
 double session_attention_us(const DeviceBytes& q, const DeviceBytes& sinks, const DeviceBytes& ring,
                             const DeviceBytes& pool, int64_t entries, const DeviceBytes* picks, int64_t pick_cols,
-                            int64_t context, DeviceBytes& out) {
+                            int64_t context, bool tensor_cores, DeviceBytes& out) {
   const int64_t heads = 64, window = 128, pages = (entries + 63) / 64;
   const cuda::DeviceCodec paper{1, 512, 64, 576, 8};
   std::vector<const uint8_t*> page_ptrs;
@@ -494,8 +495,9 @@ double session_attention_us(const DeviceBytes& q, const DeviceBytes& sinks, cons
   a.scale = 1.0f / std::sqrt(512.0f);
   a.out = out.as<float>();
   a.ldo = heads * 512;
-  a.splits = (window + (picks ? pick_cols : entries) + cuda::kAttentionSplit - 1) / cuda::kAttentionSplit;
-  DeviceBytes partials(static_cast<size_t>(cuda::attention_partials_floats(1, heads, 512, a.splits) * 4));
+  a.tensor_cores = tensor_cores;
+  a.splits = cuda::attention_splits(window + (picks ? pick_cols : entries), tensor_cores);
+  DeviceBytes partials(static_cast<size_t>(cuda::attention_partials_floats(1, heads, 512, a.splits, tensor_cores) * 4));
   a.partials = partials.as<float>();
   return time_per_call_us(
       [&](cudaStream_t st, int) { check(cuda::session_attention(a, st), "session attention"); }, 10);
@@ -578,12 +580,15 @@ void bench_attention(double bandwidth, const std::vector<std::pair<int64_t, doub
           },
           10);
       const double bytes = (window + attended) * 584.0 + (csa ? entries * 68.0 : 0.0);
-      const double session_us =
-          session_attention_us(q, sinks, win_pool, pool, entries, csa ? &list : nullptr, top_k, context, out);
-      char session_name[160];
-      std::snprintf(session_name, sizeof session_name, "session attention %s ctx=%ld (the model's path)",
-                    csa ? "CSA" : "HCA", long(context));
-      report(session_name, session_us, (window + attended) * 584.0 / bandwidth * 1e6);
+      for (const bool tensor_cores : {false, true}) {
+        const double session_us = session_attention_us(q, sinks, win_pool, pool, entries, csa ? &list : nullptr,
+                                                       top_k, context, tensor_cores, out);
+        char session_name[160];
+        std::snprintf(session_name, sizeof session_name, "session attention %s ctx=%ld on %s; SDPA %.1f us -> %.1fx",
+                      csa ? "CSA" : "HCA", long(context), tensor_cores ? "tensor cores" : "CUDA cores", sdpa_us,
+                      sdpa_us / session_us);
+        report(session_name, session_us, (window + attended) * 584.0 / bandwidth * 1e6);
+      }
       char name[160];
       std::snprintf(name, sizeof name, "%s ctx=%ld: attention %.2f + indexer %.2f us; SDPA %.1f us -> %.1fx",
                     csa ? "CSA" : "HCA", long(context), attn_us, indexer_us, sdpa_us,

@@ -57,21 +57,6 @@ __device__ __forceinline__ const uint8_t* row_scales(const KvPool& pool, int64_t
          pool.page_rows * kKvDataBytes + (r % pool.page_rows) * kKvScaleBytes;
 }
 
-__device__ __forceinline__ uint32_t pack_bf16(float a, float b) {
-  const __nv_bfloat162 v = __floats2bfloat162_rn(a, b);
-  return *reinterpret_cast<const uint32_t*>(&v);
-}
-
-// 4 e4m3 codes × scale → 4 bf16 (exact: e4m3 values times a power of two fit bf16).
-__device__ __forceinline__ uint2 e4m3x4_to_bf16(uint32_t codes, float scale) {
-  const __half2_raw lo =
-      __nv_cvt_fp8x2_to_halfraw2(static_cast<__nv_fp8x2_storage_t>(codes & 0xFFFF), __NV_E4M3);
-  const __half2_raw hi =
-      __nv_cvt_fp8x2_to_halfraw2(static_cast<__nv_fp8x2_storage_t>(codes >> 16), __NV_E4M3);
-  const float2 a = __half22float2(__half2(lo)), b = __half22float2(__half2(hi));
-  return make_uint2(pack_bf16(a.x * scale, a.y * scale), pack_bf16(b.x * scale, b.y * scale));
-}
-
 // Row pointers of the tile's 64 list positions, then the rows dequantized into sm.k (zeros for none).
 __device__ void load_tile(const SparseDecodeArgs& a, int64_t t, int64_t first, Smem& sm) {
   if (threadIdx.x < kTileKeys) {

@@ -413,12 +413,13 @@ void CudaBackend::attention(const Step& step, int64_t layer, MatrixView<const fl
     const int64_t entries = k.ratio == 0 ? 0 : picks.rows > 0 ? picks.cols : k.entry_count;
     most = std::max(most, std::min(k.window, k.start + step.sequences[i].rows) + entries);
   }
-  a.splits = std::max<int64_t>(1, (most + cuda::kAttentionSplit - 1) / cuda::kAttentionSplit);
+  a.tensor_cores = cuda::paper_attention_fits(keys_.data(), static_cast<int64_t>(keys_.size()), heads, a.head_dim);
+  a.splits = cuda::attention_splits(most, a.tensor_cores);
   // Partials for at most ~512 MB at a time: long prefill chunks go in row groups (a row's bits stay its own).
-  const int64_t per_row = cuda::attention_partials_floats(1, heads, a.head_dim, a.splits) * 4;
+  const int64_t per_row = cuda::attention_partials_floats(1, heads, a.head_dim, a.splits, a.tensor_cores) * 4;
   const int64_t group = per_row == 0 ? q.rows : std::max<int64_t>(1, (int64_t{512} << 20) / per_row);
   a.partials = scratch<float>(partials_, cuda::attention_partials_floats(std::min(group, q.rows), heads, a.head_dim,
-                                                                         a.splits));
+                                                                         a.splits, a.tensor_cores));
   for (int64_t r = 0; r < q.rows; r += group) {
     cuda::AttentionLaunch part = a;
     part.rows = std::min(group, q.rows - r);

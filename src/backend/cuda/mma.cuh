@@ -2,6 +2,9 @@
 // are PTX's: g = lane / 4 (row group), t = lane % 4; C/D hold (row g, cols 2t, 2t+1) and (row g+8, same).
 #pragma once
 
+#include <cuda_bf16.h>
+#include <cuda_fp8.h>
+
 #include <cstdint>
 
 namespace baleen::cuda {
@@ -39,6 +42,22 @@ __device__ __forceinline__ void ldmatrix_x4_trans(uint32_t (&r)[4], const void* 
   asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
                : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
                : "r"(addr));
+}
+
+// Two floats as a bf16 pair (round to nearest even), the first in the low half: an MMA operand word.
+__device__ __forceinline__ uint32_t pack_bf16(float a, float b) {
+  const __nv_bfloat162 v = __floats2bfloat162_rn(a, b);
+  return *reinterpret_cast<const uint32_t*>(&v);
+}
+
+// 4 e4m3 codes × scale → 4 bf16 (exact: e4m3 values times a power of two fit bf16).
+__device__ __forceinline__ uint2 e4m3x4_to_bf16(uint32_t codes, float scale) {
+  const __half2_raw lo =
+      __nv_cvt_fp8x2_to_halfraw2(static_cast<__nv_fp8x2_storage_t>(codes & 0xFFFF), __NV_E4M3);
+  const __half2_raw hi =
+      __nv_cvt_fp8x2_to_halfraw2(static_cast<__nv_fp8x2_storage_t>(codes >> 16), __NV_E4M3);
+  const float2 a = __half22float2(__half2(lo)), b = __half22float2(__half2(hi));
+  return make_uint2(pack_bf16(a.x * scale, a.y * scale), pack_bf16(b.x * scale, b.y * scale));
 }
 
 // A 16-byte global load of read-only data that skips L1 (weights and KV rows are streamed once). Not

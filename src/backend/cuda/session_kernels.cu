@@ -1,23 +1,13 @@
+#include <algorithm>
+
 #include "backend/cuda/kv_codec.cuh"
 #include "backend/cuda/session_kernels.h"
+#include "backend/cuda/session_rows.cuh"
 #include "backend/cuda/top_k_select.cuh"
 #include "backend/cuda/weight_values.cuh"
 
 namespace baleen::cuda {
 namespace {
-
-__device__ inline const uint8_t* stored_data(const StoredRowsRef& r, int64_t i) {
-  return r.pages[i / r.page_rows] + (i % r.page_rows) * r.codec.data_bytes;
-}
-__device__ inline const uint8_t* stored_scales(const StoredRowsRef& r, int64_t i) {
-  return r.pages[i / r.page_rows] + r.page_rows * r.codec.data_bytes + (i % r.page_rows) * r.codec.scale_bytes;
-}
-
-// How many of a sequence's compressed entries position p sees: one per `ratio` positions completed, never
-// more than are stored (cpu::visible_entries, the same count).
-__device__ inline int64_t visible_entries(const SequenceKeys& s, int64_t p) {
-  return min(s.entry_count, (p + 1) / s.ratio);
-}
 
 unsigned blocks(int64_t n, int64_t per) {
   return static_cast<unsigned>((n + per - 1) / per);
@@ -97,20 +87,6 @@ __device__ inline void load_key_quads(const float* fresh, const DeviceCodec& cod
   for (int m = 0; m < kMaxHeadDim / 128; ++m) {
     if (4 * lane + 128 * m < d) *reinterpret_cast<float4*>(out + 4 * lane + 128 * m) = v[m];
   }
-}
-
-// The key of query t's list at `key`: window positions first … p, then its entries (picks or every visible
-// one). Returns whether it exists (a pick of −1 does not).
-struct KeyList {
-  int64_t first, window_keys, entry_keys;
-};
-
-__device__ inline KeyList key_list(const AttentionLaunch& a, const SequenceKeys& s, int64_t p) {
-  KeyList l;
-  l.first = max(int64_t{0}, p - s.window + 1);
-  l.window_keys = p - l.first + 1;
-  l.entry_keys = s.ratio == 0 ? 0 : a.picks ? a.pick_cols : visible_entries(s, p);
-  return l;
 }
 
 __global__ void __launch_bounds__(kHeadsPerBlock * 32) attention_kernel(AttentionLaunch a) {
@@ -531,12 +507,18 @@ __global__ void entry_positions_kernel(int64_t first, int64_t count, int64_t rat
 
 }  // namespace
 
-int64_t attention_partials_floats(int64_t rows, int64_t heads, int64_t head_dim, int64_t splits) {
-  return splits > 1 ? rows * heads * splits * (head_dim + 2) : 0;
+int64_t attention_partials_floats(int64_t rows, int64_t heads, int64_t head_dim, int64_t splits, bool tensor_cores) {
+  return splits > 1 || tensor_cores ? rows * heads * splits * (head_dim + 2) : 0;
+}
+
+int64_t attention_splits(int64_t most, bool tensor_cores) {
+  if (tensor_cores) return paper_attention_splits(most);
+  return std::max<int64_t>(1, (most + kAttentionSplit - 1) / kAttentionSplit);
 }
 
 cudaError_t session_attention(const AttentionLaunch& a, cudaStream_t stream) {
   if (a.rows <= 0) return cudaSuccess;
+  if (a.tensor_cores) return paper_attention(a, stream);
   if (a.head_dim > kMaxHeadDim || a.heads <= 0 || a.splits < 1 || (a.splits > 1 && !a.partials)) {
     return cudaErrorInvalidValue;
   }

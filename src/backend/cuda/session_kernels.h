@@ -51,10 +51,22 @@ struct AttentionLaunch {
   // splits: the most parts any row has (the grid's depth).
   int64_t splits = 1;
   float* partials = nullptr;  // attention_partials_floats(...) floats
+  // On tensor cores (paper_attention.cu) where paper_attention_fits; its parts are tiles of 64 keys.
+  bool tensor_cores = false;
 };
 inline constexpr int64_t kAttentionSplit = 32;
-int64_t attention_partials_floats(int64_t rows, int64_t heads, int64_t head_dim, int64_t splits);
+int64_t attention_partials_floats(int64_t rows, int64_t heads, int64_t head_dim, int64_t splits, bool tensor_cores);
+// The grid's depth (the most parts a query has) for queries of at most `most` keys.
+int64_t attention_splits(int64_t most, bool tensor_cores);
 cudaError_t session_attention(const AttentionLaunch& a, cudaStream_t stream);
+
+// Whether the tensor-core attention takes a step's queries: head dim 512, heads a multiple of 16, and every
+// stored row its sequences name (window ring and entries: `keys` on the host) V4's paper row, 448 e4m3
+// values with a power-of-two scale per 64 and 64 bf16 RoPE values.
+bool paper_attention_fits(const SequenceKeys* keys, int64_t sequences, int64_t heads, int64_t head_dim);
+// session_attention's tensor-core kernels (a.tensor_cores): partials for every query, then their combine.
+int64_t paper_attention_splits(int64_t most);
+cudaError_t paper_attention(const AttentionLaunch& a, cudaStream_t stream);
 
 // Lightning-indexer scores of every row against its sequence's visible keys, then its top k.
 struct IndexerLaunch {

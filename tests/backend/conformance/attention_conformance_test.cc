@@ -18,7 +18,10 @@
 namespace baleen::test {
 namespace {
 
-class SessionOps : public BackendUnderTest {};
+class SessionOps : public BackendUnderTest {
+ protected:
+  void csa_case(int64_t heads);  // a CSA layer's prefill and decode with `heads` query heads
+};
 BALEEN_FOR_EVERY_BACKEND(SessionOps);
 
 TEST_P(SessionOps, WindowAttentionOverPrefillThenDecodeMatchesTheTruth) {
@@ -73,9 +76,17 @@ Tensor decoded_entries(const KvCodec& codec, const CompressorImage& image) {
   return rows;
 }
 
+// 4 heads take the CUDA backend's general kernel, 16 its tensor-core kernel (paper_attention.cu).
 TEST_P(SessionOps, CsaIndexerPicksAndAttentionOverThemMatchTheTruth) {
+  for (const int64_t heads : {4, 16}) {
+    SCOPED_TRACE(heads);
+    csa_case(heads);
+  }
+}
+
+void SessionOps::csa_case(int64_t heads) {
   std::mt19937 rng(43);
-  const int64_t window = 8, ratio = 4, heads = 4, d = 512, rope = 64, index_heads = 8, di = 128, k = 5;
+  const int64_t window = 8, ratio = 4, d = 512, rope = 64, index_heads = 8, di = 128, k = 5;
   const int64_t prefill = 40, decode = 6, total = prefill + decode;
   const KvCodec rows_codec(KvFormat::kFp8Rope, d, rope), keys_codec(KvFormat::kFp4, di, 0);
   StateSpec spec;
@@ -199,6 +210,59 @@ TEST_P(SessionOps, IndexerAtFlashShapesPicksTheCpuBackendsEntries) {
   EXPECT_EQ(compared, decode * k);
   backend().free_state(state);
   cpu->free_state(cpu_state);
+}
+
+TEST_P(SessionOps, AttentionAtFlashShapesOverEightThousandEntriesMatchesTheTruth) {
+  // V4-Flash's attention (64 heads × 512 in paper rows, a window of 128) over 8,320 entries pooled at ratio
+  // 2 from a 16,640-token prefill: on the CUDA backend its tensor-core kernel with parts of two tiles, each
+  // of the four head groups' 66 parts merged by the combine.
+  std::mt19937 rng(45);
+  const int64_t ratio = 2, heads = 64, d = 512, rope = 64, window = 128, prefill = 16640, decode = 2;
+  const int64_t total = prefill + decode;
+  const KvCodec codec(KvFormat::kFp8Rope, d, rope);
+  StateSpec spec;
+  spec.window = window;
+  spec.layers.push_back({codec, {ratio, d, false, codec}, {}});
+  const StateId state = backend().create_state(spec);
+  std::vector<float> inv_freq(rope / 2);
+  for (int64_t i = 0; i < rope / 2; ++i) inv_freq[static_cast<size_t>(i)] = std::pow(10000.0f, -2.0f * i / rope);
+  Tensor ape = random_tensor({ratio, d}, rng, 0.5f), norm = random_tensor({d}, rng, 0.3f);
+  for (float& v : norm.values()) v += 1.0f;
+  const Backend::CompressorParams main{CompressorRole::kMain, table(ape), table(norm), {table(inv_freq), rope}, 1e-6f,
+                                       false};
+  Tensor kv = random_tensor({total, d}, rng), sinks = random_tensor({heads}, rng);
+  Tensor stored = kv;
+  for (int64_t p = 0; p < total; ++p) codec.round_trip(stored.matrix().row(p));
+  const float* sinks_device = table(sinks);
+  const float scale = 1.0f / std::sqrt(static_cast<float>(d));
+  for (int64_t start = 0; start < total;) {
+    const int64_t n = start < prefill ? std::min<int64_t>(4096, prefill - start) : 1;
+    const Step step = begin_step(state, start, n);
+    backend().compressor_append(step, 0, main, copy_in(random_tensor({n, d}, rng)),
+                                copy_in(random_tensor({n, d}, rng)));
+    const MatrixView<float> chunk = copy_in(kv.matrix().rows_slice(start, n));
+    if (start >= prefill) {  // the prefill's queries would only cost the CPU time
+      Tensor q = random_tensor({1, heads * d}, rng);
+      MatrixView<float> out = rows(1, heads * d);
+      backend().attention(step, 0, copy_in(q), heads, chunk, {}, sinks_device, scale, out);
+      const StateImage image = backend().export_state(state);
+      const Tensor entries = decoded_entries(codec, image.layers[0].compressor);
+      EXPECT_EQ(entries.dim(0), (start + 1) / ratio);
+      Tensor keys({start + 1, d});  // positions 0 … start: earlier rows as stored, its own as given
+      for (int64_t p = 0; p <= start; ++p) {
+        const Tensor& from = p < start ? stored : kv;
+        std::copy(from.matrix().row(p), from.matrix().row(p) + d, keys.matrix().row(p));
+      }
+      const int64_t position = start;
+      Tensor truth({1, heads * d});
+      cpu::attention_reference(q.matrix(), heads, {keys.matrix(), 0, window, entries.matrix(), ratio, {}}, &position,
+                               sinks.data(), scale, truth.matrix());
+      EXPECT_LT(relative_l2(copy_out(out), truth), 1e-5) << "step at position " << start;
+    }
+    backend().window_append(step, 0, chunk);
+    start += n;
+  }
+  backend().free_state(state);
 }
 
 }  // namespace
