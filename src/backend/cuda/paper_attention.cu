@@ -1,7 +1,8 @@
 // The session attention on tensor cores, for V4's paper rows (spec "Attention"): what session_kernels.cu's
 // attention_kernel computes for any row format on the CUDA cores, here for head dim 512 over rows of 448
 // e4m3 values (a power-of-two scale per 64) and 64 bf16 RoPE values. One CTA = one query × 16 heads × one
-// part of its key list, in tiles of 64 keys; 4 warps.
+// part of its key list, in tiles of 64 keys; 8 warps (a decode step has few CTAs, so each warp's path is
+// short and two warps share a scheduler).
 //
 // A stored row is exact in bf16, so S = q·kᵀ and O += p·v are bf16 m16n8k16 MMAs with fp32 accumulators,
 // and q and the softmax weights p are each split into two bf16 terms (hi + lo, within 2^−17 of the fp32
@@ -24,15 +25,18 @@
 namespace baleen::cuda {
 namespace {
 
-constexpr int kHeads = 16, kWarps = 4, kThreads = kWarps * 32, kTileKeys = 64;
+constexpr int kHeads = 16, kWarps = 8, kThreads = kWarps * 32, kTileKeys = 64;
 constexpr int kDim = 512, kRope = 64, kNope = kDim - kRope;
 constexpr int kDataBytes = kNope + 2 * kRope, kScaleBytes = 8;
 constexpr int kCodeChunks = kNope / 16, kChunks = kDataBytes / 16;  // 16-byte chunks: 28 of codes, then 8 bf16
-constexpr int kThreadChunks = kChunks / 2;                          // two threads a key, chunks 2j and 2j + 1
+constexpr int kKeyThreads = kThreads / kTileKeys;                   // threads a key: chunks 4j + quarter
+constexpr int kThreadChunks = kChunks / kKeyThreads;
 constexpr int64_t kMaxParts = 128;
 constexpr int kPad = 8;  // bf16s: rows 16 bytes apart mod 128, so ldmatrix's 8 rows hit distinct banks
 constexpr int kKStride = kDim + kPad, kSStride = kTileKeys + 4, kPStride = kTileKeys + kPad;
-static_assert(kThreads == 2 * kTileKeys && kChunks % 2 == 0 && kCodeChunks % 2 == 0, "two threads load a key");
+static_assert(kKeyThreads == 4 && kChunks % 4 == 0 && kCodeChunks % 4 == 0, "four threads load a key, a scale block each j");
+constexpr int kKeysPerWarp = kTileKeys / kWarps, kDimsPerWarp = kDim / kWarps;  // scores, then P·V
+static_assert(kKeysPerWarp == 8 && kDimsPerWarp == 64, "a warp scores one n-tile of keys and sums 64 values");
 
 enum KeyKind : int8_t { kNoKey = 0, kStored = 1, kFresh = 2 };
 
@@ -77,30 +81,31 @@ __device__ inline KeyRef key_ref(const AttentionLaunch& a, const SequenceKeys& s
   return r;
 }
 
-// A thread's half of a stored row: chunks 2j + half (a pair of threads reads 32 consecutive bytes) and the
+// A thread's quarter of a stored row: chunks 4j + quarter (four threads read 64 consecutive bytes) and the
 // row's scales.
-struct RowHalf {
+struct RowPart {
   uint4 chunk[kThreadChunks];
   uint2 scales;
 };
 
-__device__ inline void fetch(const KeyRef& r, int half, RowHalf& h) {
+__device__ inline void fetch(const KeyRef& r, int quarter, RowPart& h) {
 #pragma unroll
   for (int j = 0; j < kThreadChunks; ++j) {
-    h.chunk[j] = r.data ? __ldg(reinterpret_cast<const uint4*>(r.data) + 2 * j + half) : make_uint4(0, 0, 0, 0);
+    h.chunk[j] = r.data ? __ldg(reinterpret_cast<const uint4*>(r.data) + kKeyThreads * j + quarter)
+                        : make_uint4(0, 0, 0, 0);
   }
   h.scales = r.data ? __ldg(reinterpret_cast<const uint2*>(r.scales)) : make_uint2(0, 0);
 }
 
-// The key's half row into sm.k as bf16 (codes × their block's scale: exact), and what the key is.
-__device__ inline void store_key(const KeyRef& r, const RowHalf& h, int key, int half, Smem& sm) {
+// The key's quarter row into sm.k as bf16 (codes × their block's scale: exact), and what the key is.
+__device__ inline void store_key(const KeyRef& r, const RowPart& h, int key, int quarter, Smem& sm) {
 #pragma unroll
   for (int j = 0; j < kThreadChunks; ++j) {
-    const int c = 2 * j + half;
-    if (j < kCodeChunks / 2) {
-      const int block = j / 2;  // (2j + half) / 4: chunk c's 16 codes are in scale block c / 4
-      const uint32_t word = block < 4 ? h.scales.x : h.scales.y;
-      const float scale = ue8m0_to_float(static_cast<uint8_t>(word >> (8 * (block % 4))));
+    const int c = kKeyThreads * j + quarter;
+    if (j < kCodeChunks / kKeyThreads) {
+      // Chunk c's 16 codes are in scale block c / 4 = j.
+      const uint32_t word = j < 4 ? h.scales.x : h.scales.y;
+      const float scale = ue8m0_to_float(static_cast<uint8_t>(word >> (8 * (j % 4))));
       const uint4 v = h.chunk[j];
       const uint2 b0 = e4m3x4_to_bf16(v.x, scale), b1 = e4m3x4_to_bf16(v.y, scale);
       const uint2 b2 = e4m3x4_to_bf16(v.z, scale), b3 = e4m3x4_to_bf16(v.w, scale);
@@ -111,41 +116,42 @@ __device__ inline void store_key(const KeyRef& r, const RowHalf& h, int key, int
       *reinterpret_cast<uint4*>(&sm.k[key][kNope + (c - kCodeChunks) * 8]) = h.chunk[j];
     }
   }
-  if (half == 0) {
+  if (quarter == 0) {
     sm.fresh[key] = r.fresh;
     sm.kind[key] = r.data ? kStored : r.fresh ? kFresh : kNoKey;
   }
 }
 
-// S[16 heads][keys 16w … 16w + 15] into sm.s, scaled; −inf where there is no key (a fresh key's is
-// replaced by fresh_scores).
+// S[16 heads][keys 8w … 8w + 7] into sm.s, scaled; −inf where there is no key (a fresh key's is replaced by
+// fresh_scores). Two k-steps a round: even and odd steps in separate accumulators.
 __device__ inline void scores(Smem& sm, float scale) {
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
   float hi[2][4] = {}, lo[2][4] = {};
+  const int arow = (lane % 8) + 8 * ((lane / 8) % 2), acol = 8 * (lane / 16);
 #pragma unroll 4
-  for (int kk = 0; kk < kDim / 16; ++kk) {
-    uint32_t ah[4], al[4], b[4];
-    ldmatrix_x4(ah, &sm.q_hi[(lane % 8) + 8 * ((lane / 8) % 2)][kk * 16 + 8 * (lane / 16)]);
-    ldmatrix_x4(al, &sm.q_lo[(lane % 8) + 8 * ((lane / 8) % 2)][kk * 16 + 8 * (lane / 16)]);
-    ldmatrix_x4(b, &sm.k[warp * 16 + (lane % 8) + 8 * (lane / 16)][kk * 16 + 8 * ((lane / 8) % 2)]);
+  for (int kk = 0; kk < kDim / 16; kk += 2) {
+    uint32_t ah0[4], al0[4], ah1[4], al1[4], b[4];
+    ldmatrix_x4(ah0, &sm.q_hi[arow][kk * 16 + acol]);
+    ldmatrix_x4(al0, &sm.q_lo[arow][kk * 16 + acol]);
+    ldmatrix_x4(ah1, &sm.q_hi[arow][kk * 16 + 16 + acol]);
+    ldmatrix_x4(al1, &sm.q_lo[arow][kk * 16 + 16 + acol]);
+    ldmatrix_x4(b, &sm.k[warp * kKeysPerWarp + lane % 8][kk * 16 + 8 * (lane / 8)]);  // k-steps kk, kk + 1
     const uint32_t b0[2] = {b[0], b[1]}, b1[2] = {b[2], b[3]};
-    mma_bf16_16x8x16(hi[0], ah, b0);
-    mma_bf16_16x8x16(hi[1], ah, b1);
-    mma_bf16_16x8x16(lo[0], al, b0);
-    mma_bf16_16x8x16(lo[1], al, b1);
+    mma_bf16_16x8x16(hi[0], ah0, b0);
+    mma_bf16_16x8x16(lo[0], al0, b0);
+    mma_bf16_16x8x16(hi[1], ah1, b1);
+    mma_bf16_16x8x16(lo[1], al1, b1);
   }
-#pragma unroll
-  for (int nt = 0; nt < 2; ++nt) {
-    const int key = warp * 16 + nt * 8 + 2 * t;
-    const bool v0 = sm.kind[key] != kNoKey, v1 = sm.kind[key + 1] != kNoKey;
-    sm.s[g][key] = v0 ? (hi[nt][0] + lo[nt][0]) * scale : -INFINITY;
-    sm.s[g][key + 1] = v1 ? (hi[nt][1] + lo[nt][1]) * scale : -INFINITY;
-    sm.s[g + 8][key] = v0 ? (hi[nt][2] + lo[nt][2]) * scale : -INFINITY;
-    sm.s[g + 8][key + 1] = v1 ? (hi[nt][3] + lo[nt][3]) * scale : -INFINITY;
-  }
+  const int key = warp * kKeysPerWarp + 2 * t;
+  const bool v0 = sm.kind[key] != kNoKey, v1 = sm.kind[key + 1] != kNoKey;
+  auto s_of = [&](int i) { return (hi[0][i] + hi[1][i] + (lo[0][i] + lo[1][i])) * scale; };
+  sm.s[g][key] = v0 ? s_of(0) : -INFINITY;
+  sm.s[g][key + 1] = v1 ? s_of(1) : -INFINITY;
+  sm.s[g + 8][key] = v0 ? s_of(2) : -INFINITY;
+  sm.s[g + 8][key + 1] = v1 ? s_of(3) : -INFINITY;
 }
 
-// The fresh keys' scores in fp32 (q as hi + lo): warp w takes heads 4w … 4w + 3, a lane 16 of the values.
+// The fresh keys' scores in fp32 (q as hi + lo): warp w takes heads 2w and 2w + 1, a lane 16 of the values.
 __device__ inline void fresh_scores(Smem& sm, float scale) {
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   for (int key = 0; key < kTileKeys; ++key) {
@@ -154,10 +160,11 @@ __device__ inline void fresh_scores(Smem& sm, float scale) {
     float v[kDim / 32];
 #pragma unroll
     for (int i = 0; i < kDim / 32; ++i) v[i] = row[lane + 32 * i];
-    float dot[4];
+    constexpr int kWarpHeads = kHeads / kWarps;
+    float dot[kWarpHeads];
 #pragma unroll
-    for (int hh = 0; hh < 4; ++hh) {
-      const int h = warp * 4 + hh;
+    for (int hh = 0; hh < kWarpHeads; ++hh) {
+      const int h = warp * kWarpHeads + hh;
       dot[hh] = 0.0f;
 #pragma unroll
       for (int i = 0; i < kDim / 32; ++i) {
@@ -166,33 +173,34 @@ __device__ inline void fresh_scores(Smem& sm, float scale) {
       }
     }
     const float sum = transposed_warp_sums(dot);
-    if (first_holder<4>()) sm.s[warp * 4 + sum_index<4>()][key] = sum * scale;
+    if (first_holder<kWarpHeads>()) sm.s[warp * kWarpHeads + sum_index<kWarpHeads>()][key] = sum * scale;
   }
 }
 
-// Online softmax over the tile: 8 threads a head, 8 keys a thread. The weights stay in sm.s (fp32, for the
+// Online softmax over the tile: 16 threads a head, 4 keys a thread. The weights stay in sm.s (fp32, for the
 // fresh keys) and go to p_hi/p_lo; the rescale factor to sm.alpha.
 __device__ inline void softmax_update(Smem& sm) {
-  const int h = threadIdx.x / 8, sub = threadIdx.x % 8;
-  float x[8], tile_max = -INFINITY;
+  constexpr int kHeadThreads = kThreads / kHeads, kKeys = kTileKeys / kHeadThreads;
+  const int h = threadIdx.x / kHeadThreads, sub = threadIdx.x % kHeadThreads;
+  float x[kKeys], tile_max = -INFINITY;
 #pragma unroll
-  for (int i = 0; i < 8; ++i) tile_max = fmaxf(tile_max, x[i] = sm.s[h][sub * 8 + i]);
-  for (int o = 1; o < 8; o *= 2) tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, o));
+  for (int i = 0; i < kKeys; ++i) tile_max = fmaxf(tile_max, x[i] = sm.s[h][sub * kKeys + i]);
+  for (int o = 1; o < kHeadThreads; o *= 2) tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, o));
   const float m_old = sm.m[h], m_new = fmaxf(m_old, tile_max);
   const float alpha = m_new == -INFINITY ? 1.0f : expf(m_old - m_new);
   float sum = 0;
 #pragma unroll
-  for (int i = 0; i < 8; i += 2) {
+  for (int i = 0; i < kKeys; i += 2) {
     const float p0 = m_new == -INFINITY ? 0.0f : expf(x[i] - m_new);
     const float p1 = m_new == -INFINITY ? 0.0f : expf(x[i + 1] - m_new);
     sum += p0 + p1;
-    sm.s[h][sub * 8 + i] = p0, sm.s[h][sub * 8 + i + 1] = p1;
+    sm.s[h][sub * kKeys + i] = p0, sm.s[h][sub * kKeys + i + 1] = p1;
     const __nv_bfloat162 hi = __floats2bfloat162_rn(p0, p1);
     const __nv_bfloat162 lo = __floats2bfloat162_rn(p0 - __low2float(hi), p1 - __high2float(hi));
-    *reinterpret_cast<__nv_bfloat162*>(&sm.p_hi[h][sub * 8 + i]) = hi;
-    *reinterpret_cast<__nv_bfloat162*>(&sm.p_lo[h][sub * 8 + i]) = lo;
+    *reinterpret_cast<__nv_bfloat162*>(&sm.p_hi[h][sub * kKeys + i]) = hi;
+    *reinterpret_cast<__nv_bfloat162*>(&sm.p_lo[h][sub * kKeys + i]) = lo;
   }
-  for (int o = 1; o < 8; o *= 2) sum += __shfl_xor_sync(0xffffffffu, sum, o);
+  for (int o = 1; o < kHeadThreads; o *= 2) sum += __shfl_xor_sync(0xffffffffu, sum, o);
   __syncwarp();
   if (sub == 0) {
     sm.m[h] = m_new;
@@ -201,22 +209,22 @@ __device__ inline void softmax_update(Smem& sm) {
   }
 }
 
-// o (warp w: dims 128w …) = o·alpha + P·V, V read transposed from the key rows (V4's keys are its values).
-__device__ inline void accumulate_pv(const Smem& sm, float (&o)[16][4]) {
+// o (warp w: dims 64w …) = o·alpha + P·V, V read transposed from the key rows (V4's keys are its values).
+__device__ inline void accumulate_pv(const Smem& sm, float (&o)[8][4]) {
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4;
   const float a0 = sm.alpha[g], a8 = sm.alpha[g + 8];
 #pragma unroll
-  for (int nt = 0; nt < 16; ++nt) o[nt][0] *= a0, o[nt][1] *= a0, o[nt][2] *= a8, o[nt][3] *= a8;
+  for (int nt = 0; nt < 8; ++nt) o[nt][0] *= a0, o[nt][1] *= a0, o[nt][2] *= a8, o[nt][3] *= a8;
 #pragma unroll
   for (int kk = 0; kk < kTileKeys / 16; ++kk) {
     uint32_t ah[4], al[4];
     ldmatrix_x4(ah, &sm.p_hi[(lane % 8) + 8 * ((lane / 8) % 2)][kk * 16 + 8 * (lane / 16)]);
     ldmatrix_x4(al, &sm.p_lo[(lane % 8) + 8 * ((lane / 8) % 2)][kk * 16 + 8 * (lane / 16)]);
 #pragma unroll
-    for (int np = 0; np < 8; ++np) {
+    for (int np = 0; np < 4; ++np) {
       uint32_t b[4];
-      ldmatrix_x4_trans(
-          b, &sm.k[kk * 16 + (lane % 8) + 8 * ((lane / 8) % 2)][warp * 128 + np * 16 + 8 * (lane / 16)]);
+      ldmatrix_x4_trans(b, &sm.k[kk * 16 + (lane % 8) + 8 * ((lane / 8) % 2)]
+                                [warp * kDimsPerWarp + np * 16 + 8 * (lane / 16)]);
       const uint32_t b0[2] = {b[0], b[1]}, b1[2] = {b[2], b[3]};
       mma_bf16_16x8x16(o[2 * np], ah, b0);
       mma_bf16_16x8x16(o[2 * np + 1], ah, b1);
@@ -227,15 +235,15 @@ __device__ inline void accumulate_pv(const Smem& sm, float (&o)[16][4]) {
 }
 
 // The fresh keys' weighted rows into o in fp32 (their sm.k rows are zeros, so the MMAs added nothing).
-__device__ inline void fresh_values(const Smem& sm, float (&o)[16][4]) {
+__device__ inline void fresh_values(const Smem& sm, float (&o)[8][4]) {
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
   for (int key = 0; key < kTileKeys; ++key) {
     const float* row = sm.fresh[key];
     if (row == nullptr) continue;
     const float w0 = sm.s[g][key], w8 = sm.s[g + 8][key];
 #pragma unroll
-    for (int nt = 0; nt < 16; ++nt) {
-      const int dim = warp * 128 + nt * 8 + 2 * t;
+    for (int nt = 0; nt < 8; ++nt) {
+      const int dim = warp * kDimsPerWarp + nt * 8 + 2 * t;
       const float x = row[dim], y = row[dim + 1];
       o[nt][0] = fmaf(w0, x, o[nt][0]), o[nt][1] = fmaf(w0, y, o[nt][1]);
       o[nt][2] = fmaf(w8, x, o[nt][2]), o[nt][3] = fmaf(w8, y, o[nt][3]);
@@ -252,9 +260,12 @@ __global__ void __launch_bounds__(kThreads, 2) paper_attention_kernel(AttentionL
   const int64_t n = l.window_keys + l.entry_keys, per = part_keys(n);
   if (z * per >= n) return;
   const int64_t begin = z * per, end = min(n, begin + per);
-  const int key = threadIdx.x / 2, half = threadIdx.x % 2;
-  // q's loads, then the first tile's (behind the loads that find its rows), all issued before q is stored:
-  // one memory latency for all of them, not one an element.
+  const int key = threadIdx.x / kKeyThreads, quarter = threadIdx.x % kKeyThreads;
+  // The first tile's rows are found and on their way before q is staged (q's loads all issued before its
+  // first store: one memory latency, not one an element).
+  KeyRef ref = key_ref(a, s, l, t, begin + key, end);
+  RowPart rows;
+  fetch(ref, quarter, rows);
   constexpr int kQPerThread = kHeads * kDim / kThreads;
   float qv[kQPerThread];
 #pragma unroll
@@ -262,9 +273,6 @@ __global__ void __launch_bounds__(kThreads, 2) paper_attention_kernel(AttentionL
     const int i = threadIdx.x + u * kThreads;
     qv[u] = a.q[t * a.ldq + (h0 + i / kDim) * kDim + i % kDim];
   }
-  KeyRef ref = key_ref(a, s, l, t, begin + key, end);
-  RowHalf rows;
-  fetch(ref, half, rows);
 #pragma unroll
   for (int u = 0; u < kQPerThread; ++u) {
     const int i = threadIdx.x + u * kThreads, h = i / kDim, c = i % kDim;
@@ -272,13 +280,13 @@ __global__ void __launch_bounds__(kThreads, 2) paper_attention_kernel(AttentionL
     sm.q_hi[h][c] = hi, sm.q_lo[h][c] = __float2bfloat16_rn(qv[u] - __bfloat162float(hi));
   }
   if (threadIdx.x < kHeads) sm.m[threadIdx.x] = -INFINITY, sm.l[threadIdx.x] = 0.0f;
-  float o[16][4] = {};
+  float o[8][4] = {};
   for (int64_t base = begin; base < end; base += kTileKeys) {
-    store_key(ref, rows, key, half, sm);
+    store_key(ref, rows, key, quarter, sm);
     const bool any_fresh = __syncthreads_or(ref.fresh != nullptr) != 0;
     if (base + kTileKeys < end) {  // the next tile's rows load while this one is multiplied
       ref = key_ref(a, s, l, t, base + kTileKeys + key, end);
-      fetch(ref, half, rows);
+      fetch(ref, quarter, rows);
     }
     scores(sm, a.scale);
     __syncthreads();
@@ -296,8 +304,8 @@ __global__ void __launch_bounds__(kThreads, 2) paper_attention_kernel(AttentionL
   float* part_g = a.partials + ((t * a.heads + h0 + g) * a.splits + z) * (kDim + 2);
   float* part_g8 = a.partials + ((t * a.heads + h0 + g + 8) * a.splits + z) * (kDim + 2);
 #pragma unroll
-  for (int nt = 0; nt < 16; ++nt) {
-    const int dim = warp * 128 + nt * 8 + 2 * tq;
+  for (int nt = 0; nt < 8; ++nt) {
+    const int dim = warp * kDimsPerWarp + nt * 8 + 2 * tq;
     part_g[2 + dim] = o[nt][0], part_g[3 + dim] = o[nt][1];
     part_g8[2 + dim] = o[nt][2], part_g8[3 + dim] = o[nt][3];
   }
