@@ -81,11 +81,7 @@ __device__ void load_tile(const SparseDecodeArgs& a, int64_t t, int64_t first, S
     if (src != nullptr) v = load_stream(src + c * 16);
     if (c < kNope / 16) {
       const float scale = src != nullptr ? ue8m0_to_float(sm.scales[key][c / 4]) : 0.0f;
-      const uint2 b0 = e4m3x4_to_bf16(v.x, scale), b1 = e4m3x4_to_bf16(v.y, scale);
-      const uint2 b2 = e4m3x4_to_bf16(v.z, scale), b3 = e4m3x4_to_bf16(v.w, scale);
-      uint4* dst = reinterpret_cast<uint4*>(&sm.k[key][c * 16]);
-      dst[0] = make_uint4(b0.x, b0.y, b1.x, b1.y);
-      dst[1] = make_uint4(b2.x, b2.y, b3.x, b3.y);
+      store_e4m3x16_as_bf16(v, scale, &sm.k[key][c * 16]);
     } else {
       *reinterpret_cast<uint4*>(&sm.k[key][kNope + (c - kNope / 16) * 8]) = v;
     }

@@ -60,6 +60,15 @@ __device__ __forceinline__ uint2 e4m3x4_to_bf16(uint32_t codes, float scale) {
   return make_uint2(pack_bf16(a.x * scale, a.y * scale), pack_bf16(b.x * scale, b.y * scale));
 }
 
+// 16 e4m3 codes × scale as 16 bf16 at dst (32 bytes, 16-byte aligned, shared memory).
+__device__ __forceinline__ void store_e4m3x16_as_bf16(const uint4& v, float scale, void* dst) {
+  const uint2 b0 = e4m3x4_to_bf16(v.x, scale), b1 = e4m3x4_to_bf16(v.y, scale);
+  const uint2 b2 = e4m3x4_to_bf16(v.z, scale), b3 = e4m3x4_to_bf16(v.w, scale);
+  uint4* d = static_cast<uint4*>(dst);
+  d[0] = make_uint4(b0.x, b0.y, b1.x, b1.y);
+  d[1] = make_uint4(b2.x, b2.y, b3.x, b3.y);
+}
+
 // A 16-byte global load of read-only data that skips L1 (weights and KV rows are streamed once). Not
 // volatile, so the compiler may hoist it above earlier tensor-core work.
 __device__ __forceinline__ uint4 load_stream(const void* p) {

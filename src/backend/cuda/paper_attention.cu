@@ -106,12 +106,7 @@ __device__ inline void store_key(const KeyRef& r, const RowPart& h, int key, int
       // Chunk c's 16 codes are in scale block c / 4 = j.
       const uint32_t word = j < 4 ? h.scales.x : h.scales.y;
       const float scale = ue8m0_to_float(static_cast<uint8_t>(word >> (8 * (j % 4))));
-      const uint4 v = h.chunk[j];
-      const uint2 b0 = e4m3x4_to_bf16(v.x, scale), b1 = e4m3x4_to_bf16(v.y, scale);
-      const uint2 b2 = e4m3x4_to_bf16(v.z, scale), b3 = e4m3x4_to_bf16(v.w, scale);
-      uint4* dst = reinterpret_cast<uint4*>(&sm.k[key][c * 16]);
-      dst[0] = make_uint4(b0.x, b0.y, b1.x, b1.y);
-      dst[1] = make_uint4(b2.x, b2.y, b3.x, b3.y);
+      store_e4m3x16_as_bf16(h.chunk[j], scale, &sm.k[key][c * 16]);
     } else {
       *reinterpret_cast<uint4*>(&sm.k[key][kNope + (c - kCodeChunks) * 8]) = h.chunk[j];
     }
