@@ -4,12 +4,14 @@
 // CPU backend's), batches against each sequence alone, and state that leaves the device and comes back.
 // Skips without a CUDA device.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -21,6 +23,7 @@
 #include "device_test_support.h"
 #include "engine/model.h"
 #include "model/checkpoint.h"
+#include "model/random_checkpoint.h"
 
 namespace baleen {
 namespace {
@@ -79,6 +82,48 @@ TEST_F(CudaModel, FixturesMatchTheirReferencesInBothStorageModesAndEveryChunking
       }
     }
   }
+}
+
+// V4's attention shapes in a small model: 16 heads × 512 with 64 RoPE dims, a window of 128 and the three
+// layer kinds (sliding, CSA at m = 4, HCA at m = 128), random weights. In paper storage the CUDA backend
+// runs its tensor-core attention here (nano and the fixtures have head dims the CUDA-core kernel takes), so
+// its logits are held against the CPU backend's: a 700-token prefill in chunks of 64 (the step's own rows
+// beside stored ones, keys over several tiles and parts), then 16 decode steps on the CPU's greedy tokens.
+TEST_F(CudaModel, TensorCoreAttentionShapesMatchTheCpuBackend) {
+  nlohmann::json config = random_checkpoint_config("tiny", 3);
+  config.update({{"head_dim", 512}, {"qk_rope_head_dim", 64}, {"num_attention_heads", 16},
+                 {"sliding_window", 128}, {"index_head_dim", 128}, {"index_topk", 16}});
+  const fs::path dir = fs::temp_directory_path() / ("baleen_tc_attention_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  write_random_checkpoint(config, dir, 7);
+  const Checkpoint ckpt = Checkpoint::open(dir);
+  auto cpu = make_cpu_backend(0);
+  auto cuda = make_cuda_backend(0);
+  Model on_cpu(ckpt.config(), load_weights(ckpt, *cpu, WeightFormat::kStored), *cpu);
+  Model on_cuda(ckpt.config(), load_weights(ckpt, *cuda, WeightFormat::kStored), *cuda);
+  std::mt19937 rng(3);
+  std::uniform_int_distribution<int32_t> token(0, static_cast<int32_t>(ckpt.config().vocab_size) - 1);
+  std::vector<int32_t> ids(700);
+  for (int32_t& id : ids) id = token(rng);
+  SessionState gpu = on_cuda.new_session(StateStorage::kPaper), host = on_cpu.new_session(StateStorage::kPaper);
+  const Tensor a = on_cuda.prefill(ids, gpu, 64), b = on_cpu.prefill(ids, host, 64);
+  const auto T = static_cast<int64_t>(ids.size());
+  const int64_t agree = top1_agreement(a, b);
+  std::printf("cuda tensor-core attention shapes, prefill: relative L2 %.3g to the cpu's, top-1 %ld/%ld\n",
+              test::relative_l2(a, b), static_cast<long>(agree), static_cast<long>(T));
+  EXPECT_LE(test::relative_l2(a, b), 1e-4);
+  EXPECT_GE(agree * 100, T * 99);
+  int32_t next = static_cast<int32_t>(argmax(b.matrix().row(T - 1), b.dim(1)));
+  double worst = 0;
+  for (int step = 0; step < 16; ++step) {
+    const Tensor x = on_cuda.forward(std::span<const int32_t>(&next, 1), gpu, LogitRows::kLast);
+    const Tensor y = on_cpu.forward(std::span<const int32_t>(&next, 1), host, LogitRows::kLast);
+    worst = std::max(worst, test::relative_l2(x, y));
+    next = static_cast<int32_t>(argmax(y.data(), y.dim(1)));
+  }
+  std::printf("cuda tensor-core attention shapes, 16 decode steps: worst relative L2 %.3g\n", worst);
+  EXPECT_LE(worst, 1e-4);
+  fs::remove_all(dir);
 }
 
 // baleen-nano on both backends, for the suite.
