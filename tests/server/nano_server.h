@@ -91,9 +91,11 @@ struct ScopedServer {
   Served* s = served(); \
   if (!s) GTEST_SKIP() << "no tokenizer or unpacked baleen-nano (scripts/setup.sh)"
 
+// The read timeout is patience, not a latency bar: under ASan on two loaded cores a batch of four
+// preempting generations took over 120 s to answer (2026-12-04), so a reply may take up to 10 minutes.
 inline httplib::Client client(int port) {
   httplib::Client c("127.0.0.1", port);
-  c.set_read_timeout(120);
+  c.set_read_timeout(600);
   return c;
 }
 
