@@ -113,11 +113,12 @@ Tensor Model::forward(std::span<const BatchSequence> batch) {
   bool paper = false;
   const Step step = begin_step(batch, paper);
   const int64_t T = step.rows, n = c.hc_mult, D = c.hidden_size, R = step.logit_count;
-  Tensor logits({R, c.vocab_size});
-  if (T == 0) return logits;
+  if (T == 0) return Tensor({R, c.vocab_size});
   backend_.embed(step.tokens, weights_.embed, n, ws_.matrix(Buf::kStreams, T, n * D));
   for (size_t i = 0; i < c.layers.size(); ++i) layer_forward(i, step, paper);
   for (const BatchSequence& b : batch) b.state->advance(static_cast<int64_t>(b.tokens.size()));
+  // Allocated once the step is queued: a device backend runs the layers meanwhile.
+  Tensor logits({R, c.vocab_size});
   if (R == 0) return logits;
   // Final head on the rows that get logits: collapse the streams, RMSNorm, project to the vocabulary.
   MatrixView<float> rows = ws_.matrix(Buf::kHeadIn, R, n * D);
