@@ -116,9 +116,9 @@ Tensor Model::forward(std::span<const BatchSequence> batch) {
   if (T == 0) return Tensor({R, c.vocab_size});
   backend_.embed(step.tokens, weights_.embed, n, ws_.matrix(Buf::kStreams, T, n * D));
   for (size_t i = 0; i < c.layers.size(); ++i) layer_forward(i, step, paper);
-  for (const BatchSequence& b : batch) b.state->advance(static_cast<int64_t>(b.tokens.size()));
-  // Allocated once the step is queued: a device backend runs the layers meanwhile.
+  // Allocated once the layers are queued (a device backend runs them meanwhile), before any state advances.
   Tensor logits({R, c.vocab_size});
+  for (const BatchSequence& b : batch) b.state->advance(static_cast<int64_t>(b.tokens.size()));
   if (R == 0) return logits;
   // Final head on the rows that get logits: collapse the streams, RMSNorm, project to the vocabulary.
   MatrixView<float> rows = ws_.matrix(Buf::kHeadIn, R, n * D);
