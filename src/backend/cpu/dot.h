@@ -3,6 +3,7 @@
 
 #include <immintrin.h>
 
+#include <cmath>
 #include <cstdint>
 
 namespace baleen::cpu {
@@ -35,7 +36,7 @@ inline float horizontal_sum(__m256 v) {
     alignas(32) float tail[8];
     _mm256_store_ps(tail, sums);
     for (int k = 0; k < 8; ++k)
-      for (int64_t j = i; j < n; ++j) tail[k] += a[j] * b[k][j];
+      for (int64_t j = i; j < n; ++j) tail[k] = std::fma(a[j], b[k][j], tail[k]);
     sums = _mm256_load_ps(tail);
   }
   return sums;
@@ -82,7 +83,7 @@ template <int N>
   }
 #pragma GCC unroll 8
   for (int k = 0; k < N; ++k)
-    for (int64_t j = i; j < n; ++j) out[k] += a[j] * b[k][j];
+    for (int64_t j = i; j < n; ++j) out[k] = std::fma(a[j], b[k][j], out[k]);
 }
 
 // Σ a[i]·b[i] in fp32 with two independent accumulators.

@@ -1,6 +1,7 @@
 #include "backend/cpu/indexer.h"
 
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 #include <vector>
 
@@ -28,7 +29,8 @@ void select_top_k(const Score* score, int32_t* order, int64_t visible, int32_t* 
 }
 
 // The scores of N keys, side by side; each key's products and sums in the one order the CUDA indexer
-// reproduces: heads ascending, acc += w_h · relu(dot).
+// reproduces: heads ascending, acc += w_h · relu(dot) as one fused multiply-add (spelled out: whether a
+// compiler contracts a·b + c differs between compilers, GCC 12 and 13 among them).
 template <int N>
 void score(const float* q, const float* head_weights, const float* const* key, int64_t heads, int64_t di,
            float scale, float* out) {
@@ -36,7 +38,7 @@ void score(const float* q, const float* head_weights, const float* const* key, i
   for (int64_t h = 0; h < heads; ++h) {
     float d[N];
     dots<N>(q + h * di, key, di, d);
-    for (int k = 0; k < N; ++k) acc[k] += head_weights[h] * std::max(d[k], 0.0f);
+    for (int k = 0; k < N; ++k) acc[k] = std::fma(head_weights[h], std::max(d[k], 0.0f), acc[k]);
   }
   for (int k = 0; k < N; ++k) out[k] = acc[k] * scale;
 }
