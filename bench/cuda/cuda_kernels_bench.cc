@@ -407,17 +407,38 @@ std::vector<int32_t> iota_rows(int64_t n) {
   return v;
 }
 
-// The backend's own indexer (session_kernels.cu, the model's decode path) on the same keys: fp32 queries,
-// the CPU's summation order, keys named through page pointers; its scores and its selection apart.
-void bench_session_indexer(double bandwidth, int64_t context, const DeviceBytes& keys, std::mt19937& rng) {
+// The backend's own indexer (the model's decode path): the CPU's bits, on integer tensor cores
+// (fp4_indexer_scores.cu) for what paper storage holds: FP4 keys of random normal rows and one token's
+// queries FP4-round-tripped as the engine does, keys named through page pointers; its scores and its
+// selection apart.
+void bench_session_indexer(double bandwidth, int64_t context, std::mt19937& rng) {
   const int64_t heads = 64, dim = 128, entries = context / 4, pages = (entries + 63) / 64;
-  std::vector<const uint8_t*> page_ptrs;  // the pages in order, as the other indexer's table names them
+  const KvCodec codec(KvFormat::kFp4, dim, 0);
+  std::normal_distribution<float> normal;
+  std::vector<float> row(static_cast<size_t>(dim));
+  std::vector<uint8_t> pool(static_cast<size_t>(pages * 64 * 68));
+  for (int64_t i = 0; i < entries; ++i) {
+    for (float& v : row) v = normal(rng);
+    uint8_t* page = pool.data() + i / 64 * 64 * 68;
+    codec.encode(row.data(), page + i % 64 * 64, page + 64 * 64 + i % 64 * 4);
+  }
+  DeviceBytes keys(pool.size());
+  upload(keys, pool.data(), pool.size());
+  std::vector<const uint8_t*> page_ptrs;  // the pages in order
   for (int64_t p = 0; p < pages; ++p) page_ptrs.push_back(keys.as<uint8_t>() + p * 64 * 68);
+  std::vector<float> q_host(static_cast<size_t>(heads * dim));
+  std::vector<uint8_t> q_codes(64 + 4);
+  for (int64_t h = 0; h < heads; ++h) {
+    float* qh = q_host.data() + h * dim;
+    for (int64_t i = 0; i < dim; ++i) qh[i] = normal(rng);
+    codec.encode(qh, q_codes.data(), q_codes.data() + 64);
+    codec.decode(q_codes.data(), q_codes.data() + 64, qh);
+  }
   DeviceBytes ptrs(page_ptrs.size() * sizeof(void*)), seq(sizeof(cuda::SequenceKeys)), row_seq(4), pos(8),
       q(heads * dim * 4), w(heads * 4), scores(static_cast<size_t>(entries * 4)), picks(512 * 4);
   upload(ptrs, page_ptrs.data(), ptrs.bytes);
   cuda::SequenceKeys s;
-  s.entries = {{2, static_cast<int>(dim), 0, 64, 4}, ptrs.as<const uint8_t*>(), 64};
+  s.entries = {cuda::device_codec(codec), ptrs.as<const uint8_t*>(), 64};
   s.entry_count = entries;
   s.ratio = 4;
   upload(seq, &s, seq.bytes);
@@ -425,7 +446,7 @@ void bench_session_indexer(double bandwidth, int64_t context, const DeviceBytes&
   const int64_t position = context - 1;
   upload(row_seq, &zero, 4);
   upload(pos, &position, 8);
-  fill_random_floats(q, rng);
+  upload(q, q_host.data(), q.bytes);
   fill_random_floats(w, rng);
   cuda::IndexerLaunch a;
   a.q = q.as<float>();
@@ -437,6 +458,7 @@ void bench_session_indexer(double bandwidth, int64_t context, const DeviceBytes&
   a.ldw = heads;
   a.row_sequence = row_seq.as<int32_t>();
   a.sequences = seq.as<cuda::SequenceKeys>();
+  a.keys = s.entries.codec;
   a.positions = pos.as<int64_t>();
   a.scale = 0.01f;
   a.most = entries;
@@ -447,9 +469,13 @@ void bench_session_indexer(double bandwidth, int64_t context, const DeviceBytes&
       [&](cudaStream_t st, int) { check(cuda::session_indexer_scores(a, scores.as<float>(), st), "scores"); }, 10);
   const double select_us = time_per_call_us(
       [&](cudaStream_t st, int) { check(cuda::session_indexer_select(a, scores.as<float>(), st), "select"); }, 10);
-  char name[160];
-  std::snprintf(name, sizeof name, "session indexer ctx=%ld: scores %.2f + select %.2f us", long(context),
-                score_us, select_us);
+  // The same with queries off any int8 grid (raw fp32): every (head, key) in the CPU's order on CUDA cores.
+  fill_random_floats(q, rng);
+  const double fallback_us = time_per_call_us(
+      [&](cudaStream_t st, int) { check(cuda::session_indexer_scores(a, scores.as<float>(), st), "scores"); }, 10);
+  char name[200];
+  std::snprintf(name, sizeof name, "session indexer ctx=%ld: scores %.2f + select %.2f us (off-grid queries' scores %.2f)",
+                long(context), score_us, select_us, fallback_us);
   report(name, score_us + select_us, entries * 68.0 / bandwidth * 1e6);
 }
 
@@ -572,7 +598,7 @@ void bench_attention(double bandwidth, const std::vector<std::pair<int64_t, doub
       if (csa) {
         indexer_us = time_per_call_us(
             [&](cudaStream_t st, int) { check(cuda::indexer_top_k(ia, st), "indexer"); }, 10);
-        bench_session_indexer(bandwidth, context, keys, rng);
+        bench_session_indexer(bandwidth, context, rng);
       }
       const double attn_us = time_per_call_us(
           [&](cudaStream_t st, int) {

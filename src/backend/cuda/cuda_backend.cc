@@ -386,6 +386,7 @@ void CudaBackend::indexer_top_k(const Step& step, int64_t layer, MatrixView<cons
   a.q = q.data, a.ldq = q.stride, a.rows = q.rows, a.heads = heads, a.dim = q.cols / heads;
   a.head_weights = w, a.ldw = heads;
   a.sequences = sequence_keys(step, layer, {}, CompressorRole::kIndexer);
+  if (!keys_.empty()) a.keys = keys_.front().entries.codec;
   a.row_sequence = step_row_sequence_.get<const int32_t>();
   a.positions = step.positions;
   a.scale = scale, a.most = most;

@@ -1,5 +1,6 @@
 #include <algorithm>
 
+#include "backend/cuda/cpu_order_dot.cuh"
 #include "backend/cuda/kv_codec.cuh"
 #include "backend/cuda/session_kernels.h"
 #include "backend/cuda/session_rows.cuh"
@@ -274,51 +275,13 @@ constexpr int kIndexerWarpKeys = kIndexerKeys / kIndexerWarps;  // a warp's keys
 constexpr int kIndexerLaneKeys = 4;                             // a lane's dots side by side
 constexpr int kMaxIndexerDim = 128;                             // V4's index_head_dim
 
-// Σ_i q[i·stride]·k_j[i] for the 4 keys k_j = k + j·ldk (ldk a multiple of 4, k 16-byte aligned), each in
-// the CPU's order (backend/cpu/dot.h, as GCC compiles it): 16 FMA chains over i mod 16 in blocks of 16,
-// then 8 more into chains 0–7 if 8 remain, chain l + chain l+8, the 8-lane tree (l + 4, then l + 2, then
-// l + 1), then the scalar tail as FMAs. So a score has the CPU's bits. q is read once for the 4 keys, the
-// keys 4 values a load.
-__device__ inline void cpu_order_dots4(const float* q, int stride, const float* k, int ldk, int n, float* out) {
-  float acc[kIndexerLaneKeys][16] = {};
-  int i = 0;
-  for (; i + 16 <= n; i += 16) {
-    float qv[16];
-#pragma unroll
-    for (int l = 0; l < 16; ++l) qv[l] = q[(i + l) * stride];
-#pragma unroll
-    for (int j = 0; j < kIndexerLaneKeys; ++j) {
-      const float4* kv = reinterpret_cast<const float4*>(k + j * ldk + i);
-#pragma unroll
-      for (int v = 0; v < 4; ++v) {
-        const float4 x = kv[v];
-        acc[j][4 * v] = fmaf(qv[4 * v], x.x, acc[j][4 * v]);
-        acc[j][4 * v + 1] = fmaf(qv[4 * v + 1], x.y, acc[j][4 * v + 1]);
-        acc[j][4 * v + 2] = fmaf(qv[4 * v + 2], x.z, acc[j][4 * v + 2]);
-        acc[j][4 * v + 3] = fmaf(qv[4 * v + 3], x.w, acc[j][4 * v + 3]);
-      }
-    }
-  }
-  if (i + 8 <= n) {
-#pragma unroll
-    for (int j = 0; j < kIndexerLaneKeys; ++j) {
-#pragma unroll
-      for (int l = 0; l < 8; ++l) acc[j][l] = fmaf(q[(i + l) * stride], k[j * ldk + i + l], acc[j][l]);
-    }
-    i += 8;
-  }
-#pragma unroll
-  for (int j = 0; j < kIndexerLaneKeys; ++j) {
-    float t[8];
-#pragma unroll
-    for (int l = 0; l < 8; ++l) t[l] = __fadd_rn(acc[j][l], acc[j][l + 8]);
-    const float u0 = __fadd_rn(t[0], t[4]), u1 = __fadd_rn(t[1], t[5]), u2 = __fadd_rn(t[2], t[6]),
-                u3 = __fadd_rn(t[3], t[7]);
-    float sum = __fadd_rn(__fadd_rn(u0, u2), __fadd_rn(u1, u3));
-    for (int r = i; r < n; ++r) sum = fmaf(q[r * stride], k[j * ldk + r], sum);
-    out[j] = sum;
-  }
-}
+// Keys decoded into shared memory, kstride floats apart (a multiple of 4, 16-byte aligned).
+struct SharedKeys {
+  const float* k;
+  int ldk;
+  __device__ float4 quad(int j, int i) const { return *reinterpret_cast<const float4*>(k + j * ldk + i); }
+  __device__ float one(int j, int i) const { return k[j * ldk + i]; }
+};
 
 // A block scores kIndexerKeys keys for one query row: its q staged once, transposed (qt[c·(heads+1) + h],
 // the padding keeps the stores and the lanes' reads on distinct banks), the keys decoded into shared memory
@@ -371,7 +334,9 @@ __global__ void __launch_bounds__(kIndexerWarps * 32) indexer_scores_kernel(Inde
   for (int j0 = 0; j0 < kIndexerWarpKeys && s0 + first + j0 < visible; j0 += kIndexerLaneKeys) {
     for (int h = lane; h < heads; h += 32) {
       float dot[kIndexerLaneKeys];
-      cpu_order_dots4(qt + h, qstride, ks + (first + j0) * kstride, kstride, di, dot);
+      const float* qh = qt + h;
+      cpu_order_dots<kIndexerLaneKeys>([&](int i) { return qh[i * qstride]; },
+                                       SharedKeys{ks + (first + j0) * kstride, kstride}, di, dot);
 #pragma unroll
       for (int j = 0; j < kIndexerLaneKeys; ++j) {
         term[(j0 + j) * qstride + h] = dot[j] < 0.0f ? 0.0f : dot[j];  // std::max(dot, 0.0f): −0 and NaN pass
@@ -540,6 +505,7 @@ size_t indexer_scratch_bytes(int64_t rows, int64_t most) {
 }
 
 cudaError_t session_indexer_scores(const IndexerLaunch& a, float* scores, cudaStream_t stream) {
+  if (fp4_indexer_fits(a)) return fp4_indexer_scores(a, scores, stream);
   if (a.dim > kMaxIndexerDim) return cudaErrorInvalidValue;
   const size_t smem = indexer_scores_smem(a);
   if (smem > 48 * 1024) {

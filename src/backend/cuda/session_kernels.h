@@ -76,6 +76,7 @@ struct IndexerLaunch {
   int64_t ldw = 0;
   const int32_t* row_sequence = nullptr;
   const SequenceKeys* sequences = nullptr;  // entries and ratio are the indexer's
+  DeviceCodec keys;                         // their codec (one for every sequence: the layer's)
   const int64_t* positions = nullptr;
   float scale = 0;
   int64_t most = 0;  // the most keys any sequence holds (score row length)
@@ -88,6 +89,10 @@ cudaError_t session_indexer(const IndexerLaunch& a, void* scratch, size_t scratc
 // Its two launches (for benchmarks): scores [rows, most] (at least 1 row, most ≥ 1), then the picks.
 cudaError_t session_indexer_scores(const IndexerLaunch& a, float* scores, cudaStream_t stream);
 cudaError_t session_indexer_select(const IndexerLaunch& a, const float* scores, cudaStream_t stream);
+// The scores on integer tensor cores (fp4_indexer_scores.cu), the same bits, where fp4_indexer_fits: FP4
+// keys of 128 values, 16 to 64 heads in whole MMA tiles.
+bool fp4_indexer_fits(const IndexerLaunch& a);
+cudaError_t fp4_indexer_scores(const IndexerLaunch& a, float* scores, cudaStream_t stream);
 
 // head_weights ← head_weights·scale (the reference scales them before the scores).
 cudaError_t scale_rows(const float* in, int64_t ld_in, int64_t rows, int64_t cols, float scale, float* out,

@@ -2,7 +2,8 @@
 // kSelectThreads threads: radix-select the k-th largest (11 + 11 + 10-bit digits over order-preserving
 // keys), gather everything above it plus the lowest-index entries equal to it (one pass, unless more
 // than kSelectMaxK tie), bitonic-sort them. The order of a stable descending sort of the scores' bits,
-// so the picks of a sort and of this agree.
+// so the picks of a sort and of this agree. A pass over the row keeps kSelectUnroll loads in flight a
+// thread (one CTA reads the whole row, so its loads' latency is much of what a pass costs).
 #pragma once
 
 #include <cstdint>
@@ -11,7 +12,7 @@
 
 namespace baleen::cuda {
 
-inline constexpr int kSelectThreads = 1024, kSelectMaxK = 1024;
+inline constexpr int kSelectThreads = 1024, kSelectMaxK = 1024, kSelectUnroll = 8;
 
 // Order-preserving unsigned key of a float: larger float, larger key.
 __device__ __forceinline__ uint32_t order_key(float f) {
@@ -54,6 +55,25 @@ __device__ inline void bitonic_sort_descending(uint64_t* a, int count) {
   }
 }
 
+// f(i, valid, score) for every i of the row's [0, visible), by every thread of the CTA (valid false past
+// the end), kSelectUnroll scores loaded before any is used.
+template <class F>
+__device__ inline void for_each_score(const float* scores, int64_t visible, F&& f) {
+  for (int64_t base = threadIdx.x; base < visible; base += int64_t{kSelectUnroll} * kSelectThreads) {
+    float v[kSelectUnroll];
+#pragma unroll
+    for (int u = 0; u < kSelectUnroll; ++u) {
+      const int64_t i = base + int64_t{u} * kSelectThreads;
+      v[u] = i < visible ? scores[i] : 0.0f;
+    }
+#pragma unroll
+    for (int u = 0; u < kSelectUnroll; ++u) {
+      const int64_t i = base + int64_t{u} * kSelectThreads;
+      f(i, i < visible, v[u]);
+    }
+  }
+}
+
 // The digit (of the histogram's bins, counted from the top) where the `remaining`-th largest falls.
 __device__ inline void choose_digit(SelectSmem& sm, int bins, int shift) {
   // Thread i owns bins from the top: 2i and 2i+1 counted downward.
@@ -89,10 +109,11 @@ __device__ inline void select_top_k_row(const float* scores, int64_t visible, in
     for (int i = threadIdx.x; i < bins; i += kSelectThreads) sm.hist[i] = 0;
     __syncthreads();
     const uint32_t prefix = sm.prefix, mask = sm.prefix_mask;
-    for (int64_t i = threadIdx.x; i < visible; i += kSelectThreads) {
-      const uint32_t key = order_key(scores[i]);
-      if ((key & mask) == prefix) atomicAdd(&sm.hist[(key >> shifts[pass]) & (bins - 1)], 1);
-    }
+    const int shift = shifts[pass];
+    for_each_score(scores, visible, [&](int64_t, bool valid, float score) {
+      const uint32_t key = order_key(score);
+      if (valid && (key & mask) == prefix) atomicAdd(&sm.hist[(key >> shift) & (bins - 1)], 1);
+    });
     __syncthreads();
     choose_digit(sm, bins, shifts[pass]);
   }
@@ -100,15 +121,16 @@ __device__ inline void select_top_k_row(const float* scores, int64_t visible, in
   const bool all = take >= visible;
   const uint32_t threshold = sm.prefix;
   const int need_equal = sm.remaining;
-  for (int64_t i = threadIdx.x; i < visible; i += kSelectThreads) {
-    const uint32_t key = order_key(scores[i]);
+  for_each_score(scores, visible, [&](int64_t i, bool valid, float score) {
+    const uint32_t key = order_key(score);
+    if (!valid) return;
     if (all || key > threshold) {
       sm.cand[atomicAdd(&sm.n_gt, 1)] = composite(key, i);
     } else if (key == threshold) {
       const int at = atomicAdd(&sm.n_eq, 1);
       if (at < kSelectMaxK) sm.equal[at] = composite(key, i);
     }
-  }
+  });
   __syncthreads();
   const int n_gt = sm.n_gt, n_eq = sm.n_eq;
   if (!all && n_eq <= kSelectMaxK) {

@@ -85,14 +85,21 @@ TEST_F(CudaModel, FixturesMatchTheirReferencesInBothStorageModesAndEveryChunking
 }
 
 // V4's attention shapes in a small model: 16 heads × 512 with 64 RoPE dims, a window of 128 and the three
-// layer kinds (sliding, CSA at m = 4, HCA at m = 128), random weights. In paper storage the CUDA backend
-// runs its tensor-core attention here (nano and the fixtures have head dims the CUDA-core kernel takes), so
+// layer kinds (sliding, CSA at m = 4, HCA at m = 128), an indexer of 16 heads × 128, random weights. In
+// paper storage the CUDA backend runs its tensor-core attention and its integer indexer scores here (nano
+// and the fixtures have head dims the CUDA-core kernels take), so
 // its logits are held against the CPU backend's: a 700-token prefill in chunks of 64 (the step's own rows
 // beside stored ones, keys over several tiles and parts), then 16 decode steps on the CPU's greedy tokens.
+// Paper storage re-rounds every KV row to FP8 and every indexer key and query to FP4, so fp32-level
+// differences upstream (the backends' matmul orders) flip a few of those roundings and the indexer's
+// top 16: on an H200 this model's logits differ from the CPU's by 1.9e-4 (prefill) and 2.7e-4 (decode);
+// with a 2-head indexer they differed by 1.7e-4 and 4.7e-4, and by 1.8e-4 and 4.7e-4 with the CUDA-core
+// attention in the tensor-core kernel's place, so the gap is the model's, not a kernel's. The bound is
+// 1e-3 (the kernels themselves are held to their truth in the conformance suite and the kernel tests).
 TEST_F(CudaModel, TensorCoreAttentionShapesMatchTheCpuBackend) {
   nlohmann::json config = random_checkpoint_config("tiny", 3);
   config.update({{"head_dim", 512}, {"qk_rope_head_dim", 64}, {"num_attention_heads", 16},
-                 {"sliding_window", 128}, {"index_head_dim", 128}, {"index_topk", 16}});
+                 {"sliding_window", 128}, {"index_head_dim", 128}, {"index_n_heads", 16}, {"index_topk", 16}});
   const fs::path dir = fs::temp_directory_path() / ("baleen_tc_attention_" + std::to_string(::getpid()));
   fs::remove_all(dir);
   write_random_checkpoint(config, dir, 7);
@@ -111,7 +118,7 @@ TEST_F(CudaModel, TensorCoreAttentionShapesMatchTheCpuBackend) {
   const int64_t agree = top1_agreement(a, b);
   std::printf("cuda tensor-core attention shapes, prefill: relative L2 %.3g to the cpu's, top-1 %ld/%ld\n",
               test::relative_l2(a, b), static_cast<long>(agree), static_cast<long>(T));
-  EXPECT_LE(test::relative_l2(a, b), 1e-4);
+  EXPECT_LE(test::relative_l2(a, b), 1e-3);
   EXPECT_GE(agree * 100, T * 99);
   int32_t next = static_cast<int32_t>(argmax(b.matrix().row(T - 1), b.dim(1)));
   double worst = 0;
@@ -122,7 +129,7 @@ TEST_F(CudaModel, TensorCoreAttentionShapesMatchTheCpuBackend) {
     next = static_cast<int32_t>(argmax(y.data(), y.dim(1)));
   }
   std::printf("cuda tensor-core attention shapes, 16 decode steps: worst relative L2 %.3g\n", worst);
-  EXPECT_LE(worst, 1e-4);
+  EXPECT_LE(worst, 1e-3);
   fs::remove_all(dir);
 }
 
