@@ -435,7 +435,8 @@ void bench_session_indexer(double bandwidth, int64_t context, std::mt19937& rng)
     codec.decode(q_codes.data(), q_codes.data() + 64, qh);
   }
   DeviceBytes ptrs(page_ptrs.size() * sizeof(void*)), seq(sizeof(cuda::SequenceKeys)), row_seq(4), pos(8),
-      q(heads * dim * 4), w(heads * 4), scores(static_cast<size_t>(entries * 4)), picks(512 * 4);
+      q(heads * dim * 4), w(heads * 4), scores(static_cast<size_t>(entries * 4)), picks(512 * 4),
+      counts(cuda::kIndexerTopDigits * sizeof(int));
   upload(ptrs, page_ptrs.data(), ptrs.bytes);
   cuda::SequenceKeys s;
   s.entries = {cuda::device_codec(codec), ptrs.as<const uint8_t*>(), 64};
@@ -466,13 +467,22 @@ void bench_session_indexer(double bandwidth, int64_t context, std::mt19937& rng)
   a.ld_picks = 512;
   a.k = 512;
   const double score_us = time_per_call_us(
-      [&](cudaStream_t st, int) { check(cuda::session_indexer_scores(a, scores.as<float>(), st), "scores"); }, 10);
+      [&](cudaStream_t st, int) {
+        check(cuda::session_indexer_scores(a, scores.as<float>(), counts.as<int>(), st), "scores");
+      },
+      10);
   const double select_us = time_per_call_us(
-      [&](cudaStream_t st, int) { check(cuda::session_indexer_select(a, scores.as<float>(), st), "select"); }, 10);
+      [&](cudaStream_t st, int) {
+        check(cuda::session_indexer_select(a, scores.as<float>(), counts.as<int>(), st), "select");
+      },
+      10);
   // The same with queries off any int8 grid (raw fp32): every (head, key) in the CPU's order on CUDA cores.
   fill_random_floats(q, rng);
   const double fallback_us = time_per_call_us(
-      [&](cudaStream_t st, int) { check(cuda::session_indexer_scores(a, scores.as<float>(), st), "scores"); }, 10);
+      [&](cudaStream_t st, int) {
+        check(cuda::session_indexer_scores(a, scores.as<float>(), counts.as<int>(), st), "scores");
+      },
+      10);
   char name[200];
   std::snprintf(name, sizeof name, "session indexer ctx=%ld: scores %.2f + select %.2f us (off-grid queries' scores %.2f)",
                 long(context), score_us, select_us, fallback_us);

@@ -15,7 +15,7 @@
 // A CTA of 8 warps takes one query row and 8 runs of `warp_entries` keys; it first puts the row's heads
 // on their grids in shared memory (a warp a head at a time). A warp walks its keys 8 at a time (the next 8
 // loaded while these are multiplied): per 16 heads four MMAs; the dots' ReLUs go to shared memory and lane
-// j sums key j's heads in order.
+// j sums key j's heads in order. The CTA counts its scores by top digit for the selection's first pass.
 #include <algorithm>
 #include <climits>
 
@@ -25,6 +25,7 @@
 #include "backend/cuda/mma.cuh"
 #include "backend/cuda/session_kernels.h"
 #include "backend/cuda/session_rows.cuh"
+#include "backend/cuda/top_k_select.cuh"
 
 namespace baleen::cuda {
 namespace {
@@ -46,6 +47,7 @@ struct Smem {
   QueryHead heads[kMaxHeads];
   float w[kMaxHeads];
   float relu[kWarps][8][kMaxHeads + 1];  // a warp's 8 keys' ReLU(dot), by head
+  int top_counts[kTopDigits];            // the CTA's scores by top digit, then added to the row's
 };
 
 __device__ inline int warp_min(int v) {
@@ -117,7 +119,7 @@ struct StoredKey {
 
 template <int kMTiles>
 __global__ void __launch_bounds__(kThreads) fp4_scores_kernel(IndexerLaunch a, int64_t warp_entries,
-                                                              float* scores) {
+                                                              float* scores, int* top_counts) {
   __shared__ Smem sm;
   const int64_t t = blockIdx.y;
   const SequenceKeys& s = a.sequences[a.row_sequence[t]];
@@ -140,6 +142,7 @@ __global__ void __launch_bounds__(kThreads) fp4_scores_kernel(IndexerLaunch a, i
     prepare_head(v[i], lane, sm.q[h], sm.heads[h]);
   }
   for (int h = threadIdx.x; h < heads; h += kThreads) sm.w[h] = a.head_weights[t * a.ldw + h];
+  for (int i = threadIdx.x; i < kTopDigits; i += kThreads) sm.top_counts[i] = 0;
   __syncthreads();
 
   const int64_t first = cta_first + warp * warp_entries, end = min(first + warp_entries, visible);
@@ -212,14 +215,20 @@ __global__ void __launch_bounds__(kThreads) fp4_scores_kernel(IndexerLaunch a, i
       float acc = 0.0f;
 #pragma unroll 16
       for (int h = 0; h < heads; ++h) acc = fmaf(sm.w[h], relu[lane][h], acc);
-      scores[t * a.most + s0 + lane] = acc * a.scale + 0.0f;  // + 0: a −0 score ties +0, as on the CPU
+      const float score = acc * a.scale + 0.0f;  // + 0: a −0 score ties +0, as on the CPU
+      scores[t * a.most + s0 + lane] = score;
+      atomicAdd(&sm.top_counts[top_digit(score)], 1);
     }
     __syncwarp();
+  }
+  __syncthreads();
+  for (int i = threadIdx.x; i < kTopDigits; i += kThreads) {
+    if (sm.top_counts[i] != 0) atomicAdd(&top_counts[t * kTopDigits + i], sm.top_counts[i]);
   }
 }
 
 template <int kMTiles>
-cudaError_t launch(const IndexerLaunch& a, float* scores, cudaStream_t stream) {
+cudaError_t launch(const IndexerLaunch& a, float* scores, int* top_counts, cudaStream_t stream) {
   static const int sms = [] {
     int device = 0, n = 0;
     cudaGetDevice(&device);
@@ -231,7 +240,7 @@ cudaError_t launch(const IndexerLaunch& a, float* scores, cudaStream_t stream) {
   const int64_t warp_entries = std::min<int64_t>(64, std::max<int64_t>(8, (per_warp + 7) / 8 * 8));
   const int64_t per_cta = kWarps * warp_entries;
   const dim3 grid(static_cast<unsigned>((a.most + per_cta - 1) / per_cta), static_cast<unsigned>(a.rows));
-  fp4_scores_kernel<kMTiles><<<grid, kThreads, 0, stream>>>(a, warp_entries, scores);
+  fp4_scores_kernel<kMTiles><<<grid, kThreads, 0, stream>>>(a, warp_entries, scores, top_counts);
   return cudaGetLastError();
 }
 
@@ -241,17 +250,17 @@ bool fp4_indexer_fits(const IndexerLaunch& a) {
   return a.keys.format == kFp4 && a.dim == kDim && a.heads % 16 == 0 && a.heads >= 16 && a.heads <= kMaxHeads;
 }
 
-cudaError_t fp4_indexer_scores(const IndexerLaunch& a, float* scores, cudaStream_t stream) {
+cudaError_t fp4_indexer_scores(const IndexerLaunch& a, float* scores, int* top_counts, cudaStream_t stream) {
   if (!fp4_indexer_fits(a)) return cudaErrorInvalidValue;
   switch (a.heads / 16) {
     case 1:
-      return launch<1>(a, scores, stream);
+      return launch<1>(a, scores, top_counts, stream);
     case 2:
-      return launch<2>(a, scores, stream);
+      return launch<2>(a, scores, top_counts, stream);
     case 3:
-      return launch<3>(a, scores, stream);
+      return launch<3>(a, scores, top_counts, stream);
     default:
-      return launch<4>(a, scores, stream);
+      return launch<4>(a, scores, top_counts, stream);
   }
 }
 

@@ -288,7 +288,8 @@ struct SharedKeys {
 // a warp a key. A warp then takes kIndexerWarpKeys keys, 4 at a time; its lanes take heads, each head's dots
 // in the CPU's order; then lane j sums key j's heads in order, as the CPU's score does (one FMA a head after
 // the ReLU).
-__global__ void __launch_bounds__(kIndexerWarps * 32) indexer_scores_kernel(IndexerLaunch a, float* scores) {
+__global__ void __launch_bounds__(kIndexerWarps * 32) indexer_scores_kernel(IndexerLaunch a, float* scores,
+                                                                             int* top_counts) {
   extern __shared__ __align__(16) float smem[];
   const int64_t t = blockIdx.x;
   const int di = static_cast<int>(a.dim), heads = static_cast<int>(a.heads);
@@ -349,7 +350,9 @@ __global__ void __launch_bounds__(kIndexerWarps * 32) indexer_scores_kernel(Inde
     float acc = 0.0f;
     for (int h = 0; h < heads; ++h) acc = fmaf(ws[h], term[lane * qstride + h], acc);
     // + 0: a −0 score ties +0 as it does on the CPU (the selection orders by bits).
-    scores[t * a.most + key] = acc * a.scale + 0.0f;
+    const float score = acc * a.scale + 0.0f;
+    scores[t * a.most + key] = score;
+    atomicAdd(&top_counts[t * kTopDigits + top_digit(score)], 1);
   }
 }
 
@@ -361,12 +364,13 @@ size_t indexer_scores_smem(const IndexerLaunch& a) {
 }
 
 // Row t's top k of its visible entries' scores (top_k_select.cuh: the order of a stable descending sort).
-__global__ void __launch_bounds__(kSelectThreads) indexer_select_kernel(IndexerLaunch a, const float* scores) {
+__global__ void __launch_bounds__(kSelectThreads) indexer_select_kernel(IndexerLaunch a, const float* scores,
+                                                                      const int* top_counts) {
   __shared__ SelectSmem sm;
   const int64_t t = blockIdx.x;
   const SequenceKeys& s = a.sequences[a.row_sequence[t]];
   const int64_t visible = visible_entries(s, a.positions[t]);
-  select_top_k_row(scores + t * a.most, visible, a.k, a.picks + t * a.ld_picks, sm);
+  select_top_k_row(scores + t * a.most, visible, a.k, a.picks + t * a.ld_picks, sm, top_counts + t * kTopDigits);
 }
 
 __global__ void scale_rows_kernel(const float* in, int64_t ld_in, int64_t cols, float scale, float* out,
@@ -500,25 +504,38 @@ cudaError_t session_attention(const AttentionLaunch& a, cudaStream_t stream) {
   return cudaGetLastError();
 }
 
+static_assert(kIndexerTopDigits == kTopDigits);
+
+namespace {
+// The scores, then (16-byte aligned) the counts by top digit.
+size_t indexer_scores_bytes(int64_t rows, int64_t most) {
+  return static_cast<size_t>((rows * most + 3) / 4 * 4) * sizeof(float);
+}
+}  // namespace
+
 size_t indexer_scratch_bytes(int64_t rows, int64_t most) {
-  return static_cast<size_t>(rows * most) * sizeof(float);
+  return indexer_scores_bytes(rows, most) + static_cast<size_t>(rows * kTopDigits) * sizeof(int);
 }
 
-cudaError_t session_indexer_scores(const IndexerLaunch& a, float* scores, cudaStream_t stream) {
-  if (fp4_indexer_fits(a)) return fp4_indexer_scores(a, scores, stream);
+cudaError_t session_indexer_scores(const IndexerLaunch& a, float* scores, int* top_counts, cudaStream_t stream) {
+  const cudaError_t zeroed =
+      cudaMemsetAsync(top_counts, 0, static_cast<size_t>(a.rows * kTopDigits) * sizeof(int), stream);
+  if (zeroed != cudaSuccess) return zeroed;
+  if (fp4_indexer_fits(a)) return fp4_indexer_scores(a, scores, top_counts, stream);
   if (a.dim > kMaxIndexerDim) return cudaErrorInvalidValue;
   const size_t smem = indexer_scores_smem(a);
   if (smem > 48 * 1024) {
     cudaFuncSetAttribute(indexer_scores_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem));
   }
   indexer_scores_kernel<<<dim3(static_cast<unsigned>(a.rows), blocks(a.most, kIndexerKeys)), kIndexerWarps * 32, smem,
-                          stream>>>(a, scores);
+                          stream>>>(a, scores, top_counts);
   return cudaGetLastError();
 }
 
-cudaError_t session_indexer_select(const IndexerLaunch& a, const float* scores, cudaStream_t stream) {
+cudaError_t session_indexer_select(const IndexerLaunch& a, const float* scores, const int* top_counts,
+                                   cudaStream_t stream) {
   if (a.k > kSelectMaxK) return cudaErrorInvalidValue;
-  indexer_select_kernel<<<static_cast<unsigned>(a.rows), kSelectThreads, 0, stream>>>(a, scores);
+  indexer_select_kernel<<<static_cast<unsigned>(a.rows), kSelectThreads, 0, stream>>>(a, scores, top_counts);
   return cudaGetLastError();
 }
 
@@ -530,8 +547,9 @@ cudaError_t session_indexer(const IndexerLaunch& a, void* scratch, size_t scratc
   }
   if (scratch_bytes < indexer_scratch_bytes(a.rows, a.most)) return cudaErrorInvalidValue;
   auto* scores = static_cast<float*>(scratch);
-  const cudaError_t e = session_indexer_scores(a, scores, stream);
-  return e != cudaSuccess ? e : session_indexer_select(a, scores, stream);
+  auto* top_counts = reinterpret_cast<int*>(static_cast<char*>(scratch) + indexer_scores_bytes(a.rows, a.most));
+  const cudaError_t e = session_indexer_scores(a, scores, top_counts, stream);
+  return e != cudaSuccess ? e : session_indexer_select(a, scores, top_counts, stream);
 }
 
 cudaError_t scale_rows(const float* in, int64_t ld_in, int64_t rows, int64_t cols, float scale, float* out,

@@ -83,16 +83,19 @@ struct IndexerLaunch {
   int32_t* picks = nullptr;
   int64_t ld_picks = 0, k = 0;
 };
-// Scratch bytes for `rows` rows of `most` scores each.
+// Scratch bytes for `rows` rows of `most` scores each and their counts by top digit.
 size_t indexer_scratch_bytes(int64_t rows, int64_t most);
 cudaError_t session_indexer(const IndexerLaunch& a, void* scratch, size_t scratch_bytes, cudaStream_t stream);
-// Its two launches (for benchmarks): scores [rows, most] (at least 1 row, most ≥ 1), then the picks.
-cudaError_t session_indexer_scores(const IndexerLaunch& a, float* scores, cudaStream_t stream);
-cudaError_t session_indexer_select(const IndexerLaunch& a, const float* scores, cudaStream_t stream);
+// Its two launches (for benchmarks): scores [rows, most] (at least 1 row, most ≥ 1) with each row's counts
+// by top_digit (top_k_select.cuh; [rows, kIndexerTopDigits] ints, zeroed here first), then the picks.
+inline constexpr int kIndexerTopDigits = 2048;
+cudaError_t session_indexer_scores(const IndexerLaunch& a, float* scores, int* top_counts, cudaStream_t stream);
+cudaError_t session_indexer_select(const IndexerLaunch& a, const float* scores, const int* top_counts,
+                                   cudaStream_t stream);
 // The scores on integer tensor cores (fp4_indexer_scores.cu), the same bits, where fp4_indexer_fits: FP4
 // keys of 128 values, 16 to 64 heads in whole MMA tiles.
 bool fp4_indexer_fits(const IndexerLaunch& a);
-cudaError_t fp4_indexer_scores(const IndexerLaunch& a, float* scores, cudaStream_t stream);
+cudaError_t fp4_indexer_scores(const IndexerLaunch& a, float* scores, int* top_counts, cudaStream_t stream);
 
 // head_weights ← head_weights·scale (the reference scales them before the scores).
 cudaError_t scale_rows(const float* in, int64_t ld_in, int64_t rows, int64_t cols, float scale, float* out,

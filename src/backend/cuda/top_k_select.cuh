@@ -20,6 +20,11 @@ __device__ __forceinline__ uint32_t order_key(float f) {
   return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
 }
 
+// The first pass's digit: a key's top 11 bits. A kernel that writes the scores may count them by it
+// (kTopDigits counts a row), so the selection starts at its second pass.
+inline constexpr int kTopDigits = 2048, kTopDigitShift = 21;
+__device__ __forceinline__ int top_digit(float score) { return static_cast<int>(order_key(score) >> kTopDigitShift); }
+
 // Sort key: score descending, then index ascending.
 __device__ __forceinline__ uint64_t composite(uint32_t key, int64_t index) {
   return (uint64_t{key} << 32) | (0xFFFFFFFFu - static_cast<uint32_t>(index));
@@ -97,23 +102,27 @@ __device__ inline void choose_digit(SelectSmem& sm, int bins, int shift) {
 }
 
 // picks[0, k) ← the indices of the min(k, visible) best of scores[0, visible) in order, −1 after them.
-// Every thread of the CTA calls it (k ≤ kSelectMaxK).
+// Every thread of the CTA calls it (k ≤ kSelectMaxK). top_counts, where given, is the row's count of
+// scores by top_digit (its kTopDigits ints).
 __device__ inline void select_top_k_row(const float* scores, int64_t visible, int64_t k, int32_t* picks,
-                                        SelectSmem& sm) {
+                                        SelectSmem& sm, const int* top_counts = nullptr) {
   const int take = static_cast<int>(min(k, visible));
   if (threadIdx.x == 0) sm.prefix = 0, sm.prefix_mask = 0, sm.remaining = take, sm.n_gt = 0, sm.n_eq = 0, sm.taken = 0;
   __syncthreads();
-  const int shifts[3] = {21, 10, 0}, widths[3] = {11, 11, 10};
+  const int shifts[3] = {kTopDigitShift, 10, 0}, widths[3] = {11, 11, 10};
   for (int pass = 0; pass < 3 && take > 0 && take < visible; ++pass) {
     const int bins = 1 << widths[pass];
-    for (int i = threadIdx.x; i < bins; i += kSelectThreads) sm.hist[i] = 0;
+    const bool counted = pass == 0 && top_counts != nullptr;
+    for (int i = threadIdx.x; i < bins; i += kSelectThreads) sm.hist[i] = counted ? top_counts[i] : 0;
     __syncthreads();
     const uint32_t prefix = sm.prefix, mask = sm.prefix_mask;
     const int shift = shifts[pass];
-    for_each_score(scores, visible, [&](int64_t, bool valid, float score) {
-      const uint32_t key = order_key(score);
-      if (valid && (key & mask) == prefix) atomicAdd(&sm.hist[(key >> shift) & (bins - 1)], 1);
-    });
+    if (!counted) {
+      for_each_score(scores, visible, [&](int64_t, bool valid, float score) {
+        const uint32_t key = order_key(score);
+        if (valid && (key & mask) == prefix) atomicAdd(&sm.hist[(key >> shift) & (bins - 1)], 1);
+      });
+    }
     __syncthreads();
     choose_digit(sm, bins, shifts[pass]);
   }
